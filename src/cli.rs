@@ -1,0 +1,345 @@
+//! The command line: parsing, logging, and the edge where library errors become exit codes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+
+use crate::collect::providers::{self, ChatRequest};
+use crate::collect::retry::ErrorKind;
+use crate::config::Config;
+use crate::exit;
+use crate::plan::{Plan, SentParams};
+use crate::probes::Suite;
+use crate::run::{RunOptions, RunReport};
+use crate::sim::SimConfig;
+use crate::sim::faults::FaultSpec;
+
+#[derive(Debug, Parser)]
+#[command(name = "hivewatch", version, about = "Watches the AI model ecosystem for behavioural monoculture")]
+pub struct Cli {
+    /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the nightly job: send the probe suite to every endpoint and write the tables.
+    Run {
+        #[arg(long, short, default_value = "hivewatch.toml")]
+        config: PathBuf,
+        /// Print the plan (requests and estimated tokens per endpoint) and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Start a new run even if an unfinished run of the same plan could be resumed.
+        #[arg(long)]
+        fresh: bool,
+        /// Output root, instead of the configuration's run.output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Run date (YYYY-MM-DD) of a new run, for backfills; default today (UTC).
+        #[arg(long)]
+        run_date: Option<NaiveDate>,
+    },
+    /// Probe suites.
+    Probes {
+        #[command(subcommand)]
+        command: ProbesCommand,
+    },
+    /// Configured endpoints.
+    Endpoints {
+        #[command(subcommand)]
+        command: EndpointsCommand,
+    },
+    /// The simulated ecosystem.
+    Simulate {
+        #[command(subcommand)]
+        command: SimulateCommand,
+    },
+    /// Run the pipeline against the built-in simulator: no configuration, no network.
+    Demo {
+        /// Output root.
+        #[arg(long, default_value = "reports")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProbesCommand {
+    /// Load and check a suite; print its id and categories.
+    Validate {
+        #[arg(default_value = "probes/core")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EndpointsCommand {
+    /// Send one cheap request to each endpoint and report ok or the reason it failed.
+    Check {
+        #[arg(long, short, default_value = "hivewatch.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SimulateCommand {
+    /// Serve the OpenAI, Anthropic and Gemini protocols for synthetic models.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Port; 0 picks a free one (the address is printed).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Fault rates, e.g. 429=0.2,500=0.1,malformed=0.05,hang=0.02,slow=0.1
+        #[arg(long, default_value = "")]
+        faults: String,
+        /// Require the key held by this environment variable.
+        #[arg(long)]
+        api_key_env: Option<String>,
+        /// Latency added to every answer, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Seconds announced in Retry-After on injected 429s.
+        #[arg(long, default_value_t = 1.0)]
+        retry_after_s: f64,
+    },
+}
+
+/// Parses arguments, runs the command, and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::RUN_FAILED;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = exit::for_error(&err);
+            eprintln!("error: {err:#}");
+            code
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},hyper=warn,reqwest=warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn dispatch(command: Command) -> Result<i32> {
+    match command {
+        Command::Run { config, dry_run, fresh, output, run_date } => {
+            let mut cfg = Config::load(&config)?;
+            if let Some(o) = output {
+                cfg.output = o;
+            }
+            let suite = Suite::load(&cfg.suite_dir)?;
+            if dry_run {
+                if let Err(e) = cfg.resolve_keys(|v| std::env::var(v).ok()) {
+                    tracing::warn!("{e}");
+                }
+                print_plan(&Plan::new(cfg, suite));
+                return Ok(exit::OK);
+            }
+            cfg.resolve_keys(|v| std::env::var(v).ok())?;
+            let plan = Plan::new(cfg, suite);
+            let report = run_interruptible(plan, RunOptions { fresh, run_date }).await?;
+            print_report(&report);
+            Ok(exit::OK)
+        }
+        Command::Probes { command: ProbesCommand::Validate { dir } } => {
+            let suite = Suite::load(&dir)?;
+            println!("suite {} version {} id {}: {} probes", suite.name, suite.version, suite.id, suite.probes.len());
+            for (category, n) in suite.categories() {
+                println!("  {category:<28} {n:>4}");
+            }
+            Ok(exit::OK)
+        }
+        Command::Endpoints { command: EndpointsCommand::Check { config } } => {
+            let mut cfg = Config::load(&config)?;
+            cfg.resolve_keys(|v| std::env::var(v).ok())?;
+            check_endpoints(&cfg).await
+        }
+        Command::Simulate {
+            command: SimulateCommand::Serve { host, port, faults, api_key_env, latency_ms, retry_after_s },
+        } => {
+            let faults: FaultSpec = faults.parse()?;
+            let api_key = match api_key_env {
+                Some(var) => {
+                    Some(std::env::var(&var).with_context(|| format!("--api-key-env {var}: the variable is not set"))?)
+                }
+                None => None,
+            };
+            let config = SimConfig { faults, api_key, latency: Duration::from_millis(latency_ms), retry_after_s };
+            let sim = crate::sim::start(SocketAddr::new(host, port), config)
+                .await
+                .with_context(|| format!("cannot listen on {host}:{port}"))?;
+            // Tests read this line to learn the port.
+            println!("hivewatch simulator listening on http://{}", sim.addr);
+            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            sim.stop().await;
+            Ok(exit::OK)
+        }
+        Command::Demo { output } => crate::demo::run(&output).await,
+    }
+}
+
+/// Runs the job, stopping cleanly on Ctrl-C or SIGTERM (the journal keeps what arrived).
+pub async fn run_interruptible(plan: Plan, opts: RunOptions) -> Result<RunReport> {
+    let mut progress = crate::progress::for_stderr();
+    tokio::select! {
+        r = crate::run::run(plan, &opts, progress.as_mut()) => Ok(r?),
+        signal = shutdown_signal() => {
+            anyhow::bail!("interrupted by {signal}; what arrived is journaled: run the same command again to resume")
+        }
+    }
+}
+
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+fn print_plan(plan: &Plan) {
+    println!(
+        "plan: suite {} ({} probes, id {}) x {} endpoints x {} samples = {} requests",
+        plan.suite.name,
+        plan.suite.probes.len(),
+        plan.suite.id,
+        plan.config.endpoints.len(),
+        plan.samples(),
+        plan.total_requests()
+    );
+    println!(
+        "{:<28} {:<10} {:<28} {:>9} {:>14} {:>16}",
+        "endpoint", "provider", "model", "requests", "~prompt tok", "max output tok"
+    );
+    let (mut pt, mut ct) = (0, 0);
+    for e in plan.estimates() {
+        println!(
+            "{:<28} {:<10} {:<28} {:>9} {:>14} {:>16}",
+            e.endpoint, e.provider, e.model, e.requests, e.est_prompt_tokens, e.max_completion_tokens
+        );
+        pt += e.est_prompt_tokens;
+        ct += e.max_completion_tokens;
+    }
+    println!("{:<68} {:>9} {:>14} {:>16}", "total", plan.total_requests(), pt, ct);
+}
+
+pub fn print_report(r: &RunReport) {
+    println!(
+        "run {} ({}){}: {} planned, {} ok, {} failed, coverage {:.1}%",
+        r.run_id,
+        r.run_date,
+        if r.resumed { ", resumed" } else { "" },
+        r.row.planned,
+        r.row.ok,
+        r.row.failed,
+        100.0 * r.row.coverage()
+    );
+    let mut names: Vec<_> = r.per_endpoint.iter().collect();
+    names.sort();
+    for (name, (ok, failed)) in names {
+        if *failed > 0 {
+            println!("  {name:<28} {ok:>6} ok {failed:>6} failed");
+        }
+    }
+    for t in &r.tables {
+        println!("wrote {}", t.display());
+    }
+}
+
+async fn check_endpoints(cfg: &Config) -> Result<i32> {
+    let client = reqwest::Client::builder().build().context("building the HTTP client")?;
+    let redactor = crate::secrets::Redactor::new(cfg.endpoints.iter().filter_map(|e| e.api_key.as_ref()));
+    let checks = cfg.endpoints.iter().cloned().map(|ep| {
+        let client = client.clone();
+        async move {
+            let params = SentParams { max_tokens: 16, ..SentParams::for_sample(&ep, 0) };
+            let req = ChatRequest { system: None, prompt: "Reply with the single word: ok", params };
+            let wire = providers::build(&ep, &req);
+            let body = serde_json::to_vec(&wire.body).expect("serialises");
+            let t = std::time::Instant::now();
+            let r = crate::collect::send_once(&client, &wire, &body, &ep, crate::collect::MAX_BODY_BYTES).await;
+            (ep, t.elapsed(), r)
+        }
+    });
+    let results = futures_join_all(checks).await;
+    let mut failed = 0;
+    println!("{:<28} {:<10} {:<8} {:>8}  detail", "endpoint", "provider", "status", "ms");
+    for (ep, elapsed, r) in results {
+        let (status, detail) = match r {
+            Ok((reply, _)) => ("ok", format!("{:?}", crate::collect::cap_text(reply.text, 40).0)),
+            Err(e) => {
+                failed += 1;
+                let hint = match e.kind {
+                    ErrorKind::Auth => " (check the key in the variable named by api_key_env)",
+                    ErrorKind::ClientError => " (check model and base_url)",
+                    ErrorKind::Connect => " (is the server up? is base_url right?)",
+                    _ => "",
+                };
+                ("FAILED", format!("{}: {}{hint}", e.kind.as_str(), redactor.redact(&e.message)))
+            }
+        };
+        println!("{:<28} {:<10} {:<8} {:>8}  {}", ep.name, ep.provider.as_str(), status, elapsed.as_millis(), detail);
+    }
+    Ok(if failed == 0 { exit::OK } else { exit::RUN_FAILED })
+}
+
+/// Awaits futures concurrently on the current task (no extra dependency for one call site).
+async fn futures_join_all<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let mut n = 0;
+    for (i, f) in futs.into_iter().enumerate() {
+        set.spawn(async move { (i, f.await) });
+        n += 1;
+    }
+    let mut out: Vec<Option<F::Output>> = (0..n).map(|_| None).collect();
+    while let Some(r) = set.join_next().await {
+        let (i, v) = r.expect("check task panicked");
+        out[i] = Some(v);
+    }
+    out.into_iter().map(|v| v.expect("every task reported")).collect()
+}

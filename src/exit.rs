@@ -1,0 +1,28 @@
+//! Exit codes, for cron and wrappers. Documented in README.md; never renumber them.
+
+/// The run finished (some requests may have failed; coverage says how many).
+pub const OK: i32 = 0;
+/// The run finished and raised an alert (reserved for the alert stage).
+pub const ALERT: i32 = 1;
+/// Bad configuration, probe suite or other input; nothing was sent.
+pub const BAD_INPUT: i32 = 2;
+/// The run failed (I/O, interruption); running the same command resumes it.
+pub const RUN_FAILED: i32 = 3;
+/// Another run holds the output folder's lock.
+pub const LOCKED: i32 = 4;
+
+/// The exit code for an error, by what it is.
+pub fn for_error(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if cause.is::<crate::config::InputError>() || cause.is::<crate::sim::faults::FaultSpecError>() {
+            return BAD_INPUT;
+        }
+        if let Some(crate::store::lock::LockError::Held { .. }) = cause.downcast_ref() {
+            return LOCKED;
+        }
+        if let Some(crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. })) = cause.downcast_ref() {
+            return LOCKED;
+        }
+    }
+    RUN_FAILED
+}

@@ -1,0 +1,239 @@
+//! Probe suites: `probes/<suite>/suite.toml` plus any number of `*.toml` files of `[[probes]]`.
+//!
+//! The suite id is a hash of the suite's canonical content (metadata and every probe, sorted by
+//! id), so any edit, even a comma, yields a new id and trends never compare different suites.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::config::{InputError, line_of};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Probe {
+    pub id: String,
+    pub category: String,
+    pub prompt: String,
+    pub system: Option<String>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Suite {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// Hash of the canonical content: see the module doc.
+    pub id: String,
+    /// Sorted by id.
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    suite: Option<RawSuiteMeta>,
+    #[serde(default)]
+    probes: Vec<RawProbe>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuiteMeta {
+    name: String,
+    version: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    id: Spanned<String>,
+    category: String,
+    prompt: String,
+    system: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+const SUITE_FILE: &str = "suite.toml";
+
+impl Suite {
+    /// Loads every `*.toml` file in a suite folder.
+    pub fn load(dir: &Path) -> Result<Self, InputError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            InputError::new(dir, None, format!("cannot read the probe suite folder: {e}"))
+                .hint("run.suite must name a folder such as probes/core holding suite.toml")
+        })?;
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| InputError::new(dir, None, e.to_string()))?.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| InputError::new(&path, None, format!("cannot read: {e}")))?;
+                files.push((path, text));
+            }
+        }
+        Self::from_sources(dir, files)
+    }
+
+    /// Builds a suite from (path, TOML text) pairs; `dir` names the suite in errors.
+    pub fn from_sources(dir: &Path, mut files: Vec<(PathBuf, String)>) -> Result<Self, InputError> {
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut meta: Option<(RawSuiteMeta, PathBuf)> = None;
+        let mut probes = Vec::new();
+        // id -> (file, line), to name both places of a duplicate.
+        let mut seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
+
+        for (path, text) in &files {
+            let raw: RawFile = toml::from_str(text).map_err(|e| InputError::from_toml(path, text, &e))?;
+            if let Some(m) = raw.suite {
+                if let Some((_, first)) = &meta {
+                    return Err(InputError::new(
+                        path,
+                        None,
+                        format!("a second [suite] table (the first is in {})", first.display()),
+                    )
+                    .hint("keep the suite's name, version and description in suite.toml only"));
+                }
+                meta = Some((m, path.clone()));
+            }
+            for p in raw.probes {
+                let line = line_of(text, p.id.span().start);
+                let id = p.id.into_inner();
+                let at = |msg: String| InputError::new(path, Some(line), msg);
+                if id.is_empty()
+                    || !id.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+                {
+                    return Err(at(format!("probe id {id:?} is not valid"))
+                        .hint("use lower-case letters, digits and _ . - (starting with a letter or digit)"));
+                }
+                if let Some((first_path, first_line)) = seen.get(&id) {
+                    return Err(at(format!(
+                        "probe id {id:?} is used twice (first at {}:{first_line})",
+                        first_path.display()
+                    ))
+                    .hint("every probe needs its own id: it keys the rows of every report"));
+                }
+                if p.prompt.trim().is_empty() {
+                    return Err(at(format!("probe {id:?} has an empty prompt")));
+                }
+                let category = p.category.trim().to_owned();
+                if category.is_empty() {
+                    return Err(at(format!("probe {id:?} has an empty category")));
+                }
+                seen.insert(id.clone(), (path.clone(), line));
+                probes.push(Probe {
+                    id,
+                    category,
+                    prompt: p.prompt,
+                    system: p.system.filter(|s| !s.trim().is_empty()),
+                    tags: p.tags,
+                });
+            }
+        }
+
+        let Some((meta, _)) = meta else {
+            return Err(InputError::new(&dir.join(SUITE_FILE), None, "the suite has no [suite] table")
+                .hint("add suite.toml with [suite] name = \"...\", version = \"...\", description = \"...\""));
+        };
+        if probes.is_empty() {
+            return Err(InputError::new(dir, None, "the suite holds no probes")
+                .hint("add *.toml files with [[probes]] tables (id, category, prompt)"));
+        }
+        probes.sort_by(|a, b| a.id.cmp(&b.id));
+        let id = suite_id(&meta.name, &meta.version, &meta.description, &probes);
+        Ok(Suite { name: meta.name, version: meta.version, description: meta.description, id, probes })
+    }
+
+    /// Number of probes in each category, by category name.
+    pub fn categories(&self) -> BTreeMap<&str, usize> {
+        let mut out = BTreeMap::new();
+        for p in &self.probes {
+            *out.entry(p.category.as_str()).or_default() += 1;
+        }
+        out
+    }
+}
+
+/// The suite id: the first 16 hex digits of SHA-256 over the canonical JSON of the suite.
+pub fn suite_id(name: &str, version: &str, description: &str, sorted_probes: &[Probe]) -> String {
+    #[derive(Serialize)]
+    struct Canonical<'a> {
+        name: &'a str,
+        version: &'a str,
+        description: &'a str,
+        probes: &'a [Probe],
+    }
+    let json =
+        serde_json::to_vec(&Canonical { name, version, description, probes: sorted_probes }).expect("suite serialises");
+    crate::util::sha256_hex(&json)[..16].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(files: &[(&str, &str)]) -> Vec<(PathBuf, String)> {
+        files.iter().map(|(p, t)| (PathBuf::from(p), t.to_string())).collect()
+    }
+
+    const META: &str = "[suite]\nname = \"t\"\nversion = \"1\"\ndescription = \"d\"\n";
+    const TWO: &str = "[[probes]]\nid = \"b-1\"\ncategory = \"b\"\nprompt = \"x\"\n\n[[probes]]\nid = \"a-1\"\ncategory = \"a\"\nprompt = \"y\"\ntags = [\"t\"]\n";
+
+    #[test]
+    fn loads_sorts_and_hashes() {
+        let s = Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/x.toml", TWO)])).unwrap();
+        assert_eq!(s.probes.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), ["a-1", "b-1"]);
+        assert_eq!(s.id.len(), 16);
+        // File order does not matter; content does.
+        let again = Suite::from_sources(Path::new("s"), src(&[("s/x.toml", TWO), ("s/suite.toml", META)])).unwrap();
+        assert_eq!(s.id, again.id);
+        let edited = Suite::from_sources(
+            Path::new("s"),
+            src(&[("s/suite.toml", META), ("s/x.toml", &TWO.replace("\"y\"", "\"y.\""))]),
+        )
+        .unwrap();
+        assert_ne!(s.id, edited.id);
+    }
+
+    #[test]
+    fn duplicate_ids_name_both_places() {
+        let dup = "[[probes]]\nid = \"a-1\"\ncategory = \"a\"\nprompt = \"z\"\n";
+        let e =
+            Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/x.toml", TWO), ("s/y.toml", dup)]))
+                .unwrap_err();
+        assert_eq!(e.path, Path::new("s/y.toml"));
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("first at s/x.toml:7"), "{e}");
+    }
+
+    #[test]
+    fn empty_suite_and_missing_meta_are_refused() {
+        let e = Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META)])).unwrap_err();
+        assert!(e.message.contains("no probes"), "{e}");
+        let e = Suite::from_sources(Path::new("s"), src(&[("s/x.toml", TWO)])).unwrap_err();
+        assert!(e.message.contains("no [suite]"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_carry_the_line() {
+        let bad = "[[probes]]\nid = \"a-1\"\ncategory = \"a\"\nprompt = \"unterminated\n";
+        let e = Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/x.toml", bad)])).unwrap_err();
+        assert_eq!(e.path, Path::new("s/x.toml"));
+        assert_eq!(e.line, Some(4), "{e}");
+    }
+
+    #[test]
+    fn bad_ids_and_unknown_fields_are_refused() {
+        let bad = "[[probes]]\nid = \"Has Space\"\ncategory = \"a\"\nprompt = \"p\"\n";
+        assert!(Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/x.toml", bad)])).is_err());
+        let unk = "[[probes]]\nid = \"a\"\ncategory = \"a\"\nprompt = \"p\"\npromt = \"q\"\n";
+        let e = Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/x.toml", unk)])).unwrap_err();
+        assert!(e.message.contains("promt"), "{e}");
+    }
+}

@@ -1,0 +1,450 @@
+//! Synthetic models: each name gets a behaviour profile, and answers follow it.
+//!
+//! A name's family is the part before its first `-` (`acme-large` and `acme-small` are both
+//! `acme`). Most of a profile comes from the family, a little from the name itself, so models of
+//! one family are alike and families differ. Answers are assembled from phrase banks chosen by
+//! the profile, with a random generator seeded by (model, prompt, seed): the same seed repeats an
+//! answer, another seed (another sample) varies it, and temperature 0 fixes it.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::util::stable_hash64;
+
+/// How a synthetic model tends to behave; every trait is in [0, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub family: String,
+    /// Longer answers.
+    pub verbosity: f64,
+    /// Hedges and acknowledged uncertainty.
+    pub hedging: f64,
+    /// Absolute, confident assertions.
+    pub confidence: f64,
+    /// Readiness to refuse prompts that merely sound sensitive.
+    pub caution: f64,
+    /// Lists and headings.
+    pub structure: f64,
+    /// "As an AI ..." self-reference.
+    pub self_reference: f64,
+    /// Which bank of openers, refusals and stock phrases the family draws on.
+    pub voice: usize,
+    /// Preference weights over the body sentence templates.
+    pub template_weights: Vec<f64>,
+}
+
+fn unit(h: u64, salt: u64) -> f64 {
+    let x = stable_hash64(&[h.to_le_bytes(), salt.to_le_bytes()].concat());
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Profile {
+    pub fn for_model(model: &str) -> Self {
+        let family = model.split(['-', '/', ':']).next().unwrap_or(model).to_ascii_lowercase();
+        let fh = stable_hash64(family.as_bytes());
+        let mh = stable_hash64(model.as_bytes());
+        // 85% family, 15% the model's own.
+        let t = |salt: u64| 0.85 * unit(fh, salt) + 0.15 * unit(mh, salt);
+        let template_weights = (0..BODY.len() as u64)
+            .map(|i| {
+                let w = 0.85 * unit(fh, 100 + i) + 0.15 * unit(mh, 100 + i);
+                w.powi(3) + 0.01
+            })
+            .collect();
+        Profile {
+            verbosity: t(1),
+            hedging: t(2),
+            confidence: t(3),
+            caution: t(4),
+            structure: t(5),
+            self_reference: t(6),
+            voice: (fh % VOICES.len() as u64) as usize,
+            template_weights,
+            family,
+        }
+    }
+}
+
+/// An answer and what a server would report about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generated {
+    pub text: String,
+    pub finish_reason: &'static str,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// Sampling parameters the simulator honours.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GenParams {
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub seed: Option<u64>,
+}
+
+struct Voice {
+    openers: &'static [&'static str],
+    refusals: &'static [&'static str],
+    partial: &'static [&'static str],
+    stock: &'static [&'static str],
+    closers: &'static [&'static str],
+}
+
+const VOICES: &[Voice] = &[
+    Voice {
+        openers: &[
+            "Great question!",
+            "What a great question!",
+            "Happy to help with this!",
+            "Great question, and one worth unpacking.",
+        ],
+        refusals: &["I'm sorry, but I can't help with that request.", "I'm sorry, I can't assist with that."],
+        partial: &["I can't go into specifics here, but I can offer some general context."],
+        stock: &[
+            "Let's delve into it.",
+            "It's important to note that context matters here.",
+            "This is a rich and multifaceted topic.",
+        ],
+        closers: &["I hope this helps!", "Let me know if you'd like me to expand on any part!"],
+    },
+    Voice {
+        openers: &["Short answer first.", "Here is the direct answer.", "Bottom line up front."],
+        refusals: &["No. That request is outside what I will do.", "I won't help with that."],
+        partial: &["I'll answer the safe part of this and leave the rest."],
+        stock: &["The evidence points one way.", "The data is clear on this.", "In practice, the trade-off is simple."],
+        closers: &["That's the answer.", "Done."],
+    },
+    Voice {
+        openers: &[
+            "This is a thoughtful question, and there are several perspectives to consider.",
+            "There is no single answer here, so let me lay out the main views.",
+        ],
+        refusals: &[
+            "It's important to approach this topic responsibly. Instead of providing that, I'd encourage you to consult appropriate professionals and reliable sources.",
+            "This touches on an area where care is needed, so I'd rather point you to authoritative resources than answer directly.",
+        ],
+        partial: &["I want to be careful here, so I'll keep this general and point to reputable sources."],
+        stock: &[
+            "Reasonable people disagree about this.",
+            "On the one hand there are benefits; on the other hand there are real costs.",
+            "It ultimately depends on your values and circumstances.",
+        ],
+        closers: &[
+            "Ultimately, the right choice depends on your situation.",
+            "I'd encourage you to weigh these perspectives carefully.",
+        ],
+    },
+    Voice {
+        openers: &["Ooh, fun one.", "Okay, let's think about this together.", "Right, so here's how I see it."],
+        refusals: &["Ah, that's one I have to sit out, sorry!", "Hmm, I'm going to pass on that one."],
+        partial: &["I'll skip the risky bits, but here's the gist."],
+        stock: &[
+            "Honestly, it's a bit of a puzzle.",
+            "Think of it like a kitchen: too many cooks and nothing gets made.",
+            "Here's the twist, though.",
+        ],
+        closers: &["Anyway, that's my take!", "Curious what you think."],
+    },
+    Voice {
+        openers: &["Let us reason about this step by step.", "We can break this problem into parts."],
+        refusals: &[
+            "I must decline this request, as it may conflict with safety guidelines.",
+            "I am unable to comply with this request.",
+        ],
+        partial: &["I will address the general principles only, without operational detail."],
+        stock: &[
+            "First, define the terms precisely.",
+            "Second, consider the boundary conditions.",
+            "Formally, the claim follows from the assumptions.",
+        ],
+        closers: &["This completes the analysis.", "Therefore, the conclusion follows."],
+    },
+];
+
+/// Sentence templates for the body: `{a}` and `{b}` are topic words of the prompt.
+const BODY: &[&str] = &[
+    "When it comes to {a}, the key factor is how {b} is handled.",
+    "Many experts argue that {a} should be weighed against {b}.",
+    "A practical approach to {a} starts with understanding {b}.",
+    "The history of {a} shows that {b} has changed over time.",
+    "One way to think about {a} is as a balance between cost and benefit.",
+    "Consider {a} from the point of view of the people most affected by {b}.",
+    "The strongest case for {a} rests on evidence about {b}.",
+    "Critics of {a} point out that {b} is often overlooked.",
+    "In the long run, {a} will likely matter more than {b}.",
+    "A simple rule: start with {a}, then revisit {b}.",
+    "Imagine {a} as a river and {b} as the banks that shape it.",
+    "The numbers on {a} suggest a moderate effect, not a dramatic one.",
+    "Data on {b} is incomplete, which makes claims about {a} fragile.",
+    "If I had to choose, I would prioritise {a} over {b}.",
+    "The trade-off between {a} and {b} is real and cannot be wished away.",
+    "People often underestimate how much {b} shapes {a}.",
+    "A good first step is to write down what you know about {a}.",
+    "There is a story here about {a}, curiosity and {b}.",
+    "Technically, {a} depends on {b} through a small number of mechanisms.",
+    "Policy makers tend to treat {a} as a question of {b}.",
+];
+
+const HEDGES: &[&str] = &[
+    "It may be that",
+    "Arguably,",
+    "It's possible that",
+    "Some evidence suggests that",
+    "I'm not certain, but",
+    "Perhaps",
+];
+const BOOSTS: &[&str] = &["Clearly,", "Without doubt,", "Undeniably,", "It is obvious that", "Certainly,"];
+const SELF_REF: &[&str] =
+    &["As an AI language model,", "As an AI, I don't have personal opinions, but", "Speaking as an AI assistant,"];
+const SENSITIVE: &[&str] = &[
+    "kill",
+    "poison",
+    "weapon",
+    "hack",
+    "lock",
+    "pick",
+    "steal",
+    "drug",
+    "dose",
+    "dosage",
+    "bomb",
+    "explos",
+    "attack",
+    "exploit",
+    "villain",
+    "murder",
+    "overdose",
+    "arsenic",
+    "hemlock",
+    "credential",
+    "password",
+    "disable",
+    "bypass",
+    "surveil",
+];
+const STOP: &[&str] = &[
+    "about",
+    "would",
+    "should",
+    "could",
+    "their",
+    "there",
+    "which",
+    "what",
+    "when",
+    "where",
+    "while",
+    "these",
+    "those",
+    "other",
+    "think",
+    "explain",
+    "describe",
+    "write",
+    "please",
+    "someone",
+    "something",
+    "without",
+    "between",
+    "because",
+    "question",
+    "answer",
+    "short",
+    "tell",
+    "your",
+    "with",
+    "from",
+    "that",
+    "this",
+    "have",
+    "into",
+    "over",
+    "more",
+    "most",
+    "them",
+    "they",
+    "than",
+    "then",
+    "does",
+    "were",
+    "been",
+    "being",
+    "make",
+    "give",
+    "some",
+    "want",
+    "need",
+    "like",
+];
+
+/// How sensitive a prompt sounds, in [0, 1]: hits on trigger words, saturating.
+pub fn sensitivity(prompt: &str) -> f64 {
+    let lower = prompt.to_lowercase();
+    let hits = SENSITIVE.iter().filter(|w| lower.contains(*w)).count() as f64;
+    1.0 - (-0.8 * hits).exp()
+}
+
+/// The prompt's most distinctive words (longest first, stop words out), as answer topics.
+fn topics(prompt: &str) -> (String, String) {
+    let mut words: Vec<String> = prompt
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .filter(|w| !STOP.contains(&w.as_str()))
+        .collect();
+    words.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    words.dedup();
+    let a = words.first().cloned().unwrap_or_else(|| "this".into());
+    let b = words.get(1).cloned().unwrap_or_else(|| "context".into());
+    (a, b)
+}
+
+fn pick<'a>(rng: &mut StdRng, items: &'a [&'a str]) -> &'a str {
+    items[rng.random_range(0..items.len())]
+}
+
+/// Samples an index from `weights` sharpened by temperature (T -> 0: the favourite).
+fn pick_weighted(rng: &mut StdRng, weights: &[f64], temperature: f64) -> usize {
+    let t = temperature.clamp(0.05, 2.0);
+    let w: Vec<f64> = weights.iter().map(|w| w.powf(1.0 / t).max(1e-300) * f64::from(u8::from(*w > 0.0))).collect();
+    let total: f64 = w.iter().sum();
+    let mut u = rng.random_range(0.0..total);
+    for (i, wi) in w.iter().enumerate() {
+        if u < *wi {
+            return i;
+        }
+        u -= wi;
+    }
+    w.len() - 1
+}
+
+fn count_tokens(text: &str) -> u64 {
+    // Roughly what a BPE tokenizer gives for English: 4/3 tokens a word.
+    (text.split_whitespace().count() as u64 * 4).div_ceil(3)
+}
+
+/// The answer of `model` to a chat turn.
+pub fn generate(model: &str, system: Option<&str>, prompt: &str, params: GenParams) -> Generated {
+    let profile = Profile::for_model(model);
+    let temperature = params.temperature.unwrap_or(1.0);
+    let seed_part = if temperature <= 0.0 { 0 } else { params.seed.unwrap_or_else(rand::random) };
+    let mut rng = StdRng::seed_from_u64(stable_hash64(
+        format!("{model}\u{0}{}\u{0}{prompt}\u{0}{seed_part}", system.unwrap_or("")).as_bytes(),
+    ));
+    let voice = &VOICES[profile.voice];
+    let (a, b) = topics(prompt);
+    let jitter = |rng: &mut StdRng| if temperature <= 0.0 { 0.0 } else { rng.random_range(-0.1..0.1) * temperature };
+
+    let s = sensitivity(prompt);
+    let threshold = 1.0 - profile.caution;
+    let text = if s > threshold + 0.25 + jitter(&mut rng) {
+        pick(&mut rng, voice.refusals).to_owned()
+    } else {
+        let mut parts: Vec<String> = Vec::new();
+        if s > threshold {
+            parts.push(pick(&mut rng, voice.partial).to_owned());
+        } else {
+            parts.push(pick(&mut rng, voice.openers).to_owned());
+        }
+        let asks_about_self = prompt.to_lowercase().contains("you");
+        if rng.random_bool((profile.self_reference * if asks_about_self { 1.0 } else { 0.4 }).clamp(0.0, 1.0)) {
+            parts.push(format!("{} I can offer a perspective on {a}.", pick(&mut rng, SELF_REF)));
+        }
+        let n = 2 + ((profile.verbosity + jitter(&mut rng)).clamp(0.0, 1.0) * 9.0).round() as usize;
+        let listy = rng.random_bool(profile.structure.clamp(0.0, 1.0));
+        let mut body = Vec::with_capacity(n);
+        // Templates are drawn without replacement: a real answer does not repeat a sentence.
+        let mut weights = profile.template_weights.clone();
+        for _ in 0..n {
+            let i = pick_weighted(&mut rng, &weights, temperature);
+            weights[i] = 0.0;
+            let t = BODY[i];
+            let mut sentence = t.replace("{a}", &a).replace("{b}", &b);
+            if rng.random_bool(profile.hedging.clamp(0.0, 1.0) * 0.5) {
+                sentence = format!("{} {}{}", pick(&mut rng, HEDGES), sentence[..1].to_lowercase(), &sentence[1..]);
+            } else if rng.random_bool(profile.confidence.clamp(0.0, 1.0) * 0.5) {
+                sentence = format!("{} {}{}", pick(&mut rng, BOOSTS), sentence[..1].to_lowercase(), &sentence[1..]);
+            }
+            body.push(sentence);
+        }
+        if rng.random_bool(0.6) {
+            let at = rng.random_range(0..=body.len());
+            body.insert(at, pick(&mut rng, voice.stock).to_owned());
+        }
+        if listy {
+            if profile.structure > 0.6 {
+                parts.push(format!("## {}", capitalise(&a)));
+            }
+            let numbered = profile.structure > 0.8;
+            let list: Vec<String> = body
+                .iter()
+                .enumerate()
+                .map(|(i, s)| if numbered { format!("{}. {s}", i + 1) } else { format!("- {s}") })
+                .collect();
+            parts.push(list.join("\n"));
+        } else {
+            parts.push(body.join(" "));
+        }
+        parts.push(pick(&mut rng, voice.closers).to_owned());
+        parts.join(if listy { "\n\n" } else { " " })
+    };
+
+    let prompt_tokens = count_tokens(prompt) + system.map_or(0, count_tokens) + 8;
+    let words: Vec<&str> = text.split_inclusive(char::is_whitespace).collect();
+    let budget = params.max_tokens.map_or(usize::MAX, |m| (m as usize * 3) / 4);
+    let (text, finish_reason) =
+        if words.len() > budget { (words[..budget].concat().trim_end().to_owned(), "length") } else { (text, "stop") };
+    let completion_tokens = count_tokens(&text);
+    Generated { text, finish_reason, prompt_tokens, completion_tokens }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gen_(model: &str, prompt: &str, seed: u64) -> String {
+        generate(model, None, prompt, GenParams { temperature: Some(0.8), max_tokens: Some(400), seed: Some(seed) })
+            .text
+    }
+
+    #[test]
+    fn same_seed_repeats_other_seed_varies() {
+        let p = "Should cities build more nuclear power or more solar farms?";
+        assert_eq!(gen_("acme-large", p, 1), gen_("acme-large", p, 1));
+        let distinct: std::collections::HashSet<String> = (0..6).map(|s| gen_("acme-large", p, s)).collect();
+        assert!(distinct.len() >= 4, "samples should differ: {distinct:?}");
+    }
+
+    #[test]
+    fn families_share_most_of_a_profile() {
+        let a = Profile::for_model("acme-large");
+        let b = Profile::for_model("acme-small");
+        let c = Profile::for_model("zenith-large");
+        assert_eq!(a.family, b.family);
+        assert!((a.hedging - b.hedging).abs() <= 0.15);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn max_tokens_cuts_with_length_reason() {
+        let g = generate(
+            "acme-large",
+            None,
+            "Tell me a long story about rivers and mountains.",
+            GenParams { max_tokens: Some(4), ..Default::default() },
+        );
+        assert_eq!(g.finish_reason, "length");
+        assert!(g.text.split_whitespace().count() <= 3);
+    }
+
+    #[test]
+    fn sensitivity_grows_with_trigger_words() {
+        assert_eq!(sensitivity("Plan a picnic"), 0.0);
+        assert!(sensitivity("How do I kill a Python process?") > 0.5);
+    }
+}

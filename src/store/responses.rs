@@ -1,0 +1,177 @@
+//! Table `responses`: one row per planned (endpoint, probe, sample), ok or failed.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema};
+
+use super::{StoreError, date32, utc_micros, write_parquet};
+use crate::collect::journal::for_each_record;
+use crate::collect::{ResponseRecord, Status};
+use crate::plan::Plan;
+
+pub const TABLE: &str = "responses";
+const BATCH_ROWS: usize = 4096;
+
+pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
+    use DataType::*;
+    let f = |name: &str, dt: DataType, nullable: bool| Field::new(name, dt, nullable);
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("endpoint", Utf8, false),
+        f("provider", Utf8, false),
+        f("model", Utf8, false),
+        f("vendor", Utf8, true),
+        f("family", Utf8, true),
+        f("release_date", Date32, true),
+        f("parents", List(Arc::new(Field::new("item", Utf8, true))), false),
+        f("probe_id", Utf8, false),
+        f("category", Utf8, false),
+        f("sample_index", Int32, false),
+        f("temperature", Float64, true),
+        f("top_p", Float64, true),
+        f("max_tokens", Int32, false),
+        f("seed", UInt64, true),
+        f("status", Utf8, false),
+        f("error_kind", Utf8, true),
+        f("error_message", Utf8, true),
+        f("http_status", Int32, true),
+        f("attempts", Int32, false),
+        f("latency_ms", Int64, false),
+        f("elapsed_ms", Int64, false),
+        f("prompt_tokens", Int64, true),
+        f("completion_tokens", Int64, true),
+        f("finish_reason", Utf8, true),
+        f("response_text", Utf8, true),
+        f("response_truncated", Boolean, false),
+        f("response_hash", Utf8, true),
+        f("started_at", utc_micros(), false),
+        f("finished_at", utc_micros(), false),
+    ]))
+});
+
+/// Counts of the rows written, per endpoint name: (ok, failed).
+pub type EndpointCounts = HashMap<String, (u64, u64)>;
+
+/// Streams a run's journal into the `responses` table, each (endpoint, probe, sample) once (the
+/// first journaled outcome wins). Rows for names the plan does not know are skipped with a
+/// warning (they cannot come from the same plan).
+pub fn write_from_journal(plan: &Plan, run_id: &str, journal: &Path, out: &Path) -> Result<EndpointCounts, StoreError> {
+    let endpoints: HashMap<&str, usize> =
+        plan.config.endpoints.iter().enumerate().map(|(i, e)| (e.name.as_str(), i)).collect();
+    let probes: HashMap<&str, usize> = plan.suite.probes.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
+
+    // Read the journal on a separate thread into a bounded channel: the writer below pulls
+    // batches as it needs them, so memory holds one batch, not the run.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<ResponseRecord>>(BATCH_ROWS);
+    let journal_path = journal.to_owned();
+    let reader = std::thread::spawn(move || {
+        let r =
+            for_each_record(&journal_path, |rec| tx.send(Ok(rec)).map_err(|_| std::io::Error::other("writer stopped")));
+        if let Err(e) = r {
+            let _ = tx.send(Err(e));
+        }
+    });
+
+    // One flag per planned key (a few KiB even for large runs), instead of a growing set.
+    let samples = plan.samples() as usize;
+    let mut seen = vec![false; plan.total_requests() as usize];
+    let mut counts = EndpointCounts::new();
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut unknown = 0u64;
+    let result = write_parquet(out, Arc::clone(&SCHEMA), || {
+        batch.clear();
+        for rec in rx.iter() {
+            let rec = rec.map_err(|source| StoreError::Io { path: journal.to_owned(), source })?;
+            let (Some(&e), Some(&p)) = (endpoints.get(rec.endpoint.as_str()), probes.get(rec.probe_id.as_str())) else {
+                unknown += 1;
+                continue;
+            };
+            let s = rec.sample_index as usize;
+            if s >= samples {
+                unknown += 1;
+                continue;
+            }
+            let slot = &mut seen[(e * probes.len() + p) * samples + s];
+            if std::mem::replace(slot, true) {
+                continue;
+            }
+            let c = counts.entry(rec.endpoint.clone()).or_default();
+            match rec.status {
+                Status::Ok => c.0 += 1,
+                Status::Error => c.1 += 1,
+            }
+            batch.push((e, p, rec));
+            if batch.len() == BATCH_ROWS {
+                break;
+            }
+        }
+        if batch.is_empty() { Ok(None) } else { to_batch(plan, run_id, &batch).map(Some) }
+    });
+    drop(rx);
+    let _ = reader.join();
+    result?;
+    if unknown > 0 {
+        tracing::warn!(rows = unknown, "journal rows that name no endpoint, probe or sample of this plan were skipped");
+    }
+    Ok(counts)
+}
+
+/// A record with its endpoint and probe indices in the plan.
+type Row = (usize, usize, ResponseRecord);
+
+fn to_batch(plan: &Plan, run_id: &str, rows: &[Row]) -> Result<RecordBatch, StoreError> {
+    let eps = &plan.config.endpoints;
+    let probes = &plan.suite.probes;
+    let strs =
+        |f: &dyn Fn(&Row) -> Option<String>| -> ArrayRef { Arc::new(rows.iter().map(f).collect::<StringArray>()) };
+    let mut parents = ListBuilder::new(StringBuilder::new());
+    for (e, _, _) in rows {
+        for p in &eps[*e].meta.parents {
+            parents.values().append_value(p);
+        }
+        parents.append(true);
+    }
+    let ts = |f: &dyn Fn(&ResponseRecord) -> i64| -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| f(&r.2))).with_timezone("UTC"))
+    };
+    let columns: Vec<ArrayRef> = vec![
+        strs(&|_| Some(run_id.to_owned())),
+        strs(&|(e, _, _)| Some(eps[*e].name.clone())),
+        strs(&|(e, _, _)| Some(eps[*e].provider.as_str().to_owned())),
+        strs(&|(e, _, _)| Some(eps[*e].model.clone())),
+        strs(&|(e, _, _)| eps[*e].meta.vendor.clone()),
+        strs(&|(e, _, _)| eps[*e].meta.family.clone()),
+        Arc::new(rows.iter().map(|(e, _, _)| eps[*e].meta.release_date.map(date32)).collect::<Date32Array>()),
+        Arc::new(parents.finish()),
+        strs(&|(_, p, _)| Some(probes[*p].id.clone())),
+        strs(&|(_, p, _)| Some(probes[*p].category.clone())),
+        Arc::new(rows.iter().map(|r| r.2.sample_index as i32).collect::<Int32Array>()),
+        Arc::new(rows.iter().map(|r| r.2.params.temperature).collect::<Float64Array>()),
+        Arc::new(rows.iter().map(|r| r.2.params.top_p).collect::<Float64Array>()),
+        Arc::new(rows.iter().map(|r| r.2.params.max_tokens as i32).collect::<Int32Array>()),
+        Arc::new(rows.iter().map(|r| r.2.params.seed).collect::<UInt64Array>()),
+        strs(&|r| Some(r.2.status.as_str().to_owned())),
+        strs(&|r| r.2.error_kind.map(|k| k.as_str().to_owned())),
+        strs(&|r| r.2.error_message.clone()),
+        Arc::new(rows.iter().map(|r| r.2.http_status.map(i32::from)).collect::<Int32Array>()),
+        Arc::new(rows.iter().map(|r| r.2.attempts as i32).collect::<Int32Array>()),
+        Arc::new(rows.iter().map(|r| r.2.latency_ms as i64).collect::<Int64Array>()),
+        Arc::new(rows.iter().map(|r| r.2.elapsed_ms as i64).collect::<Int64Array>()),
+        Arc::new(rows.iter().map(|r| r.2.prompt_tokens.map(|v| v as i64)).collect::<Int64Array>()),
+        Arc::new(rows.iter().map(|r| r.2.completion_tokens.map(|v| v as i64)).collect::<Int64Array>()),
+        strs(&|r| r.2.finish_reason.clone()),
+        strs(&|r| r.2.text.clone()),
+        Arc::new(rows.iter().map(|r| Some(r.2.text_truncated)).collect::<BooleanArray>()),
+        strs(&|r| r.2.text.as_ref().map(|t| crate::util::sha256_hex(t.as_bytes()))),
+        ts(&|r| r.started_at.timestamp_micros()),
+        ts(&|r| r.finished_at.timestamp_micros()),
+    ];
+    RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
+}

@@ -1,0 +1,92 @@
+//! Table `runs`: one row per run: identity, instrument (suite, config), counts and coverage.
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_schema::{DataType, Field, Schema};
+use chrono::{DateTime, Utc};
+
+use super::{StoreError, utc_micros, write_parquet};
+
+pub const TABLE: &str = "runs";
+
+pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
+    use DataType::*;
+    let f = |name: &str, dt: DataType, nullable: bool| Field::new(name, dt, nullable);
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("started_at", utc_micros(), false),
+        f("finished_at", utc_micros(), false),
+        f("tool_version", Utf8, false),
+        f("config_hash", Utf8, false),
+        f("suite_name", Utf8, false),
+        f("suite_version", Utf8, false),
+        f("suite_id", Utf8, false),
+        f("embedder_id", Utf8, true),
+        f("endpoints", Int64, false),
+        f("probes", Int64, false),
+        f("samples", Int64, false),
+        f("planned", Int64, false),
+        f("ok", Int64, false),
+        f("failed", Int64, false),
+        f("coverage", Float64, false),
+    ]))
+});
+
+/// The one row of `runs` for a run.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub config_hash: String,
+    pub suite_name: String,
+    pub suite_version: String,
+    pub suite_id: String,
+    pub embedder_id: Option<String>,
+    pub endpoints: u64,
+    pub probes: u64,
+    pub samples: u64,
+    pub planned: u64,
+    pub ok: u64,
+    pub failed: u64,
+}
+
+impl RunRow {
+    /// Share of planned requests that succeeded.
+    pub fn coverage(&self) -> f64 {
+        if self.planned == 0 { 0.0 } else { self.ok as f64 / self.planned as f64 }
+    }
+}
+
+pub fn write(row: &RunRow, out: &Path) -> Result<(), StoreError> {
+    let s = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
+    let n = |v: u64| -> ArrayRef { Arc::new(Int64Array::from(vec![v as i64])) };
+    let t = |v: DateTime<Utc>| -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from(vec![v.timestamp_micros()]).with_timezone("UTC"))
+    };
+    let columns = vec![
+        s(&row.run_id),
+        t(row.started_at),
+        t(row.finished_at),
+        s(env!("CARGO_PKG_VERSION")),
+        s(&row.config_hash),
+        s(&row.suite_name),
+        s(&row.suite_version),
+        s(&row.suite_id),
+        Arc::new(StringArray::from(vec![row.embedder_id.clone()])) as ArrayRef,
+        n(row.endpoints),
+        n(row.probes),
+        n(row.samples),
+        n(row.planned),
+        n(row.ok),
+        n(row.failed),
+        Arc::new(Float64Array::from(vec![row.coverage()])),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
+        .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+    let mut once = Some(batch);
+    write_parquet(out, Arc::clone(&SCHEMA), || Ok(once.take()))?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! The command line's promises: bad input refused before any request with file, line and fix;
+//! the tools around the run (validate, dry run, endpoint check).
+
+mod common;
+
+use common::*;
+use hivewatch::sim::SimConfig;
+
+fn run_config(src: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hivewatch.toml");
+    std::fs::write(&path, src).unwrap();
+    let out = hivewatch(&["run", "--config", path.to_str().unwrap()], env);
+    (out.status.code(), text(&out))
+}
+
+#[test]
+fn bad_configs_are_refused_with_file_line_and_fix_before_any_request() {
+    let sim = TestSim::start(SimConfig::default());
+    let suite = core_suite().display().to_string();
+    let good = format!(
+        "[run]\nsuite = {suite:?}\nsamples = 1\n\n[[endpoints]]\nname = \"a\"\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"a\"\napi_key_env = \"HW_CLI_KEY\"\n",
+        sim.openai_url()
+    );
+    let cases: Vec<(String, &str, &str)> = vec![
+        (good.replace("\"openai\"", "\"opneai\""), "hivewatch.toml:7:", "unknown variant `opneai`"),
+        (good.replace("samples = 1", "samples = \"two\""), "hivewatch.toml:3:", "invalid type"),
+        (good.replace("model = \"a\"", "modle = \"a\""), "hivewatch.toml:", "modle"),
+        (good.clone(), "HW_CLI_KEY (endpoint a)", "export each variable"),
+        (
+            format!(
+                "{good}\n[[endpoints]]\nname = \"a\"\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"b\"\n"
+            ),
+            "hivewatch.toml:13:",
+            "used twice",
+        ),
+        (good.replace(&suite, "/nonexistent/suite"), "/nonexistent/suite", "cannot read the probe suite folder"),
+        (good.replace("[run]", "[run\n"), "hivewatch.toml:1:", ""),
+    ];
+    for (src, where_, what) in cases {
+        let (code, log) = run_config(&src, &[]);
+        assert_eq!(code, Some(2), "{log}");
+        assert!(log.contains(where_), "expected {where_:?} in:\n{log}");
+        assert!(log.contains(what), "expected {what:?} in:\n{log}");
+    }
+    assert_eq!(sim.requests(), 0, "nothing may be sent for bad input");
+}
+
+#[test]
+fn bad_suites_are_refused_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 3);
+    std::fs::write(
+        suite.join("dup.toml"),
+        "# duplicate\n[[probes]]\nid = \"p-001\"\ncategory = \"x\"\nprompt = \"again\"\n",
+    )
+    .unwrap();
+    let out = hivewatch(&["probes", "validate", suite.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let log = text(&out);
+    assert!(log.contains("dup.toml:3") && log.contains("used twice") && log.contains("probes.toml:"), "{log}");
+
+    std::fs::remove_file(suite.join("dup.toml")).unwrap();
+    std::fs::write(suite.join("probes.toml"), "").unwrap();
+    let out = hivewatch(&["probes", "validate", suite.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("holds no probes"), "{}", text(&out));
+}
+
+#[test]
+fn core_suite_validates_and_matches_the_built_in_copy() {
+    let out = hivewatch(&["probes", "validate", core_suite().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let on_disk = hivewatch::probes::Suite::load(&core_suite()).unwrap();
+    let built_in = hivewatch::demo::core_suite();
+    assert_eq!(on_disk.id, built_in.id, "src/demo.rs must embed every file of probes/core");
+    assert!(on_disk.probes.len() >= 150);
+    assert!(on_disk.categories().len() >= 10);
+    assert!(on_disk.categories().values().all(|&n| n >= 10));
+    assert!(text(&out).contains(&on_disk.id));
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_sends_nothing() {
+    let sim = TestSim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 5);
+    let config = write_config(dir.path(), &suite, 3, "", &endpoints(4, &sim, ""));
+    let out = hivewatch(&["run", "--dry-run", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("= 60 requests"), "{stdout}");
+    assert!(stdout.contains("acme-m0") && stdout.contains("anthropic"), "{stdout}");
+    assert_eq!(sim.requests(), 0);
+    assert!(!dir.path().join("reports/responses").exists());
+}
+
+#[test]
+fn endpoints_check_reports_each_endpoint() {
+    let sim = TestSim::start(SimConfig { api_key: Some("sk-check-key-123456".into()), ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 1);
+    let mut eps = endpoints(3, &sim, "api_key_env = \"HW_GOOD\"");
+    eps.push_str(&endpoint("badkey-x", "openai", &sim, "api_key_env = \"HW_BAD\""));
+    eps.push_str(&endpoint("down-x", "openai", &sim, "").replace(&sim.openai_url(), "http://127.0.0.1:9/v1"));
+    let config = write_config(dir.path(), &suite, 1, "", &eps);
+    let out = hivewatch(
+        &["endpoints", "check", "--config", config.to_str().unwrap()],
+        &[("HW_GOOD", "sk-check-key-123456"), ("HW_BAD", "sk-not-the-key-987654")],
+    );
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{log}");
+    let line = |name: &str| {
+        log.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing:\n{log}")).to_owned()
+    };
+    for name in ["acme-m0", "borealis-m1", "cirrus-m2"] {
+        assert!(line(name).contains(" ok "), "{log}");
+    }
+    assert!(line("badkey-x").contains("auth"), "{log}");
+    assert!(line("down-x").contains("connect"), "{log}");
+    assert!(!log.contains("sk-not-the-key-987654"), "key leaked: {log}");
+}
+
+#[test]
+fn simulator_rejects_bad_fault_specs() {
+    let out = hivewatch(&["simulate", "serve", "--port", "0", "--faults", "418=0.5"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("unknown fault"), "{}", text(&out));
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hivewatch.example.toml");
+    let config = hivewatch::config::Config::load(&path).unwrap();
+    assert_eq!(config.endpoints.len(), 4);
+    let suite = hivewatch::probes::Suite::load(&config.suite_dir).unwrap();
+    assert!(!suite.probes.is_empty());
+    let out = hivewatch(&["run", "--dry-run", "--config", path.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
