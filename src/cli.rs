@@ -65,12 +65,70 @@ enum Command {
         #[command(subcommand)]
         command: SimulateCommand,
     },
+    /// Embed JSON lines {"text": ...} from stdin; write one JSON line {"embedding": [...]} each.
+    Embed {
+        #[command(flatten)]
+        embedder: EmbedderArgs,
+    },
+    /// Re-embed the stored responses of past runs with another embedder (no model API calls).
+    Analyze {
+        /// Output root holding the runs.
+        #[arg(long, default_value = "reports")]
+        output: PathBuf,
+        #[command(flatten)]
+        embedder: EmbedderArgs,
+        /// Run ids (comma-separated); default every run.
+        #[arg(long, value_delimiter = ',')]
+        runs: Vec<String>,
+    },
     /// Run the pipeline against the built-in simulator: no configuration, no network.
     Demo {
         /// Output root.
         #[arg(long, default_value = "reports")]
         output: PathBuf,
     },
+}
+
+/// Which embedder, from the command line.
+#[derive(Debug, clap::Args)]
+struct EmbedderArgs {
+    /// lexical, minilm or remote.
+    #[arg(long, default_value = "lexical")]
+    embedder: String,
+    /// minilm: folder with config.json, tokenizer.json, model.safetensors.
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+    /// remote: OpenAI-compatible base URL ending in /v1.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// remote: embedding model name.
+    #[arg(long)]
+    model: Option<String>,
+    /// remote: environment variable holding the key.
+    #[arg(long)]
+    api_key_env: Option<String>,
+}
+
+impl EmbedderArgs {
+    /// Reuses the configuration's `[embed]` parsing, so both paths validate alike.
+    fn spec(&self) -> Result<crate::embed::EmbedderSpec> {
+        let mut toml = format!("[run]\nsuite = \".\"\n[embed]\nembedder = {:?}\n", self.embedder);
+        if let Some(d) = &self.model_dir {
+            toml.push_str(&format!("model_dir = {:?}\n", d.display().to_string()));
+        }
+        for (key, v) in [("base_url", &self.base_url), ("model", &self.model), ("api_key_env", &self.api_key_env)] {
+            if let Some(v) = v {
+                toml.push_str(&format!("{key} = {v:?}\n"));
+            }
+        }
+        toml.push_str(
+            "[[endpoints]]\nname = \"x\"\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1/v1\"\nmodel = \"x\"\n",
+        );
+        let cwd = std::env::current_dir()?.join("(command line)");
+        let mut config = Config::parse(&cwd, &toml)?;
+        config.resolve_keys(|v| std::env::var(v).ok())?;
+        Ok(config.embedder_spec())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +264,17 @@ async fn dispatch(command: Command) -> Result<i32> {
             sim.stop().await;
             Ok(exit::OK)
         }
+        Command::Embed { embedder } => {
+            let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
+            eprintln!("embedder {}", embedder.id());
+            tokio::task::block_in_place(|| embed_stdin(&embedder))?;
+            Ok(exit::OK)
+        }
+        Command::Analyze { output, embedder, runs } => {
+            let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
+            tokio::task::block_in_place(|| analyze(&output, &embedder, &runs))?;
+            Ok(exit::OK)
+        }
         Command::Demo { output } => crate::demo::run(&output).await,
     }
 }
@@ -282,6 +351,10 @@ pub fn print_report(r: &RunReport) {
             println!("  {name:<28} {ok:>6} ok {failed:>6} failed");
         }
     }
+    println!(
+        "embedded {} responses with {} ({} new, the rest from the cache)",
+        r.embedded.rows, r.embedded.embedder_id, r.embedded.newly_embedded
+    );
     for t in &r.tables {
         println!("wrote {}", t.display());
     }
@@ -342,4 +415,80 @@ where
         out[i] = Some(v);
     }
     out.into_iter().map(|v| v.expect("every task reported")).collect()
+}
+
+/// `hivewatch embed`: JSON lines in, JSON lines out, in batches.
+fn embed_stdin(embedder: &crate::embed::Embedder) -> Result<()> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin().lock();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut batch: Vec<String> = Vec::new();
+    let flush = |batch: &mut Vec<String>, out: &mut dyn Write| -> Result<()> {
+        let texts: Vec<&str> = batch.iter().map(String::as_str).collect();
+        for v in embedder.embed_blocking(&texts)? {
+            serde_json::to_writer(&mut *out, &serde_json::json!({ "embedding": v }))?;
+            out.write_all(b"\n")?;
+        }
+        batch.clear();
+        Ok(())
+    };
+    for (n, line) in stdin.lines().enumerate() {
+        let line = line.context("reading stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+            crate::config::InputError::new(std::path::Path::new("<stdin>"), Some(n + 1), format!("not JSON: {e}"))
+                .hint("write one object a line: {\"text\": \"...\"}")
+        })?;
+        let Some(text) = value.get("text").and_then(serde_json::Value::as_str) else {
+            return Err(crate::config::InputError::new(
+                std::path::Path::new("<stdin>"),
+                Some(n + 1),
+                "no \"text\" string",
+            )
+            .hint("write one object a line: {\"text\": \"...\"}")
+            .into());
+        };
+        batch.push(text.to_owned());
+        if batch.len() == 256 {
+            flush(&mut batch, &mut stdout)?;
+        }
+    }
+    flush(&mut batch, &mut stdout)?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// `hivewatch analyze`: re-embed stored runs.
+fn analyze(output: &std::path::Path, embedder: &crate::embed::Embedder, wanted: &[String]) -> Result<()> {
+    let _lock = crate::store::lock::acquire(output)?;
+    let all = crate::store::runs::list(output)?;
+    if all.is_empty() {
+        anyhow::bail!(
+            crate::config::InputError::new(output, None, "holds no runs")
+                .hint("run hivewatch run (or demo) first, or pass --output")
+        );
+    }
+    for id in wanted {
+        if !all.iter().any(|(_, r)| r == id) {
+            anyhow::bail!(
+                crate::config::InputError::new(output, None, format!("has no run {id}"))
+                    .hint("see the run ids in runs/*/*.parquet")
+            );
+        }
+    }
+    let mut cache = crate::embed::cache::EmbeddingCache::open(&crate::embed::cache_dir(output), embedder.id())
+        .context("opening the embedding cache")?;
+    for (date, id) in all.iter().filter(|(_, id)| wanted.is_empty() || wanted.contains(id)) {
+        let stats = crate::embed::embed_run(output, *date, id, embedder, &mut cache)?;
+        println!(
+            "run {id}: {} rows embedded with {} ({} new) -> {}",
+            stats.rows,
+            stats.embedder_id,
+            stats.newly_embedded,
+            stats.path.display()
+        );
+    }
+    Ok(())
 }

@@ -84,7 +84,22 @@ struct RawConfig {
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
+    embed: RawEmbed,
+    #[serde(default)]
     endpoints: Vec<RawEndpoint>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmbed {
+    embedder: Option<Spanned<String>>,
+    model_dir: Option<String>,
+    base_url: Option<Spanned<String>>,
+    model: Option<String>,
+    api_key_env: Option<String>,
+    timeout_s: Option<f64>,
+    max_retries: Option<u32>,
+    requests_per_minute: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +221,23 @@ pub struct Endpoint {
     pub meta: EndpointMeta,
 }
 
+/// Which embedder a run uses (`[embed]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum EmbedConfig {
+    Lexical,
+    MiniLm {
+        model_dir: PathBuf,
+    },
+    Remote {
+        base_url: String,
+        model: String,
+        api_key_env: Option<String>,
+        timeout_s: f64,
+        max_retries: u32,
+        requests_per_minute: Option<f64>,
+    },
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
     /// The file this came from; relative paths inside it are resolved against its folder.
@@ -215,6 +247,10 @@ pub struct Config {
     pub samples: u32,
     pub output: PathBuf,
     pub max_concurrency: u32,
+    pub embed: EmbedConfig,
+    /// The remote embedder's key, filled by [`Config::resolve_keys`].
+    #[serde(skip)]
+    pub embed_api_key: Option<SecretKey>,
     pub endpoints: Vec<Endpoint>,
 }
 
@@ -378,7 +414,11 @@ impl Config {
             });
         }
 
+        let embed = parse_embed(&raw.embed, &err, &resolve)?;
+
         Ok(Config {
+            embed,
+            embed_api_key: None,
             path: path.to_owned(),
             suite_dir: resolve(raw.run.suite.get_ref()),
             samples: *raw.run.samples.get_ref(),
@@ -392,6 +432,12 @@ impl Config {
     /// once, before any request is sent.
     pub fn resolve_keys(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), InputError> {
         let mut missing = Vec::new();
+        if let EmbedConfig::Remote { api_key_env: Some(var), .. } = &self.embed {
+            match lookup(var).filter(|v| !v.trim().is_empty()) {
+                Some(v) => self.embed_api_key = Some(SecretKey::new(v.trim().to_owned())),
+                None => missing.push(format!("{var} ([embed])")),
+            }
+        }
         for ep in &mut self.endpoints {
             if let Some(var) = &ep.api_key_env {
                 match lookup(var).filter(|v| !v.trim().is_empty()) {
@@ -417,6 +463,63 @@ impl Config {
     pub fn content_hash(&self) -> String {
         let json = serde_json::to_vec(self).expect("config serialises");
         crate::util::sha256_hex(&json)
+    }
+}
+
+fn parse_embed(
+    raw: &RawEmbed,
+    err: &dyn Fn(std::ops::Range<usize>, String) -> InputError,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<EmbedConfig, InputError> {
+    let name = raw.embedder.as_ref().map(|s| (s.get_ref().as_str(), s.span()));
+    // lexical is the default where no model folder is given.
+    let name_or_default =
+        name.as_ref().map(|(n, _)| *n).unwrap_or(if raw.model_dir.is_some() { "minilm" } else { "lexical" });
+    let at = name.map(|(_, s)| s).unwrap_or(0..0);
+    match name_or_default {
+        "lexical" => Ok(EmbedConfig::Lexical),
+        "minilm" => match &raw.model_dir {
+            Some(dir) => Ok(EmbedConfig::MiniLm { model_dir: resolve(dir) }),
+            None => Err(err(at, "embedder \"minilm\" needs model_dir".into())
+                .hint("set model_dir to a folder holding config.json, tokenizer.json and model.safetensors of all-MiniLM-L6-v2")),
+        },
+        "remote" => {
+            let (Some(base_url), Some(model)) = (&raw.base_url, &raw.model) else {
+                return Err(err(at, "embedder \"remote\" needs base_url and model".into())
+                    .hint("e.g. base_url = \"https://api.openai.com/v1\", model = \"text-embedding-3-small\""));
+            };
+            let url = validate_base_url(base_url.get_ref(), Provider::Openai).map_err(|(m, h)| err(base_url.span(), m).hint(h))?;
+            Ok(EmbedConfig::Remote {
+                base_url: url,
+                model: model.clone(),
+                api_key_env: raw.api_key_env.clone(),
+                timeout_s: raw.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S),
+                max_retries: raw.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+                requests_per_minute: raw.requests_per_minute,
+            })
+        }
+        other => Err(err(at, format!("unknown embedder {other:?}")).hint("use lexical, minilm or remote")),
+    }
+}
+
+impl Config {
+    /// The embedder this configuration asks for (keys must be resolved first).
+    pub fn embedder_spec(&self) -> crate::embed::EmbedderSpec {
+        use crate::embed::{EmbedderSpec, remote::RemoteSpec};
+        match &self.embed {
+            EmbedConfig::Lexical => EmbedderSpec::Lexical,
+            EmbedConfig::MiniLm { model_dir } => EmbedderSpec::MiniLm { model_dir: model_dir.clone() },
+            EmbedConfig::Remote { base_url, model, timeout_s, max_retries, requests_per_minute, .. } => {
+                EmbedderSpec::Remote(RemoteSpec {
+                    base_url: base_url.clone(),
+                    model: model.clone(),
+                    api_key: self.embed_api_key.clone(),
+                    timeout: Duration::from_secs_f64(*timeout_s),
+                    max_retries: *max_retries,
+                    requests_per_minute: *requests_per_minute,
+                })
+            }
+        }
     }
 }
 

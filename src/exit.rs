@@ -20,8 +20,13 @@ pub fn for_error(err: &anyhow::Error) -> i32 {
         if let Some(crate::store::lock::LockError::Held { .. }) = cause.downcast_ref() {
             return LOCKED;
         }
-        if let Some(crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. })) = cause.downcast_ref() {
-            return LOCKED;
+        match cause.downcast_ref() {
+            Some(crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. })) => return LOCKED,
+            Some(crate::run::RunError::Embed(crate::embed::EmbedError::Model { .. })) => return BAD_INPUT,
+            _ => {}
+        }
+        if let Some(crate::embed::EmbedError::Model { .. }) = cause.downcast_ref() {
+            return BAD_INPUT;
         }
     }
     RUN_FAILED

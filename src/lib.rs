@@ -9,6 +9,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod demo;
+pub mod embed;
 pub mod exit;
 pub mod plan;
 pub mod probes;

@@ -12,6 +12,8 @@ use chrono::{NaiveDate, Utc};
 
 use crate::collect::journal::{Journal, RunDir, RunState, RunStatus, completed_names};
 use crate::collect::{self, CollectSummary, Progress};
+use crate::embed::cache::EmbeddingCache;
+use crate::embed::{self, EmbedStats, Embedder};
 use crate::plan::{Plan, RequestKey};
 use crate::secrets::Redactor;
 use crate::store::responses::EndpointCounts;
@@ -35,6 +37,7 @@ pub struct RunReport {
     pub per_endpoint: EndpointCounts,
     pub row: RunRow,
     pub tables: Vec<PathBuf>,
+    pub embedded: EmbedStats,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,8 @@ pub enum RunError {
     Locked(#[from] LockError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] embed::EmbedError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }
@@ -56,6 +61,9 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
 pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> Result<RunReport, RunError> {
     let output = plan.config.output.clone();
     let _lock = store::lock::acquire(&output)?;
+    // Build the embedder first: a missing model folder must stop the run before any request.
+    let embedder = Embedder::build(&plan.config.embedder_spec())?;
+    tracing::info!(embedder = embedder.id(), "embedder ready");
 
     let existing = if opts.fresh {
         None
@@ -68,7 +76,13 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         None => {
             let started_at = Utc::now();
             let state = RunState {
-                run_id: format!("{}-{}", started_at.format("%Y%m%dT%H%M%SZ"), &plan.fingerprint[..8]),
+                // Time, plan and a random tag: two runs started in the same second stay apart.
+                run_id: format!(
+                    "{}-{}-{:04x}",
+                    started_at.format("%Y%m%dT%H%M%SZ"),
+                    &plan.fingerprint[..8],
+                    rand::random::<u16>()
+                ),
                 fingerprint: plan.fingerprint.clone(),
                 run_date: opts.run_date.unwrap_or_else(|| started_at.date_naive()),
                 started_at,
@@ -101,6 +115,19 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let responses_path = store::table_path(&output, store::responses::TABLE, state.run_date, &state.run_id);
     let per_endpoint = store::responses::write_from_journal(&plan, &state.run_id, &journal_path, &responses_path)?;
     let (ok, failed) = per_endpoint.values().fold((0, 0), |(o, f), (a, b)| (o + a, f + b));
+
+    let embedded = {
+        let mut cache = EmbeddingCache::open(&embed::cache_dir(&output), embedder.id())
+            .map_err(io("opening the embedding cache"))?;
+        let (run_date, run_id) = (state.run_date, state.run_id.clone());
+        tokio::task::block_in_place(|| embed::embed_run(&output, run_date, &run_id, &embedder, &mut cache))?
+    };
+    tracing::info!(
+        embedder = %embedded.embedder_id,
+        rows = embedded.rows,
+        newly_embedded = embedded.newly_embedded,
+        "embedded the responses"
+    );
     let finished_at = Utc::now();
     let row = RunRow {
         run_id: state.run_id.clone(),
@@ -110,7 +137,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         suite_name: plan.suite.name.clone(),
         suite_version: plan.suite.version.clone(),
         suite_id: plan.suite.id.clone(),
-        embedder_id: None,
+        embedder_id: Some(embedded.embedder_id.clone()),
         endpoints: plan.config.endpoints.len() as u64,
         probes: plan.suite.probes.len() as u64,
         samples: u64::from(plan.samples()),
@@ -137,7 +164,8 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         collected,
         per_endpoint,
         row,
-        tables: vec![responses_path, runs_path],
+        tables: vec![responses_path, embedded.path.clone(), runs_path],
+        embedded,
     })
 }
 

@@ -107,6 +107,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/v1/chat/completions", post(openai_chat))
         .route("/v1/messages", post(anthropic_messages))
+        .route("/v1/embeddings", post(openai_embeddings))
         .route("/v1beta/models/{target}", post(gemini_generate))
         .with_state(state)
 }
@@ -318,4 +319,50 @@ async fn gemini_generate(
         "modelVersion": model,
     }))
     .into_response()
+}
+
+/// Width of the simulator's embeddings.
+pub const SIM_EMBEDDING_DIM: usize = 256;
+
+/// The simulator's embedding of a text: the lexical embedding folded to
+/// [`SIM_EMBEDDING_DIM`] and renormalised. Deterministic, so tests can check it.
+pub fn sim_embedding(text: &str) -> Vec<f32> {
+    let full = crate::embed::lexical::embed(text);
+    let mut v = vec![0f32; SIM_EMBEDDING_DIM];
+    for (i, x) in full.iter().enumerate() {
+        v[i % SIM_EMBEDDING_DIM] += x;
+    }
+    crate::embed::l2_normalise(&mut v);
+    v
+}
+
+async fn openai_embeddings(
+    State(state): State<Arc<SimState>>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    if let Some(r) = gate(&state, Wire::Openai, &headers).await {
+        return r;
+    }
+    let Some(Json(req)) = body else { return bad_request(Wire::Openai, "body is not JSON") };
+    let Some(model) = req.get("model").and_then(Value::as_str) else {
+        return bad_request(Wire::Openai, "model is required");
+    };
+    let inputs: Vec<String> = match req.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => match items.iter().map(|i| i.as_str().map(str::to_owned)).collect() {
+            Some(v) => v,
+            None => return bad_request(Wire::Openai, "input must be a string or a list of strings"),
+        },
+        _ => return bad_request(Wire::Openai, "input is required"),
+    };
+    latency(&state.config).await;
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": sim_embedding(t)}))
+        .collect();
+    let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
+    Json(json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
+        .into_response()
 }

@@ -6,6 +6,7 @@
 //! microseconds, written to a temporary name, synced and renamed, so a reader never sees half a
 //! file and a crash leaves no partial table.
 
+pub mod embeddings;
 pub mod lock;
 pub mod responses;
 pub mod runs;
@@ -31,6 +32,9 @@ pub enum StoreError {
     Parquet { path: PathBuf, source: parquet::errors::ParquetError },
     #[error("building a {table} batch: {source}")]
     Arrow { table: &'static str, source: arrow_schema::ArrowError },
+    /// The producer of batches failed and reported its own error.
+    #[error("writing stopped by an earlier error")]
+    Aborted,
 }
 
 /// `<output>/<table>/run_date=<date>/<run_id>.parquet`.

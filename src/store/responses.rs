@@ -175,3 +175,76 @@ fn to_batch(plan: &Plan, run_id: &str, rows: &[Row]) -> Result<RecordBatch, Stor
     ];
     RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
 }
+
+/// One ok response's key and text, as the later stages read it.
+#[derive(Debug, Clone)]
+pub struct OkText {
+    pub endpoint: String,
+    pub probe_id: String,
+    pub sample_index: i32,
+    pub text: String,
+}
+
+/// Streams the ok responses of a `responses` file in chunks.
+pub struct OkTexts {
+    path: std::path::PathBuf,
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    pending: std::collections::VecDeque<OkText>,
+    chunk: usize,
+}
+
+impl OkTexts {
+    pub fn open(path: &Path, chunk: usize) -> Result<Self, StoreError> {
+        use parquet::arrow::ProjectionMask;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
+        let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+        let wanted = ["endpoint", "probe_id", "sample_index", "status", "response_text"];
+        let indices: Vec<usize> = wanted
+            .iter()
+            .map(|name| builder.schema().index_of(name).map_err(|source| StoreError::Arrow { table: TABLE, source }))
+            .collect::<Result<_, _>>()?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        let reader = builder.with_projection(mask).with_batch_size(chunk).build().map_err(pq)?;
+        Ok(OkTexts { path: path.to_owned(), reader, pending: Default::default(), chunk })
+    }
+
+    /// The next up-to-`chunk` ok rows, or `None` at the end.
+    pub fn next_chunk(&mut self) -> Result<Option<Vec<OkText>>, StoreError> {
+        use arrow_array::Array;
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::Int32Type;
+        while self.pending.len() < self.chunk {
+            let Some(batch) = self.reader.next() else { break };
+            let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+            let col = |name: &str| batch.column_by_name(name).expect("projected column");
+            let (endpoint, probe, sample, status, text) = (
+                col("endpoint").as_string::<i32>(),
+                col("probe_id").as_string::<i32>(),
+                col("sample_index").as_primitive::<Int32Type>(),
+                col("status").as_string::<i32>(),
+                col("response_text").as_string::<i32>(),
+            );
+            for i in 0..batch.num_rows() {
+                if status.value(i) == "ok" && !text.is_null(i) {
+                    self.pending.push_back(OkText {
+                        endpoint: endpoint.value(i).to_owned(),
+                        probe_id: probe.value(i).to_owned(),
+                        sample_index: sample.value(i),
+                        text: text.value(i).to_owned(),
+                    });
+                }
+            }
+        }
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let n = self.pending.len().min(self.chunk);
+        Ok(Some(self.pending.drain(..n).collect()))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

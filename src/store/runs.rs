@@ -90,3 +90,36 @@ pub fn write(row: &RunRow, out: &Path) -> Result<(), StoreError> {
     write_parquet(out, Arc::clone(&SCHEMA), || Ok(once.take()))?;
     Ok(())
 }
+
+/// Every run with a `runs` file under `output`, as (run date, run id), oldest first.
+pub fn list(output: &Path) -> Result<Vec<(chrono::NaiveDate, String)>, StoreError> {
+    let root = output.join(TABLE);
+    let io = |source| StoreError::Io { path: root.clone(), source };
+    let mut out = Vec::new();
+    let partitions = match std::fs::read_dir(&root) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io(e)),
+    };
+    for partition in partitions {
+        let partition = partition.map_err(io)?.path();
+        let Some(date) = partition
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("run_date="))
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            continue;
+        };
+        for file in std::fs::read_dir(&partition).map_err(io)? {
+            let file = file.map_err(io)?.path();
+            if let Some(id) = file.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".parquet"))
+                && !id.starts_with('.')
+            {
+                out.push((date, id.to_owned()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,127 @@
+//! The embedding cache: vectors by (embedder id, text hash), kept across runs, so a nightly
+//! run embeds only texts it has not seen.
+//!
+//! One append-only file per embedder id under the cache folder:
+//! a header line `HWEC1 <embedder id>\n`, then records `[32-byte SHA-256 of the text][u32 dim LE]
+//! [dim x f32 LE]`, each appended in one write. Opening scans the records into an in-memory index
+//! (hash -> offset; ~50 bytes a text) and cuts a torn last record left by a crash.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+pub type TextHash = [u8; 32];
+
+pub struct EmbeddingCache {
+    file: File,
+    path: PathBuf,
+    index: HashMap<TextHash, (u64, u32)>,
+    end: u64,
+}
+
+impl EmbeddingCache {
+    pub fn open(dir: &Path, embedder_id: &str) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let name = &crate::util::sha256_hex(embedder_id.as_bytes())[..16];
+        let path = dir.join(format!("{name}.hwcache"));
+        let header = format!("HWEC1 {embedder_id}\n");
+        let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path)?;
+        if file.metadata()?.len() == 0 {
+            file.write_all(header.as_bytes())?;
+        }
+        let mut reader = BufReader::with_capacity(1 << 20, File::open(&path)?);
+        let mut seen_header = vec![0u8; header.len()];
+        reader.read_exact(&mut seen_header)?;
+        if seen_header != header.as_bytes() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not the cache of {embedder_id}; delete it to rebuild", path.display()),
+            ));
+        }
+        let mut index = HashMap::new();
+        let mut pos = header.len() as u64;
+        let mut head = [0u8; 36];
+        loop {
+            match reader.read_exact(&mut head) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                Err(e) => return Err(e),
+            }
+            let dim = u32::from_le_bytes(head[32..36].try_into().expect("4 bytes"));
+            let body = u64::from(dim) * 4;
+            if io::copy(&mut (&mut reader).take(body), &mut io::sink())? < body {
+                break;
+            }
+            index.insert(head[..32].try_into().expect("32 bytes"), (pos + 36, dim));
+            pos += 36 + body;
+        }
+        if pos < file.metadata()?.len() {
+            tracing::warn!(path = %path.display(), "cutting a torn last record off the embedding cache");
+            file.set_len(pos)?;
+        }
+        Ok(EmbeddingCache { file, path, index, end: pos })
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn get(&self, hash: &TextHash) -> io::Result<Option<Vec<f32>>> {
+        let Some(&(offset, dim)) = self.index.get(hash) else { return Ok(None) };
+        let mut bytes = vec![0u8; dim as usize * 4];
+        self.file.read_exact_at(&mut bytes, offset)?;
+        Ok(Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect()))
+    }
+
+    pub fn put(&mut self, hash: TextHash, vector: &[f32]) -> io::Result<()> {
+        if self.index.contains_key(&hash) {
+            return Ok(());
+        }
+        let mut record = Vec::with_capacity(36 + vector.len() * 4);
+        record.extend_from_slice(&hash);
+        record.extend_from_slice(&(vector.len() as u32).to_le_bytes());
+        for x in vector {
+            record.extend_from_slice(&x.to_le_bytes());
+        }
+        self.file.write_all(&record)?;
+        self.index.insert(hash, (self.end + 36, vector.len() as u32));
+        self.end += record.len() as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persists_and_survives_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = EmbeddingCache::open(dir.path(), "x").unwrap();
+        c.put([1; 32], &[1.0, 2.0]).unwrap();
+        c.put([2; 32], &[3.0, 4.0, 5.0]).unwrap();
+        let path = c.path().to_owned();
+        drop(c);
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(&[9; 40]).unwrap();
+        let mut c = EmbeddingCache::open(dir.path(), "x").unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.get(&[2; 32]).unwrap(), Some(vec![3.0, 4.0, 5.0]));
+        c.put([3; 32], &[6.0]).unwrap();
+        drop(c);
+        let c = EmbeddingCache::open(dir.path(), "x").unwrap();
+        assert_eq!(c.get(&[3; 32]).unwrap(), Some(vec![6.0]));
+        assert_eq!(c.get(&[1; 32]).unwrap(), Some(vec![1.0, 2.0]));
+        // Another embedder id has its own file.
+        assert!(EmbeddingCache::open(dir.path(), "y").unwrap().is_empty());
+    }
+}

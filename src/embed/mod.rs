@@ -1,0 +1,220 @@
+//! Embed: every ok response becomes a vector, by one of three embedders, cached by text.
+//!
+//! - [`lexical`]: hashed TF over word and character n-grams; sees phrasing; needs no files.
+//! - [`minilm`]: all-MiniLM-L6-v2 on the CPU with candle, from a local folder; sees meaning.
+//! - [`remote`]: an OpenAI-compatible `/v1/embeddings` endpoint.
+//!
+//! An embedder's id names the model and every setting that changes the vectors; it goes into
+//! every row that depends on it, so trends never mix two embedders.
+
+pub mod cache;
+pub mod lexical;
+pub mod minilm;
+pub mod remote;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use crate::store::{self, StoreError};
+use cache::{EmbeddingCache, TextHash};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error("{path}: {problem}")]
+    Model { path: PathBuf, problem: String },
+    #[error("embedding failed: {0}")]
+    Compute(String),
+    #[error("remote embeddings endpoint: {0}")]
+    Remote(String),
+    #[error("embedding cache {path}: {source}")]
+    Cache { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Which embedder to build, as configured.
+#[derive(Debug, Clone)]
+pub enum EmbedderSpec {
+    Lexical,
+    MiniLm { model_dir: PathBuf },
+    Remote(remote::RemoteSpec),
+}
+
+impl EmbedderSpec {
+    pub fn name(&self) -> &'static str {
+        match self {
+            EmbedderSpec::Lexical => "lexical",
+            EmbedderSpec::MiniLm { .. } => "minilm",
+            EmbedderSpec::Remote(_) => "remote",
+        }
+    }
+}
+
+pub enum Embedder {
+    Lexical,
+    MiniLm(Box<minilm::MiniLm>),
+    Remote(Box<remote::RemoteEmbedder>),
+}
+
+/// How many texts go to the model at once (after sorting by length).
+const LOCAL_BATCH: usize = 32;
+const REMOTE_BATCH: usize = 64;
+/// Rows read, embedded and written per step: memory holds this many, not the run.
+const CHUNK_ROWS: usize = 1024;
+
+impl Embedder {
+    pub fn build(spec: &EmbedderSpec) -> Result<Self, EmbedError> {
+        Ok(match spec {
+            EmbedderSpec::Lexical => Embedder::Lexical,
+            EmbedderSpec::MiniLm { model_dir } => Embedder::MiniLm(Box::new(minilm::MiniLm::load(model_dir)?)),
+            EmbedderSpec::Remote(r) => Embedder::Remote(Box::new(remote::RemoteEmbedder::new(r.clone())?)),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Embedder::Lexical => "lexical",
+            Embedder::MiniLm(_) => "minilm",
+            Embedder::Remote(_) => "remote",
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Embedder::Lexical => lexical::ID,
+            Embedder::MiniLm(m) => m.id(),
+            Embedder::Remote(r) => r.id(),
+        }
+    }
+
+    /// Embeds texts, in input order. Blocking: call from a blocking context (the remote
+    /// embedder drives its async client on the current tokio runtime).
+    pub fn embed_blocking(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        match self {
+            Embedder::Lexical => Ok(texts.iter().map(|t| lexical::embed(t)).collect()),
+            Embedder::MiniLm(m) => {
+                // Sort by length so each batch pads little; restore order after.
+                let mut order: Vec<usize> = (0..texts.len()).collect();
+                order.sort_by_key(|&i| texts[i].len());
+                let mut out = vec![Vec::new(); texts.len()];
+                for batch in order.chunks(LOCAL_BATCH) {
+                    let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+                    for (&i, v) in batch.iter().zip(m.embed_batch(&batch_texts)?) {
+                        out[i] = v;
+                    }
+                }
+                Ok(out)
+            }
+            Embedder::Remote(r) => {
+                let handle = tokio::runtime::Handle::current();
+                let mut out = Vec::with_capacity(texts.len());
+                for batch in texts.chunks(REMOTE_BATCH) {
+                    out.extend(handle.block_on(r.embed_batch(batch))?);
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// SHA-256 of a text: the cache key.
+pub fn text_hash(text: &str) -> TextHash {
+    Sha256::digest(text.as_bytes()).into()
+}
+
+/// Scales `v` to unit length (the zero vector stays zero).
+pub fn l2_normalise(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 1e-12 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+}
+
+/// Embeds texts through the cache: cached vectors are read, the rest embedded and stored.
+/// Returns the vectors and how many were newly embedded.
+pub fn embed_cached(
+    embedder: &Embedder,
+    cache: &mut EmbeddingCache,
+    texts: &[&str],
+) -> Result<(Vec<Vec<f32>>, usize), EmbedError> {
+    let cache_err = |path: &Path, source| EmbedError::Cache { path: path.to_owned(), source };
+    let hashes: Vec<TextHash> = texts.iter().map(|t| text_hash(t)).collect();
+    let mut out: Vec<Option<Vec<f32>>> = Vec::with_capacity(texts.len());
+    for h in &hashes {
+        out.push(cache.get(h).map_err(|e| cache_err(cache.path(), e))?);
+    }
+    // Embed each missing distinct text once.
+    let mut missing: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
+    missing.sort_by_key(|&i| hashes[i]);
+    missing.dedup_by_key(|i| hashes[*i]);
+    let fresh = embedder.embed_blocking(&missing.iter().map(|&i| texts[i]).collect::<Vec<_>>())?;
+    for (&i, v) in missing.iter().zip(&fresh) {
+        cache.put(hashes[i], v).map_err(|e| cache_err(cache.path(), e))?;
+    }
+    let mut filled = Vec::with_capacity(texts.len());
+    for (i, v) in out.into_iter().enumerate() {
+        match v {
+            Some(v) => filled.push(v),
+            None => filled.push(cache.get(&hashes[i]).map_err(|e| cache_err(cache.path(), e))?.expect("just stored")),
+        }
+    }
+    Ok((filled, missing.len()))
+}
+
+/// What one embedding pass over a run did.
+#[derive(Debug, Clone)]
+pub struct EmbedStats {
+    pub embedder_id: String,
+    pub rows: u64,
+    pub newly_embedded: u64,
+    pub path: PathBuf,
+}
+
+/// The cache folder under an output root.
+pub fn cache_dir(output: &Path) -> PathBuf {
+    output.join(crate::collect::journal::STATE_DIR).join("embed-cache")
+}
+
+/// Embeds the ok responses of one run and writes its `embeddings` table for this embedder.
+/// Blocking (see [`Embedder::embed_blocking`]).
+pub fn embed_run(
+    output: &Path,
+    run_date: NaiveDate,
+    run_id: &str,
+    embedder: &Embedder,
+    cache: &mut EmbeddingCache,
+) -> Result<EmbedStats, EmbedError> {
+    let responses = store::table_path(output, store::responses::TABLE, run_date, run_id);
+    let out = store::embeddings::path(output, run_date, run_id, embedder);
+    let mut reader = store::responses::OkTexts::open(&responses, CHUNK_ROWS)?;
+    let mut newly = 0u64;
+    let mut failure: Option<EmbedError> = None;
+    let rows = store::embeddings::write(&out, || {
+        let Some(chunk) = reader.next_chunk()? else { return Ok(None) };
+        let texts: Vec<&str> = chunk.iter().map(|r| r.text.as_str()).collect();
+        match embed_cached(embedder, cache, &texts) {
+            Ok((vectors, n)) => {
+                newly += n as u64;
+                Ok(Some(store::embeddings::batch(run_id, embedder.id(), &chunk, &vectors)?))
+            }
+            Err(e) => {
+                failure = Some(e);
+                Err(StoreError::Aborted)
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let rows = rows?;
+    Ok(EmbedStats { embedder_id: embedder.id().to_owned(), rows, newly_embedded: newly, path: out })
+}

@@ -1,0 +1,148 @@
+//! `remote`: an OpenAI-compatible `/v1/embeddings` endpoint (OpenAI, text-embeddings-inference,
+//! vLLM, Ollama), batched, through the same limits and retry policy as collection.
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use serde_json::{Value, json};
+
+use super::EmbedError;
+use crate::collect::limiter::RateLimiter;
+use crate::collect::retry::{AttemptError, ErrorKind, RetryPolicy, parse_retry_after, with_retries};
+use crate::secrets::{Redactor, SecretKey};
+
+#[derive(Debug, Clone)]
+pub struct RemoteSpec {
+    /// Ends in `/v1`, as for chat endpoints.
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<SecretKey>,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub requests_per_minute: Option<f64>,
+}
+
+pub struct RemoteEmbedder {
+    spec: RemoteSpec,
+    client: reqwest::Client,
+    limiter: RateLimiter,
+    policy: RetryPolicy,
+    redactor: Redactor,
+    id: String,
+}
+
+impl RemoteEmbedder {
+    pub fn new(spec: RemoteSpec) -> Result<Self, EmbedError> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("hivewatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EmbedError::Compute(format!("cannot build the HTTP client: {e}")))?;
+        let id = format!("remote:{}#{}", spec.base_url, spec.model);
+        Ok(RemoteEmbedder {
+            limiter: RateLimiter::new(spec.requests_per_minute),
+            policy: RetryPolicy::new(spec.max_retries, spec.timeout * (spec.max_retries + 1) * 2),
+            redactor: Redactor::new(spec.api_key.iter()),
+            client,
+            id,
+            spec,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub async fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = serde_json::to_vec(&json!({"model": self.spec.model, "input": texts})).expect("serialises");
+        let url = format!("{}/embeddings", self.spec.base_url);
+        let retried = with_retries(&self.policy, |_| {
+            let (body, url) = (&body, &url);
+            async move {
+                self.limiter.acquire().await;
+                tokio::time::timeout(self.spec.timeout, self.attempt(url, body, texts.len())).await.unwrap_or_else(
+                    |_| {
+                        Err(AttemptError {
+                            kind: ErrorKind::Timeout,
+                            http_status: None,
+                            message: format!("no reply within {:?}", self.spec.timeout),
+                            retry_after: None,
+                        })
+                    },
+                )
+            }
+        })
+        .await;
+        retried.result.map_err(|e| {
+            EmbedError::Remote(format!(
+                "{} after {} attempts: {}",
+                e.kind.as_str(),
+                retried.attempts,
+                self.redactor.redact(&e.message)
+            ))
+        })
+    }
+
+    async fn attempt(&self, url: &str, body: &[u8], n: usize) -> Result<Vec<Vec<f32>>, AttemptError> {
+        let mut req = self.client.post(url).header(CONTENT_TYPE, "application/json").body(body.to_vec());
+        if let Some(key) = &self.spec.api_key
+            && let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+        {
+            v.set_sensitive(true);
+            req = req.header(AUTHORIZATION, v);
+        }
+        let fail = |kind, http_status, message: String| AttemptError { kind, http_status, message, retry_after: None };
+        let resp = req.send().await.map_err(|e| {
+            fail(if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Connect }, None, e.to_string())
+        })?;
+        let status = resp.status().as_u16();
+        let retry_after = parse_retry_after(resp.headers());
+        let bytes = resp.bytes().await.map_err(|e| fail(ErrorKind::Connect, Some(status), e.to_string()))?;
+        if !(200..300).contains(&status) {
+            let snippet = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
+            return Err(AttemptError {
+                kind: ErrorKind::from_status(status),
+                http_status: Some(status),
+                message: format!("HTTP {status}: {snippet}"),
+                retry_after,
+            });
+        }
+        parse(&bytes, n).map_err(|m| fail(ErrorKind::Malformed, Some(status), m))
+    }
+}
+
+/// Parses `{"data": [{"index": i, "embedding": [...]}, ...]}` into vectors in input order.
+pub fn parse(body: &[u8], n: usize) -> Result<Vec<Vec<f32>>, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("reply is not JSON: {e}"))?;
+    let data = v.get("data").and_then(Value::as_array).ok_or("reply has no data array")?;
+    if data.len() != n {
+        return Err(format!("asked for {n} embeddings, got {}", data.len()));
+    }
+    let mut out: Vec<Option<Vec<f32>>> = vec![None; n];
+    for (pos, item) in data.iter().enumerate() {
+        let index = item.get("index").and_then(Value::as_u64).map_or(pos, |i| i as usize);
+        let emb = item.get("embedding").and_then(Value::as_array).ok_or("an item has no embedding array")?;
+        let vec: Option<Vec<f32>> = emb.iter().map(|x| x.as_f64().map(|f| f as f32)).collect();
+        let slot = out.get_mut(index).ok_or_else(|| format!("index {index} out of range"))?;
+        *slot = Some(vec.ok_or("an embedding holds a non-number")?);
+    }
+    let out: Vec<Vec<f32>> = out.into_iter().collect::<Option<_>>().ok_or("some inputs got no embedding")?;
+    if out.windows(2).any(|w| w[0].len() != w[1].len()) {
+        return Err("embeddings of different lengths".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_out_of_order_items() {
+        let v = parse(br#"{"data":[{"index":1,"embedding":[1,2]},{"index":0,"embedding":[3,4]}]}"#, 2).unwrap();
+        assert_eq!(v, vec![vec![3.0, 4.0], vec![1.0, 2.0]]);
+        assert!(parse(br#"{"data":[]}"#, 1).is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! Table `embeddings`: one row per ok response and embedder, the vector as a list of float32.
+//!
+//! One file per run and embedder: `embeddings/run_date=D/<run_id>.<embedder name>-<id hash>.parquet`,
+//! so re-embedding a past run with another embedder adds a file beside the first.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::builder::{Float32Builder, ListBuilder};
+use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use chrono::NaiveDate;
+
+use super::responses::OkText;
+use super::{StoreError, write_parquet};
+use crate::embed::Embedder;
+
+pub const TABLE: &str = "embeddings";
+
+pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
+    use DataType::*;
+    Arc::new(Schema::new(vec![
+        Field::new("run_id", Utf8, false),
+        Field::new("endpoint", Utf8, false),
+        Field::new("probe_id", Utf8, false),
+        Field::new("sample_index", Int32, false),
+        Field::new("embedder_id", Utf8, false),
+        Field::new("text_hash", Utf8, false),
+        Field::new("embedding", List(Arc::new(Field::new("item", Float32, true))), false),
+    ]))
+});
+
+pub fn path(output: &Path, run_date: NaiveDate, run_id: &str, embedder: &Embedder) -> PathBuf {
+    let tag = &crate::util::sha256_hex(embedder.id().as_bytes())[..8];
+    super::table_path(output, TABLE, run_date, &format!("{run_id}.{}-{tag}", embedder.name()))
+}
+
+pub fn write(out: &Path, next: impl FnMut() -> Result<Option<RecordBatch>, StoreError>) -> Result<u64, StoreError> {
+    write_parquet(out, Arc::clone(&SCHEMA), next)
+}
+
+pub fn batch(
+    run_id: &str,
+    embedder_id: &str,
+    rows: &[OkText],
+    vectors: &[Vec<f32>],
+) -> Result<RecordBatch, StoreError> {
+    let mut list = ListBuilder::new(Float32Builder::new());
+    for v in vectors {
+        list.values().append_slice(v);
+        list.append(true);
+    }
+    let s = |f: &dyn Fn(&OkText) -> String| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| Some(f(r))).collect::<StringArray>())
+    };
+    let columns: Vec<ArrayRef> = vec![
+        s(&|_| run_id.to_owned()),
+        s(&|r| r.endpoint.clone()),
+        s(&|r| r.probe_id.clone()),
+        Arc::new(rows.iter().map(|r| r.sample_index).collect::<Int32Array>()),
+        s(&|_| embedder_id.to_owned()),
+        s(&|r| hex::encode(crate::embed::text_hash(&r.text))),
+        Arc::new(list.finish()),
+    ];
+    RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
+}

