@@ -6,8 +6,9 @@
 //! not change between releases) into one of [`DIM`] buckets with a hash-derived sign, so
 //! collisions cancel in expectation instead of piling up.
 //!
-//! Weighting: sublinear term frequency `1 + ln(tf)`, times a fixed inverse-document-frequency
-//! proxy: word unigrams that are English function words weigh 0.1. A corpus-fitted IDF would make
+//! Weighting: sublinear term frequency (`1 + ln(tf)` for word features; for the far more numerous
+//! character n-grams, `ln(1 + |x|)` of each bucket's signed count), times a fixed
+//! inverse-document-frequency proxy: word unigrams that are English function words weigh 0.1. A corpus-fitted IDF would make
 //! a text's vector depend on the other texts of the night, so it could not be cached by text
 //! and two nights would not be comparable; the fixed proxy keeps the vector a function of the
 //! text alone. Word and character blocks are normalised separately and mixed 1:1, so long words
@@ -16,7 +17,7 @@
 /// Vector length.
 pub const DIM: usize = 2048;
 /// The id names every setting that changes the vectors.
-pub const ID: &str = "lexical-v1:fnv1a64,words1-2,chars3-5,sublinear-tf,stopword-idf0.1,d2048,l2";
+pub const ID: &str = "lexical-v1:fnv1a64,words1-2,chars3-5,sublinear-tf,bucket-log1p-chars,stopword-idf0.1,d2048,l2";
 
 const STOP_WORDS: &[&str] = &[
     "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is",
@@ -43,18 +44,13 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
 /// Feature kinds, fed first into the hash so equal strings of different kinds differ.
 const WORD: u8 = 1;
 const BIGRAM: u8 = 2;
-const CHARS: u8 = 10;
-
-/// Word tokens: maximal runs of alphanumeric characters (any script), lower-cased.
-fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
-}
+const CHARS: u8 = 3;
 
 /// Adds one block of feature hashes (sorted, so equal features are adjacent and the sums run in
 /// a fixed order: the vector is bit-for-bit the same in every process) into `v`, normalised.
-fn add_block(v: &mut [f32], hashes: &mut [(u64, f32)]) {
+fn add_block(v: &mut [f32], hashes: &mut [(u64, f32)], block: &mut [f32]) {
     hashes.sort_unstable_by_key(|&(h, _)| h);
-    let mut block = vec![0f32; DIM];
+    block.fill(0.0);
     let mut i = 0;
     while i < hashes.len() {
         let (h, idf) = hashes[i];
@@ -69,7 +65,31 @@ fn add_block(v: &mut [f32], hashes: &mut [(u64, f32)]) {
     }
     let norm = block.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
-        for (x, b) in v.iter_mut().zip(&block) {
+        for (x, b) in v.iter_mut().zip(block.iter()) {
+            *x += b / norm;
+        }
+    }
+}
+
+/// Character n-grams are many (about three a byte): instead of sorting them to count each, their
+/// signed counts are summed per bucket in input order and each bucket is damped by
+/// `sign(x) ln(1 + |x|)`, the sublinear weighting applied after hashing.
+fn add_char_block(v: &mut [f32], hashes: &[u64], block: &mut [f32]) {
+    block.fill(0.0);
+    for &h in hashes {
+        block[(h % DIM as u64) as usize] += if (h >> 63) == 0 { 1.0 } else { -1.0 };
+    }
+    // Bucket values are small integers: ln(1 + k) from a table, zeros skipped.
+    static LN1P: std::sync::LazyLock<[f32; 64]> =
+        std::sync::LazyLock::new(|| std::array::from_fn(|k| (k as f32).ln_1p()));
+    for x in block.iter_mut().filter(|x| **x != 0.0) {
+        let k = x.abs() as usize;
+        let damped = if k < 64 { LN1P[k] } else { x.abs().ln_1p() };
+        *x = x.signum() * damped;
+    }
+    let norm = block.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for (x, b) in v.iter_mut().zip(block.iter()) {
             *x += b / norm;
         }
     }
@@ -77,41 +97,75 @@ fn add_block(v: &mut [f32], hashes: &mut [(u64, f32)]) {
 
 /// The embedding of one text. The empty text gives the zero vector.
 pub fn embed(text: &str) -> Vec<f32> {
-    let words = words(text);
+    // Word tokens: maximal runs of alphanumeric characters (any script), lower-cased.
+    let mut lowered = String::new();
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    for w in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        let at = lowered.len();
+        if w.is_ascii() {
+            lowered.extend(w.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            lowered.extend(w.chars().flat_map(char::to_lowercase));
+        }
+        words.push((at, lowered.len()));
+    }
+    let word = |i: usize| &lowered[words[i].0..words[i].1];
+
     let mut word_features: Vec<(u64, f32)> = Vec::with_capacity(words.len() * 2);
-    let mut char_features: Vec<(u64, f32)> = Vec::with_capacity(words.len() * 12);
-    let mut chars: Vec<u8> = Vec::new();
+    let mut char_features: Vec<u64> = Vec::with_capacity(lowered.len() * 3 + words.len() * 6);
+    let word_seed = fnv1a64(&[WORD]);
+    let bigram_seed = fnv1a64(&[BIGRAM]);
+    let char_seed = fnv1a64(&[CHARS]);
     let mut bounds: Vec<usize> = Vec::new();
-    for (i, w) in words.iter().enumerate() {
-        let idf = if STOP_WORDS.contains(&w.as_str()) { 0.1 } else { 1.0 };
-        word_features.push((fnv_feed(fnv1a64(&[WORD]), w.as_bytes()), idf));
-        if let Some(next) = words.get(i + 1) {
-            let h = fnv_feed(fnv_feed(fnv_feed(fnv1a64(&[BIGRAM]), w.as_bytes()), b" "), next.as_bytes());
+    let mut padded: Vec<u8> = Vec::new();
+    for i in 0..words.len() {
+        let w = word(i);
+        let idf = if w.len() <= 6 && STOP_WORDS.contains(&w) { 0.1 } else { 1.0 };
+        word_features.push((fnv_feed(word_seed, w.as_bytes()), idf));
+        if i + 1 < words.len() {
+            let h = fnv_feed(fnv_feed(fnv_feed(bigram_seed, w.as_bytes()), b" "), word(i + 1).as_bytes());
             word_features.push((h, 1.0));
         }
-        // Character n-grams of " word ", over chars (not bytes), hashed from their UTF-8.
-        chars.clear();
-        bounds.clear();
-        chars.push(b' ');
-        bounds.push(0);
-        for (at, _) in w.char_indices() {
-            bounds.push(1 + at);
+        // Character 3- to 5-grams of " word ", over chars (not bytes), hashed from their UTF-8;
+        // the 3-, 4- and 5-gram at one start share their hash prefix.
+        padded.clear();
+        padded.push(b' ');
+        padded.extend_from_slice(w.as_bytes());
+        padded.push(b' ');
+        if w.is_ascii() {
+            // One byte a char: hash the windows directly.
+            for start in 0..padded.len() {
+                let mut h = char_seed;
+                for (n, &b) in padded[start..padded.len().min(start + 5)].iter().enumerate() {
+                    h ^= u64::from(b);
+                    h = h.wrapping_mul(FNV_PRIME);
+                    if n >= 2 {
+                        char_features.push(h);
+                    }
+                }
+            }
+            continue;
         }
-        chars.extend_from_slice(w.as_bytes());
-        bounds.push(chars.len());
-        chars.push(b' ');
-        bounds.push(chars.len());
+        bounds.clear();
+        bounds.push(0);
+        bounds.extend(w.char_indices().map(|(at, _)| at + 1));
+        bounds.push(padded.len() - 1);
+        bounds.push(padded.len());
         let n_chars = bounds.len() - 1;
-        for n in 3..=5usize {
-            for start in 0..(n_chars + 1).saturating_sub(n) {
-                let gram = &chars[bounds[start]..bounds[start + n]];
-                char_features.push((fnv_feed(fnv1a64(&[CHARS + n as u8]), gram), 1.0));
+        for start in 0..n_chars {
+            let mut h = char_seed;
+            for n in 1..=5usize.min(n_chars - start) {
+                h = fnv_feed(h, &padded[bounds[start + n - 1]..bounds[start + n]]);
+                if n >= 3 {
+                    char_features.push(h);
+                }
             }
         }
     }
     let mut v = vec![0f32; DIM];
-    add_block(&mut v, &mut word_features);
-    add_block(&mut v, &mut char_features);
+    let mut block = vec![0f32; DIM];
+    add_block(&mut v, &mut word_features, &mut block);
+    add_char_block(&mut v, &char_features, &mut block);
     super::l2_normalise(&mut v);
     v
 }
