@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Benchmark: peak memory of embedding a run of 10,000 and of 100,000 responses (streamed in
+# chunks of 1,024 rows), and lexical throughput through the whole stage (Parquet in and out,
+# cache writes included).
+#
+#   benches/embed_memory.sh
+#
+# Collects two runs from the simulator (50 endpoints x 50 or 500 probes x 4 samples), then
+# times `hivewatch analyze --embedder lexical` on each with an emptied cache, with GNU time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hivewatch-target}"
+cargo build --release --quiet
+bin="$CARGO_TARGET_DIR/release/hivewatch"
+work=$(mktemp -d)
+trap 'kill $sim_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+"$bin" -q simulate serve --port 0 > "$work/sim.out" &
+sim_pid=$!
+for _ in $(seq 100); do grep -q listening "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/.*listening on //p' "$work/sim.out")
+
+for probes in 50 500; do
+    dir="$work/p$probes"
+    mkdir -p "$dir/suite"
+    printf '[suite]\nname = "mem"\nversion = "1"\n' > "$dir/suite/suite.toml"
+    for i in $(seq 1 "$probes"); do
+        printf '[[probes]]\nid = "m-%05d"\ncategory = "c%d"\nprompt = "Question %d: what should a city do about housing, transport number %d and climate?"\n\n' "$i" $((i % 10)) "$i" "$i"
+    done > "$dir/suite/probes.toml"
+    {
+        printf '[run]\nsuite = "suite"\nsamples = 4\noutput = "reports"\n\n[sampling]\nseed = 1\n\n[limits]\nmax_concurrency = 8\n'
+        for i in $(seq 0 49); do
+            printf '\n[[endpoints]]\nname = "fam%s-m%s"\nprovider = "openai"\nbase_url = "%s/v1"\nmodel = "fam%s-m%s"\n' $((i % 9)) "$i" "$url" $((i % 9)) "$i"
+        done
+    } > "$dir/hivewatch.toml"
+    "$bin" -q run --config "$dir/hivewatch.toml" > /dev/null
+    rm -rf "$dir/reports/.hivewatch/embed-cache"
+    /usr/bin/time -f '%e %M' -o "$dir/time" "$bin" -q analyze --output "$dir/reports" --embedder lexical > /dev/null
+    read -r wall rss < "$dir/time"
+    n=$((50 * probes * 4))
+    echo "analyze --embedder lexical: $n responses in ${wall} s = $(python3 -c "print(round($n / $wall))") texts/s, peak RSS $((rss / 1024)) MiB"
+done
