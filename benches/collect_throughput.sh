@@ -9,20 +9,12 @@
 # time is reported too. A second, 10x smaller run shows whether memory grows with the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hivewatch-target}"
 endpoints=${1:-50}
 probes=${2:-150}
 samples=${3:-4}
 
-cargo build --release --quiet
-bin="$CARGO_TARGET_DIR/release/hivewatch"
-work=$(mktemp -d)
-trap 'kill $sim_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-
-"$bin" -q simulate serve --port 0 > "$work/sim.out" &
-sim_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
-url=$(sed -n 's/.*listening on //p' "$work/sim.out")
+. benches/common.sh
+start_simulator
 
 make_suite() { # $1 folder, $2 probes: the first N probes of probes/core
     python3 - "$1" "$2" <<'PY'

@@ -9,15 +9,8 @@
 # times `hivewatch analyze --embedder lexical` on each with an emptied cache, with GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hivewatch-target}"
-cargo build --release --quiet
-bin="$CARGO_TARGET_DIR/release/hivewatch"
-work=$(mktemp -d)
-trap 'kill $sim_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-"$bin" -q simulate serve --port 0 > "$work/sim.out" &
-sim_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/sim.out" 2>/dev/null && break; sleep 0.1; done
-url=$(sed -n 's/.*listening on //p' "$work/sim.out")
+. benches/common.sh
+start_simulator
 
 for probes in 50 500; do
     dir="$work/p$probes"

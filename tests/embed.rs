@@ -68,9 +68,24 @@ fn minilm_errors_name_the_missing_file() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
 
+/// The vectors of `hivewatch embed`'s output lines.
+fn vectors(out: &str) -> Vec<Vec<f32>> {
+    out.lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            v["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+        })
+        .collect()
+}
+
 fn embed_cli(args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    embed_cli_env(args, input, &[])
+}
+
+fn embed_cli_env(args: &[&str], input: &str, env: &[(&str, &str)]) -> (Option<i32>, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .env("NO_PROXY", "127.0.0.1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -97,19 +112,13 @@ fn embed_command_for_each_embedder() {
     assert_eq!(code, Some(0), "{err}");
     let model = MiniLm::load(&dir).unwrap();
     let texts = ["I'm sorry, but I can't help with that.", "", "Rivers carve valleys."];
-    for (line, text) in out.lines().zip(texts) {
-        let v: Vec<f32> = serde_json::from_str::<serde_json::Value>(line).unwrap()["embedding"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap() as f32)
-            .collect();
-        assert!(cosine(&v, &model.embed_batch(&[text]).unwrap()[0]) > 0.99999);
+    for (v, text) in vectors(&out).iter().zip(texts) {
+        assert!(cosine(v, &model.embed_batch(&[text]).unwrap()[0]) > 0.99999);
     }
 
     let sim = TestSim::start(SimConfig { api_key: Some("sk-embed-key-0987654321".into()), ..Default::default() });
-    let (code, out, err) = Command::new(BIN)
-        .args([
+    let (code, out, err) = embed_cli_env(
+        &[
             "embed",
             "--embedder",
             "remote",
@@ -119,31 +128,15 @@ fn embed_command_for_each_embedder() {
             "sim-embed",
             "--api-key-env",
             "HW_EMB_KEY",
-        ])
-        .env("HW_EMB_KEY", "sk-embed-key-0987654321")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(|mut c| {
-            c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-            let o = c.wait_with_output().unwrap();
-            (
-                o.status.code(),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-                String::from_utf8_lossy(&o.stderr).into_owned(),
-            )
-        })
-        .unwrap();
+        ],
+        input,
+        &[("HW_EMB_KEY", "sk-embed-key-0987654321")],
+    );
     assert_eq!(code, Some(0), "{err}");
-    for (line, text) in out.lines().zip(texts) {
-        let v: Vec<f32> = serde_json::from_str::<serde_json::Value>(line).unwrap()["embedding"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap() as f32)
-            .collect();
-        assert_eq!(v, hivewatch::sim::sim_embedding(text));
+    let got = vectors(&out);
+    assert_eq!(got.len(), 3);
+    for (v, text) in got.iter().zip(texts) {
+        assert_eq!(v, &hivewatch::sim::sim_embedding(text));
     }
 
     let (code, _, err) = embed_cli(&["embed"], "{\"text\": 1}\n");
