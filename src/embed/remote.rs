@@ -7,6 +7,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::{Value, json};
 
 use super::EmbedError;
+use crate::collect::MAX_BODY_BYTES;
 use crate::collect::limiter::RateLimiter;
 use crate::collect::retry::{AttemptError, ErrorKind, RetryPolicy, parse_retry_after, with_retries};
 use crate::secrets::{Redactor, SecretKey};
@@ -99,7 +100,19 @@ impl RemoteEmbedder {
         })?;
         let status = resp.status().as_u16();
         let retry_after = parse_retry_after(resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| fail(ErrorKind::Connect, Some(status), e.to_string()))?;
+        // Same cap as chat replies: a misbehaving server must not exhaust memory.
+        let mut resp = resp;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(ErrorKind::Connect, Some(status), e.to_string()))? {
+            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(fail(
+                    ErrorKind::BodyTooLarge,
+                    Some(status),
+                    format!("reply is larger than {MAX_BODY_BYTES} bytes"),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if !(200..300).contains(&status) {
             let snippet = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
             return Err(AttemptError {
