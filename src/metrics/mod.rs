@@ -1,0 +1,86 @@
+//! Measures of diversity and convergence across models: small pure functions, each with its
+//! formula in its doc comment and its own tests (against a reference implementation where one
+//! exists). Not yet wired into the nightly run: see issue 4.
+
+pub mod agreement;
+pub mod vendi;
+
+/// Rows scaled to unit length, as f64 (the zero row stays zero).
+pub fn unit_rows(rows: &[Vec<f32>]) -> Vec<Vec<f64>> {
+    rows.iter()
+        .map(|r| {
+            let norm = r.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+            r.iter().map(|&x| if norm > 0.0 { f64::from(x) / norm } else { 0.0 }).collect()
+        })
+        .collect()
+}
+
+/// Mean cosine similarity between the rows of `a` and the rows of `b` (unit rows), over all
+/// pairs; with `same = true` (a and b are one set) the diagonal is left out.
+/// `mean_sim(A, B) = (1 / |P|) sum_{(i, j) in P} a_i . b_j`.
+pub fn mean_similarity(a: &[Vec<f64>], b: &[Vec<f64>], same: bool) -> Option<f64> {
+    let mut sum = 0.0;
+    let mut n = 0u64;
+    for (i, x) in a.iter().enumerate() {
+        for (j, y) in b.iter().enumerate() {
+            if same && i >= j {
+                continue;
+            }
+            sum += x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
+            n += 1;
+        }
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// The homogenization index of one probe: mean inter-model similarity over mean intra-model
+/// similarity. `H = mean_{m != m'} sim(m, m') / mean_m sim_within(m)`. Near 1 when models are as
+/// alike as resamples of one model; lower when models differ. `groups` holds each model's
+/// samples (unit rows); models with fewer than two samples give no intra-model term.
+pub fn homogenization_index(groups: &[Vec<Vec<f64>>]) -> Option<f64> {
+    let intra: Vec<f64> = groups.iter().filter_map(|g| mean_similarity(g, g, true)).collect();
+    let mut inter = Vec::new();
+    for i in 0..groups.len() {
+        for j in i + 1..groups.len() {
+            if let Some(s) = mean_similarity(&groups[i], &groups[j], false) {
+                inter.push(s);
+            }
+        }
+    }
+    if intra.is_empty() || inter.is_empty() {
+        return None;
+    }
+    let intra = intra.iter().sum::<f64>() / intra.len() as f64;
+    let inter = inter.iter().sum::<f64>() / inter.len() as f64;
+    (intra.abs() > 1e-12).then(|| inter / intra)
+}
+
+/// Herfindahl-Hirschman index of group sizes: `HHI = sum_k s_k^2`, `s_k` the share of group k.
+/// 1 when one group holds everything, 1/K for K equal groups. `1 / HHI` is the effective number
+/// of groups.
+pub fn herfindahl(sizes: &[usize]) -> Option<f64> {
+    let total: usize = sizes.iter().sum();
+    (total > 0).then(|| sizes.iter().map(|&s| (s as f64 / total as f64).powi(2)).sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn herfindahl_bounds() {
+        assert_eq!(herfindahl(&[5]), Some(1.0));
+        assert!((herfindahl(&[1, 1, 1, 1]).unwrap() - 0.25).abs() < 1e-12);
+        assert_eq!(herfindahl(&[]), None);
+    }
+
+    #[test]
+    fn homogenization_is_one_when_models_are_resamples_of_one() {
+        let b = unit_rows(&[vec![1.0, 0.1], vec![1.0, 0.0]]);
+        let c = unit_rows(&[vec![0.0, 1.0], vec![0.1, 1.0]]);
+        let apart = homogenization_index(&[b.clone(), c]).unwrap();
+        let alike = homogenization_index(&[b.clone(), b]).unwrap();
+        assert!(apart < 0.3, "{apart}");
+        assert!((alike - 1.0).abs() < 0.01, "{alike}");
+    }
+}
