@@ -489,6 +489,8 @@ fn analyze(output: &std::path::Path, embedder: &crate::embed::Embedder, wanted: 
             stats.newly_embedded,
             stats.path.display()
         );
+        let (path, probes) = crate::metrics::stage::probe_metrics_run(output, *date, id, embedder)?;
+        println!("run {id}: {probes} probes measured -> {}", path.display());
     }
     Ok(())
 }

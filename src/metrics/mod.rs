@@ -3,6 +3,8 @@
 //! exists). Not yet wired into the nightly run: see issue 4.
 
 pub mod agreement;
+pub mod probe;
+pub mod stage;
 pub mod vendi;
 
 /// Rows scaled to unit length, as f64 (the zero row stays zero).

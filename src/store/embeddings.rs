@@ -4,6 +4,7 @@
 //! so re-embedding a past run with another embedder adds a file beside the first.
 
 use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, LazyLock};
 
 use arrow_array::builder::{Float32Builder, ListBuilder};
@@ -31,8 +32,31 @@ pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
 });
 
 pub fn path(output: &Path, run_date: NaiveDate, run_id: &str, embedder: &Embedder) -> PathBuf {
-    let tag = &crate::util::sha256_hex(embedder.id().as_bytes())[..8];
-    super::table_path(output, TABLE, run_date, &format!("{run_id}.{}-{tag}", embedder.name()))
+    super::per_embedder_path(output, TABLE, run_date, run_id, embedder)
+}
+
+/// Reads an `embeddings` file whole: (endpoint, probe id, vector) per row.
+pub fn read_all(path: &Path) -> Result<Vec<(String, String, Vec<f32>)>, StoreError> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float32Type;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?.build().map_err(pq)?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let col = |name: &str| batch.column_by_name(name).expect("embeddings column");
+        let endpoint = col("endpoint").as_string::<i32>();
+        let probe = col("probe_id").as_string::<i32>();
+        let lists = col("embedding").as_list::<i32>();
+        for i in 0..batch.num_rows() {
+            let v = lists.value(i);
+            let v = v.as_primitive::<Float32Type>();
+            out.push((endpoint.value(i).to_owned(), probe.value(i).to_owned(), v.values().to_vec()));
+        }
+    }
+    Ok(out)
 }
 
 pub fn write(out: &Path, next: impl FnMut() -> Result<Option<RecordBatch>, StoreError>) -> Result<u64, StoreError> {

@@ -8,6 +8,7 @@
 
 pub mod embeddings;
 pub mod lock;
+pub mod probe_metrics;
 pub mod responses;
 pub mod runs;
 
@@ -40,6 +41,19 @@ pub enum StoreError {
 /// `<output>/<table>/run_date=<date>/<run_id>.parquet`.
 pub fn table_path(output: &Path, table: &str, run_date: NaiveDate, run_id: &str) -> PathBuf {
     output.join(table).join(format!("run_date={}", run_date.format("%Y-%m-%d"))).join(format!("{run_id}.parquet"))
+}
+
+/// A table file that depends on an embedder: `<run_id>.<embedder name>-<8 hex of its id>`, so
+/// the same run embedded two ways keeps both.
+pub fn per_embedder_path(
+    output: &Path,
+    table: &str,
+    run_date: NaiveDate,
+    run_id: &str,
+    embedder: &crate::embed::Embedder,
+) -> PathBuf {
+    let tag = &crate::util::sha256_hex(embedder.id().as_bytes())[..8];
+    table_path(output, table, run_date, &format!("{run_id}.{}-{tag}", embedder.name()))
 }
 
 /// Writes a file atomically: `write` fills a temporary sibling, which is synced and renamed over

@@ -248,3 +248,31 @@ impl OkTexts {
         &self.path
     }
 }
+
+/// probe id -> category, from a `responses` file.
+pub fn probe_categories(path: &Path) -> Result<HashMap<String, String>, StoreError> {
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let arrow = |source| StoreError::Arrow { table: TABLE, source };
+    let indices = vec![
+        builder.schema().index_of("probe_id").map_err(arrow)?,
+        builder.schema().index_of("category").map_err(arrow)?,
+    ];
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    let mut out = HashMap::new();
+    for batch in builder.with_projection(mask).build().map_err(pq)? {
+        let batch = batch.map_err(arrow)?;
+        let probe = batch.column_by_name("probe_id").expect("projected").as_string::<i32>();
+        let category = batch.column_by_name("category").expect("projected").as_string::<i32>();
+        for i in 0..batch.num_rows() {
+            if !out.contains_key(probe.value(i)) {
+                out.insert(probe.value(i).to_owned(), category.value(i).to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
