@@ -99,7 +99,7 @@ pub async fn run(output: &Path) -> Result<i32> {
     sim.stop().await;
     crate::cli::print_report(&report);
     println!(
-        "\nQuery it with DuckDB:\n  SELECT endpoint, status, count(*) FROM read_parquet('{}/responses/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY 1;",
+        "\nQuery it with DuckDB:\n  SELECT endpoint, status, count(*) FROM read_parquet('{0}/responses/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY 1;\n  SELECT category, avg(model_vendi_ratio), avg(homogenization_index) FROM read_parquet('{0}/probe_metrics/*/*.parquet') GROUP BY 1 ORDER BY 2;",
         output.display()
     );
     Ok(exit::OK)
