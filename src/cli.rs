@@ -489,8 +489,10 @@ fn analyze(output: &std::path::Path, embedder: &crate::embed::Embedder, wanted: 
             stats.newly_embedded,
             stats.path.display()
         );
-        let (path, probes) = crate::metrics::stage::probe_metrics_run(output, *date, id, embedder)?;
-        println!("run {id}: {probes} probes measured -> {}", path.display());
+        let measured = crate::metrics::stage::measure_run(output, *date, id, embedder)?;
+        for path in &measured.tables {
+            println!("run {id}: wrote {}", path.display());
+        }
     }
     Ok(())
 }

@@ -128,9 +128,8 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         newly_embedded = embedded.newly_embedded,
         "embedded the responses"
     );
-    let (probe_metrics_path, probes_measured) =
-        crate::metrics::stage::probe_metrics_run(&output, state.run_date, &state.run_id, &embedder)?;
-    tracing::info!(probes = probes_measured, "measured diversity per probe");
+    let measured = crate::metrics::stage::measure_run(&output, state.run_date, &state.run_id, &embedder)?;
+    tracing::info!(probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
     let finished_at = Utc::now();
     let row = RunRow {
         run_id: state.run_id.clone(),
@@ -167,7 +166,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         collected,
         per_endpoint,
         row,
-        tables: vec![responses_path, embedded.path.clone(), probe_metrics_path, runs_path],
+        tables: [vec![responses_path, embedded.path.clone()], measured.tables, vec![runs_path]].concat(),
         embedded,
     })
 }

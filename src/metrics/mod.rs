@@ -3,6 +3,7 @@
 //! exists). Not yet wired into the nightly run: see issue 4.
 
 pub mod agreement;
+pub mod pair;
 pub mod probe;
 pub mod stage;
 pub mod vendi;

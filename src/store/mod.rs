@@ -8,6 +8,7 @@
 
 pub mod embeddings;
 pub mod lock;
+pub mod pair_similarity;
 pub mod probe_metrics;
 pub mod responses;
 pub mod runs;

@@ -1,0 +1,110 @@
+//! Model-pair similarity (table `pair_similarity`): how alike two models answer, over probes.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+
+use super::mean_similarity;
+
+/// Per-probe responses: probe id -> (model -> unit rows).
+pub type ProbeResponses = BTreeMap<String, BTreeMap<String, Vec<Vec<f64>>>>;
+
+/// Similarity of one model pair over a set of probes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairSimilarity {
+    pub model_a: String,
+    pub model_b: String,
+    /// Mean over probes answered by both of the probe's mean cross-model cosine
+    /// `s_p(a, b) = mean_{i in a, j in b} a_i . b_j`.
+    pub mean_similarity: f64,
+    /// Percentile bootstrap interval of that mean, resampling probes.
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub n_probes: usize,
+}
+
+/// Resamples for the bootstrap intervals.
+pub const BOOTSTRAP_RESAMPLES: usize = 1000;
+/// Fixed so that the stored intervals are reproducible (`hivewatch analyze` gives the same).
+pub const BOOTSTRAP_SEED: u64 = 0x6869_7665;
+
+/// Percentile bootstrap interval (level `1 - alpha`) of the mean of `values`: resample the values
+/// with replacement `resamples` times, take the alpha/2 and 1 - alpha/2 quantiles of the means.
+pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, alpha: f64, seed: u64) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n = values.len();
+    let mut means: Vec<f64> =
+        (0..resamples).map(|_| (0..n).map(|_| values[rng.random_range(0..n)]).sum::<f64>() / n as f64).collect();
+    means.sort_by(f64::total_cmp);
+    let at = |q: f64| means[((q * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    Some((at(alpha / 2.0), at(1.0 - alpha / 2.0)))
+}
+
+/// Similarity of every model pair (a < b by name) over the given probes.
+pub fn pair_similarities(probes: &ProbeResponses) -> Vec<PairSimilarity> {
+    let mut per_pair: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for models in probes.values() {
+        let names: Vec<&String> = models.keys().collect();
+        for (i, a) in names.iter().enumerate() {
+            for b in &names[i + 1..] {
+                if let Some(s) = mean_similarity(&models[*a], &models[*b], false) {
+                    per_pair.entry(((*a).clone(), (*b).clone())).or_default().push(s);
+                }
+            }
+        }
+    }
+    per_pair
+        .into_iter()
+        .map(|((model_a, model_b), values)| {
+            let (ci_low, ci_high) =
+                bootstrap_mean_ci(&values, BOOTSTRAP_RESAMPLES, 0.05, BOOTSTRAP_SEED).expect("non-empty");
+            PairSimilarity {
+                model_a,
+                model_b,
+                mean_similarity: values.iter().sum::<f64>() / values.len() as f64,
+                ci_low,
+                ci_high,
+                n_probes: values.len(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_interval_contains_the_mean_and_shrinks_with_n() {
+        assert_eq!(bootstrap_mean_ci(&[0.5; 10], 200, 0.05, 1), Some((0.5, 0.5)));
+        let small: Vec<f64> = (0..10).map(|i| f64::from(i) / 10.0).collect();
+        let large: Vec<f64> = (0..1000).map(|i| f64::from(i % 10) / 10.0).collect();
+        let (a, b) = bootstrap_mean_ci(&small, 1000, 0.05, 1).unwrap();
+        let (c, d) = bootstrap_mean_ci(&large, 1000, 0.05, 1).unwrap();
+        assert!(a < 0.45 && b > 0.45 && c < 0.45 && d > 0.45);
+        assert!(d - c < (b - a) / 5.0);
+        assert_eq!(bootstrap_mean_ci(&small, 1000, 0.05, 1), bootstrap_mean_ci(&small, 1000, 0.05, 1));
+    }
+
+    #[test]
+    fn pairs_are_named_in_order_and_skip_probes_one_model_missed() {
+        let mut probes = ProbeResponses::new();
+        let x = vec![vec![1.0, 0.0]];
+        let y = vec![vec![0.0, 1.0]];
+        probes.insert("p1".into(), [("b".to_string(), x.clone()), ("a".to_string(), x.clone())].into());
+        probes.insert(
+            "p2".into(),
+            [("a".to_string(), x.clone()), ("b".to_string(), y.clone()), ("c".to_string(), y)].into(),
+        );
+        let pairs = pair_similarities(&probes);
+        let ab = pairs.iter().find(|p| p.model_a == "a" && p.model_b == "b").unwrap();
+        assert_eq!(ab.n_probes, 2);
+        assert!((ab.mean_similarity - 0.5).abs() < 1e-12);
+        let bc = pairs.iter().find(|p| p.model_a == "b" && p.model_b == "c").unwrap();
+        assert_eq!(bc.n_probes, 1);
+        assert!((bc.mean_similarity - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,54 @@
+//! Table `pair_similarity`: one row per model pair, run and embedder, overall (`category` null)
+//! and per category: [`crate::metrics::pair::PairSimilarity`].
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+
+use super::{StoreError, write_parquet};
+use crate::metrics::pair::PairSimilarity;
+
+pub const TABLE: &str = "pair_similarity";
+
+pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
+    use DataType::*;
+    let f = |name: &str, dt: DataType, nullable: bool| Field::new(name, dt, nullable);
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8, false),
+        f("embedder_id", Utf8, false),
+        f("model_a", Utf8, false),
+        f("model_b", Utf8, false),
+        f("category", Utf8, true),
+        f("mean_similarity", Float64, false),
+        f("ci_low", Float64, false),
+        f("ci_high", Float64, false),
+        f("n_probes", Int64, false),
+    ]))
+});
+
+/// (category, or None for all probes; the pair's similarity).
+pub type Row = (Option<String>, PairSimilarity);
+
+pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[Row]) -> Result<u64, StoreError> {
+    let s = |f: &dyn Fn(&Row) -> Option<String>| -> ArrayRef { Arc::new(rows.iter().map(f).collect::<StringArray>()) };
+    let x = |f: &dyn Fn(&PairSimilarity) -> f64| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| f(&r.1)).collect::<Float64Array>())
+    };
+    let columns = vec![
+        s(&|_| Some(run_id.to_owned())),
+        s(&|_| Some(embedder_id.to_owned())),
+        s(&|r| Some(r.1.model_a.clone())),
+        s(&|r| Some(r.1.model_b.clone())),
+        s(&|r| r.0.clone()),
+        x(&|p| p.mean_similarity),
+        x(&|p| p.ci_low),
+        x(&|p| p.ci_high),
+        Arc::new(rows.iter().map(|r| r.1.n_probes as i64).collect::<Int64Array>()),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
+        .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+    let mut once = Some(batch);
+    write_parquet(out, Arc::clone(&SCHEMA), || Ok(once.take()))
+}
