@@ -43,6 +43,54 @@ pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, alpha: f64, seed: u64
     Some((at(alpha / 2.0), at(1.0 - alpha / 2.0)))
 }
 
+/// One probe's answers reduced to what pair similarity needs: per model, the sum of its unit
+/// answer vectors and their count. `mean_{i in a, j in b} a_i . b_j = (S_a . S_b) / (n_a n_b)`.
+#[derive(Debug, Clone, Default)]
+pub struct ModelSums(pub BTreeMap<String, (Vec<f64>, usize)>);
+
+impl ModelSums {
+    pub fn sum_of(rows: &[Vec<f64>]) -> (Vec<f64>, usize) {
+        let d = rows.first().map_or(0, Vec::len);
+        let mut s = vec![0.0; d];
+        for r in rows {
+            for (x, y) in s.iter_mut().zip(r) {
+                *x += y;
+            }
+        }
+        (s, rows.len())
+    }
+}
+
+impl FromIterator<(String, (Vec<f64>, usize))> for ModelSums {
+    fn from_iter<I: IntoIterator<Item = (String, (Vec<f64>, usize))>>(iter: I) -> Self {
+        ModelSums(iter.into_iter().collect())
+    }
+}
+
+/// One probe's similarity for each of its model pairs (a < b by name), from its sums.
+pub fn pair_values(models: &ModelSums) -> Vec<((String, String), f64)> {
+    let entries: Vec<(&String, &(Vec<f64>, usize))> = models.0.iter().filter(|(_, (_, n))| *n > 0).collect();
+    let mut out = Vec::new();
+    for (i, (a, (sa, na))) in entries.iter().enumerate() {
+        for (b, (sb, nb)) in &entries[i + 1..] {
+            let dot: f64 = sa.iter().zip(sb.iter()).map(|(x, y)| x * y).sum();
+            out.push((((*a).clone(), (*b).clone()), dot / (*na * *nb) as f64));
+        }
+    }
+    out
+}
+
+/// Like [`pair_similarities`], from per-probe sums.
+pub fn pair_similarities_from_sums<'a>(probes: impl Iterator<Item = &'a ModelSums>) -> Vec<PairSimilarity> {
+    let mut per_pair: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for models in probes {
+        for (pair, v) in pair_values(models) {
+            per_pair.entry(pair).or_default().push(v);
+        }
+    }
+    summarise(per_pair)
+}
+
 /// Similarity of every model pair (a < b by name) over the given probes.
 pub fn pair_similarities(probes: &ProbeResponses) -> Vec<PairSimilarity> {
     let mut per_pair: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
@@ -56,6 +104,11 @@ pub fn pair_similarities(probes: &ProbeResponses) -> Vec<PairSimilarity> {
             }
         }
     }
+    summarise(per_pair)
+}
+
+/// Mean and bootstrap interval of each pair's per-probe values (in the order given).
+pub fn summarise(per_pair: BTreeMap<(String, String), Vec<f64>>) -> Vec<PairSimilarity> {
     per_pair
         .into_iter()
         .map(|((model_a, model_b), values)| {
@@ -106,5 +159,29 @@ mod tests {
         let bc = pairs.iter().find(|p| p.model_a == "b" && p.model_b == "c").unwrap();
         assert_eq!(bc.n_probes, 1);
         assert!((bc.mean_similarity - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sums_give_the_same_pairs_as_rows() {
+        let u = |v: Vec<f32>| crate::metrics::unit_rows(&[v]).pop().unwrap();
+        let mut probes = ProbeResponses::new();
+        probes.insert(
+            "p1".into(),
+            [("a".to_string(), vec![u(vec![1.0, 0.2]), u(vec![0.7, 0.1])]), ("b".to_string(), vec![u(vec![0.1, 1.0])])]
+                .into(),
+        );
+        probes.insert(
+            "p2".into(),
+            [("a".to_string(), vec![u(vec![0.5, 0.5])]), ("b".to_string(), vec![u(vec![0.3, 0.9]), u(vec![0.9, 0.3])])]
+                .into(),
+        );
+        let sums: Vec<ModelSums> =
+            probes.values().map(|m| m.iter().map(|(k, rows)| (k.clone(), ModelSums::sum_of(rows))).collect()).collect();
+        let (x, y) = (pair_similarities(&probes), pair_similarities_from_sums(sums.iter()));
+        assert_eq!(x.len(), y.len());
+        for (p, q) in x.iter().zip(&y) {
+            assert!((p.mean_similarity - q.mean_similarity).abs() < 1e-12);
+            assert!((p.ci_low - q.ci_low).abs() < 1e-12 && (p.ci_high - q.ci_high).abs() < 1e-12);
+        }
     }
 }

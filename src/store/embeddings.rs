@@ -35,15 +35,19 @@ pub fn path(output: &Path, run_date: NaiveDate, run_id: &str, embedder: &Embedde
     super::per_embedder_path(output, TABLE, run_date, run_id, embedder)
 }
 
-/// Reads an `embeddings` file whole: (endpoint, probe id, vector) per row.
-pub fn read_all(path: &Path) -> Result<Vec<(String, String, Vec<f32>)>, StoreError> {
+/// Calls `f(endpoint, probe id, vector)` for every row of an `embeddings` file, streaming.
+pub fn for_each_row(
+    path: &Path,
+    mut f: impl FnMut(&str, &str, &[f32]) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float32Type;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
     let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?.build().map_err(pq)?;
-    let mut out = Vec::new();
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?.with_batch_size(1024).build().map_err(pq)?;
+    let mut n = 0;
     for batch in reader {
         let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
         let col = |name: &str| batch.column_by_name(name).expect("embeddings column");
@@ -52,11 +56,11 @@ pub fn read_all(path: &Path) -> Result<Vec<(String, String, Vec<f32>)>, StoreErr
         let lists = col("embedding").as_list::<i32>();
         for i in 0..batch.num_rows() {
             let v = lists.value(i);
-            let v = v.as_primitive::<Float32Type>();
-            out.push((endpoint.value(i).to_owned(), probe.value(i).to_owned(), v.values().to_vec()));
+            f(endpoint.value(i), probe.value(i), v.as_primitive::<Float32Type>().values())?;
+            n += 1;
         }
     }
-    Ok(out)
+    Ok(n)
 }
 
 pub fn write(out: &Path, next: impl FnMut() -> Result<Option<RecordBatch>, StoreError>) -> Result<u64, StoreError> {
