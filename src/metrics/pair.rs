@@ -4,10 +4,9 @@ use std::collections::BTreeMap;
 
 use rand::{Rng, SeedableRng};
 
-use super::mean_similarity;
-
 /// Per-probe responses: probe id -> (model -> unit rows).
-pub type ProbeResponses = BTreeMap<String, BTreeMap<String, Vec<Vec<f64>>>>;
+#[cfg(test)]
+type ProbeResponses = BTreeMap<String, BTreeMap<String, Vec<Vec<f64>>>>;
 
 /// Similarity of one model pair over a set of probes.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,28 +79,12 @@ pub fn pair_values(models: &ModelSums) -> Vec<((String, String), f64)> {
     out
 }
 
-/// Like [`pair_similarities`], from per-probe sums.
+/// Similarity of every model pair (a < b by name) over probes given by their sums.
 pub fn pair_similarities_from_sums<'a>(probes: impl Iterator<Item = &'a ModelSums>) -> Vec<PairSimilarity> {
     let mut per_pair: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for models in probes {
         for (pair, v) in pair_values(models) {
             per_pair.entry(pair).or_default().push(v);
-        }
-    }
-    summarise(per_pair)
-}
-
-/// Similarity of every model pair (a < b by name) over the given probes.
-pub fn pair_similarities(probes: &ProbeResponses) -> Vec<PairSimilarity> {
-    let mut per_pair: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-    for models in probes.values() {
-        let names: Vec<&String> = models.keys().collect();
-        for (i, a) in names.iter().enumerate() {
-            for b in &names[i + 1..] {
-                if let Some(s) = mean_similarity(&models[*a], &models[*b], false) {
-                    per_pair.entry(((*a).clone(), (*b).clone())).or_default().push(s);
-                }
-            }
         }
     }
     summarise(per_pair)
@@ -129,6 +112,23 @@ pub fn summarise(per_pair: BTreeMap<(String, String), Vec<f64>>) -> Vec<PairSimi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::mean_similarity;
+
+    /// The direct definition, from rows: the reference the sums version is checked against.
+    pub fn pair_similarities(probes: &ProbeResponses) -> Vec<PairSimilarity> {
+        let mut per_pair: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+        for models in probes.values() {
+            let names: Vec<&String> = models.keys().collect();
+            for (i, a) in names.iter().enumerate() {
+                for b in &names[i + 1..] {
+                    if let Some(s) = mean_similarity(&models[*a], &models[*b], false) {
+                        per_pair.entry(((*a).clone(), (*b).clone())).or_default().push(s);
+                    }
+                }
+            }
+        }
+        summarise(per_pair)
+    }
 
     #[test]
     fn bootstrap_interval_contains_the_mean_and_shrinks_with_n() {

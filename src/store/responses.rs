@@ -187,7 +187,6 @@ pub struct OkText {
 
 /// Streams the ok responses of a `responses` file in chunks.
 pub struct OkTexts {
-    path: std::path::PathBuf,
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     pending: std::collections::VecDeque<OkText>,
     chunk: usize,
@@ -207,7 +206,7 @@ impl OkTexts {
             .collect::<Result<_, _>>()?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
         let reader = builder.with_projection(mask).with_batch_size(chunk).build().map_err(pq)?;
-        Ok(OkTexts { path: path.to_owned(), reader, pending: Default::default(), chunk })
+        Ok(OkTexts { reader, pending: Default::default(), chunk })
     }
 
     /// The next up-to-`chunk` ok rows, or `None` at the end.
@@ -242,10 +241,6 @@ impl OkTexts {
         }
         let n = self.pending.len().min(self.chunk);
         Ok(Some(self.pending.drain(..n).collect()))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
