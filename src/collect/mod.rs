@@ -266,7 +266,7 @@ pub async fn send_once(
     body_cap: usize,
 ) -> Result<(ChatReply, u16), AttemptError> {
     let attempt = async {
-        let mut resp = client
+        let resp = client
             .post(&wire.url)
             .headers(wire.headers.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -274,32 +274,7 @@ pub async fn send_once(
             .send()
             .await
             .map_err(transport_error)?;
-        let status = resp.status().as_u16();
-        let retry_after = retry::parse_retry_after(resp.headers());
-        let too_large = |status| AttemptError {
-            kind: ErrorKind::BodyTooLarge,
-            http_status: Some(status),
-            message: format!("reply body is larger than the {body_cap}-byte cap"),
-            retry_after: None,
-        };
-        if resp.content_length().is_some_and(|n| n > body_cap as u64) {
-            return Err(too_large(status));
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport_error)? {
-            if bytes.len() + chunk.len() > body_cap {
-                return Err(too_large(status));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        if !(200..300).contains(&status) {
-            return Err(AttemptError {
-                kind: ErrorKind::from_status(status),
-                http_status: Some(status),
-                message: format!("HTTP {status}: {}", snippet(&bytes)),
-                retry_after,
-            });
-        }
+        let (status, bytes) = read_reply(resp, body_cap).await?;
         let reply = providers::parse(ep.provider, &bytes).map_err(|message| AttemptError {
             kind: ErrorKind::Malformed,
             http_status: Some(status),
@@ -319,7 +294,40 @@ pub async fn send_once(
     }
 }
 
-fn transport_error(e: reqwest::Error) -> AttemptError {
+/// Reads a reply under `body_cap` bytes; a status other than 2xx becomes an [`AttemptError`]
+/// carrying the start of the body and any `Retry-After`. Shared by every HTTP client here.
+pub async fn read_reply(mut resp: reqwest::Response, body_cap: usize) -> Result<(u16, Vec<u8>), AttemptError> {
+    let status = resp.status().as_u16();
+    let retry_after = retry::parse_retry_after(resp.headers());
+    let too_large = || AttemptError {
+        kind: ErrorKind::BodyTooLarge,
+        http_status: Some(status),
+        message: format!("reply body is larger than the {body_cap}-byte cap"),
+        retry_after: None,
+    };
+    if resp.content_length().is_some_and(|n| n > body_cap as u64) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport_error)? {
+        if bytes.len() + chunk.len() > body_cap {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if !(200..300).contains(&status) {
+        return Err(AttemptError {
+            kind: ErrorKind::from_status(status),
+            http_status: Some(status),
+            message: format!("HTTP {status}: {}", snippet(&bytes)),
+            retry_after,
+        });
+    }
+    Ok((status, bytes))
+}
+
+/// A failure below HTTP: timeout or connection, with the whole cause chain.
+pub fn transport_error(e: reqwest::Error) -> AttemptError {
     let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Connect };
     // The whole chain says why ("connection refused"); the URL in it is ours and carries no key,
     // and the caller redacts anyway.

@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
 use super::EmbedError;
-use crate::collect::MAX_BODY_BYTES;
 use crate::collect::limiter::RateLimiter;
-use crate::collect::retry::{AttemptError, ErrorKind, RetryPolicy, parse_retry_after, with_retries};
+use crate::collect::providers::auth_header;
+use crate::collect::retry::{AttemptError, ErrorKind, RetryPolicy, with_retries};
+use crate::collect::{MAX_BODY_BYTES, read_reply, transport_error};
+use crate::config::Provider;
 use crate::secrets::{Redactor, SecretKey};
 
 #[derive(Debug, Clone)]
@@ -88,41 +90,18 @@ impl RemoteEmbedder {
 
     async fn attempt(&self, url: &str, body: &[u8], n: usize) -> Result<Vec<Vec<f32>>, AttemptError> {
         let mut req = self.client.post(url).header(CONTENT_TYPE, "application/json").body(body.to_vec());
-        if let Some(key) = &self.spec.api_key
-            && let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-        {
-            v.set_sensitive(true);
-            req = req.header(AUTHORIZATION, v);
+        // An OpenAI-compatible endpoint: the same bearer header as chat requests.
+        if let Some((name, value)) = self.spec.api_key.as_ref().and_then(|k| auth_header(Provider::Openai, k)) {
+            req = req.header(name, value);
         }
-        let fail = |kind, http_status, message: String| AttemptError { kind, http_status, message, retry_after: None };
-        let resp = req.send().await.map_err(|e| {
-            fail(if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Connect }, None, e.to_string())
-        })?;
-        let status = resp.status().as_u16();
-        let retry_after = parse_retry_after(resp.headers());
-        // Same cap as chat replies: a misbehaving server must not exhaust memory.
-        let mut resp = resp;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| fail(ErrorKind::Connect, Some(status), e.to_string()))? {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(fail(
-                    ErrorKind::BodyTooLarge,
-                    Some(status),
-                    format!("reply is larger than {MAX_BODY_BYTES} bytes"),
-                ));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        if !(200..300).contains(&status) {
-            let snippet = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
-            return Err(AttemptError {
-                kind: ErrorKind::from_status(status),
-                http_status: Some(status),
-                message: format!("HTTP {status}: {snippet}"),
-                retry_after,
-            });
-        }
-        parse(&bytes, n).map_err(|m| fail(ErrorKind::Malformed, Some(status), m))
+        let resp = req.send().await.map_err(transport_error)?;
+        let (status, bytes) = read_reply(resp, MAX_BODY_BYTES).await?;
+        parse(&bytes, n).map_err(|message| AttemptError {
+            kind: ErrorKind::Malformed,
+            http_status: Some(status),
+            message,
+            retry_after: None,
+        })
     }
 }
 

@@ -36,26 +36,43 @@ pub fn mean_similarity(a: &[Vec<f64>], b: &[Vec<f64>], same: bool) -> Option<f64
     (n > 0).then(|| sum / n as f64)
 }
 
-/// The homogenization index of one probe: mean inter-model similarity over mean intra-model
-/// similarity. `H = mean_{m != m'} sim(m, m') / mean_m sim_within(m)`. Near 1 when models are as
-/// alike as resamples of one model; lower when models differ. `groups` holds each model's
-/// samples (unit rows); models with fewer than two samples give no intra-model term.
-pub fn homogenization_index(groups: &[Vec<Vec<f64>>]) -> Option<f64> {
+/// Mean intra-model similarity (over models with two or more samples) and mean inter-model
+/// similarity (over model pairs) of one probe; `groups` holds each model's samples (unit rows).
+pub fn intra_inter_similarity(groups: &[&[Vec<f64>]]) -> (Option<f64>, Option<f64>) {
     let intra: Vec<f64> = groups.iter().filter_map(|g| mean_similarity(g, g, true)).collect();
     let mut inter = Vec::new();
     for i in 0..groups.len() {
         for j in i + 1..groups.len() {
-            if let Some(s) = mean_similarity(&groups[i], &groups[j], false) {
-                inter.push(s);
-            }
+            inter.extend(mean_similarity(groups[i], groups[j], false));
         }
     }
-    if intra.is_empty() || inter.is_empty() {
-        return None;
-    }
-    let intra = intra.iter().sum::<f64>() / intra.len() as f64;
-    let inter = inter.iter().sum::<f64>() / inter.len() as f64;
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    (mean(&intra), mean(&inter))
+}
+
+/// The homogenization index of one probe: mean inter-model similarity over mean intra-model
+/// similarity. `H = mean_{m != m'} sim(m, m') / mean_m sim_within(m)`. Near 1 when models are as
+/// alike as resamples of one model; lower when models differ. Models with fewer than two samples
+/// give no intra-model term.
+pub fn homogenization_index(groups: &[&[Vec<f64>]]) -> Option<f64> {
+    let (intra, inter) = intra_inter_similarity(groups);
+    homogenization_ratio(intra?, inter?)
+}
+
+/// `inter / intra`, undefined when the intra-model similarity is zero.
+pub fn homogenization_ratio(intra: f64, inter: f64) -> Option<f64> {
     (intra.abs() > 1e-12).then(|| inter / intra)
+}
+
+/// The sum of rows (the zero vector for none).
+pub fn sum_rows(rows: &[Vec<f64>]) -> Vec<f64> {
+    let mut s = vec![0.0; rows.first().map_or(0, Vec::len)];
+    for r in rows {
+        for (x, y) in s.iter_mut().zip(r) {
+            *x += y;
+        }
+    }
+    s
 }
 
 /// Herfindahl-Hirschman index of group sizes: `HHI = sum_k s_k^2`, `s_k` the share of group k.
@@ -81,8 +98,8 @@ mod tests {
     fn homogenization_is_one_when_models_are_resamples_of_one() {
         let b = unit_rows(&[vec![1.0, 0.1], vec![1.0, 0.0]]);
         let c = unit_rows(&[vec![0.0, 1.0], vec![0.1, 1.0]]);
-        let apart = homogenization_index(&[b.clone(), c]).unwrap();
-        let alike = homogenization_index(&[b.clone(), b]).unwrap();
+        let apart = homogenization_index(&[&b, &c]).unwrap();
+        let alike = homogenization_index(&[&b, &b]).unwrap();
         assert!(apart < 0.3, "{apart}");
         assert!((alike - 1.0).abs() < 0.01, "{alike}");
     }

@@ -49,14 +49,7 @@ pub struct ModelSums(pub BTreeMap<String, (Vec<f64>, usize)>);
 
 impl ModelSums {
     pub fn sum_of(rows: &[Vec<f64>]) -> (Vec<f64>, usize) {
-        let d = rows.first().map_or(0, Vec::len);
-        let mut s = vec![0.0; d];
-        for r in rows {
-            for (x, y) in s.iter_mut().zip(r) {
-                *x += y;
-            }
-        }
-        (s, rows.len())
+        (super::sum_rows(rows), rows.len())
     }
 }
 

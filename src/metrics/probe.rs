@@ -2,7 +2,7 @@
 //! from one probe's responses, grouped by model.
 
 use super::vendi::{Order, vendi_score};
-use super::{homogenization_index, mean_similarity};
+use super::{homogenization_ratio, intra_inter_similarity, sum_rows};
 
 /// One model's samples for one probe: unit rows.
 #[derive(Debug, Clone)]
@@ -33,13 +33,7 @@ pub struct ProbeMeasures {
 
 /// The centroid of unit rows, scaled to unit length.
 pub fn centroid(rows: &[Vec<f64>]) -> Vec<f64> {
-    let d = rows.first().map_or(0, Vec::len);
-    let mut c = vec![0.0; d];
-    for r in rows {
-        for (x, y) in c.iter_mut().zip(r) {
-            *x += y;
-        }
-    }
+    let mut c = sum_rows(rows);
     let norm = c.iter().map(|x| x * x).sum::<f64>().sqrt();
     if norm > 0.0 {
         c.iter_mut().for_each(|x| *x /= norm);
@@ -56,15 +50,8 @@ pub fn probe_measures(models: &[ModelSamples]) -> Option<ProbeMeasures> {
     }
     let all: Vec<Vec<f64>> = models.iter().flat_map(|m| m.rows.iter().cloned()).collect();
     let centroids: Vec<Vec<f64>> = models.iter().map(|m| centroid(&m.rows)).collect();
-    let groups: Vec<Vec<Vec<f64>>> = models.iter().map(|m| m.rows.clone()).collect();
-    let intra: Vec<f64> = groups.iter().filter_map(|g| mean_similarity(g, g, true)).collect();
-    let mut inter = Vec::new();
-    for i in 0..groups.len() {
-        for j in i + 1..groups.len() {
-            inter.extend(mean_similarity(&groups[i], &groups[j], false));
-        }
-    }
-    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let groups: Vec<&[Vec<f64>]> = models.iter().map(|m| m.rows.as_slice()).collect();
+    let (intra, inter) = intra_inter_similarity(&groups);
     Some(ProbeMeasures {
         n_models: models.len(),
         n_responses: all.len(),
@@ -72,9 +59,9 @@ pub fn probe_measures(models: &[ModelSamples]) -> Option<ProbeMeasures> {
         vendi_q2: vendi_score(&all, Order::Q(2.0)),
         vendi_qinf: vendi_score(&all, Order::Infinity),
         model_vendi_ratio: vendi_score(&centroids, Order::One) / models.len() as f64,
-        intra_similarity: mean(&intra),
-        inter_similarity: mean(&inter),
-        homogenization_index: homogenization_index(&groups),
+        intra_similarity: intra,
+        inter_similarity: inter,
+        homogenization_index: intra.zip(inter).and_then(|(a, e)| homogenization_ratio(a, e)),
     })
 }
 

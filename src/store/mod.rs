@@ -125,6 +125,13 @@ pub fn write_parquet(
     Ok(rows)
 }
 
+/// Writes one batch as a whole Parquet file, atomically (the small per-run tables).
+pub fn write_batch(path: &Path, batch: RecordBatch) -> Result<u64, StoreError> {
+    let schema = batch.schema();
+    let mut once = Some(batch);
+    write_parquet(path, schema, || Ok(once.take()))
+}
+
 /// Arrow's UTC timestamp type used by every table.
 pub fn utc_micros() -> arrow_schema::DataType {
     arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into()))

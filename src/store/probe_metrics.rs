@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use super::{StoreError, write_parquet};
+use super::{StoreError, write_batch};
 use crate::metrics::probe::ProbeMeasures;
 
 pub const TABLE: &str = "probe_metrics";
@@ -61,6 +61,5 @@ pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[Row]) -> Resul
     ];
     let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
         .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-    let mut once = Some(batch);
-    write_parquet(out, Arc::clone(&SCHEMA), || Ok(once.take()))
+    write_batch(out, batch)
 }

@@ -7,7 +7,7 @@ use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, 
 use arrow_schema::{DataType, Field, Schema};
 use chrono::{DateTime, Utc};
 
-use super::{StoreError, utc_micros, write_parquet};
+use super::{StoreError, utc_micros, write_batch};
 
 pub const TABLE: &str = "runs";
 
@@ -86,8 +86,7 @@ pub fn write(row: &RunRow, out: &Path) -> Result<(), StoreError> {
     ];
     let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
         .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-    let mut once = Some(batch);
-    write_parquet(out, Arc::clone(&SCHEMA), || Ok(once.take()))?;
+    write_batch(out, batch)?;
     Ok(())
 }
 

@@ -56,7 +56,8 @@ pub fn build(ep: &Endpoint, req: &ChatRequest<'_>) -> WireRequest {
     WireRequest { url, headers, body }
 }
 
-fn auth_header(provider: Provider, key: &SecretKey) -> Option<(HeaderName, HeaderValue)> {
+/// The provider's authentication header for `key`, marked sensitive.
+pub fn auth_header(provider: Provider, key: &SecretKey) -> Option<(HeaderName, HeaderValue)> {
     let (name, raw) = match provider {
         Provider::Openai => (reqwest::header::AUTHORIZATION, format!("Bearer {}", key.expose())),
         Provider::Anthropic => (HeaderName::from_static("x-api-key"), key.expose().to_owned()),
