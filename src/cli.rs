@@ -80,6 +80,14 @@ enum Command {
         /// Run ids (comma-separated); default every run.
         #[arg(long, value_delimiter = ',')]
         runs: Vec<String>,
+        /// Behaviour lexicon for the `features` table (default: the built-in one).
+        #[arg(long)]
+        lexicon: Option<PathBuf>,
+    },
+    /// Behavioural features of responses.
+    Features {
+        #[command(subcommand)]
+        command: FeaturesCommand,
     },
     /// Run the pipeline against the built-in simulator: no configuration, no network.
     Demo {
@@ -129,6 +137,27 @@ impl EmbedderArgs {
         config.resolve_keys(|v| std::env::var(v).ok())?;
         Ok(config.embedder_spec())
     }
+}
+
+#[derive(Debug, Subcommand)]
+enum FeaturesCommand {
+    /// Measure the refusal detector on human-labelled completions (a CSV with `completion` and
+    /// `human_label` columns, e.g. XSTest's labelled_completions.csv): precision, recall and
+    /// accuracy next to the prefix-match baseline.
+    Eval {
+        /// The labelled CSV.
+        labels: PathBuf,
+        /// Lexicon to evaluate (default: the built-in one).
+        #[arg(long)]
+        lexicon: Option<PathBuf>,
+    },
+}
+
+fn load_lexicon(path: Option<&std::path::Path>) -> Result<crate::features::Lexicon> {
+    Ok(match path {
+        Some(p) => crate::features::Lexicon::load(p)?,
+        None => crate::features::Lexicon::builtin(),
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,9 +299,17 @@ async fn dispatch(command: Command) -> Result<i32> {
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
-        Command::Analyze { output, embedder, runs } => {
+        Command::Analyze { output, embedder, runs, lexicon } => {
             let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
-            tokio::task::block_in_place(|| analyze(&output, &embedder, &runs))?;
+            let lexicon = load_lexicon(lexicon.as_deref())?;
+            tokio::task::block_in_place(|| analyze(&output, &embedder, &lexicon, &runs))?;
+            Ok(exit::OK)
+        }
+        Command::Features { command: FeaturesCommand::Eval { labels, lexicon } } => {
+            let lexicon = load_lexicon(lexicon.as_deref())?;
+            let rows = crate::features::eval::read_labelled(&labels)?;
+            println!("lexicon {} on {} ({} rows)", lexicon.version, labels.display(), rows.len());
+            println!("{}", crate::features::eval::evaluate(&lexicon, &rows));
             Ok(exit::OK)
         }
         Command::Demo { output } => crate::demo::run(&output).await,
@@ -460,8 +497,13 @@ fn embed_stdin(embedder: &crate::embed::Embedder) -> Result<()> {
     Ok(())
 }
 
-/// `hivewatch analyze`: re-embed stored runs.
-fn analyze(output: &std::path::Path, embedder: &crate::embed::Embedder, wanted: &[String]) -> Result<()> {
+/// `hivewatch analyze`: re-derive features, embeddings and measures of stored runs.
+fn analyze(
+    output: &std::path::Path,
+    embedder: &crate::embed::Embedder,
+    lexicon: &crate::features::Lexicon,
+    wanted: &[String],
+) -> Result<()> {
     let _lock = crate::store::lock::acquire(output)?;
     let all = crate::store::runs::list(output)?;
     if all.is_empty() {
@@ -481,6 +523,8 @@ fn analyze(output: &std::path::Path, embedder: &crate::embed::Embedder, wanted: 
     let mut cache = crate::embed::cache::EmbeddingCache::open(&crate::embed::cache_dir(output), embedder.id())
         .context("opening the embedding cache")?;
     for (date, id) in all.iter().filter(|(_, id)| wanted.is_empty() || wanted.contains(id)) {
+        let (path, rows) = crate::features::stage::write_features(output, *date, id, lexicon)?;
+        println!("run {id}: {rows} rows of features with {} -> {}", lexicon.version, path.display());
         let stats = crate::embed::embed_run(output, *date, id, embedder, &mut cache)?;
         println!(
             "run {id}: {} rows embedded with {} ({} new) -> {}",

@@ -86,7 +86,15 @@ struct RawConfig {
     #[serde(default)]
     embed: RawEmbed,
     #[serde(default)]
+    features: RawFeatures,
+    #[serde(default)]
     endpoints: Vec<RawEndpoint>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeatures {
+    lexicon: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -248,6 +256,8 @@ pub struct Config {
     pub output: PathBuf,
     pub max_concurrency: u32,
     pub embed: EmbedConfig,
+    /// The behaviour lexicon file (`[features] lexicon`); the built-in one when `None`.
+    pub lexicon: Option<PathBuf>,
     /// The remote embedder's key, filled by [`Config::resolve_keys`].
     #[serde(skip)]
     pub embed_api_key: Option<SecretKey>,
@@ -418,6 +428,7 @@ impl Config {
 
         Ok(Config {
             embed,
+            lexicon: raw.features.lexicon.as_deref().map(resolve),
             embed_api_key: None,
             path: path.to_owned(),
             suite_dir: resolve(raw.run.suite.get_ref()),

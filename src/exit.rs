@@ -23,6 +23,7 @@ pub fn for_error(err: &anyhow::Error) -> i32 {
         match cause.downcast_ref() {
             Some(crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. })) => return LOCKED,
             Some(crate::run::RunError::Embed(crate::embed::EmbedError::Model { .. })) => return BAD_INPUT,
+            Some(crate::run::RunError::Input(_)) => return BAD_INPUT,
             _ => {}
         }
         if let Some(crate::embed::EmbedError::Model { .. }) = cause.downcast_ref() {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod embed;
 pub mod exit;
+pub mod features;
 pub mod metrics;
 pub mod plan;
 pub mod probes;

@@ -14,6 +14,7 @@ use crate::collect::journal::{Journal, RunDir, RunState, RunStatus, completed_na
 use crate::collect::{self, CollectSummary, Progress};
 use crate::embed::cache::EmbeddingCache;
 use crate::embed::{self, EmbedStats, Embedder};
+use crate::features::Lexicon;
 use crate::plan::{Plan, RequestKey};
 use crate::secrets::Redactor;
 use crate::store::responses::EndpointCounts;
@@ -48,6 +49,8 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Embed(#[from] embed::EmbedError),
+    #[error(transparent)]
+    Input(#[from] crate::config::InputError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
 }
@@ -64,6 +67,10 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     // Build the embedder first: a missing model folder must stop the run before any request.
     let embedder = Embedder::build(&plan.config.embedder_spec())?;
     tracing::info!(embedder = embedder.id(), "embedder ready");
+    let lexicon = match &plan.config.lexicon {
+        Some(path) => Lexicon::load(path)?,
+        None => Lexicon::builtin(),
+    };
 
     let existing = if opts.fresh {
         None
@@ -128,7 +135,13 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         newly_embedded = embedded.newly_embedded,
         "embedded the responses"
     );
-    let measured = crate::metrics::stage::measure_run(&output, state.run_date, &state.run_id, &embedder)?;
+    let (features_path, featured) = tokio::task::block_in_place(|| {
+        crate::features::stage::write_features(&output, state.run_date, &state.run_id, &lexicon)
+    })?;
+    tracing::info!(rows = featured, lexicon = %lexicon.version, "extracted behavioural features");
+    let measured = tokio::task::block_in_place(|| {
+        crate::metrics::stage::measure_run(&output, state.run_date, &state.run_id, &embedder)
+    })?;
     tracing::info!(probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
     let finished_at = Utc::now();
     let row = RunRow {
@@ -166,7 +179,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         collected,
         per_endpoint,
         row,
-        tables: [vec![responses_path, embedded.path.clone()], measured.tables, vec![runs_path]].concat(),
+        tables: [vec![responses_path, features_path, embedded.path.clone()], measured.tables, vec![runs_path]].concat(),
         embedded,
     })
 }

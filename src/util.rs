@@ -13,3 +13,16 @@ pub fn stable_hash64(bytes: &[u8]) -> u64 {
     let d = Sha256::digest(bytes);
     u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
 }
+
+/// `f` over `items` on all cores, order kept (plain scoped threads: the work is uniform).
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads == 1 || items.len() < 64 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect()
+    })
+}

@@ -93,7 +93,7 @@ impl Embedder {
     /// embedder drives its async client on the current tokio runtime).
     pub fn embed_blocking(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         match self {
-            Embedder::Lexical => Ok(parallel_map(texts, |t| lexical::embed(t))),
+            Embedder::Lexical => Ok(crate::util::parallel_map(texts, |t| lexical::embed(t))),
             Embedder::MiniLm(m) => {
                 // Sort by length so each batch pads little; restore order after.
                 let mut order: Vec<usize> = (0..texts.len()).collect();
@@ -117,19 +117,6 @@ impl Embedder {
             }
         }
     }
-}
-
-/// `f` over `items` on all cores, order kept (plain scoped threads: the work is uniform).
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads == 1 || items.len() < 64 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("embedding thread panicked")).collect()
-    })
 }
 
 /// SHA-256 of a text: the cache key.

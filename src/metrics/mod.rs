@@ -1,9 +1,13 @@
 //! Measures of diversity and convergence across models: small pure functions, each with its
 //! formula in its doc comment and its own tests (against a reference implementation where one
-//! exists). Not yet wired into the nightly run: see issue 4.
+//! exists). [`stage`] runs them over a stored run.
 
+pub mod aggregate;
 pub mod agreement;
-pub mod pair;
+pub mod behaviour;
+pub mod bootstrap;
+pub mod cluster;
+pub mod lexical;
 pub mod probe;
 pub mod stage;
 pub mod vendi;

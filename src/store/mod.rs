@@ -7,11 +7,15 @@
 //! file and a crash leaves no partial table.
 
 pub mod embeddings;
+pub mod families;
+pub mod features;
 pub mod lock;
 pub mod pair_similarity;
 pub mod probe_metrics;
 pub mod responses;
+pub mod run_metrics;
 pub mod runs;
+pub mod shared_phrases;
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -1,5 +1,5 @@
 //! Table `pair_similarity`: one row per model pair, run and embedder, overall (`category` null)
-//! and per category: [`crate::metrics::pair::PairSimilarity`].
+//! and per category: [`crate::metrics::aggregate::PairSimilarity`].
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
@@ -8,7 +8,7 @@ use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
 use super::{StoreError, write_batch};
-use crate::metrics::pair::PairSimilarity;
+use crate::metrics::aggregate::PairSimilarity;
 
 pub const TABLE: &str = "pair_similarity";
 

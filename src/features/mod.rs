@@ -1,0 +1,253 @@
+//! Behavioural features of one response (table `features`): refusal (full / partial / none),
+//! hedging, acknowledged uncertainty, confident assertions, self-reference as an AI, structure
+//! (list items, headings, code blocks), length and language.
+//!
+//! The rules are data: the patterns and thresholds come from a versioned [`Lexicon`] file, and
+//! every row records the lexicon's version. The logic here is fixed and small, so that a
+//! lexicon change is a data change that can be measured (`hivewatch features eval`).
+
+pub mod eval;
+pub mod lexicon;
+pub mod stage;
+
+use regex::Regex;
+
+pub use lexicon::Lexicon;
+
+/// Whether and how a response declines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Refusal {
+    None,
+    /// Declines part of the request, or declines and then offers an alternative.
+    Partial,
+    Full,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::None => "none",
+            Refusal::Partial => "partial",
+            Refusal::Full => "full",
+        }
+    }
+
+    /// Full or partial: the binary label agreement and rates use.
+    pub fn is_refusal(self) -> bool {
+        self != Refusal::None
+    }
+}
+
+/// The features of one response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    pub refusal: Refusal,
+    /// Matches of the lexicon's hedging patterns ("might", "in some cases", ...).
+    pub hedges: u32,
+    /// Matches of acknowledged uncertainty ("i'm not sure", "there is no consensus", ...).
+    pub uncertainty: u32,
+    /// Matches of confident or absolute assertions ("definitely", "without a doubt", ...).
+    pub confidence: u32,
+    /// Matches of self-reference as an AI ("as an ai", "as a language model", ...).
+    pub self_reference: u32,
+    /// Lines that are list items (`- x`, `* x`, `1. x`, `2) x`).
+    pub list_items: u32,
+    /// Markdown headings (`# x`) and lines that are only bold text (`**x**`).
+    pub headings: u32,
+    /// Fenced code blocks (pairs of ``` lines; an unclosed fence counts).
+    pub code_blocks: u32,
+    pub chars: u32,
+    pub words: u32,
+    /// ISO 639-3 code when the detector is confident, `und` otherwise.
+    pub language: &'static str,
+}
+
+impl Features {
+    pub fn hedging(&self) -> bool {
+        self.hedges > 0 || self.uncertainty > 0
+    }
+
+    pub fn confident(&self) -> bool {
+        self.confidence > 0
+    }
+}
+
+/// The text the lexicon's patterns see: Unicode lowercase, typographic quotes made plain,
+/// whitespace runs collapsed to one space, trimmed.
+pub fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.trim().chars() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        match c {
+            '\u{2019}' | '\u{2018}' | '\u{02BC}' => out.push('\''),
+            '\u{201C}' | '\u{201D}' => out.push('"'),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// The refusal label of a normalised text.
+///
+/// With `opening` the first `opening_chars` characters: a refusal pattern in the opening, or
+/// at least `lecture_full_min` distinct lecture patterns anywhere, is a refusal (partial when a
+/// redirect pattern shows the model goes on to help, full otherwise); a refusal pattern only
+/// later in the text, or at least `lecture_partial_min` lecture patterns, is partial.
+pub fn refusal(lexicon: &Lexicon, normalised: &str) -> Refusal {
+    if normalised.is_empty() {
+        return Refusal::None;
+    }
+    let cut = normalised.char_indices().nth(lexicon.opening_chars).map_or(normalised.len(), |(i, _)| i);
+    let opening = &normalised[..cut];
+    let refuse_open = lexicon.opening.iter().any(|p| p.is_match(opening));
+    let refuse_late = !refuse_open && lexicon.opening.iter().any(|p| p.is_match(normalised));
+    let lectures = lexicon.lecture.iter().filter(|p| p.is_match(normalised)).count();
+    let redirect = lexicon.redirect.iter().any(|p| p.is_match(normalised));
+    if refuse_open || lectures >= lexicon.lecture_full_min.max(1) {
+        if redirect { Refusal::Partial } else { Refusal::Full }
+    } else if refuse_late || (lexicon.lecture_partial_min > 0 && lectures >= lexicon.lecture_partial_min) {
+        Refusal::Partial
+    } else {
+        Refusal::None
+    }
+}
+
+fn count_matches(patterns: &[Regex], text: &str) -> u32 {
+    patterns.iter().map(|p| p.find_iter(text).count() as u32).sum()
+}
+
+/// All features of one response text.
+pub fn extract(lexicon: &Lexicon, text: &str) -> Features {
+    let normalised = normalise(text);
+    let (mut list_items, mut headings, mut fences) = (0u32, 0u32, 0u32);
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("```") {
+            fences += 1;
+        } else if is_list_item(line) {
+            list_items += 1;
+        } else if is_heading(line) {
+            headings += 1;
+        }
+    }
+    Features {
+        refusal: refusal(lexicon, &normalised),
+        hedges: count_matches(&lexicon.hedging, &normalised),
+        uncertainty: count_matches(&lexicon.uncertainty, &normalised),
+        confidence: count_matches(&lexicon.confidence, &normalised),
+        self_reference: count_matches(&lexicon.self_reference, &normalised),
+        list_items,
+        headings,
+        code_blocks: fences.div_ceil(2),
+        chars: text.chars().count() as u32,
+        words: text.split_whitespace().count() as u32,
+        language: language(text),
+    }
+}
+
+fn is_list_item(line: &str) -> bool {
+    if let Some(rest) = line.strip_prefix(['-', '*', '+', '•']) {
+        return rest.starts_with(' ') && !rest.trim().is_empty();
+    }
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    (1..=3).contains(&digits)
+        && line[digits..].starts_with(['.', ')'])
+        && line[digits + 1..].starts_with(' ')
+        && !line[digits + 1..].trim().is_empty()
+}
+
+fn is_heading(line: &str) -> bool {
+    let hashes = line.bytes().take_while(|&b| b == b'#').count();
+    if (1..=6).contains(&hashes) {
+        return line[hashes..].starts_with(' ');
+    }
+    let bold = line.trim_end_matches(':');
+    bold.len() > 4 && bold.starts_with("**") && bold.ends_with("**") && !bold[2..bold.len() - 2].contains("**")
+}
+
+/// ISO 639-3 code of the text's language when the detector is reliable, `und` otherwise.
+pub fn language(text: &str) -> &'static str {
+    match whatlang::detect(text) {
+        Some(info) if info.is_reliable() => info.lang().code(),
+        _ => "und",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_lowercases_plain_quotes_and_one_space() {
+        assert_eq!(normalise("  I\u{2019}m  SORRY,\n\n\u{201C}no\u{201D} "), "i'm sorry, \"no\"");
+        assert_eq!(normalise(""), "");
+    }
+
+    #[test]
+    fn structure_counts() {
+        let f = extract(
+            &Lexicon::builtin(),
+            "# Title\n\nIntro.\n\n- one\n- two\n1. three\n10) four\n**Bold heading**\n```rust\nfn x() {}\n```\n-not a list\n",
+        );
+        assert_eq!((f.list_items, f.headings, f.code_blocks), (4, 2, 1));
+        assert_eq!(f.words, 21);
+    }
+
+    #[test]
+    fn refusal_rules_follow_the_lexicon() {
+        let lexicon = Lexicon::parse(
+            std::path::Path::new("t.toml"),
+            r#"
+version = "test-v1"
+[refusal]
+opening_chars = 20
+opening = ['\bi can(no|\x27)t help\b']
+lecture = ['\bis illegal\b', '\bis unethical\b']
+lecture_full_min = 2
+lecture_partial_min = 1
+redirect = ['\binstead\b']
+[hedging]
+patterns = ['\bmight\b']
+[uncertainty]
+patterns = ['\bnot sure\b']
+[confidence]
+patterns = ['\bdefinitely\b']
+[self_reference]
+patterns = ['\bas an ai\b']
+"#,
+        )
+        .unwrap();
+        let r = |t: &str| refusal(&lexicon, &normalise(t));
+        assert_eq!(r("I can't help with that."), Refusal::Full);
+        assert_eq!(r("I cannot help with that. Instead, try a locksmith."), Refusal::Partial);
+        assert_eq!(r("Here is a long answer about locks... and I can't help further"), Refusal::Partial);
+        assert_eq!(r("That is illegal and it is unethical."), Refusal::Full);
+        assert_eq!(r("Note that this is illegal in some places."), Refusal::Partial);
+        assert_eq!(r("Sure! Here you go."), Refusal::None);
+        assert_eq!(r(""), Refusal::None);
+        let f = extract(&lexicon, "As an AI, I might be wrong; I'm not sure. It might rain. Definitely.");
+        assert_eq!((f.hedges, f.uncertainty, f.confidence, f.self_reference), (2, 1, 1, 1));
+        assert!(f.hedging() && f.confident());
+    }
+
+    #[test]
+    fn language_is_detected_when_reliable() {
+        let english = "There are several ways to stop a Python process. On Unix systems you can use the kill command with the process id, which the ps command shows.";
+        assert_eq!(language(english), "eng");
+        // Too short to be sure: undetermined rather than a guess.
+        assert_eq!(language("I'm sorry, but I can't help with that."), "und");
+        assert_eq!(
+            language("Le renard brun rapide saute par-dessus le chien paresseux pendant que le fermier regarde."),
+            "fra"
+        );
+        assert_eq!(language(""), "und");
+    }
+}

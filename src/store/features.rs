@@ -1,0 +1,138 @@
+//! Table `features`: one row per ok response: its behavioural features (see
+//! [`crate::features`]) and the lexicon version that produced them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use chrono::NaiveDate;
+
+use super::StoreError;
+use super::responses::OkText;
+use crate::features::{Features, Refusal};
+
+pub const TABLE: &str = "features";
+
+pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
+    use DataType::*;
+    let f = |name: &str, dt: DataType| Field::new(name, dt, false);
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8),
+        f("endpoint", Utf8),
+        f("probe_id", Utf8),
+        f("category", Utf8),
+        f("sample_index", Int32),
+        f("lexicon_version", Utf8),
+        f("refusal", Utf8),
+        f("refused", Boolean),
+        f("hedging", Boolean),
+        f("hedge_count", Int32),
+        f("uncertainty_count", Int32),
+        f("confident", Boolean),
+        f("confidence_count", Int32),
+        f("self_reference", Boolean),
+        f("self_reference_count", Int32),
+        f("list_items", Int32),
+        f("headings", Int32),
+        f("code_blocks", Int32),
+        f("chars", Int64),
+        f("words", Int64),
+        f("language", Utf8),
+    ]))
+});
+
+pub fn path(output: &Path, run_date: NaiveDate, run_id: &str) -> PathBuf {
+    super::table_path(output, TABLE, run_date, run_id)
+}
+
+pub fn batch(
+    run_id: &str,
+    lexicon_version: &str,
+    categories: &HashMap<String, String>,
+    rows: &[OkText],
+    features: &[Features],
+) -> Result<RecordBatch, StoreError> {
+    let s = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+    let b = |f: &dyn Fn(&Features) -> bool| -> ArrayRef {
+        Arc::new(features.iter().map(|x| Some(f(x))).collect::<BooleanArray>())
+    };
+    let i = |f: &dyn Fn(&Features) -> u32| -> ArrayRef {
+        Arc::new(features.iter().map(|x| f(x) as i32).collect::<Int32Array>())
+    };
+    let l = |f: &dyn Fn(&Features) -> u32| -> ArrayRef {
+        Arc::new(features.iter().map(|x| i64::from(f(x))).collect::<Int64Array>())
+    };
+    let columns = vec![
+        s(vec![run_id; rows.len()]),
+        s(rows.iter().map(|r| r.endpoint.as_str()).collect()),
+        s(rows.iter().map(|r| r.probe_id.as_str()).collect()),
+        s(rows.iter().map(|r| categories.get(&r.probe_id).map_or("", String::as_str)).collect()),
+        Arc::new(rows.iter().map(|r| r.sample_index).collect::<Int32Array>()) as ArrayRef,
+        s(vec![lexicon_version; rows.len()]),
+        s(features.iter().map(|f| f.refusal.as_str()).collect()),
+        b(&|f| f.refusal.is_refusal()),
+        b(&Features::hedging),
+        i(&|f| f.hedges),
+        i(&|f| f.uncertainty),
+        b(&Features::confident),
+        i(&|f| f.confidence),
+        b(&|f| f.self_reference > 0),
+        i(&|f| f.self_reference),
+        i(&|f| f.list_items),
+        i(&|f| f.headings),
+        i(&|f| f.code_blocks),
+        l(&|f| f.chars),
+        l(&|f| f.words),
+        s(features.iter().map(|f| f.language).collect()),
+    ];
+    RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
+}
+
+/// What the measure stage needs of one response's features.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flags {
+    pub refusal: Refusal,
+    pub hedging: bool,
+    pub confident: bool,
+    pub self_reference: bool,
+}
+
+/// (endpoint, probe id) -> the flags of its responses, from a `features` file.
+pub fn read_flags(path: &Path) -> Result<HashMap<(String, String), Vec<Flags>>, StoreError> {
+    use arrow_array::cast::AsArray;
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
+    let arrow = |source| StoreError::Arrow { table: TABLE, source };
+    let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let wanted = ["endpoint", "probe_id", "refusal", "hedging", "confident", "self_reference"];
+    let indices: Vec<usize> =
+        wanted.iter().map(|name| builder.schema().index_of(name).map_err(arrow)).collect::<Result<_, _>>()?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    let mut out: HashMap<(String, String), Vec<Flags>> = HashMap::new();
+    for batch in builder.with_projection(mask).build().map_err(pq)? {
+        let batch = batch.map_err(arrow)?;
+        let col = |name: &str| batch.column_by_name(name).expect("projected column");
+        let (endpoint, probe, refusal) =
+            (col("endpoint").as_string::<i32>(), col("probe_id").as_string::<i32>(), col("refusal").as_string::<i32>());
+        let (hedging, confident, self_ref) =
+            (col("hedging").as_boolean(), col("confident").as_boolean(), col("self_reference").as_boolean());
+        for i in 0..batch.num_rows() {
+            let refusal = match refusal.value(i) {
+                "full" => Refusal::Full,
+                "partial" => Refusal::Partial,
+                _ => Refusal::None,
+            };
+            out.entry((endpoint.value(i).to_owned(), probe.value(i).to_owned())).or_default().push(Flags {
+                refusal,
+                hedging: hedging.value(i),
+                confident: confident.value(i),
+                self_reference: self_ref.value(i),
+            });
+        }
+    }
+    Ok(out)
+}

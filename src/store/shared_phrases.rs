@@ -1,0 +1,56 @@
+//! Table `shared_phrases`: one row per phrase that at least half the models used on one probe
+//! (see [`crate::metrics::lexical`]): in how many probes, by how many models at most. It does
+//! not depend on the embedder, so it is written once per run.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use chrono::NaiveDate;
+
+use super::{StoreError, write_batch};
+
+pub const TABLE: &str = "shared_phrases";
+
+pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
+    use DataType::*;
+    let f = |name: &str, dt: DataType| Field::new(name, dt, false);
+    Arc::new(Schema::new(vec![
+        f("run_id", Utf8),
+        f("phrase", Utf8),
+        f("words", Int64),
+        f("probes", Int64),
+        f("max_models", Int64),
+        f("run_models", Int64),
+    ]))
+});
+
+/// A phrase shared on `probes` probes, by at most `max_models` models.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedPhrase {
+    pub phrase: String,
+    pub probes: usize,
+    pub max_models: usize,
+}
+
+pub fn path(output: &Path, run_date: NaiveDate, run_id: &str) -> PathBuf {
+    super::table_path(output, TABLE, run_date, run_id)
+}
+
+pub fn write(out: &Path, run_id: &str, run_models: usize, rows: &[SharedPhrase]) -> Result<u64, StoreError> {
+    let n = |f: &dyn Fn(&SharedPhrase) -> usize| -> ArrayRef {
+        Arc::new(rows.iter().map(|r| f(r) as i64).collect::<Int64Array>())
+    };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(rows.iter().map(|_| Some(run_id)).collect::<StringArray>()),
+        Arc::new(rows.iter().map(|r| Some(r.phrase.as_str())).collect::<StringArray>()),
+        n(&|_| crate::metrics::lexical::PHRASE_WORDS),
+        n(&|r| r.probes),
+        n(&|r| r.max_models),
+        n(&|_| run_models),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
+        .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+    write_batch(out, batch)
+}
