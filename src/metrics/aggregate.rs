@@ -389,3 +389,126 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     out.metrics.push(overall("probes", records.len() as f64, None, records.len(), m_all));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::behaviour::probe_behaviour;
+    use crate::metrics::lexical::probe_lexical;
+    use crate::metrics::probe::{ModelSamples, probe_measures};
+    use crate::metrics::unit_rows;
+
+    /// A record from each model's sample vectors on one probe.
+    fn record(probe: &str, category: &str, models: &[(&str, Vec<Vec<f32>>)]) -> ProbeRecord {
+        let samples: Vec<ModelSamples> =
+            models.iter().map(|(m, rows)| ModelSamples { model: (*m).into(), rows: unit_rows(rows) }).collect();
+        let (measures, models) = probe_measures(&samples).unzip();
+        ProbeRecord {
+            probe: probe.into(),
+            category: category.into(),
+            measures,
+            models,
+            behaviour: probe_behaviour(&[]),
+            lexical: probe_lexical(&[]),
+        }
+    }
+
+    fn metric(agg: &RunAggregates, scope: &str, name: &str) -> RunMetric {
+        agg.metrics.iter().find(|m| m.scope == scope && m.metric == name).unwrap_or_else(|| panic!("{scope} {name}")).clone()
+    }
+
+    fn one_hot(i: usize, d: usize, noise: f32) -> Vec<f32> {
+        (0..d).map(|j| if j == i { 1.0 } else { noise * ((i * 7 + j * 3) % 5) as f32 / 5.0 }).collect()
+    }
+
+    #[test]
+    fn identical_models_are_one_family_orthogonal_models_are_each_their_own() {
+        let names = ["a", "b", "c", "d"];
+        let same: Vec<ProbeRecord> = (0..6)
+            .map(|p| {
+                let rows = vec![one_hot(p % 3, 4, 0.0); 2];
+                record(&format!("p{p}"), "x", &names.map(|n| (n, rows.clone())))
+            })
+            .collect();
+        let agg = aggregate(&same);
+        assert_eq!(metric(&agg, "overall", "families").value, 1.0);
+        assert!((metric(&agg, "overall", "effective_models").value - 1.0).abs() < 1e-9);
+        assert!((metric(&agg, "overall", "family_hhi").value - 1.0).abs() < 1e-12);
+        assert!(agg.families.iter().all(|f| f.family == "a" && f.size == 4));
+
+        let apart: Vec<ProbeRecord> = (0..6)
+            .map(|p| {
+                let models: Vec<(&str, Vec<Vec<f32>>)> =
+                    names.iter().enumerate().map(|(i, n)| (*n, vec![one_hot(i, 4, 0.0); 2])).collect();
+                record(&format!("p{p}"), "x", &models)
+            })
+            .collect();
+        let agg = aggregate(&apart);
+        assert_eq!(metric(&agg, "overall", "families").value, 4.0);
+        assert!((metric(&agg, "overall", "effective_models").value - 4.0).abs() < 1e-9);
+        assert!((metric(&agg, "overall", "effective_families").value - 4.0).abs() < 1e-9);
+        let ratio = metric(&agg, "overall", "effective_models_ratio");
+        assert!((ratio.value - 1.0).abs() < 1e-9 && ratio.n_models == 4);
+    }
+
+    #[test]
+    fn planted_pairs_form_families_and_probe_order_does_not_matter() {
+        // a and b answer alike (with sampling noise), c and d alike, e alone.
+        let mut rng = 1u64;
+        let mut noise = move || {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((rng >> 33) as f32 / (1u64 << 31) as f32 - 0.5) * 0.2
+        };
+        let records: Vec<ProbeRecord> = (0..20)
+            .map(|p| {
+                let mut jitter = |base: usize| -> Vec<Vec<f32>> {
+                    (0..3).map(|_| one_hot(base, 6, 0.0).iter().map(|x| x + noise()).collect()).collect()
+                };
+                let models = [("a", jitter(0)), ("b", jitter(0)), ("c", jitter(1)), ("d", jitter(1)), ("e", jitter(2))];
+                record(&format!("p{p:02}"), if p % 2 == 0 { "even" } else { "odd" }, &models)
+            })
+            .collect();
+        let agg = aggregate(&records);
+        let family = |m: &str| agg.families.iter().find(|f| f.model == m).unwrap().family.clone();
+        assert_eq!((family("a"), family("b")), ("a".into(), "a".into()));
+        assert_eq!((family("c"), family("d")), ("c".into(), "c".into()));
+        assert_eq!(family("e"), "e");
+        assert_eq!(metric(&agg, "overall", "families").value, 3.0);
+        // HHI of sizes 2, 2, 1.
+        assert!((metric(&agg, "overall", "family_hhi").value - (4.0 + 4.0 + 1.0) / 25.0).abs() < 1e-12);
+
+        let mut reversed = records.clone();
+        reversed.reverse();
+        let again = aggregate(&reversed);
+        assert_eq!(format!("{:?}", agg.metrics), format!("{:?}", again.metrics));
+        assert_eq!(agg.pairs, again.pairs);
+        for m in &agg.metrics {
+            if let Some((lo, hi)) = m.ci {
+                assert!(lo <= m.value + 1e-12 && m.value <= hi + 1e-12, "{m:?}");
+            }
+        }
+        // 5 models: 10 pairs overall and in each of the two categories.
+        assert_eq!(agg.pairs.len(), 30);
+        assert_eq!(metric(&agg, "category:even", "vendi_q1").n, 10);
+    }
+
+    #[test]
+    fn a_probe_some_models_missed_is_left_out_of_size_measures_only() {
+        let full = |p: &str| record(p, "x", &[("a", vec![one_hot(0, 3, 0.0)]), ("b", vec![one_hot(1, 3, 0.0)]), ("c", vec![one_hot(2, 3, 0.0)])]);
+        let partial = record("p9", "x", &[("a", vec![one_hot(0, 3, 0.0)]), ("b", vec![one_hot(0, 3, 0.0)])]);
+        let agg = aggregate(&[full("p1"), full("p2"), partial]);
+        let vendi = metric(&agg, "overall", "vendi_q1");
+        assert_eq!((vendi.n, vendi.n_models), (2, 3));
+        assert!((vendi.value - 3.0).abs() < 1e-9, "only the probes all three answered: {vendi:?}");
+        // The ratio counts every probe with two models: (1 + 1 + 1/2) / 3.
+        let ratio = metric(&agg, "overall", "model_vendi_ratio");
+        assert_eq!(ratio.n, 3);
+        assert!((ratio.value - 2.5 / 3.0).abs() < 1e-9, "{ratio:?}");
+        // A pair is measured on the probes both answered.
+        let ac = agg.pairs.iter().find(|(c, p)| c.is_none() && p.model_a == "a" && p.model_b == "c").unwrap();
+        assert_eq!(ac.1.n_probes, 2);
+        let ab = agg.pairs.iter().find(|(c, p)| c.is_none() && p.model_a == "a" && p.model_b == "b").unwrap();
+        assert_eq!(ab.1.n_probes, 3);
+        assert!((ab.1.mean_similarity - 1.0 / 3.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,169 @@
+//! The measure stage at scale: 100 models x 1,000 probes x 5 samples of 384-d vectors.
+//!
+//!     cargo bench --bench measures -- generate DIR [MODELS PROBES SAMPLES DIM]
+//!     cargo bench --bench measures -- measure DIR
+//!     cargo bench --bench measures -- vendi DIR
+//!
+//! `generate` writes a synthetic run into DIR/reports (the `responses` columns the stage reads,
+//! `features` and `embeddings`) and the raw vectors to DIR/vectors.f32 (probe-major, f32 LE)
+//! with DIR/shape.json, for the Python reference. Models come in families of five: a probe's
+//! answer is the family's direction plus the model's own offset plus sampling noise.
+//! `measure` runs the whole measure stage on the stored tables (what `hivewatch run` and
+//! `analyze` call) and prints its wall time. `vendi` times only the Vendi scores (q = 1, 2, inf)
+//! of every probe's matrix, the part the Python reference (`vendi-score`) can do too.
+//! benches/measures_scale.sh runs all of it with GNU time and the reference side by side.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use hivewatch::embed::Embedder;
+use hivewatch::features::{Features, Lexicon, Refusal};
+use hivewatch::store::{self, responses::OkText};
+use rand::{Rng, SeedableRng};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const RUN_ID: &str = "bench-run";
+
+fn run_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+}
+
+struct Shape {
+    models: usize,
+    probes: usize,
+    samples: usize,
+    dim: usize,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let (Some(mode), Some(dir)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: cargo bench --bench measures -- generate|measure|vendi DIR [MODELS PROBES SAMPLES DIM]");
+        std::process::exit(2);
+    };
+    let dir = PathBuf::from(dir);
+    let num = |i: usize, default: usize| args.get(i).map_or(default, |a| a.parse().expect("a number"));
+    match mode.as_str() {
+        "generate" => generate(&dir, &Shape { models: num(2, 100), probes: num(3, 1000), samples: num(4, 5), dim: num(5, 384) }),
+        "measure" => {
+            let start = Instant::now();
+            let stats = hivewatch::metrics::stage::measure_run(&dir.join("reports"), run_date(), RUN_ID, &Embedder::Lexical)
+                .expect("measure stage");
+            println!(
+                "measure stage: {} probes, {} pair rows, {} run_metrics rows in {:.2} s",
+                stats.probes,
+                stats.pairs,
+                stats.metrics,
+                start.elapsed().as_secs_f64()
+            );
+        }
+        "vendi" => vendi(&dir),
+        other => panic!("unknown mode {other}"),
+    }
+}
+
+fn generate(dir: &Path, s: &Shape) {
+    let start = Instant::now();
+    let out = dir.join("reports");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(
+        dir.join("shape.json"),
+        format!(r#"{{"models": {}, "probes": {}, "samples": {}, "dim": {}}}"#, s.models, s.probes, s.samples, s.dim),
+    )
+    .unwrap();
+    let mut raw = std::io::BufWriter::new(std::fs::File::create(dir.join("vectors.f32")).unwrap());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut gauss = |rng: &mut rand::rngs::StdRng| -> f32 {
+        // Sum of uniforms: near-normal, cheap, reproducible.
+        (0..4).map(|_| rng.random_range(-1.0f32..1.0)).sum::<f32>() * 0.5
+    };
+    let words = ["the", "model", "answer", "policy", "risk", "should", "consider", "people", "city", "water", "I", "think"];
+    let mut rows: Vec<OkText> = Vec::new();
+    let mut vectors: Vec<Vec<f32>> = Vec::new();
+    let mut features: Vec<Features> = Vec::new();
+    let lexicon = Lexicon::builtin();
+    let mut categories = std::collections::HashMap::new();
+    let embeddings_path = store::embeddings::path(&out, run_date(), RUN_ID, &Embedder::Lexical);
+    let mut pending_batches: Vec<arrow_array::RecordBatch> = Vec::new();
+    let mut all_rows: Vec<OkText> = Vec::new();
+    let mut all_features: Vec<Features> = Vec::new();
+    for p in 0..s.probes {
+        let probe = format!("p{p:05}");
+        categories.insert(probe.clone(), format!("c{}", p % 10));
+        let families: Vec<Vec<f32>> = (0..s.models.div_ceil(5)).map(|_| (0..s.dim).map(|_| gauss(&mut rng)).collect()).collect();
+        for m in 0..s.models {
+            let offset: Vec<f32> = (0..s.dim).map(|_| 0.6 * gauss(&mut rng)).collect();
+            for k in 0..s.samples {
+                let v: Vec<f32> = (0..s.dim).map(|j| families[m / 5][j] + offset[j] + 0.5 * gauss(&mut rng)).collect();
+                for x in &v {
+                    raw.write_all(&x.to_le_bytes()).unwrap();
+                }
+                let text: Vec<&str> = (0..60).map(|_| words[rng.random_range(0..words.len())]).collect();
+                let text = text.join(" ");
+                let mut f = hivewatch::features::extract(&lexicon, &text);
+                if (m + p) % 17 == 0 {
+                    f.refusal = Refusal::Full;
+                }
+                rows.push(OkText { endpoint: format!("fam{:02}-m{m:03}", m / 5), probe_id: probe.clone(), sample_index: k as i32, text });
+                vectors.push(v);
+                features.push(f);
+            }
+        }
+        if rows.len() >= 8192 || p + 1 == s.probes {
+            pending_batches.push(store::embeddings::batch(RUN_ID, "bench", &rows, &vectors).unwrap());
+            all_rows.append(&mut rows);
+            all_features.append(&mut features);
+            vectors.clear();
+        }
+    }
+    raw.flush().unwrap();
+    let mut batches = pending_batches.into_iter();
+    store::embeddings::write(&embeddings_path, || Ok(batches.next())).unwrap();
+    let features_path = store::features::path(&out, run_date(), RUN_ID);
+    store::write_batch(&features_path, store::features::batch(RUN_ID, &lexicon.version, &categories, &all_rows, &all_features).unwrap())
+        .unwrap();
+    write_responses(&out, &categories, &all_rows);
+    println!("generated {} responses in {:.1} s", all_rows.len(), start.elapsed().as_secs_f64());
+}
+
+/// The `responses` columns the measure stage reads (it selects columns by name).
+fn write_responses(out: &Path, categories: &std::collections::HashMap<String, String>, rows: &[OkText]) {
+    use std::sync::Arc;
+    use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
+    let s = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+    let batch = RecordBatch::try_from_iter(vec![
+        ("endpoint", s(rows.iter().map(|r| r.endpoint.as_str()).collect())),
+        ("probe_id", s(rows.iter().map(|r| r.probe_id.as_str()).collect())),
+        ("category", s(rows.iter().map(|r| categories[&r.probe_id].as_str()).collect())),
+        ("sample_index", Arc::new(rows.iter().map(|r| r.sample_index).collect::<Int32Array>()) as ArrayRef),
+        ("status", s(vec!["ok"; rows.len()])),
+        ("response_text", s(rows.iter().map(|r| r.text.as_str()).collect())),
+    ])
+    .unwrap();
+    store::write_batch(&store::table_path(out, store::responses::TABLE, run_date(), RUN_ID), batch).unwrap();
+}
+
+fn vendi(dir: &Path) {
+    use hivewatch::metrics::vendi::{Order, kernel_eigenvalues, vendi_from_eigenvalues};
+    let shape: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("shape.json")).unwrap()).unwrap();
+    let n = |k: &str| shape[k].as_u64().unwrap() as usize;
+    let (rows_per_probe, dim) = (n("models") * n("samples"), n("dim"));
+    let bytes = std::fs::read(dir.join("vectors.f32")).unwrap();
+    let floats: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let probes: Vec<Vec<Vec<f32>>> = floats
+        .chunks_exact(rows_per_probe * dim)
+        .map(|p| p.chunks_exact(dim).map(<[f32]>::to_vec).collect())
+        .collect();
+    let start = Instant::now();
+    let scores = hivewatch::util::parallel_map(&probes, |rows| {
+        let eigen = kernel_eigenvalues(&hivewatch::metrics::unit_rows(rows));
+        [Order::One, Order::Q(2.0), Order::Infinity].map(|o| vendi_from_eigenvalues(&eigen, o))
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let mean_q1 = scores.iter().map(|s| s[0]).sum::<f64>() / scores.len() as f64;
+    println!("vendi (q = 1, 2, inf) of {} probes of {rows_per_probe} x {dim}: {wall:.2} s (mean q1 {mean_q1:.6})", scores.len());
+}
