@@ -48,11 +48,14 @@ fn main() {
     let dir = PathBuf::from(dir);
     let num = |i: usize, default: usize| args.get(i).map_or(default, |a| a.parse().expect("a number"));
     match mode.as_str() {
-        "generate" => generate(&dir, &Shape { models: num(2, 100), probes: num(3, 1000), samples: num(4, 5), dim: num(5, 384) }),
+        "generate" => {
+            generate(&dir, &Shape { models: num(2, 100), probes: num(3, 1000), samples: num(4, 5), dim: num(5, 384) })
+        }
         "measure" => {
             let start = Instant::now();
-            let stats = hivewatch::metrics::stage::measure_run(&dir.join("reports"), run_date(), RUN_ID, &Embedder::Lexical)
-                .expect("measure stage");
+            let stats =
+                hivewatch::metrics::stage::measure_run(&dir.join("reports"), run_date(), RUN_ID, &Embedder::Lexical)
+                    .expect("measure stage");
             println!(
                 "measure stage: {} probes, {} pair rows, {} run_metrics rows in {:.2} s",
                 stats.probes,
@@ -77,11 +80,12 @@ fn generate(dir: &Path, s: &Shape) {
     .unwrap();
     let mut raw = std::io::BufWriter::new(std::fs::File::create(dir.join("vectors.f32")).unwrap());
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let mut gauss = |rng: &mut rand::rngs::StdRng| -> f32 {
+    let gauss = |rng: &mut rand::rngs::StdRng| -> f32 {
         // Sum of uniforms: near-normal, cheap, reproducible.
         (0..4).map(|_| rng.random_range(-1.0f32..1.0)).sum::<f32>() * 0.5
     };
-    let words = ["the", "model", "answer", "policy", "risk", "should", "consider", "people", "city", "water", "I", "think"];
+    let words =
+        ["the", "model", "answer", "policy", "risk", "should", "consider", "people", "city", "water", "I", "think"];
     let mut rows: Vec<OkText> = Vec::new();
     let mut vectors: Vec<Vec<f32>> = Vec::new();
     let mut features: Vec<Features> = Vec::new();
@@ -94,7 +98,8 @@ fn generate(dir: &Path, s: &Shape) {
     for p in 0..s.probes {
         let probe = format!("p{p:05}");
         categories.insert(probe.clone(), format!("c{}", p % 10));
-        let families: Vec<Vec<f32>> = (0..s.models.div_ceil(5)).map(|_| (0..s.dim).map(|_| gauss(&mut rng)).collect()).collect();
+        let families: Vec<Vec<f32>> =
+            (0..s.models.div_ceil(5)).map(|_| (0..s.dim).map(|_| gauss(&mut rng)).collect()).collect();
         for m in 0..s.models {
             let offset: Vec<f32> = (0..s.dim).map(|_| 0.6 * gauss(&mut rng)).collect();
             for k in 0..s.samples {
@@ -108,7 +113,12 @@ fn generate(dir: &Path, s: &Shape) {
                 if (m + p) % 17 == 0 {
                     f.refusal = Refusal::Full;
                 }
-                rows.push(OkText { endpoint: format!("fam{:02}-m{m:03}", m / 5), probe_id: probe.clone(), sample_index: k as i32, text });
+                rows.push(OkText {
+                    endpoint: format!("fam{:02}-m{m:03}", m / 5),
+                    probe_id: probe.clone(),
+                    sample_index: k as i32,
+                    text,
+                });
                 vectors.push(v);
                 features.push(f);
             }
@@ -124,16 +134,19 @@ fn generate(dir: &Path, s: &Shape) {
     let mut batches = pending_batches.into_iter();
     store::embeddings::write(&embeddings_path, || Ok(batches.next())).unwrap();
     let features_path = store::features::path(&out, run_date(), RUN_ID);
-    store::write_batch(&features_path, store::features::batch(RUN_ID, &lexicon.version, &categories, &all_rows, &all_features).unwrap())
-        .unwrap();
+    store::write_batch(
+        &features_path,
+        store::features::batch(RUN_ID, &lexicon.version, &categories, &all_rows, &all_features).unwrap(),
+    )
+    .unwrap();
     write_responses(&out, &categories, &all_rows);
     println!("generated {} responses in {:.1} s", all_rows.len(), start.elapsed().as_secs_f64());
 }
 
 /// The `responses` columns the measure stage reads (it selects columns by name).
 fn write_responses(out: &Path, categories: &std::collections::HashMap<String, String>, rows: &[OkText]) {
-    use std::sync::Arc;
     use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
+    use std::sync::Arc;
     let s = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
     let batch = RecordBatch::try_from_iter(vec![
         ("endpoint", s(rows.iter().map(|r| r.endpoint.as_str()).collect())),
@@ -149,15 +162,14 @@ fn write_responses(out: &Path, categories: &std::collections::HashMap<String, St
 
 fn vendi(dir: &Path) {
     use hivewatch::metrics::vendi::{Order, kernel_eigenvalues, vendi_from_eigenvalues};
-    let shape: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("shape.json")).unwrap()).unwrap();
+    let shape: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("shape.json")).unwrap()).unwrap();
     let n = |k: &str| shape[k].as_u64().unwrap() as usize;
     let (rows_per_probe, dim) = (n("models") * n("samples"), n("dim"));
     let bytes = std::fs::read(dir.join("vectors.f32")).unwrap();
     let floats: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
-    let probes: Vec<Vec<Vec<f32>>> = floats
-        .chunks_exact(rows_per_probe * dim)
-        .map(|p| p.chunks_exact(dim).map(<[f32]>::to_vec).collect())
-        .collect();
+    let probes: Vec<Vec<Vec<f32>>> =
+        floats.chunks_exact(rows_per_probe * dim).map(|p| p.chunks_exact(dim).map(<[f32]>::to_vec).collect()).collect();
     let start = Instant::now();
     let scores = hivewatch::util::parallel_map(&probes, |rows| {
         let eigen = kernel_eigenvalues(&hivewatch::metrics::unit_rows(rows));
@@ -165,5 +177,8 @@ fn vendi(dir: &Path) {
     });
     let wall = start.elapsed().as_secs_f64();
     let mean_q1 = scores.iter().map(|s| s[0]).sum::<f64>() / scores.len() as f64;
-    println!("vendi (q = 1, 2, inf) of {} probes of {rows_per_probe} x {dim}: {wall:.2} s (mean q1 {mean_q1:.6})", scores.len());
+    println!(
+        "vendi (q = 1, 2, inf) of {} probes of {rows_per_probe} x {dim}: {wall:.2} s (mean q1 {mean_q1:.6})",
+        scores.len()
+    );
 }

@@ -99,7 +99,7 @@ pub async fn run(output: &Path) -> Result<i32> {
     sim.stop().await;
     crate::cli::print_report(&report);
     println!(
-        "\nQuery it with DuckDB:\n  SELECT endpoint, status, count(*) FROM read_parquet('{0}/responses/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY 1;\n  SELECT category, avg(model_vendi_ratio), avg(homogenization_index) FROM read_parquet('{0}/probe_metrics/*/*.parquet') GROUP BY 1 ORDER BY 2;",
+        "\nQuery it with DuckDB:\n  SELECT endpoint, status, count(*) FROM read_parquet('{0}/responses/*/*.parquet', hive_partitioning=true) GROUP BY ALL ORDER BY 1;\n  SELECT category, avg(model_vendi_ratio), avg(homogenization_index) FROM read_parquet('{0}/probe_metrics/*/*.parquet') GROUP BY 1 ORDER BY 2;\n  SELECT scope, metric, value, ci_low, ci_high, n FROM read_parquet('{0}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE scope = 'overall' ORDER BY metric;\n  SELECT family, list(endpoint) FROM read_parquet('{0}/families/*/*.parquet') GROUP BY 1;",
         output.display()
     );
     Ok(exit::OK)

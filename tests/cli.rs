@@ -43,6 +43,17 @@ fn bad_configs_are_refused_with_file_line_and_fix_before_any_request() {
         assert!(log.contains(where_), "expected {where_:?} in:\n{log}");
         assert!(log.contains(what), "expected {what:?} in:\n{log}");
     }
+    // A behaviour lexicon with a pattern that does not compile: its file and line.
+    let lexicon_dir = tempfile::tempdir().unwrap();
+    let lexicon = lexicon_dir.path().join("lexicon.toml");
+    let builtin = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/features/behaviour.toml")).unwrap();
+    let broken = builtin.replacen("opening = [", "opening = [\n  '(unclosed',", 1);
+    let line = broken.lines().position(|l| l.contains("(unclosed")).unwrap() + 1;
+    std::fs::write(&lexicon, broken).unwrap();
+    let src = format!("{good}\n[features]\nlexicon = {:?}\n", lexicon.display().to_string());
+    let (code, log) = run_config(&src, &[("HW_CLI_KEY", "k")]);
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains(&format!("lexicon.toml:{line}:")) && log.contains("bad pattern"), "{log}");
     assert_eq!(sim.requests(), 0, "nothing may be sent for bad input");
 }
 

@@ -81,10 +81,8 @@ fn one_family_is_a_monoculture_many_families_are_not() {
         "SELECT count(*) FROM read_parquet('{out}/run_metrics/*/*.parquet') WHERE n < 1 OR n_models < 1 OR (ci_low IS NOT NULL AND NOT (ci_low <= value + 1e-12 AND value <= ci_high + 1e-12))",
     );
     assert_eq!(bad, 0);
-    let scopes = scalar_i64(
-        &poly_reports,
-        "SELECT count(DISTINCT scope) FROM read_parquet('{out}/run_metrics/*/*.parquet')",
-    );
+    let scopes =
+        scalar_i64(&poly_reports, "SELECT count(DISTINCT scope) FROM read_parquet('{out}/run_metrics/*/*.parquet')");
     assert_eq!(scopes, 1 + 3 + 6, "overall, 3 categories, 6 models");
 
     // One features row per ok response, with the lexicon version.

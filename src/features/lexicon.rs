@@ -1,4 +1,4 @@
-//! The behaviour lexicon: versioned data (`lexicon/behaviour.toml`) that the feature rules read.
+//! The behaviour lexicon: versioned data (`src/features/behaviour.toml`) that the feature rules read.
 //! Its version goes into every `features` row, so rows made with two lexicons are never mixed
 //! silently.
 
@@ -10,9 +10,9 @@ use serde::Deserialize;
 use crate::config::{InputError, line_of};
 
 /// The lexicon shipped with hivewatch, used unless `[features] lexicon` names another file.
-pub const BUILTIN: &str = include_str!("../../lexicon/behaviour.toml");
+pub const BUILTIN: &str = include_str!("behaviour.toml");
 /// Where the built-in lexicon lives in the repository (named in errors about it).
-pub const BUILTIN_PATH: &str = "lexicon/behaviour.toml";
+pub const BUILTIN_PATH: &str = "src/features/behaviour.toml";
 
 /// A parsed lexicon: compiled patterns and the refusal thresholds.
 #[derive(Debug, Clone)]

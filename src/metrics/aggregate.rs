@@ -414,7 +414,11 @@ mod tests {
     }
 
     fn metric(agg: &RunAggregates, scope: &str, name: &str) -> RunMetric {
-        agg.metrics.iter().find(|m| m.scope == scope && m.metric == name).unwrap_or_else(|| panic!("{scope} {name}")).clone()
+        agg.metrics
+            .iter()
+            .find(|m| m.scope == scope && m.metric == name)
+            .unwrap_or_else(|| panic!("{scope} {name}"))
+            .clone()
     }
 
     fn one_hot(i: usize, d: usize, noise: f32) -> Vec<f32> {
@@ -493,8 +497,53 @@ mod tests {
     }
 
     #[test]
+    fn per_model_rates_their_spread_and_refusal_kappa() {
+        use crate::features::Refusal;
+        use crate::store::features::Flags;
+        let flag = |refuses: bool| Flags {
+            refusal: if refuses { Refusal::Full } else { Refusal::None },
+            hedging: !refuses,
+            confident: false,
+            self_reference: false,
+        };
+        // a refuses every probe, b none, c the even probes.
+        let records: Vec<ProbeRecord> = (0..10)
+            .map(|p| {
+                let mut r = record(&format!("p{p}"), "x", &[]);
+                r.behaviour = probe_behaviour(&[
+                    ("a".into(), vec![flag(true); 2]),
+                    ("b".into(), vec![flag(false); 2]),
+                    ("c".into(), vec![flag(p % 2 == 0); 2]),
+                ]);
+                r
+            })
+            .collect();
+        let agg = aggregate(&records);
+        assert_eq!(metric(&agg, "model:a", "refusal_rate").value, 1.0);
+        assert_eq!(metric(&agg, "model:b", "refusal_rate").value, 0.0);
+        assert_eq!(metric(&agg, "model:c", "refusal_rate").value, 0.5);
+        assert_eq!(metric(&agg, "model:b", "hedging_rate").value, 1.0);
+        // Population SD of (1, 0, 0.5).
+        let spread = metric(&agg, "overall", "refusal_rate_spread");
+        assert!((spread.value - (1.0f64 / 6.0).sqrt()).abs() < 1e-12, "{spread:?}");
+        assert_eq!(spread.n_models, 3);
+        // Two refusers of three on even probes, one on odd: agreement below chance is negative.
+        let kappa = metric(&agg, "overall", "refusal_kappa");
+        let table: Vec<Vec<u32>> = (0..10).map(|p| if p % 2 == 0 { vec![2, 1] } else { vec![1, 2] }).collect();
+        assert_eq!(kappa.value, fleiss_kappa(&table).unwrap());
+        assert!(kappa.value < 0.0);
+        assert!((metric(&agg, "overall", "refusal_agreement").value - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn a_probe_some_models_missed_is_left_out_of_size_measures_only() {
-        let full = |p: &str| record(p, "x", &[("a", vec![one_hot(0, 3, 0.0)]), ("b", vec![one_hot(1, 3, 0.0)]), ("c", vec![one_hot(2, 3, 0.0)])]);
+        let full = |p: &str| {
+            record(
+                p,
+                "x",
+                &[("a", vec![one_hot(0, 3, 0.0)]), ("b", vec![one_hot(1, 3, 0.0)]), ("c", vec![one_hot(2, 3, 0.0)])],
+            )
+        };
         let partial = record("p9", "x", &[("a", vec![one_hot(0, 3, 0.0)]), ("b", vec![one_hot(0, 3, 0.0)])]);
         let agg = aggregate(&[full("p1"), full("p2"), partial]);
         let vendi = metric(&agg, "overall", "vendi_q1");
