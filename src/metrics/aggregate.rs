@@ -17,7 +17,7 @@ use faer::Mat;
 
 use super::agreement::fleiss_kappa;
 use super::behaviour::ProbeBehaviour;
-use super::bootstrap::{ALPHA, ProbeBootstrap};
+use super::bootstrap::{ALPHA, ProbeBootstrap, percentile_interval};
 use super::cluster::{SAME_BEHAVIOUR, clusters, normalised_similarity, sizes};
 use super::herfindahl;
 use super::lexical::ProbeLexical;
@@ -134,260 +134,329 @@ fn summarise_columns(values: &Mat<f64>) -> Vec<Option<(f64, f64, f64, usize)>> {
         .collect()
 }
 
+/// The run's models and, for each probe record, where each model sits in its matrices.
+struct RunModels {
+    /// Every model of the run, sorted by name.
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+    /// `local[p][m]`: model m's index in record p's `ProbeModels` (None when it has no vector).
+    local: Vec<Vec<Option<usize>>>,
+}
+
+impl RunModels {
+    fn of(records: &[&ProbeRecord]) -> Self {
+        let names: Vec<String> = records
+            .iter()
+            .flat_map(|r| record_models(r))
+            .map(str::to_owned)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let index: HashMap<String, usize> = names.iter().enumerate().map(|(i, m)| (m.clone(), i)).collect();
+        let local = records
+            .iter()
+            .map(|r| {
+                let mut l = vec![None; names.len()];
+                for (k, name) in r.models.iter().flat_map(|m| m.models.iter()).enumerate() {
+                    l[index[name]] = Some(k);
+                }
+                l
+            })
+            .collect();
+        RunModels { names, index, local }
+    }
+
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Every pair (a, b) with a < b.
+    fn pairs(&self) -> Vec<(usize, usize)> {
+        let m = self.len();
+        (0..m).flat_map(|a| (a + 1..m).map(move |b| (a, b))).collect()
+    }
+
+    /// `f` of record p's matrices at the pair's entries, NaN when either model is missing there.
+    fn pair_value(
+        &self,
+        record: &ProbeRecord,
+        p: usize,
+        (a, b): (usize, usize),
+        f: impl Fn(&ProbeModels, usize, usize) -> f64,
+    ) -> f64 {
+        match (&record.models, self.local[p][a], self.local[p][b]) {
+            (Some(pm), Some(x), Some(y)) => f(pm, x, y),
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// Names of the models a record has anything from (vectors or features).
+fn record_models(r: &ProbeRecord) -> impl Iterator<Item = &str> {
+    r.models
+        .iter()
+        .flat_map(|m| m.models.iter().map(String::as_str))
+        .chain(r.behaviour.models.iter().map(|(n, _)| n.as_str()))
+}
+
 /// The run's aggregates from its probe records (in any order).
 pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     let mut records: Vec<&ProbeRecord> = records.iter().collect();
     records.sort_by(|a, b| a.probe.cmp(&b.probe));
-    let models: Vec<String> = records
-        .iter()
-        .flat_map(|r| {
-            r.models
-                .iter()
-                .flat_map(|m| m.models.iter().cloned())
-                .chain(r.behaviour.models.iter().map(|(n, _)| n.clone()))
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let index: HashMap<&str, usize> = models.iter().enumerate().map(|(i, m)| (m.as_str(), i)).collect();
-    let m_all = models.len();
-    // For each record: run model index -> index in the record's model matrices.
-    let local: Vec<Vec<Option<usize>>> = records
-        .iter()
-        .map(|r| {
-            let mut l = vec![None; m_all];
-            if let Some(pm) = &r.models {
-                for (k, name) in pm.models.iter().enumerate() {
-                    l[index[name.as_str()]] = Some(k);
-                }
-            }
-            l
-        })
-        .collect();
-
+    let run = RunModels::of(&records);
     let mut out = RunAggregates::default();
-    let categories: BTreeSet<&str> = records.iter().map(|r| r.category.as_str()).collect();
+
     let mut scopes: Vec<(String, Option<String>, Vec<usize>)> =
         vec![("overall".into(), None, (0..records.len()).collect())];
-    for c in categories {
+    for c in records.iter().map(|r| r.category.as_str()).collect::<BTreeSet<_>>() {
         let members = (0..records.len()).filter(|&i| records[i].category == c).collect();
         scopes.push((format!("category:{c}"), Some(c.to_owned()), members));
     }
-
-    let pairs: Vec<(usize, usize)> = (0..m_all).flat_map(|a| (a + 1..m_all).map(move |b| (a, b))).collect();
-    let pair_value = |i: usize, (a, b): (usize, usize), f: &dyn Fn(&ProbeModels, usize, usize) -> f64| -> f64 {
-        match (&records[i].models, local[i][a], local[i][b]) {
-            (Some(pm), Some(x), Some(y)) => f(pm, x, y),
-            _ => f64::NAN,
-        }
-    };
-
     for (scope, category, members) in &scopes {
-        // Probe-level quantities.
-        let scope_models: BTreeSet<usize> = members
-            .iter()
-            .flat_map(|&i| {
-                let r = records[i];
-                r.models
-                    .iter()
-                    .flat_map(|m| m.models.iter())
-                    .chain(r.behaviour.models.iter().map(|(n, _)| n))
-                    .map(|n| index[n.as_str()])
-            })
-            .collect();
-        let values = Mat::<f64>::from_fn(members.len(), PROBE_METRICS.len(), |p, j| {
-            let (_, full, min_models, get) = PROBE_METRICS[j];
-            let r = records[members[p]];
-            let n = r.n_models();
-            if (full && n < scope_models.len()) || n < min_models { f64::NAN } else { get(r).unwrap_or(f64::NAN) }
-        });
-        for (j, s) in summarise_columns(&values).into_iter().enumerate() {
-            if let Some((value, lo, hi, n)) = s {
-                out.metrics.push(RunMetric {
-                    scope: scope.clone(),
-                    metric: PROBE_METRICS[j].0.into(),
-                    value,
-                    ci: Some((lo, hi)),
-                    n,
-                    n_models: scope_models.len(),
-                });
-            }
-        }
-        // Model pairs.
-        let values = Mat::<f64>::from_fn(members.len(), pairs.len(), |p, k| {
-            pair_value(members[p], pairs[k], &|pm, x, y| pm.sim(x, y))
-        });
-        for (k, s) in summarise_columns(&values).into_iter().enumerate() {
-            if let Some((mean, lo, hi, n)) = s {
-                let (a, b) = pairs[k];
-                out.pairs.push((
-                    category.clone(),
-                    PairSimilarity {
-                        model_a: models[a].clone(),
-                        model_b: models[b].clone(),
-                        mean_similarity: mean,
-                        ci_low: lo,
-                        ci_high: hi,
-                        n_probes: n,
-                    },
-                ));
-            }
-        }
+        out.metrics.extend(scope_metrics(scope, &records, members, &run));
+        out.pairs.extend(scope_pairs(&records, members, &run).into_iter().map(|p| (category.clone(), p)));
     }
 
-    let all: Vec<usize> = (0..records.len()).collect();
-    let overall = |metric: &str, value: f64, ci: Option<(f64, f64)>, n: usize, n_models: usize| RunMetric {
+    let overall = |metric: &str, value: f64, ci: Option<(f64, f64)>, n: usize| RunMetric {
         scope: "overall".into(),
         metric: metric.into(),
         value,
         ci,
         n,
-        n_models,
+        n_models: run.len(),
     };
+    let per_model = model_metrics(&records, &run);
+    // Spread across models of their rates: the population standard deviation.
+    for metric in &MODEL_METRICS[..4] {
+        let rates: Vec<f64> = per_model.iter().filter(|m| m.metric == *metric).map(|m| m.value).collect();
+        if rates.len() >= 2 {
+            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+            let sd = (rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rates.len() as f64).sqrt();
+            out.metrics.push(RunMetric {
+                n_models: rates.len(),
+                ..overall(&format!("{metric}_spread"), sd, None, records.len())
+            });
+        }
+    }
+    if let Some((kappa, n)) = refusal_kappa(&records, run.len()) {
+        out.metrics.push(overall("refusal_kappa", kappa, None, n));
+    }
+    if records.iter().any(|r| r.models.is_some()) {
+        let (effective, ci) = effective_models(&records, &run);
+        let m = run.len() as f64;
+        out.metrics.push(overall("effective_models", effective, ci, records.len()));
+        out.metrics.push(overall(
+            "effective_models_ratio",
+            effective / m,
+            ci.map(|(lo, hi)| (lo / m, hi / m)),
+            records.len(),
+        ));
 
-    // Per model.
-    let model_values = Mat::<f64>::from_fn(records.len(), m_all * MODEL_METRICS.len(), |p, col| {
-        let (m, j) = (col / MODEL_METRICS.len(), col % MODEL_METRICS.len());
+        let self_similarity: Vec<Option<f64>> = run
+            .names
+            .iter()
+            .map(|name| {
+                let scope = format!("model:{name}");
+                per_model.iter().find(|x| x.scope == scope && x.metric == "self_similarity").map(|x| x.value)
+            })
+            .collect();
+        let overall_pairs: Vec<&PairSimilarity> =
+            out.pairs.iter().filter(|(c, _)| c.is_none()).map(|(_, p)| p).collect();
+        out.families = families(&run.names, &overall_pairs, &self_similarity);
+        let sizes: Vec<usize> = {
+            let mut by_family: BTreeMap<&str, usize> = BTreeMap::new();
+            for f in &out.families {
+                by_family.insert(&f.family, f.size);
+            }
+            by_family.into_values().collect()
+        };
+        let hhi = herfindahl(&sizes).expect("at least one model");
+        out.metrics.push(overall("families", sizes.len() as f64, None, records.len()));
+        out.metrics.push(overall("family_hhi", hhi, None, records.len()));
+        out.metrics.push(overall("effective_families", 1.0 / hhi, None, records.len()));
+        if let Some(max) = overall_pairs.iter().map(|p| p.mean_similarity).reduce(f64::max) {
+            out.metrics.push(overall("max_pair_similarity", max, None, records.len()));
+        }
+    }
+    out.metrics.extend(per_model);
+    for f in &out.families {
+        out.metrics.push(RunMetric {
+            scope: format!("model:{}", f.model),
+            metric: "family_size".into(),
+            value: f.size as f64,
+            ci: None,
+            n: records.len(),
+            n_models: run.len(),
+        });
+    }
+    out.metrics.push(overall("models", run.len() as f64, None, records.len()));
+    out.metrics.push(overall("probes", records.len() as f64, None, records.len()));
+    out
+}
+
+/// The means over a scope's probes of the per-probe quantities, with coverage rules.
+fn scope_metrics(scope: &str, records: &[&ProbeRecord], members: &[usize], run: &RunModels) -> Vec<RunMetric> {
+    let scope_models: BTreeSet<usize> =
+        members.iter().flat_map(|&i| record_models(records[i])).map(|n| run.index[n]).collect();
+    let values = Mat::<f64>::from_fn(members.len(), PROBE_METRICS.len(), |p, j| {
+        let (_, every_model, min_models, get) = PROBE_METRICS[j];
+        let r = records[members[p]];
+        let n = r.n_models();
+        if (every_model && n < scope_models.len()) || n < min_models { f64::NAN } else { get(r).unwrap_or(f64::NAN) }
+    });
+    summarise_columns(&values)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(j, s)| {
+            let (value, lo, hi, n) = s?;
+            Some(RunMetric {
+                scope: scope.to_owned(),
+                metric: PROBE_METRICS[j].0.into(),
+                value,
+                ci: Some((lo, hi)),
+                n,
+                n_models: scope_models.len(),
+            })
+        })
+        .collect()
+}
+
+/// Each model pair's mean similarity over the scope's probes both answered, with its interval.
+fn scope_pairs(records: &[&ProbeRecord], members: &[usize], run: &RunModels) -> Vec<PairSimilarity> {
+    let pairs = run.pairs();
+    let values = Mat::<f64>::from_fn(members.len(), pairs.len(), |p, k| {
+        run.pair_value(records[members[p]], members[p], pairs[k], |pm, x, y| pm.sim(x, y))
+    });
+    summarise_columns(&values)
+        .into_iter()
+        .zip(&pairs)
+        .filter_map(|(s, &(a, b))| {
+            let (mean, lo, hi, n) = s?;
+            Some(PairSimilarity {
+                model_a: run.names[a].clone(),
+                model_b: run.names[b].clone(),
+                mean_similarity: mean,
+                ci_low: lo,
+                ci_high: hi,
+                n_probes: n,
+            })
+        })
+        .collect()
+}
+
+/// Per model, over the probes it answered: [`MODEL_METRICS`].
+fn model_metrics(records: &[&ProbeRecord], run: &RunModels) -> Vec<RunMetric> {
+    let k = MODEL_METRICS.len();
+    let values = Mat::<f64>::from_fn(records.len(), run.len() * k, |p, col| {
+        let (m, j) = (col / k, col % k);
         let r = records[p];
-        let rates = r.behaviour.models.iter().find(|(n, _)| *n == models[m]).map(|(_, x)| x);
-        let v = match (j, rates, &r.models, local[p][m]) {
+        let rates = r.behaviour.models.iter().find(|(n, _)| *n == run.names[m]).map(|(_, x)| x);
+        let v = match (j, rates, &r.models, run.local[p][m]) {
             (0, Some(x), _, _) => Some(x.refusal),
             (1, Some(x), _, _) => Some(x.hedging),
             (2, Some(x), _, _) => Some(x.confident),
             (3, Some(x), _, _) => Some(x.self_reference),
-            (4, _, Some(pm), Some(k)) => pm.self_similarity[k],
-            (5, _, Some(pm), Some(k)) if pm.len() > 1 => {
-                Some((0..pm.len()).filter(|&o| o != k).map(|o| pm.sim(k, o)).sum::<f64>() / (pm.len() - 1) as f64)
+            (4, _, Some(pm), Some(i)) => pm.self_similarity[i],
+            (5, _, Some(pm), Some(i)) if pm.len() > 1 => {
+                Some((0..pm.len()).filter(|&o| o != i).map(|o| pm.sim(i, o)).sum::<f64>() / (pm.len() - 1) as f64)
             }
             _ => None,
         };
         v.unwrap_or(f64::NAN)
     });
-    let model_summaries = summarise_columns(&model_values);
-    for (col, s) in model_summaries.iter().enumerate() {
-        if let Some((value, lo, hi, n)) = *s {
-            out.metrics.push(RunMetric {
-                scope: format!("model:{}", models[col / MODEL_METRICS.len()]),
-                metric: MODEL_METRICS[col % MODEL_METRICS.len()].into(),
+    summarise_columns(&values)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(col, s)| {
+            let (value, lo, hi, n) = s?;
+            Some(RunMetric {
+                scope: format!("model:{}", run.names[col / k]),
+                metric: MODEL_METRICS[col % k].into(),
                 value,
                 ci: Some((lo, hi)),
                 n,
                 n_models: 1,
-            });
-        }
-    }
-    // Spread across models of their rates: the population standard deviation.
-    for (j, metric) in MODEL_METRICS.iter().enumerate().take(4) {
-        let rates: Vec<f64> =
-            (0..m_all).filter_map(|m| model_summaries[m * MODEL_METRICS.len() + j].map(|s| s.0)).collect();
-        if rates.len() >= 2 {
-            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-            let sd = (rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rates.len() as f64).sqrt();
-            out.metrics.push(overall(&format!("{metric}_spread"), sd, None, records.len(), rates.len()));
-        }
-    }
+            })
+        })
+        .collect()
+}
 
-    // Refusal agreement over probes every model answered: Fleiss' kappa (models as raters).
+/// Fleiss' kappa of models refusing (models as raters), over the probes every model answered,
+/// and how many probes that is.
+fn refusal_kappa(records: &[&ProbeRecord], models: usize) -> Option<(f64, usize)> {
     let table: Vec<Vec<u32>> = records
         .iter()
-        .filter(|r| r.behaviour.models.len() == m_all)
+        .filter(|r| r.behaviour.models.len() == models)
         .map(|r| {
             let k = r.behaviour.refusers() as u32;
-            vec![k, m_all as u32 - k]
+            vec![k, models as u32 - k]
         })
         .collect();
-    if let Some(kappa) = fleiss_kappa(&table) {
-        out.metrics.push(overall("refusal_kappa", kappa, None, table.len(), m_all));
-    }
+    Some((fleiss_kappa(&table)?, table.len()))
+}
 
-    if m_all >= 1 && records.iter().any(|r| r.models.is_some()) {
-        // Effective number of distinct models: Vendi (q = 1) of the mean centroid-cosine matrix.
-        let cos = Mat::<f64>::from_fn(records.len(), pairs.len(), |p, k| {
-            pair_value(all[p], pairs[k], &|pm, x, y| pm.centroid_cosine[x * pm.len() + y])
-        });
-        let vendi_of = |pair_means: &dyn Fn(usize) -> f64| {
-            let mut k = vec![0.0; m_all * m_all];
-            for a in 0..m_all {
-                k[a * m_all + a] = 1.0;
-            }
-            for (i, &(a, b)) in pairs.iter().enumerate() {
-                let v = pair_means(i);
-                let v = if v.is_nan() { 0.0 } else { v };
-                k[a * m_all + b] = v;
-                k[b * m_all + a] = v;
-            }
-            vendi_from_eigenvalues(&kernel_matrix_eigenvalues(&k, m_all), Order::One)
-        };
-        let present = |k: usize| (0..records.len()).filter(|&p| !cos[(p, k)].is_nan()).count();
-        let means: Vec<f64> = (0..pairs.len())
-            .map(|k| {
-                let n = present(k);
-                if n == 0 {
-                    f64::NAN
-                } else {
-                    (0..records.len()).filter_map(|p| Some(cos[(p, k)]).filter(|v| !v.is_nan())).sum::<f64>() / n as f64
-                }
-            })
-            .collect();
-        let effective = vendi_of(&|i| means[i]);
-        let resampled = ProbeBootstrap::standard(records.len()).resample_means(&cos);
-        let mut draws: Vec<f64> = (0..resampled.nrows()).map(|r| vendi_of(&|i| resampled[(r, i)])).collect();
-        let ci = (!draws.is_empty()).then(|| super::bootstrap::percentile_interval(&mut draws, ALPHA));
-        out.metrics.push(overall("effective_models", effective, ci, records.len(), m_all));
-        out.metrics.push(overall(
-            "effective_models_ratio",
-            effective / m_all as f64,
-            ci.map(|(lo, hi)| (lo / m_all as f64, hi / m_all as f64)),
-            records.len(),
-            m_all,
-        ));
+/// The effective number of distinct models: Vendi (q = 1) of the matrix of mean centroid
+/// cosines, `C_ab = mean over probes both answered of cos(centroid_a, centroid_b)` (1 on the
+/// diagonal; 0 for a pair that never met). M when every model answers apart, 1 when all alike.
+/// The interval recomputes it on each bootstrap resample of the probes.
+fn effective_models(records: &[&ProbeRecord], run: &RunModels) -> (f64, Option<(f64, f64)>) {
+    let m = run.len();
+    let pairs = run.pairs();
+    let cosines = Mat::<f64>::from_fn(records.len(), pairs.len(), |p, k| {
+        run.pair_value(records[p], p, pairs[k], |pm, x, y| pm.centroid_cosine[x * pm.len() + y])
+    });
+    let vendi_of = |pair_mean: &dyn Fn(usize) -> f64| {
+        let mut kernel = vec![0.0; m * m];
+        for a in 0..m {
+            kernel[a * m + a] = 1.0;
+        }
+        for (i, &(a, b)) in pairs.iter().enumerate() {
+            let v = pair_mean(i);
+            let v = if v.is_nan() { 0.0 } else { v };
+            kernel[a * m + b] = v;
+            kernel[b * m + a] = v;
+        }
+        vendi_from_eigenvalues(&kernel_matrix_eigenvalues(&kernel, m), Order::One)
+    };
+    let means: Vec<f64> = (0..pairs.len())
+        .map(|k| {
+            let present: Vec<f64> = (0..records.len()).map(|p| cosines[(p, k)]).filter(|v| !v.is_nan()).collect();
+            if present.is_empty() { f64::NAN } else { present.iter().sum::<f64>() / present.len() as f64 }
+        })
+        .collect();
+    let resampled = ProbeBootstrap::standard(records.len()).resample_means(&cosines);
+    let mut draws: Vec<f64> = (0..resampled.nrows()).map(|r| vendi_of(&|i| resampled[(r, i)])).collect();
+    let ci = (!draws.is_empty()).then(|| percentile_interval(&mut draws, ALPHA));
+    (vendi_of(&|i| means[i]), ci)
+}
 
-        // Behaviour families: models clustered by run-level normalised similarity.
-        let pair_mean: HashMap<(&str, &str), f64> = out
-            .pairs
-            .iter()
-            .filter(|(c, _)| c.is_none())
-            .map(|(_, p)| ((p.model_a.as_str(), p.model_b.as_str()), p.mean_similarity))
-            .collect();
-        let self_sim: Vec<Option<f64>> =
-            (0..m_all).map(|m| model_summaries[m * MODEL_METRICS.len() + 4].map(|s| s.0)).collect();
-        let mut ns = vec![1.0; m_all * m_all];
-        for &(a, b) in &pairs {
-            let v = pair_mean.get(&(models[a].as_str(), models[b].as_str())).copied().unwrap_or(0.0);
-            let v = normalised_similarity(v, self_sim[a], self_sim[b]);
-            ns[a * m_all + b] = v;
-            ns[b * m_all + a] = v;
-        }
-        let labels = clusters(&ns, m_all, SAME_BEHAVIOUR);
-        let family_sizes = sizes(&labels);
-        let mut first: BTreeMap<usize, &str> = BTreeMap::new();
-        for (m, &l) in labels.iter().enumerate() {
-            first.entry(l).or_insert(models[m].as_str());
-        }
-        for (m, &l) in labels.iter().enumerate() {
-            out.families.push(Family { model: models[m].clone(), family: first[&l].to_owned(), size: family_sizes[l] });
-            out.metrics.push(RunMetric {
-                scope: format!("model:{}", models[m]),
-                metric: "family_size".into(),
-                value: family_sizes[l] as f64,
-                ci: None,
-                n: records.len(),
-                n_models: m_all,
-            });
-        }
-        let hhi = herfindahl(&family_sizes).expect("at least one model");
-        out.metrics.push(overall("families", family_sizes.len() as f64, None, records.len(), m_all));
-        out.metrics.push(overall("family_hhi", hhi, None, records.len(), m_all));
-        out.metrics.push(overall("effective_families", 1.0 / hhi, None, records.len(), m_all));
-        if let Some(max) =
-            out.pairs.iter().filter(|(c, _)| c.is_none()).map(|(_, p)| p.mean_similarity).reduce(f64::max)
-        {
-            out.metrics.push(overall("max_pair_similarity", max, None, records.len(), m_all));
-        }
+/// Behaviour families: models clustered by run-level normalised similarity (see
+/// [`super::cluster`]); each family is named by its first member.
+fn families(models: &[String], pairs: &[&PairSimilarity], self_similarity: &[Option<f64>]) -> Vec<Family> {
+    let m = models.len();
+    let index: HashMap<&str, usize> = models.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    // Pairs that never met stay at 0: never one family on no evidence.
+    let mut normalised = vec![0.0; m * m];
+    for a in 0..m {
+        normalised[a * m + a] = 1.0;
     }
-    out.metrics.push(overall("models", m_all as f64, None, records.len(), m_all));
-    out.metrics.push(overall("probes", records.len() as f64, None, records.len(), m_all));
-    out
+    for p in pairs {
+        let (a, b) = (index[p.model_a.as_str()], index[p.model_b.as_str()]);
+        let v = normalised_similarity(p.mean_similarity, self_similarity[a], self_similarity[b]);
+        normalised[a * m + b] = v;
+        normalised[b * m + a] = v;
+    }
+    let labels = clusters(&normalised, m, SAME_BEHAVIOUR);
+    let family_sizes = sizes(&labels);
+    let mut first: BTreeMap<usize, &str> = BTreeMap::new();
+    for (i, &l) in labels.iter().enumerate() {
+        first.entry(l).or_insert(models[i].as_str());
+    }
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| Family { model: models[i].clone(), family: first[&l].to_owned(), size: family_sizes[l] })
+        .collect()
 }
 
 #[cfg(test)]

@@ -22,48 +22,10 @@ pub fn unit_rows(rows: &[Vec<f32>]) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Mean cosine similarity between the rows of `a` and the rows of `b` (unit rows), over all
-/// pairs; with `same = true` (a and b are one set) the diagonal is left out.
-/// `mean_sim(A, B) = (1 / |P|) sum_{(i, j) in P} a_i . b_j`.
-pub fn mean_similarity(a: &[Vec<f64>], b: &[Vec<f64>], same: bool) -> Option<f64> {
-    let mut sum = 0.0;
-    let mut n = 0u64;
-    for (i, x) in a.iter().enumerate() {
-        for (j, y) in b.iter().enumerate() {
-            if same && i >= j {
-                continue;
-            }
-            sum += x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
-            n += 1;
-        }
-    }
-    (n > 0).then(|| sum / n as f64)
-}
-
-/// Mean intra-model similarity (over models with two or more samples) and mean inter-model
-/// similarity (over model pairs) of one probe; `groups` holds each model's samples (unit rows).
-pub fn intra_inter_similarity(groups: &[&[Vec<f64>]]) -> (Option<f64>, Option<f64>) {
-    let intra: Vec<f64> = groups.iter().filter_map(|g| mean_similarity(g, g, true)).collect();
-    let mut inter = Vec::new();
-    for i in 0..groups.len() {
-        for j in i + 1..groups.len() {
-            inter.extend(mean_similarity(groups[i], groups[j], false));
-        }
-    }
-    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    (mean(&intra), mean(&inter))
-}
-
-/// The homogenization index of one probe: mean inter-model similarity over mean intra-model
-/// similarity. `H = mean_{m != m'} sim(m, m') / mean_m sim_within(m)`. Near 1 when models are as
-/// alike as resamples of one model; lower when models differ. Models with fewer than two samples
-/// give no intra-model term.
-pub fn homogenization_index(groups: &[&[Vec<f64>]]) -> Option<f64> {
-    let (intra, inter) = intra_inter_similarity(groups);
-    homogenization_ratio(intra?, inter?)
-}
-
-/// `inter / intra`, undefined when the intra-model similarity is zero.
+/// The homogenization index of one probe from its mean intra-model similarity (between samples
+/// of one model, over models with two or more samples) and mean inter-model similarity (between
+/// answers of different models, over model pairs): `H = inter / intra`. Near 1 when models are
+/// as alike as resamples of one model; lower when models differ. Undefined when intra is zero.
 pub fn homogenization_ratio(intra: f64, inter: f64) -> Option<f64> {
     (intra.abs() > 1e-12).then(|| inter / intra)
 }
@@ -87,8 +49,49 @@ pub fn herfindahl(sizes: &[usize]) -> Option<f64> {
     (total > 0).then(|| sizes.iter().map(|&s| (s as f64 / total as f64).powi(2)).sum())
 }
 
+/// The measures' direct definitions over rows, O((M n)^2 d): the references that the fast
+/// paths of [`probe`] are tested against.
+#[cfg(test)]
+pub mod reference {
+    /// Mean cosine similarity between the rows of `a` and the rows of `b` (unit rows), over all
+    /// pairs; with `same = true` (a and b are one set) the diagonal is left out.
+    pub fn mean_similarity(a: &[Vec<f64>], b: &[Vec<f64>], same: bool) -> Option<f64> {
+        let mut sum = 0.0;
+        let mut n = 0u64;
+        for (i, x) in a.iter().enumerate() {
+            for (j, y) in b.iter().enumerate() {
+                if same && i >= j {
+                    continue;
+                }
+                sum += x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
+                n += 1;
+            }
+        }
+        (n > 0).then(|| sum / n as f64)
+    }
+
+    /// Mean intra-model and mean inter-model similarity of one probe's groups of samples.
+    pub fn intra_inter_similarity(groups: &[&[Vec<f64>]]) -> (Option<f64>, Option<f64>) {
+        let intra: Vec<f64> = groups.iter().filter_map(|g| mean_similarity(g, g, true)).collect();
+        let mut inter = Vec::new();
+        for i in 0..groups.len() {
+            for j in i + 1..groups.len() {
+                inter.extend(mean_similarity(groups[i], groups[j], false));
+            }
+        }
+        let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+        (mean(&intra), mean(&inter))
+    }
+
+    pub fn homogenization_index(groups: &[&[Vec<f64>]]) -> Option<f64> {
+        let (intra, inter) = intra_inter_similarity(groups);
+        super::homogenization_ratio(intra?, inter?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::reference::homogenization_index;
     use super::*;
 
     #[test]

@@ -38,7 +38,7 @@ pub struct ProbeMeasures {
     pub intra_similarity: Option<f64>,
     /// Mean similarity between samples of different models (None with one model).
     pub inter_similarity: Option<f64>,
-    /// inter / intra: see [`super::homogenization_index`].
+    /// inter / intra: see [`super::homogenization_ratio`].
     pub homogenization_index: Option<f64>,
     /// Behaviours the models fall into on this probe: clusters of models by normalised
     /// similarity (see [`super::cluster`]).
@@ -217,12 +217,12 @@ mod tests {
         let b = model("b", vec![vec![0.1, 1.0, 0.0], vec![0.3, 0.8, 0.2]]);
         let c = model("c", vec![vec![0.5, 0.5, 0.5]]);
         let (m, pm) = probe_measures(&[a.clone(), b.clone(), c.clone()]).unwrap();
-        let mean = crate::metrics::mean_similarity;
+        let mean = crate::metrics::reference::mean_similarity;
         assert!((pm.sim(0, 1) - mean(&a.rows, &b.rows, false).unwrap()).abs() < 1e-12);
         assert!((pm.self_similarity[0].unwrap() - mean(&a.rows, &a.rows, true).unwrap()).abs() < 1e-12);
         assert_eq!(pm.self_similarity[2], None);
         let groups: Vec<&[Vec<f64>]> = vec![&a.rows, &b.rows, &c.rows];
-        let (intra, inter) = crate::metrics::intra_inter_similarity(&groups);
+        let (intra, inter) = crate::metrics::reference::intra_inter_similarity(&groups);
         assert!((m.intra_similarity.unwrap() - intra.unwrap()).abs() < 1e-12);
         assert!((m.inter_similarity.unwrap() - inter.unwrap()).abs() < 1e-12);
         let centroids: Vec<Vec<f64>> = [&a, &b, &c].iter().map(|s| centroid(&s.rows)).collect();
