@@ -255,10 +255,12 @@ async fn dispatch(command: Command) -> Result<i32> {
                 return Ok(exit::OK);
             }
             cfg.resolve_keys(|v| std::env::var(v).ok())?;
-            let plan = Plan::new(cfg, suite);
+            let plan = Plan::new(cfg.clone(), suite);
+            let started = std::time::Instant::now();
             let report = run_interruptible(plan, RunOptions { fresh, run_date }).await?;
+            crate::run::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
             print_report(&report);
-            Ok(exit::OK)
+            Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
         }
         Command::Probes { command: ProbesCommand::Validate { dir } } => {
             let suite = Suite::load(&dir)?;
@@ -302,7 +304,9 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Analyze { output, embedder, runs, lexicon } => {
             let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
-            tokio::task::block_in_place(|| analyze(&output, &embedder, &lexicon, &runs))?;
+            tokio::task::block_in_place(|| {
+                analyze(&output, &embedder, &lexicon, &crate::alert::AlertConfig::default(), &runs)
+            })?;
             Ok(exit::OK)
         }
         Command::Features { command: FeaturesCommand::Eval { labels, lexicon } } => {
@@ -394,6 +398,17 @@ pub fn print_report(r: &RunReport) {
     );
     for t in &r.tables {
         println!("wrote {}", t.display());
+    }
+    print_alerts(&r.alerts);
+}
+
+/// The night's alerts, most severe first.
+pub fn print_alerts(alerts: &[crate::alert::Alert]) {
+    if crate::alert::raised(alerts) == 0 {
+        println!("no alert raised");
+    }
+    for a in alerts {
+        println!("{:<8} {:<13} {}: {}", a.severity.as_str(), a.rule, a.scope, a.message);
     }
 }
 
@@ -502,6 +517,7 @@ fn analyze(
     output: &std::path::Path,
     embedder: &crate::embed::Embedder,
     lexicon: &crate::features::Lexicon,
+    alerts: &crate::alert::AlertConfig,
     wanted: &[String],
 ) -> Result<()> {
     let _lock = crate::store::lock::acquire(output)?;
@@ -534,8 +550,14 @@ fn analyze(
             stats.path.display()
         );
         let measured = crate::metrics::stage::measure_run(output, *date, id, embedder)?;
-        for path in &measured.tables {
+        let info = crate::store::runs::read_info(output, *date, id)?;
+        let watched = crate::run::watch_run(output, &info, embedder, alerts)?;
+        for path in measured.tables.iter().chain(&watched.tables) {
             println!("run {id}: wrote {}", path.display());
+        }
+        let raised = crate::alert::raised(&watched.alerts);
+        if raised > 0 {
+            println!("run {id}: {raised} alert(s) in the alerts table (re-analysis notifies no one)");
         }
     }
     Ok(())

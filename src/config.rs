@@ -88,6 +88,8 @@ struct RawConfig {
     #[serde(default)]
     features: RawFeatures,
     #[serde(default)]
+    alerts: crate::alert::AlertConfig,
+    #[serde(default)]
     endpoints: Vec<RawEndpoint>,
 }
 
@@ -257,7 +259,15 @@ pub struct Config {
     pub max_concurrency: u32,
     pub embed: EmbedConfig,
     /// The behaviour lexicon file (`[features] lexicon`); the built-in one when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lexicon: Option<PathBuf>,
+    /// `[alerts]`: rules and sinks. Not part of the content hash: changing a threshold must not
+    /// turn tonight's unfinished run into a new one.
+    #[serde(skip)]
+    pub alerts: crate::alert::AlertConfig,
+    /// The webhook URL, filled by [`Config::resolve_keys`] (a secret, like a key).
+    #[serde(skip)]
+    pub webhook_url: Option<SecretKey>,
     /// The remote embedder's key, filled by [`Config::resolve_keys`].
     #[serde(skip)]
     pub embed_api_key: Option<SecretKey>,
@@ -426,9 +436,18 @@ impl Config {
 
         let embed = parse_embed(&raw.embed, &err, &resolve)?;
 
+        let mut alerts = raw.alerts;
+        alerts.validate().map_err(|message| {
+            InputError::new(path, source.find("[alerts").map(|at| line_of(source, at)), message)
+                .hint("README's configuration reference lists the alert rules and their levels")
+        })?;
+        alerts.textfile = alerts.textfile.as_deref().map(|p| resolve(&p.to_string_lossy()));
+
         Ok(Config {
             embed,
             lexicon: raw.features.lexicon.as_deref().map(resolve),
+            alerts,
+            webhook_url: None,
             embed_api_key: None,
             path: path.to_owned(),
             suite_dir: resolve(raw.run.suite.get_ref()),
@@ -449,6 +468,12 @@ impl Config {
                 None => missing.push(format!("{var} ([embed])")),
             }
         }
+        if let Some(var) = &self.alerts.webhook_url_env {
+            match lookup(var).filter(|v| !v.trim().is_empty()) {
+                Some(v) => self.webhook_url = Some(SecretKey::new(v.trim().to_owned())),
+                None => missing.push(format!("{var} ([alerts] webhook_url_env)")),
+            }
+        }
         for ep in &mut self.endpoints {
             if let Some(var) = &ep.api_key_env {
                 match lookup(var).filter(|v| !v.trim().is_empty()) {
@@ -463,7 +488,7 @@ impl Config {
             Err(InputError::new(
                 &self.path,
                 None,
-                format!("environment variables holding API keys are not set: {}", missing.join(", ")),
+                format!("environment variables holding keys or secrets are not set: {}", missing.join(", ")),
             )
             .hint("export each variable before running (keys never go in the file), or remove api_key_env for servers that need no key"))
         }

@@ -5,6 +5,7 @@
 //! for `hivewatch run`; [`sim`] is the simulated ecosystem the tests and the demo run against.
 //! See ARCHITECTURE.md for the map.
 
+pub mod alert;
 pub mod cli;
 pub mod collect;
 pub mod config;
@@ -20,4 +21,5 @@ pub mod run;
 pub mod secrets;
 pub mod sim;
 pub mod store;
+pub mod trend;
 pub mod util;

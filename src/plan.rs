@@ -74,6 +74,23 @@ impl Plan {
         self.config.samples
     }
 
+    /// What makes two runs' sampling comparable: the samples per probe and the distinct
+    /// (temperature, top_p, max_tokens) settings across endpoints. Seeds are left out (a new
+    /// seed resamples, it does not change the instrument), and so are the endpoints themselves:
+    /// models joining or leaving is what the trends are there to see.
+    pub fn sampling_id(&self) -> String {
+        let mut settings: Vec<String> = self
+            .config
+            .endpoints
+            .iter()
+            .map(|ep| format!("{:?}/{:?}/{}", ep.sampling.temperature, ep.sampling.top_p, ep.sampling.max_tokens))
+            .collect();
+        settings.sort();
+        settings.dedup();
+        crate::util::sha256_hex(format!("samples={};{}", self.samples(), settings.join(";")).as_bytes())[..16]
+            .to_owned()
+    }
+
     pub fn requests_per_endpoint(&self) -> u64 {
         self.suite.probes.len() as u64 * u64::from(self.samples())
     }

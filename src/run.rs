@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 
+use crate::alert::Alert;
 use crate::collect::journal::{Journal, RunDir, RunState, RunStatus, completed_names};
 use crate::collect::{self, CollectSummary, Progress};
 use crate::embed::cache::EmbeddingCache;
@@ -39,6 +40,10 @@ pub struct RunReport {
     pub row: RunRow,
     pub tables: Vec<PathBuf>,
     pub embedded: EmbedStats,
+    /// The run's `run_metrics` file (the sinks read the overall rows from it).
+    pub run_metrics: PathBuf,
+    /// Alerts of the night (info included); [`crate::alert::raised`] counts those that page.
+    pub alerts: Vec<Alert>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,15 +148,15 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         crate::metrics::stage::measure_run(&output, state.run_date, &state.run_id, &embedder)
     })?;
     tracing::info!(probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
-    let finished_at = Utc::now();
     let row = RunRow {
         run_id: state.run_id.clone(),
         started_at: state.started_at,
-        finished_at,
+        finished_at: Utc::now(),
         config_hash: plan.config_hash.clone(),
         suite_name: plan.suite.name.clone(),
         suite_version: plan.suite.version.clone(),
         suite_id: plan.suite.id.clone(),
+        sampling_id: plan.sampling_id(),
         embedder_id: Some(embedded.embedder_id.clone()),
         endpoints: plan.config.endpoints.len() as u64,
         probes: plan.suite.probes.len() as u64,
@@ -160,6 +165,10 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         ok,
         failed,
     };
+    let watched =
+        tokio::task::block_in_place(|| watch_run(&output, &row.info(state.run_date), &embedder, &plan.config.alerts))?;
+    let finished_at = Utc::now();
+    let row = RunRow { finished_at, ..row };
     let runs_path = store::table_path(&output, store::runs::TABLE, state.run_date, &state.run_id);
     store::runs::write(&row, &runs_path)?;
 
@@ -179,9 +188,77 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         collected,
         per_endpoint,
         row,
-        tables: [vec![responses_path, features_path, embedded.path.clone()], measured.tables, vec![runs_path]].concat(),
+        tables: [
+            vec![responses_path, features_path, embedded.path.clone()],
+            measured.tables,
+            watched.tables,
+            vec![runs_path],
+        ]
+        .concat(),
         embedded,
+        run_metrics: measured.run_metrics.clone(),
+        alerts: watched.alerts,
     })
+}
+
+/// What the trend and alert stages wrote.
+#[derive(Debug, Clone, Default)]
+pub struct Watched {
+    pub alerts: Vec<Alert>,
+    pub tables: Vec<PathBuf>,
+}
+
+/// The trend and alert stages of one run and embedder: `trends` and `alerts` tables (the sinks
+/// are the caller's: a re-analysis writes the tables but pages nobody).
+pub fn watch_run(
+    output: &std::path::Path,
+    run: &store::runs::RunInfo,
+    embedder: &Embedder,
+    config: &crate::alert::AlertConfig,
+) -> Result<Watched, StoreError> {
+    let mut trends = crate::trend::stage::trend_run(output, run, embedder, &config.trend_settings())?;
+    let alerts = crate::alert::evaluate(&mut trends, run.coverage, config);
+    let trends_path = store::per_embedder_path(output, store::trends::TABLE, run.run_date, &run.run_id, embedder);
+    store::trends::write(&trends_path, &run.run_id, embedder.id(), &trends)?;
+    let alerts_path = store::per_embedder_path(output, store::alerts::TABLE, run.run_date, &run.run_id, embedder);
+    store::alerts::write(&alerts_path, &run.run_id, embedder.id(), &alerts)?;
+    tracing::info!(trends = trends.len(), alerts = crate::alert::raised(&alerts), "compared with earlier runs");
+    Ok(Watched { alerts, tables: vec![trends_path, alerts_path] })
+}
+
+/// Sends the night's alerts to the configured sinks (textfile, webhook). A sink that fails is
+/// logged, never fatal: the alerts are already in their table and in the exit code.
+pub async fn notify(config: &crate::config::Config, report: &RunReport, duration_s: f64) {
+    if let Some(path) = &config.alerts.textfile {
+        let overall = match store::run_metrics::read(&report.run_metrics) {
+            Ok(rows) => rows.into_iter().filter(|m| m.scope == "overall").collect(),
+            Err(e) => {
+                tracing::warn!("could not read {}: {e}", report.run_metrics.display());
+                Vec::new()
+            }
+        };
+        let text = crate::alert::sinks::textfile_contents(
+            report.row.finished_at,
+            duration_s,
+            report.row.coverage(),
+            &report.embedded.embedder_id,
+            &overall,
+            &report.alerts,
+        );
+        match crate::alert::sinks::write_textfile(path, &text) {
+            Ok(()) => tracing::info!("wrote the Prometheus textfile {}", path.display()),
+            Err(e) => tracing::warn!("could not write the Prometheus textfile {}: {e}", path.display()),
+        }
+    }
+    if let Some(url) = &config.webhook_url
+        && crate::alert::raised(&report.alerts) > 0
+    {
+        let payload = crate::alert::sinks::webhook_payload(&report.run_id, report.run_date, &report.alerts);
+        match crate::alert::sinks::post_webhook(url, &payload).await {
+            Ok(()) => tracing::info!("posted the alerts to the webhook"),
+            Err(e) => tracing::warn!("could not post the alerts to the webhook: {e}"),
+        }
+    }
 }
 
 /// The plan's keys already in the journal.

@@ -54,3 +54,57 @@ fn vendi_matches_the_vendi_score_package() {
         }
     }
 }
+
+/// Mann-Kendall and Sen's slope agree with `pymannkendall.original_test` to 1e-9: rising,
+/// falling, flat-with-noise, tied values, and a long series.
+#[test]
+fn mann_kendall_matches_pymannkendall() {
+    use hivewatch::trend::stats::mann_kendall;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut noisy = |n: usize, slope: f64| -> Vec<f64> {
+        (0..n).map(|i| slope * i as f64 + rng.random_range(-1.0..1.0)).collect::<Vec<f64>>()
+    };
+    let series: Vec<Vec<f64>> = vec![
+        noisy(14, 0.2),
+        noisy(14, -0.15),
+        noisy(30, 0.0),
+        vec![1.0, 1.0, 2.0, 2.0, 2.0, 3.0, 1.0, 4.0, 4.0, 5.0, 3.0, 3.0],
+        vec![0.5, 0.5, 0.4, 0.5, 0.3, 0.3, 0.3, 0.2],
+        noisy(120, 0.01),
+    ];
+    let input = serde_json::json!({ "series": series });
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mk_reference.py");
+    let mut child = Command::new(common::python())
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the tests with scripts/test.sh, which installs pymannkendall");
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "pymannkendall failed (scripts/test.sh installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    for (x, r) in series.iter().zip(&reference) {
+        let ours = mann_kendall(x).unwrap();
+        for (name, value) in [
+            ("s", ours.s),
+            ("var_s", ours.var_s),
+            ("z", ours.z),
+            ("p", ours.p),
+            ("tau", ours.tau),
+            ("slope", ours.slope),
+            ("intercept", ours.intercept),
+        ] {
+            let want = r[name].as_f64().unwrap();
+            assert!(
+                (value - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "{name}: ours {value}, pymannkendall {want} on {x:?}"
+            );
+        }
+    }
+}

@@ -46,7 +46,7 @@ impl ProbeRecord {
 /// One row of `run_metrics`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunMetric {
-    /// `overall`, `category:NAME` or `model:NAME`.
+    /// `overall`, `category:NAME`, `model:NAME` or `pair:A|B` (A < B; metric `similarity`).
     pub scope: String,
     pub metric: String,
     pub value: f64,
@@ -279,6 +279,17 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
         }
     }
     out.metrics.extend(per_model);
+    // Each pair as a series of its own, so trends can see two models converging.
+    for (_, p) in out.pairs.iter().filter(|(c, _)| c.is_none()) {
+        out.metrics.push(RunMetric {
+            scope: format!("pair:{}|{}", p.model_a, p.model_b),
+            metric: "similarity".into(),
+            value: p.mean_similarity,
+            ci: Some((p.ci_low, p.ci_high)),
+            n: p.n_probes,
+            n_models: 2,
+        });
+    }
     for f in &out.families {
         out.metrics.push(RunMetric {
             scope: format!("model:{}", f.model),

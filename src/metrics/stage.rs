@@ -30,6 +30,8 @@ pub struct MeasureStats {
     pub probes: u64,
     pub pairs: u64,
     pub metrics: u64,
+    /// The `run_metrics` file (also in `tables`).
+    pub run_metrics: PathBuf,
     pub tables: Vec<PathBuf>,
 }
 
@@ -151,6 +153,7 @@ pub fn measure_run(
         probes,
         pairs,
         metrics,
+        run_metrics: metrics_path.clone(),
         tables: vec![probe_path, pair_path, metrics_path, families_path, phrases_path],
     })
 }

@@ -6,6 +6,7 @@
 //! microseconds, written to a temporary name, synced and renamed, so a reader never sees half a
 //! file and a crash leaves no partial table.
 
+pub mod alerts;
 pub mod embeddings;
 pub mod families;
 pub mod features;
@@ -16,6 +17,7 @@ pub mod responses;
 pub mod run_metrics;
 pub mod runs;
 pub mod shared_phrases;
+pub mod trends;
 
 use std::fs::File;
 use std::io::{self, Write};

@@ -45,3 +45,39 @@ pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[RunMetric]) ->
         .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
     write_batch(out, batch)
 }
+
+/// Reads a `run_metrics` file back.
+pub fn read(path: &Path) -> Result<Vec<RunMetric>, StoreError> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(pq)?
+        .build()
+        .map_err(pq)?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let col = |name: &str| batch.column_by_name(name).expect("run_metrics column");
+        let (scope, metric) = (col("scope").as_string::<i32>(), col("metric").as_string::<i32>());
+        let (value, lo, hi) = (
+            col("value").as_primitive::<Float64Type>(),
+            col("ci_low").as_primitive::<Float64Type>(),
+            col("ci_high").as_primitive::<Float64Type>(),
+        );
+        let (n, n_models) = (col("n").as_primitive::<Int64Type>(), col("n_models").as_primitive::<Int64Type>());
+        for i in 0..batch.num_rows() {
+            out.push(RunMetric {
+                scope: scope.value(i).to_owned(),
+                metric: metric.value(i).to_owned(),
+                value: value.value(i),
+                ci: (!lo.is_null(i) && !hi.is_null(i)).then(|| (lo.value(i), hi.value(i))),
+                n: n.value(i) as usize,
+                n_models: n_models.value(i) as usize,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -23,6 +23,7 @@ pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
         f("suite_name", Utf8, false),
         f("suite_version", Utf8, false),
         f("suite_id", Utf8, false),
+        f("sampling_id", Utf8, false),
         f("embedder_id", Utf8, true),
         f("endpoints", Int64, false),
         f("probes", Int64, false),
@@ -44,6 +45,8 @@ pub struct RunRow {
     pub suite_name: String,
     pub suite_version: String,
     pub suite_id: String,
+    /// See [`crate::plan::Plan::sampling_id`].
+    pub sampling_id: String,
     pub embedder_id: Option<String>,
     pub endpoints: u64,
     pub probes: u64,
@@ -54,6 +57,17 @@ pub struct RunRow {
 }
 
 impl RunRow {
+    /// What trends need of this run.
+    pub fn info(&self, run_date: chrono::NaiveDate) -> RunInfo {
+        RunInfo {
+            run_id: self.run_id.clone(),
+            run_date,
+            suite_id: self.suite_id.clone(),
+            sampling_id: self.sampling_id.clone(),
+            coverage: self.coverage(),
+        }
+    }
+
     /// Share of planned requests that succeeded.
     pub fn coverage(&self) -> f64 {
         if self.planned == 0 { 0.0 } else { self.ok as f64 / self.planned as f64 }
@@ -75,6 +89,7 @@ pub fn write(row: &RunRow, out: &Path) -> Result<(), StoreError> {
         s(&row.suite_name),
         s(&row.suite_version),
         s(&row.suite_id),
+        s(&row.sampling_id),
         Arc::new(StringArray::from(vec![row.embedder_id.clone()])) as ArrayRef,
         n(row.endpoints),
         n(row.probes),
@@ -121,4 +136,61 @@ pub fn list(output: &Path) -> Result<Vec<(chrono::NaiveDate, String)>, StoreErro
     }
     out.sort();
     Ok(out)
+}
+
+/// What trends need to know of a past run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub run_date: chrono::NaiveDate,
+    pub suite_id: String,
+    /// Empty for runs written before the column existed: never comparable.
+    pub sampling_id: String,
+    pub coverage: f64,
+}
+
+impl RunInfo {
+    /// Runs are compared only on the same suite and sampling (and embedder: the caller checks
+    /// that the run has tables for it).
+    pub fn comparable(&self, other: &RunInfo) -> bool {
+        !self.sampling_id.is_empty() && self.suite_id == other.suite_id && self.sampling_id == other.sampling_id
+    }
+}
+
+/// Reads the one row of a run's `runs` file.
+pub fn read_info(output: &Path, run_date: chrono::NaiveDate, run_id: &str) -> Result<RunInfo, StoreError> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float64Type;
+    let path = super::table_path(output, TABLE, run_date, run_id);
+    let pq = |source| StoreError::Parquet { path: path.clone(), source };
+    let file = std::fs::File::open(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(pq)?
+        .build()
+        .map_err(pq)?;
+    for batch in reader {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        let text = |name: &str| {
+            batch
+                .column_by_name(name)
+                .map(|c| c.as_string::<i32>())
+                .filter(|c| !c.is_null(0))
+                .map(|c| c.value(0).to_owned())
+        };
+        return Ok(RunInfo {
+            run_id: run_id.to_owned(),
+            run_date,
+            suite_id: text("suite_id").unwrap_or_default(),
+            sampling_id: text("sampling_id").unwrap_or_default(),
+            coverage: batch.column_by_name("coverage").map_or(0.0, |c| c.as_primitive::<Float64Type>().value(0)),
+        });
+    }
+    Err(StoreError::Io {
+        path,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "the runs file has no row"),
+    })
 }

@@ -1,0 +1,693 @@
+//! Alerts (table `alerts`): rules over tonight's trend rows, each with a warning and a critical
+//! level, configured in `[alerts]` with defaults that suit a nightly run. Sinks: the table, the
+//! exit code (1 when a warning or critical alert is raised), a Slack-compatible webhook and a
+//! Prometheus textfile ([`sinks`]).
+//!
+//! The coverage guard comes first: when too few requests succeeded, the night raises one
+//! coverage alert and no diversity alert, because missing answers would read as lost diversity.
+//! A change of instrument (suite, sampling or embedder) is reported as such (severity `info`),
+//! never as a drop: the trend rows of a new segment have no baseline for any rule to compare.
+
+pub mod sinks;
+
+use serde::{Deserialize, Serialize};
+
+use crate::trend::{Direction, TrendRow};
+
+/// How bad an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub severity: Severity,
+    pub rule: &'static str,
+    pub scope: String,
+    pub metric: String,
+    pub value: f64,
+    pub baseline: Option<f64>,
+    /// The level crossed (a percent, a p-value, a floor, a CUSUM interval: see `rule`).
+    pub threshold: f64,
+    pub message: String,
+}
+
+/// Raised alerts that should page someone (warning or critical).
+pub fn raised(alerts: &[Alert]) -> usize {
+    alerts.iter().filter(|a| a.severity >= Severity::Warning).count()
+}
+
+fn list(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// `[alerts]`: windows, the coverage guard, the sinks and one table per rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertConfig {
+    /// Comparable earlier runs in the baseline (rolling median).
+    pub baseline_runs: usize,
+    /// Runs in the Mann-Kendall window, tonight's included.
+    pub trend_runs: usize,
+    /// Below this share of successful requests, only a coverage alert is raised.
+    pub min_coverage: f64,
+    /// Environment variable holding the webhook URL (a secret: never in the file).
+    pub webhook_url_env: Option<String>,
+    /// Prometheus textfile to write after each run (node_exporter's textfile collector).
+    pub textfile: Option<std::path::PathBuf>,
+    pub drop: DropRule,
+    pub trend: TrendRule,
+    pub floor: FloorRule,
+    pub shift: ShiftRule,
+    pub pair: PairRule,
+    pub concentration: ConcentrationRule,
+    pub refusal: RefusalRule,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            baseline_runs: 14,
+            trend_runs: 14,
+            min_coverage: 0.9,
+            webhook_url_env: None,
+            textfile: None,
+            drop: DropRule::default(),
+            trend: TrendRule::default(),
+            floor: FloorRule::default(),
+            shift: ShiftRule::default(),
+            pair: PairRule::default(),
+            concentration: ConcentrationRule::default(),
+            refusal: RefusalRule::default(),
+        }
+    }
+}
+
+/// Diversity fell against the baseline by more than a percentage, with the baseline outside
+/// tonight's confidence interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DropRule {
+    pub enabled: bool,
+    pub metrics: Vec<String>,
+    pub warn_pct: f64,
+    pub critical_pct: f64,
+}
+
+impl Default for DropRule {
+    fn default() -> Self {
+        DropRule {
+            enabled: true,
+            metrics: list(&["model_vendi_ratio", "effective_models"]),
+            warn_pct: 10.0,
+            critical_pct: 25.0,
+        }
+    }
+}
+
+/// A significant monotonic trend toward convergence (Mann-Kendall) that has moved the metric by
+/// at least `min_change_pct` of its baseline over the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrendRule {
+    pub enabled: bool,
+    pub metrics: Vec<String>,
+    pub warn_p: f64,
+    pub critical_p: f64,
+    pub min_runs: usize,
+    pub min_change_pct: f64,
+}
+
+impl Default for TrendRule {
+    fn default() -> Self {
+        TrendRule {
+            enabled: true,
+            metrics: list(&["model_vendi_ratio", "effective_models", "homogenization_index"]),
+            warn_p: 0.01,
+            critical_p: 0.001,
+            min_runs: 8,
+            min_change_pct: 5.0,
+        }
+    }
+}
+
+/// An absolute floor under a diversity metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FloorRule {
+    pub enabled: bool,
+    pub metric: String,
+    pub warn: f64,
+    pub critical: f64,
+}
+
+impl Default for FloorRule {
+    fn default() -> Self {
+        FloorRule { enabled: true, metric: "effective_models".into(), warn: 2.0, critical: 1.5 }
+    }
+}
+
+/// A sudden sustained shift: the CUSUM on the converging side passed its decision interval (in
+/// robust standard deviations).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShiftRule {
+    pub enabled: bool,
+    pub metrics: Vec<String>,
+    pub warn: f64,
+    pub critical: f64,
+}
+
+impl Default for ShiftRule {
+    fn default() -> Self {
+        ShiftRule {
+            enabled: true,
+            metrics: list(&["model_vendi_ratio", "effective_models", "homogenization_index"]),
+            warn: 6.0,
+            critical: 12.0,
+        }
+    }
+}
+
+/// A model pair converging: its similarity rising significantly (a suspected lineage or
+/// sequential influence) and above its baseline beyond tonight's interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PairRule {
+    pub enabled: bool,
+    pub p: f64,
+    pub min_runs: usize,
+    pub warn_pct: f64,
+    pub critical_pct: f64,
+}
+
+impl Default for PairRule {
+    fn default() -> Self {
+        PairRule { enabled: true, p: 0.01, min_runs: 8, warn_pct: 5.0, critical_pct: 10.0 }
+    }
+}
+
+/// One behaviour family taking over: the Herfindahl-Hirschman index of family sizes up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConcentrationRule {
+    pub enabled: bool,
+    pub warn_pct: f64,
+    pub critical_pct: f64,
+}
+
+impl Default for ConcentrationRule {
+    fn default() -> Self {
+        ConcentrationRule { enabled: true, warn_pct: 25.0, critical_pct: 50.0 }
+    }
+}
+
+/// Refusal monoculture: models agree more on what they refuse (refusal agreement up by so many
+/// points) while their refusal rates draw together (spread down).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefusalRule {
+    pub enabled: bool,
+    pub warn_pts: f64,
+    pub critical_pts: f64,
+}
+
+impl Default for RefusalRule {
+    fn default() -> Self {
+        RefusalRule { enabled: true, warn_pts: 0.1, critical_pts: 0.2 }
+    }
+}
+
+impl AlertConfig {
+    /// Checks the levels; an error names the key and what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        let ordered = |name: &str, warn: f64, critical: f64, up: bool| -> Result<(), String> {
+            let ok = warn.is_finite() && critical.is_finite() && if up { warn <= critical } else { warn >= critical };
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("[alerts] {name}: the warning level {warn} must come before the critical level {critical}"))
+            }
+        };
+        ordered("drop", self.drop.warn_pct, self.drop.critical_pct, true)?;
+        ordered("trend (p-values)", self.trend.warn_p, self.trend.critical_p, false)?;
+        ordered("floor", self.floor.warn, self.floor.critical, false)?;
+        ordered("shift", self.shift.warn, self.shift.critical, true)?;
+        ordered("pair", self.pair.warn_pct, self.pair.critical_pct, true)?;
+        ordered("concentration", self.concentration.warn_pct, self.concentration.critical_pct, true)?;
+        ordered("refusal", self.refusal.warn_pts, self.refusal.critical_pts, true)?;
+        if !(0.0..=1.0).contains(&self.min_coverage) {
+            return Err(format!("[alerts] min_coverage {} must be between 0 and 1", self.min_coverage));
+        }
+        if self.baseline_runs < 3 || self.trend_runs < 3 {
+            return Err("[alerts] baseline_runs and trend_runs must be at least 3".into());
+        }
+        let checked = [("drop", &self.drop.metrics), ("trend", &self.trend.metrics), ("shift", &self.shift.metrics)];
+        let named = checked.iter().flat_map(|(rule, ms)| ms.iter().map(move |m| (*rule, m)));
+        for (rule, m) in named.chain(std::iter::once(("floor", &self.floor.metric))) {
+            if crate::trend::direction("overall", m) == Direction::Neutral {
+                return Err(format!(
+                    "[alerts] {rule}: `{m}` is not a diversity metric of run_metrics (README lists them)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn trend_settings(&self) -> crate::trend::TrendSettings {
+        crate::trend::TrendSettings {
+            baseline_runs: self.baseline_runs,
+            trend_runs: self.trend_runs,
+            ..Default::default()
+        }
+    }
+}
+
+fn level(converging: f64, warn: f64, critical: f64) -> Option<(Severity, f64)> {
+    if converging >= critical {
+        Some((Severity::Critical, critical))
+    } else if converging >= warn {
+        Some((Severity::Warning, warn))
+    } else {
+        None
+    }
+}
+
+/// The baseline lies outside tonight's interval on the converging side (no interval: true).
+fn beyond_interval(row: &TrendRow, baseline: f64) -> bool {
+    match (row.ci, row.direction) {
+        (Some((_, hi)), Direction::DownIsBad) => hi < baseline,
+        (Some((lo, _)), Direction::UpIsBad) => lo > baseline,
+        _ => true,
+    }
+}
+
+fn fmt(v: f64) -> String {
+    if v.abs() >= 100.0 { format!("{v:.0}") } else { format!("{v:.3}") }
+}
+
+/// Evaluates the rules on tonight's trend rows and sets each row's status (alert for a critical
+/// alert on it, watch for a warning).
+pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> Vec<Alert> {
+    let mut alerts: Vec<(usize, Alert)> = Vec::new();
+    if coverage < config.min_coverage {
+        let alert = Alert {
+            severity: Severity::Critical,
+            rule: "coverage",
+            scope: "overall".into(),
+            metric: "coverage".into(),
+            value: coverage,
+            baseline: None,
+            threshold: config.min_coverage,
+            message: format!(
+                "only {:.1}% of requests succeeded (the guard is {:.1}%): diversity is not judged tonight",
+                coverage * 100.0,
+                config.min_coverage * 100.0
+            ),
+        };
+        return vec![alert];
+    }
+    if rows.iter().any(|r| r.instrument_change) {
+        alerts.push((
+            usize::MAX,
+            Alert {
+                severity: Severity::Info,
+                rule: "instrument_change",
+                scope: "overall".into(),
+                metric: "".into(),
+                value: 0.0,
+                baseline: None,
+                threshold: 0.0,
+                message: "the suite, the sampling or the embedder changed: a new baseline starts tonight".into(),
+            },
+        ));
+    }
+    let spread_fell = rows
+        .iter()
+        .find(|r| r.scope == "overall" && r.metric == "refusal_rate_spread")
+        .and_then(|r| r.delta)
+        .is_some_and(|d| d < 0.0);
+    for (i, row) in rows.iter().enumerate() {
+        let fired = [
+            ("drop", config.drop.enabled.then(|| drop_rule(&config.drop, row)).flatten()),
+            ("trend", config.trend.enabled.then(|| trend_rule(&config.trend, row)).flatten()),
+            ("floor", config.floor.enabled.then(|| floor_rule(&config.floor, row)).flatten()),
+            ("shift", config.shift.enabled.then(|| shift_rule(&config.shift, row)).flatten()),
+            ("pair", config.pair.enabled.then(|| pair_rule(&config.pair, row)).flatten()),
+            (
+                "concentration",
+                config.concentration.enabled.then(|| concentration_rule(&config.concentration, row)).flatten(),
+            ),
+            ("refusal", config.refusal.enabled.then(|| refusal_rule(&config.refusal, row, spread_fell)).flatten()),
+        ];
+        for (rule, fired) in fired {
+            if let Some(Fired { severity, threshold, message }) = fired {
+                let alert = Alert {
+                    severity,
+                    rule,
+                    scope: row.scope.clone(),
+                    metric: row.metric.clone(),
+                    value: row.value,
+                    baseline: row.baseline,
+                    threshold,
+                    message,
+                };
+                alerts.push((i, alert));
+            }
+        }
+    }
+    for (i, alert) in &alerts {
+        if let Some(row) = rows.get_mut(*i) {
+            let status = match alert.severity {
+                Severity::Critical => "alert",
+                Severity::Warning => "watch",
+                Severity::Info => "ok",
+            };
+            if status == "alert" || (status == "watch" && row.status == "ok") {
+                row.status = status;
+            }
+        }
+    }
+    let mut out: Vec<Alert> = alerts.into_iter().map(|(_, a)| a).collect();
+    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)).then(a.scope.cmp(&b.scope)));
+    out
+}
+
+/// A rule that fired on a row: its level and what to say.
+struct Fired {
+    severity: Severity,
+    threshold: f64,
+    message: String,
+}
+
+fn fired((severity, threshold): (Severity, f64), message: String) -> Option<Fired> {
+    Some(Fired { severity, threshold, message })
+}
+
+fn interval(row: &TrendRow) -> String {
+    row.ci.map(|(lo, hi)| format!(" (95% interval {}-{})", fmt(lo), fmt(hi))).unwrap_or_default()
+}
+
+fn overall_in(row: &TrendRow, metrics: &[String]) -> bool {
+    row.scope == "overall" && metrics.contains(&row.metric)
+}
+
+fn drop_rule(rule: &DropRule, row: &TrendRow) -> Option<Fired> {
+    let (pct, base) = (row.pct_change?, row.baseline?);
+    if !overall_in(row, &rule.metrics) || !beyond_interval(row, base) {
+        return None;
+    }
+    let converging = row.direction.toward_convergence(pct);
+    let what = if row.direction == Direction::UpIsBad { "rose" } else { "fell" };
+    fired(
+        level(converging, rule.warn_pct, rule.critical_pct)?,
+        format!(
+            "{} {what} {converging:.1}% against its baseline of {} (tonight {}{})",
+            row.metric,
+            fmt(base),
+            fmt(row.value),
+            interval(row)
+        ),
+    )
+}
+
+fn trend_rule(rule: &TrendRule, row: &TrendRow) -> Option<Fired> {
+    let (mk, base) = (row.mann_kendall?, row.baseline.filter(|b| b.abs() > 1e-12)?);
+    if !overall_in(row, &rule.metrics) || row.trend_n < rule.min_runs {
+        return None;
+    }
+    let moved = row.direction.toward_convergence(mk.slope) * (row.trend_n - 1) as f64 / base.abs() * 100.0;
+    if moved < rule.min_change_pct {
+        return None;
+    }
+    let l = if mk.p < rule.critical_p {
+        (Severity::Critical, rule.critical_p)
+    } else if mk.p < rule.warn_p {
+        (Severity::Warning, rule.warn_p)
+    } else {
+        return None;
+    };
+    fired(
+        l,
+        format!(
+            "{} has trended toward convergence over {} runs (Mann-Kendall p = {:.2e}, Sen's slope {} a run, {moved:.1}% of its baseline)",
+            row.metric,
+            row.trend_n,
+            mk.p,
+            fmt(mk.slope)
+        ),
+    )
+}
+
+fn floor_rule(rule: &FloorRule, row: &TrendRow) -> Option<Fired> {
+    if row.scope != "overall" || row.metric != rule.metric {
+        return None;
+    }
+    let l = if row.value <= rule.critical {
+        (Severity::Critical, rule.critical)
+    } else if row.value <= rule.warn {
+        (Severity::Warning, rule.warn)
+    } else {
+        return None;
+    };
+    fired(l, format!("{} is {}, at or under the floor of {}", row.metric, fmt(row.value), fmt(l.1)))
+}
+
+fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
+    if !overall_in(row, &rule.metrics) {
+        return None;
+    }
+    let side = if row.direction == Direction::UpIsBad { row.cusum_high } else { row.cusum_low };
+    fired(
+        level(side, rule.warn, rule.critical)?,
+        format!(
+            "{} shifted toward convergence: CUSUM {side:.1} spreads (tonight {}, baseline {})",
+            row.metric,
+            fmt(row.value),
+            row.baseline.map_or("-".into(), fmt)
+        ),
+    )
+}
+
+fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
+    let (mk, pct, base) = (row.mann_kendall?, row.pct_change?, row.baseline?);
+    if !row.scope.starts_with("pair:") || row.trend_n < rule.min_runs || mk.p >= rule.p || mk.slope <= 0.0 {
+        return None;
+    }
+    if !beyond_interval(row, base) {
+        return None;
+    }
+    let pair = row.scope.trim_start_matches("pair:").replace('|', " and ");
+    fired(
+        level(pct, rule.warn_pct, rule.critical_pct)?,
+        format!(
+            "{pair} are converging: similarity {} is {pct:.1}% above its baseline of {} and rising (p = {:.2e}); a suspected lineage or sequential influence",
+            fmt(row.value),
+            fmt(base),
+            mk.p
+        ),
+    )
+}
+
+fn concentration_rule(rule: &ConcentrationRule, row: &TrendRow) -> Option<Fired> {
+    let (pct, base) = (row.pct_change?, row.baseline?);
+    if row.scope != "overall" || row.metric != "family_hhi" {
+        return None;
+    }
+    fired(
+        level(pct, rule.warn_pct, rule.critical_pct)?,
+        format!(
+            "one behaviour family is taking over: family concentration (HHI) {} is {pct:.1}% above its baseline of {}",
+            fmt(row.value),
+            fmt(base)
+        ),
+    )
+}
+
+fn refusal_rule(rule: &RefusalRule, row: &TrendRow, spread_fell: bool) -> Option<Fired> {
+    let delta = row.delta?;
+    if row.scope != "overall" || row.metric != "refusal_agreement" || !spread_fell {
+        return None;
+    }
+    fired(
+        level(delta, rule.warn_pts, rule.critical_pts)?,
+        format!(
+            "refusal monoculture: models agree more on what they refuse (agreement {}, up {delta:.3}) while their refusal rates draw together",
+            fmt(row.value)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+    use crate::metrics::aggregate::RunMetric;
+    use crate::trend::{Carried, TrendSettings, compute_trends};
+
+    fn metric(scope: &str, name: &str, value: f64, half_width: f64) -> RunMetric {
+        RunMetric {
+            scope: scope.into(),
+            metric: name.into(),
+            value,
+            ci: Some((value - half_width, value + half_width)),
+            n: 200,
+            n_models: 12,
+        }
+    }
+
+    /// A night of overall metrics around the given effective number of models.
+    fn night(rng: &mut rand::rngs::StdRng, effective: f64) -> Vec<RunMetric> {
+        let noise =
+            |rng: &mut rand::rngs::StdRng, sd: f64| (0..4).map(|_| rng.random_range(-sd..sd)).sum::<f64>() / 2.0;
+        vec![
+            metric("overall", "effective_models", effective + noise(rng, 0.06), 0.12),
+            metric("overall", "model_vendi_ratio", effective / 12.0 + noise(rng, 0.004), 0.008),
+            metric("overall", "homogenization_index", 0.75 - (effective - 4.0) * 0.02 + noise(rng, 0.006), 0.012),
+            metric("overall", "family_hhi", 0.18, 0.0),
+        ]
+    }
+
+    /// Runs the trend and alert stages night after night (instrument changes where marked);
+    /// returns each night's raised alerts.
+    fn simulate(nights: &[(Vec<RunMetric>, bool)], coverage: f64) -> Vec<Vec<Alert>> {
+        let config = AlertConfig::default();
+        let settings = TrendSettings::default();
+        let mut history: Vec<Vec<RunMetric>> = Vec::new();
+        let mut carried: HashMap<(String, String), Carried> = HashMap::new();
+        let mut out = Vec::new();
+        for (i, (metrics, change)) in nights.iter().enumerate() {
+            if *change {
+                history.clear();
+                carried.clear();
+            }
+            let mut rows = compute_trends(&format!("n{i}"), metrics, &history, &carried, *change, &settings);
+            out.push(evaluate(&mut rows, coverage, &config));
+            carried = rows
+                .iter()
+                .map(|r| {
+                    let state = Carried {
+                        cusum_low: r.cusum_low,
+                        cusum_high: r.cusum_high,
+                        segment_start: r.segment_start.clone(),
+                    };
+                    ((r.scope.clone(), r.metric.clone()), state)
+                })
+                .collect();
+            history.push(metrics.clone());
+        }
+        out
+    }
+
+    fn paging(alerts: &[Alert]) -> Vec<&Alert> {
+        alerts.iter().filter(|a| a.severity >= Severity::Warning).collect()
+    }
+
+    #[test]
+    fn sixty_stable_nights_raise_nothing() {
+        for seed in 0..5 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let nights: Vec<(Vec<RunMetric>, bool)> = (0..60).map(|_| (night(&mut rng, 4.0), false)).collect();
+            for (i, alerts) in simulate(&nights, 1.0).iter().enumerate() {
+                assert!(paging(alerts).is_empty(), "seed {seed} night {i}: {alerts:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_planted_drop_alerts_on_its_night_with_its_severity() {
+        for (drop, severity) in [(0.30, Severity::Critical), (0.15, Severity::Warning)] {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+            let nights: Vec<(Vec<RunMetric>, bool)> =
+                (0..45).map(|i| (night(&mut rng, if i < 40 { 4.0 } else { 4.0 * (1.0 - drop) }), false)).collect();
+            let alerts = simulate(&nights, 1.0);
+            for (i, a) in alerts.iter().enumerate().take(40) {
+                assert!(paging(a).is_empty(), "night {i} before the drop: {a:?}");
+            }
+            let drop_alert = alerts[40]
+                .iter()
+                .find(|a| a.rule == "drop" && a.metric == "effective_models")
+                .unwrap_or_else(|| panic!("no drop alert on night 40: {:?}", alerts[40]));
+            assert_eq!(drop_alert.severity, severity, "{drop_alert:?}");
+            assert!(drop_alert.message.contains("effective_models fell"), "{}", drop_alert.message);
+        }
+    }
+
+    #[test]
+    fn a_change_of_instrument_is_reported_as_such_never_as_a_drop() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        // Night 30 changes embedder: every value moves to another scale.
+        let nights: Vec<(Vec<RunMetric>, bool)> = (0..40)
+            .map(|i| {
+                let mut n = night(&mut rng, 4.0);
+                if i >= 30 {
+                    n.iter_mut().for_each(|m| m.value *= 0.6);
+                }
+                (n, i == 30)
+            })
+            .collect();
+        let alerts = simulate(&nights, 1.0);
+        for (i, a) in alerts.iter().enumerate() {
+            assert!(paging(a).is_empty(), "night {i}: {a:?}");
+        }
+        assert!(alerts[30].iter().any(|a| a.rule == "instrument_change" && a.severity == Severity::Info));
+        assert!(alerts[31].iter().all(|a| a.rule != "instrument_change"));
+    }
+
+    #[test]
+    fn low_coverage_raises_only_the_coverage_alert() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let nights: Vec<(Vec<RunMetric>, bool)> =
+            (0..20).map(|i| (night(&mut rng, if i < 19 { 4.0 } else { 2.0 }), false)).collect();
+        let alerts = simulate(&nights, 0.5);
+        assert_eq!(alerts[19].len(), 1);
+        assert_eq!((alerts[19][0].rule, alerts[19][0].severity), ("coverage", Severity::Critical));
+    }
+
+    #[test]
+    fn a_pair_converging_night_after_night_is_flagged() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let nights: Vec<(Vec<RunMetric>, bool)> = (0..30)
+            .map(|i| {
+                let mut n = night(&mut rng, 4.0);
+                let sim = if i < 15 { 0.40 } else { 0.40 + 0.012 * f64::from(i - 14) };
+                n.push(metric("pair:acme-a|ember-e", "similarity", sim + rng.random_range(-0.003..0.003), 0.01));
+                (n, false)
+            })
+            .collect();
+        let alerts = simulate(&nights, 1.0);
+        let first = alerts.iter().position(|a| a.iter().any(|x| x.rule == "pair")).expect("a pair alert");
+        assert!((17..=24).contains(&first), "flagged on night {first}");
+        let a = alerts[first].iter().find(|x| x.rule == "pair").unwrap();
+        assert!(a.message.contains("acme-a and ember-e are converging"), "{}", a.message);
+        assert!(alerts[..15].iter().all(|a| paging(a).is_empty()));
+    }
+
+    #[test]
+    fn levels_must_be_ordered() {
+        let mut c = AlertConfig::default();
+        assert_eq!(c.validate(), Ok(()));
+        c.drop.warn_pct = 30.0;
+        assert!(c.validate().unwrap_err().contains("drop"));
+        let mut c = AlertConfig::default();
+        c.trend.metrics.push("refusal_rate".into());
+        assert!(c.validate().unwrap_err().contains("refusal_rate"));
+    }
+}

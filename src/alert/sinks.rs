@@ -1,0 +1,168 @@
+//! Where alerts go besides the `alerts` table: a Slack-compatible webhook (JSON with `text` and
+//! `blocks`, bounded retries) and a Prometheus textfile for node_exporter's textfile collector
+//! (written to a temporary file and renamed, so the collector never reads half of one).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{Alert, Severity};
+use crate::metrics::aggregate::RunMetric;
+use crate::secrets::SecretKey;
+
+/// Attempts of a webhook POST (the first and the retries).
+pub const WEBHOOK_ATTEMPTS: u32 = 3;
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Slack-compatible message for a run's alerts.
+pub fn webhook_payload(run_id: &str, run_date: chrono::NaiveDate, alerts: &[Alert]) -> serde_json::Value {
+    let raised: Vec<&Alert> = alerts.iter().filter(|a| a.severity >= Severity::Warning).collect();
+    let critical = raised.iter().filter(|a| a.severity == Severity::Critical).count();
+    let text = format!(
+        "hivewatch {run_date}: {} alert{} ({critical} critical) in run {run_id}",
+        raised.len(),
+        if raised.len() == 1 { "" } else { "s" }
+    );
+    let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": text}})];
+    for a in raised.iter().take(20) {
+        blocks.push(json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": format!("*{}* `{}` {}: {}", a.severity.as_str(), a.rule, a.scope, a.message)},
+        }));
+    }
+    if raised.len() > 20 {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("and {} more in the alerts table", raised.len() - 20)}]}));
+    }
+    json!({"text": text, "blocks": blocks})
+}
+
+/// Errors of the webhook sink. The URL is a secret and never appears in them.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the webhook answered HTTP {0} after {WEBHOOK_ATTEMPTS} attempts")]
+    Status(u16),
+    #[error("the webhook could not be reached after {WEBHOOK_ATTEMPTS} attempts ({0})")]
+    Transport(String),
+}
+
+/// POSTs `payload` to the webhook, retrying transport errors, 429 and 5xx with a short backoff.
+pub async fn post_webhook(url: &SecretKey, payload: &serde_json::Value) -> Result<(), WebhookError> {
+    let client = reqwest::Client::builder()
+        .timeout(WEBHOOK_TIMEOUT)
+        .build()
+        .map_err(|e| WebhookError::Transport(e.without_url().to_string()))?;
+    let mut last = WebhookError::Transport("no attempt".into());
+    for attempt in 0..WEBHOOK_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+        }
+        match client.post(url.expose()).json(payload).send().await {
+            Ok(reply) if reply.status().is_success() => return Ok(()),
+            Ok(reply) => {
+                let status = reply.status();
+                last = WebhookError::Status(status.as_u16());
+                if !(status.is_server_error() || status.as_u16() == 429) {
+                    break;
+                }
+            }
+            Err(e) => last = WebhookError::Transport(e.without_url().to_string()),
+        }
+    }
+    Err(last)
+}
+
+/// The Prometheus text exposition of a run: last success, duration, coverage, the overall
+/// metrics and alert counts by severity.
+pub fn textfile_contents(
+    finished_at: chrono::DateTime<chrono::Utc>,
+    duration_s: f64,
+    coverage: f64,
+    embedder: &str,
+    metrics: &[RunMetric],
+    alerts: &[Alert],
+) -> String {
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (labels, v) in samples {
+            out.push_str(&format!("{name}{labels} {v}\n"));
+        }
+    };
+    gauge(
+        "hivewatch_last_success_timestamp_seconds",
+        "Unix time at which the last run finished.",
+        &[(String::new(), finished_at.timestamp_millis() as f64 / 1000.0)],
+    );
+    gauge("hivewatch_run_duration_seconds", "Wall time of the last run.", &[(String::new(), duration_s)]);
+    gauge("hivewatch_coverage_ratio", "Share of planned requests that succeeded.", &[(String::new(), coverage)]);
+    let samples: Vec<(String, f64)> = metrics
+        .iter()
+        .filter(|m| m.scope == "overall" && m.value.is_finite())
+        .map(|m| (format!("{{metric=\"{}\",embedder=\"{}\"}}", escape(&m.metric), escape(embedder)), m.value))
+        .collect();
+    gauge("hivewatch_metric", "Overall run metrics of the last run (run_metrics, scope overall).", &samples);
+    let counts: Vec<(String, f64)> = [Severity::Info, Severity::Warning, Severity::Critical]
+        .iter()
+        .map(|s| {
+            (format!("{{severity=\"{}\"}}", s.as_str()), alerts.iter().filter(|a| a.severity == *s).count() as f64)
+        })
+        .collect();
+    gauge("hivewatch_alerts", "Alerts raised by the last run, by severity.", &counts);
+    out
+}
+
+/// Writes the textfile atomically (temporary sibling, then rename).
+pub fn write_textfile(path: &Path, contents: &str) -> std::io::Result<()> {
+    crate::store::write_atomic(path, |f| std::io::Write::write_all(f, contents.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(severity: Severity) -> Alert {
+        Alert {
+            severity,
+            rule: "drop",
+            scope: "overall".into(),
+            metric: "effective_models".into(),
+            value: 2.0,
+            baseline: Some(3.0),
+            threshold: 25.0,
+            message: "fell".into(),
+        }
+    }
+
+    #[test]
+    fn payload_has_text_and_blocks_for_raised_alerts_only() {
+        let p = webhook_payload(
+            "r1",
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            &[alert(Severity::Critical), alert(Severity::Info)],
+        );
+        assert_eq!(p["text"], "hivewatch 2026-01-02: 1 alert (1 critical) in run r1");
+        assert_eq!(p["blocks"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn textfile_has_help_type_and_samples() {
+        let m = RunMetric {
+            scope: "overall".into(),
+            metric: "effective_models".into(),
+            value: 3.5,
+            ci: None,
+            n: 1,
+            n_models: 2,
+        };
+        let t =
+            textfile_contents(chrono::Utc::now(), 12.5, 0.99, "lexical-v1:\"x\"", &[m], &[alert(Severity::Warning)]);
+        assert!(t.contains("# TYPE hivewatch_metric gauge\n"));
+        assert!(
+            t.contains("hivewatch_metric{metric=\"effective_models\",embedder=\"lexical-v1:\\\"x\\\"\"} 3.5\n"),
+            "{t}"
+        );
+        assert!(t.contains("hivewatch_alerts{severity=\"warning\"} 1\n"));
+    }
+}

@@ -1,0 +1,263 @@
+//! Trends (table `trends`): tonight's `run_metrics` against the comparable runs before it.
+//!
+//! Each run reads only the `run_metrics` of the last few comparable runs and the previous
+//! comparable run's `trends` (for the CUSUM state), never the history of responses, so a
+//! night's cost does not grow with the length of the history.
+//!
+//! Comparable runs share the suite id, the sampling parameters ([`crate::plan::Plan::sampling_id`])
+//! and the embedder. A run with no comparable predecessor starts a new *segment* with its own
+//! baseline; when earlier runs exist but none is comparable, that is a change of instrument
+//! (`instrument_change`), reported as such and never as a drop.
+//!
+//! Per (scope, metric): the value and its interval; the baseline, the median of the last
+//! `baseline_runs` comparable values, with delta and percent change; a robust z-score against
+//! them; Mann-Kendall with Sen's slope over the last `trend_runs` values, tonight's included;
+//! and a two-sided CUSUM in units of the baseline's robust spread (or of tonight's bootstrap
+//! standard error, whichever is larger), carried from night to night.
+
+pub mod stage;
+pub mod stats;
+
+use std::collections::HashMap;
+
+use crate::metrics::aggregate::RunMetric;
+use stats::{MannKendall, cusum_step, mann_kendall, median, robust_z};
+
+/// Which way a metric moves when the ecosystem converges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Lower is less diverse (Vendi, effective number of models, distinct-n, ...).
+    DownIsBad,
+    /// Higher is more alike (homogenization, similarity, concentration, agreement).
+    UpIsBad,
+    /// Descriptive: rates, counts, a model's own consistency.
+    Neutral,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::DownIsBad => "down",
+            Direction::UpIsBad => "up",
+            Direction::Neutral => "none",
+        }
+    }
+
+    /// `delta` expressed so that positive means "converging".
+    pub fn toward_convergence(self, delta: f64) -> f64 {
+        match self {
+            Direction::DownIsBad => -delta,
+            Direction::UpIsBad => delta,
+            Direction::Neutral => 0.0,
+        }
+    }
+}
+
+/// The direction of a metric of `run_metrics` (by name; scope only matters for pairs).
+pub fn direction(scope: &str, metric: &str) -> Direction {
+    if scope.starts_with("pair:") {
+        return Direction::UpIsBad;
+    }
+    if scope.starts_with("model:") {
+        return Direction::Neutral;
+    }
+    match metric {
+        "vendi_q1"
+        | "vendi_q2"
+        | "vendi_qinf"
+        | "model_vendi_ratio"
+        | "behaviour_clusters"
+        | "refusal_entropy"
+        | "distinct_1"
+        | "distinct_2"
+        | "effective_models"
+        | "effective_models_ratio"
+        | "families"
+        | "effective_families" => Direction::DownIsBad,
+        m if m.ends_with("_spread") => Direction::DownIsBad,
+        "inter_similarity"
+        | "homogenization_index"
+        | "refusal_agreement"
+        | "refusal_kappa"
+        | "shared_phrase_share"
+        | "family_hhi"
+        | "max_pair_similarity" => Direction::UpIsBad,
+        _ => Direction::Neutral,
+    }
+}
+
+/// Windows and detector constants.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrendSettings {
+    /// Comparable runs in the baseline (rolling median).
+    pub baseline_runs: usize,
+    /// Runs in the Mann-Kendall window, tonight's included.
+    pub trend_runs: usize,
+    /// CUSUM allowance, in spreads: shifts smaller than this are absorbed.
+    pub cusum_k: f64,
+}
+
+impl Default for TrendSettings {
+    fn default() -> Self {
+        TrendSettings { baseline_runs: 14, trend_runs: 14, cusum_k: 0.5 }
+    }
+}
+
+/// The CUSUM state and segment a (scope, metric) carries from its previous comparable run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Carried {
+    pub cusum_low: f64,
+    pub cusum_high: f64,
+    pub segment_start: String,
+}
+
+/// One row of `trends`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendRow {
+    pub scope: String,
+    pub metric: String,
+    pub direction: Direction,
+    pub value: f64,
+    pub ci: Option<(f64, f64)>,
+    pub n: usize,
+    /// The run that started this comparable segment.
+    pub segment_start: String,
+    /// No earlier run is comparable but some exist: the instrument changed tonight.
+    pub instrument_change: bool,
+    /// Comparable earlier values behind the baseline (at most `baseline_runs`).
+    pub baseline_n: usize,
+    pub baseline: Option<f64>,
+    pub delta: Option<f64>,
+    pub pct_change: Option<f64>,
+    pub robust_z: Option<f64>,
+    pub mann_kendall: Option<MannKendall>,
+    /// Values in the Mann-Kendall window.
+    pub trend_n: usize,
+    pub cusum_low: f64,
+    pub cusum_high: f64,
+    /// ok / watch / alert: set from the alerts raised on this row (see [`crate::alert`]).
+    pub status: &'static str,
+}
+
+/// Tonight's trend rows. `history` holds the `run_metrics` of earlier comparable runs, oldest
+/// first (only the last `max(baseline_runs, trend_runs)` are used); `carried` the previous
+/// comparable run's state per (scope, metric).
+pub fn compute_trends(
+    run_id: &str,
+    tonight: &[RunMetric],
+    history: &[Vec<RunMetric>],
+    carried: &HashMap<(String, String), Carried>,
+    instrument_change: bool,
+    settings: &TrendSettings,
+) -> Vec<TrendRow> {
+    let past: Vec<HashMap<(&str, &str), f64>> = history
+        .iter()
+        .map(|run| run.iter().map(|m| ((m.scope.as_str(), m.metric.as_str()), m.value)).collect())
+        .collect();
+    tonight
+        .iter()
+        .map(|m| {
+            let key = (m.scope.as_str(), m.metric.as_str());
+            let series: Vec<f64> = past.iter().filter_map(|run| run.get(&key).copied()).collect();
+            let baseline_values = &series[series.len().saturating_sub(settings.baseline_runs)..];
+            let baseline = median(baseline_values);
+            let delta = baseline.map(|b| m.value - b);
+            let pct_change = baseline.filter(|b| b.abs() > 1e-12).map(|b| (m.value - b) / b.abs() * 100.0);
+            let mut window: Vec<f64> =
+                series[series.len().saturating_sub(settings.trend_runs.saturating_sub(1))..].to_vec();
+            window.push(m.value);
+            let previous = carried.get(&(m.scope.clone(), m.metric.clone()));
+            let (cusum_low, cusum_high) = match (baseline, spread(baseline_values, m.ci)) {
+                (Some(mu), Some(sigma)) if baseline_values.len() >= 3 => cusum_step(
+                    previous.map_or((0.0, 0.0), |c| (c.cusum_low, c.cusum_high)),
+                    m.value,
+                    mu,
+                    sigma,
+                    settings.cusum_k,
+                ),
+                _ => (0.0, 0.0),
+            };
+            TrendRow {
+                scope: m.scope.clone(),
+                metric: m.metric.clone(),
+                direction: direction(&m.scope, &m.metric),
+                value: m.value,
+                ci: m.ci,
+                n: m.n,
+                segment_start: previous.map_or_else(|| run_id.to_owned(), |c| c.segment_start.clone()),
+                instrument_change,
+                baseline_n: baseline_values.len(),
+                baseline,
+                delta,
+                pct_change,
+                robust_z: robust_z(m.value, baseline_values),
+                mann_kendall: mann_kendall(&window),
+                trend_n: window.len(),
+                cusum_low,
+                cusum_high,
+                status: "ok",
+            }
+        })
+        .collect()
+}
+
+/// The spread a CUSUM step is measured in: the baseline's robust standard deviation
+/// (1.4826 MAD) or tonight's bootstrap standard error (interval width / 3.92), whichever is
+/// larger, so that a metric that never moved does not alarm on rounding.
+fn spread(baseline: &[f64], ci: Option<(f64, f64)>) -> Option<f64> {
+    let med = median(baseline)?;
+    let deviations: Vec<f64> = baseline.iter().map(|v| (v - med).abs()).collect();
+    let mad = 1.4826 * median(&deviations)?;
+    let se = ci.map_or(0.0, |(lo, hi)| (hi - lo) / 3.92);
+    let floor = 1e-9 * med.abs().max(1e-9);
+    Some(mad.max(se).max(floor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metric(value: f64) -> RunMetric {
+        RunMetric {
+            scope: "overall".into(),
+            metric: "model_vendi_ratio".into(),
+            value,
+            ci: Some((value - 0.01, value + 0.01)),
+            n: 200,
+            n_models: 12,
+        }
+    }
+
+    #[test]
+    fn baseline_delta_and_cusum_follow_a_drop() {
+        let history: Vec<Vec<RunMetric>> = (0..20).map(|i| vec![metric(0.5 + 0.005 * f64::from(i % 3))]).collect();
+        let rows = compute_trends("r", &[metric(0.4)], &history, &HashMap::new(), false, &TrendSettings::default());
+        let r = &rows[0];
+        assert_eq!(r.baseline_n, 14);
+        assert!((r.baseline.unwrap() - 0.505).abs() < 1e-12, "{r:?}");
+        assert!((r.pct_change.unwrap() + 20.79).abs() < 0.01, "{r:?}");
+        assert!(r.cusum_low > 5.0 && r.cusum_high == 0.0, "{r:?}");
+        assert!(r.robust_z.unwrap() < -10.0);
+        assert_eq!(r.trend_n, 14);
+        assert_eq!(r.direction, Direction::DownIsBad);
+        assert_eq!(r.segment_start, "r");
+    }
+
+    #[test]
+    fn a_new_segment_has_no_baseline() {
+        let rows = compute_trends("r", &[metric(0.4)], &[], &HashMap::new(), true, &TrendSettings::default());
+        let r = &rows[0];
+        assert!(r.instrument_change && r.baseline.is_none() && r.mann_kendall.is_none());
+        assert_eq!((r.cusum_low, r.cusum_high), (0.0, 0.0));
+    }
+
+    #[test]
+    fn directions() {
+        assert_eq!(direction("overall", "effective_models"), Direction::DownIsBad);
+        assert_eq!(direction("overall", "refusal_rate_spread"), Direction::DownIsBad);
+        assert_eq!(direction("category:x", "homogenization_index"), Direction::UpIsBad);
+        assert_eq!(direction("pair:a|b", "similarity"), Direction::UpIsBad);
+        assert_eq!(direction("model:a", "refusal_rate"), Direction::Neutral);
+        assert_eq!(Direction::DownIsBad.toward_convergence(-0.2), 0.2);
+    }
+}
