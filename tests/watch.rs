@@ -147,4 +147,28 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
         "SELECT severity, rule FROM read_parquet('{out}/alerts/*/*.parquet', hive_partitioning=true) WHERE run_date = '2026-01-06'",
     );
     assert_eq!(night6, vec![vec![serde_json::json!("info"), serde_json::json!("instrument_change")]]);
+
+    // The analysts' queries in reports/queries run against what these nights wrote.
+    let query = |name: &str| -> Vec<Vec<serde_json::Value>> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/queries").join(name);
+        let sql = std::fs::read_to_string(&path).unwrap().replace("'reports/", "'{out}/");
+        duckdb(&reports, &sql)
+    };
+    let diversity = query("diversity_over_time.sql");
+    assert_eq!(diversity.iter().filter(|r| r[3] == "effective_models").count(), 6, "{diversity:?}");
+    let history = query("alert_history.sql");
+    assert_eq!(history[0][0], "2026-01-06", "newest first");
+    assert!(history.iter().any(|r| r[0] == "2026-01-05" && r[3] == "critical" && r[4] == "drop"), "{history:?}");
+    let refusals = query("refusal_rates_by_model.sql");
+    assert_eq!(refusals.len(), 6 * 6, "six models, six nights");
+    assert!(refusals.iter().all(|r| (0.0..=1.0).contains(&r[3].as_f64().unwrap())));
+    let pairs = query("converging_pairs.sql");
+    assert_eq!(pairs.len(), 15, "six models, fifteen pairs: {pairs:?}");
+    let drivers = query("probes_that_drove_a_drop.sql");
+    assert!(!drivers.is_empty() && drivers.len() <= 20);
+    let changes: Vec<f64> = drivers.iter().map(|r| r[5].as_f64().unwrap()).collect();
+    assert!(changes.windows(2).all(|w| w[0] <= w[1]), "largest fall first: {changes:?}");
+    let listed =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/queries")).unwrap().count();
+    assert_eq!(listed, 5, "every query in reports/queries is run here");
 }
