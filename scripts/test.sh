@@ -3,7 +3,8 @@
 #
 #   scripts/test.sh
 #
-# Needs: the Rust toolchain (cargo), python3 with venv and pip (PyPI reachable).
+# Needs: the Rust toolchain (cargo), python3 with venv and pip (PyPI reachable), and apt-get
+# (as root or with sudo) when chromium is not installed yet.
 # Build artifacts go to $CARGO_TARGET_DIR (default ~/.cache/hivewatch-target, outside the clone,
 # so repeated runs reuse them) and the Python venv to $HIVEWATCH_VENV (default
 # ~/.cache/hivewatch-venv). Neither is relied on for correctness: both are rebuilt as needed.
@@ -30,6 +31,18 @@ if [ -f ../shared/reference/minilm_dev.json ]; then
 else
     echo "NOTICE: ../shared/reference/minilm_dev.json not found: the MiniLM reference check will not run"
 fi
+
+# A real browser for the HTML report's test: Debian's chromium, headless.
+echo "== chromium"
+if ! command -v chromium > /dev/null; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get install -y --no-install-recommends chromium > /dev/null \
+        || { $sudo apt-get update > /dev/null && $sudo apt-get install -y --no-install-recommends chromium > /dev/null; }
+fi
+HIVEWATCH_CHROMIUM="$(command -v chromium)"
+export HIVEWATCH_CHROMIUM
+"$HIVEWATCH_CHROMIUM" --version
 
 # Tests talk to 127.0.0.1 only; never through a proxy.
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"

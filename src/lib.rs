@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod plan;
 pub mod probes;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod secrets;
 pub mod sim;

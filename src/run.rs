@@ -165,8 +165,12 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         ok,
         failed,
     };
-    let watched =
-        tokio::task::block_in_place(|| watch_run(&output, &row.info(state.run_date), &embedder, &plan.config.alerts))?;
+    let info = row.info(state.run_date);
+    let (watched, report_path) = tokio::task::block_in_place(|| -> Result<_, StoreError> {
+        let watched = watch_run(&output, &info, &embedder, &plan.config.alerts)?;
+        Ok((watched, crate::report::write_report(&output, &info, &embedder)?))
+    })?;
+    tracing::info!("wrote the report {}", report_path.display());
     let finished_at = Utc::now();
     let row = RunRow { finished_at, ..row };
     let runs_path = store::table_path(&output, store::runs::TABLE, state.run_date, &state.run_id);

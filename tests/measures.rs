@@ -8,14 +8,15 @@ use hivewatch::sim::SimConfig;
 
 const MEAN_SQL: &str = "SELECT count(*), avg(model_vendi_ratio), avg(homogenization_index), min(model_vendi_ratio), max(model_vendi_ratio) FROM read_parquet('{out}/probe_metrics/*/*.parquet')";
 
-fn run_ecosystem(sim: &TestSim, dir: &std::path::Path, names: &[&str]) -> Vec<serde_json::Value> {
+/// Runs one night; `exit` is what the run must end with (1 when an alert is due).
+fn run_ecosystem(sim: &TestSim, dir: &std::path::Path, names: &[&str], exit: i32) -> Vec<serde_json::Value> {
     std::fs::create_dir_all(dir).unwrap();
     let suite = small_suite(dir, 15);
     let eps: String =
         names.iter().enumerate().map(|(i, n)| endpoint(n, ["openai", "anthropic", "gemini"][i % 3], sim, "")).collect();
     let config = write_config(dir, &suite, 3, "[sampling]\nseed = 11\ntemperature = 0.9\n", &eps);
     let out = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(exit), "{}", text(&out));
     duckdb(&dir.join("reports"), MEAN_SQL).remove(0)
 }
 
@@ -23,12 +24,18 @@ fn run_ecosystem(sim: &TestSim, dir: &std::path::Path, names: &[&str]) -> Vec<se
 fn one_family_is_a_monoculture_many_families_are_not() {
     let sim = TestSim::start(SimConfig::default());
     let root = tempfile::tempdir().unwrap();
-    let mono =
-        run_ecosystem(&sim, &root.path().join("mono"), &["acme-a", "acme-b", "acme-c", "acme-d", "acme-e", "acme-f"]);
+    // One family is effectively fewer than two models: the floor alert, exit code 1.
+    let mono = run_ecosystem(
+        &sim,
+        &root.path().join("mono"),
+        &["acme-a", "acme-b", "acme-c", "acme-d", "acme-e", "acme-f"],
+        1,
+    );
     let poly = run_ecosystem(
         &sim,
         &root.path().join("poly"),
         &["acme-a", "acme-z", "borealis-b", "cirrus-c", "delta-d", "ember-e"],
+        0,
     );
     assert_eq!(mono[0], 15, "one row per probe");
     for row in [&mono, &poly] {
@@ -83,7 +90,7 @@ fn one_family_is_a_monoculture_many_families_are_not() {
     assert_eq!(bad, 0);
     let scopes =
         scalar_i64(&poly_reports, "SELECT count(DISTINCT scope) FROM read_parquet('{out}/run_metrics/*/*.parquet')");
-    assert_eq!(scopes, 1 + 3 + 6, "overall, 3 categories, 6 models");
+    assert_eq!(scopes, 1 + 3 + 6 + 15, "overall, 3 categories, 6 models, 15 pairs");
 
     // One features row per ok response, with the lexicon version.
     let features = duckdb(

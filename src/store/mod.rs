@@ -138,6 +138,17 @@ pub fn write_batch(path: &Path, batch: RecordBatch) -> Result<u64, StoreError> {
     write_parquet(path, schema, || Ok(once.take()))
 }
 
+/// Every batch of a Parquet file (for the small per-run tables the report reads whole).
+pub fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
+    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
+    let file = File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(pq)?
+        .build()
+        .map_err(pq)?;
+    reader.collect::<Result<Vec<_>, _>>().map_err(|e| StoreError::Parquet { path: path.to_owned(), source: e.into() })
+}
+
 /// Arrow's UTC timestamp type used by every table.
 pub fn utc_micros() -> arrow_schema::DataType {
     arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into()))

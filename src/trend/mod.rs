@@ -127,6 +127,8 @@ pub struct TrendRow {
     /// Comparable earlier values behind the baseline (at most `baseline_runs`).
     pub baseline_n: usize,
     pub baseline: Option<f64>,
+    /// The spread the CUSUM counts in (see `spread`): the width of the baseline band.
+    pub spread: Option<f64>,
     pub delta: Option<f64>,
     pub pct_change: Option<f64>,
     pub robust_z: Option<f64>,
@@ -167,8 +169,9 @@ pub fn compute_trends(
                 series[series.len().saturating_sub(settings.trend_runs.saturating_sub(1))..].to_vec();
             window.push(m.value);
             let previous = carried.get(&(m.scope.clone(), m.metric.clone()));
-            let (cusum_low, cusum_high) = match (baseline, spread(baseline_values, m.ci)) {
-                (Some(mu), Some(sigma)) if baseline_values.len() >= 3 => cusum_step(
+            let sigma = spread(baseline_values, m.ci).filter(|_| baseline_values.len() >= 3);
+            let (cusum_low, cusum_high) = match (baseline, sigma) {
+                (Some(mu), Some(sigma)) => cusum_step(
                     previous.map_or((0.0, 0.0), |c| (c.cusum_low, c.cusum_high)),
                     m.value,
                     mu,
@@ -188,6 +191,7 @@ pub fn compute_trends(
                 instrument_change,
                 baseline_n: baseline_values.len(),
                 baseline,
+                spread: sigma,
                 delta,
                 pct_change,
                 robust_z: robust_z(m.value, baseline_values),
