@@ -54,6 +54,7 @@ fn night(
     models: &[String],
     date: &str,
     hook: &Hook,
+    extra: &str,
 ) -> (Option<i32>, String) {
     let eps: String = NAMES
         .iter()
@@ -64,7 +65,7 @@ fn night(
         .collect();
     let textfile = dir.join("hivewatch.prom");
     let alerts = format!(
-        "[sampling]\nseed = 5\n\n[alerts]\nwebhook_url_env = \"HW_TEST_WEBHOOK\"\ntextfile = {:?}\n",
+        "[sampling]\nseed = 5\n\n[alerts]\nwebhook_url_env = \"HW_TEST_WEBHOOK\"\ntextfile = {:?}\n{extra}",
         textfile.display().to_string()
     );
     let config = write_config(dir, suite, 2, &alerts, &eps);
@@ -84,14 +85,14 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
     let suite = small_suite(dir, 12);
     let diverse: Vec<String> = NAMES.iter().map(|n| (*n).to_owned()).collect();
     for day in 1..=4 {
-        let (code, log) = night(dir, &sim, &suite, &diverse, &format!("2026-01-0{day}"), &hook);
+        let (code, log) = night(dir, &sim, &suite, &diverse, &format!("2026-01-0{day}"), &hook, "");
         assert_eq!(code, Some(0), "night {day}: {log}");
     }
     assert_eq!(hook.attempts.load(Ordering::SeqCst), 0, "nothing to tell on quiet nights");
 
     // Night 5: every endpoint now serves one family's model.
     let mono: Vec<String> = (0..6).map(|i| format!("acme-x{i}")).collect();
-    let (code, log) = night(dir, &sim, &suite, &mono, "2026-01-05", &hook);
+    let (code, log) = night(dir, &sim, &suite, &mono, "2026-01-05", &hook, "");
     assert_eq!(code, Some(1), "an alert is exit code 1: {log}");
     assert!(log.contains("effective_models fell"), "{log}");
 
@@ -140,13 +141,25 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
     // Night 6: a new suite (the diverse models again) is a change of instrument: no
     // comparison with the nights before, no diversity alert.
     let other = small_suite(&dir.join("other"), 9);
-    let (code, log) = night(dir, &sim, &other, &diverse, "2026-01-06", &hook);
+    let (code, log) = night(dir, &sim, &other, &diverse, "2026-01-06", &hook, "");
     assert_eq!(code, Some(0), "{log}");
     let night6 = duckdb(
         &reports,
         "SELECT severity, rule FROM read_parquet('{out}/alerts/*/*.parquet', hive_partitioning=true) WHERE run_date = '2026-01-06'",
     );
     assert_eq!(night6, vec![vec![serde_json::json!("info"), serde_json::json!("instrument_change")]]);
+
+    // Night 7: the same suite, now embedded by another embedder (the simulator's embeddings
+    // API): also a change of instrument, not a drop.
+    let remote =
+        format!("\n[embed]\nembedder = \"remote\"\nbase_url = \"{}\"\nmodel = \"sim-embed\"\n", sim.openai_url());
+    let (code, log) = night(dir, &sim, &other, &diverse, "2026-01-07", &hook, &remote);
+    assert_eq!(code, Some(0), "{log}");
+    let night7 = duckdb(
+        &reports,
+        "SELECT severity, rule FROM read_parquet('{out}/alerts/*/*.parquet', hive_partitioning=true) WHERE run_date = '2026-01-07'",
+    );
+    assert_eq!(night7, vec![vec![serde_json::json!("info"), serde_json::json!("instrument_change")]]);
 
     // The analysts' queries in reports/queries run against what these nights wrote.
     let query = |name: &str| -> Vec<Vec<serde_json::Value>> {
@@ -155,15 +168,17 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
         duckdb(&reports, &sql)
     };
     let diversity = query("diversity_over_time.sql");
-    assert_eq!(diversity.iter().filter(|r| r[3] == "effective_models").count(), 6, "{diversity:?}");
+    assert_eq!(diversity.iter().filter(|r| r[3] == "effective_models").count(), 7, "{diversity:?}");
     let history = query("alert_history.sql");
-    assert_eq!(history[0][0], "2026-01-06", "newest first");
+    assert_eq!(history[0][0], "2026-01-07", "newest first");
     assert!(history.iter().any(|r| r[0] == "2026-01-05" && r[3] == "critical" && r[4] == "drop"), "{history:?}");
     let refusals = query("refusal_rates_by_model.sql");
-    assert_eq!(refusals.len(), 6 * 6, "six models, six nights");
+    assert_eq!(refusals.len(), 6 * 7, "six models, seven nights");
     assert!(refusals.iter().all(|r| (0.0..=1.0).contains(&r[3].as_f64().unwrap())));
     let pairs = query("converging_pairs.sql");
-    assert_eq!(pairs.len(), 15, "six models, fifteen pairs: {pairs:?}");
+    // Two embedders' latest runs, fifteen pairs each, the top twenty shown.
+    assert_eq!(pairs.len(), 20, "{pairs:?}");
+    assert!(pairs.iter().all(|p| p[0] == "2026-01-06" || p[0] == "2026-01-07"), "{pairs:?}");
     let drivers = query("probes_that_drove_a_drop.sql");
     assert!(!drivers.is_empty() && drivers.len() <= 20);
     let changes: Vec<f64> = drivers.iter().map(|r| r[5].as_f64().unwrap()).collect();
