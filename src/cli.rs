@@ -91,9 +91,15 @@ enum Command {
     },
     /// Run the pipeline against the built-in simulator: no configuration, no network.
     Demo {
-        /// Output root.
-        #[arg(long, default_value = "reports")]
+        /// Output root (a new or empty folder, or an earlier demo's, which is cleared).
+        #[arg(long, default_value = "reports/demo")]
         output: PathBuf,
+        /// Another scenario file instead of the built-in one.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Run only the first N nights.
+        #[arg(long)]
+        nights: Option<u32>,
     },
 }
 
@@ -199,6 +205,12 @@ enum SimulateCommand {
         /// Seconds announced in Retry-After on injected 429s.
         #[arg(long, default_value_t = 1.0)]
         retry_after_s: f64,
+        /// A drifting-ecosystem scenario (TOML); its models answer as on --night.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// The scenario's night to serve.
+        #[arg(long, default_value_t = 1)]
+        night: u32,
     },
 }
 
@@ -276,8 +288,11 @@ async fn dispatch(command: Command) -> Result<i32> {
             check_endpoints(&cfg).await
         }
         Command::Simulate {
-            command: SimulateCommand::Serve { host, port, faults, api_key_env, latency_ms, retry_after_s },
+            command:
+                SimulateCommand::Serve { host, port, faults, api_key_env, latency_ms, retry_after_s, scenario, night },
         } => {
+            let scenario =
+                scenario.map(|p| crate::sim::scenario::Scenario::load(&p)).transpose()?.map(std::sync::Arc::new);
             let faults: FaultSpec = faults.parse()?;
             let api_key = match api_key_env {
                 Some(var) => {
@@ -285,10 +300,12 @@ async fn dispatch(command: Command) -> Result<i32> {
                 }
                 None => None,
             };
-            let config = SimConfig { faults, api_key, latency: Duration::from_millis(latency_ms), retry_after_s };
+            let config =
+                SimConfig { faults, api_key, latency: Duration::from_millis(latency_ms), retry_after_s, scenario };
             let sim = crate::sim::start(SocketAddr::new(host, port), config)
                 .await
                 .with_context(|| format!("cannot listen on {host}:{port}"))?;
+            sim.set_night(night);
             // Tests read this line to learn the port.
             println!("hivewatch simulator listening on http://{}", sim.addr);
             tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
@@ -316,7 +333,7 @@ async fn dispatch(command: Command) -> Result<i32> {
             println!("{}", crate::features::eval::evaluate(&lexicon, &rows));
             Ok(exit::OK)
         }
-        Command::Demo { output } => crate::demo::run(&output).await,
+        Command::Demo { output, scenario, nights } => crate::demo::run(&output, scenario.as_deref(), nights).await,
     }
 }
 

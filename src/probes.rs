@@ -160,6 +160,20 @@ impl Suite {
     }
 }
 
+impl Suite {
+    /// A smaller suite of `n` probes spread evenly over this one (every k-th by id), with its
+    /// own name and id, so runs on it are never compared with runs on the whole suite.
+    pub fn sample(&self, n: usize) -> Suite {
+        if n >= self.probes.len() {
+            return self.clone();
+        }
+        let probes: Vec<Probe> = (0..n).map(|i| self.probes[i * self.probes.len() / n].clone()).collect();
+        let name = format!("{}-sample{n}", self.name);
+        let id = suite_id(&name, &self.version, &self.description, &probes);
+        Suite { name, version: self.version.clone(), description: self.description.clone(), id, probes }
+    }
+}
+
 /// The suite id: the first 16 hex digits of SHA-256 over the canonical JSON of the suite.
 pub fn suite_id(name: &str, version: &str, description: &str, sorted_probes: &[Probe]) -> String {
     #[derive(Serialize)]

@@ -183,21 +183,24 @@ impl Default for ShiftRule {
     }
 }
 
-/// A model pair converging: its similarity rising significantly (a suspected lineage or
-/// sequential influence) and above its baseline beyond tonight's interval.
+/// A model pair converging apart from the rest (a suspected lineage or sequential influence):
+/// its excess similarity (over the night's mean pair similarity, so the whole ecosystem drawing
+/// together is left to the other rules) rising significantly and above its baseline by so much,
+/// beyond tonight's interval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PairRule {
     pub enabled: bool,
     pub p: f64,
     pub min_runs: usize,
-    pub warn_pct: f64,
-    pub critical_pct: f64,
+    /// Rise of the excess similarity over its baseline, in cosine units.
+    pub warn_delta: f64,
+    pub critical_delta: f64,
 }
 
 impl Default for PairRule {
     fn default() -> Self {
-        PairRule { enabled: true, p: 0.01, min_runs: 8, warn_pct: 5.0, critical_pct: 10.0 }
+        PairRule { enabled: true, p: 0.01, min_runs: 8, warn_delta: 0.03, critical_delta: 0.06 }
     }
 }
 
@@ -247,7 +250,7 @@ impl AlertConfig {
         ordered("trend (p-values)", self.trend.warn_p, self.trend.critical_p, false)?;
         ordered("floor", self.floor.warn, self.floor.critical, false)?;
         ordered("shift", self.shift.warn, self.shift.critical, true)?;
-        ordered("pair", self.pair.warn_pct, self.pair.critical_pct, true)?;
+        ordered("pair", self.pair.warn_delta, self.pair.critical_delta, true)?;
         ordered("concentration", self.concentration.warn_pct, self.concentration.critical_pct, true)?;
         ordered("refusal", self.refusal.warn_pts, self.refusal.critical_pts, true)?;
         if !(0.0..=1.0).contains(&self.min_coverage) {
@@ -272,6 +275,7 @@ impl AlertConfig {
         crate::trend::TrendSettings {
             baseline_runs: self.baseline_runs,
             trend_runs: self.trend_runs,
+            cusum_reset: self.shift.critical,
             ..Default::default()
         }
     }
@@ -484,20 +488,19 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
 }
 
 fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
-    let (mk, pct, base) = (row.mann_kendall?, row.pct_change?, row.baseline?);
-    if !row.scope.starts_with("pair:") || row.trend_n < rule.min_runs || mk.p >= rule.p || mk.slope <= 0.0 {
+    let (mk, delta, base) = (row.mann_kendall?, row.delta?, row.baseline?);
+    if !row.scope.starts_with("pair:") || row.metric != "excess_similarity" || row.trend_n < rule.min_runs {
         return None;
     }
-    if !beyond_interval(row, base) {
+    if mk.p >= rule.p || mk.slope <= 0.0 || !beyond_interval(row, base) {
         return None;
     }
     let pair = row.scope.trim_start_matches("pair:").replace('|', " and ");
     fired(
-        level(pct, rule.warn_pct, rule.critical_pct)?,
+        level(delta, rule.warn_delta, rule.critical_delta)?,
         format!(
-            "{pair} are converging: similarity {} is {pct:.1}% above its baseline of {} and rising (p = {:.2e}); a suspected lineage or sequential influence",
+            "{pair} are converging apart from the rest: their similarity exceeds the night's mean pair similarity by {}, up {delta:.3} on its baseline and rising (p = {:.2e}); a suspected lineage or sequential influence",
             fmt(row.value),
-            fmt(base),
             mk.p
         ),
     )
@@ -667,8 +670,13 @@ mod tests {
         let nights: Vec<(Vec<RunMetric>, bool)> = (0..30)
             .map(|i| {
                 let mut n = night(&mut rng, 4.0);
-                let sim = if i < 15 { 0.40 } else { 0.40 + 0.012 * f64::from(i - 14) };
-                n.push(metric("pair:acme-a|ember-e", "similarity", sim + rng.random_range(-0.003..0.003), 0.01));
+                let excess = if i < 15 { 0.0 } else { 0.012 * f64::from(i - 14) };
+                n.push(metric(
+                    "pair:acme-a|ember-e",
+                    "excess_similarity",
+                    excess + rng.random_range(-0.003..0.003),
+                    0.01,
+                ));
                 (n, false)
             })
             .collect();
@@ -676,7 +684,7 @@ mod tests {
         let first = alerts.iter().position(|a| a.iter().any(|x| x.rule == "pair")).expect("a pair alert");
         assert!((17..=24).contains(&first), "flagged on night {first}");
         let a = alerts[first].iter().find(|x| x.rule == "pair").unwrap();
-        assert!(a.message.contains("acme-a and ember-e are converging"), "{}", a.message);
+        assert!(a.message.contains("acme-a and ember-e are converging apart from the rest"), "{}", a.message);
         assert!(alerts[..15].iter().all(|a| paging(a).is_empty()));
     }
 

@@ -46,7 +46,8 @@ impl ProbeRecord {
 /// One row of `run_metrics`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunMetric {
-    /// `overall`, `category:NAME`, `model:NAME` or `pair:A|B` (A < B; metric `similarity`).
+    /// `overall`, `category:NAME`, `model:NAME` or `pair:A|B` (A < B; metrics `similarity` and
+    /// `excess_similarity`, the pair's similarity less the mean over all pairs that night).
     pub scope: String,
     pub metric: String,
     pub value: f64,
@@ -279,17 +280,26 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
         }
     }
     out.metrics.extend(per_model);
-    // Each pair as a series of its own, so trends can see two models converging.
-    for (_, p) in out.pairs.iter().filter(|(c, _)| c.is_none()) {
-        out.metrics.push(RunMetric {
-            scope: format!("pair:{}|{}", p.model_a, p.model_b),
-            metric: "similarity".into(),
-            value: p.mean_similarity,
-            ci: Some((p.ci_low, p.ci_high)),
-            n: p.n_probes,
-            n_models: 2,
-        });
+    // Each pair as a series of its own, so trends can see two models converging; the excess
+    // over tonight's mean pair similarity separates a pair drawing together from the whole
+    // ecosystem drawing together.
+    let overall_pairs: Vec<&PairSimilarity> = out.pairs.iter().filter(|(c, _)| c.is_none()).map(|(_, p)| p).collect();
+    let mean_pair = overall_pairs.iter().map(|p| p.mean_similarity).sum::<f64>() / overall_pairs.len().max(1) as f64;
+    let mut pair_metrics = Vec::new();
+    for p in overall_pairs {
+        let scope = format!("pair:{}|{}", p.model_a, p.model_b);
+        for (metric, shift) in [("similarity", 0.0), ("excess_similarity", mean_pair)] {
+            pair_metrics.push(RunMetric {
+                scope: scope.clone(),
+                metric: metric.into(),
+                value: p.mean_similarity - shift,
+                ci: Some((p.ci_low - shift, p.ci_high - shift)),
+                n: p.n_probes,
+                n_models: 2,
+            });
+        }
     }
+    out.metrics.extend(pair_metrics);
     for f in &out.families {
         out.metrics.push(RunMetric {
             scope: format!("model:{}", f.model),

@@ -4,10 +4,11 @@
 
 pub mod faults;
 pub mod models;
+pub mod scenario;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -34,6 +35,8 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Seconds announced in `Retry-After` on injected 429s.
     pub retry_after_s: f64,
+    /// A drifting ecosystem: models it names answer as their profile on the current night.
+    pub scenario: Option<Arc<scenario::Scenario>>,
 }
 
 /// A simulator serving in the background; dropping it shuts it down.
@@ -60,6 +63,11 @@ impl RunningSim {
         self.state.requests.load(Ordering::Relaxed)
     }
 
+    /// Moves the scenario's ecosystem to `night` (1-based).
+    pub fn set_night(&self, night: u32) {
+        self.state.night.store(night, Ordering::Relaxed);
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -83,7 +91,7 @@ pub async fn start(addr: SocketAddr, config: SimConfig) -> std::io::Result<Runni
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let state = Arc::new(SimState { config, requests: AtomicU64::new(0) });
+    let state = Arc::new(SimState { config, requests: AtomicU64::new(0), night: AtomicU32::new(1) });
     let app = router(Arc::clone(&state));
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -100,6 +108,18 @@ pub async fn start(addr: SocketAddr, config: SimConfig) -> std::io::Result<Runni
 pub struct SimState {
     config: SimConfig,
     requests: AtomicU64,
+    night: AtomicU32,
+}
+
+impl SimState {
+    /// The answer of `model`: as the scenario makes it tonight, or as its name makes it.
+    fn generate(&self, model: &str, system: Option<&str>, prompt: &str, params: GenParams) -> models::Generated {
+        let night = self.night.load(Ordering::Relaxed);
+        match self.config.scenario.as_ref().and_then(|s| s.profile(model, night)) {
+            Some(profile) => models::generate_with(&profile, model, system, prompt, params),
+            None => generate(model, system, prompt, params),
+        }
+    }
 }
 
 pub fn router(state: Arc<SimState>) -> Router {
@@ -226,7 +246,7 @@ async fn openai_chat(State(state): State<Arc<SimState>>, headers: HeaderMap, bod
         seed: req.get("seed").and_then(Value::as_u64),
     };
     latency(&state.config).await;
-    let g = generate(model, system.as_deref(), &prompt, params);
+    let g = state.generate(model, system.as_deref(), &prompt, params);
     Json(json!({
         "id": format!("chatcmpl-sim{:016x}", rand::random::<u64>()),
         "object": "chat.completion",
@@ -268,7 +288,7 @@ async fn anthropic_messages(
         seed: None,
     };
     latency(&state.config).await;
-    let g = generate(model, system.as_deref(), &prompt, params);
+    let g = state.generate(model, system.as_deref(), &prompt, params);
     let stop_reason = if g.finish_reason == "length" { "max_tokens" } else { "end_turn" };
     Json(json!({
         "id": format!("msg_sim{:016x}", rand::random::<u64>()),
@@ -311,7 +331,7 @@ async fn gemini_generate(
         seed: gc.and_then(|g| g.get("seed")).and_then(Value::as_i64).map(|s| s as u64),
     };
     latency(&state.config).await;
-    let g = generate(model, system.as_deref(), &prompt, params);
+    let g = state.generate(model, system.as_deref(), &prompt, params);
     let finish = if g.finish_reason == "length" { "MAX_TOKENS" } else { "STOP" };
     Json(json!({
         "candidates": [{"content": {"role": "model", "parts": [{"text": g.text}]}, "finishReason": finish, "index": 0}],

@@ -27,10 +27,53 @@ pub struct Profile {
     pub structure: f64,
     /// "As an AI ..." self-reference.
     pub self_reference: f64,
-    /// Which bank of openers, refusals and stock phrases the family draws on.
-    pub voice: usize,
+    /// Which banks of openers, refusals, stock phrases and closers the model draws on.
+    pub voice: VoiceMix,
     /// Preference weights over the body sentence templates.
     pub template_weights: Vec<f64>,
+}
+
+/// Weights over the voice banks, one set per part of an answer (a partial refusal follows the
+/// refusals). A family has one voice; a phrase spreading between models is weight moving from
+/// one bank to another in one part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceMix {
+    pub openers: Vec<f64>,
+    pub refusals: Vec<f64>,
+    pub stock: Vec<f64>,
+    pub closers: Vec<f64>,
+}
+
+impl VoiceMix {
+    /// All parts from one bank.
+    pub fn one(voice: usize) -> Self {
+        let w: Vec<f64> = (0..VOICES.len()).map(|i| f64::from(u8::from(i == voice % VOICES.len()))).collect();
+        VoiceMix { openers: w.clone(), refusals: w.clone(), stock: w.clone(), closers: w }
+    }
+}
+
+/// What part of a profile an influence moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Everything: traits, voice, template preferences (a model fine-tuned on another's outputs).
+    All,
+    /// Hedging, confidence and the templates (a tone spreading).
+    Tone,
+    Openers,
+    Refusals,
+    Stock,
+    Closers,
+    SelfReference,
+}
+
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    a + (b - a) * t
+}
+
+fn lerp_all(a: &mut [f64], b: &[f64], t: f64) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x = lerp(*x, *y, t);
+    }
 }
 
 fn unit(h: u64, salt: u64) -> f64 {
@@ -58,10 +101,63 @@ impl Profile {
             caution: t(4),
             structure: t(5),
             self_reference: t(6),
-            voice: (fh % VOICES.len() as u64) as usize,
+            voice: VoiceMix::one((fh % VOICES.len() as u64) as usize),
             template_weights,
             family,
         }
+    }
+
+    /// This profile moved a share `t` (0 to 1) of the way toward `target`, in `part` only.
+    pub fn blend(&self, target: &Profile, t: f64, part: Part) -> Profile {
+        let t = t.clamp(0.0, 1.0);
+        let mut p = self.clone();
+        let all = part == Part::All;
+        if all {
+            for (x, y) in [
+                (&mut p.verbosity, target.verbosity),
+                (&mut p.caution, target.caution),
+                (&mut p.structure, target.structure),
+                (&mut p.self_reference, target.self_reference),
+            ] {
+                *x = lerp(*x, y, t);
+            }
+        }
+        if all || part == Part::Tone {
+            p.hedging = lerp(p.hedging, target.hedging, t);
+            p.confidence = lerp(p.confidence, target.confidence, t);
+            lerp_all(&mut p.template_weights, &target.template_weights, t);
+        }
+        if part == Part::SelfReference {
+            p.self_reference = lerp(p.self_reference, target.self_reference, t);
+        }
+        if all || part == Part::Openers {
+            lerp_all(&mut p.voice.openers, &target.voice.openers, t);
+        }
+        if all || part == Part::Refusals {
+            lerp_all(&mut p.voice.refusals, &target.voice.refusals, t);
+            if all {
+                p.caution = lerp(self.caution, target.caution, t);
+            }
+        }
+        if all || part == Part::Stock || part == Part::Tone {
+            lerp_all(&mut p.voice.stock, &target.voice.stock, t);
+        }
+        if all || part == Part::Closers {
+            lerp_all(&mut p.voice.closers, &target.voice.closers, t);
+        }
+        p
+    }
+
+    /// The confident, technocratic pole of epistemic narrowing (or, with `humble`, its
+    /// opposite): the tone and stock phrases models converge on.
+    pub fn pole(humble: bool) -> Profile {
+        let mut p = Profile::for_model(if humble { "pole-humble" } else { "pole-confident" });
+        (p.hedging, p.confidence) = if humble { (0.95, 0.05) } else { (0.02, 0.95) };
+        p.voice = VoiceMix::one(if humble { 2 } else { 1 });
+        // A narrow, shared set of sentence templates.
+        let favoured: &[usize] = if humble { &[1, 4, 6] } else { &[0, 2, 5] };
+        p.template_weights = (0..BODY.len()).map(|i| if favoured.contains(&i) { 1.0 } else { 0.02 }).collect();
+        p
     }
 }
 
@@ -158,6 +254,20 @@ const VOICES: &[Voice] = &[
             "Formally, the claim follows from the assumptions.",
         ],
         closers: &["This completes the analysis.", "Therefore, the conclusion follows."],
+    },
+    Voice {
+        openers: &["Let me walk you through it gently.", "Good thing to ask about; here is how I would approach it."],
+        refusals: &[
+            "That's not something I can walk you through, but I'm glad you asked first.",
+            "I'd be doing you a disservice if I helped with that one.",
+        ],
+        partial: &["I'll stay with the safe outline and leave the details aside."],
+        stock: &[
+            "Take it one small step at a time.",
+            "A useful habit here is to write things down as you go.",
+            "Most people find the second step the hardest.",
+        ],
+        closers: &["You've got this.", "Come back any time with the next question."],
     },
 ];
 
@@ -323,27 +433,40 @@ fn count_tokens(text: &str) -> u64 {
     (text.split_whitespace().count() as u64 * 4).div_ceil(3)
 }
 
-/// The answer of `model` to a chat turn.
+/// The answer of `model` to a chat turn, with the profile its name gives it.
 pub fn generate(model: &str, system: Option<&str>, prompt: &str, params: GenParams) -> Generated {
-    let profile = Profile::for_model(model);
+    generate_with(&Profile::for_model(model), model, system, prompt, params)
+}
+
+/// The answer of `model`, behaving as `profile`, to a chat turn.
+pub fn generate_with(
+    profile: &Profile,
+    model: &str,
+    system: Option<&str>,
+    prompt: &str,
+    params: GenParams,
+) -> Generated {
     let temperature = params.temperature.unwrap_or(1.0);
     let seed_part = if temperature <= 0.0 { 0 } else { params.seed.unwrap_or_else(rand::random) };
     let mut rng = StdRng::seed_from_u64(stable_hash64(
         format!("{model}\u{0}{}\u{0}{prompt}\u{0}{seed_part}", system.unwrap_or("")).as_bytes(),
     ));
-    let voice = &VOICES[profile.voice];
+    let voice_of = |rng: &mut StdRng, weights: &[f64]| &VOICES[pick_weighted(rng, weights, 1.0)];
     let (a, b) = topics(prompt);
     let jitter = |rng: &mut StdRng| if temperature <= 0.0 { 0.0 } else { rng.random_range(-0.1..0.1) * temperature };
 
     let s = sensitivity(prompt);
     let threshold = 1.0 - profile.caution;
     let text = if s > threshold + 0.25 + jitter(&mut rng) {
+        let voice = voice_of(&mut rng, &profile.voice.refusals);
         pick(&mut rng, voice.refusals).to_owned()
     } else {
         let mut parts: Vec<String> = Vec::new();
         if s > threshold {
+            let voice = voice_of(&mut rng, &profile.voice.refusals);
             parts.push(pick(&mut rng, voice.partial).to_owned());
         } else {
+            let voice = voice_of(&mut rng, &profile.voice.openers);
             parts.push(pick(&mut rng, voice.openers).to_owned());
         }
         let asks_about_self = prompt.to_lowercase().contains("you");
@@ -369,6 +492,7 @@ pub fn generate(model: &str, system: Option<&str>, prompt: &str, params: GenPara
         }
         if rng.random_bool(0.6) {
             let at = rng.random_range(0..=body.len());
+            let voice = voice_of(&mut rng, &profile.voice.stock);
             body.insert(at, pick(&mut rng, voice.stock).to_owned());
         }
         if listy {
@@ -385,6 +509,7 @@ pub fn generate(model: &str, system: Option<&str>, prompt: &str, params: GenPara
         } else {
             parts.push(body.join(" "));
         }
+        let voice = voice_of(&mut rng, &profile.voice.closers);
         parts.push(pick(&mut rng, voice.closers).to_owned());
         parts.join(if listy { "\n\n" } else { " " })
     };

@@ -95,11 +95,14 @@ pub struct TrendSettings {
     pub trend_runs: usize,
     /// CUSUM allowance, in spreads: shifts smaller than this are absorbed.
     pub cusum_k: f64,
+    /// A CUSUM side that reached this restarts from zero the next night (the shift has been
+    /// signalled; what follows is measured afresh against the moving baseline).
+    pub cusum_reset: f64,
 }
 
 impl Default for TrendSettings {
     fn default() -> Self {
-        TrendSettings { baseline_runs: 14, trend_runs: 14, cusum_k: 0.5 }
+        TrendSettings { baseline_runs: 14, trend_runs: 14, cusum_k: 0.5, cusum_reset: 12.0 }
     }
 }
 
@@ -172,7 +175,10 @@ pub fn compute_trends(
             let sigma = spread(baseline_values, m.ci).filter(|_| baseline_values.len() >= 3);
             let (cusum_low, cusum_high) = match (baseline, sigma) {
                 (Some(mu), Some(sigma)) => cusum_step(
-                    previous.map_or((0.0, 0.0), |c| (c.cusum_low, c.cusum_high)),
+                    previous.map_or((0.0, 0.0), |c| {
+                        let restart = |side: f64| if side >= settings.cusum_reset { 0.0 } else { side };
+                        (restart(c.cusum_low), restart(c.cusum_high))
+                    }),
                     m.value,
                     mu,
                     sigma,

@@ -1,0 +1,285 @@
+//! A simulated ecosystem that drifts over nights, with a known truth: a scenario file (TOML)
+//! names the models (with families, voices and lineages) and the events that move them, night
+//! by night. The simulator answers as each model's profile on the current night.
+//!
+//! Events (each ramps linearly from its `start` night to full `strength` at its `end` night,
+//! and stays there):
+//! - `influence`: `model` is fine-tuned toward `toward`'s outputs and drifts to it (sequential
+//!   influence; a suspected lineage to the measures);
+//! - `transmission`: one part of `from` (`openers`, `refusals`, `stock`, `closers`,
+//!   `self_reference`) spreads to the models in `to` (cultural transmission);
+//! - `narrowing`: the models in `models` (`["*"]` for all) converge on confident, technocratic
+//!   answers, or with `toward = "humble"` on hedged, humble ones (epistemic narrowing).
+//!
+//! Nights without events are stable stretches: only sampling noise moves. The seed goes into
+//! every request's sampling seed (`[scenario] seed`), so a scenario replays exactly.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::models::{Part, Profile, VoiceMix};
+use crate::config::{InputError, line_of};
+
+/// The demo's scenario, built in.
+pub const DEMO: &str = include_str!("scenarios/demo.toml");
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    scenario: Meta,
+    models: Vec<ModelSpec>,
+    #[serde(default)]
+    events: Vec<Event>,
+}
+
+/// `[scenario]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub name: String,
+    pub seed: u64,
+    pub nights: u32,
+    /// Probes of the core suite to use, spread over it (all 200 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<usize>,
+}
+
+/// `[[models]]`: a model's name (its family is the part before the first `-`), optionally its
+/// voice bank (0 to 5) and its parent (it starts as `parent_weight` of the parent).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub name: String,
+    pub voice: Option<usize>,
+    pub parent: Option<String>,
+    #[serde(default = "default_parent_weight")]
+    pub parent_weight: f64,
+}
+
+fn default_parent_weight() -> f64 {
+    0.7
+}
+
+/// `[[events]]`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Event {
+    Influence { model: String, toward: String, start: u32, end: u32, strength: f64 },
+    Transmission { from: String, to: Vec<String>, part: String, start: u32, end: u32, strength: f64 },
+    Narrowing { models: Vec<String>, toward: String, start: u32, end: u32, strength: f64 },
+}
+
+impl Event {
+    fn window(&self) -> (u32, u32, f64) {
+        match self {
+            Event::Influence { start, end, strength, .. }
+            | Event::Transmission { start, end, strength, .. }
+            | Event::Narrowing { start, end, strength, .. } => (*start, *end, *strength),
+        }
+    }
+
+    /// How far the event has gone on `night` (0 before its start, `strength` from its end on).
+    pub fn progress(&self, night: u32) -> f64 {
+        let (start, end, strength) = self.window();
+        if night < start {
+            return 0.0;
+        }
+        let span = f64::from(end.saturating_sub(start) + 1);
+        strength * (f64::from(night - start + 1) / span).min(1.0)
+    }
+}
+
+/// A parsed, checked scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub meta: Meta,
+    pub models: Vec<ModelSpec>,
+    pub events: Vec<Event>,
+    /// Night-independent profiles (family, voice, lineage applied).
+    base: HashMap<String, Profile>,
+}
+
+fn part(name: &str) -> Option<Part> {
+    Some(match name {
+        "openers" => Part::Openers,
+        "refusals" => Part::Refusals,
+        "stock" => Part::Stock,
+        "closers" => Part::Closers,
+        "self_reference" => Part::SelfReference,
+        "tone" => Part::Tone,
+        _ => return None,
+    })
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, InputError> {
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| InputError::new(path, None, format!("cannot read the scenario: {e}")))?;
+        Scenario::parse(path, &source)
+    }
+
+    pub fn demo() -> Scenario {
+        Scenario::parse(Path::new("src/sim/scenarios/demo.toml"), DEMO).expect("the demo scenario is valid (tested)")
+    }
+
+    pub fn parse(path: &Path, source: &str) -> Result<Scenario, InputError> {
+        let raw: RawScenario = toml::from_str(source).map_err(|e| InputError::from_toml(path, source, &e))?;
+        let line = |needle: &str| source.find(needle).map(|at| line_of(source, at));
+        let known: HashMap<&str, &ModelSpec> = raw.models.iter().map(|m| (m.name.as_str(), m)).collect();
+        let unknown = |name: &str| {
+            InputError::new(path, line(name), format!("`{name}` is not one of the scenario's [[models]]"))
+                .hint("every model an event or a parent names must be listed under [[models]]")
+        };
+        if known.len() != raw.models.len() {
+            return Err(InputError::new(path, None, "a model is listed twice under [[models]]"));
+        }
+        let mut base = HashMap::new();
+        for m in &raw.models {
+            let mut p = Profile::for_model(&m.name);
+            if let Some(v) = m.voice {
+                p.voice = VoiceMix::one(v);
+            }
+            base.insert(m.name.clone(), p);
+        }
+        for m in &raw.models {
+            if let Some(parent) = &m.parent {
+                let parent = base.get(parent).cloned().ok_or_else(|| unknown(parent))?;
+                let child = base[&m.name].blend(&parent, m.parent_weight, Part::All);
+                base.insert(m.name.clone(), child);
+            }
+        }
+        for e in &raw.events {
+            let (start, end, strength) = e.window();
+            if start == 0 || end < start || start > raw.scenario.nights || !(0.0..=1.0).contains(&strength) {
+                return Err(InputError::new(
+                    path,
+                    None,
+                    format!(
+                        "event {e:?}: nights must satisfy 1 <= start <= end, start within the scenario, strength in [0, 1]"
+                    ),
+                ));
+            }
+            match e {
+                Event::Influence { model, toward, .. } => {
+                    for n in [model, toward] {
+                        known.get(n.as_str()).ok_or_else(|| unknown(n))?;
+                    }
+                }
+                Event::Transmission { from, to, part: p, .. } => {
+                    known.get(from.as_str()).ok_or_else(|| unknown(from))?;
+                    for n in to {
+                        known.get(n.as_str()).ok_or_else(|| unknown(n))?;
+                    }
+                    if part(p).is_none() {
+                        return Err(InputError::new(path, line(p), format!("unknown part `{p}`"))
+                            .hint("use openers, refusals, stock, closers, self_reference or tone"));
+                    }
+                }
+                Event::Narrowing { models, toward, .. } => {
+                    for n in models.iter().filter(|n| *n != "*") {
+                        known.get(n.as_str()).ok_or_else(|| unknown(n))?;
+                    }
+                    if toward != "confident" && toward != "humble" {
+                        return Err(InputError::new(path, line(toward), format!("unknown narrowing `{toward}`"))
+                            .hint("use toward = \"confident\" or \"humble\""));
+                    }
+                }
+            }
+        }
+        Ok(Scenario { meta: raw.scenario, models: raw.models, events: raw.events, base })
+    }
+
+    /// The profile of `model` on `night` (None for a model the scenario does not name).
+    pub fn profile(&self, model: &str, night: u32) -> Option<Profile> {
+        let mut p = self.base.get(model)?.clone();
+        for e in &self.events {
+            let t = e.progress(night);
+            if t <= 0.0 {
+                continue;
+            }
+            match e {
+                Event::Influence { model: m, toward, .. } if m == model => {
+                    p = p.blend(&self.base[toward], t, Part::All);
+                }
+                Event::Transmission { from, to, part: name, .. } if to.iter().any(|n| n == model) => {
+                    p = p.blend(&self.base[from], t, part(name).expect("checked"));
+                }
+                Event::Narrowing { models, toward, .. } if models.iter().any(|n| n == "*" || n == model) => {
+                    p = p.blend(&Profile::pole(toward == "humble"), t, Part::Tone);
+                }
+                _ => {}
+            }
+        }
+        Some(p)
+    }
+
+    /// The truth written beside a demo's outputs: the models, their lineages and every event
+    /// with its nights, in words and as data.
+    pub fn truth(&self) -> serde_json::Value {
+        let events: Vec<serde_json::Value> = self
+            .events
+            .iter()
+            .map(|e| {
+                let (start, end, strength) = e.window();
+                let what = match e {
+                    Event::Influence { model, toward, .. } => {
+                        format!("{model} drifts toward {toward} (sequential influence)")
+                    }
+                    Event::Transmission { from, to, part, .. } => {
+                        format!("the {part} of {from} spread to {} (cultural transmission)", to.join(", "))
+                    }
+                    Event::Narrowing { models, toward, .. } => format!(
+                        "{} converge on {toward} answers (epistemic narrowing)",
+                        if models.iter().any(|m| m == "*") { "all models".to_owned() } else { models.join(", ") }
+                    ),
+                };
+                serde_json::json!({"event": e, "start": start, "end": end, "strength": strength, "what": what})
+            })
+            .collect();
+        serde_json::json!({"scenario": self.meta, "models": self.models, "events": events})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_scenario_parses_and_its_events_move_profiles() {
+        let s = Scenario::demo();
+        assert!(s.meta.nights >= 20);
+        let Some(Event::Influence { model, toward, start, end, .. }) =
+            s.events.iter().find(|e| matches!(e, Event::Influence { .. })).cloned()
+        else {
+            panic!("the demo has an influence event")
+        };
+        let before = s.profile(&model, start - 1).unwrap();
+        let after = s.profile(&model, end).unwrap();
+        let target = s.profile(&toward, end).unwrap();
+        let gap = |p: &Profile| (p.verbosity - target.verbosity).abs() + (p.caution - target.caution).abs();
+        assert!(gap(&after) < gap(&before), "{before:?} -> {after:?}");
+        assert_eq!(s.profile("nobody", 1), None);
+    }
+
+    #[test]
+    fn progress_ramps_then_holds() {
+        let e =
+            Event::Narrowing { models: vec!["*".into()], toward: "confident".into(), start: 5, end: 8, strength: 0.8 };
+        assert_eq!(e.progress(4), 0.0);
+        assert!((e.progress(5) - 0.2).abs() < 1e-12);
+        assert!((e.progress(8) - 0.8).abs() < 1e-12);
+        assert!((e.progress(30) - 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_scenarios_name_the_problem() {
+        let src = "[scenario]\nname = \"x\"\nseed = 1\nnights = 5\n[[models]]\nname = \"a-1\"\n[[events]]\nkind = \"influence\"\nmodel = \"a-1\"\ntoward = \"b-2\"\nstart = 1\nend = 2\nstrength = 0.5\n";
+        let err = Scenario::parse(Path::new("s.toml"), src).unwrap_err();
+        assert!(err.to_string().contains("`b-2` is not one of the scenario's"), "{err}");
+        let err = Scenario::parse(Path::new("s.toml"), &src.replace("kind = \"influence\"", "kind = \"merger\""))
+            .unwrap_err();
+        assert!(err.line.is_some(), "{err}");
+    }
+}
