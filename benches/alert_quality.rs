@@ -1,0 +1,136 @@
+//! How good the alerts are, over many seeded scenarios of the simulated ecosystem, through the
+//! whole nightly pipeline (benches/alert_quality.sh runs it in a release build):
+//!
+//!     cargo bench --bench alert_quality -- [STABLE_SEEDS] [STABLE_NIGHTS]
+//!
+//! - false alarms: paging alerts on stable ecosystems, per 365 nights (diversity rules and the
+//!   pair rule counted apart);
+//! - detection delay of a sudden drop in effective diversity: k of 8 models collapse onto
+//!   another model on night 20; the realised drop is measured (effective models, nights 20-30
+//!   against nights 10-19) and the delay is the first diversity alert's night minus 20;
+//! - a converging pair: one model drifts toward another over nights 20-26; nights until that
+//!   pair is flagged, and flags on other pairs.
+//!
+//! Eight models in six families, 40 probes of the core suite, 2 samples, lexical embedder.
+
+use std::sync::Arc;
+
+use hivewatch::demo::{NightResult, prepare_output, run_scenario};
+use hivewatch::sim::scenario::Scenario;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const MODELS: &[(&str, usize)] =
+    &[("a-1", 0), ("a-2", 0), ("b-1", 1), ("c-1", 2), ("d-1", 3), ("e-1", 4), ("f-1", 5), ("g-1", 1)];
+/// Rules about the ecosystem's diversity as a whole (the pair rule is counted apart).
+const DIVERSITY_RULES: &[&str] = &["drop", "trend", "floor", "shift", "concentration", "refusal"];
+
+fn scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
+    let mut text = format!("[scenario]\nname = \"{name}\"\nseed = {seed}\nnights = {nights}\nprobes = 40\n");
+    for (m, v) in MODELS {
+        text.push_str(&format!("[[models]]\nname = \"{m}\"\nvoice = {v}\n"));
+    }
+    text.push_str(events);
+    Scenario::parse(std::path::Path::new("(generated)"), &text).expect("a valid generated scenario")
+}
+
+fn run(rt: &tokio::runtime::Runtime, s: Scenario) -> Vec<NightResult> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let out = dir.path().join("out");
+    prepare_output(&out).expect("an empty output");
+    let nights = s.meta.nights;
+    let first = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    rt.block_on(run_scenario(&out, Arc::new(s), nights, first, |_| {})).expect("the scenario runs")
+}
+
+fn diversity_alert(r: &NightResult) -> bool {
+    r.raised().any(|a| DIVERSITY_RULES.contains(&a.rule))
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = v.collect();
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let stable_seeds: u64 = args.first().map_or(3, |a| a.parse().expect("a number of seeds"));
+    let stable_nights: u32 = args.get(1).map_or(365, |a| a.parse().expect("a number of nights"));
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let start = std::time::Instant::now();
+
+    println!("## False alarms on stable ecosystems ({stable_seeds} seeds x {stable_nights} nights)\n");
+    println!(
+        "| seed | nights | nights with a diversity alert | nights with a pair alert | per 365 nights (diversity / pair) |"
+    );
+    println!("|---|---|---|---|---|");
+    let (mut total_div, mut total_pair, mut total_nights) = (0usize, 0usize, 0usize);
+    for seed in 0..stable_seeds {
+        let results = run(&rt, scenario("stable", 100 + seed, stable_nights, ""));
+        let div = results.iter().filter(|r| diversity_alert(r)).count();
+        let pair = results.iter().filter(|r| r.raised().any(|a| a.rule == "pair")).count();
+        let per = |n: usize| n as f64 * 365.0 / results.len() as f64;
+        println!("| {seed} | {} | {div} | {pair} | {:.2} / {:.2} |", results.len(), per(div), per(pair));
+        total_div += div;
+        total_pair += pair;
+        total_nights += results.len();
+    }
+    let per = |n: usize| n as f64 * 365.0 / total_nights.max(1) as f64;
+    println!(
+        "| all | {total_nights} | {total_div} | {total_pair} | **{:.2} / {:.2}** |\n",
+        per(total_div),
+        per(total_pair)
+    );
+
+    println!("## Detection delay of a sudden drop (collapse on night 20 of 30)\n");
+    println!(
+        "| models collapsed | strength | seed | effective models before | after | realised drop | first diversity alert | delay (nights) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let targets = ["c-1", "d-1", "e-1", "f-1"];
+    for (k, strength) in [(1usize, 0.6), (1, 1.0), (2, 0.6), (2, 1.0), (3, 1.0), (4, 1.0)] {
+        for seed in 0..2u64 {
+            let events: String = targets[..k]
+                .iter()
+                .map(|m| format!("[[events]]\nkind = \"influence\"\nmodel = \"{m}\"\ntoward = \"a-1\"\nstart = 20\nend = 20\nstrength = {strength}\n"))
+                .collect();
+            let results = run(&rt, scenario("drop", 200 + seed, 30, &events));
+            let before = mean(results[9..19].iter().map(|r| r.overall("effective_models")));
+            let after = mean(results[19..30].iter().map(|r| r.overall("effective_models")));
+            let false_before = results[..19].iter().filter(|r| diversity_alert(r)).count();
+            let first = results[19..].iter().find(|r| diversity_alert(r)).map(|r| r.night);
+            println!(
+                "| {k} | {strength} | {seed} | {before:.2} | {after:.2} | {:.1}% | {} | {} |{}",
+                (1.0 - after / before) * 100.0,
+                first.map_or("none".into(), |n| format!("night {n}")),
+                first.map_or("not detected".into(), |n| (n - 20).to_string()),
+                if false_before > 0 {
+                    format!(" ({false_before} alert nights before the drop)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+
+    println!("\n## A converging pair (e-1 drifts toward b-1 over nights 20-26, strength 0.9)\n");
+    println!("| seed | first flag of b-1 and e-1 | nights after the drift began | other pairs flagged |");
+    println!("|---|---|---|---|");
+    for seed in 0..3u64 {
+        let events = "[[events]]\nkind = \"influence\"\nmodel = \"e-1\"\ntoward = \"b-1\"\nstart = 20\nend = 26\nstrength = 0.9\n";
+        let results = run(&rt, scenario("lineage", 300 + seed, 30, events));
+        let first = results.iter().find(|r| r.raised().any(|a| a.rule == "pair" && a.scope == "pair:b-1|e-1"));
+        let others: std::collections::BTreeSet<String> = results
+            .iter()
+            .flat_map(|r| r.raised().filter(|a| a.rule == "pair" && a.scope != "pair:b-1|e-1").map(|a| a.scope.clone()))
+            .collect();
+        println!(
+            "| {seed} | {} | {} | {} |",
+            first.map_or("never".into(), |r| format!("night {}", r.night)),
+            first.map_or("-".into(), |r| (r.night as i64 - 20).to_string()),
+            if others.is_empty() { "none".into() } else { others.into_iter().collect::<Vec<_>>().join(", ") }
+        );
+    }
+    println!("\n(whole sweep: {:.0} s)", start.elapsed().as_secs_f64());
+}
