@@ -84,6 +84,28 @@ enum Command {
         #[arg(long)]
         lexicon: Option<PathBuf>,
     },
+    /// Bring existing multi-model outputs in as historical runs (JSONL, CSV, AlpacaEval).
+    Import {
+        /// The files to import (AlpacaEval: one model_outputs.json per model).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum)]
+        format: crate::import::Format,
+        /// Output root.
+        #[arg(long, default_value = "reports")]
+        output: PathBuf,
+        /// Run date of rows with no `date` (default today, UTC).
+        #[arg(long)]
+        run_date: Option<NaiveDate>,
+        /// What to do with a row that cannot be used.
+        #[arg(long, value_enum, default_value = "refuse")]
+        on_bad_row: crate::import::OnBadRow,
+        #[command(flatten)]
+        embedder: EmbedderArgs,
+        /// Behaviour lexicon for the `features` table (default: the built-in one).
+        #[arg(long)]
+        lexicon: Option<PathBuf>,
+    },
     /// Behavioural features of responses.
     Features {
         #[command(subcommand)]
@@ -326,6 +348,12 @@ async fn dispatch(command: Command) -> Result<i32> {
             })?;
             Ok(exit::OK)
         }
+        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon } => {
+            let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
+            let lexicon = load_lexicon(lexicon.as_deref())?;
+            tokio::task::block_in_place(|| import(&files, format, &output, run_date, on_bad_row, &embedder, &lexicon))?;
+            Ok(exit::OK)
+        }
         Command::Features { command: FeaturesCommand::Eval { labels, lexicon } } => {
             let lexicon = load_lexicon(lexicon.as_deref())?;
             let rows = crate::features::eval::read_labelled(&labels)?;
@@ -526,6 +554,55 @@ fn embed_stdin(embedder: &crate::embed::Embedder) -> Result<()> {
     }
     flush(&mut batch, &mut stdout)?;
     stdout.flush()?;
+    Ok(())
+}
+
+/// `hivewatch import`: read every file first (bad rows refused or listed), then write the runs.
+fn import(
+    files: &[PathBuf],
+    format: crate::import::Format,
+    output: &std::path::Path,
+    run_date: Option<NaiveDate>,
+    on_bad_row: crate::import::OnBadRow,
+    embedder: &crate::embed::Embedder,
+    lexicon: &crate::features::Lexicon,
+) -> Result<()> {
+    let mut rows = Vec::new();
+    let mut bad = Vec::new();
+    let mut digest = String::new();
+    for file in files {
+        rows.extend(crate::import::read(format, file, on_bad_row, &mut bad)?);
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        digest.push_str(&crate::util::sha256_hex(&bytes));
+    }
+    for b in &bad {
+        eprintln!("skipped {}:{}: {}", b.file.display(), b.line, b.reason);
+    }
+    if !bad.is_empty() {
+        println!("skipped {} bad row(s), listed above", bad.len());
+    }
+    if rows.is_empty() {
+        anyhow::bail!(crate::config::InputError::new(&files[0], None, "holds no row to import").hint("check --format"));
+    }
+    let default_date = run_date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let config_hash = crate::util::sha256_hex(digest.as_bytes())[..16].to_owned();
+    let runs = crate::import::plan_runs(&rows, default_date, &config_hash)
+        .map_err(|e| crate::config::InputError::new(&files[0], None, e))?;
+    let _lock = crate::store::lock::acquire(output)?;
+    let mut cache = crate::embed::cache::EmbeddingCache::open(&crate::embed::cache_dir(output), embedder.id())
+        .context("opening the embedding cache")?;
+    for run in &runs {
+        crate::import::write_run(output, run, embedder, lexicon, &mut cache, &config_hash)?;
+        println!(
+            "run {} ({}): {} responses of {} models to {} prompts (suite {}) imported",
+            run.run_id,
+            run.run_date,
+            run.responses.len(),
+            run.models,
+            run.suite.probes.len(),
+            run.suite.id
+        );
+    }
     Ok(())
 }
 

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod embed;
 pub mod exit;
 pub mod features;
+pub mod import;
 pub mod metrics;
 pub mod plan;
 pub mod probes;

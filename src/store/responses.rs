@@ -271,3 +271,71 @@ pub fn probe_categories(path: &Path) -> Result<HashMap<String, String>, StoreErr
     }
     Ok(out)
 }
+
+/// One response brought in from another tool's log (see [`crate::import`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedResponse {
+    pub model: String,
+    pub probe_id: String,
+    pub category: String,
+    pub sample_index: i32,
+    pub text: String,
+    pub truncated: bool,
+}
+
+/// Writes imported responses as a `responses` table: every row ok, with no request behind it
+/// (provider `import`, no sampling parameters, no latency, no token counts).
+pub fn write_imported(
+    out: &Path,
+    run_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    rows: &[ImportedResponse],
+) -> Result<u64, StoreError> {
+    let s = |f: &dyn Fn(&ImportedResponse) -> Option<String>| -> ArrayRef {
+        Arc::new(rows.iter().map(f).collect::<StringArray>())
+    };
+    let mut parents = ListBuilder::new(StringBuilder::new());
+    for _ in rows {
+        parents.append(true);
+    }
+    let n = rows.len();
+    let micros = at.timestamp_micros();
+    let ts = || -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(micros, n)).with_timezone("UTC"))
+    };
+    let columns: Vec<ArrayRef> = vec![
+        s(&|_| Some(run_id.to_owned())),
+        s(&|r| Some(r.model.clone())),
+        s(&|_| Some("import".to_owned())),
+        s(&|r| Some(r.model.clone())),
+        s(&|_| None),
+        s(&|_| None),
+        Arc::new(Date32Array::from(vec![None; n])),
+        Arc::new(parents.finish()),
+        s(&|r| Some(r.probe_id.clone())),
+        s(&|r| Some(r.category.clone())),
+        Arc::new(rows.iter().map(|r| r.sample_index).collect::<Int32Array>()),
+        Arc::new(Float64Array::from(vec![None; n])),
+        Arc::new(Float64Array::from(vec![None; n])),
+        Arc::new(Int32Array::from(vec![0; n])),
+        Arc::new(UInt64Array::from(vec![None; n])),
+        s(&|_| Some("ok".to_owned())),
+        s(&|_| None),
+        s(&|_| None),
+        Arc::new(Int32Array::from(vec![None; n])),
+        Arc::new(Int32Array::from(vec![0; n])),
+        Arc::new(Int64Array::from(vec![0; n])),
+        Arc::new(Int64Array::from(vec![0; n])),
+        Arc::new(Int64Array::from(vec![None; n])),
+        Arc::new(Int64Array::from(vec![None; n])),
+        s(&|_| None),
+        s(&|r| Some(r.text.clone())),
+        Arc::new(rows.iter().map(|r| Some(r.truncated)).collect::<BooleanArray>()),
+        s(&|r| Some(crate::util::sha256_hex(r.text.as_bytes()))),
+        ts(),
+        ts(),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
+        .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+    super::write_batch(out, batch)
+}

@@ -1,0 +1,287 @@
+//! `hivewatch import`: brings existing multi-model outputs in as historical runs, into the same
+//! tables as nightly runs, so trends can start from the past.
+//!
+//! Formats (described with examples in `datasets/README.md`):
+//! - `jsonl`: one object a line with `model`, `prompt`, `response`, and optionally `prompt_id`,
+//!   `category` and `date` (YYYY-MM-DD) or `run` (a label);
+//! - `csv`: the same columns, with a header;
+//! - `alpaca-eval`: AlpacaEval's `model_outputs.json` (a JSON array of `instruction`, `output`,
+//!   `generator`, optionally `dataset`), one file per model.
+//!
+//! Rows are grouped into runs by `date` (or `run`); each run gets a suite made from its own
+//! prompts, so imported runs are compared (by trends) only with runs on the same prompts. A
+//! prompt without an id is named by a hash of its text, so the same prompt in two files is one
+//! probe. A bad row is refused with its file and line, or, with `--on-bad-row skip`, reported
+//! and skipped: never dropped silently. Import is idempotent: the same data gives the same run
+//! ids, and importing it again rewrites those runs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use crate::config::InputError;
+use crate::embed::Embedder;
+use crate::probes::{Probe, Suite};
+use crate::store;
+use crate::store::responses::ImportedResponse;
+use crate::store::runs::RunRow;
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Jsonl,
+    Csv,
+    AlpacaEval,
+}
+
+/// What to do with a row that cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnBadRow {
+    /// Stop with the row's file and line; nothing is written.
+    Refuse,
+    /// Report the row (file, line, why) and go on without it.
+    Skip,
+}
+
+/// One imported response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub model: String,
+    pub prompt_id: String,
+    pub prompt: String,
+    pub response: String,
+    pub category: String,
+    /// `date` or `run` as written (None: the `--run-date`).
+    pub run: Option<String>,
+}
+
+/// A row that was skipped, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadRow {
+    pub file: PathBuf,
+    /// 1-based line (for AlpacaEval's arrays: the entry's number).
+    pub line: usize,
+    pub reason: String,
+}
+
+/// The id a prompt gets when its file names none: a hash of its text.
+pub fn prompt_id_of(prompt: &str) -> String {
+    format!("p-{}", &crate::util::sha256_hex(prompt.trim().as_bytes())[..12])
+}
+
+fn field(obj: &serde_json::Map<String, Value>, name: &str) -> Option<String> {
+    match obj.get(name)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A row from named fields, or why not.
+fn row_of(get: &dyn Fn(&str) -> Option<String>) -> Result<Row, String> {
+    let need = |name: &str| get(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| format!("no `{name}`"));
+    let (model, prompt, response) = (need("model")?, need("prompt")?, get("response").ok_or("no `response`")?);
+    let run = get("date").or_else(|| get("run")).filter(|v| !v.trim().is_empty());
+    if let Some(r) = &run
+        && get("date").is_some()
+        && NaiveDate::parse_from_str(r, "%Y-%m-%d").is_err()
+    {
+        return Err(format!("`date` {r:?} is not YYYY-MM-DD"));
+    }
+    Ok(Row {
+        prompt_id: get("prompt_id").filter(|v| !v.trim().is_empty()).unwrap_or_else(|| prompt_id_of(&prompt)),
+        category: get("category").filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "imported".into()),
+        model: model.trim().to_owned(),
+        prompt,
+        response,
+        run,
+    })
+}
+
+/// Reads one file; bad rows are refused (an error naming file and line) or collected in `bad`.
+pub fn read(format: Format, path: &Path, on_bad: OnBadRow, bad: &mut Vec<BadRow>) -> Result<Vec<Row>, InputError> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| InputError::new(path, None, format!("cannot read: {e}")).hint("pass existing files to import"))?;
+    let mut rows = Vec::new();
+    let mut handle = |line: usize, r: Result<Row, String>| -> Result<(), InputError> {
+        match r {
+            Ok(row) => rows.push(row),
+            Err(reason) if on_bad == OnBadRow::Skip => bad.push(BadRow { file: path.to_owned(), line, reason }),
+            Err(reason) => {
+                return Err(InputError::new(path, Some(line), reason)
+                    .hint("fix the row, or pass --on-bad-row skip to import the rest and list what was skipped"));
+            }
+        }
+        Ok(())
+    };
+    match format {
+        Format::Jsonl => {
+            for (i, line) in source.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                let r = match serde_json::from_str::<Value>(line) {
+                    Ok(Value::Object(obj)) => row_of(&|name| field(&obj, name)),
+                    Ok(_) => Err("not a JSON object".into()),
+                    Err(e) => Err(format!("not JSON: {e}")),
+                };
+                handle(i + 1, r)?;
+            }
+        }
+        Format::Csv => {
+            let mut reader = csv::Reader::from_reader(source.as_bytes());
+            let headers = reader.headers().map_err(|e| InputError::new(path, Some(1), e.to_string()))?.clone();
+            for record in reader.records() {
+                let (line, r) = match record {
+                    Ok(rec) => {
+                        let line = rec.position().map_or(0, |p| p.line() as usize);
+                        let get = |name: &str| {
+                            headers.iter().position(|h| h == name).and_then(|i| rec.get(i)).map(str::to_owned)
+                        };
+                        (line, row_of(&get))
+                    }
+                    Err(e) => (e.position().map_or(0, |p| p.line() as usize), Err(format!("malformed CSV: {e}"))),
+                };
+                handle(line, r)?;
+            }
+        }
+        Format::AlpacaEval => {
+            let entries: Vec<Value> = serde_json::from_str(&source).map_err(|e| {
+                InputError::new(path, Some(e.line()), format!("not a JSON array of model outputs: {e}"))
+                    .hint("AlpacaEval's model_outputs.json is an array of {instruction, output, generator}")
+            })?;
+            for (i, entry) in entries.iter().enumerate() {
+                let r = match entry {
+                    Value::Object(obj) => row_of(&|name| match name {
+                        "model" => field(obj, "generator"),
+                        "prompt" => field(obj, "instruction"),
+                        "response" => field(obj, "output"),
+                        "category" => field(obj, "dataset"),
+                        _ => None,
+                    }),
+                    _ => Err("not a JSON object".into()),
+                };
+                handle(i + 1, r.map_err(|e| format!("entry {}: {e}", i + 1)))?;
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// One imported run, ready to write.
+#[derive(Debug, Clone)]
+pub struct ImportedRun {
+    pub run_id: String,
+    pub run_date: NaiveDate,
+    pub suite: Suite,
+    pub responses: Vec<ImportedResponse>,
+    pub models: usize,
+    pub samples: usize,
+}
+
+/// Groups rows into runs (by date or label; `default_date` for the rest and for labels), each
+/// with the suite of its prompts. A prompt id used for two different texts is an error.
+pub fn plan_runs(rows: &[Row], default_date: NaiveDate, source_tag: &str) -> Result<Vec<ImportedRun>, String> {
+    let mut groups: BTreeMap<Option<String>, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        groups.entry(r.run.clone()).or_default().push(r);
+    }
+    let mut runs = Vec::new();
+    for (label, rows) in groups {
+        let run_date =
+            label.as_deref().and_then(|l| NaiveDate::parse_from_str(l, "%Y-%m-%d").ok()).unwrap_or(default_date);
+        let mut prompts: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+        for r in &rows {
+            if let Some((text, _)) = prompts.insert(&r.prompt_id, (&r.prompt, &r.category))
+                && text.trim() != r.prompt.trim()
+            {
+                return Err(format!("prompt id {} names two different prompts", r.prompt_id));
+            }
+        }
+        let probes: Vec<Probe> = prompts
+            .iter()
+            .map(|(id, (prompt, category))| Probe {
+                id: (*id).to_owned(),
+                category: (*category).to_owned(),
+                prompt: (*prompt).to_owned(),
+                system: None,
+                tags: Vec::new(),
+            })
+            .collect();
+        let description = "prompts imported with hivewatch import";
+        let id = crate::probes::suite_id("imported", "1", description, &probes);
+        let suite = Suite { name: "imported".into(), version: "1".into(), description: description.into(), id, probes };
+        let mut sample: HashMap<(&str, &str), i32> = HashMap::new();
+        let responses: Vec<ImportedResponse> = rows
+            .iter()
+            .map(|r| {
+                let k = sample.entry((&r.model, &r.prompt_id)).or_insert(0);
+                let (text, truncated) = crate::collect::cap_text(r.response.clone(), crate::collect::MAX_TEXT_BYTES);
+                let out = ImportedResponse {
+                    model: r.model.clone(),
+                    probe_id: r.prompt_id.clone(),
+                    category: prompts[r.prompt_id.as_str()].1.to_owned(),
+                    sample_index: *k,
+                    text,
+                    truncated,
+                };
+                *k += 1;
+                out
+            })
+            .collect();
+        let models = rows.iter().map(|r| r.model.as_str()).collect::<std::collections::BTreeSet<_>>().len();
+        let samples = sample.values().copied().max().unwrap_or(0) as usize;
+        let tag = crate::util::sha256_hex(format!("{source_tag}\u{0}{label:?}\u{0}{}", suite.id).as_bytes());
+        runs.push(ImportedRun {
+            run_id: format!("{}T000000Z-import-{}", run_date.format("%Y%m%d"), &tag[..8]),
+            run_date,
+            suite,
+            responses,
+            models,
+            samples,
+        });
+    }
+    runs.sort_by(|a, b| (a.run_date, &a.run_id).cmp(&(b.run_date, &b.run_id)));
+    Ok(runs)
+}
+
+/// Writes one imported run and runs every later stage on it (features, embeddings, measures,
+/// trends and alerts, report), as `analyze` would.
+pub fn write_run(
+    output: &Path,
+    run: &ImportedRun,
+    embedder: &Embedder,
+    lexicon: &crate::features::Lexicon,
+    cache: &mut crate::embed::cache::EmbeddingCache,
+    config_hash: &str,
+) -> Result<Vec<PathBuf>, crate::run::RunError> {
+    let at = run.run_date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let responses = store::table_path(output, store::responses::TABLE, run.run_date, &run.run_id);
+    store::responses::write_imported(&responses, &run.run_id, at, &run.responses)?;
+    let (features, _) = crate::features::stage::write_features(output, run.run_date, &run.run_id, lexicon)?;
+    let embedded = crate::embed::embed_run(output, run.run_date, &run.run_id, embedder, cache)?;
+    let measured = crate::metrics::stage::measure_run(output, run.run_date, &run.run_id, embedder)?;
+    let n = run.responses.len() as u64;
+    let row = RunRow {
+        run_id: run.run_id.clone(),
+        started_at: at,
+        finished_at: at,
+        config_hash: config_hash.to_owned(),
+        suite_name: run.suite.name.clone(),
+        suite_version: run.suite.version.clone(),
+        suite_id: run.suite.id.clone(),
+        sampling_id: "imported".into(),
+        embedder_id: Some(embedded.embedder_id.clone()),
+        endpoints: run.models as u64,
+        probes: run.suite.probes.len() as u64,
+        samples: run.samples as u64,
+        planned: n,
+        ok: n,
+        failed: 0,
+    };
+    let runs = store::table_path(output, store::runs::TABLE, run.run_date, &run.run_id);
+    store::runs::write(&row, &runs)?;
+    let watched =
+        crate::run::watch_run(output, &row.info(run.run_date), embedder, &crate::alert::AlertConfig::default())?;
+    let report = crate::report::write_report(output, &row.info(run.run_date), embedder)?;
+    Ok([vec![responses, features, embedded.path], measured.tables, watched.tables, vec![report, runs]].concat())
+}

@@ -1,0 +1,124 @@
+//! `hivewatch import`: the example files of datasets/ become runs in the same tables, trends
+//! compare imported runs on the same prompts, bad rows are refused or listed with their line.
+
+mod common;
+
+use common::*;
+
+fn example(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples").join(name).display().to_string()
+}
+
+#[test]
+fn jsonl_with_dates_becomes_two_comparable_runs_and_reimports_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    for _ in 0..2 {
+        let o = hivewatch(
+            &["import", "--format", "jsonl", &example("generic.jsonl"), "--output", out.to_str().unwrap()],
+            &[],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let runs = duckdb(
+        &out,
+        "SELECT run_date, count(*), min(suite_id) = max(suite_id), sum(ok), max(endpoints), max(probes) FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true) GROUP BY 1 ORDER BY 1",
+    );
+    assert_eq!(runs.len(), 2, "two dates, two runs, the second import rewrote them: {runs:?}");
+    for r in &runs {
+        assert_eq!(
+            (r[1].as_i64(), r[3].as_f64(), r[4].as_i64(), r[5].as_i64()),
+            (Some(1), Some(6.0), Some(3), Some(2)),
+            "{r:?}"
+        );
+    }
+    let suites = scalar_i64(&out, "SELECT count(DISTINCT suite_id) FROM read_parquet('{out}/runs/*/*.parquet')");
+    assert_eq!(suites, 1, "the same prompts: one suite id");
+    let responses = duckdb(
+        &out,
+        "SELECT count(*), count(DISTINCT provider), min(provider), count(*) FILTER (status = 'ok') FROM read_parquet('{out}/responses/*/*.parquet')",
+    );
+    assert_eq!(
+        responses[0],
+        vec![serde_json::json!(12), serde_json::json!(1), serde_json::json!("import"), serde_json::json!(12)]
+    );
+    // The second run is compared with the first: same suite, same embedder.
+    let baseline_n = scalar_i64(
+        &out,
+        "SELECT baseline_n FROM read_parquet('{out}/trends/*/*.parquet', hive_partitioning=true) WHERE run_date = '2025-02-01' AND scope = 'overall' AND metric = 'effective_models'",
+    );
+    assert_eq!(baseline_n, 1);
+    // model-c refuses one prompt: the features saw it.
+    let refusals = scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/features/*/*.parquet') WHERE refused");
+    assert_eq!(refusals, 1);
+    assert!(out.join("html/2025-02-01.html").exists());
+}
+
+#[test]
+fn alpaca_eval_files_are_one_run_with_prompts_matched_by_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let o = hivewatch(
+        &[
+            "import",
+            "--format",
+            "alpaca-eval",
+            &example("alpaca_model_a.json"),
+            &example("alpaca_model_b.json"),
+            "--run-date",
+            "2024-06-01",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = duckdb(
+        &out,
+        "SELECT count(DISTINCT run_id), count(DISTINCT endpoint), count(DISTINCT probe_id), count(DISTINCT category) FROM read_parquet('{out}/responses/*/*.parquet')",
+    );
+    assert_eq!(r[0], vec![serde_json::json!(1), serde_json::json!(2), serde_json::json!(3), serde_json::json!(2)]);
+    let pairs = scalar_i64(
+        &out,
+        "SELECT count(*) FROM read_parquet('{out}/pair_similarity/*/*.parquet') WHERE category IS NULL AND n_probes = 3",
+    );
+    assert_eq!(pairs, 1, "the two models meet on all three prompts");
+}
+
+#[test]
+fn bad_rows_are_refused_with_their_line_or_listed_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bad.csv");
+    let good = std::fs::read_to_string(example("generic.csv")).unwrap();
+    std::fs::write(
+        &csv,
+        good.replacen(
+            "model-b,q1,policy,Should cities favour trains or cars?,\"It depends on density.\"",
+            "model-b,q1,policy,,\"It depends on density.\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("reports");
+    let o = hivewatch(&["import", "--format", "csv", csv.to_str().unwrap(), "--output", out.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("bad.csv:3") && text(&o).contains("no `prompt`"), "{}", text(&o));
+    assert!(!out.join("responses").exists(), "nothing written");
+
+    let o = hivewatch(
+        &[
+            "import",
+            "--format",
+            "csv",
+            csv.to_str().unwrap(),
+            "--on-bad-row",
+            "skip",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("skipped") && text(&o).contains("bad.csv:3"), "{}", text(&o));
+    assert_eq!(scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/responses/*/*.parquet')"), 3);
+}
