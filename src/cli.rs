@@ -285,6 +285,8 @@ async fn dispatch(command: Command) -> Result<i32> {
                 if let Err(e) = cfg.resolve_keys(|v| std::env::var(v).ok()) {
                     tracing::warn!("{e}");
                 }
+                // A bad lexicon is bad input here too.
+                load_lexicon(cfg.lexicon.as_deref())?;
                 print_plan(&Plan::new(cfg, suite));
                 return Ok(exit::OK);
             }
