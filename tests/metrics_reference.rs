@@ -16,6 +16,28 @@ fn random_rows(n: usize, d: usize, seed: u64, distinct: usize) -> Vec<Vec<f64>> 
     unit_rows(&(0..n).map(|i| base[i % distinct].clone()).collect::<Vec<_>>())
 }
 
+/// Runs a reference script of tests/py in the test venv with `input` on stdin; its JSON list.
+fn reference(script: &str, package: &str, input: &serde_json::Value) -> Vec<serde_json::Value> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(script);
+    let mut child = Command::new(common::python())
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start Python ({e}): run the tests with scripts/test.sh, which installs {package}")
+        });
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{package} failed (scripts/test.sh installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// vendi-score's `score_K` and `score_dual` on the same matrices, orders 1, 2 and infinity,
 /// agree with ours to 1e-9: n < d, n > d, rank-deficient, and a single item.
 #[test]
@@ -28,22 +50,7 @@ fn vendi_matches_the_vendi_score_package() {
         random_rows(200, 384, 5, 150),
     ];
     let input = serde_json::json!({ "cases": cases.iter().map(|x| serde_json::json!({"x": x})).collect::<Vec<_>>() });
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/vendi_reference.py");
-    let mut child = Command::new(common::python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the tests with scripts/test.sh, which installs vendi-score");
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "vendi-score failed (scripts/test.sh installs it): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reference: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let reference = reference("vendi_reference.py", "vendi-score", &input);
     for (i, (x, r)) in cases.iter().zip(&reference).enumerate() {
         for (j, order) in [Order::One, Order::Q(2.0), Order::Infinity].into_iter().enumerate() {
             let ours = vendi_score(x, order);
@@ -73,22 +80,7 @@ fn mann_kendall_matches_pymannkendall() {
         noisy(120, 0.01),
     ];
     let input = serde_json::json!({ "series": series });
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mk_reference.py");
-    let mut child = Command::new(common::python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the tests with scripts/test.sh, which installs pymannkendall");
-    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "pymannkendall failed (scripts/test.sh installs it): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reference: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let reference = reference("mk_reference.py", "pymannkendall", &input);
     for (x, r) in series.iter().zip(&reference) {
         let ours = mann_kendall(x).unwrap();
         for (name, value) in [

@@ -51,15 +51,8 @@ pub fn read(path: &Path) -> Result<Vec<RunMetric>, StoreError> {
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, Int64Type};
-    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
-    let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(pq)?
-        .build()
-        .map_err(pq)?;
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+    for batch in super::read_batches(path)? {
         let col = |name: &str| batch.column_by_name(name).expect("run_metrics column");
         let (scope, metric) = (col("scope").as_string::<i32>(), col("metric").as_string::<i32>());
         let (value, lo, hi) = (

@@ -163,14 +163,7 @@ pub fn read_info(output: &Path, run_date: chrono::NaiveDate, run_id: &str) -> Re
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float64Type;
     let path = super::table_path(output, TABLE, run_date, run_id);
-    let pq = |source| StoreError::Parquet { path: path.clone(), source };
-    let file = std::fs::File::open(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(pq)?
-        .build()
-        .map_err(pq)?;
-    for batch in reader {
-        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+    for batch in super::read_batches(&path)? {
         if batch.num_rows() == 0 {
             continue;
         }

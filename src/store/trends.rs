@@ -91,15 +91,8 @@ pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[TrendRow]) -> 
 pub fn read_carried(path: &Path) -> Result<HashMap<(String, String), Carried>, StoreError> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float64Type;
-    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
-    let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(pq)?
-        .build()
-        .map_err(pq)?;
     let mut out = HashMap::new();
-    for batch in reader {
-        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+    for batch in super::read_batches(path)? {
         let col = |name: &str| batch.column_by_name(name).expect("trends column");
         let (scope, metric, start) = (
             col("scope").as_string::<i32>(),
