@@ -6,7 +6,9 @@
 //!   `category` and `date` (YYYY-MM-DD) or `run` (a label);
 //! - `csv`: the same columns, with a header;
 //! - `alpaca-eval`: AlpacaEval's `model_outputs.json` (a JSON array of `instruction`, `output`,
-//!   `generator`, optionally `dataset`), one file per model.
+//!   `generator`, optionally `dataset`), one file per model;
+//! - `inspect-ai`: Inspect AI's JSON eval logs: the eval's model and creation day, each sample's
+//!   id, input and output completion (epochs become samples).
 //!
 //! Rows are grouped into runs by `date` (or `run`); each run gets a suite made from its own
 //! prompts, so imported runs are compared (by trends) only with runs on the same prompts. A
@@ -34,6 +36,8 @@ pub enum Format {
     Jsonl,
     Csv,
     AlpacaEval,
+    /// Inspect AI's JSON eval logs (`--log-format json`), one model a log.
+    InspectAi,
 }
 
 /// What to do with a row that cannot be used.
@@ -144,6 +148,20 @@ pub fn read(format: Format, path: &Path, on_bad: OnBadRow, bad: &mut Vec<BadRow>
                 handle(line, r)?;
             }
         }
+        Format::InspectAi => {
+            let log: Value = serde_json::from_str(&source).map_err(|e| {
+                InputError::new(path, Some(e.line()), format!("not an Inspect AI JSON log: {e}"))
+                    .hint("write logs with --log-format json (the .eval zip format is not read)")
+            })?;
+            let model = log.pointer("/eval/model").and_then(Value::as_str).map(str::to_owned);
+            let date =
+                log.pointer("/eval/created").and_then(Value::as_str).and_then(|c| c.get(..10)).map(str::to_owned);
+            let samples = log.get("samples").and_then(Value::as_array).cloned().unwrap_or_default();
+            for (i, sample) in samples.iter().enumerate() {
+                let r = inspect_sample(sample, model.as_deref(), date.as_deref());
+                handle(i + 1, r.map_err(|e| format!("sample {}: {e}", i + 1)))?;
+            }
+        }
         Format::AlpacaEval => {
             let entries: Vec<Value> = serde_json::from_str(&source).map_err(|e| {
                 InputError::new(path, Some(e.line()), format!("not a JSON array of model outputs: {e}"))
@@ -165,6 +183,51 @@ pub fn read(format: Format, path: &Path, on_bad: OnBadRow, bad: &mut Vec<BadRow>
         }
     }
     Ok(rows)
+}
+
+/// Text of an Inspect message content: a string, or the `text` parts of a list.
+fn content_text(content: &Value) -> Option<String> {
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => Some(
+            parts
+                .iter()
+                .filter(|p| p["type"] == "text")
+                .filter_map(|p| p["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        _ => None,
+    }
+}
+
+/// One sample of an Inspect log: its input (the last user message when it is a conversation),
+/// its output's completion, the log's model and the day the eval was created.
+fn inspect_sample(sample: &Value, model: Option<&str>, date: Option<&str>) -> Result<Row, String> {
+    let prompt = match &sample["input"] {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(messages) => {
+            messages.iter().rev().find(|m| m["role"] == "user").and_then(|m| content_text(&m["content"]))
+        }
+        _ => None,
+    };
+    let response = sample["output"]["completion"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| content_text(&sample["output"]["choices"][0]["message"]["content"]));
+    let id = match &sample["id"] {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    row_of(&|name| match name {
+        "model" => model.map(|m| m.rsplit('/').next().unwrap_or(m).to_owned()),
+        "prompt" => prompt.clone(),
+        "response" => response.clone(),
+        "prompt_id" => id.clone(),
+        "date" => date.map(str::to_owned),
+        _ => None,
+    })
 }
 
 /// One imported run, ready to write.

@@ -122,3 +122,31 @@ fn bad_rows_are_refused_with_their_line_or_listed_and_skipped() {
     assert!(text(&o).contains("skipped") && text(&o).contains("bad.csv:3"), "{}", text(&o));
     assert_eq!(scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/responses/*/*.parquet')"), 3);
 }
+
+#[test]
+fn inspect_ai_logs_become_a_run_on_the_day_of_the_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let o = hivewatch(
+        &[
+            "import",
+            "--format",
+            "inspect-ai",
+            &example("inspect_model_a.json"),
+            &example("inspect_model_b.json"),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = duckdb(
+        &out,
+        "SELECT min(run_date)::VARCHAR, count(DISTINCT run_id), list(DISTINCT endpoint ORDER BY endpoint), list(DISTINCT probe_id ORDER BY probe_id), min(length(response_text)) FROM read_parquet('{out}/responses/*/*.parquet', hive_partitioning=true)",
+    );
+    assert_eq!(r[0][0], "2026-11-22", "the eval's creation day: {r:?}");
+    assert_eq!(r[0][1], 1);
+    assert_eq!(r[0][2], serde_json::json!(["model-a", "model-b"]));
+    assert_eq!(r[0][3], serde_json::json!(["q1", "q2"]));
+    assert!(r[0][4].as_i64().unwrap() > 20, "the completions were read: {r:?}");
+}
