@@ -8,7 +8,8 @@
 //! - `alpaca-eval`: AlpacaEval's `model_outputs.json` (a JSON array of `instruction`, `output`,
 //!   `generator`, optionally `dataset`), one file per model;
 //! - `inspect-ai`: Inspect AI's JSON eval logs: the eval's model and creation day, each sample's
-//!   id, input and output completion (epochs become samples).
+//!   id, input and output completion (epochs become samples);
+//! - `promptfoo`: promptfoo's output JSON: each result's provider, rendered prompt and output.
 //!
 //! Rows are grouped into runs by `date` (or `run`); each run gets a suite made from its own
 //! prompts, so imported runs are compared (by trends) only with runs on the same prompts. A
@@ -38,6 +39,8 @@ pub enum Format {
     AlpacaEval,
     /// Inspect AI's JSON eval logs (`--log-format json`), one model a log.
     InspectAi,
+    /// promptfoo's output JSON (`promptfoo eval -o out.json`): every provider of the eval.
+    Promptfoo,
 }
 
 /// What to do with a row that cannot be used.
@@ -162,6 +165,19 @@ pub fn read(format: Format, path: &Path, on_bad: OnBadRow, bad: &mut Vec<BadRow>
                 handle(i + 1, r.map_err(|e| format!("sample {}: {e}", i + 1)))?;
             }
         }
+        Format::Promptfoo => {
+            let out: Value = serde_json::from_str(&source).map_err(|e| {
+                InputError::new(path, Some(e.line()), format!("not promptfoo output JSON: {e}"))
+                    .hint("write it with promptfoo eval -o results.json")
+            })?;
+            let date =
+                out.pointer("/results/timestamp").and_then(Value::as_str).and_then(|t| t.get(..10)).map(str::to_owned);
+            let results = out.pointer("/results/results").and_then(Value::as_array).cloned().unwrap_or_default();
+            for (i, result) in results.iter().enumerate() {
+                let r = promptfoo_result(result, date.as_deref());
+                handle(i + 1, r.map_err(|e| format!("result {}: {e}", i + 1)))?;
+            }
+        }
         Format::AlpacaEval => {
             let entries: Vec<Value> = serde_json::from_str(&source).map_err(|e| {
                 InputError::new(path, Some(e.line()), format!("not a JSON array of model outputs: {e}"))
@@ -225,6 +241,28 @@ fn inspect_sample(sample: &Value, model: Option<&str>, date: Option<&str>) -> Re
         "prompt" => prompt.clone(),
         "response" => response.clone(),
         "prompt_id" => id.clone(),
+        "date" => date.map(str::to_owned),
+        _ => None,
+    })
+}
+
+/// One result of promptfoo's output: the provider's label (or id) as the model, the rendered
+/// prompt, the response's output (JSON text when it is not a string), the eval's day.
+fn promptfoo_result(result: &Value, date: Option<&str>) -> Result<Row, String> {
+    if let Some(error) = result["error"].as_str().filter(|e| !e.is_empty()) {
+        return Err(format!("the provider failed: {error}"));
+    }
+    let model = result["provider"]["label"].as_str().or(result["provider"]["id"].as_str()).map(str::to_owned);
+    let prompt = result["prompt"]["raw"].as_str().map(str::to_owned);
+    let response = match &result["response"]["output"] {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    };
+    row_of(&|name| match name {
+        "model" => model.clone(),
+        "prompt" => prompt.clone(),
+        "response" => response.clone(),
         "date" => date.map(str::to_owned),
         _ => None,
     })

@@ -150,3 +150,27 @@ fn inspect_ai_logs_become_a_run_on_the_day_of_the_eval() {
     assert_eq!(r[0][3], serde_json::json!(["q1", "q2"]));
     assert!(r[0][4].as_i64().unwrap() > 20, "the completions were read: {r:?}");
 }
+
+#[test]
+fn promptfoo_output_becomes_a_run_with_a_model_per_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let o = hivewatch(
+        &["import", "--format", "promptfoo", &example("promptfoo_output.json"), "--output", out.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = duckdb(
+        &out,
+        "SELECT count(*), list(DISTINCT endpoint ORDER BY endpoint), count(DISTINCT probe_id), count(DISTINCT response_text) FROM read_parquet('{out}/responses/*/*.parquet')",
+    );
+    assert_eq!(
+        r[0],
+        vec![
+            serde_json::json!(4),
+            serde_json::json!(["model-a", "model-b"]),
+            serde_json::json!(2),
+            serde_json::json!(4)
+        ]
+    );
+}
