@@ -5,6 +5,15 @@ mod common;
 
 use common::*;
 
+/// `hivewatch import --format FORMAT FILES... EXTRA... --output OUT`.
+fn import(format: &str, files: &[&str], extra: &[&str], out: &std::path::Path) -> std::process::Output {
+    let mut args = vec!["import", "--format", format];
+    args.extend(files);
+    args.extend(extra);
+    args.extend(["--output", out.to_str().unwrap()]);
+    hivewatch(&args, &[])
+}
+
 fn example(name: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples").join(name).display().to_string()
 }
@@ -14,10 +23,7 @@ fn jsonl_with_dates_becomes_two_comparable_runs_and_reimports_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports");
     for _ in 0..2 {
-        let o = hivewatch(
-            &["import", "--format", "jsonl", &example("generic.jsonl"), "--output", out.to_str().unwrap()],
-            &[],
-        );
+        let o = import("jsonl", &[&example("generic.jsonl")], &[], &out);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     }
     let runs = duckdb(
@@ -58,19 +64,11 @@ fn jsonl_with_dates_becomes_two_comparable_runs_and_reimports_the_same() {
 fn alpaca_eval_files_are_one_run_with_prompts_matched_by_text() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports");
-    let o = hivewatch(
-        &[
-            "import",
-            "--format",
-            "alpaca-eval",
-            &example("alpaca_model_a.json"),
-            &example("alpaca_model_b.json"),
-            "--run-date",
-            "2024-06-01",
-            "--output",
-            out.to_str().unwrap(),
-        ],
-        &[],
+    let o = import(
+        "alpaca-eval",
+        &[&example("alpaca_model_a.json"), &example("alpaca_model_b.json")],
+        &["--run-date", "2024-06-01"],
+        &out,
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = duckdb(
@@ -100,24 +98,12 @@ fn bad_rows_are_refused_with_their_line_or_listed_and_skipped() {
     )
     .unwrap();
     let out = dir.path().join("reports");
-    let o = hivewatch(&["import", "--format", "csv", csv.to_str().unwrap(), "--output", out.to_str().unwrap()], &[]);
+    let o = import("csv", &[csv.to_str().unwrap()], &[], &out);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("bad.csv:3") && text(&o).contains("no `prompt`"), "{}", text(&o));
     assert!(!out.join("responses").exists(), "nothing written");
 
-    let o = hivewatch(
-        &[
-            "import",
-            "--format",
-            "csv",
-            csv.to_str().unwrap(),
-            "--on-bad-row",
-            "skip",
-            "--output",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = import("csv", &[csv.to_str().unwrap()], &["--on-bad-row", "skip"], &out);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("skipped") && text(&o).contains("bad.csv:3"), "{}", text(&o));
     assert_eq!(scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/responses/*/*.parquet')"), 3);
@@ -127,18 +113,7 @@ fn bad_rows_are_refused_with_their_line_or_listed_and_skipped() {
 fn inspect_ai_logs_become_a_run_on_the_day_of_the_eval() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports");
-    let o = hivewatch(
-        &[
-            "import",
-            "--format",
-            "inspect-ai",
-            &example("inspect_model_a.json"),
-            &example("inspect_model_b.json"),
-            "--output",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = import("inspect-ai", &[&example("inspect_model_a.json"), &example("inspect_model_b.json")], &[], &out);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = duckdb(
         &out,
@@ -155,10 +130,7 @@ fn inspect_ai_logs_become_a_run_on_the_day_of_the_eval() {
 fn promptfoo_output_becomes_a_run_with_a_model_per_provider() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports");
-    let o = hivewatch(
-        &["import", "--format", "promptfoo", &example("promptfoo_output.json"), "--output", out.to_str().unwrap()],
-        &[],
-    );
+    let o = import("promptfoo", &[&example("promptfoo_output.json")], &[], &out);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let r = duckdb(
         &out,
