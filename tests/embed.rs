@@ -38,15 +38,19 @@ fn minilm_matches_sentence_transformers() {
     let items = reference["items"].as_array().unwrap();
     assert!(items.len() >= 8);
     let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
-    // One batch of mixed lengths (padding exercised) and one text at a time must both match.
+    // One batch of mixed lengths, one text at a time, and the set repeated across several
+    // batches on all cores (as a run embeds) must all match.
     let batched = model.embed_batch(&texts).unwrap();
+    let repeated: Vec<&str> = texts.iter().copied().cycle().take(texts.len() * 25).collect();
+    let parallel = model.embed_all(&repeated).unwrap();
     for (i, item) in items.iter().enumerate() {
         let want_ids: Vec<u32> =
             item["token_ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
         assert_eq!(model.token_ids(texts[i]).unwrap(), want_ids, "token ids of item {i}");
         let want: Vec<f32> = item["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
         let single = &model.embed_batch(&[texts[i]]).unwrap()[0];
-        for got in [&batched[i], single] {
+        let copies = parallel.iter().skip(i).step_by(texts.len());
+        for got in [&batched[i], single].into_iter().chain(copies) {
             let c = cosine(got, &want);
             assert!(c >= 0.9999, "item {i} ({:?}...): cosine {c}", &texts[i].chars().take(30).collect::<String>());
         }

@@ -1,30 +1,34 @@
-//! `minilm`: all-MiniLM-L6-v2 run in-process on the CPU with candle, from a local folder.
+//! `minilm`: all-MiniLM-L6-v2 run in-process on the CPU, from a local folder.
 //!
 //! Matches sentence-transformers: the model's own tokenizer.json, truncation at 256 tokens
 //! (sentence-transformers' `max_seq_length` for this model, not the tokenizer's 512), mean
-//! pooling over the attention mask, L2 normalisation. Texts are batched by length to avoid
-//! padding work.
+//! pooling over the tokens, L2 normalisation. The forward pass is [`super::bert`]; texts are
+//! tokenised on all cores, grouped into batches of about [`BATCH_TOKENS`] tokens, and each core
+//! runs whole batches.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use safetensors::{Dtype, SafeTensors};
+use tokenizers::{Tokenizer, TruncationParams};
 
 use super::EmbedError;
+use super::bert::{Bert, BertConfig, Workspace};
 
 /// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2.
 pub const MAX_TOKENS: usize = 256;
 pub const DIM: usize = 384;
+/// Tokens a core takes at once: enough rows for the matrix products to run at full speed,
+/// few enough that a batch's activations (about 9 KiB a token) stay near the cache.
+pub const BATCH_TOKENS: usize = 2048;
 
 pub struct MiniLm {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     id: String,
-    device: Device,
 }
-
 const FILES: [(&str, &str); 3] = [
     ("config.json", "the model's BERT configuration"),
     ("tokenizer.json", "the Hugging Face fast-tokenizer file"),
@@ -52,7 +56,7 @@ impl MiniLm {
 
         let config_path = file("config.json")?;
         let config_text = std::fs::read_to_string(&config_path).map_err(|e| bad(&config_path, e.to_string()))?;
-        let config: Config = serde_json::from_str(&config_text)
+        let config: BertConfig = serde_json::from_str(&config_text)
             .map_err(|e| bad(&config_path, format!("not a BERT config.json: {e}")))?;
 
         let tokenizer_path = file("tokenizer.json")?;
@@ -61,24 +65,33 @@ impl MiniLm {
         tokenizer
             .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
             .map_err(|e| bad(&tokenizer_path, e.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams { strategy: PaddingStrategy::BatchLongest, ..Default::default() }));
+        // The file's own padding (this model's pads to a fixed 128) would add [PAD] tokens the
+        // forward pass would read as text: it runs on unpadded sequences.
+        tokenizer.with_padding(None);
 
         let weights_path = file("model.safetensors")?;
         let weights = std::fs::read(&weights_path).map_err(|e| bad(&weights_path, e.to_string()))?;
         let digest = crate::util::sha256_hex(&weights);
-        let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
-            .map_err(|e| bad(&weights_path, format!("not a safetensors file: {e}")))?;
-        let model = BertModel::load(vb, &config)
-            .map_err(|e| bad(&weights_path, format!("weights do not fit config.json: {e}")))?;
         if config.hidden_size != DIM {
             return Err(bad(
                 &config_path,
                 format!("hidden_size is {}, all-MiniLM-L6-v2 has {DIM}", config.hidden_size),
             ));
         }
+        if config.max_position_embeddings < MAX_TOKENS {
+            return Err(bad(
+                &config_path,
+                format!(
+                    "max_position_embeddings is {}, below the {MAX_TOKENS} tokens texts are cut to",
+                    config.max_position_embeddings
+                ),
+            ));
+        }
+        let tensors = read_f32_tensors(&weights).map_err(|problem| bad(&weights_path, problem))?;
+        let model = Bert::from_tensors(config, &tensors)
+            .map_err(|e| bad(&weights_path, format!("weights do not fit config.json: {}", e.0)))?;
         let id = format!("minilm:all-MiniLM-L6-v2@{}:max{MAX_TOKENS}:mean:l2", &digest[..12]);
-        Ok(MiniLm { model, tokenizer, id, device })
+        Ok(MiniLm { model, tokenizer, id })
     }
 
     pub fn id(&self) -> &str {
@@ -91,40 +104,86 @@ impl MiniLm {
         Ok(enc.get_ids().to_vec())
     }
 
-    /// Embeds texts in one forward pass (callers batch by length).
+    /// Embeds texts on the calling thread, in one forward pass.
     pub fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let c = |e: candle_core::Error| EmbedError::Compute(e.to_string());
-        let encodings =
-            self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| EmbedError::Compute(e.to_string()))?;
-        let len = encodings[0].get_ids().len();
-        let n = encodings.len();
-        let mut ids = Vec::with_capacity(n * len);
-        let mut types = Vec::with_capacity(n * len);
-        let mut mask = Vec::with_capacity(n * len);
-        for e in &encodings {
-            ids.extend_from_slice(e.get_ids());
-            types.extend_from_slice(e.get_type_ids());
-            mask.extend_from_slice(e.get_attention_mask());
-        }
-        let ids = Tensor::from_vec(ids, (n, len), &self.device).map_err(c)?;
-        let types = Tensor::from_vec(types, (n, len), &self.device).map_err(c)?;
-        let mask = Tensor::from_vec(mask, (n, len), &self.device).map_err(c)?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask)).map_err(c)?; // (n, len, 384)
-        // Mean over real tokens only.
-        let mask_f = mask.to_dtype(DType::F32).map_err(c)?.unsqueeze(2).map_err(c)?; // (n, len, 1)
-        let summed = hidden.broadcast_mul(&mask_f).map_err(c)?.sum(1).map_err(c)?; // (n, 384)
-        let counts = mask_f.sum(1).map_err(c)?.clamp(1e-9f32, f32::MAX).map_err(c)?; // (n, 1)
-        let mean = summed.broadcast_div(&counts).map_err(c)?;
-        let rows: Vec<Vec<f32>> = mean.to_vec2().map_err(c)?;
-        Ok(rows
-            .into_iter()
-            .map(|mut v| {
-                super::l2_normalise(&mut v);
-                v
-            })
-            .collect())
+        let ids = texts.iter().map(|t| self.token_ids(t)).collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+        Ok(self.pooled(&refs, &mut Workspace::default()))
     }
+
+    /// Embeds texts on all cores, in input order.
+    pub fn embed_all(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let ids = crate::util::parallel_map(texts, |t| self.token_ids(t)).into_iter().collect::<Result<Vec<_>, _>>()?;
+        // Batches of consecutive texts up to BATCH_TOKENS tokens; no padding, so order within a
+        // batch does not matter.
+        let mut batches: Vec<std::ops::Range<usize>> = Vec::new();
+        let (mut first, mut tokens) = (0, 0);
+        for (i, t) in ids.iter().enumerate() {
+            if tokens > 0 && tokens + t.len() > BATCH_TOKENS {
+                batches.push(first..i);
+                (first, tokens) = (i, 0);
+            }
+            tokens += t.len();
+        }
+        if first < ids.len() {
+            batches.push(first..ids.len());
+        }
+        let out: Mutex<Vec<Vec<f32>>> = Mutex::new(vec![Vec::new(); texts.len()]);
+        let next = AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(batches.len());
+        let work = || {
+            let mut ws = Workspace::default();
+            loop {
+                let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                let refs: Vec<&[u32]> = ids[batch.clone()].iter().map(Vec::as_slice).collect();
+                let vectors = self.pooled(&refs, &mut ws);
+                let mut out = out.lock().expect("no worker panics while holding the lock");
+                for (slot, v) in out[batch.clone()].iter_mut().zip(vectors) {
+                    *slot = v;
+                }
+            }
+        };
+        if threads <= 1 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(work);
+                }
+            });
+        }
+        Ok(out.into_inner().expect("workers finished"))
+    }
+
+    fn pooled(&self, ids: &[&[u32]], ws: &mut Workspace) -> Vec<Vec<f32>> {
+        let mut vectors = self.model.mean_pooled(ids, ws);
+        for v in &mut vectors {
+            super::l2_normalise(v);
+        }
+        vectors
+    }
+}
+
+/// The f32 tensors of a safetensors file by name, with their shapes. Other tensors (such as
+/// the integer `position_ids` some exports carry) are skipped; a weight in another float type
+/// is an error naming it.
+fn read_f32_tensors(bytes: &[u8]) -> Result<HashMap<String, (Vec<usize>, Vec<f32>)>, String> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
+    let mut out = HashMap::new();
+    for (name, view) in file.iter() {
+        match view.dtype() {
+            Dtype::F32 => {
+                let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+                out.insert(name.to_owned(), (view.shape().to_vec(), data));
+            }
+            Dtype::F16 | Dtype::BF16 | Dtype::F64 => {
+                return Err(format!(
+                    "tensor {name} is {:?}; only f32 weights are read (sentence-transformers' all-MiniLM-L6-v2 ships f32)",
+                    view.dtype()
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }

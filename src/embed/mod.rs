@@ -1,13 +1,16 @@
 //! Embed: every ok response becomes a vector, by one of three embedders, cached by text.
 //!
 //! - [`lexical`]: hashed TF over word and character n-grams; sees phrasing; needs no files.
-//! - [`minilm`]: all-MiniLM-L6-v2 on the CPU with candle, from a local folder; sees meaning.
+//! - [`minilm`]: all-MiniLM-L6-v2 on the CPU, from a local folder; sees meaning. Its forward
+//!   pass is [`bert`], with the vector kernels of [`kernels`].
 //! - [`remote`]: an OpenAI-compatible `/v1/embeddings` endpoint.
 //!
 //! An embedder's id names the model and every setting that changes the vectors; it goes into
 //! every row that depends on it, so trends never mix two embedders.
 
+pub mod bert;
 pub mod cache;
+pub mod kernels;
 pub mod lexical;
 pub mod minilm;
 pub mod remote;
@@ -58,8 +61,6 @@ pub enum Embedder {
     Remote(Box<remote::RemoteEmbedder>),
 }
 
-/// How many texts go to the model at once (after sorting by length).
-const LOCAL_BATCH: usize = 32;
 const REMOTE_BATCH: usize = 64;
 /// Rows read, embedded and written per step: memory holds this many, not the run.
 const CHUNK_ROWS: usize = 1024;
@@ -94,19 +95,7 @@ impl Embedder {
     pub fn embed_blocking(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         match self {
             Embedder::Lexical => Ok(crate::util::parallel_map(texts, |t| lexical::embed(t))),
-            Embedder::MiniLm(m) => {
-                // Sort by length so each batch pads little; restore order after.
-                let mut order: Vec<usize> = (0..texts.len()).collect();
-                order.sort_by_key(|&i| texts[i].len());
-                let mut out = vec![Vec::new(); texts.len()];
-                for batch in order.chunks(LOCAL_BATCH) {
-                    let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
-                    for (&i, v) in batch.iter().zip(m.embed_batch(&batch_texts)?) {
-                        out[i] = v;
-                    }
-                }
-                Ok(out)
-            }
+            Embedder::MiniLm(m) => m.embed_all(texts),
             Embedder::Remote(r) => {
                 let handle = tokio::runtime::Handle::current();
                 let mut out = Vec::with_capacity(texts.len());
