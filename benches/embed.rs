@@ -30,31 +30,9 @@ fn main() {
     let chars: usize = texts.iter().map(|t| t.len()).sum();
     println!("texts: {} (mean {} bytes)", texts.len(), chars / texts.len().max(1));
 
-    let reps = 50_000usize.div_ceil(texts.len());
-    let start = Instant::now();
-    let mut checksum = 0f32;
-    for _ in 0..reps {
-        for t in &refs {
-            checksum += lexical::embed(t)[0];
-        }
+    if std::env::var_os("HIVEWATCH_BENCH_SKIP_LEXICAL").is_none() {
+        lexical_throughput(&texts, &refs);
     }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "lexical: {} texts in {secs:.2} s = {:.0} texts/s (one thread; checksum {checksum:.3})",
-        reps * texts.len(),
-        (reps * texts.len()) as f64 / secs
-    );
-    let lexical = Embedder::build(&EmbedderSpec::Lexical).expect("lexical");
-    let start = Instant::now();
-    for _ in 0..reps {
-        checksum += lexical.embed_blocking(&refs).expect("lexical")[0][0];
-    }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "lexical: {} texts in {secs:.2} s = {:.0} texts/s (all cores, as a run uses it; checksum {checksum:.3})",
-        reps * texts.len(),
-        (reps * texts.len()) as f64 / secs
-    );
 
     if let Some(dir) = args.get(1).filter(|_| std::env::var_os("HIVEWATCH_BENCH_SKIP_MINILM").is_none()) {
         let t0 = Instant::now();
@@ -76,4 +54,32 @@ fn main() {
             }
         }
     }
+}
+
+fn lexical_throughput(texts: &[String], refs: &[&str]) {
+    let reps = 50_000usize.div_ceil(texts.len());
+    let start = Instant::now();
+    let mut checksum = 0f32;
+    for _ in 0..reps {
+        for t in refs {
+            checksum += lexical::embed(t)[0];
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "lexical: {} texts in {secs:.2} s = {:.0} texts/s (one thread; checksum {checksum:.3})",
+        reps * texts.len(),
+        (reps * texts.len()) as f64 / secs
+    );
+    let lexical = Embedder::build(&EmbedderSpec::Lexical).expect("lexical");
+    let start = Instant::now();
+    for _ in 0..reps {
+        checksum += lexical.embed_blocking(refs).expect("lexical")[0][0];
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "lexical: {} texts in {secs:.2} s = {:.0} texts/s (all cores, as a run uses it; checksum {checksum:.3})",
+        reps * texts.len(),
+        (reps * texts.len()) as f64 / secs
+    );
 }

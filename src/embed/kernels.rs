@@ -114,7 +114,11 @@ pub fn erf(x: f32) -> f32 {
 #[allow(clippy::excessive_precision)]
 pub fn exp_nonpositive(x: f32) -> f32 {
     let x = x.max(-87.0);
-    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
+    // Adding 1.5·2²³ rounds x·log₂e to the nearest integer n and leaves n in the low mantissa
+    // bits: no float-to-int conversion, which the compiler would not vectorise.
+    const SHIFT: f32 = 12_582_912.0;
+    let t = x.mul_add(std::f32::consts::LOG2_E, SHIFT);
+    let n = t - SHIFT;
     // ln 2 split in two so n·ln 2 is subtracted without rounding error.
     let r = n.mul_add(-0.693359375, x);
     let r = n.mul_add(2.12194440e-4, r);
@@ -124,8 +128,9 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     p = p.mul_add(r, 1.6666665459e-1);
     p = p.mul_add(r, 5.0000001201e-1);
     let p = p.mul_add(r * r, r) + 1.0;
-    // 2^n by building the exponent bits; n ≥ -126 here, so the result is normal.
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2ⁿ from its exponent bits, n + 127 = t's bits − (0x4B40_0000 − 127); n ≥ -126 here,
+    // so the result is normal.
+    let scale = f32::from_bits(t.to_bits().wrapping_sub(0x4B40_0000 - 127) << 23);
     p * scale
 }
 
