@@ -49,7 +49,8 @@ fn default_position() -> String {
     "absolute".into()
 }
 
-/// `y = x Wᵀ + b` with PyTorch's `[out, in]` weight layout.
+/// `y = x W + b`, the weight stored `[in, out]` (transposed from PyTorch's `[out, in]` at
+/// load: `gemm` multiplies a row-major right-hand side without repacking it).
 struct Linear {
     weight: Vec<f32>,
     bias: Vec<f32>,
@@ -148,19 +149,23 @@ impl Linear {
     fn forward(&self, x: &[f32], rows: usize, out: &mut [f32]) {
         assert!(x.len() >= rows * self.inputs && out.len() >= rows * self.outputs);
         kernels::fill_rows(&mut out[..rows * self.outputs], &self.bias);
-        // SAFETY: x holds rows×inputs, out rows×outputs, weight outputs×inputs (checked at load);
-        // Wᵀ is read through swapped strides.
+        // SAFETY: x holds rows×inputs, out rows×outputs, weight inputs×outputs (checked at load).
         unsafe {
             matmul(
                 (rows, self.outputs, self.inputs),
                 (out.as_mut_ptr(), self.outputs as isize, 1),
                 (x.as_ptr(), self.inputs as isize, 1),
-                (self.weight.as_ptr(), 1, self.inputs as isize),
+                (self.weight.as_ptr(), self.outputs as isize, 1),
                 Some(1.0),
                 1.0,
             );
         }
     }
+}
+
+/// The `cols × rows` transpose of a row-major `rows × cols` matrix.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..cols).flat_map(|c| (0..rows).map(move |r| m[r * cols + c])).collect()
 }
 
 /// What is wrong with a weights file, for the caller to wrap with the path.
@@ -205,7 +210,7 @@ impl Bert {
         };
         let linear = |prefix: &str, inputs: usize, outputs: usize| -> Result<Linear, WeightsError> {
             Ok(Linear {
-                weight: take(&format!("{prefix}.weight"), &[outputs, inputs])?,
+                weight: transpose(&take(&format!("{prefix}.weight"), &[outputs, inputs])?, outputs, inputs),
                 bias: take(&format!("{prefix}.bias"), &[outputs])?,
                 inputs,
                 outputs,
@@ -226,8 +231,11 @@ impl Bert {
                 linear(&format!("{p}.attention.self.key"), h, h)?,
                 linear(&format!("{p}.attention.self.value"), h, h)?,
             );
+            // Side by side: each input row of the fused weight is q's, then k's, then v's.
+            let weight =
+                (0..h).flat_map(|r| [&q.weight, &k.weight, &v.weight].map(|w| &w[r * h..(r + 1) * h])).flatten();
             let qkv = Linear {
-                weight: [q.weight, k.weight, v.weight].concat(),
+                weight: weight.copied().collect(),
                 bias: [q.bias, k.bias, v.bias].concat(),
                 inputs: h,
                 outputs: 3 * h,
