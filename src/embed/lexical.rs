@@ -19,12 +19,75 @@ pub const DIM: usize = 2048;
 /// The id names every setting that changes the vectors.
 pub const ID: &str = "lexical-v1:fnv1a64,words1-2,chars3-5,sublinear-tf,bucket-log1p-chars,stopword-idf0.1,d2048,l2";
 
-const STOP_WORDS: &[&str] = &[
-    "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is",
-    "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "i", "you", "he",
-    "she", "we", "they", "me", "my", "your", "our", "their", "not", "no", "so", "do", "does", "did", "have", "has",
-    "had", "can", "could", "would", "should", "will", "there", "than", "then", "which", "who", "what", "when", "how",
-];
+/// English function words, weighted 0.1 as word unigrams. A `match` compiles to a switch on
+/// length and a few byte comparisons, where a list lookup compared every entry.
+fn is_stop_word(w: &str) -> bool {
+    matches!(
+        w,
+        "a" | "an"
+            | "the"
+            | "and"
+            | "or"
+            | "but"
+            | "if"
+            | "of"
+            | "to"
+            | "in"
+            | "on"
+            | "at"
+            | "by"
+            | "for"
+            | "with"
+            | "from"
+            | "as"
+            | "is"
+            | "are"
+            | "was"
+            | "were"
+            | "be"
+            | "been"
+            | "being"
+            | "it"
+            | "its"
+            | "this"
+            | "that"
+            | "these"
+            | "those"
+            | "i"
+            | "you"
+            | "he"
+            | "she"
+            | "we"
+            | "they"
+            | "me"
+            | "my"
+            | "your"
+            | "our"
+            | "their"
+            | "not"
+            | "no"
+            | "so"
+            | "do"
+            | "does"
+            | "did"
+            | "have"
+            | "has"
+            | "had"
+            | "can"
+            | "could"
+            | "would"
+            | "should"
+            | "will"
+            | "there"
+            | "than"
+            | "then"
+            | "which"
+            | "who"
+            | "what"
+            | "when"
+            | "how"
+    )
+}
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -51,6 +114,9 @@ const CHARS: u8 = 3;
 fn add_block(v: &mut [f32], hashes: &mut [(u64, f32)], block: &mut [f32]) {
     hashes.sort_unstable_by_key(|&(h, _)| h);
     block.fill(0.0);
+    // Buckets touched, to visit only those (in index order, so every sum runs in the same
+    // order as over the whole block: skipped buckets would only add +0.0).
+    let mut touched = [0u64; DIM / 64];
     let mut i = 0;
     while i < hashes.len() {
         let (h, idf) = hashes[i];
@@ -59,33 +125,48 @@ fn add_block(v: &mut [f32], hashes: &mut [(u64, f32)], block: &mut [f32]) {
             tf += 1;
             i += 1;
         }
-        let weight = (1.0 + (tf as f32).ln()) * idf;
+        // 1 + ln 1 = 1 exactly: most features occur once.
+        let weight = if tf == 1 { idf } else { (1.0 + (tf as f32).ln()) * idf };
         let sign = if (h >> 63) == 0 { 1.0 } else { -1.0 };
-        block[(h % DIM as u64) as usize] += sign * weight;
+        let bucket = (h % DIM as u64) as usize;
+        block[bucket] += sign * weight;
+        touched[bucket / 64] |= 1 << (bucket % 64);
     }
-    let norm = block.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let buckets = || {
+        touched.iter().enumerate().flat_map(|(word, &bits)| {
+            let mut bits = bits;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let at = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    word * 64 + at
+                })
+            })
+        })
+    };
+    let norm = buckets().map(|b| block[b] * block[b]).sum::<f32>().sqrt();
     if norm > 0.0 {
-        for (x, b) in v.iter_mut().zip(block.iter()) {
-            *x += b / norm;
+        for b in buckets() {
+            v[b] += block[b] / norm;
         }
     }
 }
 
 /// Character n-grams are many (about three a byte): instead of sorting them to count each, their
-/// signed counts are summed per bucket in input order and each bucket is damped by
-/// `sign(x) ln(1 + |x|)`, the sublinear weighting applied after hashing.
-fn add_char_block(v: &mut [f32], hashes: &[u64], block: &mut [f32]) {
-    block.fill(0.0);
+/// signed counts are summed per bucket and each bucket is damped by `sign(x) ln(1 + |x|)`, the
+/// sublinear weighting applied after hashing.
+fn add_char_block(v: &mut [f32], hashes: &[u64], counts: &mut [i32], block: &mut [f32]) {
+    counts.fill(0);
     for &h in hashes {
-        block[(h % DIM as u64) as usize] += if (h >> 63) == 0 { 1.0 } else { -1.0 };
+        counts[(h % DIM as u64) as usize] += if (h >> 63) == 0 { 1 } else { -1 };
     }
-    // Bucket values are small integers: ln(1 + k) from a table, zeros skipped.
+    // ln(1 + k) from a table for the usual small counts (ln 1 = 0 leaves empty buckets +0.0).
     static LN1P: std::sync::LazyLock<[f32; 64]> =
         std::sync::LazyLock::new(|| std::array::from_fn(|k| (k as f32).ln_1p()));
-    for x in block.iter_mut().filter(|x| **x != 0.0) {
-        let k = x.abs() as usize;
-        let damped = if k < 64 { LN1P[k] } else { x.abs().ln_1p() };
-        *x = x.signum() * damped;
+    for (x, &k) in block.iter_mut().zip(counts.iter()) {
+        let size = k.unsigned_abs() as usize;
+        let damped = if size < 64 { LN1P[size] } else { (size as f32).ln_1p() };
+        *x = if k < 0 { -damped } else { damped };
     }
     let norm = block.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
@@ -95,11 +176,33 @@ fn add_char_block(v: &mut [f32], hashes: &[u64], block: &mut [f32]) {
     }
 }
 
+/// Buffers reused from text to text on one thread: embedding allocates only its result.
+#[derive(Default)]
+struct Scratch {
+    lowered: String,
+    words: Vec<(usize, usize)>,
+    word_features: Vec<(u64, f32)>,
+    char_features: Vec<u64>,
+    bounds: Vec<usize>,
+    padded: Vec<u8>,
+    block: Vec<f32>,
+    counts: Vec<i32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 /// The embedding of one text. The empty text gives the zero vector.
 pub fn embed(text: &str) -> Vec<f32> {
+    SCRATCH.with_borrow_mut(|scratch| embed_with(text, scratch))
+}
+
+fn embed_with(text: &str, scratch: &mut Scratch) -> Vec<f32> {
+    let Scratch { lowered, words, word_features, char_features, bounds, padded, block, counts } = scratch;
     // Word tokens: maximal runs of alphanumeric characters (any script), lower-cased.
-    let mut lowered = String::new();
-    let mut words: Vec<(usize, usize)> = Vec::new();
+    lowered.clear();
+    words.clear();
     for w in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         let at = lowered.len();
         if w.is_ascii() {
@@ -111,16 +214,14 @@ pub fn embed(text: &str) -> Vec<f32> {
     }
     let word = |i: usize| &lowered[words[i].0..words[i].1];
 
-    let mut word_features: Vec<(u64, f32)> = Vec::with_capacity(words.len() * 2);
-    let mut char_features: Vec<u64> = Vec::with_capacity(lowered.len() * 3 + words.len() * 6);
+    word_features.clear();
+    char_features.clear();
     let word_seed = fnv1a64(&[WORD]);
     let bigram_seed = fnv1a64(&[BIGRAM]);
     let char_seed = fnv1a64(&[CHARS]);
-    let mut bounds: Vec<usize> = Vec::new();
-    let mut padded: Vec<u8> = Vec::new();
     for i in 0..words.len() {
         let w = word(i);
-        let idf = if w.len() <= 6 && STOP_WORDS.contains(&w) { 0.1 } else { 1.0 };
+        let idf = if is_stop_word(w) { 0.1 } else { 1.0 };
         word_features.push((fnv_feed(word_seed, w.as_bytes()), idf));
         if i + 1 < words.len() {
             let h = fnv_feed(fnv_feed(fnv_feed(bigram_seed, w.as_bytes()), b" "), word(i + 1).as_bytes());
@@ -163,9 +264,10 @@ pub fn embed(text: &str) -> Vec<f32> {
         }
     }
     let mut v = vec![0f32; DIM];
-    let mut block = vec![0f32; DIM];
-    add_block(&mut v, &mut word_features, &mut block);
-    add_char_block(&mut v, &char_features, &mut block);
+    block.resize(DIM, 0.0);
+    counts.resize(DIM, 0);
+    add_block(&mut v, word_features, block);
+    add_char_block(&mut v, char_features, counts, block);
     super::l2_normalise(&mut v);
     v
 }
@@ -207,5 +309,26 @@ mod tests {
         // The published FNV-1a 64 test vectors. A change here changes every stored vector.
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
+
+#[cfg(test)]
+mod golden {
+    use super::*;
+
+    /// SHA-256 of the vectors' f32 bits for fixed texts: any change to the features, hashing,
+    /// weighting or summation order changes stored vectors, and must come with a new [`ID`].
+    #[test]
+    fn vectors_never_change() {
+        let texts = [
+            "I'm sorry, but I can't help with that request. As an AI language model, I must decline.",
+            "Ça va très bien, merci — 日本語のテキスト, naïve café résumé.",
+            "The the the quick brown fox; it is what it is, and that is that! 42 times 7 = 294.",
+        ];
+        let mut bytes = Vec::new();
+        for t in texts {
+            bytes.extend(embed(t).iter().flat_map(|x| x.to_le_bytes()));
+        }
+        assert_eq!(crate::util::sha256_hex(&bytes), "15f29bf18a9a2a9aada6860a913163149193176636533e6b81b1de02b1d52dfe");
     }
 }

@@ -15,6 +15,7 @@ use safetensors::{Dtype, SafeTensors};
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::EmbedError;
+pub use super::bert::MatmulBackend;
 use super::bert::{Bert, BertConfig, Workspace};
 
 /// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2.
@@ -38,6 +39,12 @@ const FILES: [(&str, &str); 3] = [
 impl MiniLm {
     /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`.
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        Self::load_with(dir, MatmulBackend::Auto)
+    }
+
+    /// As [`Self::load`], choosing how matrices are multiplied (tests and benchmarks compare
+    /// the two; both give the reference vectors).
+    pub fn load_with(dir: &Path, backend: MatmulBackend) -> Result<Self, EmbedError> {
         let file = |name: &str| -> Result<PathBuf, EmbedError> {
             let path = dir.join(name);
             if path.is_file() {
@@ -88,10 +95,20 @@ impl MiniLm {
             ));
         }
         let tensors = read_f32_tensors(&weights).map_err(|problem| bad(&weights_path, problem))?;
-        let model = Bert::from_tensors(config, &tensors)
+        let model = Bert::from_tensors(config, &tensors, backend)
             .map_err(|e| bad(&weights_path, format!("weights do not fit config.json: {}", e.0)))?;
+        tracing::debug!(
+            "minilm: {} loaded; weight products on {}",
+            dir.display(),
+            if model.uses_tiles() { "AMX tiles (bf16 split in three)" } else { "gemm f32 kernels" }
+        );
         let id = format!("minilm:all-MiniLM-L6-v2@{}:max{MAX_TOKENS}:mean:l2", &digest[..12]);
         Ok(MiniLm { model, tokenizer, id })
+    }
+
+    /// Whether the weight products run on AMX tiles (see `embed::amx`).
+    pub fn uses_tiles(&self) -> bool {
+        self.model.uses_tiles()
     }
 
     pub fn id(&self) -> &str {

@@ -2,15 +2,18 @@
 //!
 //! - [`lexical`]: hashed TF over word and character n-grams; sees phrasing; needs no files.
 //! - [`minilm`]: all-MiniLM-L6-v2 on the CPU, from a local folder; sees meaning. Its forward
-//!   pass is [`bert`], with the vector kernels of [`kernels`].
+//!   pass is [`bert`], with the vector kernels of [`kernels`] and, on CPUs with them, the
+//!   matrix tiles of [`amx`].
 //! - [`remote`]: an OpenAI-compatible `/v1/embeddings` endpoint.
 //!
 //! An embedder's id names the model and every setting that changes the vectors; it goes into
 //! every row that depends on it, so trends never mix two embedders.
 
+#[macro_use]
+pub mod kernels;
+pub mod amx;
 pub mod bert;
 pub mod cache;
-pub mod kernels;
 pub mod lexical;
 pub mod minilm;
 pub mod remote;
