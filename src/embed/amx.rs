@@ -159,9 +159,13 @@ const CONFIG: TileConfig = TileConfig {
     rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
 };
 
-/// Rows of `out` done against one panel of weights before the next: their split activations
-/// (up to 768 KiB at k = 1536) stay in L2 while the panel (up to 192 KiB) is reused.
+/// Rows of `out` done together: their split activations (64 KiB per depth slice) stay in L2
+/// while each panel slice is reused across them.
 const BAND_ROWS: usize = 128;
+
+/// Tile steps along k (32 values each) per pass over a panel: the panel's slice (4 KiB a step)
+/// stays in L1 while every 16-row block of the band goes through it.
+const DEPTH_STEPS: usize = 4;
 
 /// `out[rows × n] += x[rows × k] · W`. Call only when [`available`].
 pub fn matmul_accumulate(x: &[f32], rows: usize, w: &PackedWeights, out: &mut [f32], scratch: &mut Scratch) {
@@ -218,45 +222,48 @@ unsafe fn tiles(
     unsafe {
         std::arch::asm!("ldtilecfg [{cfg}]", cfg = in(reg) &CONFIG, options(nostack, readonly));
         for first in band.clone().step_by(BAND_ROWS) {
-            for panel in 0..n / (2 * TILE) {
-                for m0 in (first..band.end.min(first + BAND_ROWS)).step_by(TILE) {
-                    let c = out.wrapping_add(m0 * n + panel * 2 * TILE);
-                    let a = (m0 / TILE) * steps * TILE_VALUES;
-                    let b = panel * steps * 2 * TILE_VALUES;
-                    std::arch::asm!(
-                        "tileloadd tmm0, [{c} + {cs}*1]",
-                        "tileloadd tmm1, [{c} + {cs}*1 + 64]",
-                        "2:",
-                        "tileloadd tmm2, [{ah} + {row}*1]",
-                        "tileloadd tmm3, [{al} + {row}*1]",
-                        "tileloadd tmm4, [{bh} + {row}*1]",
-                        "tileloadd tmm5, [{bl} + {row}*1]",
-                        "tileloadd tmm6, [{bh} + {row}*1 + 1024]",
-                        "tileloadd tmm7, [{bl} + {row}*1 + 1024]",
-                        "tdpbf16ps tmm0, tmm2, tmm4",
-                        "tdpbf16ps tmm0, tmm2, tmm5",
-                        "tdpbf16ps tmm0, tmm3, tmm4",
-                        "tdpbf16ps tmm1, tmm2, tmm6",
-                        "tdpbf16ps tmm1, tmm2, tmm7",
-                        "tdpbf16ps tmm1, tmm3, tmm6",
-                        "add {ah}, 1024",
-                        "add {al}, 1024",
-                        "add {bh}, 2048",
-                        "add {bl}, 2048",
-                        "dec {steps}",
-                        "jnz 2b",
-                        "tilestored [{c} + {cs}*1], tmm0",
-                        "tilestored [{c} + {cs}*1 + 64], tmm1",
-                        c = in(reg) c,
-                        cs = in(reg) c_stride,
-                        row = in(reg) 64usize,
-                        ah = inout(reg) hi.as_ptr().add(a) => _,
-                        al = inout(reg) lo.as_ptr().add(a) => _,
-                        bh = inout(reg) w.hi.as_ptr().add(b) => _,
-                        bl = inout(reg) w.lo.as_ptr().add(b) => _,
-                        steps = inout(reg) steps => _,
-                        options(nostack),
-                    );
+            for k0 in (0..steps).step_by(DEPTH_STEPS) {
+                let depth = DEPTH_STEPS.min(steps - k0);
+                for panel in 0..n / (2 * TILE) {
+                    for m0 in (first..band.end.min(first + BAND_ROWS)).step_by(TILE) {
+                        let c = out.wrapping_add(m0 * n + panel * 2 * TILE);
+                        let a = ((m0 / TILE) * steps + k0) * TILE_VALUES;
+                        let b = (panel * steps + k0) * 2 * TILE_VALUES;
+                        std::arch::asm!(
+                            "tileloadd tmm0, [{c} + {cs}*1]",
+                            "tileloadd tmm1, [{c} + {cs}*1 + 64]",
+                            "2:",
+                            "tileloadd tmm2, [{ah} + {row}*1]",
+                            "tileloadd tmm3, [{al} + {row}*1]",
+                            "tileloadd tmm4, [{bh} + {row}*1]",
+                            "tileloadd tmm5, [{bl} + {row}*1]",
+                            "tileloadd tmm6, [{bh} + {row}*1 + 1024]",
+                            "tileloadd tmm7, [{bl} + {row}*1 + 1024]",
+                            "tdpbf16ps tmm0, tmm2, tmm4",
+                            "tdpbf16ps tmm0, tmm2, tmm5",
+                            "tdpbf16ps tmm0, tmm3, tmm4",
+                            "tdpbf16ps tmm1, tmm2, tmm6",
+                            "tdpbf16ps tmm1, tmm2, tmm7",
+                            "tdpbf16ps tmm1, tmm3, tmm6",
+                            "add {ah}, 1024",
+                            "add {al}, 1024",
+                            "add {bh}, 2048",
+                            "add {bl}, 2048",
+                            "dec {steps}",
+                            "jnz 2b",
+                            "tilestored [{c} + {cs}*1], tmm0",
+                            "tilestored [{c} + {cs}*1 + 64], tmm1",
+                            c = in(reg) c,
+                            cs = in(reg) c_stride,
+                            row = in(reg) 64usize,
+                            ah = inout(reg) hi.as_ptr().add(a) => _,
+                            al = inout(reg) lo.as_ptr().add(a) => _,
+                            bh = inout(reg) w.hi.as_ptr().add(b) => _,
+                            bl = inout(reg) w.lo.as_ptr().add(b) => _,
+                            steps = inout(reg) depth => _,
+                            options(nostack),
+                        );
+                    }
                 }
             }
         }
