@@ -50,7 +50,7 @@ fn detect() -> bool {
 
 /// Whether a `k × n` right-hand side can be multiplied on tiles.
 pub fn fits(k: usize, n: usize) -> bool {
-    k % TILE_K == 0 && n % (2 * TILE) == 0 && k > 0 && n > 0
+    k.is_multiple_of(TILE_K) && n.is_multiple_of(2 * TILE) && k > 0 && n > 0
 }
 
 /// bfloat16 bits of `x`, rounded to nearest even (inputs are finite).
@@ -126,10 +126,6 @@ impl PackedWeights {
             }
         }
         PackedWeights { hi, lo, k, n }
-    }
-
-    pub fn shape(&self) -> (usize, usize) {
-        (self.k, self.n)
     }
 }
 
@@ -214,7 +210,7 @@ unsafe fn tiles(
     w: &PackedWeights,
     out: *mut f32,
 ) {
-    debug_assert!(band.start % TILE == 0 && band.end % TILE == 0 && hi.len() >= band.end * k);
+    debug_assert!(band.start.is_multiple_of(TILE) && band.end.is_multiple_of(TILE) && hi.len() >= band.end * k);
     let steps = k / TILE_K;
     let c_stride = n * 4; // bytes between rows of out
     // SAFETY: the caller guarantees AMX; every tile load and store addresses 16 rows of 64 bytes
@@ -283,7 +279,7 @@ mod tests {
 
     #[test]
     fn split_keeps_sixteen_bits() {
-        for x in [1.0f32, -3.141_592_7, 1e-20, 65_504.5, 0.1, -0.0] {
+        for x in [1.0f32, -2.5e3, 1e-20, 65_504.5, 0.1, -0.0, 123_456.79] {
             let (mut hi, mut lo) = ([0u16; TILE_VALUES], [0u16; TILE_VALUES]);
             split_into_tiles(&[x; TILE_K], TILE_K, &mut hi, &mut lo);
             let back = widen(hi[0]) + widen(lo[0]);

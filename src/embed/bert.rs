@@ -49,6 +49,9 @@ fn default_position() -> String {
     "absolute".into()
 }
 
+/// Named float32 tensors with their shapes, as read from a safetensors file.
+pub type NamedTensors = HashMap<String, (Vec<usize>, Vec<f32>)>;
+
 /// `y = x W + b`, the weight stored `[in, out]` (transposed from PyTorch's `[out, in]` at
 /// load: `gemm` multiplies a row-major right-hand side without repacking it).
 struct Linear {
@@ -160,6 +163,8 @@ impl Linear {
     fn new(weight: Vec<f32>, bias: Vec<f32>, inputs: usize, outputs: usize, use_tiles: bool) -> Self {
         let tiles =
             (use_tiles && amx::fits(inputs, outputs)).then(|| amx::PackedWeights::pack(&weight, inputs, outputs));
+        // The float32 weight is only read by gemm: not kept beside its packed halves.
+        let weight = if tiles.is_some() { Vec::new() } else { weight };
         Linear { weight, bias, inputs, outputs, tiles }
     }
 
@@ -199,7 +204,7 @@ impl Bert {
     /// Hugging Face `model.safetensors`, with or without the `bert.` prefix).
     pub fn from_tensors(
         config: BertConfig,
-        tensors: &HashMap<String, (Vec<usize>, Vec<f32>)>,
+        tensors: &NamedTensors,
         backend: MatmulBackend,
     ) -> Result<Self, WeightsError> {
         let use_tiles = backend == MatmulBackend::Auto && amx::available();
@@ -216,7 +221,7 @@ impl Bert {
             )));
         }
         let h = config.hidden_size;
-        if config.num_attention_heads == 0 || h % config.num_attention_heads != 0 {
+        if config.num_attention_heads == 0 || !h.is_multiple_of(config.num_attention_heads) {
             return Err(WeightsError(format!(
                 "config.json: hidden_size {h} is not a multiple of num_attention_heads {}",
                 config.num_attention_heads
@@ -284,17 +289,12 @@ impl Bert {
         self.layers.iter().any(|l| l.qkv.tiles.is_some())
     }
 
-    pub fn hidden_size(&self) -> usize {
-        self.config.hidden_size
-    }
-
-    pub fn max_positions(&self) -> usize {
-        self.config.max_position_embeddings
-    }
-
     /// Mean-pooled last hidden states, one vector per text, for texts given as token ids (with
-    /// their special tokens; all of type 0). Every id must be below the vocabulary size and
-    /// every text no longer than [`Self::max_positions`].
+    /// their special tokens; all of type 0).
+    ///
+    /// # Panics
+    /// If an id is outside the vocabulary or a text is longer than the position table (the
+    /// model's own tokenizer, truncating, never makes either).
     pub fn mean_pooled(&self, texts: &[&[u32]], ws: &mut Workspace) -> Vec<Vec<f32>> {
         let h = self.config.hidden_size;
         let eps = self.config.layer_norm_eps as f32;

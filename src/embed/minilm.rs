@@ -16,7 +16,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use super::EmbedError;
 pub use super::bert::MatmulBackend;
-use super::bert::{Bert, BertConfig, Workspace};
+use super::bert::{Bert, BertConfig, NamedTensors, Workspace};
 
 /// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2.
 pub const MAX_TOKENS: usize = 256;
@@ -150,8 +150,7 @@ impl MiniLm {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(batches.len());
         let work = || {
             let mut ws = Workspace::default();
-            loop {
-                let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+            while let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let refs: Vec<&[u32]> = ids[batch.clone()].iter().map(Vec::as_slice).collect();
                 let vectors = self.pooled(&refs, &mut ws);
                 let mut out = out.lock().expect("no worker panics while holding the lock");
@@ -184,7 +183,7 @@ impl MiniLm {
 /// The f32 tensors of a safetensors file by name, with their shapes. Other tensors (such as
 /// the integer `position_ids` some exports carry) are skipped; a weight in another float type
 /// is an error naming it.
-fn read_f32_tensors(bytes: &[u8]) -> Result<HashMap<String, (Vec<usize>, Vec<f32>)>, String> {
+fn read_f32_tensors(bytes: &[u8]) -> Result<NamedTensors, String> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
     let mut out = HashMap::new();
     for (name, view) in file.iter() {
