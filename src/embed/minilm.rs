@@ -30,6 +30,7 @@ pub struct MiniLm {
     tokenizer: Tokenizer,
     id: String,
 }
+
 const FILES: [(&str, &str); 3] = [
     ("config.json", "the model's BERT configuration"),
     ("tokenizer.json", "the Hugging Face fast-tokenizer file"),
