@@ -9,9 +9,8 @@
 //! runs it side by side with sentence-transformers.
 
 use std::io::{BufRead, Write};
-use std::time::Instant;
-
 use std::path::Path;
+use std::time::Instant;
 
 use hivewatch::embed::minilm::{MatmulBackend, MiniLm};
 use hivewatch::embed::{Embedder, EmbedderSpec, lexical};
