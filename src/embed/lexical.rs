@@ -160,16 +160,14 @@ fn add_char_block(v: &mut [f32], hashes: &[u64], counts: &mut [i32], block: &mut
     for &h in hashes {
         counts[(h % DIM as u64) as usize] += if (h >> 63) == 0 { 1 } else { -1 };
     }
-    // ln(1 + k) from a table for the usual small counts (ln 1 = 0 leaves empty buckets +0.0);
-    // the rare larger counts are redone exactly after.
+    // ln(1 + k) from a table for the usual small counts (ln 1 = 0 leaves empty buckets +0.0).
     static LN1P: std::sync::LazyLock<[f32; 64]> =
         std::sync::LazyLock::new(|| std::array::from_fn(|k| (k as f32).ln_1p()));
-    let largest = damp_counts(counts, &LN1P, block);
-    if largest >= 64 {
-        for (x, &k) in block.iter_mut().zip(counts.iter()).filter(|(_, k)| k.unsigned_abs() >= 64) {
-            let damped = (k.unsigned_abs() as f32).ln_1p();
-            *x = if k < 0 { -damped } else { damped };
-        }
+    let table: &[f32; 64] = &LN1P; // once, not a lazy-initialisation check per bucket
+    for (x, &k) in block.iter_mut().zip(counts.iter()) {
+        let size = k.unsigned_abs() as usize;
+        let damped = if size < 64 { table[size] } else { (size as f32).ln_1p() };
+        *x = if k < 0 { -damped } else { damped };
     }
     let norm = block.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
@@ -177,18 +175,6 @@ fn add_char_block(v: &mut [f32], hashes: &[u64], counts: &mut [i32], block: &mut
             *x += b / norm;
         }
     }
-}
-
-/// `block[i] = sign(counts[i]) · table[min(|counts[i]|, 63)]`; returns the largest `|count|`.
-fn damp_counts(counts: &[i32], table: &[f32; 64], block: &mut [f32]) -> u32 {
-    let mut largest = 0;
-    for (x, &k) in block.iter_mut().zip(counts.iter()) {
-        let size = k.unsigned_abs();
-        largest = largest.max(size);
-        let damped = table[size.min(63) as usize];
-        *x = if k < 0 { -damped } else { damped };
-    }
-    largest
 }
 
 /// Buffers reused from text to text on one thread: embedding allocates only its result.
@@ -325,11 +311,6 @@ mod tests {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
-}
-
-#[cfg(test)]
-mod golden {
-    use super::*;
 
     /// SHA-256 of the vectors' f32 bits for fixed texts: any change to the features, hashing,
     /// weighting or summation order changes stored vectors, and must come with a new [`ID`].
