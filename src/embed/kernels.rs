@@ -7,22 +7,22 @@
 //! target; the widest the CPU has is chosen at run time. That keeps one portable binary while
 //! using the vector units the machine has.
 
-/// Defines `pub fn $name(args)` whose body is compiled for AVX-512, AVX2+FMA and the baseline,
+/// Defines `fn $name(args) [-> T]` (with its visibility) whose body is compiled for AVX-512, AVX2+FMA and the baseline,
 /// picking at run time the best the CPU supports.
 macro_rules! multiversion {
-    ($(#[$meta:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$meta])*
-        pub fn $name($($arg: $ty),*) {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn body($($arg: $ty),*) $body
+            fn body($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
-                fn v4($($arg: $ty),*) {
+                fn v4($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
-                fn v3($($arg: $ty),*) {
+                fn v3($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f")

@@ -97,7 +97,11 @@ impl Embedder {
     /// embedder drives its async client on the current tokio runtime).
     pub fn embed_blocking(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         match self {
-            Embedder::Lexical => Ok(crate::util::parallel_map(texts, |t| lexical::embed(t))),
+            Embedder::Lexical => {
+                // Groups of texts embedded side by side (see `lexical::LANES`), on all cores.
+                let groups: Vec<&[&str]> = texts.chunks(lexical::LANES).collect();
+                Ok(crate::util::parallel_map(&groups, |g| lexical::embed_batch(g)).into_iter().flatten().collect())
+            }
             Embedder::MiniLm(m) => m.embed_all(texts),
             Embedder::Remote(r) => {
                 let handle = tokio::runtime::Handle::current();
