@@ -6,7 +6,6 @@
 //! tokenised on all cores, grouped into batches of about [`BATCH_TOKENS`] tokens, and each core
 //! runs whole batches.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -186,7 +185,7 @@ impl MiniLm {
 /// is an error naming it.
 fn read_f32_tensors(bytes: &[u8]) -> Result<NamedTensors, String> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
-    let mut out = HashMap::new();
+    let mut out = NamedTensors::new();
     for (name, view) in file.iter() {
         match view.dtype() {
             Dtype::F32 => {
