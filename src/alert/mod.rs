@@ -499,7 +499,7 @@ fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
     fired(
         level(delta, rule.warn_delta, rule.critical_delta)?,
         format!(
-            "{pair} are converging apart from the rest: their similarity exceeds the night's mean pair similarity by {}, up {delta:.3} on its baseline and rising (p = {:.2e}); a suspected lineage or sequential influence",
+            "{pair} are converging apart from the rest: their similarity less the night's mean pair similarity is {}, up {delta:.3} on its baseline and rising (p = {:.2e}); a suspected lineage or sequential influence",
             fmt(row.value),
             mk.p
         ),
@@ -685,6 +685,8 @@ mod tests {
         assert!((17..=24).contains(&first), "flagged on night {first}");
         let a = alerts[first].iter().find(|x| x.rule == "pair").unwrap();
         assert!(a.message.contains("acme-a and ember-e are converging apart from the rest"), "{}", a.message);
+        // The excess may still be negative while it rises: the message states it, not "exceeds".
+        assert!(a.message.contains("their similarity less the night's mean pair similarity is 0.0"), "{}", a.message);
         assert!(alerts[..15].iter().all(|a| paging(a).is_empty()));
     }
 
