@@ -134,6 +134,12 @@ struct EmbedderArgs {
     /// minilm: folder with config.json, tokenizer.json, model.safetensors.
     #[arg(long)]
     model_dir: Option<PathBuf>,
+    /// minilm: a Hugging Face Hub model id, fetched once into a local cache (needs internet).
+    #[arg(long)]
+    hf_model: Option<String>,
+    /// minilm: the Hub revision (branch, tag or commit) of --hf-model.
+    #[arg(long)]
+    hf_revision: Option<String>,
     /// remote: OpenAI-compatible base URL ending in /v1.
     #[arg(long)]
     base_url: Option<String>,
@@ -152,7 +158,13 @@ impl EmbedderArgs {
         if let Some(d) = &self.model_dir {
             toml.push_str(&format!("model_dir = {:?}\n", d.display().to_string()));
         }
-        for (key, v) in [("base_url", &self.base_url), ("model", &self.model), ("api_key_env", &self.api_key_env)] {
+        for (key, v) in [
+            ("hf_model", &self.hf_model),
+            ("hf_revision", &self.hf_revision),
+            ("base_url", &self.base_url),
+            ("model", &self.model),
+            ("api_key_env", &self.api_key_env),
+        ] {
             if let Some(v) = v {
                 toml.push_str(&format!("{key} = {v:?}\n"));
             }

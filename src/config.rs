@@ -104,6 +104,8 @@ struct RawFeatures {
 struct RawEmbed {
     embedder: Option<Spanned<String>>,
     model_dir: Option<String>,
+    hf_model: Option<Spanned<String>>,
+    hf_revision: Option<Spanned<String>>,
     base_url: Option<Spanned<String>>,
     model: Option<String>,
     api_key_env: Option<String>,
@@ -238,6 +240,8 @@ pub enum EmbedConfig {
     MiniLm {
         model_dir: PathBuf,
     },
+    /// MiniLM named by its Hugging Face Hub id, fetched once into a local cache.
+    MiniLmHub(crate::embed::hub::HubModel),
     Remote {
         base_url: String,
         model: String,
@@ -509,15 +513,27 @@ fn parse_embed(
 ) -> Result<EmbedConfig, InputError> {
     let name = raw.embedder.as_ref().map(|s| (s.get_ref().as_str(), s.span()));
     // lexical is the default where no model folder is given.
-    let name_or_default =
-        name.as_ref().map(|(n, _)| *n).unwrap_or(if raw.model_dir.is_some() { "minilm" } else { "lexical" });
+    let a_model = raw.model_dir.is_some() || raw.hf_model.is_some();
+    let name_or_default = name.as_ref().map(|(n, _)| *n).unwrap_or(if a_model { "minilm" } else { "lexical" });
     let at = name.map(|(_, s)| s).unwrap_or(0..0);
     match name_or_default {
         "lexical" => Ok(EmbedConfig::Lexical),
-        "minilm" => match &raw.model_dir {
-            Some(dir) => Ok(EmbedConfig::MiniLm { model_dir: resolve(dir) }),
-            None => Err(err(at, "embedder \"minilm\" needs model_dir".into())
-                .hint("set model_dir to a folder holding config.json, tokenizer.json and model.safetensors of all-MiniLM-L6-v2")),
+        "minilm" => match (&raw.model_dir, &raw.hf_model) {
+            (Some(dir), None) => Ok(EmbedConfig::MiniLm { model_dir: resolve(dir) }),
+            (None, Some(id)) => {
+                let revision = raw.hf_revision.as_ref().map_or("main", |r| r.get_ref().as_str());
+                // A good id with a bad revision points at the revision.
+                let revision_is_bad = crate::embed::hub::HubModel::new(id.get_ref(), "main").is_ok();
+                let span = raw.hf_revision.as_ref().filter(|_| revision_is_bad).map_or(id.span(), |r| r.span());
+                crate::embed::hub::HubModel::new(id.get_ref(), revision).map(EmbedConfig::MiniLmHub).map_err(|m| {
+                    err(span, m).hint("e.g. hf_model = \"sentence-transformers/all-MiniLM-L6-v2\", hf_revision = \"main\"")
+                })
+            }
+            (Some(_), Some(id)) => Err(err(id.span(), "set model_dir or hf_model, not both".into())
+                .hint("model_dir reads a local folder; hf_model fetches the model once into a local cache")),
+            (None, None) => Err(err(at, "embedder \"minilm\" needs model_dir or hf_model".into()).hint(
+                "set model_dir to a folder holding config.json, tokenizer.json and model.safetensors of all-MiniLM-L6-v2, or hf_model = \"sentence-transformers/all-MiniLM-L6-v2\" to fetch it once (needs internet)",
+            )),
         },
         "remote" => {
             let (Some(base_url), Some(model)) = (&raw.base_url, &raw.model) else {
@@ -545,6 +561,7 @@ impl Config {
         match &self.embed {
             EmbedConfig::Lexical => EmbedderSpec::Lexical,
             EmbedConfig::MiniLm { model_dir } => EmbedderSpec::MiniLm { model_dir: model_dir.clone() },
+            EmbedConfig::MiniLmHub(model) => EmbedderSpec::MiniLmHub(model.clone()),
             EmbedConfig::Remote { base_url, model, timeout_s, max_retries, requests_per_minute, .. } => {
                 EmbedderSpec::Remote(RemoteSpec {
                     base_url: base_url.clone(),

@@ -259,3 +259,112 @@ fn remote_embedder_in_a_run_and_a_missing_model_dir_is_bad_input() {
     assert!(text(&out).contains("/nonexistent/minilm/config.json"), "{}", text(&out));
     assert_eq!(sim.requests(), before, "nothing sent when the embedder cannot load");
 }
+
+/// A stand-in for the Hugging Face Hub on 127.0.0.1: serves the model folder's files at
+/// `/{repo}/resolve/{revision}/{file}` for `repo` at `main`, 404 otherwise, and records each
+/// request's path and Authorization header.
+/// Each request's path and Authorization header.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
+struct HubStandIn {
+    url: String,
+    requests: Seen,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl HubStandIn {
+    fn start(repo: &'static str, folder: PathBuf) -> Self {
+        use axum::http::{HeaderMap, StatusCode, Uri};
+        let requests = Seen::default();
+        let seen = requests.clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+            let (seen, folder) = (seen.clone(), folder.clone());
+            async move {
+                let auth = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
+                seen.lock().unwrap().push((uri.path().to_owned(), auth));
+                let file = uri.path().strip_prefix(&format!("/{repo}/resolve/main/")).unwrap_or("");
+                match hivewatch::embed::hub::FILES.contains(&file) {
+                    true => (StatusCode::OK, std::fs::read(folder.join(file)).unwrap()),
+                    false => (StatusCode::NOT_FOUND, b"Entry not found".to_vec()),
+                }
+            }
+        });
+        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        HubStandIn { url, requests, _runtime: runtime }
+    }
+
+    fn requests(&self) -> Vec<(String, Option<String>)> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// `--hf-model` fetches the three files once (from the stand-in named by HF_ENDPOINT) into the
+/// model cache, sends HF_TOKEN and writes it nowhere, gives the folder's vectors, and makes no
+/// request the second time; a model the Hub does not have is a clear error.
+#[test]
+fn minilm_named_by_hub_id_is_fetched_once_into_the_cache() {
+    let repo = "sentence-transformers/all-MiniLM-L6-v2";
+    let hub = HubStandIn::start(repo, minilm_dir());
+    let cache = tempfile::tempdir().unwrap();
+    let token = "hf_TestToken0123456789abcdef";
+    let env = [
+        ("HF_ENDPOINT", hub.url.as_str()),
+        ("HF_TOKEN", token),
+        ("HIVEWATCH_MODEL_CACHE", cache.path().to_str().unwrap()),
+    ];
+    let input = "{\"text\": \"I'm sorry, but I can't help with that.\"}\n{\"text\": \"Rivers carve valleys.\"}\n";
+    let args = ["embed", "--embedder", "minilm", "--hf-model", repo];
+
+    let (code, out, err) = embed_cli_env(&args, input, &env);
+    assert_eq!(code, Some(0), "{err}");
+    let dir = minilm_dir();
+    let (_, from_folder, folder_err) =
+        embed_cli(&["embed", "--embedder", "minilm", "--model-dir", dir.to_str().unwrap()], input);
+    assert_eq!(vectors(&out), vectors(&from_folder), "the fetched model gives the folder's vectors");
+    let id = |log: &str| log.split_whitespace().find(|w| w.contains("minilm:")).map(str::to_owned);
+    assert_eq!(id(&err), id(&folder_err), "the same id: it names the weights, not where they came from");
+
+    let requests = hub.requests();
+    let paths: Vec<&str> = requests.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    for file in hivewatch::embed::hub::FILES {
+        assert!(paths.contains(&format!("/{repo}/resolve/main/{file}").as_str()), "{paths:?}");
+    }
+    assert!(requests.iter().all(|(_, auth)| auth.as_deref() == Some(&format!("Bearer {token}"))));
+    let folder = cache.path().join("sentence-transformers--all-MiniLM-L6-v2/main");
+    let mut names: Vec<String> =
+        std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["config.json", "model.safetensors", "tokenizer.json"], "whole files only, no .part left");
+    for path in files_under(cache.path()) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "token in {}", path.display());
+    }
+    assert!(!err.contains(token) && !out.contains(token));
+
+    let (code, again, err) = embed_cli_env(&args, input, &env);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(vectors(&again), vectors(&out));
+    assert_eq!(hub.requests().len(), 3, "fetched once: the second use asks for nothing");
+
+    let (code, _, err) = embed_cli_env(
+        &["embed", "--embedder", "minilm", "--hf-model", "sentence-transformers/no-such-model"],
+        input,
+        &env,
+    );
+    assert_ne!(code, Some(0));
+    assert!(err.contains("404") && err.contains("check the model id"), "{err}");
+    assert!(err.contains("no-such-model/resolve/main/config.json"), "{err}");
+    assert!(!err.contains(token), "{err}");
+
+    let (code, _, err) =
+        embed_cli_env(&["embed", "--embedder", "minilm", "--hf-model", "all-MiniLM-L6-v2"], input, &env);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("owner/name"), "{err}");
+    let (code, _, err) = embed_cli_env(&[&args[..], &["--model-dir", dir.to_str().unwrap()]].concat(), input, &env);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("set model_dir or hf_model, not both"), "{err}");
+}

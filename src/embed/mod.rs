@@ -1,7 +1,8 @@
 //! Embed: every ok response becomes a vector, by one of three embedders, cached by text.
 //!
 //! - [`lexical`]: hashed TF over word and character n-grams; sees phrasing; needs no files.
-//! - [`minilm`]: all-MiniLM-L6-v2 on the CPU, from a local folder; sees meaning. Its forward
+//! - [`minilm`]: all-MiniLM-L6-v2 on the CPU, from a local folder (or one [`hub`] fetched once
+//!   from the Hugging Face Hub); sees meaning. Its forward
 //!   pass is [`bert`], with the vector kernels of [`kernels`] and, on CPUs with them, the
 //!   matrix tiles of [`amx`].
 //! - [`remote`]: an OpenAI-compatible `/v1/embeddings` endpoint.
@@ -14,6 +15,7 @@ pub mod kernels;
 pub mod amx;
 pub mod bert;
 pub mod cache;
+pub mod hub;
 pub mod lexical;
 pub mod minilm;
 pub mod remote;
@@ -44,7 +46,11 @@ pub enum EmbedError {
 #[derive(Debug, Clone)]
 pub enum EmbedderSpec {
     Lexical,
-    MiniLm { model_dir: PathBuf },
+    MiniLm {
+        model_dir: PathBuf,
+    },
+    /// MiniLM from the Hugging Face Hub, fetched once into a local cache.
+    MiniLmHub(hub::HubModel),
     Remote(remote::RemoteSpec),
 }
 
@@ -52,7 +58,7 @@ impl EmbedderSpec {
     pub fn name(&self) -> &'static str {
         match self {
             EmbedderSpec::Lexical => "lexical",
-            EmbedderSpec::MiniLm { .. } => "minilm",
+            EmbedderSpec::MiniLm { .. } | EmbedderSpec::MiniLmHub(_) => "minilm",
             EmbedderSpec::Remote(_) => "remote",
         }
     }
@@ -73,6 +79,7 @@ impl Embedder {
         Ok(match spec {
             EmbedderSpec::Lexical => Embedder::Lexical,
             EmbedderSpec::MiniLm { model_dir } => Embedder::MiniLm(Box::new(minilm::MiniLm::load(model_dir)?)),
+            EmbedderSpec::MiniLmHub(model) => Embedder::MiniLm(Box::new(minilm::MiniLm::load(&hub::fetch(model)?)?)),
             EmbedderSpec::Remote(r) => Embedder::Remote(Box::new(remote::RemoteEmbedder::new(r.clone())?)),
         })
     }
