@@ -1,10 +1,9 @@
 //! Embed: every ok response becomes a vector, by one of three embedders, cached by text.
 //!
 //! - [`lexical`]: hashed TF over word and character n-grams; sees phrasing; needs no files.
-//! - [`minilm`]: all-MiniLM-L6-v2 on the CPU, from a local folder (or one [`hub`] fetched once
-//!   from the Hugging Face Hub); sees meaning. Its forward
-//!   pass is [`bert`], with the vector kernels of [`kernels`] and, on CPUs with them, the
-//!   matrix tiles of [`amx`].
+//! - [`minilm`]: all-MiniLM-L6-v2 on the CPU, from a local folder, which [`hub`] can fill once
+//!   from the Hugging Face Hub; sees meaning. Its forward pass is [`bert`], with the vector
+//!   kernels of [`kernels`] and, on CPUs with them, the matrix tiles of [`amx`].
 //! - [`remote`]: an OpenAI-compatible `/v1/embeddings` endpoint.
 //!
 //! An embedder's id names the model and every setting that changes the vectors; it goes into
