@@ -23,7 +23,7 @@ use super::EmbedError;
 use crate::secrets::SecretKey;
 
 /// The files MiniLM reads from its folder.
-pub const FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+pub const FILES: [&str; 3] = [super::minilm::FILES[0].0, super::minilm::FILES[1].0, super::minilm::FILES[2].0];
 
 /// A model repository on the Hub at a revision (branch, tag or commit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -118,23 +118,20 @@ fn embed_group(texts: &[&str], scratch: &mut Scratch, out: &mut Vec<Vec<f32>>) {
     // Each block normalised (an empty text's blocks are zero and stay so), the two added, and
     // the sum normalised. The word block divided in place is the `0 + x / norm` it used to be
     // added as (x / norm is never -0).
-    let norm2 = sum_squares(mixed);
-    for (lane, n2) in norm2.iter().enumerate().take(texts.len()) {
-        if n2.sqrt() > 0.0 {
-            divide(lane_of(mixed, lane), n2.sqrt());
+    for (lane, norm) in norms(mixed).into_iter().enumerate().take(texts.len()) {
+        if norm > 0.0 {
+            divide(lane_of(mixed, lane), norm);
         }
     }
-    let norm2 = sum_squares(damped);
-    for (lane, n2) in norm2.iter().enumerate().take(texts.len()) {
-        if n2.sqrt() > 0.0 {
-            add_divided(lane_of(mixed, lane), lane_of(damped, lane), n2.sqrt());
+    for (lane, norm) in norms(damped).into_iter().enumerate().take(texts.len()) {
+        if norm > 0.0 {
+            add_divided(lane_of(mixed, lane), lane_of(damped, lane), norm);
         }
     }
-    let norm2 = sum_squares(mixed);
-    for (lane, n2) in norm2.iter().enumerate().take(texts.len()) {
+    for (lane, norm) in norms(mixed).into_iter().enumerate().take(texts.len()) {
         let v = lane_of(mixed, lane);
-        if n2.sqrt() > 1e-12 {
-            divide(v, n2.sqrt());
+        if norm > 1e-12 {
+            divide(v, norm);
         }
         out.push(v.to_vec());
     }
@@ -444,10 +441,10 @@ multiversion! {
     }
 }
 
-/// Each lane's sum of squares over its block, in bucket order. Plain scalar code on purpose: the
+/// Each lane's L2 norm, its squares summed in bucket order. Plain scalar code on purpose: the
 /// eight chains interleaved keep the adder busy, and vectorised across lanes the compiler would
 /// gather, which is slower.
-fn sum_squares(blocks: &[f32]) -> [f32; LANES] {
+fn norms(blocks: &[f32]) -> [f32; LANES] {
     let lanes: [&[f32; DIM]; LANES] =
         std::array::from_fn(|l| blocks[l * DIM..][..DIM].try_into().expect("LANES blocks of DIM"));
     let mut sums = [0f32; LANES];
@@ -456,7 +453,7 @@ fn sum_squares(blocks: &[f32]) -> [f32; LANES] {
             *sum += lane[b] * lane[b];
         }
     }
-    sums
+    sums.map(f32::sqrt)
 }
 
 multiversion! {

@@ -30,7 +30,8 @@ pub struct MiniLm {
     id: String,
 }
 
-const FILES: [(&str, &str); 3] = [
+/// The files of a model folder, and what each is.
+pub(crate) const FILES: [(&str, &str); 3] = [
     ("config.json", "the model's BERT configuration"),
     ("tokenizer.json", "the Hugging Face fast-tokenizer file"),
     ("model.safetensors", "the weights in safetensors format"),
