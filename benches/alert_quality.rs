@@ -45,7 +45,7 @@ fn run(rt: &tokio::runtime::Runtime, s: Scenario) -> Vec<NightResult> {
 }
 
 fn diversity_alert(r: &NightResult) -> bool {
-    r.raised().any(|a| DIVERSITY_RULES.contains(&a.rule))
+    r.raised().any(|a| DIVERSITY_RULES.contains(&a.rule.as_str()))
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
@@ -123,7 +123,9 @@ fn main() {
         let first = results.iter().find(|r| r.raised().any(|a| a.rule == "pair" && a.scope == "pair:b-1|e-1"));
         let others: std::collections::BTreeSet<String> = results
             .iter()
-            .flat_map(|r| r.raised().filter(|a| a.rule == "pair" && a.scope != "pair:b-1|e-1").map(|a| a.scope.clone()))
+            .flat_map(|r| {
+                r.raised().filter(|a| a.rule == "pair" && a.scope != "pair:b-1|e-1").map(|a| a.scope.to_string())
+            })
             .collect();
         println!(
             "| {seed} | {} | {} | {} |",

@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use hivewatch::collect::responses::{self, OkText};
 use hivewatch::embed::Embedder;
 use hivewatch::features::{Features, Lexicon, Refusal};
-use hivewatch::store::{self, responses::OkText};
+use hivewatch::store::{self, Output};
 use rand::{Rng, SeedableRng};
 
 #[global_allocator]
@@ -53,9 +54,13 @@ fn main() {
         }
         "measure" => {
             let start = Instant::now();
-            let stats =
-                hivewatch::metrics::stage::measure_run(&dir.join("reports"), run_date(), RUN_ID, &Embedder::Lexical)
-                    .expect("measure stage");
+            let stats = hivewatch::metrics::stage::measure_run(
+                &Output::local(dir.join("reports")),
+                run_date(),
+                RUN_ID,
+                &Embedder::Lexical.tag(),
+            )
+            .expect("measure stage");
             println!(
                 "measure stage: {} probes, {} pair rows, {} run_metrics rows in {:.2} s",
                 stats.probes,
@@ -71,8 +76,8 @@ fn main() {
 
 fn generate(dir: &Path, s: &Shape) {
     let start = Instant::now();
-    let out = dir.join("reports");
-    std::fs::create_dir_all(&out).unwrap();
+    let out = Output::local(dir.join("reports"));
+    std::fs::create_dir_all(out.root()).unwrap();
     std::fs::write(
         dir.join("shape.json"),
         format!(r#"{{"models": {}, "probes": {}, "samples": {}, "dim": {}}}"#, s.models, s.probes, s.samples, s.dim),
@@ -91,7 +96,7 @@ fn generate(dir: &Path, s: &Shape) {
     let mut features: Vec<Features> = Vec::new();
     let lexicon = Lexicon::builtin();
     let mut categories = std::collections::HashMap::new();
-    let embeddings_path = store::embeddings::path(&out, run_date(), RUN_ID, &Embedder::Lexical);
+    let embeddings_path = hivewatch::embed::table::path(&out, run_date(), RUN_ID, &Embedder::Lexical.tag());
     let mut pending_batches: Vec<arrow_array::RecordBatch> = Vec::new();
     let mut all_rows: Vec<OkText> = Vec::new();
     let mut all_features: Vec<Features> = Vec::new();
@@ -124,19 +129,23 @@ fn generate(dir: &Path, s: &Shape) {
             }
         }
         if rows.len() >= 8192 || p + 1 == s.probes {
-            pending_batches.push(store::embeddings::batch(RUN_ID, "bench", &rows, &vectors).unwrap());
+            pending_batches.push(hivewatch::embed::table::batch(RUN_ID, "bench", &rows, &vectors).unwrap());
             all_rows.append(&mut rows);
             all_features.append(&mut features);
             vectors.clear();
         }
     }
     raw.flush().unwrap();
-    let mut batches = pending_batches.into_iter();
-    store::embeddings::write(&embeddings_path, || Ok(batches.next())).unwrap();
-    let features_path = store::features::path(&out, run_date(), RUN_ID);
+    let mut writer =
+        store::TableWriter::create(&embeddings_path, std::sync::Arc::clone(&hivewatch::embed::table::SCHEMA)).unwrap();
+    for batch in &pending_batches {
+        writer.write(batch).unwrap();
+    }
+    writer.finish().unwrap();
+    let features_path = hivewatch::features::table::path(&out, run_date(), RUN_ID);
     store::write_batch(
         &features_path,
-        store::features::batch(RUN_ID, &lexicon.version, &categories, &all_rows, &all_features).unwrap(),
+        hivewatch::features::table::batch(RUN_ID, &lexicon.version, &categories, &all_rows, &all_features).unwrap(),
     )
     .unwrap();
     write_responses(&out, &categories, &all_rows);
@@ -144,7 +153,7 @@ fn generate(dir: &Path, s: &Shape) {
 }
 
 /// The `responses` columns the measure stage reads (it selects columns by name).
-fn write_responses(out: &Path, categories: &std::collections::HashMap<String, String>, rows: &[OkText]) {
+fn write_responses(out: &Output, categories: &std::collections::HashMap<String, String>, rows: &[OkText]) {
     use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
     use std::sync::Arc;
     let s = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
@@ -157,7 +166,7 @@ fn write_responses(out: &Path, categories: &std::collections::HashMap<String, St
         ("response_text", s(rows.iter().map(|r| r.text.as_str()).collect())),
     ])
     .unwrap();
-    store::write_batch(&store::table_path(out, store::responses::TABLE, run_date(), RUN_ID), batch).unwrap();
+    store::write_batch(&responses::path(out, run_date(), RUN_ID), batch).unwrap();
 }
 
 fn vendi(dir: &Path) {

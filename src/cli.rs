@@ -12,6 +12,7 @@ use crate::collect::providers::{self, ChatRequest};
 use crate::collect::retry::ErrorKind;
 use crate::config::Config;
 use crate::exit;
+use crate::pipeline::{Tail, derive_tables};
 use crate::plan::{Plan, SentParams};
 use crate::probes::Suite;
 use crate::run::{RunOptions, RunReport};
@@ -152,30 +153,47 @@ struct EmbedderArgs {
 }
 
 impl EmbedderArgs {
-    /// Reuses the configuration's `[embed]` parsing, so both paths validate alike.
+    /// The same validation as the configuration's `[embed]`, with errors naming the flags.
     fn spec(&self) -> Result<crate::embed::EmbedderSpec> {
-        let mut toml = format!("[run]\nsuite = \".\"\n[embed]\nembedder = {:?}\n", self.embedder);
-        if let Some(d) = &self.model_dir {
-            toml.push_str(&format!("model_dir = {:?}\n", d.display().to_string()));
-        }
-        for (key, v) in [
-            ("hf_model", &self.hf_model),
-            ("hf_revision", &self.hf_revision),
-            ("base_url", &self.base_url),
-            ("model", &self.model),
-            ("api_key_env", &self.api_key_env),
-        ] {
-            if let Some(v) = v {
-                toml.push_str(&format!("{key} = {v:?}\n"));
+        use toml::Spanned;
+        let flag = |v: &Option<String>| v.clone().map(|v| Spanned::new(0..0, v));
+        let raw = crate::config::embed::RawEmbed {
+            embedder: Some(Spanned::new(0..0, self.embedder.clone())),
+            model_dir: self.model_dir.as_ref().map(|d| d.display().to_string()),
+            hf_model: flag(&self.hf_model),
+            hf_revision: flag(&self.hf_revision),
+            base_url: flag(&self.base_url),
+            model: self.model.clone(),
+            api_key_env: flag(&self.api_key_env),
+            ..Default::default()
+        };
+        let at = std::path::Path::new("(command line: --embedder and its options)");
+        let err = |_: std::ops::Range<usize>, message: String| crate::input::InputError::new(at, None, message);
+        let cwd = std::env::current_dir()?;
+        let resolve = |p: &str| cwd.join(p);
+        let embed = crate::config::embed::parse(&raw, &err, &resolve)?;
+        let api_key = match &embed {
+            crate::config::EmbedConfig::Remote { api_key_env: Some(var), .. } => {
+                let value = std::env::var(var).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+                match value {
+                    Some(v) if v.chars().any(char::is_control) => anyhow::bail!(
+                        crate::input::InputError::new(at, None, format!("{var} holds a control character"))
+                            .hint("export the key again without line breaks")
+                    ),
+                    Some(v) => Some(crate::secrets::SecretKey::new(v)),
+                    None => anyhow::bail!(
+                        crate::input::InputError::new(
+                            at,
+                            None,
+                            format!("--api-key-env {var}: the variable is not set")
+                        )
+                        .hint("export it before running")
+                    ),
+                }
             }
-        }
-        toml.push_str(
-            "[[endpoints]]\nname = \"x\"\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1/v1\"\nmodel = \"x\"\n",
-        );
-        let cwd = std::env::current_dir()?.join("(command line)");
-        let mut config = Config::parse(&cwd, &toml)?;
-        config.resolve_keys(|v| std::env::var(v).ok())?;
-        Ok(config.embedder_spec())
+            _ => None,
+        };
+        Ok(crate::embed::EmbedderSpec::from_embed_config(&embed, api_key))
     }
 }
 
@@ -305,7 +323,7 @@ async fn dispatch(command: Command) -> Result<i32> {
             cfg.resolve_keys(|v| std::env::var(v).ok())?;
             let plan = Plan::new(cfg.clone(), suite);
             let started = std::time::Instant::now();
-            let report = run_interruptible(plan, RunOptions { fresh, run_date }).await?;
+            let report = crate::run::run_interruptible(plan, RunOptions { fresh, run_date }).await?;
             crate::run::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
             print_report(&report);
             Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
@@ -376,34 +394,6 @@ async fn dispatch(command: Command) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Demo { output, scenario, nights } => crate::demo::run(&output, scenario.as_deref(), nights).await,
-    }
-}
-
-/// Runs the job, stopping cleanly on Ctrl-C or SIGTERM (the journal keeps what arrived).
-pub async fn run_interruptible(plan: Plan, opts: RunOptions) -> Result<RunReport> {
-    let mut progress = crate::progress::for_stderr();
-    tokio::select! {
-        r = crate::run::run(plan, &opts, progress.as_mut()) => Ok(r?),
-        signal = shutdown_signal() => {
-            anyhow::bail!("interrupted by {signal}; what arrived is journaled: run the same command again to resume")
-        }
-    }
-}
-
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = term.recv() => "SIGTERM",
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
     }
 }
 
@@ -549,11 +539,11 @@ fn embed_stdin(embedder: &crate::embed::Embedder) -> Result<()> {
             continue;
         }
         let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
-            crate::config::InputError::new(std::path::Path::new("<stdin>"), Some(n + 1), format!("not JSON: {e}"))
+            crate::input::InputError::new(std::path::Path::new("<stdin>"), Some(n + 1), format!("not JSON: {e}"))
                 .hint("write one object a line: {\"text\": \"...\"}")
         })?;
         let Some(text) = value.get("text").and_then(serde_json::Value::as_str) else {
-            return Err(crate::config::InputError::new(
+            return Err(crate::input::InputError::new(
                 std::path::Path::new("<stdin>"),
                 Some(n + 1),
                 "no \"text\" string",
@@ -596,17 +586,20 @@ fn import(
         println!("skipped {} bad row(s), listed above", bad.len());
     }
     if rows.is_empty() {
-        anyhow::bail!(crate::config::InputError::new(&files[0], None, "holds no row to import").hint("check --format"));
+        anyhow::bail!(crate::input::InputError::new(&files[0], None, "holds no row to import").hint("check --format"));
     }
     let default_date = run_date.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let config_hash = crate::util::sha256_hex(digest.as_bytes())[..16].to_owned();
     let runs = crate::import::plan_runs(&rows, default_date, &config_hash)
-        .map_err(|e| crate::config::InputError::new(&files[0], None, e))?;
-    let _lock = crate::store::lock::acquire(output)?;
-    let mut cache = crate::embed::cache::EmbeddingCache::open(&crate::embed::cache_dir(output), embedder.id())
+        .map_err(|e| crate::input::InputError::new(&files[0], None, e))?;
+    let output = crate::store::Output::local(output);
+    let _lock = crate::store::lock::acquire(&output)?;
+    let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
         .context("opening the embedding cache")?;
+    let alerts = crate::alert::AlertConfig::default();
+    let mut tail = Tail { embedder, cache: &mut cache, lexicon, alerts: &alerts, stamp_finish: false };
     for run in &runs {
-        crate::import::write_run(output, run, embedder, lexicon, &mut cache, &config_hash)?;
+        crate::import::write_run(&output, run, &mut tail, &config_hash)?;
         println!(
             "run {} ({}): {} responses of {} models to {} prompts (suite {}) imported",
             run.run_id,
@@ -620,7 +613,8 @@ fn import(
     Ok(())
 }
 
-/// `hivewatch analyze`: re-derive features, embeddings and measures of stored runs.
+/// `hivewatch analyze`: re-derive every table of stored runs (features, embeddings, measures,
+/// trends, alerts, report) from their stored responses.
 fn analyze(
     output: &std::path::Path,
     embedder: &crate::embed::Embedder,
@@ -628,42 +622,41 @@ fn analyze(
     alerts: &crate::alert::AlertConfig,
     wanted: &[String],
 ) -> Result<()> {
-    let _lock = crate::store::lock::acquire(output)?;
-    let all = crate::store::runs::list(output)?;
+    let output = crate::store::Output::local(output);
+    let _lock = crate::store::lock::acquire(&output)?;
+    let all = crate::plan::runs::list(&output)?;
     if all.is_empty() {
         anyhow::bail!(
-            crate::config::InputError::new(output, None, "holds no runs")
+            crate::input::InputError::new(output.root(), None, "holds no runs")
                 .hint("run hivewatch run (or demo) first, or pass --output")
         );
     }
     for id in wanted {
         if !all.iter().any(|(_, r)| r == id) {
             anyhow::bail!(
-                crate::config::InputError::new(output, None, format!("has no run {id}"))
+                crate::input::InputError::new(output.root(), None, format!("has no run {id}"))
                     .hint("see the run ids in runs/*/*.parquet")
             );
         }
     }
-    let mut cache = crate::embed::cache::EmbeddingCache::open(&crate::embed::cache_dir(output), embedder.id())
+    let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
         .context("opening the embedding cache")?;
+    let mut tail = Tail { embedder, cache: &mut cache, lexicon, alerts, stamp_finish: false };
     for (date, id) in all.iter().filter(|(_, id)| wanted.is_empty() || wanted.contains(id)) {
-        let (path, rows) = crate::features::stage::write_features(output, *date, id, lexicon)?;
-        println!("run {id}: {rows} rows of features with {} -> {}", lexicon.version, path.display());
-        let stats = crate::embed::embed_run(output, *date, id, embedder, &mut cache)?;
+        let row = crate::plan::runs::read(&output, *date, id)?;
+        let derived = derive_tables(&output, row, &mut tail)?;
         println!(
-            "run {id}: {} rows embedded with {} ({} new) -> {}",
-            stats.rows,
-            stats.embedder_id,
-            stats.newly_embedded,
-            stats.path.display()
+            "run {id}: {} rows of features with {}; {} rows embedded with {} ({} new)",
+            derived.featured,
+            lexicon.version,
+            derived.embedded.rows,
+            derived.embedded.embedder_id,
+            derived.embedded.newly_embedded
         );
-        let measured = crate::metrics::stage::measure_run(output, *date, id, embedder)?;
-        let info = crate::store::runs::read_info(output, *date, id)?;
-        let watched = crate::run::watch_run(output, &info, embedder, alerts)?;
-        for path in measured.tables.iter().chain(&watched.tables) {
+        for path in &derived.tables {
             println!("run {id}: wrote {}", path.display());
         }
-        let raised = crate::alert::raised(&watched.alerts);
+        let raised = crate::alert::raised(&derived.alerts);
         if raised > 0 {
             println!("run {id}: {raised} alert(s) in the alerts table (re-analysis notifies no one)");
         }

@@ -74,7 +74,7 @@ pub fn prepare_output(output: &Path) -> Result<()> {
             .with_context(|| format!("clearing the previous demo in {}", output.display()))?;
     } else if std::fs::read_dir(output).is_ok_and(|mut d| d.next().is_some()) {
         anyhow::bail!(
-            crate::config::InputError::new(output, None, "is not empty and was not written by a demo")
+            crate::input::InputError::new(output, None, "is not empty and was not written by a demo")
                 .hint("pass --output with a new or empty folder (the demo clears only its own output)")
         );
     }
@@ -99,7 +99,7 @@ pub struct NightResult {
 impl NightResult {
     /// An overall metric's value (NaN when absent).
     pub fn overall(&self, metric: &str) -> f64 {
-        self.metrics.iter().find(|m| m.scope == "overall" && m.metric == metric).map_or(f64::NAN, |m| m.value)
+        self.metrics.iter().find(|m| m.scope.is_overall() && m.metric == metric).map_or(f64::NAN, |m| m.value)
     }
 
     /// Alerts that page (warning or critical).
@@ -140,12 +140,12 @@ pub async fn run_scenario(
         let config_path = output.join("demo-hivewatch.toml");
         let config = Config::parse(&config_path, &demo_config_toml(sim.addr, output, &scenario, night))?;
         let plan = Plan::new(config, suite.clone());
-        let report = crate::cli::run_interruptible(plan, RunOptions { fresh: true, run_date: Some(date) }).await?;
+        let report = crate::run::run_interruptible(plan, RunOptions { fresh: true, run_date: Some(date) }).await?;
         let result = NightResult {
             night,
             date,
             run_id: report.run_id.clone(),
-            metrics: crate::store::run_metrics::read(&report.run_metrics)?,
+            metrics: crate::metrics::tables::run_metrics::read(&report.run_metrics)?,
             alerts: report.alerts.clone(),
             coverage: report.row.coverage(),
         };
@@ -202,9 +202,9 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
     for r in &results {
         for a in r.raised() {
             let e = by_rule
-                .entry(a.rule)
+                .entry(a.rule.as_str())
                 .or_insert_with(|| (r.night, Default::default(), format!("{}: {}", r.date, a.message)));
-            e.1.insert(a.scope.clone());
+            e.1.insert(a.scope.to_string());
         }
     }
     if by_rule.is_empty() {

@@ -14,11 +14,19 @@ pub const LOCKED: i32 = 4;
 /// The exit code for an error, by what it is.
 pub fn for_error(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
-        if cause.is::<crate::config::InputError>() || cause.is::<crate::sim::faults::FaultSpecError>() {
+        if cause.is::<crate::input::InputError>() || cause.is::<crate::sim::faults::FaultSpecError>() {
             return BAD_INPUT;
         }
         if let Some(crate::store::lock::LockError::Held { .. }) = cause.downcast_ref() {
             return LOCKED;
+        }
+        if let Some(crate::run::Interrupted::Failed(e)) = cause.downcast_ref() {
+            match e {
+                crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. }) => return LOCKED,
+                crate::run::RunError::Embed(crate::embed::EmbedError::Model { .. }) => return BAD_INPUT,
+                crate::run::RunError::Input(_) => return BAD_INPUT,
+                _ => {}
+            }
         }
         match cause.downcast_ref() {
             Some(crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. })) => return LOCKED,

@@ -24,12 +24,12 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use crate::config::InputError;
-use crate::embed::Embedder;
+use crate::collect::responses::{self, ImportedResponse};
+use crate::input::InputError;
+use crate::pipeline::{Derived, PipelineError, Tail, derive_tables};
+use crate::plan::runs::RunRow;
 use crate::probes::{Probe, Suite};
-use crate::store;
-use crate::store::responses::ImportedResponse;
-use crate::store::runs::RunRow;
+use crate::store::Output;
 
 /// Input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -345,44 +345,41 @@ pub fn plan_runs(rows: &[Row], default_date: NaiveDate, source_tag: &str) -> Res
     Ok(runs)
 }
 
-/// Writes one imported run and runs every later stage on it (features, embeddings, measures,
-/// trends and alerts, report), as `analyze` would.
+impl ImportedRun {
+    /// The run's `runs` row: every response ok, no request behind it, at midnight of its date.
+    pub fn row(&self, config_hash: &str) -> RunRow {
+        let at = self.run_date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        let n = self.responses.len() as u64;
+        RunRow {
+            run_id: self.run_id.clone(),
+            run_date: self.run_date,
+            started_at: at,
+            finished_at: at,
+            config_hash: config_hash.to_owned(),
+            suite_name: self.suite.name.clone(),
+            suite_version: self.suite.version.clone(),
+            suite_id: self.suite.id.clone(),
+            sampling_id: "imported".into(),
+            embedder_id: None,
+            endpoints: self.models as u64,
+            probes: self.suite.probes.len() as u64,
+            samples: self.samples as u64,
+            planned: n,
+            ok: n,
+            failed: 0,
+        }
+    }
+}
+
+/// Writes one imported run's `responses`, then every derived table as for a nightly run.
 pub fn write_run(
-    output: &Path,
+    output: &Output,
     run: &ImportedRun,
-    embedder: &Embedder,
-    lexicon: &crate::features::Lexicon,
-    cache: &mut crate::embed::cache::EmbeddingCache,
+    tail: &mut Tail,
     config_hash: &str,
-) -> Result<Vec<PathBuf>, crate::run::RunError> {
-    let at = run.run_date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-    let responses = store::table_path(output, store::responses::TABLE, run.run_date, &run.run_id);
-    store::responses::write_imported(&responses, &run.run_id, at, &run.responses)?;
-    let (features, _) = crate::features::stage::write_features(output, run.run_date, &run.run_id, lexicon)?;
-    let embedded = crate::embed::embed_run(output, run.run_date, &run.run_id, embedder, cache)?;
-    let measured = crate::metrics::stage::measure_run(output, run.run_date, &run.run_id, embedder)?;
-    let n = run.responses.len() as u64;
-    let row = RunRow {
-        run_id: run.run_id.clone(),
-        started_at: at,
-        finished_at: at,
-        config_hash: config_hash.to_owned(),
-        suite_name: run.suite.name.clone(),
-        suite_version: run.suite.version.clone(),
-        suite_id: run.suite.id.clone(),
-        sampling_id: "imported".into(),
-        embedder_id: Some(embedded.embedder_id.clone()),
-        endpoints: run.models as u64,
-        probes: run.suite.probes.len() as u64,
-        samples: run.samples as u64,
-        planned: n,
-        ok: n,
-        failed: 0,
-    };
-    let runs = store::table_path(output, store::runs::TABLE, run.run_date, &run.run_id);
-    store::runs::write(&row, &runs)?;
-    let watched =
-        crate::run::watch_run(output, &row.info(run.run_date), embedder, &crate::alert::AlertConfig::default())?;
-    let report = crate::report::write_report(output, &row.info(run.run_date), embedder)?;
-    Ok([vec![responses, features, embedded.path], measured.tables, watched.tables, vec![report, runs]].concat())
+) -> Result<Derived, PipelineError> {
+    let row = run.row(config_hash);
+    let path = responses::path(output, run.run_date, &run.run_id);
+    responses::write_imported(&path, &run.run_id, row.started_at, &run.responses)?;
+    derive_tables(output, row, tail)
 }

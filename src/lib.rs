@@ -1,27 +1,42 @@
 //! hivewatch: watches the AI model ecosystem for behavioural monoculture.
 //!
 //! The nightly pipeline is a chain of stages, one module each, passing typed tables forward:
-//! [`config`] + [`probes`] -> [`plan`] -> [`collect`] -> [`store`]. [`run`] strings them together
-//! for `hivewatch run`; [`sim`] is the simulated ecosystem the tests and the demo run against.
-//! See ARCHITECTURE.md for the map.
+//! [`config`] + [`probes`] -> [`plan`] -> [`collect`] -> [`embed`] -> [`features`] ->
+//! [`metrics`] -> [`trend`] -> [`alert`] -> [`report`]. Each stage owns its tables; [`store`]
+//! is the plumbing they share. [`pipeline`] is the tail every run goes through (after
+//! collection, an import, or again in `analyze`); [`run`] strings collection and the tail
+//! together for `hivewatch run`; [`sim`] is the simulated ecosystem the tests and the demo run
+//! against. See ARCHITECTURE.md for the map and the layering rules.
 
-pub mod alert;
-pub mod cli;
-pub mod collect;
+// Foundations: they know nothing of the pipeline.
+pub mod input;
+pub mod secrets;
+pub mod util;
+pub mod vocab;
+
+// What a person writes: configuration and probe suites.
 pub mod config;
-pub mod demo;
+pub mod probes;
+
+// The plumbing every table goes through.
+pub mod store;
+
+// The stages, in pipeline order.
+pub mod alert;
+pub mod collect;
 pub mod embed;
-pub mod exit;
 pub mod features;
-pub mod import;
 pub mod metrics;
 pub mod plan;
-pub mod probes;
-pub mod progress;
 pub mod report;
-pub mod run;
-pub mod secrets;
-pub mod sim;
-pub mod store;
 pub mod trend;
-pub mod util;
+
+// Orchestration and the edge.
+pub mod cli;
+pub mod demo;
+pub mod exit;
+pub mod import;
+pub mod pipeline;
+pub mod progress;
+pub mod run;
+pub mod sim;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::config::{InputError, line_of};
+use crate::input::{InputError, LineIndex};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Probe {
@@ -101,8 +101,9 @@ impl Suite {
                 }
                 meta = Some((m, path.clone()));
             }
+            let lines = LineIndex::new(text);
             for p in raw.probes {
-                let line = line_of(text, p.id.span().start);
+                let line = lines.line(p.id.span().start);
                 let id = p.id.into_inner();
                 let at = |msg: String| InputError::new(path, Some(line), msg);
                 if id.is_empty()

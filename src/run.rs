@@ -1,4 +1,5 @@
-//! The nightly job as one call: lock the output, find or start the run, collect, write tables.
+//! The nightly job as one call: lock the output, find or start the run, collect into the
+//! journal, write `responses`, then the pipeline's tail ([`crate::pipeline`]).
 //!
 //! "The same command" is recognised by the plan's fingerprint (configuration and suite): an
 //! unfinished run with the same fingerprint is resumed, with the same run id and run date, and
@@ -12,15 +13,16 @@ use chrono::{NaiveDate, Utc};
 
 use crate::alert::Alert;
 use crate::collect::journal::{Journal, RunDir, RunState, RunStatus, completed_names};
+use crate::collect::responses::{self, EndpointCounts};
 use crate::collect::{self, CollectSummary, Progress};
 use crate::embed::cache::EmbeddingCache;
-use crate::embed::{self, EmbedStats, Embedder};
+use crate::embed::{self, EmbedStats, Embedder, EmbedderSpec};
 use crate::features::Lexicon;
+use crate::pipeline::{PipelineError, Tail, derive_tables};
+use crate::plan::runs::RunRow;
 use crate::plan::{Plan, RequestKey};
 use crate::secrets::Redactor;
-use crate::store::responses::EndpointCounts;
-use crate::store::runs::RunRow;
-use crate::store::{self, StoreError, lock::LockError};
+use crate::store::{self, Output, StoreError, lock::LockError};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -55,9 +57,18 @@ pub enum RunError {
     #[error(transparent)]
     Embed(#[from] embed::EmbedError),
     #[error(transparent)]
-    Input(#[from] crate::config::InputError),
+    Input(#[from] crate::input::InputError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+}
+
+impl From<PipelineError> for RunError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Store(e) => RunError::Store(e),
+            PipelineError::Embed(e) => RunError::Embed(e),
+        }
+    }
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
@@ -65,12 +76,12 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
     move |source| RunError::Io { context, source }
 }
 
-/// Runs (or resumes) collection for `plan` and writes the `responses` and `runs` tables.
+/// Runs (or resumes) collection for `plan`, writes `responses`, then every derived table.
 pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> Result<RunReport, RunError> {
-    let output = plan.config.output.clone();
+    let output = Output::local(&plan.config.output);
     let _lock = store::lock::acquire(&output)?;
     // Build the embedder first: a missing model folder must stop the run before any request.
-    let embedder = Embedder::build(&plan.config.embedder_spec())?;
+    let embedder = Embedder::build(&EmbedderSpec::from_config(&plan.config))?;
     tracing::info!(embedder = embedder.id(), "embedder ready");
     let lexicon = match &plan.config.lexicon {
         Some(path) => Lexicon::load(path)?,
@@ -86,24 +97,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let (dir, mut state) = match existing {
         Some(found) => found,
         None => {
-            let started_at = Utc::now();
-            let state = RunState {
-                // Time, plan and a random tag: two runs started in the same second stay apart.
-                run_id: format!(
-                    "{}-{}-{:04x}",
-                    started_at.format("%Y%m%dT%H%M%SZ"),
-                    &plan.fingerprint[..8],
-                    rand::random::<u16>()
-                ),
-                fingerprint: plan.fingerprint.clone(),
-                run_date: opts.run_date.unwrap_or_else(|| started_at.date_naive()),
-                started_at,
-                finished_at: None,
-                config_hash: plan.config_hash.clone(),
-                suite_id: plan.suite.id.clone(),
-                tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-                status: RunStatus::Collecting,
-            };
+            let state = new_state(&plan, opts.run_date);
             let dir = RunDir::create(&output, &state).map_err(io("creating the run's state folder"))?;
             (dir, state)
         }
@@ -124,40 +118,21 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         .map_err(io(format!("writing the journal {}", journal_path.display())))?;
     drop(journal);
 
-    let responses_path = store::table_path(&output, store::responses::TABLE, state.run_date, &state.run_id);
-    let per_endpoint = store::responses::write_from_journal(&plan, &state.run_id, &journal_path, &responses_path)?;
+    let responses_path = responses::path(&output, state.run_date, &state.run_id);
+    let per_endpoint = responses::write_from_journal(&plan, &state.run_id, &journal_path, &responses_path)?;
     let (ok, failed) = per_endpoint.values().fold((0, 0), |(o, f), (a, b)| (o + a, f + b));
 
-    let embedded = {
-        let mut cache = EmbeddingCache::open(&embed::cache_dir(&output), embedder.id())
-            .map_err(io("opening the embedding cache"))?;
-        let (run_date, run_id) = (state.run_date, state.run_id.clone());
-        tokio::task::block_in_place(|| embed::embed_run(&output, run_date, &run_id, &embedder, &mut cache))?
-    };
-    tracing::info!(
-        embedder = %embedded.embedder_id,
-        rows = embedded.rows,
-        newly_embedded = embedded.newly_embedded,
-        "embedded the responses"
-    );
-    let (features_path, featured) = tokio::task::block_in_place(|| {
-        crate::features::stage::write_features(&output, state.run_date, &state.run_id, &lexicon)
-    })?;
-    tracing::info!(rows = featured, lexicon = %lexicon.version, "extracted behavioural features");
-    let measured = tokio::task::block_in_place(|| {
-        crate::metrics::stage::measure_run(&output, state.run_date, &state.run_id, &embedder)
-    })?;
-    tracing::info!(probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
     let row = RunRow {
         run_id: state.run_id.clone(),
+        run_date: state.run_date,
         started_at: state.started_at,
-        finished_at: Utc::now(),
+        finished_at: state.started_at,
         config_hash: plan.config_hash.clone(),
         suite_name: plan.suite.name.clone(),
         suite_version: plan.suite.version.clone(),
         suite_id: plan.suite.id.clone(),
         sampling_id: plan.sampling_id(),
-        embedder_id: Some(embedded.embedder_id.clone()),
+        embedder_id: None,
         endpoints: plan.config.endpoints.len() as u64,
         probes: plan.suite.probes.len() as u64,
         samples: u64::from(plan.samples()),
@@ -165,20 +140,22 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         ok,
         failed,
     };
-    let info = row.info(state.run_date);
-    let (watched, report_path) = tokio::task::block_in_place(|| -> Result<_, StoreError> {
-        let watched = watch_run(&output, &info, &embedder, &plan.config.alerts)?;
-        Ok((watched, crate::report::write_report(&output, &info, &embedder)?))
+    let mut cache =
+        EmbeddingCache::open(&output.embed_cache_dir(), embedder.id()).map_err(io("opening the embedding cache"))?;
+    let derived = tokio::task::block_in_place(|| {
+        let mut tail = Tail {
+            embedder: &embedder,
+            cache: &mut cache,
+            lexicon: &lexicon,
+            alerts: &plan.config.alerts,
+            stamp_finish: true,
+        };
+        derive_tables(&output, row, &mut tail)
     })?;
-    tracing::info!("wrote the report {}", report_path.display());
-    let finished_at = Utc::now();
-    let row = RunRow { finished_at, ..row };
-    let runs_path = store::table_path(&output, store::runs::TABLE, state.run_date, &state.run_id);
-    store::runs::write(&row, &runs_path)?;
 
     // Only now is the run complete; a crash before this line resumes and rewrites the tables.
     state.status = RunStatus::Complete;
-    state.finished_at = Some(finished_at);
+    state.finished_at = Some(derived.row.finished_at);
     dir.save_state(&state).map_err(io("marking the run complete"))?;
     // The tables hold everything the journal did.
     if let Err(e) = std::fs::remove_file(&journal_path) {
@@ -191,51 +168,77 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         resumed,
         collected,
         per_endpoint,
-        row,
-        tables: [
-            vec![responses_path, features_path, embedded.path.clone()],
-            measured.tables,
-            watched.tables,
-            vec![runs_path],
-        ]
-        .concat(),
-        embedded,
-        run_metrics: measured.run_metrics.clone(),
-        alerts: watched.alerts,
+        row: derived.row,
+        tables: [vec![responses_path], derived.tables].concat(),
+        embedded: derived.embedded,
+        run_metrics: derived.measured.run_metrics,
+        alerts: derived.alerts,
     })
 }
 
-/// What the trend and alert stages wrote.
-#[derive(Debug, Clone, Default)]
-pub struct Watched {
-    pub alerts: Vec<Alert>,
-    pub tables: Vec<PathBuf>,
+/// A new run's identity: time, plan and a random tag, so two runs started in the same second
+/// stay apart.
+fn new_state(plan: &Plan, run_date: Option<NaiveDate>) -> RunState {
+    let started_at = Utc::now();
+    RunState {
+        run_id: format!(
+            "{}-{}-{:04x}",
+            started_at.format("%Y%m%dT%H%M%SZ"),
+            &plan.fingerprint[..8],
+            rand::random::<u16>()
+        ),
+        fingerprint: plan.fingerprint.clone(),
+        run_date: run_date.unwrap_or_else(|| started_at.date_naive()),
+        started_at,
+        finished_at: None,
+        config_hash: plan.config_hash.clone(),
+        suite_id: plan.suite.id.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        status: RunStatus::Collecting,
+    }
 }
 
-/// The trend and alert stages of one run and embedder: `trends` and `alerts` tables (the sinks
-/// are the caller's: a re-analysis writes the tables but pages nobody).
-pub fn watch_run(
-    output: &std::path::Path,
-    run: &store::runs::RunInfo,
-    embedder: &Embedder,
-    config: &crate::alert::AlertConfig,
-) -> Result<Watched, StoreError> {
-    let mut trends = crate::trend::stage::trend_run(output, run, embedder, &config.trend_settings())?;
-    let alerts = crate::alert::evaluate(&mut trends, run.coverage, config);
-    let trends_path = store::per_embedder_path(output, store::trends::TABLE, run.run_date, &run.run_id, embedder);
-    store::trends::write(&trends_path, &run.run_id, embedder.id(), &trends)?;
-    let alerts_path = store::per_embedder_path(output, store::alerts::TABLE, run.run_date, &run.run_id, embedder);
-    store::alerts::write(&alerts_path, &run.run_id, embedder.id(), &alerts)?;
-    tracing::info!(trends = trends.len(), alerts = crate::alert::raised(&alerts), "compared with earlier runs");
-    Ok(Watched { alerts, tables: vec![trends_path, alerts_path] })
+/// Runs the job, stopping cleanly on Ctrl-C or SIGTERM (the journal keeps what arrived).
+pub async fn run_interruptible(plan: Plan, opts: RunOptions) -> Result<RunReport, Interrupted> {
+    let mut progress = crate::progress::for_stderr();
+    tokio::select! {
+        r = run(plan, &opts, progress.as_mut()) => Ok(r?),
+        signal = shutdown_signal() => Err(Interrupted::Signal(signal)),
+    }
+}
+
+/// A run that failed or was stopped by a signal.
+#[derive(Debug, thiserror::Error)]
+pub enum Interrupted {
+    #[error(transparent)]
+    Failed(#[from] RunError),
+    #[error("interrupted by {0}; what arrived is journaled: run the same command again to resume")]
+    Signal(&'static str),
+}
+
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 /// Sends the night's alerts to the configured sinks (textfile, webhook). A sink that fails is
 /// logged, never fatal: the alerts are already in their table and in the exit code.
 pub async fn notify(config: &crate::config::Config, report: &RunReport, duration_s: f64) {
     if let Some(path) = &config.alerts.textfile {
-        let overall = match store::run_metrics::read(&report.run_metrics) {
-            Ok(rows) => rows.into_iter().filter(|m| m.scope == "overall").collect(),
+        let overall = match crate::metrics::tables::run_metrics::read(&report.run_metrics) {
+            Ok(rows) => rows.into_iter().filter(|m| m.scope.is_overall()).collect(),
             Err(e) => {
                 tracing::warn!("could not read {}: {e}", report.run_metrics.display());
                 Vec::new()

@@ -286,7 +286,7 @@ impl HubStandIn {
                 let auth = headers.get("authorization").map(|v| v.to_str().unwrap().to_owned());
                 seen.lock().unwrap().push((uri.path().to_owned(), auth));
                 let file = uri.path().strip_prefix(&format!("/{repo}/resolve/main/")).unwrap_or("");
-                match hivewatch::embed::hub::FILES.contains(&file) {
+                match hivewatch::embed::minilm::hub::FILES.contains(&file) {
                     true => (StatusCode::OK, std::fs::read(folder.join(file)).unwrap()),
                     false => (StatusCode::NOT_FOUND, b"Entry not found".to_vec()),
                 }
@@ -330,7 +330,7 @@ fn minilm_named_by_hub_id_is_fetched_once_into_the_cache() {
     let requests = hub.requests();
     let paths: Vec<&str> = requests.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths.len(), 3, "{paths:?}");
-    for file in hivewatch::embed::hub::FILES {
+    for file in hivewatch::embed::minilm::hub::FILES {
         assert!(paths.contains(&format!("/{repo}/resolve/main/{file}").as_str()), "{paths:?}");
     }
     assert!(requests.iter().all(|(_, auth)| auth.as_deref() == Some(&format!("Bearer {token}"))));

@@ -9,10 +9,14 @@
 //! never as a drop: the trend rows of a new segment have no baseline for any rule to compare.
 
 pub mod sinks;
+pub mod table;
 
-use serde::{Deserialize, Serialize};
+use crate::trend::TrendRow;
+use crate::vocab::{Direction, Scope, Status};
 
-use crate::trend::{Direction, TrendRow};
+pub use crate::config::alerts::{
+    AlertConfig, ConcentrationRule, DropRule, FloorRule, PairRule, RefusalRule, ShiftRule, TrendRule,
+};
 
 /// How bad an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,8 +40,8 @@ impl Severity {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     pub severity: Severity,
-    pub rule: &'static str,
-    pub scope: String,
+    pub rule: String,
+    pub scope: Scope,
     pub metric: String,
     pub value: f64,
     pub baseline: Option<f64>,
@@ -49,236 +53,6 @@ pub struct Alert {
 /// Raised alerts that should page someone (warning or critical).
 pub fn raised(alerts: &[Alert]) -> usize {
     alerts.iter().filter(|a| a.severity >= Severity::Warning).count()
-}
-
-fn list(names: &[&str]) -> Vec<String> {
-    names.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// `[alerts]`: windows, the coverage guard, the sinks and one table per rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AlertConfig {
-    /// Comparable earlier runs in the baseline (rolling median).
-    pub baseline_runs: usize,
-    /// Runs in the Mann-Kendall window, tonight's included.
-    pub trend_runs: usize,
-    /// Below this share of successful requests, only a coverage alert is raised.
-    pub min_coverage: f64,
-    /// Environment variable holding the webhook URL (a secret: never in the file).
-    pub webhook_url_env: Option<String>,
-    /// Prometheus textfile to write after each run (node_exporter's textfile collector).
-    pub textfile: Option<std::path::PathBuf>,
-    pub drop: DropRule,
-    pub trend: TrendRule,
-    pub floor: FloorRule,
-    pub shift: ShiftRule,
-    pub pair: PairRule,
-    pub concentration: ConcentrationRule,
-    pub refusal: RefusalRule,
-}
-
-impl Default for AlertConfig {
-    fn default() -> Self {
-        AlertConfig {
-            baseline_runs: 14,
-            trend_runs: 14,
-            min_coverage: 0.9,
-            webhook_url_env: None,
-            textfile: None,
-            drop: DropRule::default(),
-            trend: TrendRule::default(),
-            floor: FloorRule::default(),
-            shift: ShiftRule::default(),
-            pair: PairRule::default(),
-            concentration: ConcentrationRule::default(),
-            refusal: RefusalRule::default(),
-        }
-    }
-}
-
-/// Diversity fell against the baseline by more than a percentage, with the baseline outside
-/// tonight's confidence interval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DropRule {
-    pub enabled: bool,
-    pub metrics: Vec<String>,
-    pub warn_pct: f64,
-    pub critical_pct: f64,
-}
-
-impl Default for DropRule {
-    fn default() -> Self {
-        DropRule {
-            enabled: true,
-            metrics: list(&["model_vendi_ratio", "effective_models"]),
-            warn_pct: 10.0,
-            critical_pct: 25.0,
-        }
-    }
-}
-
-/// A significant monotonic trend toward convergence (Mann-Kendall) that has moved the metric by
-/// at least `min_change_pct` of its baseline over the window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TrendRule {
-    pub enabled: bool,
-    pub metrics: Vec<String>,
-    pub warn_p: f64,
-    pub critical_p: f64,
-    pub min_runs: usize,
-    pub min_change_pct: f64,
-}
-
-impl Default for TrendRule {
-    fn default() -> Self {
-        TrendRule {
-            enabled: true,
-            metrics: list(&["model_vendi_ratio", "effective_models", "homogenization_index"]),
-            warn_p: 0.01,
-            critical_p: 0.001,
-            min_runs: 8,
-            min_change_pct: 5.0,
-        }
-    }
-}
-
-/// An absolute floor under a diversity metric.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FloorRule {
-    pub enabled: bool,
-    pub metric: String,
-    pub warn: f64,
-    pub critical: f64,
-}
-
-impl Default for FloorRule {
-    fn default() -> Self {
-        FloorRule { enabled: true, metric: "effective_models".into(), warn: 2.0, critical: 1.5 }
-    }
-}
-
-/// A sudden sustained shift: the CUSUM on the converging side passed its decision interval (in
-/// robust standard deviations).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ShiftRule {
-    pub enabled: bool,
-    pub metrics: Vec<String>,
-    pub warn: f64,
-    pub critical: f64,
-}
-
-impl Default for ShiftRule {
-    fn default() -> Self {
-        ShiftRule {
-            enabled: true,
-            metrics: list(&["model_vendi_ratio", "effective_models", "homogenization_index"]),
-            warn: 6.0,
-            critical: 12.0,
-        }
-    }
-}
-
-/// A model pair converging apart from the rest (a suspected lineage or sequential influence):
-/// its excess similarity (over the night's mean pair similarity, so the whole ecosystem drawing
-/// together is left to the other rules) rising significantly and above its baseline by so much,
-/// beyond tonight's interval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PairRule {
-    pub enabled: bool,
-    pub p: f64,
-    pub min_runs: usize,
-    /// Rise of the excess similarity over its baseline, in cosine units.
-    pub warn_delta: f64,
-    pub critical_delta: f64,
-}
-
-impl Default for PairRule {
-    fn default() -> Self {
-        PairRule { enabled: true, p: 0.01, min_runs: 8, warn_delta: 0.03, critical_delta: 0.06 }
-    }
-}
-
-/// One behaviour family taking over: the Herfindahl-Hirschman index of family sizes up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConcentrationRule {
-    pub enabled: bool,
-    pub warn_pct: f64,
-    pub critical_pct: f64,
-}
-
-impl Default for ConcentrationRule {
-    fn default() -> Self {
-        ConcentrationRule { enabled: true, warn_pct: 25.0, critical_pct: 50.0 }
-    }
-}
-
-/// Refusal monoculture: models agree more on what they refuse (refusal agreement up by so many
-/// points) while their refusal rates draw together (spread down).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RefusalRule {
-    pub enabled: bool,
-    pub warn_pts: f64,
-    pub critical_pts: f64,
-}
-
-impl Default for RefusalRule {
-    fn default() -> Self {
-        RefusalRule { enabled: true, warn_pts: 0.1, critical_pts: 0.2 }
-    }
-}
-
-impl AlertConfig {
-    /// Checks the levels; an error names the key and what to change.
-    pub fn validate(&self) -> Result<(), String> {
-        let ordered = |name: &str, warn: f64, critical: f64, up: bool| -> Result<(), String> {
-            let ok = warn.is_finite() && critical.is_finite() && if up { warn <= critical } else { warn >= critical };
-            if ok {
-                Ok(())
-            } else {
-                Err(format!("[alerts] {name}: the warning level {warn} must come before the critical level {critical}"))
-            }
-        };
-        ordered("drop", self.drop.warn_pct, self.drop.critical_pct, true)?;
-        ordered("trend (p-values)", self.trend.warn_p, self.trend.critical_p, false)?;
-        ordered("floor", self.floor.warn, self.floor.critical, false)?;
-        ordered("shift", self.shift.warn, self.shift.critical, true)?;
-        ordered("pair", self.pair.warn_delta, self.pair.critical_delta, true)?;
-        ordered("concentration", self.concentration.warn_pct, self.concentration.critical_pct, true)?;
-        ordered("refusal", self.refusal.warn_pts, self.refusal.critical_pts, true)?;
-        if !(0.0..=1.0).contains(&self.min_coverage) {
-            return Err(format!("[alerts] min_coverage {} must be between 0 and 1", self.min_coverage));
-        }
-        if self.baseline_runs < 3 || self.trend_runs < 3 {
-            return Err("[alerts] baseline_runs and trend_runs must be at least 3".into());
-        }
-        let checked = [("drop", &self.drop.metrics), ("trend", &self.trend.metrics), ("shift", &self.shift.metrics)];
-        let named = checked.iter().flat_map(|(rule, ms)| ms.iter().map(move |m| (*rule, m)));
-        for (rule, m) in named.chain(std::iter::once(("floor", &self.floor.metric))) {
-            if crate::trend::direction("overall", m) == Direction::Neutral {
-                return Err(format!(
-                    "[alerts] {rule}: `{m}` is not a diversity metric of run_metrics (README lists them)"
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn trend_settings(&self) -> crate::trend::TrendSettings {
-        crate::trend::TrendSettings {
-            baseline_runs: self.baseline_runs,
-            trend_runs: self.trend_runs,
-            cusum_reset: self.shift.critical,
-            ..Default::default()
-        }
-    }
 }
 
 fn level(converging: f64, warn: f64, critical: f64) -> Option<(Severity, f64)> {
@@ -311,8 +85,8 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
     if coverage < config.min_coverage {
         let alert = Alert {
             severity: Severity::Critical,
-            rule: "coverage",
-            scope: "overall".into(),
+            rule: "coverage".into(),
+            scope: Scope::Overall,
             metric: "coverage".into(),
             value: coverage,
             baseline: None,
@@ -330,8 +104,8 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
             usize::MAX,
             Alert {
                 severity: Severity::Info,
-                rule: "instrument_change",
-                scope: "overall".into(),
+                rule: "instrument_change".into(),
+                scope: Scope::Overall,
                 metric: "".into(),
                 value: 0.0,
                 baseline: None,
@@ -342,7 +116,7 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
     }
     let spread_fell = rows
         .iter()
-        .find(|r| r.scope == "overall" && r.metric == "refusal_rate_spread")
+        .find(|r| r.scope.is_overall() && r.metric == "refusal_rate_spread")
         .and_then(|r| r.delta)
         .is_some_and(|d| d < 0.0);
     for (i, row) in rows.iter().enumerate() {
@@ -362,7 +136,7 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
             if let Some(Fired { severity, threshold, message }) = fired {
                 let alert = Alert {
                     severity,
-                    rule,
+                    rule: rule.to_owned(),
                     scope: row.scope.clone(),
                     metric: row.metric.clone(),
                     value: row.value,
@@ -377,17 +151,17 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
     for (i, alert) in &alerts {
         if let Some(row) = rows.get_mut(*i) {
             let status = match alert.severity {
-                Severity::Critical => "alert",
-                Severity::Warning => "watch",
-                Severity::Info => "ok",
+                Severity::Critical => Status::Alert,
+                Severity::Warning => Status::Watch,
+                Severity::Info => Status::Ok,
             };
-            if status == "alert" || (status == "watch" && row.status == "ok") {
-                row.status = status;
-            }
+            row.status = row.status.max(status);
         }
     }
     let mut out: Vec<Alert> = alerts.into_iter().map(|(_, a)| a).collect();
-    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule.cmp(b.rule)).then(a.scope.cmp(&b.scope)));
+    out.sort_by(|a, b| {
+        b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)).then(a.scope.to_string().cmp(&b.scope.to_string()))
+    });
     out
 }
 
@@ -407,7 +181,7 @@ fn interval(row: &TrendRow) -> String {
 }
 
 fn overall_in(row: &TrendRow, metrics: &[String]) -> bool {
-    row.scope == "overall" && metrics.contains(&row.metric)
+    row.scope.is_overall() && metrics.contains(&row.metric)
 }
 
 fn drop_rule(rule: &DropRule, row: &TrendRow) -> Option<Fired> {
@@ -458,7 +232,7 @@ fn trend_rule(rule: &TrendRule, row: &TrendRow) -> Option<Fired> {
 }
 
 fn floor_rule(rule: &FloorRule, row: &TrendRow) -> Option<Fired> {
-    if row.scope != "overall" || row.metric != rule.metric {
+    if !row.scope.is_overall() || row.metric != rule.metric {
         return None;
     }
     let l = if row.value <= rule.critical {
@@ -489,13 +263,14 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
 
 fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
     let (mk, delta, base) = (row.mann_kendall?, row.delta?, row.baseline?);
-    if !row.scope.starts_with("pair:") || row.metric != "excess_similarity" || row.trend_n < rule.min_runs {
+    let Scope::Pair(a, b) = &row.scope else { return None };
+    if row.metric != "excess_similarity" || row.trend_n < rule.min_runs {
         return None;
     }
     if mk.p >= rule.p || mk.slope <= 0.0 || !beyond_interval(row, base) {
         return None;
     }
-    let pair = row.scope.trim_start_matches("pair:").replace('|', " and ");
+    let pair = format!("{a} and {b}");
     fired(
         level(delta, rule.warn_delta, rule.critical_delta)?,
         format!(
@@ -508,7 +283,7 @@ fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
 
 fn concentration_rule(rule: &ConcentrationRule, row: &TrendRow) -> Option<Fired> {
     let (pct, base) = (row.pct_change?, row.baseline?);
-    if row.scope != "overall" || row.metric != "family_hhi" {
+    if !row.scope.is_overall() || row.metric != "family_hhi" {
         return None;
     }
     fired(
@@ -523,7 +298,7 @@ fn concentration_rule(rule: &ConcentrationRule, row: &TrendRow) -> Option<Fired>
 
 fn refusal_rule(rule: &RefusalRule, row: &TrendRow, spread_fell: bool) -> Option<Fired> {
     let delta = row.delta?;
-    if row.scope != "overall" || row.metric != "refusal_agreement" || !spread_fell {
+    if !row.scope.is_overall() || row.metric != "refusal_agreement" || !spread_fell {
         return None;
     }
     fired(
@@ -547,7 +322,7 @@ mod tests {
 
     fn metric(scope: &str, name: &str, value: f64, half_width: f64) -> RunMetric {
         RunMetric {
-            scope: scope.into(),
+            scope: scope.parse().unwrap(),
             metric: name.into(),
             value,
             ci: Some((value - half_width, value + half_width)),
@@ -574,7 +349,7 @@ mod tests {
         let config = AlertConfig::default();
         let settings = TrendSettings::default();
         let mut history: Vec<Vec<RunMetric>> = Vec::new();
-        let mut carried: HashMap<(String, String), Carried> = HashMap::new();
+        let mut carried: HashMap<(Scope, String), Carried> = HashMap::new();
         let mut out = Vec::new();
         for (i, (metrics, change)) in nights.iter().enumerate() {
             if *change {
@@ -661,7 +436,7 @@ mod tests {
             (0..20).map(|i| (night(&mut rng, if i < 19 { 4.0 } else { 2.0 }), false)).collect();
         let alerts = simulate(&nights, 0.5);
         assert_eq!(alerts[19].len(), 1);
-        assert_eq!((alerts[19][0].rule, alerts[19][0].severity), ("coverage", Severity::Critical));
+        assert_eq!((alerts[19][0].rule.as_str(), alerts[19][0].severity), ("coverage", Severity::Critical));
     }
 
     #[test]

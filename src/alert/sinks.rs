@@ -99,7 +99,7 @@ pub fn textfile_contents(
     gauge("hivewatch_coverage_ratio", "Share of planned requests that succeeded.", &[(String::new(), coverage)]);
     let samples: Vec<(String, f64)> = metrics
         .iter()
-        .filter(|m| m.scope == "overall" && m.value.is_finite())
+        .filter(|m| m.scope.is_overall() && m.value.is_finite())
         .map(|m| (format!("{{metric=\"{}\",embedder=\"{}\"}}", escape(&m.metric), escape(embedder)), m.value))
         .collect();
     gauge("hivewatch_metric", "Overall run metrics of the last run (run_metrics, scope overall).", &samples);
@@ -125,8 +125,8 @@ mod tests {
     fn alert(severity: Severity) -> Alert {
         Alert {
             severity,
-            rule: "drop",
-            scope: "overall".into(),
+            rule: "drop".into(),
+            scope: crate::vocab::Scope::Overall,
             metric: "effective_models".into(),
             value: 2.0,
             baseline: Some(3.0),
@@ -149,7 +149,7 @@ mod tests {
     #[test]
     fn textfile_has_help_type_and_samples() {
         let m = RunMetric {
-            scope: "overall".into(),
+            scope: crate::vocab::Scope::Overall,
             metric: "effective_models".into(),
             value: 3.5,
             ci: None,

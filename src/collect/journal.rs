@@ -2,12 +2,12 @@
 //! (SIGKILL included) loses at most the requests in flight, and a rerun of the same command
 //! resumes from what the journal holds.
 //!
-//! Layout under the output root:
+//! Layout under the output's state folder (`crate::store::Output`):
 //!
 //! ```text
-//! .hivewatch/lock                       held by the run writing to this root
-//! .hivewatch/runs/<run_id>/state.json   RunState: identity, plan fingerprint, status
-//! .hivewatch/runs/<run_id>/journal.jsonl one ResponseRecord a line
+//! lock                       held by the run writing to this root
+//! runs/<run_id>/state.json   RunState: identity, plan fingerprint, status
+//! runs/<run_id>/journal.jsonl one ResponseRecord a line
 //! ```
 //!
 //! Each record goes to the file in a single `write` of a whole line on an append-only file, so
@@ -23,8 +23,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ResponseRecord;
+use crate::store::Output;
 
-pub const STATE_DIR: &str = ".hivewatch";
 const STATE_FILE: &str = "state.json";
 const JOURNAL_FILE: &str = "journal.jsonl";
 /// How often the journal is forced to disk. A SIGKILL loses nothing written (the kernel holds
@@ -59,12 +59,8 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    pub fn runs_root(output: &Path) -> PathBuf {
-        output.join(STATE_DIR).join("runs")
-    }
-
-    pub fn create(output: &Path, state: &RunState) -> io::Result<Self> {
-        let path = Self::runs_root(output).join(&state.run_id);
+    pub fn create(output: &Output, state: &RunState) -> io::Result<Self> {
+        let path = output.runs_dir().join(&state.run_id);
         std::fs::create_dir_all(&path)?;
         let dir = RunDir { path };
         dir.save_state(state)?;
@@ -72,8 +68,8 @@ impl RunDir {
     }
 
     /// The newest unfinished run whose plan fingerprint matches, if any.
-    pub fn find_resumable(output: &Path, fingerprint: &str) -> io::Result<Option<(RunDir, RunState)>> {
-        let root = Self::runs_root(output);
+    pub fn find_resumable(output: &Output, fingerprint: &str) -> io::Result<Option<(RunDir, RunState)>> {
+        let root = output.runs_dir();
         let entries = match std::fs::read_dir(&root) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

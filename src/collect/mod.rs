@@ -10,6 +10,7 @@
 pub mod journal;
 pub mod limiter;
 pub mod providers;
+pub mod responses;
 pub mod retry;
 
 use std::collections::HashSet;

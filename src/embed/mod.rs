@@ -1,31 +1,32 @@
 //! Embed: every ok response becomes a vector, by one of three embedders, cached by text.
 //!
 //! - [`lexical`]: hashed TF over word and character n-grams; sees phrasing; needs no files.
-//! - [`minilm`]: all-MiniLM-L6-v2 on the CPU, from a local folder, which [`hub`] can fill once
-//!   from the Hugging Face Hub; sees meaning. Its forward pass is [`bert`], with the vector
-//!   kernels of [`kernels`] and, on CPUs with them, the matrix tiles of [`amx`].
+//! - [`minilm`]: all-MiniLM-L6-v2 on the CPU, from a local folder (or fetched once from the
+//!   Hugging Face Hub); sees meaning. Its engine (forward pass, kernels, AMX tiles) is in
+//!   `minilm/`.
 //! - [`remote`]: an OpenAI-compatible `/v1/embeddings` endpoint.
 //!
 //! An embedder's id names the model and every setting that changes the vectors; it goes into
 //! every row that depends on it, so trends never mix two embedders.
 
 #[macro_use]
-pub mod kernels;
-pub mod amx;
-pub mod bert;
+mod simd;
 pub mod cache;
-pub mod hub;
 pub mod lexical;
 pub mod minilm;
 pub mod remote;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
-use crate::store::{self, StoreError};
+use crate::collect::responses::{self, OkTexts};
+use crate::config::{Config, EmbedConfig};
+use crate::store::{EmbedderTag, Output, StoreError, TableWriter};
 use cache::{EmbeddingCache, TextHash};
+use minilm::hub;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -54,6 +55,30 @@ pub enum EmbedderSpec {
 }
 
 impl EmbedderSpec {
+    /// The embedder a configuration asks for (its keys resolved first).
+    pub fn from_config(config: &Config) -> Self {
+        Self::from_embed_config(&config.embed, config.embed_api_key.clone())
+    }
+
+    /// The embedder of an `[embed]` table (or the same settings from the command line).
+    pub fn from_embed_config(embed: &EmbedConfig, api_key: Option<crate::secrets::SecretKey>) -> Self {
+        match embed {
+            EmbedConfig::Lexical => EmbedderSpec::Lexical,
+            EmbedConfig::MiniLm { model_dir } => EmbedderSpec::MiniLm { model_dir: model_dir.clone() },
+            EmbedConfig::MiniLmHub(model) => EmbedderSpec::MiniLmHub(model.clone()),
+            EmbedConfig::Remote { base_url, model, timeout_s, max_retries, requests_per_minute, .. } => {
+                EmbedderSpec::Remote(remote::RemoteSpec {
+                    base_url: base_url.clone(),
+                    model: model.clone(),
+                    api_key,
+                    timeout: std::time::Duration::from_secs_f64(*timeout_s),
+                    max_retries: *max_retries,
+                    requests_per_minute: *requests_per_minute,
+                })
+            }
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             EmbedderSpec::Lexical => "lexical",
@@ -97,6 +122,11 @@ impl Embedder {
             Embedder::MiniLm(m) => m.id(),
             Embedder::Remote(r) => r.id(),
         }
+    }
+
+    /// Its name and id, as the tables that depend on it carry them.
+    pub fn tag(&self) -> EmbedderTag {
+        EmbedderTag { name: self.name().to_owned(), id: self.id().to_owned() }
     }
 
     /// Embeds texts, in input order. Blocking: call from a blocking context (the remote
@@ -181,42 +211,25 @@ pub struct EmbedStats {
     pub path: PathBuf,
 }
 
-/// The cache folder under an output root.
-pub fn cache_dir(output: &Path) -> PathBuf {
-    output.join(crate::collect::journal::STATE_DIR).join("embed-cache")
-}
-
 /// Embeds the ok responses of one run and writes its `embeddings` table for this embedder.
 /// Blocking (see [`Embedder::embed_blocking`]).
 pub fn embed_run(
-    output: &Path,
+    output: &Output,
     run_date: NaiveDate,
     run_id: &str,
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
 ) -> Result<EmbedStats, EmbedError> {
-    let responses = store::table_path(output, store::responses::TABLE, run_date, run_id);
-    let out = store::embeddings::path(output, run_date, run_id, embedder);
-    let mut reader = store::responses::OkTexts::open(&responses, CHUNK_ROWS)?;
+    let out = table::path(output, run_date, run_id, &embedder.tag());
+    let mut reader = OkTexts::open(&responses::path(output, run_date, run_id), CHUNK_ROWS)?;
+    let mut writer = TableWriter::create(&out, std::sync::Arc::clone(&table::SCHEMA))?;
     let mut newly = 0u64;
-    let mut failure: Option<EmbedError> = None;
-    let rows = store::embeddings::write(&out, || {
-        let Some(chunk) = reader.next_chunk()? else { return Ok(None) };
+    while let Some(chunk) = reader.next_chunk()? {
         let texts: Vec<&str> = chunk.iter().map(|r| r.text.as_str()).collect();
-        match embed_cached(embedder, cache, &texts) {
-            Ok((vectors, n)) => {
-                newly += n as u64;
-                Ok(Some(store::embeddings::batch(run_id, embedder.id(), &chunk, &vectors)?))
-            }
-            Err(e) => {
-                failure = Some(e);
-                Err(StoreError::Aborted)
-            }
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e);
+        let (vectors, n) = embed_cached(embedder, cache, &texts)?;
+        newly += n as u64;
+        writer.write(&table::batch(run_id, embedder.id(), &chunk, &vectors)?)?;
     }
-    let rows = rows?;
+    let rows = writer.finish()?;
     Ok(EmbedStats { embedder_id: embedder.id().to_owned(), rows, newly_embedded: newly, path: out })
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Lexicon, Refusal, normalise, refusal};
-use crate::config::InputError;
+use crate::input::InputError;
 
 /// The openings XSTest's string-match baseline treats as refusals (after lowercasing and
 /// trimming leading whitespace).

@@ -7,7 +7,7 @@ use std::path::Path;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::config::{InputError, line_of};
+use crate::input::{InputError, line_of};
 
 /// The lexicon shipped with hivewatch, used unless `[features] lexicon` names another file.
 pub const BUILTIN: &str = include_str!("behaviour.toml");

@@ -9,6 +9,7 @@
 pub mod eval;
 pub mod lexicon;
 pub mod stage;
+pub mod table;
 
 use regex::Regex;
 
@@ -36,6 +37,24 @@ impl Refusal {
     pub fn is_refusal(self) -> bool {
         self != Refusal::None
     }
+
+    /// The label as stored (anything else reads as none).
+    pub fn parse(label: &str) -> Refusal {
+        match label {
+            "full" => Refusal::Full,
+            "partial" => Refusal::Partial,
+            _ => Refusal::None,
+        }
+    }
+}
+
+/// What the measure stage needs of one response's features.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flags {
+    pub refusal: Refusal,
+    pub hedging: bool,
+    pub confident: bool,
+    pub self_reference: bool,
 }
 
 /// The features of one response.

@@ -20,9 +20,10 @@ use super::behaviour::ProbeBehaviour;
 use super::bootstrap::{ALPHA, ProbeBootstrap, percentile_interval};
 use super::cluster::{SAME_BEHAVIOUR, clusters, normalised_similarity, sizes};
 use super::herfindahl;
-use super::lexical::ProbeLexical;
+use super::phrases::ProbePhrases;
 use super::probe::{ProbeMeasures, ProbeModels};
 use super::vendi::{Order, kernel_matrix_eigenvalues, vendi_from_eigenvalues};
+use crate::vocab::Scope;
 
 /// Everything measured on one probe.
 #[derive(Debug, Clone)]
@@ -33,7 +34,7 @@ pub struct ProbeRecord {
     pub measures: Option<ProbeMeasures>,
     pub models: Option<ProbeModels>,
     pub behaviour: ProbeBehaviour,
-    pub lexical: ProbeLexical,
+    pub phrases: ProbePhrases,
 }
 
 impl ProbeRecord {
@@ -46,9 +47,9 @@ impl ProbeRecord {
 /// One row of `run_metrics`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunMetric {
-    /// `overall`, `category:NAME`, `model:NAME` or `pair:A|B` (A < B; metrics `similarity` and
+    /// The whole run, a category, a model, or a model pair (metrics `similarity` and
     /// `excess_similarity`, the pair's similarity less the mean over all pairs that night).
-    pub scope: String,
+    pub scope: Scope,
     pub metric: String,
     pub value: f64,
     pub ci: Option<(f64, f64)>,
@@ -107,9 +108,9 @@ const PROBE_METRICS: &[(&str, bool, usize, Get)] = &[
     ("hedging_rate", false, 1, |r| r.behaviour.hedging_rate),
     ("confident_rate", false, 1, |r| r.behaviour.confident_rate),
     ("self_reference_rate", false, 1, |r| r.behaviour.self_reference_rate),
-    ("distinct_1", true, 1, |r| r.lexical.distinct_1),
-    ("distinct_2", true, 1, |r| r.lexical.distinct_2),
-    ("shared_phrase_share", false, 2, |r| r.lexical.shared_share),
+    ("distinct_1", true, 1, |r| r.phrases.distinct_1),
+    ("distinct_2", true, 1, |r| r.phrases.distinct_2),
+    ("shared_phrase_share", false, 2, |r| r.phrases.shared_share),
 ];
 
 /// Per-model quantities of one probe, by the model's index in the record.
@@ -207,11 +208,11 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     let run = RunModels::of(&records);
     let mut out = RunAggregates::default();
 
-    let mut scopes: Vec<(String, Option<String>, Vec<usize>)> =
-        vec![("overall".into(), None, (0..records.len()).collect())];
+    let mut scopes: Vec<(Scope, Option<String>, Vec<usize>)> =
+        vec![(Scope::Overall, None, (0..records.len()).collect())];
     for c in records.iter().map(|r| r.category.as_str()).collect::<BTreeSet<_>>() {
         let members = (0..records.len()).filter(|&i| records[i].category == c).collect();
-        scopes.push((format!("category:{c}"), Some(c.to_owned()), members));
+        scopes.push((Scope::Category(c.to_owned()), Some(c.to_owned()), members));
     }
     for (scope, category, members) in &scopes {
         out.metrics.extend(scope_metrics(scope, &records, members, &run));
@@ -219,7 +220,7 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     }
 
     let overall = |metric: &str, value: f64, ci: Option<(f64, f64)>, n: usize| RunMetric {
-        scope: "overall".into(),
+        scope: Scope::Overall,
         metric: metric.into(),
         value,
         ci,
@@ -257,7 +258,7 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
             .names
             .iter()
             .map(|name| {
-                let scope = format!("model:{name}");
+                let scope = Scope::Model(name.clone());
                 per_model.iter().find(|x| x.scope == scope && x.metric == "self_similarity").map(|x| x.value)
             })
             .collect();
@@ -287,7 +288,7 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     let mean_pair = overall_pairs.iter().map(|p| p.mean_similarity).sum::<f64>() / overall_pairs.len().max(1) as f64;
     let mut pair_metrics = Vec::new();
     for p in overall_pairs {
-        let scope = format!("pair:{}|{}", p.model_a, p.model_b);
+        let scope = Scope::pair(&p.model_a, &p.model_b);
         for (metric, shift) in [("similarity", 0.0), ("excess_similarity", mean_pair)] {
             pair_metrics.push(RunMetric {
                 scope: scope.clone(),
@@ -302,7 +303,7 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     out.metrics.extend(pair_metrics);
     for f in &out.families {
         out.metrics.push(RunMetric {
-            scope: format!("model:{}", f.model),
+            scope: Scope::Model(f.model.clone()),
             metric: "family_size".into(),
             value: f.size as f64,
             ci: None,
@@ -316,7 +317,7 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
 }
 
 /// The means over a scope's probes of the per-probe quantities, with coverage rules.
-fn scope_metrics(scope: &str, records: &[&ProbeRecord], members: &[usize], run: &RunModels) -> Vec<RunMetric> {
+fn scope_metrics(scope: &Scope, records: &[&ProbeRecord], members: &[usize], run: &RunModels) -> Vec<RunMetric> {
     let scope_models: BTreeSet<usize> =
         members.iter().flat_map(|&i| record_models(records[i])).map(|n| run.index[n]).collect();
     let values = Mat::<f64>::from_fn(members.len(), PROBE_METRICS.len(), |p, j| {
@@ -331,7 +332,7 @@ fn scope_metrics(scope: &str, records: &[&ProbeRecord], members: &[usize], run: 
         .filter_map(|(j, s)| {
             let (value, lo, hi, n) = s?;
             Some(RunMetric {
-                scope: scope.to_owned(),
+                scope: scope.clone(),
                 metric: PROBE_METRICS[j].0.into(),
                 value,
                 ci: Some((lo, hi)),
@@ -391,7 +392,7 @@ fn model_metrics(records: &[&ProbeRecord], run: &RunModels) -> Vec<RunMetric> {
         .filter_map(|(col, s)| {
             let (value, lo, hi, n) = s?;
             Some(RunMetric {
-                scope: format!("model:{}", run.names[col / k]),
+                scope: Scope::Model(run.names[col / k].clone()),
                 metric: MODEL_METRICS[col % k].into(),
                 value,
                 ci: Some((lo, hi)),
@@ -484,7 +485,7 @@ fn families(models: &[String], pairs: &[&PairSimilarity], self_similarity: &[Opt
 mod tests {
     use super::*;
     use crate::metrics::behaviour::probe_behaviour;
-    use crate::metrics::lexical::probe_lexical;
+    use crate::metrics::phrases::probe_phrases;
     use crate::metrics::probe::{ModelSamples, probe_measures};
     use crate::metrics::unit_rows;
 
@@ -499,7 +500,7 @@ mod tests {
             measures,
             models,
             behaviour: probe_behaviour(&[]),
-            lexical: probe_lexical(&[]),
+            phrases: probe_phrases(&[]),
         }
     }
 
@@ -588,8 +589,8 @@ mod tests {
 
     #[test]
     fn per_model_rates_their_spread_and_refusal_kappa() {
+        use crate::features::Flags;
         use crate::features::Refusal;
-        use crate::store::features::Flags;
         let flag = |refuses: bool| Flags {
             refusal: if refuses { Refusal::Full } else { Refusal::None },
             hedging: !refuses,

@@ -10,7 +10,7 @@
 //! - refusal entropy `H(r / M)` in bits: 0 when all models do the same, 1 at an even split.
 
 use super::agreement::entropy_bits;
-use crate::store::features::Flags;
+use crate::features::Flags;
 
 /// Shares of one model's samples on one probe.
 #[derive(Debug, Clone, Copy, PartialEq)]

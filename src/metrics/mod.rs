@@ -1,15 +1,17 @@
 //! Measures of diversity and convergence across models: small pure functions, each with its
 //! formula in its doc comment and its own tests (against a reference implementation where one
-//! exists). [`stage`] runs them over a stored run.
+//! exists). [`stage`] runs them over a stored run and writes the tables of [`tables`].
 
 pub mod aggregate;
 pub mod agreement;
 pub mod behaviour;
 pub mod bootstrap;
 pub mod cluster;
-pub mod lexical;
+pub mod phrases;
 pub mod probe;
+pub mod spill;
 pub mod stage;
+pub mod tables;
 pub mod vendi;
 
 /// Rows scaled to unit length, as f64 (the zero row stays zero).

@@ -20,7 +20,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::models::{Part, Profile, VoiceMix};
-use crate::config::{InputError, line_of};
+use crate::input::{InputError, line_of};
 
 /// The demo's scenario, built in.
 pub const DEMO: &str = include_str!("scenarios/demo.toml");

@@ -1,13 +1,13 @@
-//! One run at a time per output root: an OS file lock on `<output>/.hivewatch/lock`.
+//! One run at a time per output root: an OS file lock on the state folder's `lock` file.
 //!
 //! The kernel drops the lock when the holder exits, however it exits (SIGKILL included), so
 //! there is never a stale lock to clean up by hand.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::collect::journal::STATE_DIR;
+use super::Output;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -25,11 +25,10 @@ pub struct OutputLock {
     _file: File,
 }
 
-pub fn acquire(output: &Path) -> Result<OutputLock, LockError> {
-    let dir = output.join(STATE_DIR);
-    let path = dir.join("lock");
+pub fn acquire(output: &Output) -> Result<OutputLock, LockError> {
+    let path = output.lock_path();
     let io = |source| LockError::Io { path: path.clone(), source };
-    std::fs::create_dir_all(&dir).map_err(io)?;
+    std::fs::create_dir_all(output.state_dir()).map_err(io)?;
     let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
     match file.try_lock() {
         Ok(()) => {}
@@ -38,7 +37,7 @@ pub fn acquire(output: &Path) -> Result<OutputLock, LockError> {
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
             return Err(LockError::Held {
-                output: output.to_owned(),
+                output: output.root().to_owned(),
                 holder: if holder.is_empty() { "holder unknown".into() } else { holder.to_owned() },
             });
         }

@@ -17,74 +17,14 @@
 
 pub mod stage;
 pub mod stats;
+pub mod table;
 
 use std::collections::HashMap;
 
 use crate::metrics::aggregate::RunMetric;
+pub use crate::vocab::Direction;
+use crate::vocab::{Scope, Status};
 use stats::{MannKendall, cusum_step, mann_kendall, median, robust_z};
-
-/// Which way a metric moves when the ecosystem converges.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Lower is less diverse (Vendi, effective number of models, distinct-n, ...).
-    DownIsBad,
-    /// Higher is more alike (homogenization, similarity, concentration, agreement).
-    UpIsBad,
-    /// Descriptive: rates, counts, a model's own consistency.
-    Neutral,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::DownIsBad => "down",
-            Direction::UpIsBad => "up",
-            Direction::Neutral => "none",
-        }
-    }
-
-    /// `delta` expressed so that positive means "converging".
-    pub fn toward_convergence(self, delta: f64) -> f64 {
-        match self {
-            Direction::DownIsBad => -delta,
-            Direction::UpIsBad => delta,
-            Direction::Neutral => 0.0,
-        }
-    }
-}
-
-/// The direction of a metric of `run_metrics` (by name; scope only matters for pairs).
-pub fn direction(scope: &str, metric: &str) -> Direction {
-    if scope.starts_with("pair:") {
-        return Direction::UpIsBad;
-    }
-    if scope.starts_with("model:") {
-        return Direction::Neutral;
-    }
-    match metric {
-        "vendi_q1"
-        | "vendi_q2"
-        | "vendi_qinf"
-        | "model_vendi_ratio"
-        | "behaviour_clusters"
-        | "refusal_entropy"
-        | "distinct_1"
-        | "distinct_2"
-        | "effective_models"
-        | "effective_models_ratio"
-        | "families"
-        | "effective_families" => Direction::DownIsBad,
-        m if m.ends_with("_spread") => Direction::DownIsBad,
-        "inter_similarity"
-        | "homogenization_index"
-        | "refusal_agreement"
-        | "refusal_kappa"
-        | "shared_phrase_share"
-        | "family_hhi"
-        | "max_pair_similarity" => Direction::UpIsBad,
-        _ => Direction::Neutral,
-    }
-}
 
 /// Windows and detector constants.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,6 +38,19 @@ pub struct TrendSettings {
     /// A CUSUM side that reached this restarts from zero the next night (the shift has been
     /// signalled; what follows is measured afresh against the moving baseline).
     pub cusum_reset: f64,
+}
+
+impl TrendSettings {
+    /// The windows `[alerts]` sets; a CUSUM side restarts after reaching the shift rule's
+    /// critical level.
+    pub fn from_alerts(config: &crate::config::alerts::AlertConfig) -> Self {
+        TrendSettings {
+            baseline_runs: config.baseline_runs,
+            trend_runs: config.trend_runs,
+            cusum_reset: config.shift.critical,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for TrendSettings {
@@ -117,7 +70,7 @@ pub struct Carried {
 /// One row of `trends`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrendRow {
-    pub scope: String,
+    pub scope: Scope,
     pub metric: String,
     pub direction: Direction,
     pub value: f64,
@@ -141,7 +94,7 @@ pub struct TrendRow {
     pub cusum_low: f64,
     pub cusum_high: f64,
     /// ok / watch / alert: set from the alerts raised on this row (see [`crate::alert`]).
-    pub status: &'static str,
+    pub status: Status,
 }
 
 /// Tonight's trend rows. `history` holds the `run_metrics` of earlier comparable runs, oldest
@@ -151,18 +104,16 @@ pub fn compute_trends(
     run_id: &str,
     tonight: &[RunMetric],
     history: &[Vec<RunMetric>],
-    carried: &HashMap<(String, String), Carried>,
+    carried: &HashMap<(Scope, String), Carried>,
     instrument_change: bool,
     settings: &TrendSettings,
 ) -> Vec<TrendRow> {
-    let past: Vec<HashMap<(&str, &str), f64>> = history
-        .iter()
-        .map(|run| run.iter().map(|m| ((m.scope.as_str(), m.metric.as_str()), m.value)).collect())
-        .collect();
+    let past: Vec<HashMap<(&Scope, &str), f64>> =
+        history.iter().map(|run| run.iter().map(|m| ((&m.scope, m.metric.as_str()), m.value)).collect()).collect();
     tonight
         .iter()
         .map(|m| {
-            let key = (m.scope.as_str(), m.metric.as_str());
+            let key = (&m.scope, m.metric.as_str());
             let series: Vec<f64> = past.iter().filter_map(|run| run.get(&key).copied()).collect();
             let baseline_values = &series[series.len().saturating_sub(settings.baseline_runs)..];
             let baseline = median(baseline_values);
@@ -189,7 +140,7 @@ pub fn compute_trends(
             TrendRow {
                 scope: m.scope.clone(),
                 metric: m.metric.clone(),
-                direction: direction(&m.scope, &m.metric),
+                direction: crate::vocab::direction(&m.scope, &m.metric),
                 value: m.value,
                 ci: m.ci,
                 n: m.n,
@@ -205,7 +156,7 @@ pub fn compute_trends(
                 trend_n: window.len(),
                 cusum_low,
                 cusum_high,
-                status: "ok",
+                status: Status::Ok,
             }
         })
         .collect()
@@ -229,7 +180,7 @@ mod tests {
 
     fn metric(value: f64) -> RunMetric {
         RunMetric {
-            scope: "overall".into(),
+            scope: Scope::Overall,
             metric: "model_vendi_ratio".into(),
             value,
             ci: Some((value - 0.01, value + 0.01)),
@@ -259,15 +210,5 @@ mod tests {
         let r = &rows[0];
         assert!(r.instrument_change && r.baseline.is_none() && r.mann_kendall.is_none());
         assert_eq!((r.cusum_low, r.cusum_high), (0.0, 0.0));
-    }
-
-    #[test]
-    fn directions() {
-        assert_eq!(direction("overall", "effective_models"), Direction::DownIsBad);
-        assert_eq!(direction("overall", "refusal_rate_spread"), Direction::DownIsBad);
-        assert_eq!(direction("category:x", "homogenization_index"), Direction::UpIsBad);
-        assert_eq!(direction("pair:a|b", "similarity"), Direction::UpIsBad);
-        assert_eq!(direction("model:a", "refusal_rate"), Direction::Neutral);
-        assert_eq!(Direction::DownIsBad.toward_convergence(-0.2), 0.2);
     }
 }

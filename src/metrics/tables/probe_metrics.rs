@@ -1,6 +1,6 @@
 //! Table `probe_metrics`: one row per probe, run and embedder: the diversity measures of
 //! [`crate::metrics::probe::probe_measures`], the behavioural agreement of
-//! [`crate::metrics::behaviour`] and the lexical convergence of [`crate::metrics::lexical`].
+//! [`crate::metrics::behaviour`] and the lexical convergence of [`crate::metrics::phrases`].
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
@@ -8,8 +8,9 @@ use std::sync::{Arc, LazyLock};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use super::{StoreError, write_batch};
 use crate::metrics::aggregate::ProbeRecord;
+use crate::store::columns::Columns;
+use crate::store::{StoreError, read_batches_if_any, write_batch};
 
 pub const TABLE: &str = "probe_metrics";
 
@@ -72,11 +73,39 @@ pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[ProbeRecord]) 
         x(&|r| r.behaviour.refusal_entropy),
         x(&|r| r.behaviour.hedging_rate),
         x(&|r| r.behaviour.confident_rate),
-        x(&|r| r.lexical.distinct_1),
-        x(&|r| r.lexical.distinct_2),
-        x(&|r| r.lexical.shared_share),
+        x(&|r| r.phrases.distinct_1),
+        x(&|r| r.phrases.distinct_2),
+        x(&|r| r.phrases.shared_share),
     ];
     let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
         .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
     write_batch(out, batch)
+}
+
+/// What later stages read of a probe's row: its identity and the model Vendi ratio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeRow {
+    pub probe: String,
+    pub category: String,
+    pub n_models: usize,
+    pub model_vendi_ratio: Option<f64>,
+}
+
+/// Reads a `probe_metrics` file back (no file: no rows).
+pub fn read(path: &Path) -> Result<Vec<ProbeRow>, StoreError> {
+    let mut out = Vec::new();
+    for batch in read_batches_if_any(path)? {
+        let c = Columns::new(&batch, path);
+        let (probe, category, n, ratio) =
+            (c.strings("probe_id")?, c.strings("category")?, c.i64s("n_models")?, c.f64s("model_vendi_ratio")?);
+        for i in 0..c.rows() {
+            out.push(ProbeRow {
+                probe: probe.value(i).to_owned(),
+                category: category.value(i).to_owned(),
+                n_models: n.value(i) as usize,
+                model_vendi_ratio: Columns::opt_f64(ratio, i),
+            });
+        }
+    }
+    Ok(out)
 }

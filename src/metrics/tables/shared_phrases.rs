@@ -1,5 +1,5 @@
 //! Table `shared_phrases`: one row per phrase that at least half the models used on one probe
-//! (see [`crate::metrics::lexical`]): in how many probes, by how many models at most. It does
+//! (see [`crate::metrics::phrases`]): in how many probes, by how many models at most. It does
 //! not depend on the embedder, so it is written once per run.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,8 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 
-use super::{StoreError, write_batch};
+use crate::store::columns::Columns;
+use crate::store::{Output, StoreError, read_batches_if_any, write_batch};
 
 pub const TABLE: &str = "shared_phrases";
 
@@ -34,8 +35,8 @@ pub struct SharedPhrase {
     pub max_models: usize,
 }
 
-pub fn path(output: &Path, run_date: NaiveDate, run_id: &str) -> PathBuf {
-    super::table_path(output, TABLE, run_date, run_id)
+pub fn path(output: &Output, run_date: NaiveDate, run_id: &str) -> PathBuf {
+    output.table_path(TABLE, run_date, run_id)
 }
 
 pub fn write(out: &Path, run_id: &str, run_models: usize, rows: &[SharedPhrase]) -> Result<u64, StoreError> {
@@ -45,7 +46,7 @@ pub fn write(out: &Path, run_id: &str, run_models: usize, rows: &[SharedPhrase])
     let columns: Vec<ArrayRef> = vec![
         Arc::new(rows.iter().map(|_| Some(run_id)).collect::<StringArray>()),
         Arc::new(rows.iter().map(|r| Some(r.phrase.as_str())).collect::<StringArray>()),
-        n(&|_| crate::metrics::lexical::PHRASE_WORDS),
+        n(&|_| crate::metrics::phrases::PHRASE_WORDS),
         n(&|r| r.probes),
         n(&|r| r.max_models),
         n(&|_| run_models),
@@ -53,4 +54,21 @@ pub fn write(out: &Path, run_id: &str, run_models: usize, rows: &[SharedPhrase])
     let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
         .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
     write_batch(out, batch)
+}
+
+/// Reads a `shared_phrases` file back, most widespread first as written (no file: no rows).
+pub fn read(path: &Path) -> Result<Vec<SharedPhrase>, StoreError> {
+    let mut out = Vec::new();
+    for batch in read_batches_if_any(path)? {
+        let c = Columns::new(&batch, path);
+        let (phrase, probes, max_models) = (c.strings("phrase")?, c.i64s("probes")?, c.i64s("max_models")?);
+        for i in 0..c.rows() {
+            out.push(SharedPhrase {
+                phrase: phrase.value(i).to_owned(),
+                probes: probes.value(i) as usize,
+                max_models: max_models.value(i) as usize,
+            });
+        }
+    }
+    Ok(out)
 }

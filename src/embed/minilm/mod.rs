@@ -2,7 +2,9 @@
 //!
 //! Matches sentence-transformers: the model's own tokenizer.json, truncation at 256 tokens
 //! (sentence-transformers' `max_seq_length` for this model, not the tokenizer's 512), mean
-//! pooling over the tokens, L2 normalisation. The forward pass is [`super::bert`]; texts are
+//! pooling over the tokens, L2 normalisation. The forward pass is [`bert`] (its vector kernels in
+//! [`kernels`], matrix tiles on CPUs with AMX in [`amx`]); [`hub`] fetches the model's files once
+//! from the Hugging Face Hub when it is named by id. Texts are
 //! tokenised on all cores, grouped into batches of about [`BATCH_TOKENS`] tokens, and each core
 //! runs whole batches.
 
@@ -13,9 +15,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use safetensors::{Dtype, SafeTensors};
 use tokenizers::{Tokenizer, TruncationParams};
 
+pub mod amx;
+pub mod bert;
+pub mod hub;
+#[macro_use]
+pub mod kernels;
+
 use super::EmbedError;
-pub use super::bert::MatmulBackend;
-use super::bert::{Bert, BertConfig, NamedTensors, Workspace};
+pub use bert::MatmulBackend;
+use bert::{Bert, BertConfig, NamedTensors, Workspace};
 
 /// sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2.
 pub const MAX_TOKENS: usize = 256;
@@ -175,7 +183,7 @@ impl MiniLm {
     fn pooled(&self, ids: &[&[u32]], ws: &mut Workspace) -> Vec<Vec<f32>> {
         let mut vectors = self.model.mean_pooled(ids, ws);
         for v in &mut vectors {
-            super::l2_normalise(v);
+            crate::embed::l2_normalise(v);
         }
         vectors
     }

@@ -1,4 +1,5 @@
-//! Table `responses`: one row per planned (endpoint, probe, sample), ok or failed.
+//! Table `responses`: one row per planned (endpoint, probe, sample), ok or failed, written from
+//! the run's journal (or by `hivewatch import`); and the readers later stages use.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,10 +12,11 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema};
 
-use super::{StoreError, date32, utc_micros, write_parquet};
-use crate::collect::journal::for_each_record;
-use crate::collect::{ResponseRecord, Status};
+use super::journal::for_each_record;
+use super::{ResponseRecord, Status};
 use crate::plan::Plan;
+use crate::store::columns::Columns;
+use crate::store::{Output, StoreError, TableWriter, date32, utc_micros, write_batch};
 
 pub const TABLE: &str = "responses";
 const BATCH_ROWS: usize = 4096;
@@ -67,8 +69,8 @@ pub fn write_from_journal(plan: &Plan, run_id: &str, journal: &Path, out: &Path)
         plan.config.endpoints.iter().enumerate().map(|(i, e)| (e.name.as_str(), i)).collect();
     let probes: HashMap<&str, usize> = plan.suite.probes.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
 
-    // Read the journal on a separate thread into a bounded channel: the writer below pulls
-    // batches as it needs them, so memory holds one batch, not the run.
+    // Read the journal on a separate thread into a bounded channel, so memory holds one batch,
+    // not the run. (An early return drops the receiver, which stops the reader.)
     let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<ResponseRecord>>(BATCH_ROWS);
     let journal_path = journal.to_owned();
     let reader = std::thread::spawn(move || {
@@ -83,40 +85,40 @@ pub fn write_from_journal(plan: &Plan, run_id: &str, journal: &Path, out: &Path)
     let samples = plan.samples() as usize;
     let mut seen = vec![false; plan.total_requests() as usize];
     let mut counts = EndpointCounts::new();
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let mut batch: Vec<Row> = Vec::with_capacity(BATCH_ROWS);
     let mut unknown = 0u64;
-    let result = write_parquet(out, Arc::clone(&SCHEMA), || {
-        batch.clear();
-        for rec in rx.iter() {
-            let rec = rec.map_err(|source| StoreError::Io { path: journal.to_owned(), source })?;
-            let (Some(&e), Some(&p)) = (endpoints.get(rec.endpoint.as_str()), probes.get(rec.probe_id.as_str())) else {
-                unknown += 1;
-                continue;
-            };
-            let s = rec.sample_index as usize;
-            if s >= samples {
-                unknown += 1;
-                continue;
-            }
-            let slot = &mut seen[(e * probes.len() + p) * samples + s];
-            if std::mem::replace(slot, true) {
-                continue;
-            }
-            let c = counts.entry(rec.endpoint.clone()).or_default();
-            match rec.status {
-                Status::Ok => c.0 += 1,
-                Status::Error => c.1 += 1,
-            }
-            batch.push((e, p, rec));
-            if batch.len() == BATCH_ROWS {
-                break;
-            }
+    let mut writer = TableWriter::create(out, Arc::clone(&SCHEMA))?;
+    for rec in rx.iter() {
+        let rec = rec.map_err(|source| StoreError::Io { path: journal.to_owned(), source })?;
+        let (Some(&e), Some(&p)) = (endpoints.get(rec.endpoint.as_str()), probes.get(rec.probe_id.as_str())) else {
+            unknown += 1;
+            continue;
+        };
+        let s = rec.sample_index as usize;
+        if s >= samples {
+            unknown += 1;
+            continue;
         }
-        if batch.is_empty() { Ok(None) } else { to_batch(plan, run_id, &batch).map(Some) }
-    });
-    drop(rx);
+        let slot = &mut seen[(e * probes.len() + p) * samples + s];
+        if std::mem::replace(slot, true) {
+            continue;
+        }
+        let c = counts.entry(rec.endpoint.clone()).or_default();
+        match rec.status {
+            Status::Ok => c.0 += 1,
+            Status::Error => c.1 += 1,
+        }
+        batch.push((e, p, rec));
+        if batch.len() == BATCH_ROWS {
+            writer.write(&to_batch(plan, run_id, &batch)?)?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        writer.write(&to_batch(plan, run_id, &batch)?)?;
+    }
+    writer.finish()?;
     let _ = reader.join();
-    result?;
     if unknown > 0 {
         tracing::warn!(rows = unknown, "journal rows that name no endpoint, probe or sample of this plan were skipped");
     }
@@ -187,6 +189,7 @@ pub struct OkText {
 
 /// Streams the ok responses of a `responses` file in chunks.
 pub struct OkTexts {
+    path: std::path::PathBuf,
     reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
     pending: std::collections::VecDeque<OkText>,
     chunk: usize,
@@ -194,36 +197,24 @@ pub struct OkTexts {
 
 impl OkTexts {
     pub fn open(path: &Path, chunk: usize) -> Result<Self, StoreError> {
-        use parquet::arrow::ProjectionMask;
-        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-        let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
-        let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
         let wanted = ["endpoint", "probe_id", "sample_index", "status", "response_text"];
-        let indices: Vec<usize> = wanted
-            .iter()
-            .map(|name| builder.schema().index_of(name).map_err(|source| StoreError::Arrow { table: TABLE, source }))
-            .collect::<Result<_, _>>()?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-        let reader = builder.with_projection(mask).with_batch_size(chunk).build().map_err(pq)?;
-        Ok(OkTexts { reader, pending: Default::default(), chunk })
+        let reader = crate::store::projected_reader(path, &wanted, chunk)?;
+        Ok(OkTexts { path: path.to_owned(), reader, pending: Default::default(), chunk })
     }
 
     /// The next up-to-`chunk` ok rows, or `None` at the end.
     pub fn next_chunk(&mut self) -> Result<Option<Vec<OkText>>, StoreError> {
         use arrow_array::Array;
-        use arrow_array::cast::AsArray;
-        use arrow_array::types::Int32Type;
         while self.pending.len() < self.chunk {
             let Some(batch) = self.reader.next() else { break };
             let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-            let col = |name: &str| batch.column_by_name(name).expect("projected column");
+            let c = Columns::new(&batch, &self.path);
             let (endpoint, probe, sample, status, text) = (
-                col("endpoint").as_string::<i32>(),
-                col("probe_id").as_string::<i32>(),
-                col("sample_index").as_primitive::<Int32Type>(),
-                col("status").as_string::<i32>(),
-                col("response_text").as_string::<i32>(),
+                c.strings("endpoint")?,
+                c.strings("probe_id")?,
+                c.i32s("sample_index")?,
+                c.strings("status")?,
+                c.strings("response_text")?,
             );
             for i in 0..batch.num_rows() {
                 if status.value(i) == "ok" && !text.is_null(i) {
@@ -246,23 +237,11 @@ impl OkTexts {
 
 /// probe id -> category, from a `responses` file.
 pub fn probe_categories(path: &Path) -> Result<HashMap<String, String>, StoreError> {
-    use arrow_array::cast::AsArray;
-    use parquet::arrow::ProjectionMask;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
-    let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
-    let arrow = |source| StoreError::Arrow { table: TABLE, source };
-    let indices = vec![
-        builder.schema().index_of("probe_id").map_err(arrow)?,
-        builder.schema().index_of("category").map_err(arrow)?,
-    ];
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
     let mut out = HashMap::new();
-    for batch in builder.with_projection(mask).build().map_err(pq)? {
-        let batch = batch.map_err(arrow)?;
-        let probe = batch.column_by_name("probe_id").expect("projected").as_string::<i32>();
-        let category = batch.column_by_name("category").expect("projected").as_string::<i32>();
+    for batch in crate::store::projected_reader(path, &["probe_id", "category"], 8192)? {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let c = Columns::new(&batch, path);
+        let (probe, category) = (c.strings("probe_id")?, c.strings("category")?);
         for i in 0..batch.num_rows() {
             if !out.contains_key(probe.value(i)) {
                 out.insert(probe.value(i).to_owned(), category.value(i).to_owned());
@@ -270,6 +249,11 @@ pub fn probe_categories(path: &Path) -> Result<HashMap<String, String>, StoreErr
         }
     }
     Ok(out)
+}
+
+/// Where a run's `responses` file is.
+pub fn path(output: &Output, run_date: chrono::NaiveDate, run_id: &str) -> std::path::PathBuf {
+    output.table_path(TABLE, run_date, run_id)
 }
 
 /// One response brought in from another tool's log (see [`crate::import`]).
@@ -337,5 +321,5 @@ pub fn write_imported(
     ];
     let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
         .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-    super::write_batch(out, batch)
+    write_batch(out, batch)
 }

@@ -17,43 +17,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
-use serde::Serialize;
 
-use super::EmbedError;
+pub use crate::config::HubModel;
+use crate::embed::EmbedError;
 use crate::secrets::SecretKey;
 
 /// The files MiniLM reads from its folder.
-pub const FILES: [&str; 3] = [super::minilm::FILES[0].0, super::minilm::FILES[1].0, super::minilm::FILES[2].0];
+pub const FILES: [&str; 3] = [super::FILES[0].0, super::FILES[1].0, super::FILES[2].0];
 
-/// A model repository on the Hub at a revision (branch, tag or commit).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HubModel {
-    pub repo: String,
-    pub revision: String,
-}
-
-impl HubModel {
-    /// Checks the id (`owner/name`) and revision, which also name folders of the cache.
-    pub fn new(repo: &str, revision: &str) -> Result<Self, String> {
-        let plain = |s: &str| {
-            !s.is_empty()
-                && !s.starts_with('.')
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        };
-        match repo.split_once('/') {
-            Some((owner, name)) if plain(owner) && plain(name) => {}
-            _ => return Err(format!("{repo:?} is not a Hub model id of the form owner/name")),
-        }
-        if !plain(revision) {
-            return Err(format!("{revision:?} is not a revision (a branch, tag or commit without slashes)"));
-        }
-        Ok(Self { repo: repo.to_owned(), revision: revision.to_owned() })
-    }
-
-    /// Where the model's files are kept under `cache`.
-    pub fn folder(&self, cache: &Path) -> PathBuf {
-        cache.join(self.repo.replace('/', "--")).join(&self.revision)
-    }
+/// Where a model's files are kept under `cache`: `<owner>--<name>/<revision>`.
+pub fn folder(model: &HubModel, cache: &Path) -> PathBuf {
+    cache.join(model.repo.replace('/', "--")).join(&model.revision)
 }
 
 /// The cache folder for fetched models (see the module documentation).
@@ -67,7 +41,7 @@ pub fn cache_root() -> PathBuf {
 
 /// The local folder holding `model`'s files, fetched first if any is missing.
 pub fn fetch(model: &HubModel) -> Result<PathBuf, EmbedError> {
-    let folder = model.folder(&cache_root());
+    let folder = folder(model, &cache_root());
     if FILES.iter().all(|f| folder.join(f).is_file()) {
         return Ok(folder);
     }
@@ -144,7 +118,7 @@ mod tests {
     #[test]
     fn ids_and_revisions_are_checked() {
         let m = HubModel::new("sentence-transformers/all-MiniLM-L6-v2", "main").unwrap();
-        assert_eq!(m.folder(Path::new("/c")), Path::new("/c/sentence-transformers--all-MiniLM-L6-v2/main"));
+        assert_eq!(folder(&m, Path::new("/c")), Path::new("/c/sentence-transformers--all-MiniLM-L6-v2/main"));
         for bad in ["all-MiniLM-L6-v2", "a/b/c", "../x", "a/..", "a b/c", "/x", ""] {
             assert!(HubModel::new(bad, "main").is_err(), "{bad}");
         }

@@ -3,45 +3,9 @@
 //!
 //! Each kernel is plain Rust written so the compiler vectorises it (reductions keep 16 partial
 //! sums, the transcendental functions are branch-free polynomials), compiled three times by
-//! [`multiversion!`]: for AVX-512, for AVX2 with FMA, and for the baseline x86-64 or any other
+//! `multiversion!` (`crate::embed::simd`): for AVX-512, for AVX2 with FMA, and for the baseline x86-64 or any other
 //! target; the widest the CPU has is chosen at run time. That keeps one portable binary while
 //! using the vector units the machine has.
-
-/// Defines `fn $name(args) [-> T]` (with its visibility) whose body is compiled for AVX-512, AVX2+FMA and the baseline,
-/// picking at run time the best the CPU supports.
-macro_rules! multiversion {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[inline(always)]
-            fn body($($arg: $ty),*) $(-> $ret)? $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
-                fn v4($($arg: $ty),*) $(-> $ret)? {
-                    body($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                fn v3($($arg: $ty),*) $(-> $ret)? {
-                    body($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
-                    && std::arch::is_x86_feature_detected!("avx512dq")
-                {
-                    // SAFETY: the features v4 is compiled for were detected on this CPU.
-                    return unsafe { v4($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: as above, for AVX2 and FMA.
-                    return unsafe { v3($($arg),*) };
-                }
-            }
-            body($($arg),*)
-        }
-    };
-}
 
 /// Lanes of the partial sums in reductions: one AVX-512 register of f32.
 const LANES: usize = 16;

@@ -7,8 +7,9 @@ use std::sync::{Arc, LazyLock};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use super::{StoreError, write_batch};
 use crate::metrics::aggregate::PairSimilarity;
+use crate::store::columns::Columns;
+use crate::store::{StoreError, read_batches_if_any, write_batch};
 
 pub const TABLE: &str = "pair_similarity";
 
@@ -50,4 +51,27 @@ pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[Row]) -> Resul
     let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
         .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
     write_batch(out, batch)
+}
+
+/// Reads a `pair_similarity` file back (no file: no rows).
+pub fn read(path: &Path) -> Result<Vec<Row>, StoreError> {
+    let mut out = Vec::new();
+    for batch in read_batches_if_any(path)? {
+        let c = Columns::new(&batch, path);
+        let (a, b, category) = (c.strings("model_a")?, c.strings("model_b")?, c.strings("category")?);
+        let (mean, lo, hi, n) =
+            (c.f64s("mean_similarity")?, c.f64s("ci_low")?, c.f64s("ci_high")?, c.i64s("n_probes")?);
+        for i in 0..c.rows() {
+            let pair = PairSimilarity {
+                model_a: a.value(i).to_owned(),
+                model_b: b.value(i).to_owned(),
+                mean_similarity: mean.value(i),
+                ci_low: lo.value(i),
+                ci_high: hi.value(i),
+                n_probes: n.value(i) as usize,
+            };
+            out.push((Columns::opt_str(category, i).map(str::to_owned), pair));
+        }
+    }
+    Ok(out)
 }

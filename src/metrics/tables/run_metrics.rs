@@ -7,8 +7,9 @@ use std::sync::{Arc, LazyLock};
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use super::{StoreError, write_batch};
 use crate::metrics::aggregate::RunMetric;
+use crate::store::columns::Columns;
+use crate::store::{StoreError, write_batch};
 
 pub const TABLE: &str = "run_metrics";
 
@@ -33,7 +34,7 @@ pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[RunMetric]) ->
     let columns: Vec<ArrayRef> = vec![
         s(vec![run_id; rows.len()]),
         s(vec![embedder_id; rows.len()]),
-        s(rows.iter().map(|r| r.scope.as_str()).collect()),
+        Arc::new(rows.iter().map(|r| Some(r.scope.to_string())).collect::<StringArray>()),
         s(rows.iter().map(|r| r.metric.as_str()).collect()),
         Arc::new(rows.iter().map(|r| r.value).collect::<Float64Array>()),
         Arc::new(rows.iter().map(|r| r.ci.map(|c| c.0)).collect::<Float64Array>()),
@@ -48,25 +49,23 @@ pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[RunMetric]) ->
 
 /// Reads a `run_metrics` file back.
 pub fn read(path: &Path) -> Result<Vec<RunMetric>, StoreError> {
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int64Type};
     let mut out = Vec::new();
-    for batch in super::read_batches(path)? {
-        let col = |name: &str| batch.column_by_name(name).expect("run_metrics column");
-        let (scope, metric) = (col("scope").as_string::<i32>(), col("metric").as_string::<i32>());
-        let (value, lo, hi) = (
-            col("value").as_primitive::<Float64Type>(),
-            col("ci_low").as_primitive::<Float64Type>(),
-            col("ci_high").as_primitive::<Float64Type>(),
-        );
-        let (n, n_models) = (col("n").as_primitive::<Int64Type>(), col("n_models").as_primitive::<Int64Type>());
-        for i in 0..batch.num_rows() {
+    for batch in crate::store::read_batches(path)? {
+        let c = Columns::new(&batch, path);
+        let (scope, metric) = (c.strings("scope")?, c.strings("metric")?);
+        let (value, lo, hi) = (c.f64s("value")?, c.f64s("ci_low")?, c.f64s("ci_high")?);
+        let (n, n_models) = (c.i64s("n")?, c.i64s("n_models")?);
+        for i in 0..c.rows() {
+            let scope = scope.value(i).parse().map_err(|e: crate::vocab::ScopeParseError| StoreError::Column {
+                path: path.to_owned(),
+                column: "scope".into(),
+                problem: e.to_string(),
+            })?;
             out.push(RunMetric {
-                scope: scope.value(i).to_owned(),
+                scope,
                 metric: metric.value(i).to_owned(),
                 value: value.value(i),
-                ci: (!lo.is_null(i) && !hi.is_null(i)).then(|| (lo.value(i), hi.value(i))),
+                ci: Columns::opt_f64(lo, i).zip(Columns::opt_f64(hi, i)),
                 n: n.value(i) as usize,
                 n_models: n_models.value(i) as usize,
             });

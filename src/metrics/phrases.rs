@@ -52,7 +52,7 @@ pub fn distinct_n(texts: &[Vec<String>], n: usize) -> Option<f64> {
 
 /// The lexical convergence of one probe.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProbeLexical {
+pub struct ProbePhrases {
     pub distinct_1: Option<f64>,
     pub distinct_2: Option<f64>,
     /// Phrases used by at least half the models, with how many models used each.
@@ -62,7 +62,7 @@ pub struct ProbeLexical {
 }
 
 /// Lexical convergence of one probe from each model's responses (already split into words).
-pub fn probe_lexical(models: &[(String, Vec<Vec<String>>)]) -> ProbeLexical {
+pub fn probe_phrases(models: &[(String, Vec<Vec<String>>)]) -> ProbePhrases {
     let pooled: Vec<Vec<String>> = models.iter().flat_map(|(_, texts)| texts.iter().cloned()).collect();
     let answering = models.iter().filter(|(_, t)| !t.is_empty()).count();
     let mut users: HashMap<&[String], usize> = HashMap::new();
@@ -87,7 +87,7 @@ pub fn probe_lexical(models: &[(String, Vec<Vec<String>>)]) -> ProbeLexical {
     }
     let mut shared: Vec<(String, usize)> = shared.into_iter().map(|(g, n)| (g.join(" "), n)).collect();
     shared.sort();
-    ProbeLexical {
+    ProbePhrases {
         distinct_1: distinct_n(&pooled, 1),
         distinct_2: distinct_n(&pooled, 2),
         shared,
@@ -120,12 +120,12 @@ mod tests {
             m("b", &["Sure thing, I hope this helps"]),
             m("c", &["Completely different words here entirely"]),
         ];
-        let lex = probe_lexical(&models);
+        let lex = probe_phrases(&models);
         assert_eq!(lex.shared, vec![("i hope this helps".to_owned(), 2)]);
         // 4 + 4 covered of 6 + 6 + 5 positions.
         assert!((lex.shared_share.unwrap() - 8.0 / 17.0).abs() < 1e-12);
         // One model alone shares nothing, however often it repeats itself.
-        let alone = probe_lexical(&[m("a", &["i hope this helps", "i hope this helps"])]);
+        let alone = probe_phrases(&[m("a", &["i hope this helps", "i hope this helps"])]);
         assert!(alone.shared.is_empty());
     }
 }

@@ -1,6 +1,8 @@
 //! The plan: endpoints x probes x samples, the run's identity, and the parameters each request
 //! will actually carry.
 
+pub mod runs;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Endpoint, Provider};

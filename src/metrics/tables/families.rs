@@ -7,8 +7,9 @@ use std::sync::{Arc, LazyLock};
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
-use super::{StoreError, write_batch};
 use crate::metrics::aggregate::Family;
+use crate::store::columns::Columns;
+use crate::store::{StoreError, read_batches_if_any, write_batch};
 
 pub const TABLE: &str = "families";
 
@@ -36,4 +37,21 @@ pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[Family]) -> Re
     let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
         .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
     write_batch(out, batch)
+}
+
+/// Reads a `families` file back (no file: no rows).
+pub fn read(path: &Path) -> Result<Vec<Family>, StoreError> {
+    let mut out = Vec::new();
+    for batch in read_batches_if_any(path)? {
+        let c = Columns::new(&batch, path);
+        let (model, family, size) = (c.strings("endpoint")?, c.strings("family")?, c.i64s("family_size")?);
+        for i in 0..c.rows() {
+            out.push(Family {
+                model: model.value(i).to_owned(),
+                family: family.value(i).to_owned(),
+                size: size.value(i) as usize,
+            });
+        }
+    }
+    Ok(out)
 }

@@ -9,9 +9,10 @@ use arrow_array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, S
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 
-use super::StoreError;
-use super::responses::OkText;
-use crate::features::{Features, Refusal};
+use super::{Features, Flags, Refusal};
+use crate::collect::responses::OkText;
+use crate::store::columns::Columns;
+use crate::store::{Output, StoreError};
 
 pub const TABLE: &str = "features";
 
@@ -43,8 +44,8 @@ pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
     ]))
 });
 
-pub fn path(output: &Path, run_date: NaiveDate, run_id: &str) -> PathBuf {
-    super::table_path(output, TABLE, run_date, run_id)
+pub fn path(output: &Output, run_date: NaiveDate, run_id: &str) -> PathBuf {
+    output.table_path(TABLE, run_date, run_id)
 }
 
 pub fn batch(
@@ -90,42 +91,17 @@ pub fn batch(
     RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
 }
 
-/// What the measure stage needs of one response's features.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Flags {
-    pub refusal: Refusal,
-    pub hedging: bool,
-    pub confident: bool,
-    pub self_reference: bool,
-}
-
 /// (endpoint, probe id) -> the flags of its responses, from a `features` file.
 pub fn read_flags(path: &Path) -> Result<HashMap<(String, String), Vec<Flags>>, StoreError> {
-    use arrow_array::cast::AsArray;
-    use parquet::arrow::ProjectionMask;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
-    let arrow = |source| StoreError::Arrow { table: TABLE, source };
-    let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
     let wanted = ["endpoint", "probe_id", "refusal", "hedging", "confident", "self_reference"];
-    let indices: Vec<usize> =
-        wanted.iter().map(|name| builder.schema().index_of(name).map_err(arrow)).collect::<Result<_, _>>()?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
     let mut out: HashMap<(String, String), Vec<Flags>> = HashMap::new();
-    for batch in builder.with_projection(mask).build().map_err(pq)? {
-        let batch = batch.map_err(arrow)?;
-        let col = |name: &str| batch.column_by_name(name).expect("projected column");
-        let (endpoint, probe, refusal) =
-            (col("endpoint").as_string::<i32>(), col("probe_id").as_string::<i32>(), col("refusal").as_string::<i32>());
-        let (hedging, confident, self_ref) =
-            (col("hedging").as_boolean(), col("confident").as_boolean(), col("self_reference").as_boolean());
+    for batch in crate::store::projected_reader(path, &wanted, 8192)? {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let c = Columns::new(&batch, path);
+        let (endpoint, probe, refusal) = (c.strings("endpoint")?, c.strings("probe_id")?, c.strings("refusal")?);
+        let (hedging, confident, self_ref) = (c.bools("hedging")?, c.bools("confident")?, c.bools("self_reference")?);
         for i in 0..batch.num_rows() {
-            let refusal = match refusal.value(i) {
-                "full" => Refusal::Full,
-                "partial" => Refusal::Partial,
-                _ => Refusal::None,
-            };
+            let refusal = Refusal::parse(refusal.value(i));
             out.entry((endpoint.value(i).to_owned(), probe.value(i).to_owned())).or_default().push(Flags {
                 refusal,
                 hedging: hedging.value(i),

@@ -12,9 +12,9 @@ use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 
-use super::responses::OkText;
-use super::{StoreError, write_parquet};
-use crate::embed::Embedder;
+use crate::collect::responses::OkText;
+use crate::store::columns::Columns;
+use crate::store::{EmbedderTag, Output, StoreError};
 
 pub const TABLE: &str = "embeddings";
 
@@ -31,8 +31,8 @@ pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
     ]))
 });
 
-pub fn path(output: &Path, run_date: NaiveDate, run_id: &str, embedder: &Embedder) -> PathBuf {
-    super::per_embedder_path(output, TABLE, run_date, run_id, embedder)
+pub fn path(output: &Output, run_date: NaiveDate, run_id: &str, embedder: &EmbedderTag) -> PathBuf {
+    output.per_embedder_path(TABLE, run_date, run_id, embedder)
 }
 
 /// Calls `f(endpoint, probe id, vector)` for every row of an `embeddings` file, streaming.
@@ -42,18 +42,11 @@ pub fn for_each_row(
 ) -> Result<u64, StoreError> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float32Type;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let pq = |source| StoreError::Parquet { path: path.to_owned(), source };
-    let file = std::fs::File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?.with_batch_size(1024).build().map_err(pq)?;
     let mut n = 0;
-    for batch in reader {
+    for batch in crate::store::batch_reader(path, 1024)? {
         let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-        let col = |name: &str| batch.column_by_name(name).expect("embeddings column");
-        let endpoint = col("endpoint").as_string::<i32>();
-        let probe = col("probe_id").as_string::<i32>();
-        let lists = col("embedding").as_list::<i32>();
+        let c = Columns::new(&batch, path);
+        let (endpoint, probe, lists) = (c.strings("endpoint")?, c.strings("probe_id")?, c.f32_lists("embedding")?);
         for i in 0..batch.num_rows() {
             let v = lists.value(i);
             f(endpoint.value(i), probe.value(i), v.as_primitive::<Float32Type>().values())?;
@@ -61,10 +54,6 @@ pub fn for_each_row(
         }
     }
     Ok(n)
-}
-
-pub fn write(out: &Path, next: impl FnMut() -> Result<Option<RecordBatch>, StoreError>) -> Result<u64, StoreError> {
-    write_parquet(out, Arc::clone(&SCHEMA), next)
 }
 
 pub fn batch(
@@ -87,7 +76,7 @@ pub fn batch(
         s(&|r| r.probe_id.clone()),
         Arc::new(rows.iter().map(|r| r.sample_index).collect::<Int32Array>()),
         s(&|_| embedder_id.to_owned()),
-        s(&|r| hex::encode(crate::embed::text_hash(&r.text))),
+        s(&|r| hex::encode(super::text_hash(&r.text))),
         Arc::new(list.finish()),
     ];
     RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })

@@ -1,0 +1,225 @@
+//! `[alerts]` of the configuration: windows, the coverage guard, the sinks, and one table per
+//! rule with its warning and critical levels. The rules themselves are in `crate::alert`.
+
+use serde::{Deserialize, Serialize};
+
+fn list(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// `[alerts]`: windows, the coverage guard, the sinks and one table per rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertConfig {
+    /// Comparable earlier runs in the baseline (rolling median).
+    pub baseline_runs: usize,
+    /// Runs in the Mann-Kendall window, tonight's included.
+    pub trend_runs: usize,
+    /// Below this share of successful requests, only a coverage alert is raised.
+    pub min_coverage: f64,
+    /// Environment variable holding the webhook URL (a secret: never in the file).
+    pub webhook_url_env: Option<String>,
+    /// Prometheus textfile to write after each run (node_exporter's textfile collector).
+    pub textfile: Option<std::path::PathBuf>,
+    pub drop: DropRule,
+    pub trend: TrendRule,
+    pub floor: FloorRule,
+    pub shift: ShiftRule,
+    pub pair: PairRule,
+    pub concentration: ConcentrationRule,
+    pub refusal: RefusalRule,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            baseline_runs: 14,
+            trend_runs: 14,
+            min_coverage: 0.9,
+            webhook_url_env: None,
+            textfile: None,
+            drop: DropRule::default(),
+            trend: TrendRule::default(),
+            floor: FloorRule::default(),
+            shift: ShiftRule::default(),
+            pair: PairRule::default(),
+            concentration: ConcentrationRule::default(),
+            refusal: RefusalRule::default(),
+        }
+    }
+}
+
+/// Diversity fell against the baseline by more than a percentage, with the baseline outside
+/// tonight's confidence interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DropRule {
+    pub enabled: bool,
+    pub metrics: Vec<String>,
+    pub warn_pct: f64,
+    pub critical_pct: f64,
+}
+
+impl Default for DropRule {
+    fn default() -> Self {
+        DropRule {
+            enabled: true,
+            metrics: list(&["model_vendi_ratio", "effective_models"]),
+            warn_pct: 10.0,
+            critical_pct: 25.0,
+        }
+    }
+}
+
+/// A significant monotonic trend toward convergence (Mann-Kendall) that has moved the metric by
+/// at least `min_change_pct` of its baseline over the window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrendRule {
+    pub enabled: bool,
+    pub metrics: Vec<String>,
+    pub warn_p: f64,
+    pub critical_p: f64,
+    pub min_runs: usize,
+    pub min_change_pct: f64,
+}
+
+impl Default for TrendRule {
+    fn default() -> Self {
+        TrendRule {
+            enabled: true,
+            metrics: list(&["model_vendi_ratio", "effective_models", "homogenization_index"]),
+            warn_p: 0.01,
+            critical_p: 0.001,
+            min_runs: 8,
+            min_change_pct: 5.0,
+        }
+    }
+}
+
+/// An absolute floor under a diversity metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FloorRule {
+    pub enabled: bool,
+    pub metric: String,
+    pub warn: f64,
+    pub critical: f64,
+}
+
+impl Default for FloorRule {
+    fn default() -> Self {
+        FloorRule { enabled: true, metric: "effective_models".into(), warn: 2.0, critical: 1.5 }
+    }
+}
+
+/// A sudden sustained shift: the CUSUM on the converging side passed its decision interval (in
+/// robust standard deviations).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShiftRule {
+    pub enabled: bool,
+    pub metrics: Vec<String>,
+    pub warn: f64,
+    pub critical: f64,
+}
+
+impl Default for ShiftRule {
+    fn default() -> Self {
+        ShiftRule {
+            enabled: true,
+            metrics: list(&["model_vendi_ratio", "effective_models", "homogenization_index"]),
+            warn: 6.0,
+            critical: 12.0,
+        }
+    }
+}
+
+/// A model pair converging apart from the rest (a suspected lineage or sequential influence):
+/// its excess similarity (over the night's mean pair similarity, so the whole ecosystem drawing
+/// together is left to the other rules) rising significantly and above its baseline by so much,
+/// beyond tonight's interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PairRule {
+    pub enabled: bool,
+    pub p: f64,
+    pub min_runs: usize,
+    /// Rise of the excess similarity over its baseline, in cosine units.
+    pub warn_delta: f64,
+    pub critical_delta: f64,
+}
+
+impl Default for PairRule {
+    fn default() -> Self {
+        PairRule { enabled: true, p: 0.01, min_runs: 8, warn_delta: 0.03, critical_delta: 0.06 }
+    }
+}
+
+/// One behaviour family taking over: the Herfindahl-Hirschman index of family sizes up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConcentrationRule {
+    pub enabled: bool,
+    pub warn_pct: f64,
+    pub critical_pct: f64,
+}
+
+impl Default for ConcentrationRule {
+    fn default() -> Self {
+        ConcentrationRule { enabled: true, warn_pct: 25.0, critical_pct: 50.0 }
+    }
+}
+
+/// Refusal monoculture: models agree more on what they refuse (refusal agreement up by so many
+/// points) while their refusal rates draw together (spread down).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefusalRule {
+    pub enabled: bool,
+    pub warn_pts: f64,
+    pub critical_pts: f64,
+}
+
+impl Default for RefusalRule {
+    fn default() -> Self {
+        RefusalRule { enabled: true, warn_pts: 0.1, critical_pts: 0.2 }
+    }
+}
+
+impl AlertConfig {
+    /// Checks the levels; an error names the key and what to change.
+    pub fn validate(&self) -> Result<(), String> {
+        let ordered = |name: &str, warn: f64, critical: f64, up: bool| -> Result<(), String> {
+            let ok = warn.is_finite() && critical.is_finite() && if up { warn <= critical } else { warn >= critical };
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("[alerts] {name}: the warning level {warn} must come before the critical level {critical}"))
+            }
+        };
+        ordered("drop", self.drop.warn_pct, self.drop.critical_pct, true)?;
+        ordered("trend (p-values)", self.trend.warn_p, self.trend.critical_p, false)?;
+        ordered("floor", self.floor.warn, self.floor.critical, false)?;
+        ordered("shift", self.shift.warn, self.shift.critical, true)?;
+        ordered("pair", self.pair.warn_delta, self.pair.critical_delta, true)?;
+        ordered("concentration", self.concentration.warn_pct, self.concentration.critical_pct, true)?;
+        ordered("refusal", self.refusal.warn_pts, self.refusal.critical_pts, true)?;
+        if !(0.0..=1.0).contains(&self.min_coverage) {
+            return Err(format!("[alerts] min_coverage {} must be between 0 and 1", self.min_coverage));
+        }
+        if self.baseline_runs < 3 || self.trend_runs < 3 {
+            return Err("[alerts] baseline_runs and trend_runs must be at least 3".into());
+        }
+        let checked = [("drop", &self.drop.metrics), ("trend", &self.trend.metrics), ("shift", &self.shift.metrics)];
+        let named = checked.iter().flat_map(|(rule, ms)| ms.iter().map(move |m| (*rule, m)));
+        for (rule, m) in named.chain(std::iter::once(("floor", &self.floor.metric))) {
+            if !crate::vocab::is_diversity_metric(m) {
+                return Err(format!(
+                    "[alerts] {rule}: `{m}` is not a diversity metric of run_metrics (README lists them)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

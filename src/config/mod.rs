@@ -1,0 +1,391 @@
+//! `hivewatch.toml`: the run, the endpoints, their sampling and limits. Parsed and validated in
+//! full before any request is sent; every error names the file, the line and the fix.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+pub mod alerts;
+pub mod embed;
+pub mod endpoint;
+
+pub use embed::{EmbedConfig, HubModel};
+pub use endpoint::{Endpoint, EndpointMeta, Limits, Sampling};
+use endpoint::{MAX_CONCURRENCY, bounded_u32};
+
+use crate::input::{InputError, LineIndex, line_of};
+use crate::secrets::SecretKey;
+
+/// Which wire protocol an endpoint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// Any OpenAI-compatible `/v1/chat/completions` server.
+    Openai,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Google's Gemini `generateContent`.
+    Gemini,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Openai => "openai",
+            Provider::Anthropic => "anthropic",
+            Provider::Gemini => "gemini",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    run: RawRun,
+    #[serde(default)]
+    sampling: endpoint::RawSampling,
+    #[serde(default)]
+    limits: endpoint::RawLimits,
+    #[serde(default)]
+    embed: embed::RawEmbed,
+    #[serde(default)]
+    features: RawFeatures,
+    #[serde(default)]
+    alerts: alerts::AlertConfig,
+    #[serde(default)]
+    endpoints: Vec<endpoint::RawEndpoint>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFeatures {
+    lexicon: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    suite: Spanned<String>,
+    #[serde(default = "default_samples")]
+    samples: Spanned<u32>,
+    #[serde(default = "default_output")]
+    output: String,
+    /// Cap on requests in flight across all endpoints.
+    #[serde(default = "default_global_concurrency")]
+    max_concurrency: Spanned<u32>,
+}
+
+fn default_samples() -> Spanned<u32> {
+    Spanned::new(0..0, 2)
+}
+fn default_output() -> String {
+    "reports".into()
+}
+fn default_global_concurrency() -> Spanned<u32> {
+    Spanned::new(0..0, 64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validated configuration.
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// The file this came from; relative paths inside it are resolved against its folder.
+    #[serde(skip)]
+    pub path: PathBuf,
+    pub suite_dir: PathBuf,
+    pub samples: u32,
+    pub output: PathBuf,
+    pub max_concurrency: u32,
+    pub embed: EmbedConfig,
+    /// The behaviour lexicon file (`[features] lexicon`); the built-in one when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lexicon: Option<PathBuf>,
+    /// `[alerts]`: rules and sinks. Not part of the content hash: changing a threshold must not
+    /// turn tonight's unfinished run into a new one.
+    #[serde(skip)]
+    pub alerts: alerts::AlertConfig,
+    /// The webhook URL, filled by [`Config::resolve_keys`] (a secret, like a key).
+    #[serde(skip)]
+    pub webhook_url: Option<SecretKey>,
+    /// The remote embedder's key, filled by [`Config::resolve_keys`].
+    #[serde(skip)]
+    pub embed_api_key: Option<SecretKey>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file. Keys are not looked up here: see
+    /// [`Config::resolve_keys`].
+    pub fn load(path: &Path) -> Result<Self, InputError> {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            InputError::new(path, None, format!("cannot read the configuration: {e}"))
+                .hint("pass the path of an existing hivewatch.toml with --config")
+        })?;
+        Self::parse(path, &source)
+    }
+
+    /// Parses configuration text; `path` names it in errors and anchors relative paths.
+    pub fn parse(path: &Path, source: &str) -> Result<Self, InputError> {
+        let raw: RawConfig = toml::from_str(source).map_err(|e| InputError::from_toml(path, source, &e))?;
+        let err =
+            |span: std::ops::Range<usize>, msg: String| InputError::new(path, Some(line_of(source, span.start)), msg);
+        let base_dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+        let resolve = |p: &str| {
+            let p = PathBuf::from(p);
+            if p.is_absolute() { p } else { base_dir.join(p) }
+        };
+
+        let samples = bounded_u32(&raw.run.samples, "run.samples", 1, 1000, &err)
+            .map_err(|e| e.hint("set samples = 2 or more to measure how a model varies with itself"))?;
+        let max_concurrency = bounded_u32(&raw.run.max_concurrency, "run.max_concurrency", 1, MAX_CONCURRENCY, &err)?;
+        if raw.run.suite.get_ref().trim().is_empty() {
+            return Err(err(raw.run.suite.span(), "run.suite is empty".into())
+                .hint("name a probe suite folder, e.g. suite = \"probes/core\""));
+        }
+        if raw.endpoints.is_empty() {
+            return Err(InputError::new(path, None, "no [[endpoints]] are configured")
+                .hint("add at least one [[endpoints]] table with name, provider, base_url and model"));
+        }
+
+        let lines = LineIndex::new(source);
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut endpoints = Vec::with_capacity(raw.endpoints.len());
+        for ep in raw.endpoints {
+            let line = lines.line(ep.name.span().start);
+            let span = ep.name.span();
+            let endpoint = endpoint::parse_endpoint(ep, &raw.sampling, &raw.limits, line, path, &err)?;
+            if let Some(first) = seen.insert(endpoint.name.clone(), line) {
+                return Err(err(
+                    span,
+                    format!("endpoint name {:?} is used twice (first on line {first})", endpoint.name),
+                )
+                .hint("every endpoint needs its own name: it keys the rows in the reports"));
+            }
+            endpoints.push(endpoint);
+        }
+
+        let embed = embed::parse(&raw.embed, &err, &resolve)?;
+
+        let mut alerts = raw.alerts;
+        let alerts_line = source.find("[alerts").map(|at| lines.line(at));
+        alerts.validate().map_err(|message| {
+            InputError::new(path, alerts_line, message)
+                .hint("README's configuration reference lists the alert rules and their levels")
+        })?;
+        if let Some(var) = &alerts.webhook_url_env {
+            // Named without its span by serde: point at its line when it can be found.
+            let at = source.find("webhook_url_env").unwrap_or(0);
+            endpoint::variable_name(&Spanned::new(at..at, var.clone()), "webhook_url_env", &err)?;
+        }
+        alerts.textfile = alerts.textfile.as_deref().map(|p| resolve(&p.to_string_lossy()));
+
+        Ok(Config {
+            embed,
+            lexicon: raw.features.lexicon.as_deref().map(resolve),
+            alerts,
+            webhook_url: None,
+            embed_api_key: None,
+            path: path.to_owned(),
+            suite_dir: resolve(raw.run.suite.get_ref()),
+            samples,
+            output: resolve(&raw.run.output),
+            max_concurrency,
+            endpoints,
+        })
+    }
+
+    /// Looks up every endpoint's key in the environment. All missing variables are reported at
+    /// once, before any request is sent; so is a value no HTTP header can carry (a control
+    /// character: it would otherwise go out with no key at all). Values are never printed.
+    pub fn resolve_keys(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), InputError> {
+        let mut missing = Vec::new();
+        let mut unusable = Vec::new();
+        let mut secret = |var: &str, what: String| -> Option<SecretKey> {
+            let value = lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+            match value {
+                Some(v) if v.chars().any(char::is_control) => {
+                    unusable.push(what);
+                    None
+                }
+                Some(v) => Some(SecretKey::new(v)),
+                None => {
+                    missing.push(what);
+                    None
+                }
+            }
+        };
+        if let EmbedConfig::Remote { api_key_env: Some(var), .. } = &self.embed {
+            self.embed_api_key = secret(var, format!("{var} ([embed])"));
+        }
+        if let Some(var) = &self.alerts.webhook_url_env {
+            self.webhook_url = secret(var, format!("{var} ([alerts] webhook_url_env)"));
+        }
+        for ep in &mut self.endpoints {
+            if let Some(var) = &ep.api_key_env {
+                ep.api_key = secret(var, format!("{var} (endpoint {})", ep.name));
+            }
+        }
+        if !unusable.is_empty() {
+            return Err(InputError::new(
+                &self.path,
+                None,
+                format!(
+                    "these variables hold a control character (a newline?) that no HTTP header can carry: {}",
+                    unusable.join(", ")
+                ),
+            )
+            .hint("export the value again without line breaks or other control characters"));
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(InputError::new(
+                &self.path,
+                None,
+                format!("environment variables holding keys or secrets are not set: {}", missing.join(", ")),
+            )
+            .hint("export each variable before running (keys never go in the file), or remove api_key_env for servers that need no key"))
+        }
+    }
+
+    /// A stable hash of everything in the configuration that shapes the run (no keys: they are
+    /// not part of the serialised form).
+    pub fn content_hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("config serialises");
+        crate::util::sha256_hex(&json)
+    }
+}
+
+pub(crate) fn validate_base_url(url: &str, provider: Provider) -> Result<String, (String, String)> {
+    let url = url.trim().trim_end_matches('/');
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        (
+            format!("base_url {url:?} is not a URL: {e}"),
+            "write it in full, e.g. \"https://api.openai.com/v1\"".to_owned(),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err((
+            format!("base_url {url:?} must start with http:// or https://"),
+            "hivewatch speaks HTTP(S) only".to_owned(),
+        ));
+    }
+    if parsed.query().is_some() {
+        return Err((
+            "base_url must not carry a query string".to_owned(),
+            "keys go in the environment variable named by api_key_env, never in the URL".to_owned(),
+        ));
+    }
+    match provider {
+        Provider::Openai if !url.ends_with("/v1") && !url.contains("/v1/") && !url.ends_with("/openai") => {
+            tracing::warn!(
+                "base_url {url} for an OpenAI-compatible endpoint does not end in /v1; requests go to {url}/chat/completions"
+            );
+        }
+        Provider::Anthropic | Provider::Gemini
+            if parsed.path().trim_end_matches('/').ends_with("/v1") || parsed.path().ends_with("/v1beta") =>
+        {
+            return Err((
+                format!("base_url {url:?} includes the API version"),
+                format!(
+                    "for provider {} write the host root, as its SDK takes it, e.g. \"https://api.anthropic.com\"",
+                    provider.as_str()
+                ),
+            ));
+        }
+        _ => {}
+    }
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[run]
+suite = "probes/core"
+samples = 2
+output = "reports"
+
+[[endpoints]]
+name = "acme-large"
+provider = "openai"
+base_url = "http://127.0.0.1:8080/v1"
+model = "acme-large"
+api_key_env = "ACME_KEY"
+"#;
+
+    fn parse(src: &str) -> Result<Config, InputError> {
+        Config::parse(Path::new("/etc/hw/hivewatch.toml"), src)
+    }
+
+    #[test]
+    fn the_issue_example_parses_with_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.samples, 2);
+        assert_eq!(c.suite_dir, Path::new("/etc/hw/probes/core"));
+        assert_eq!(c.output, Path::new("/etc/hw/reports"));
+        let ep = &c.endpoints[0];
+        assert_eq!(ep.provider, Provider::Openai);
+        assert_eq!(ep.sampling.max_tokens, 512);
+        assert_eq!(ep.limits.max_retries, endpoint::DEFAULT_MAX_RETRIES);
+    }
+
+    #[test]
+    fn unknown_provider_names_the_line() {
+        let e = parse(&GOOD.replace("\"openai\"", "\"openia\"")).unwrap_err();
+        assert_eq!(e.line, Some(9), "{e}");
+        assert!(e.message.contains("openia"), "{e}");
+        assert!(e.to_string().starts_with("/etc/hw/hivewatch.toml:9:"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_endpoint_names_are_refused() {
+        let src = format!(
+            "{GOOD}\n[[endpoints]]\nname = \"acme-large\"\nprovider = \"openai\"\nbase_url = \"http://x/v1\"\nmodel = \"m\"\n"
+        );
+        let e = parse(&src).unwrap_err();
+        assert!(e.message.contains("used twice (first on line 8)"), "{e}");
+        assert_eq!(e.line, Some(15));
+    }
+
+    #[test]
+    fn unknown_field_is_refused_with_hint() {
+        let e = parse(&GOOD.replace("model = ", "modle = ")).unwrap_err();
+        assert!(e.message.contains("modle"), "{e}");
+        assert!(e.hint.is_some());
+    }
+
+    #[test]
+    fn missing_keys_are_all_reported_and_never_printed() {
+        let mut c = parse(GOOD).unwrap();
+        let e = c.resolve_keys(|_| None).unwrap_err();
+        assert!(e.message.contains("ACME_KEY"), "{e}");
+        let mut c = parse(GOOD).unwrap();
+        c.resolve_keys(|_| Some("sk-secret-123456".into())).unwrap();
+        assert!(!format!("{c:?}").contains("sk-secret"));
+        assert!(!serde_json::to_string(&c).unwrap().contains("sk-secret"));
+    }
+
+    #[test]
+    fn anthropic_base_url_with_version_is_refused() {
+        let src = GOOD.replace("\"openai\"", "\"anthropic\"");
+        let e = parse(&src).unwrap_err();
+        assert!(e.message.contains("includes the API version"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_line() {
+        let e = parse(&GOOD.replace("samples = 2", "samples = 0")).unwrap_err();
+        assert_eq!(e.line, Some(4));
+        let src = GOOD.replace("api_key_env = \"ACME_KEY\"", "api_key_env = \"ACME_KEY\"\ntemperature = 3.5");
+        assert_eq!(parse(&src).unwrap_err().line, Some(13));
+    }
+}

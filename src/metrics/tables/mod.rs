@@ -1,0 +1,8 @@
+//! The measure stage's tables: `probe_metrics`, `pair_similarity`, `run_metrics`, `families`
+//! (per run and embedder) and `shared_phrases` (per run): each its schema, writer and reader.
+
+pub mod families;
+pub mod pair_similarity;
+pub mod probe_metrics;
+pub mod run_metrics;
+pub mod shared_phrases;

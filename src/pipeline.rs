@@ -1,0 +1,103 @@
+//! The pipeline's tail: every table derived from a run's stored `responses`, in one order, for
+//! every way a run comes to exist: `hivewatch run` (after collection), `hivewatch import`
+//! (after writing the imported responses) and `hivewatch analyze` (again, for a stored run,
+//! perhaps with another embedder).
+//!
+//! embed -> features -> measure -> trends -> alerts -> report -> runs row
+//!
+//! Each stage reads what the stages before it wrote (never in-memory state), which is what lets
+//! analyze redo any of them exactly. The `runs` row is written last: its presence is what marks
+//! the run complete for every later night's trends.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+
+use crate::alert::{self, Alert, AlertConfig};
+use crate::embed::cache::EmbeddingCache;
+use crate::embed::{self, EmbedError, EmbedStats, Embedder};
+use crate::features::Lexicon;
+use crate::metrics::stage::MeasureStats;
+use crate::plan::runs::{self, RunRow};
+use crate::store::{Output, StoreError};
+use crate::trend::TrendSettings;
+
+/// Errors of the derived stages.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+}
+
+/// What the tail needs besides the run: the instruments and the rules.
+pub struct Tail<'a> {
+    pub embedder: &'a Embedder,
+    pub cache: &'a mut EmbeddingCache,
+    pub lexicon: &'a Lexicon,
+    pub alerts: &'a AlertConfig,
+    /// Stamp the row's `finished_at` when everything is written (a nightly run); imports and
+    /// re-analyses keep the time they were given.
+    pub stamp_finish: bool,
+}
+
+/// What the tail wrote.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    /// The `runs` row as written.
+    pub row: RunRow,
+    pub embedded: EmbedStats,
+    pub featured: u64,
+    pub measured: MeasureStats,
+    /// Tonight's alerts (info included); [`alert::raised`] counts those that page.
+    pub alerts: Vec<Alert>,
+    pub report: PathBuf,
+    /// Every file written, the `runs` row's last.
+    pub tables: Vec<PathBuf>,
+}
+
+/// Derives every table of a run whose `responses` are stored, and writes its `runs` row.
+/// Blocking: call it from a blocking context.
+pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Result<Derived, PipelineError> {
+    let (date, id) = (row.run_date, row.run_id.clone());
+    let tag = tail.embedder.tag();
+
+    let embedded = embed::embed_run(output, date, &id, tail.embedder, tail.cache)?;
+    tracing::info!(
+        run_id = %id,
+        embedder = %embedded.embedder_id,
+        rows = embedded.rows,
+        newly_embedded = embedded.newly_embedded,
+        "embedded the responses"
+    );
+    let (features_path, featured) = crate::features::stage::write_features(output, date, &id, tail.lexicon)?;
+    tracing::info!(run_id = %id, rows = featured, lexicon = %tail.lexicon.version, "extracted behavioural features");
+    let measured = crate::metrics::stage::measure_run(output, date, &id, &tag)?;
+    tracing::info!(run_id = %id, probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
+
+    row.embedder_id.get_or_insert_with(|| tag.id.clone());
+    let info = row.info();
+    let mut trends = crate::trend::stage::trend_run(output, &info, &tag, &TrendSettings::from_alerts(tail.alerts))?;
+    let alerts = alert::evaluate(&mut trends, info.coverage, tail.alerts);
+    let trends_path = output.per_embedder_path(crate::trend::table::TABLE, date, &id, &tag);
+    crate::trend::table::write(&trends_path, &id, &tag.id, &trends)?;
+    let alerts_path = output.per_embedder_path(alert::table::TABLE, date, &id, &tag);
+    alert::table::write(&alerts_path, &id, &tag.id, &alerts)?;
+    tracing::info!(run_id = %id, trends = trends.len(), alerts = alert::raised(&alerts), "compared with earlier runs");
+
+    let report = crate::report::write_report(output, &info, &tag)?;
+    tracing::info!(run_id = %id, "wrote the report {}", report.display());
+
+    if tail.stamp_finish {
+        row.finished_at = Utc::now();
+    }
+    let runs_path = runs::write(output, &row)?;
+    let tables = [
+        vec![embedded.path.clone(), features_path],
+        measured.tables.clone(),
+        vec![trends_path, alerts_path, report.clone(), runs_path],
+    ]
+    .concat();
+    Ok(Derived { row, embedded, featured, measured, alerts, report, tables })
+}
