@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use hivewatch::embed::minilm::{MatmulBackend, MiniLm};
-use hivewatch::embed::{Embedder, EmbedderSpec, lexical};
+use hivewatch::embed::{Embedder, lexical};
 
 // The allocator the hivewatch binary uses (see src/main.rs).
 #[global_allocator]
@@ -84,7 +84,7 @@ fn lexical_throughput(texts: &[String], refs: &[&str]) {
         reps * texts.len(),
         (reps * texts.len()) as f64 / secs
     );
-    let lexical = Embedder::build(&EmbedderSpec::Lexical).expect("lexical");
+    let lexical = Embedder::build(&hivewatch::config::EmbedConfig::Lexical, None).expect("lexical");
     let start = Instant::now();
     for _ in 0..reps {
         checksum += lexical.embed_blocking(refs).expect("lexical")[0][0];

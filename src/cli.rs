@@ -154,7 +154,7 @@ struct EmbedderArgs {
 
 impl EmbedderArgs {
     /// The same validation as the configuration's `[embed]`, with errors naming the flags.
-    fn spec(&self) -> Result<crate::embed::EmbedderSpec> {
+    fn build(&self) -> Result<crate::embed::Embedder> {
         use toml::Spanned;
         let flag = |v: &Option<String>| v.clone().map(|v| Spanned::new(0..0, v));
         let raw = crate::config::embed::RawEmbed {
@@ -193,7 +193,7 @@ impl EmbedderArgs {
             }
             _ => None,
         };
-        Ok(crate::embed::EmbedderSpec::from_embed_config(&embed, api_key))
+        Ok(crate::embed::Embedder::build(&embed, api_key)?)
     }
 }
 
@@ -367,13 +367,13 @@ async fn dispatch(command: Command) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Embed { embedder } => {
-            let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
+            let embedder = embedder.build()?;
             eprintln!("embedder {}", embedder.id());
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
         Command::Analyze { output, embedder, runs, lexicon } => {
-            let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
+            let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
             tokio::task::block_in_place(|| {
                 analyze(&output, &embedder, &lexicon, &crate::alert::AlertConfig::default(), &runs)
@@ -381,7 +381,7 @@ async fn dispatch(command: Command) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon } => {
-            let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
+            let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
             tokio::task::block_in_place(|| import(&files, format, &output, run_date, on_bad_row, &embedder, &lexicon))?;
             Ok(exit::OK)

@@ -16,7 +16,7 @@ use crate::collect::journal::{Journal, RunDir, RunState, RunStatus, completed_na
 use crate::collect::responses::{self, EndpointCounts};
 use crate::collect::{self, CollectSummary, Progress};
 use crate::embed::cache::EmbeddingCache;
-use crate::embed::{self, EmbedStats, Embedder, EmbedderSpec};
+use crate::embed::{self, EmbedStats, Embedder};
 use crate::features::Lexicon;
 use crate::pipeline::{PipelineError, Tail, derive_tables};
 use crate::plan::runs::RunRow;
@@ -81,7 +81,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let output = Output::local(&plan.config.output);
     let _lock = store::lock::acquire(&output)?;
     // Build the embedder first: a missing model folder must stop the run before any request.
-    let embedder = Embedder::build(&EmbedderSpec::from_config(&plan.config))?;
+    let embedder = Embedder::from_config(&plan.config)?;
     tracing::info!(embedder = embedder.id(), "embedder ready");
     let lexicon = match &plan.config.lexicon {
         Some(path) => Lexicon::load(path)?,

@@ -78,91 +78,81 @@ fn fmt(v: f64) -> String {
     if v.abs() >= 100.0 { format!("{v:.0}") } else { format!("{v:.3}") }
 }
 
+/// An alert about the whole night (no trend row).
+fn night_alert(severity: Severity, rule: &str, metric: &str, value: f64, threshold: f64, message: String) -> Alert {
+    Alert {
+        severity,
+        rule: rule.into(),
+        scope: Scope::Overall,
+        metric: metric.into(),
+        value,
+        baseline: None,
+        threshold,
+        message,
+    }
+}
+
 /// Evaluates the rules on tonight's trend rows and sets each row's status (alert for a critical
 /// alert on it, watch for a warning).
 pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> Vec<Alert> {
-    let mut alerts: Vec<(usize, Alert)> = Vec::new();
     if coverage < config.min_coverage {
-        let alert = Alert {
-            severity: Severity::Critical,
-            rule: "coverage".into(),
-            scope: Scope::Overall,
-            metric: "coverage".into(),
-            value: coverage,
-            baseline: None,
-            threshold: config.min_coverage,
-            message: format!(
-                "only {:.1}% of requests succeeded (the guard is {:.1}%): diversity is not judged tonight",
-                coverage * 100.0,
-                config.min_coverage * 100.0
-            ),
-        };
-        return vec![alert];
+        let message = format!(
+            "only {:.1}% of requests succeeded (the guard is {:.1}%): diversity is not judged tonight",
+            coverage * 100.0,
+            config.min_coverage * 100.0
+        );
+        return vec![night_alert(Severity::Critical, "coverage", "coverage", coverage, config.min_coverage, message)];
     }
+    let mut out = Vec::new();
     if rows.iter().any(|r| r.instrument_change) {
-        alerts.push((
-            usize::MAX,
-            Alert {
-                severity: Severity::Info,
-                rule: "instrument_change".into(),
-                scope: Scope::Overall,
-                metric: "".into(),
-                value: 0.0,
-                baseline: None,
-                threshold: 0.0,
-                message: "the suite, the sampling or the embedder changed: a new baseline starts tonight".into(),
-            },
-        ));
+        let message = "the suite, the sampling or the embedder changed: a new baseline starts tonight".into();
+        out.push(night_alert(Severity::Info, "instrument_change", "", 0.0, 0.0, message));
     }
     let spread_fell = rows
         .iter()
         .find(|r| r.scope.is_overall() && r.metric == "refusal_rate_spread")
         .and_then(|r| r.delta)
         .is_some_and(|d| d < 0.0);
-    for (i, row) in rows.iter().enumerate() {
-        let fired = [
-            ("drop", config.drop.enabled.then(|| drop_rule(&config.drop, row)).flatten()),
-            ("trend", config.trend.enabled.then(|| trend_rule(&config.trend, row)).flatten()),
-            ("floor", config.floor.enabled.then(|| floor_rule(&config.floor, row)).flatten()),
-            ("shift", config.shift.enabled.then(|| shift_rule(&config.shift, row)).flatten()),
-            ("pair", config.pair.enabled.then(|| pair_rule(&config.pair, row)).flatten()),
-            (
-                "concentration",
-                config.concentration.enabled.then(|| concentration_rule(&config.concentration, row)).flatten(),
-            ),
-            ("refusal", config.refusal.enabled.then(|| refusal_rule(&config.refusal, row, spread_fell)).flatten()),
-        ];
-        for (rule, fired) in fired {
-            if let Some(Fired { severity, threshold, message }) = fired {
-                let alert = Alert {
-                    severity,
-                    rule: rule.to_owned(),
-                    scope: row.scope.clone(),
-                    metric: row.metric.clone(),
-                    value: row.value,
-                    baseline: row.baseline,
-                    threshold,
-                    message,
-                };
-                alerts.push((i, alert));
-            }
-        }
-    }
-    for (i, alert) in &alerts {
-        if let Some(row) = rows.get_mut(*i) {
-            let status = match alert.severity {
+    for row in rows.iter_mut() {
+        for (rule, Fired { severity, threshold, message }) in fired_rules(row, config, spread_fell) {
+            row.status = row.status.max(match severity {
                 Severity::Critical => Status::Alert,
                 Severity::Warning => Status::Watch,
                 Severity::Info => Status::Ok,
-            };
-            row.status = row.status.max(status);
+            });
+            out.push(Alert {
+                severity,
+                rule: rule.to_owned(),
+                scope: row.scope.clone(),
+                metric: row.metric.clone(),
+                value: row.value,
+                baseline: row.baseline,
+                threshold,
+                message,
+            });
         }
     }
-    let mut out: Vec<Alert> = alerts.into_iter().map(|(_, a)| a).collect();
     out.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)).then(a.scope.to_string().cmp(&b.scope.to_string()))
     });
     out
+}
+
+/// The enabled rules that fire on one trend row.
+fn fired_rules(row: &TrendRow, config: &AlertConfig, spread_fell: bool) -> Vec<(&'static str, Fired)> {
+    let on = |enabled: bool, rule: &dyn Fn() -> Option<Fired>| if enabled { rule() } else { None };
+    [
+        ("drop", on(config.drop.enabled, &|| drop_rule(&config.drop, row))),
+        ("trend", on(config.trend.enabled, &|| trend_rule(&config.trend, row))),
+        ("floor", on(config.floor.enabled, &|| floor_rule(&config.floor, row))),
+        ("shift", on(config.shift.enabled, &|| shift_rule(&config.shift, row))),
+        ("pair", on(config.pair.enabled, &|| pair_rule(&config.pair, row))),
+        ("concentration", on(config.concentration.enabled, &|| concentration_rule(&config.concentration, row))),
+        ("refusal", on(config.refusal.enabled, &|| refusal_rule(&config.refusal, row, spread_fell))),
+    ]
+    .into_iter()
+    .filter_map(|(rule, fired)| Some((rule, fired?)))
+    .collect()
 }
 
 /// A rule that fired on a row: its level and what to say.

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::collect::responses::{self, OkTexts};
 use crate::config::{Config, EmbedConfig};
+use crate::secrets::SecretKey;
 use crate::store::{EmbedderTag, Output, StoreError, TableWriter};
 use cache::{EmbeddingCache, TextHash};
 use minilm::hub;
@@ -42,52 +43,6 @@ pub enum EmbedError {
     Store(#[from] StoreError),
 }
 
-/// Which embedder to build, as configured.
-#[derive(Debug, Clone)]
-pub enum EmbedderSpec {
-    Lexical,
-    MiniLm {
-        model_dir: PathBuf,
-    },
-    /// MiniLM from the Hugging Face Hub, fetched once into a local cache.
-    MiniLmHub(hub::HubModel),
-    Remote(remote::RemoteSpec),
-}
-
-impl EmbedderSpec {
-    /// The embedder a configuration asks for (its keys resolved first).
-    pub fn from_config(config: &Config) -> Self {
-        Self::from_embed_config(&config.embed, config.embed_api_key.clone())
-    }
-
-    /// The embedder of an `[embed]` table (or the same settings from the command line).
-    pub fn from_embed_config(embed: &EmbedConfig, api_key: Option<crate::secrets::SecretKey>) -> Self {
-        match embed {
-            EmbedConfig::Lexical => EmbedderSpec::Lexical,
-            EmbedConfig::MiniLm { model_dir } => EmbedderSpec::MiniLm { model_dir: model_dir.clone() },
-            EmbedConfig::MiniLmHub(model) => EmbedderSpec::MiniLmHub(model.clone()),
-            EmbedConfig::Remote { base_url, model, timeout_s, max_retries, requests_per_minute, .. } => {
-                EmbedderSpec::Remote(remote::RemoteSpec {
-                    base_url: base_url.clone(),
-                    model: model.clone(),
-                    api_key,
-                    timeout: std::time::Duration::from_secs_f64(*timeout_s),
-                    max_retries: *max_retries,
-                    requests_per_minute: *requests_per_minute,
-                })
-            }
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            EmbedderSpec::Lexical => "lexical",
-            EmbedderSpec::MiniLm { .. } | EmbedderSpec::MiniLmHub(_) => "minilm",
-            EmbedderSpec::Remote(_) => "remote",
-        }
-    }
-}
-
 pub enum Embedder {
     Lexical,
     MiniLm(Box<minilm::MiniLm>),
@@ -99,12 +54,29 @@ const REMOTE_BATCH: usize = 64;
 const CHUNK_ROWS: usize = 1024;
 
 impl Embedder {
-    pub fn build(spec: &EmbedderSpec) -> Result<Self, EmbedError> {
-        Ok(match spec {
-            EmbedderSpec::Lexical => Embedder::Lexical,
-            EmbedderSpec::MiniLm { model_dir } => Embedder::MiniLm(Box::new(minilm::MiniLm::load(model_dir)?)),
-            EmbedderSpec::MiniLmHub(model) => Embedder::MiniLm(Box::new(minilm::MiniLm::load(&hub::fetch(model)?)?)),
-            EmbedderSpec::Remote(r) => Embedder::Remote(Box::new(remote::RemoteEmbedder::new(r.clone())?)),
+    /// The embedder a configuration asks for (its keys resolved first).
+    pub fn from_config(config: &Config) -> Result<Self, EmbedError> {
+        Self::build(&config.embed, config.embed_api_key.clone())
+    }
+
+    /// The embedder of an `[embed]` table (or the same settings from the command line), with
+    /// the remote embedder's key when it needs one.
+    pub fn build(embed: &EmbedConfig, api_key: Option<SecretKey>) -> Result<Self, EmbedError> {
+        Ok(match embed {
+            EmbedConfig::Lexical => Embedder::Lexical,
+            EmbedConfig::MiniLm { model_dir } => Embedder::MiniLm(Box::new(minilm::MiniLm::load(model_dir)?)),
+            EmbedConfig::MiniLmHub(model) => Embedder::MiniLm(Box::new(minilm::MiniLm::load(&hub::fetch(model)?)?)),
+            EmbedConfig::Remote { base_url, model, timeout_s, max_retries, requests_per_minute, .. } => {
+                let spec = remote::RemoteSpec {
+                    base_url: base_url.clone(),
+                    model: model.clone(),
+                    api_key,
+                    timeout: std::time::Duration::from_secs_f64(*timeout_s),
+                    max_retries: *max_retries,
+                    requests_per_minute: *requests_per_minute,
+                };
+                Embedder::Remote(Box::new(remote::RemoteEmbedder::new(spec)?))
+            }
         })
     }
 

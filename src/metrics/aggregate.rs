@@ -201,17 +201,22 @@ fn record_models(r: &ProbeRecord) -> impl Iterator<Item = &str> {
         .chain(r.behaviour.models.iter().map(|(n, _)| n.as_str()))
 }
 
+/// A metric of the `overall` scope over a run of `n_models` models.
+fn overall(metric: &str, value: f64, ci: Option<(f64, f64)>, n: usize, n_models: usize) -> RunMetric {
+    RunMetric { scope: Scope::Overall, metric: metric.into(), value, ci, n, n_models }
+}
+
 /// The run's aggregates from its probe records (in any order).
 pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     let mut records: Vec<&ProbeRecord> = records.iter().collect();
     records.sort_by(|a, b| a.probe.cmp(&b.probe));
     let run = RunModels::of(&records);
+    let (m, p) = (run.len(), records.len());
     let mut out = RunAggregates::default();
 
-    let mut scopes: Vec<(Scope, Option<String>, Vec<usize>)> =
-        vec![(Scope::Overall, None, (0..records.len()).collect())];
+    let mut scopes: Vec<(Scope, Option<String>, Vec<usize>)> = vec![(Scope::Overall, None, (0..p).collect())];
     for c in records.iter().map(|r| r.category.as_str()).collect::<BTreeSet<_>>() {
-        let members = (0..records.len()).filter(|&i| records[i].category == c).collect();
+        let members = (0..p).filter(|&i| records[i].category == c).collect();
         scopes.push((Scope::Category(c.to_owned()), Some(c.to_owned()), members));
     }
     for (scope, category, members) in &scopes {
@@ -219,40 +224,17 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
         out.pairs.extend(scope_pairs(&records, members, &run).into_iter().map(|p| (category.clone(), p)));
     }
 
-    let overall = |metric: &str, value: f64, ci: Option<(f64, f64)>, n: usize| RunMetric {
-        scope: Scope::Overall,
-        metric: metric.into(),
-        value,
-        ci,
-        n,
-        n_models: run.len(),
-    };
     let per_model = model_metrics(&records, &run);
-    // Spread across models of their rates: the population standard deviation.
-    for metric in &MODEL_METRICS[..4] {
-        let rates: Vec<f64> = per_model.iter().filter(|m| m.metric == *metric).map(|m| m.value).collect();
-        if rates.len() >= 2 {
-            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-            let sd = (rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rates.len() as f64).sqrt();
-            out.metrics.push(RunMetric {
-                n_models: rates.len(),
-                ..overall(&format!("{metric}_spread"), sd, None, records.len())
-            });
-        }
+    out.metrics.extend(rate_spreads(&per_model, p));
+    if let Some((kappa, n)) = refusal_kappa(&records, m) {
+        out.metrics.push(overall("refusal_kappa", kappa, None, n, m));
     }
-    if let Some((kappa, n)) = refusal_kappa(&records, run.len()) {
-        out.metrics.push(overall("refusal_kappa", kappa, None, n));
-    }
+    let overall_pairs: Vec<&PairSimilarity> = out.pairs.iter().filter(|(c, _)| c.is_none()).map(|(_, p)| p).collect();
     if records.iter().any(|r| r.models.is_some()) {
         let (effective, ci) = effective_models(&records, &run);
-        let m = run.len() as f64;
-        out.metrics.push(overall("effective_models", effective, ci, records.len()));
-        out.metrics.push(overall(
-            "effective_models_ratio",
-            effective / m,
-            ci.map(|(lo, hi)| (lo / m, hi / m)),
-            records.len(),
-        ));
+        out.metrics.push(overall("effective_models", effective, ci, p, m));
+        let ratio_ci = ci.map(|(lo, hi)| (lo / m as f64, hi / m as f64));
+        out.metrics.push(overall("effective_models_ratio", effective / m as f64, ratio_ci, p, m));
 
         let self_similarity: Vec<Option<f64>> = run
             .names
@@ -262,35 +244,69 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
                 per_model.iter().find(|x| x.scope == scope && x.metric == "self_similarity").map(|x| x.value)
             })
             .collect();
-        let overall_pairs: Vec<&PairSimilarity> =
-            out.pairs.iter().filter(|(c, _)| c.is_none()).map(|(_, p)| p).collect();
         out.families = families(&run.names, &overall_pairs, &self_similarity);
-        let sizes: Vec<usize> = {
-            let mut by_family: BTreeMap<&str, usize> = BTreeMap::new();
-            for f in &out.families {
-                by_family.insert(&f.family, f.size);
-            }
-            by_family.into_values().collect()
-        };
-        let hhi = herfindahl(&sizes).expect("at least one model");
-        out.metrics.push(overall("families", sizes.len() as f64, None, records.len()));
-        out.metrics.push(overall("family_hhi", hhi, None, records.len()));
-        out.metrics.push(overall("effective_families", 1.0 / hhi, None, records.len()));
+        out.metrics.extend(family_metrics(&out.families, p));
         if let Some(max) = overall_pairs.iter().map(|p| p.mean_similarity).reduce(f64::max) {
-            out.metrics.push(overall("max_pair_similarity", max, None, records.len()));
+            out.metrics.push(overall("max_pair_similarity", max, None, p, m));
         }
     }
     out.metrics.extend(per_model);
-    // Each pair as a series of its own, so trends can see two models converging; the excess
-    // over tonight's mean pair similarity separates a pair drawing together from the whole
-    // ecosystem drawing together.
-    let overall_pairs: Vec<&PairSimilarity> = out.pairs.iter().filter(|(c, _)| c.is_none()).map(|(_, p)| p).collect();
-    let mean_pair = overall_pairs.iter().map(|p| p.mean_similarity).sum::<f64>() / overall_pairs.len().max(1) as f64;
-    let mut pair_metrics = Vec::new();
-    for p in overall_pairs {
+    out.metrics.extend(pair_series(&overall_pairs));
+    out.metrics.extend(out.families.iter().map(|f| RunMetric {
+        scope: Scope::Model(f.model.clone()),
+        metric: "family_size".into(),
+        value: f.size as f64,
+        ci: None,
+        n: p,
+        n_models: m,
+    }));
+    out.metrics.push(overall("models", m as f64, None, p, m));
+    out.metrics.push(overall("probes", p as f64, None, p, m));
+    out
+}
+
+/// The spread across models of their rates: the population standard deviation.
+fn rate_spreads(per_model: &[RunMetric], probes: usize) -> Vec<RunMetric> {
+    MODEL_METRICS[..4]
+        .iter()
+        .filter_map(|metric| {
+            let rates: Vec<f64> = per_model.iter().filter(|m| m.metric == *metric).map(|m| m.value).collect();
+            if rates.len() < 2 {
+                return None;
+            }
+            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+            let sd = (rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rates.len() as f64).sqrt();
+            Some(overall(&format!("{metric}_spread"), sd, None, probes, rates.len()))
+        })
+        .collect()
+}
+
+/// The number of families, their concentration (HHI) and the effective number of families.
+fn family_metrics(families: &[Family], probes: usize) -> Vec<RunMetric> {
+    let mut by_family: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in families {
+        by_family.insert(&f.family, f.size);
+    }
+    let sizes: Vec<usize> = by_family.into_values().collect();
+    let hhi = herfindahl(&sizes).expect("at least one model");
+    let m = families.len();
+    vec![
+        overall("families", sizes.len() as f64, None, probes, m),
+        overall("family_hhi", hhi, None, probes, m),
+        overall("effective_families", 1.0 / hhi, None, probes, m),
+    ]
+}
+
+/// Each pair as a series of its own, so trends can see two models converging; the excess over
+/// tonight's mean pair similarity separates a pair drawing together from the whole ecosystem
+/// drawing together.
+fn pair_series(pairs: &[&PairSimilarity]) -> Vec<RunMetric> {
+    let mean_pair = pairs.iter().map(|p| p.mean_similarity).sum::<f64>() / pairs.len().max(1) as f64;
+    let mut out = Vec::with_capacity(2 * pairs.len());
+    for p in pairs {
         let scope = Scope::pair(&p.model_a, &p.model_b);
         for (metric, shift) in [("similarity", 0.0), ("excess_similarity", mean_pair)] {
-            pair_metrics.push(RunMetric {
+            out.push(RunMetric {
                 scope: scope.clone(),
                 metric: metric.into(),
                 value: p.mean_similarity - shift,
@@ -300,19 +316,6 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
             });
         }
     }
-    out.metrics.extend(pair_metrics);
-    for f in &out.families {
-        out.metrics.push(RunMetric {
-            scope: Scope::Model(f.model.clone()),
-            metric: "family_size".into(),
-            value: f.size as f64,
-            ci: None,
-            n: records.len(),
-            n_models: run.len(),
-        });
-    }
-    out.metrics.push(overall("models", run.len() as f64, None, records.len()));
-    out.metrics.push(overall("probes", records.len() as f64, None, records.len()));
     out
 }
 
