@@ -462,17 +462,19 @@ pub fn print_alerts(alerts: &[crate::alert::Alert]) {
 }
 
 async fn check_endpoints(cfg: &Config) -> Result<i32> {
-    let client = reqwest::Client::builder().build().context("building the HTTP client")?;
+    // Collection's own client: the same redirect policy (no key to another origin).
+    let client = crate::collect::http_client().context("building the HTTP client")?;
     let redactor = crate::secrets::Redactor::new(cfg.endpoints.iter().filter_map(|e| e.api_key.as_ref()));
     let checks = cfg.endpoints.iter().cloned().map(|ep| {
-        let client = client.clone();
+        let (client, redactor) = (client.clone(), redactor.clone());
         async move {
             let params = SentParams { max_tokens: 16, ..SentParams::for_sample(&ep, 0) };
             let req = ChatRequest { system: None, prompt: "Reply with the single word: ok", params };
             let wire = providers::build(&ep, &req);
             let body = serde_json::to_vec(&wire.body).expect("serialises");
             let t = std::time::Instant::now();
-            let r = crate::collect::send_once(&client, &wire, &body, &ep, crate::collect::MAX_BODY_BYTES).await;
+            let r =
+                crate::collect::send_once(&client, &wire, &body, &ep, crate::collect::MAX_BODY_BYTES, &redactor).await;
             (ep, t.elapsed(), r)
         }
     });
@@ -481,16 +483,18 @@ async fn check_endpoints(cfg: &Config) -> Result<i32> {
     println!("{:<28} {:<10} {:<8} {:>8}  detail", "endpoint", "provider", "status", "ms");
     for (ep, elapsed, r) in results {
         let (status, detail) = match r {
-            Ok((reply, _)) => ("ok", format!("{:?}", crate::collect::cap_text(reply.text, 40).0)),
+            Ok((reply, _)) => ("ok", format!("{:?}", redactor.redact_capped(&reply.text, 40).0)),
             Err(e) => {
                 failed += 1;
                 let hint = match e.kind {
                     ErrorKind::Auth => " (check the key in the variable named by api_key_env)",
                     ErrorKind::ClientError => " (check model and base_url)",
                     ErrorKind::Connect => " (is the server up? is base_url right?)",
+                    ErrorKind::Redirect => " (no redirect to another host is followed with a key)",
                     _ => "",
                 };
-                ("FAILED", format!("{}: {}{hint}", e.kind.as_str(), redactor.redact(&e.message)))
+                let message = redactor.redact_capped(&e.message, crate::collect::MAX_ERROR_BYTES).0;
+                ("FAILED", format!("{}: {message}{hint}", e.kind.as_str()))
             }
         };
         println!("{:<28} {:<10} {:<8} {:>8}  {}", ep.name, ep.provider.as_str(), status, elapsed.as_millis(), detail);

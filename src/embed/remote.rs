@@ -36,10 +36,8 @@ pub struct RemoteEmbedder {
 
 impl RemoteEmbedder {
     pub fn new(spec: RemoteSpec) -> Result<Self, EmbedError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("hivewatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| EmbedError::Compute(format!("cannot build the HTTP client: {e}")))?;
+        // Collection's client: no redirect to another origin, so the key stays with its host.
+        let client = crate::collect::http_client().map_err(|e| EmbedError::Compute(e.to_string()))?;
         let id = format!("remote:{}#{}", spec.base_url, spec.model);
         Ok(RemoteEmbedder {
             limiter: RateLimiter::new(spec.requests_per_minute),
@@ -95,7 +93,7 @@ impl RemoteEmbedder {
             req = req.header(name, value);
         }
         let resp = req.send().await.map_err(transport_error)?;
-        let (status, bytes) = read_reply(resp, MAX_BODY_BYTES).await?;
+        let (status, bytes) = read_reply(resp, MAX_BODY_BYTES, &self.redactor).await?;
         parse(&bytes, n).map_err(|message| AttemptError {
             kind: ErrorKind::Malformed,
             http_status: Some(status),
