@@ -281,10 +281,27 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(err) => {
             let code = exit::for_error(&err);
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", describe(&err));
             code
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: most errors here already quote their
+/// source ("cannot create X: Permission denied"), so the chain would say it twice.
+fn describe(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

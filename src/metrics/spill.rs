@@ -28,9 +28,14 @@ pub struct Spill {
 
 impl Spill {
     /// A new spill in a temporary folder under `scratch` (removed on drop, even on error).
+    /// Its name, `spill-<pid>-...`, names the process, so a folder a killed process left is
+    /// known for one ([`crate::store::clean_leftovers`]).
     pub fn new(scratch: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(scratch)?;
-        Ok(Spill { dir: tempfile::TempDir::new_in(scratch)?, writers: (0..PARTITIONS).map(|_| None).collect() })
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{}{}-", crate::store::SCRATCH_PREFIX, std::process::id()))
+            .tempdir_in(scratch)?;
+        Ok(Spill { dir, writers: (0..PARTITIONS).map(|_| None).collect() })
     }
 
     pub fn partition_path(&self, i: u64) -> PathBuf {
