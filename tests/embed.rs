@@ -324,7 +324,7 @@ fn minilm_named_by_hub_id_is_fetched_once_into_the_cache() {
     let (_, from_folder, folder_err) =
         embed_cli(&["embed", "--embedder", "minilm", "--model-dir", dir.to_str().unwrap()], input);
     assert_eq!(vectors(&out), vectors(&from_folder), "the fetched model gives the folder's vectors");
-    let id = |log: &str| log.split_whitespace().find(|w| w.contains("minilm:")).map(str::to_owned);
+    let id = |log: &str| log.split_whitespace().find(|w| w.starts_with("minilm:")).map(str::to_owned);
     assert_eq!(id(&err), id(&folder_err), "the same id: it names the weights, not where they came from");
 
     let requests = hub.requests();
