@@ -277,14 +277,19 @@ pub fn main() -> i32 {
             return exit::RUN_FAILED;
         }
     };
-    match runtime.block_on(dispatch(cli.command)) {
+    let code = match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(err) => {
             let code = exit::for_error(&err);
             eprintln!("error: {}", describe(&err));
             code
         }
-    }
+    };
+    // A run stopped by a signal leaves its tail on a blocking thread, asked to stop at its next
+    // stage boundary; give it that long, not the rest of the night (what it leaves half-written
+    // is a hidden temporary file, removed by the next start).
+    runtime.shutdown_timeout(Duration::from_secs(3));
+    code
 }
 
 /// An error and its causes on one line, each cause once: most errors here already quote their

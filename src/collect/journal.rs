@@ -67,27 +67,39 @@ impl RunDir {
         Ok(dir)
     }
 
-    /// The newest unfinished run whose plan fingerprint matches, if any.
-    pub fn find_resumable(output: &Output, fingerprint: &str) -> io::Result<Option<(RunDir, RunState)>> {
+    /// Every unfinished run under `output` (state folders that cannot be read are left out).
+    pub fn unfinished(output: &Output) -> io::Result<Vec<(RunDir, RunState)>> {
         let root = output.runs_dir();
         let entries = match std::fs::read_dir(&root) {
             Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut best: Option<(RunDir, RunState)> = None;
+        let mut out = Vec::new();
         for entry in entries {
             let path = entry?.path();
             let dir = RunDir { path };
             let Ok(state) = dir.load_state() else { continue };
-            if state.fingerprint == fingerprint
-                && state.status == RunStatus::Collecting
-                && best.as_ref().is_none_or(|(_, b)| state.started_at > b.started_at)
-            {
-                best = Some((dir, state));
+            if state.status == RunStatus::Collecting {
+                out.push((dir, state));
             }
         }
-        Ok(best)
+        out.sort_by_key(|(_, s)| s.started_at);
+        Ok(out)
+    }
+
+    /// The newest unfinished run of this plan (fingerprint) and this run date, if any: only
+    /// such a run is resumed. An unfinished run of another date is never continued under a
+    /// new one (see [`RunDir::unfinished`] to report it).
+    pub fn find_resumable(
+        output: &Output,
+        fingerprint: &str,
+        run_date: NaiveDate,
+    ) -> io::Result<Option<(RunDir, RunState)>> {
+        Ok(Self::unfinished(output)?
+            .into_iter()
+            .filter(|(_, s)| s.fingerprint == fingerprint && s.run_date == run_date)
+            .max_by_key(|(_, s)| s.started_at))
     }
 
     pub fn load_state(&self) -> io::Result<RunState> {

@@ -143,6 +143,12 @@ impl Output {
         self.state.join("lock")
     }
 
+    /// The `[alerts]` settings of the last `hivewatch run` on this output, which `analyze` and
+    /// `import` use when given no configuration.
+    pub fn alert_rules_path(&self) -> PathBuf {
+        self.state.join("alert-rules.json")
+    }
+
     /// The HTML reports.
     pub fn html_dir(&self) -> PathBuf {
         self.root.join("html")
