@@ -126,6 +126,34 @@ enum Command {
     },
 }
 
+/// `println!` that never panics: a closed stdout (`hivewatch import ... | head`) is no error for
+/// the data, so the work goes on and the rest of what it would print is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => { say(format_args!($($arg)*)) };
+}
+
+/// Writes a line to stdout; once stdout is closed (a broken pipe), writes nothing more.
+pub fn say(line: std::fmt::Arguments) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if out.write_fmt(line).and_then(|()| out.write_all(b"\n")).is_err() {
+        CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `eprintln!` that never panics (stderr closed too).
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Which embedder, from the command line.
 #[derive(Debug, clap::Args)]
 struct EmbedderArgs {
@@ -273,7 +301,7 @@ pub fn main() -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            tell!("error: cannot start the async runtime: {e}");
             return exit::RUN_FAILED;
         }
     };
@@ -281,7 +309,7 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(err) => {
             let code = exit::for_error(&err);
-            eprintln!("error: {}", describe(&err));
+            tell!("error: {}", describe(&err));
             code
         }
     };
@@ -352,9 +380,9 @@ async fn dispatch(command: Command) -> Result<i32> {
         }
         Command::Probes { command: ProbesCommand::Validate { dir } } => {
             let suite = Suite::load(&dir)?;
-            println!("suite {} version {} id {}: {} probes", suite.name, suite.version, suite.id, suite.probes.len());
+            say!("suite {} version {} id {}: {} probes", suite.name, suite.version, suite.id, suite.probes.len());
             for (category, n) in suite.categories() {
-                println!("  {category:<28} {n:>4}");
+                say!("  {category:<28} {n:>4}");
             }
             Ok(exit::OK)
         }
@@ -383,14 +411,14 @@ async fn dispatch(command: Command) -> Result<i32> {
                 .with_context(|| format!("cannot listen on {host}:{port}"))?;
             sim.set_night(night);
             // Tests read this line to learn the port.
-            println!("hivewatch simulator listening on http://{}", sim.addr);
+            say!("hivewatch simulator listening on http://{}", sim.addr);
             tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
             sim.stop().await;
             Ok(exit::OK)
         }
         Command::Embed { embedder } => {
             let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
-            eprintln!("embedder {}", embedder.id());
+            tell!("embedder {}", embedder.id());
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
@@ -411,8 +439,8 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Features { command: FeaturesCommand::Eval { labels, lexicon } } => {
             let lexicon = load_lexicon(lexicon.as_deref())?;
             let rows = crate::features::eval::read_labelled(&labels)?;
-            println!("lexicon {} on {} ({} rows)", lexicon.version, labels.display(), rows.len());
-            println!("{}", crate::features::eval::evaluate(&lexicon, &rows));
+            say!("lexicon {} on {} ({} rows)", lexicon.version, labels.display(), rows.len());
+            say!("{}", crate::features::eval::evaluate(&lexicon, &rows));
             Ok(exit::OK)
         }
         Command::Demo { output, scenario, nights } => crate::demo::run(&output, scenario.as_deref(), nights).await,
@@ -420,7 +448,7 @@ async fn dispatch(command: Command) -> Result<i32> {
 }
 
 fn print_plan(plan: &Plan) {
-    println!(
+    say!(
         "plan: suite {} ({} probes, id {}) x {} endpoints x {} samples = {} requests",
         plan.suite.name,
         plan.suite.probes.len(),
@@ -429,24 +457,34 @@ fn print_plan(plan: &Plan) {
         plan.samples(),
         plan.total_requests()
     );
-    println!(
+    say!(
         "{:<28} {:<10} {:<28} {:>9} {:>14} {:>16}",
-        "endpoint", "provider", "model", "requests", "~prompt tok", "max output tok"
+        "endpoint",
+        "provider",
+        "model",
+        "requests",
+        "~prompt tok",
+        "max output tok"
     );
     let (mut pt, mut ct) = (0, 0);
     for e in plan.estimates() {
-        println!(
+        say!(
             "{:<28} {:<10} {:<28} {:>9} {:>14} {:>16}",
-            e.endpoint, e.provider, e.model, e.requests, e.est_prompt_tokens, e.max_completion_tokens
+            e.endpoint,
+            e.provider,
+            e.model,
+            e.requests,
+            e.est_prompt_tokens,
+            e.max_completion_tokens
         );
         pt += e.est_prompt_tokens;
         ct += e.max_completion_tokens;
     }
-    println!("{:<68} {:>9} {:>14} {:>16}", "total", plan.total_requests(), pt, ct);
+    say!("{:<68} {:>9} {:>14} {:>16}", "total", plan.total_requests(), pt, ct);
 }
 
 pub fn print_report(r: &RunReport) {
-    println!(
+    say!(
         "run {} ({}){}: {} planned, {} ok, {} failed, coverage {:.1}%",
         r.run_id,
         r.run_date,
@@ -460,15 +498,17 @@ pub fn print_report(r: &RunReport) {
     names.sort();
     for (name, (ok, failed)) in names {
         if *failed > 0 {
-            println!("  {name:<28} {ok:>6} ok {failed:>6} failed");
+            say!("  {name:<28} {ok:>6} ok {failed:>6} failed");
         }
     }
-    println!(
+    say!(
         "embedded {} responses with {} ({} new, the rest from the cache)",
-        r.embedded.rows, r.embedded.embedder_id, r.embedded.newly_embedded
+        r.embedded.rows,
+        r.embedded.embedder_id,
+        r.embedded.newly_embedded
     );
     for t in &r.tables {
-        println!("wrote {}", t.display());
+        say!("wrote {}", t.display());
     }
     print_alerts(&r.alerts);
 }
@@ -476,10 +516,10 @@ pub fn print_report(r: &RunReport) {
 /// The night's alerts, most severe first.
 pub fn print_alerts(alerts: &[crate::alert::Alert]) {
     if crate::alert::raised(alerts) == 0 {
-        println!("no alert raised");
+        say!("no alert raised");
     }
     for a in alerts {
-        println!("{:<8} {:<13} {}: {}", a.severity.as_str(), a.rule, a.scope, a.message);
+        say!("{:<8} {:<13} {}: {}", a.severity.as_str(), a.rule, a.scope, a.message);
     }
 }
 
@@ -502,7 +542,7 @@ async fn check_endpoints(cfg: &Config) -> Result<i32> {
     });
     let results = futures_join_all(checks).await;
     let mut failed = 0;
-    println!("{:<28} {:<10} {:<8} {:>8}  detail", "endpoint", "provider", "status", "ms");
+    say!("{:<28} {:<10} {:<8} {:>8}  detail", "endpoint", "provider", "status", "ms");
     for (ep, elapsed, r) in results {
         let (status, detail) = match r {
             Ok((reply, _)) => ("ok", format!("{:?}", redactor.redact_capped(&reply.text, 40).0)),
@@ -519,7 +559,7 @@ async fn check_endpoints(cfg: &Config) -> Result<i32> {
                 ("FAILED", format!("{}: {message}{hint}", e.kind.as_str()))
             }
         };
-        println!("{:<28} {:<10} {:<8} {:>8}  {}", ep.name, ep.provider.as_str(), status, elapsed.as_millis(), detail);
+        say!("{:<28} {:<10} {:<8} {:>8}  {}", ep.name, ep.provider.as_str(), status, elapsed.as_millis(), detail);
     }
     Ok(if failed == 0 { exit::OK } else { exit::RUN_FAILED })
 }
@@ -559,32 +599,41 @@ fn embed_stdin(embedder: &crate::embed::Embedder) -> Result<()> {
         batch.clear();
         Ok(())
     };
-    for (n, line) in stdin.lines().enumerate() {
-        let line = line.context("reading stdin")?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
-            crate::input::InputError::new(std::path::Path::new("<stdin>"), Some(n + 1), format!("not JSON: {e}"))
+    let result = (|| -> Result<()> {
+        for (n, line) in stdin.lines().enumerate() {
+            let line = line.context("reading stdin")?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+                crate::input::InputError::new(std::path::Path::new("<stdin>"), Some(n + 1), format!("not JSON: {e}"))
+                    .hint("write one object a line: {\"text\": \"...\"}")
+            })?;
+            let Some(text) = value.get("text").and_then(serde_json::Value::as_str) else {
+                return Err(crate::input::InputError::new(
+                    std::path::Path::new("<stdin>"),
+                    Some(n + 1),
+                    "no \"text\" string",
+                )
                 .hint("write one object a line: {\"text\": \"...\"}")
-        })?;
-        let Some(text) = value.get("text").and_then(serde_json::Value::as_str) else {
-            return Err(crate::input::InputError::new(
-                std::path::Path::new("<stdin>"),
-                Some(n + 1),
-                "no \"text\" string",
-            )
-            .hint("write one object a line: {\"text\": \"...\"}")
-            .into());
-        };
-        batch.push(text.to_owned());
-        if batch.len() == 256 {
-            flush(&mut batch, &mut stdout)?;
+                .into());
+            };
+            batch.push(text.to_owned());
+            if batch.len() == 256 {
+                flush(&mut batch, &mut stdout)?;
+            }
         }
+        flush(&mut batch, &mut stdout)?;
+        stdout.flush()?;
+        Ok(())
+    })();
+    // The reader went away (`| head`): what it wanted is written; that is not a failure.
+    match result {
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            Ok(())
+        }
+        other => other,
     }
-    flush(&mut batch, &mut stdout)?;
-    stdout.flush()?;
-    Ok(())
 }
 
 /// `hivewatch import`: read every file first (bad rows refused or listed), then write the runs.
@@ -606,10 +655,10 @@ fn import(
         digest.push_str(&crate::util::sha256_hex(&bytes));
     }
     for b in &bad {
-        eprintln!("skipped {}:{}: {}", b.file.display(), b.line, b.reason);
+        tell!("skipped {}:{}: {}", b.file.display(), b.line, b.reason);
     }
     if !bad.is_empty() {
-        println!("skipped {} bad row(s), listed above", bad.len());
+        say!("skipped {} bad row(s), listed above", bad.len());
     }
     if rows.is_empty() {
         anyhow::bail!(crate::input::InputError::new(&files[0], None, "holds no row to import").hint("check --format"));
@@ -626,7 +675,7 @@ fn import(
     let mut tail = Tail { embedder, cache: &mut cache, lexicon, alerts: &alerts, stamp_finish: false };
     for run in &runs {
         crate::import::write_run(&output, run, &mut tail, &config_hash)?;
-        println!(
+        say!(
             "run {} ({}): {} responses of {} models to {} prompts (suite {}) imported",
             run.run_id,
             run.run_date,
@@ -671,7 +720,7 @@ fn analyze(
     for (date, id) in all.iter().filter(|(_, id)| wanted.is_empty() || wanted.contains(id)) {
         let row = crate::plan::runs::read(&output, *date, id)?;
         let derived = derive_tables(&output, row, &mut tail)?;
-        println!(
+        say!(
             "run {id}: {} rows of features with {}; {} rows embedded with {} ({} new)",
             derived.featured,
             lexicon.version,
@@ -680,11 +729,11 @@ fn analyze(
             derived.embedded.newly_embedded
         );
         for path in &derived.tables {
-            println!("run {id}: wrote {}", path.display());
+            say!("run {id}: wrote {}", path.display());
         }
         let raised = crate::alert::raised(&derived.alerts);
         if raised > 0 {
-            println!("run {id}: {raised} alert(s) in the alerts table (re-analysis notifies no one)");
+            say!("run {id}: {raised} alert(s) in the alerts table (re-analysis notifies no one)");
         }
     }
     Ok(())
