@@ -84,6 +84,10 @@ enum Command {
         /// Behaviour lexicon for the `features` table (default: the built-in one).
         #[arg(long)]
         lexicon: Option<PathBuf>,
+        /// Judge the runs by this configuration's [alerts] (default: the rules the last `run`
+        /// recorded in the output, else the built-in ones; the rules used are printed).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Bring existing multi-model outputs in as historical runs (JSONL, CSV, AlpacaEval).
     Import {
@@ -106,6 +110,10 @@ enum Command {
         /// Behaviour lexicon for the `features` table (default: the built-in one).
         #[arg(long)]
         lexicon: Option<PathBuf>,
+        /// Judge the runs by this configuration's [alerts] (default: the rules the last `run`
+        /// recorded in the output, else the built-in ones; the rules used are printed).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Behavioural features of responses.
     Features {
@@ -422,18 +430,18 @@ async fn dispatch(command: Command) -> Result<i32> {
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
-        Command::Analyze { output, embedder, runs, lexicon } => {
+        Command::Analyze { output, embedder, runs, lexicon, config } => {
+            let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
+            let lexicon = load_lexicon(lexicon.as_deref())?;
+            tokio::task::block_in_place(|| analyze(&output, &embedder, &lexicon, config.as_deref(), &runs))?;
+            Ok(exit::OK)
+        }
+        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon, config } => {
             let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
             tokio::task::block_in_place(|| {
-                analyze(&output, &embedder, &lexicon, &crate::alert::AlertConfig::default(), &runs)
+                import(&files, format, &output, run_date, on_bad_row, &embedder, &lexicon, config.as_deref())
             })?;
-            Ok(exit::OK)
-        }
-        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon } => {
-            let embedder = crate::embed::Embedder::build(&embedder.spec()?)?;
-            let lexicon = load_lexicon(lexicon.as_deref())?;
-            tokio::task::block_in_place(|| import(&files, format, &output, run_date, on_bad_row, &embedder, &lexicon))?;
             Ok(exit::OK)
         }
         Command::Features { command: FeaturesCommand::Eval { labels, lexicon } } => {
@@ -636,7 +644,9 @@ fn embed_stdin(embedder: &crate::embed::Embedder) -> Result<()> {
     }
 }
 
-/// `hivewatch import`: read every file first (bad rows refused or listed), then write the runs.
+/// `hivewatch import`: lock the output, read every file (bad rows refused or listed; rows
+/// spilled by run), then write the runs.
+#[allow(clippy::too_many_arguments)]
 fn import(
     files: &[PathBuf],
     format: crate::import::Format,
@@ -645,14 +655,18 @@ fn import(
     on_bad_row: crate::import::OnBadRow,
     embedder: &crate::embed::Embedder,
     lexicon: &crate::features::Lexicon,
+    config: Option<&std::path::Path>,
 ) -> Result<()> {
-    let mut rows = Vec::new();
+    // Locked first: a run writing here must not see half an import, nor an import wait for
+    // parsing to learn it cannot write.
+    let output = crate::store::Output::local(output);
+    let _lock = crate::store::lock::acquire(&output)?;
+    let alerts = alert_rules(config, &output)?;
+    let mut collector =
+        crate::import::Collector::new(&output.scratch_dir()).context("making scratch space for the import")?;
     let mut bad = Vec::new();
-    let mut digest = String::new();
     for file in files {
-        rows.extend(crate::import::read(format, file, on_bad_row, &mut bad)?);
-        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        digest.push_str(&crate::util::sha256_hex(&bytes));
+        crate::import::read(format, file, on_bad_row, &mut bad, &mut |row| collector.add(row))?;
     }
     for b in &bad {
         tell!("skipped {}:{}: {}", b.file.display(), b.line, b.reason);
@@ -660,26 +674,21 @@ fn import(
     if !bad.is_empty() {
         say!("skipped {} bad row(s), listed above", bad.len());
     }
-    if rows.is_empty() {
+    let default_date = run_date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let runs = collector.runs(format, default_date).context("writing the import's scratch files")?;
+    if runs.is_empty() {
         anyhow::bail!(crate::input::InputError::new(&files[0], None, "holds no row to import").hint("check --format"));
     }
-    let default_date = run_date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let config_hash = crate::util::sha256_hex(digest.as_bytes())[..16].to_owned();
-    let runs = crate::import::plan_runs(&rows, default_date, &config_hash)
-        .map_err(|e| crate::input::InputError::new(&files[0], None, e))?;
-    let output = crate::store::Output::local(output);
-    let _lock = crate::store::lock::acquire(&output)?;
     let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
         .context("opening the embedding cache")?;
-    let alerts = crate::alert::AlertConfig::default();
     let mut tail = Tail { embedder, cache: &mut cache, lexicon, alerts: &alerts, stamp_finish: false };
     for run in &runs {
-        crate::import::write_run(&output, run, &mut tail, &config_hash)?;
+        collector.write_run(&output, run, &mut tail)?;
         say!(
             "run {} ({}): {} responses of {} models to {} prompts (suite {}) imported",
             run.run_id,
             run.run_date,
-            run.responses.len(),
+            run.rows,
             run.models,
             run.suite.probes.len(),
             run.suite.id
@@ -688,17 +697,66 @@ fn import(
     Ok(())
 }
 
+/// The alert rules `analyze` and `import` judge runs by, said aloud: `--config`'s `[alerts]`,
+/// else those the last `hivewatch run` recorded in the output, else the built-in ones.
+fn alert_rules(config: Option<&std::path::Path>, output: &crate::store::Output) -> Result<crate::alert::AlertConfig> {
+    let (rules, from) = match config {
+        Some(path) => (Config::load(path)?.alerts, format!("[alerts] of {}", path.display())),
+        None => {
+            let recorded = output.alert_rules_path();
+            match std::fs::read(&recorded) {
+                Ok(bytes) => {
+                    let bad = |message: String| {
+                        crate::input::InputError::new(&recorded, None, message)
+                            .hint("pass --config with the configuration whose [alerts] to use")
+                    };
+                    let rules: crate::alert::AlertConfig = serde_json::from_slice(&bytes)
+                        .map_err(|e| bad(format!("cannot read the alert rules recorded by the last run: {e}")))?;
+                    rules.validate().map_err(bad)?;
+                    (rules, format!("recorded by the last run in {}", recorded.display()))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                    crate::alert::AlertConfig::default(),
+                    "the built-in ones (no --config, and no run recorded its rules in this output)".to_owned(),
+                ),
+                Err(e) => return Err(e).with_context(|| format!("reading {}", recorded.display())),
+            }
+        }
+    };
+    let rule_states = [
+        ("drop", rules.drop.enabled),
+        ("trend", rules.trend.enabled),
+        ("floor", rules.floor.enabled),
+        ("shift", rules.shift.enabled),
+        ("pair", rules.pair.enabled),
+        ("concentration", rules.concentration.enabled),
+        ("refusal", rules.refusal.enabled),
+    ];
+    let names = |enabled: bool| {
+        let v: Vec<&str> = rule_states.iter().filter(|(_, e)| *e == enabled).map(|(n, _)| *n).collect();
+        if v.is_empty() { "none".to_owned() } else { v.join(", ") }
+    };
+    say!(
+        "alert rules: {from}; enabled: {}; disabled: {}; coverage guard {}",
+        names(true),
+        names(false),
+        rules.min_coverage
+    );
+    Ok(rules)
+}
+
 /// `hivewatch analyze`: re-derive every table of stored runs (features, embeddings, measures,
 /// trends, alerts, report) from their stored responses.
 fn analyze(
     output: &std::path::Path,
     embedder: &crate::embed::Embedder,
     lexicon: &crate::features::Lexicon,
-    alerts: &crate::alert::AlertConfig,
+    config: Option<&std::path::Path>,
     wanted: &[String],
 ) -> Result<()> {
     let output = crate::store::Output::local(output);
     let _lock = crate::store::lock::acquire(&output)?;
+    let alerts = &alert_rules(config, &output)?;
     let all = crate::plan::runs::list(&output)?;
     if all.is_empty() {
         anyhow::bail!(

@@ -43,7 +43,7 @@ impl Spill {
     }
 
     pub fn push(&mut self, tag: Payload, endpoint: &str, probe: &str, payload: &[u8]) -> std::io::Result<()> {
-        let i = crate::util::stable_hash64(probe.as_bytes()) % PARTITIONS;
+        let i = partition_of(probe);
         let path = self.partition_path(i);
         let w = match &mut self.writers[i as usize] {
             Some(w) => w,
@@ -63,6 +63,11 @@ impl Spill {
         }
         Ok(out)
     }
+}
+
+/// The partition a probe's records go to.
+pub fn partition_of(probe: &str) -> u64 {
+    crate::util::stable_hash64(probe.as_bytes()) % PARTITIONS
 }
 
 /// Calls `f(payload kind, endpoint, probe, payload)` for every record of a partition file.
