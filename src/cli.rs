@@ -84,6 +84,10 @@ enum Command {
         /// Behaviour lexicon for the `features` table (default: the built-in one).
         #[arg(long)]
         lexicon: Option<PathBuf>,
+        /// Judge the runs by this configuration's [alerts] (default: the rules the last `run`
+        /// recorded in the output, else the built-in ones; the rules used are printed).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Bring existing multi-model outputs in as historical runs (JSONL, CSV, AlpacaEval).
     Import {
@@ -106,6 +110,10 @@ enum Command {
         /// Behaviour lexicon for the `features` table (default: the built-in one).
         #[arg(long)]
         lexicon: Option<PathBuf>,
+        /// Judge the runs by this configuration's [alerts] (default: the rules the last `run`
+        /// recorded in the output, else the built-in ones; the rules used are printed).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Behavioural features of responses.
     Features {
@@ -124,6 +132,34 @@ enum Command {
         #[arg(long)]
         nights: Option<u32>,
     },
+}
+
+/// `println!` that never panics: a closed stdout (`hivewatch import ... | head`) is no error for
+/// the data, so the work goes on and the rest of what it would print is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => { say(format_args!($($arg)*)) };
+}
+
+/// Writes a line to stdout; once stdout is closed (a broken pipe), writes nothing more.
+pub fn say(line: std::fmt::Arguments) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if out.write_fmt(line).and_then(|()| out.write_all(b"\n")).is_err() {
+        CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `eprintln!` that never panics (stderr closed too).
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
 }
 
 /// Which embedder, from the command line.
@@ -273,18 +309,40 @@ pub fn main() -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            tell!("error: cannot start the async runtime: {e}");
             return exit::RUN_FAILED;
         }
     };
-    match runtime.block_on(dispatch(cli.command)) {
+    let code = match runtime.block_on(dispatch(cli.command)) {
         Ok(code) => code,
         Err(err) => {
             let code = exit::for_error(&err);
-            eprintln!("error: {err:#}");
+            tell!("error: {}", describe(&err));
             code
         }
+    };
+    // A run stopped by a signal leaves its tail on a blocking thread, asked to stop at its next
+    // stage boundary; give it that long, not the rest of the night (what it leaves half-written
+    // is a hidden temporary file, removed by the next start).
+    runtime.shutdown_timeout(Duration::from_secs(3));
+    code
+}
+
+/// An error and its causes on one line, each cause once: most errors here already quote their
+/// source ("cannot create X: Permission denied"), so the chain would say it twice.
+fn describe(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
     }
+    out
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -330,9 +388,9 @@ async fn dispatch(command: Command) -> Result<i32> {
         }
         Command::Probes { command: ProbesCommand::Validate { dir } } => {
             let suite = Suite::load(&dir)?;
-            println!("suite {} version {} id {}: {} probes", suite.name, suite.version, suite.id, suite.probes.len());
+            say!("suite {} version {} id {}: {} probes", suite.name, suite.version, suite.id, suite.probes.len());
             for (category, n) in suite.categories() {
-                println!("  {category:<28} {n:>4}");
+                say!("  {category:<28} {n:>4}");
             }
             Ok(exit::OK)
         }
@@ -361,36 +419,36 @@ async fn dispatch(command: Command) -> Result<i32> {
                 .with_context(|| format!("cannot listen on {host}:{port}"))?;
             sim.set_night(night);
             // Tests read this line to learn the port.
-            println!("hivewatch simulator listening on http://{}", sim.addr);
+            say!("hivewatch simulator listening on http://{}", sim.addr);
             tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
             sim.stop().await;
             Ok(exit::OK)
         }
         Command::Embed { embedder } => {
             let embedder = embedder.build()?;
-            eprintln!("embedder {}", embedder.id());
+            tell!("embedder {}", embedder.id());
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
-        Command::Analyze { output, embedder, runs, lexicon } => {
+        Command::Analyze { output, embedder, runs, lexicon, config } => {
+            let embedder = embedder.build()?;
+            let lexicon = load_lexicon(lexicon.as_deref())?;
+            tokio::task::block_in_place(|| analyze(&output, &embedder, &lexicon, config.as_deref(), &runs))?;
+            Ok(exit::OK)
+        }
+        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon, config } => {
             let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
             tokio::task::block_in_place(|| {
-                analyze(&output, &embedder, &lexicon, &crate::alert::AlertConfig::default(), &runs)
+                import(&files, format, &output, run_date, on_bad_row, &embedder, &lexicon, config.as_deref())
             })?;
-            Ok(exit::OK)
-        }
-        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon } => {
-            let embedder = embedder.build()?;
-            let lexicon = load_lexicon(lexicon.as_deref())?;
-            tokio::task::block_in_place(|| import(&files, format, &output, run_date, on_bad_row, &embedder, &lexicon))?;
             Ok(exit::OK)
         }
         Command::Features { command: FeaturesCommand::Eval { labels, lexicon } } => {
             let lexicon = load_lexicon(lexicon.as_deref())?;
             let rows = crate::features::eval::read_labelled(&labels)?;
-            println!("lexicon {} on {} ({} rows)", lexicon.version, labels.display(), rows.len());
-            println!("{}", crate::features::eval::evaluate(&lexicon, &rows));
+            say!("lexicon {} on {} ({} rows)", lexicon.version, labels.display(), rows.len());
+            say!("{}", crate::features::eval::evaluate(&lexicon, &rows));
             Ok(exit::OK)
         }
         Command::Demo { output, scenario, nights } => crate::demo::run(&output, scenario.as_deref(), nights).await,
@@ -398,7 +456,7 @@ async fn dispatch(command: Command) -> Result<i32> {
 }
 
 fn print_plan(plan: &Plan) {
-    println!(
+    say!(
         "plan: suite {} ({} probes, id {}) x {} endpoints x {} samples = {} requests",
         plan.suite.name,
         plan.suite.probes.len(),
@@ -407,24 +465,34 @@ fn print_plan(plan: &Plan) {
         plan.samples(),
         plan.total_requests()
     );
-    println!(
+    say!(
         "{:<28} {:<10} {:<28} {:>9} {:>14} {:>16}",
-        "endpoint", "provider", "model", "requests", "~prompt tok", "max output tok"
+        "endpoint",
+        "provider",
+        "model",
+        "requests",
+        "~prompt tok",
+        "max output tok"
     );
     let (mut pt, mut ct) = (0, 0);
     for e in plan.estimates() {
-        println!(
+        say!(
             "{:<28} {:<10} {:<28} {:>9} {:>14} {:>16}",
-            e.endpoint, e.provider, e.model, e.requests, e.est_prompt_tokens, e.max_completion_tokens
+            e.endpoint,
+            e.provider,
+            e.model,
+            e.requests,
+            e.est_prompt_tokens,
+            e.max_completion_tokens
         );
         pt += e.est_prompt_tokens;
         ct += e.max_completion_tokens;
     }
-    println!("{:<68} {:>9} {:>14} {:>16}", "total", plan.total_requests(), pt, ct);
+    say!("{:<68} {:>9} {:>14} {:>16}", "total", plan.total_requests(), pt, ct);
 }
 
 pub fn print_report(r: &RunReport) {
-    println!(
+    say!(
         "run {} ({}){}: {} planned, {} ok, {} failed, coverage {:.1}%",
         r.run_id,
         r.run_date,
@@ -438,15 +506,17 @@ pub fn print_report(r: &RunReport) {
     names.sort();
     for (name, (ok, failed)) in names {
         if *failed > 0 {
-            println!("  {name:<28} {ok:>6} ok {failed:>6} failed");
+            say!("  {name:<28} {ok:>6} ok {failed:>6} failed");
         }
     }
-    println!(
+    say!(
         "embedded {} responses with {} ({} new, the rest from the cache)",
-        r.embedded.rows, r.embedded.embedder_id, r.embedded.newly_embedded
+        r.embedded.rows,
+        r.embedded.embedder_id,
+        r.embedded.newly_embedded
     );
     for t in &r.tables {
-        println!("wrote {}", t.display());
+        say!("wrote {}", t.display());
     }
     print_alerts(&r.alerts);
 }
@@ -454,46 +524,50 @@ pub fn print_report(r: &RunReport) {
 /// The night's alerts, most severe first.
 pub fn print_alerts(alerts: &[crate::alert::Alert]) {
     if crate::alert::raised(alerts) == 0 {
-        println!("no alert raised");
+        say!("no alert raised");
     }
     for a in alerts {
-        println!("{:<8} {:<13} {}: {}", a.severity.as_str(), a.rule, a.scope, a.message);
+        say!("{:<8} {:<13} {}: {}", a.severity.as_str(), a.rule, a.scope, a.message);
     }
 }
 
 async fn check_endpoints(cfg: &Config) -> Result<i32> {
-    let client = reqwest::Client::builder().build().context("building the HTTP client")?;
+    // Collection's own client: the same redirect policy (no key to another origin).
+    let client = crate::collect::http_client().context("building the HTTP client")?;
     let redactor = crate::secrets::Redactor::new(cfg.endpoints.iter().filter_map(|e| e.api_key.as_ref()));
     let checks = cfg.endpoints.iter().cloned().map(|ep| {
-        let client = client.clone();
+        let (client, redactor) = (client.clone(), redactor.clone());
         async move {
             let params = SentParams { max_tokens: 16, ..SentParams::for_sample(&ep, 0) };
             let req = ChatRequest { system: None, prompt: "Reply with the single word: ok", params };
             let wire = providers::build(&ep, &req);
             let body = serde_json::to_vec(&wire.body).expect("serialises");
             let t = std::time::Instant::now();
-            let r = crate::collect::send_once(&client, &wire, &body, &ep, crate::collect::MAX_BODY_BYTES).await;
+            let r =
+                crate::collect::send_once(&client, &wire, &body, &ep, crate::collect::MAX_BODY_BYTES, &redactor).await;
             (ep, t.elapsed(), r)
         }
     });
     let results = futures_join_all(checks).await;
     let mut failed = 0;
-    println!("{:<28} {:<10} {:<8} {:>8}  detail", "endpoint", "provider", "status", "ms");
+    say!("{:<28} {:<10} {:<8} {:>8}  detail", "endpoint", "provider", "status", "ms");
     for (ep, elapsed, r) in results {
         let (status, detail) = match r {
-            Ok((reply, _)) => ("ok", format!("{:?}", crate::collect::cap_text(reply.text, 40).0)),
+            Ok((reply, _)) => ("ok", format!("{:?}", redactor.redact_capped(&reply.text, 40).0)),
             Err(e) => {
                 failed += 1;
                 let hint = match e.kind {
                     ErrorKind::Auth => " (check the key in the variable named by api_key_env)",
                     ErrorKind::ClientError => " (check model and base_url)",
                     ErrorKind::Connect => " (is the server up? is base_url right?)",
+                    ErrorKind::Redirect => " (no redirect to another host is followed with a key)",
                     _ => "",
                 };
-                ("FAILED", format!("{}: {}{hint}", e.kind.as_str(), redactor.redact(&e.message)))
+                let message = redactor.redact_capped(&e.message, crate::collect::MAX_ERROR_BYTES).0;
+                ("FAILED", format!("{}: {message}{hint}", e.kind.as_str()))
             }
         };
-        println!("{:<28} {:<10} {:<8} {:>8}  {}", ep.name, ep.provider.as_str(), status, elapsed.as_millis(), detail);
+        say!("{:<28} {:<10} {:<8} {:>8}  {}", ep.name, ep.provider.as_str(), status, elapsed.as_millis(), detail);
     }
     Ok(if failed == 0 { exit::OK } else { exit::RUN_FAILED })
 }
@@ -533,35 +607,46 @@ fn embed_stdin(embedder: &crate::embed::Embedder) -> Result<()> {
         batch.clear();
         Ok(())
     };
-    for (n, line) in stdin.lines().enumerate() {
-        let line = line.context("reading stdin")?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
-            crate::input::InputError::new(std::path::Path::new("<stdin>"), Some(n + 1), format!("not JSON: {e}"))
+    let result = (|| -> Result<()> {
+        for (n, line) in stdin.lines().enumerate() {
+            let line = line.context("reading stdin")?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+                crate::input::InputError::new(std::path::Path::new("<stdin>"), Some(n + 1), format!("not JSON: {e}"))
+                    .hint("write one object a line: {\"text\": \"...\"}")
+            })?;
+            let Some(text) = value.get("text").and_then(serde_json::Value::as_str) else {
+                return Err(crate::input::InputError::new(
+                    std::path::Path::new("<stdin>"),
+                    Some(n + 1),
+                    "no \"text\" string",
+                )
                 .hint("write one object a line: {\"text\": \"...\"}")
-        })?;
-        let Some(text) = value.get("text").and_then(serde_json::Value::as_str) else {
-            return Err(crate::input::InputError::new(
-                std::path::Path::new("<stdin>"),
-                Some(n + 1),
-                "no \"text\" string",
-            )
-            .hint("write one object a line: {\"text\": \"...\"}")
-            .into());
-        };
-        batch.push(text.to_owned());
-        if batch.len() == 256 {
-            flush(&mut batch, &mut stdout)?;
+                .into());
+            };
+            batch.push(text.to_owned());
+            if batch.len() == 256 {
+                flush(&mut batch, &mut stdout)?;
+            }
         }
+        flush(&mut batch, &mut stdout)?;
+        stdout.flush()?;
+        Ok(())
+    })();
+    // The reader went away (`| head`): what it wanted is written; that is not a failure.
+    match result {
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            Ok(())
+        }
+        other => other,
     }
-    flush(&mut batch, &mut stdout)?;
-    stdout.flush()?;
-    Ok(())
 }
 
-/// `hivewatch import`: read every file first (bad rows refused or listed), then write the runs.
+/// `hivewatch import`: lock the output, read every file (bad rows refused or listed; rows
+/// spilled by run), then write the runs.
+#[allow(clippy::too_many_arguments)]
 fn import(
     files: &[PathBuf],
     format: crate::import::Format,
@@ -570,41 +655,40 @@ fn import(
     on_bad_row: crate::import::OnBadRow,
     embedder: &crate::embed::Embedder,
     lexicon: &crate::features::Lexicon,
+    config: Option<&std::path::Path>,
 ) -> Result<()> {
-    let mut rows = Vec::new();
-    let mut bad = Vec::new();
-    let mut digest = String::new();
-    for file in files {
-        rows.extend(crate::import::read(format, file, on_bad_row, &mut bad)?);
-        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        digest.push_str(&crate::util::sha256_hex(&bytes));
-    }
-    for b in &bad {
-        eprintln!("skipped {}:{}: {}", b.file.display(), b.line, b.reason);
-    }
-    if !bad.is_empty() {
-        println!("skipped {} bad row(s), listed above", bad.len());
-    }
-    if rows.is_empty() {
-        anyhow::bail!(crate::input::InputError::new(&files[0], None, "holds no row to import").hint("check --format"));
-    }
-    let default_date = run_date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let config_hash = crate::util::sha256_hex(digest.as_bytes())[..16].to_owned();
-    let runs = crate::import::plan_runs(&rows, default_date, &config_hash)
-        .map_err(|e| crate::input::InputError::new(&files[0], None, e))?;
+    // Locked first: a run writing here must not see half an import, nor an import wait for
+    // parsing to learn it cannot write.
     let output = crate::store::Output::local(output);
     let _lock = crate::store::lock::acquire(&output)?;
+    let alerts = alert_rules(config, &output)?;
+    let mut collector =
+        crate::import::Collector::new(&output.scratch_dir()).context("making scratch space for the import")?;
+    let mut bad = Vec::new();
+    for file in files {
+        crate::import::read(format, file, on_bad_row, &mut bad, &mut |row| collector.add(row))?;
+    }
+    for b in &bad {
+        tell!("skipped {}:{}: {}", b.file.display(), b.line, b.reason);
+    }
+    if !bad.is_empty() {
+        say!("skipped {} bad row(s), listed above", bad.len());
+    }
+    let default_date = run_date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let runs = collector.runs(format, default_date).context("writing the import's scratch files")?;
+    if runs.is_empty() {
+        anyhow::bail!(crate::input::InputError::new(&files[0], None, "holds no row to import").hint("check --format"));
+    }
     let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
         .context("opening the embedding cache")?;
-    let alerts = crate::alert::AlertConfig::default();
     let mut tail = Tail { embedder, cache: &mut cache, lexicon, alerts: &alerts, stamp_finish: false };
     for run in &runs {
-        crate::import::write_run(&output, run, &mut tail, &config_hash)?;
-        println!(
+        collector.write_run(&output, run, &mut tail)?;
+        say!(
             "run {} ({}): {} responses of {} models to {} prompts (suite {}) imported",
             run.run_id,
             run.run_date,
-            run.responses.len(),
+            run.rows,
             run.models,
             run.suite.probes.len(),
             run.suite.id
@@ -613,17 +697,66 @@ fn import(
     Ok(())
 }
 
+/// The alert rules `analyze` and `import` judge runs by, said aloud: `--config`'s `[alerts]`,
+/// else those the last `hivewatch run` recorded in the output, else the built-in ones.
+fn alert_rules(config: Option<&std::path::Path>, output: &crate::store::Output) -> Result<crate::alert::AlertConfig> {
+    let (rules, from) = match config {
+        Some(path) => (Config::load(path)?.alerts, format!("[alerts] of {}", path.display())),
+        None => {
+            let recorded = output.alert_rules_path();
+            match std::fs::read(&recorded) {
+                Ok(bytes) => {
+                    let bad = |message: String| {
+                        crate::input::InputError::new(&recorded, None, message)
+                            .hint("pass --config with the configuration whose [alerts] to use")
+                    };
+                    let rules: crate::alert::AlertConfig = serde_json::from_slice(&bytes)
+                        .map_err(|e| bad(format!("cannot read the alert rules recorded by the last run: {e}")))?;
+                    rules.validate().map_err(bad)?;
+                    (rules, format!("recorded by the last run in {}", recorded.display()))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                    crate::alert::AlertConfig::default(),
+                    "the built-in ones (no --config, and no run recorded its rules in this output)".to_owned(),
+                ),
+                Err(e) => return Err(e).with_context(|| format!("reading {}", recorded.display())),
+            }
+        }
+    };
+    let rule_states = [
+        ("drop", rules.drop.enabled),
+        ("trend", rules.trend.enabled),
+        ("floor", rules.floor.enabled),
+        ("shift", rules.shift.enabled),
+        ("pair", rules.pair.enabled),
+        ("concentration", rules.concentration.enabled),
+        ("refusal", rules.refusal.enabled),
+    ];
+    let names = |enabled: bool| {
+        let v: Vec<&str> = rule_states.iter().filter(|(_, e)| *e == enabled).map(|(n, _)| *n).collect();
+        if v.is_empty() { "none".to_owned() } else { v.join(", ") }
+    };
+    say!(
+        "alert rules: {from}; enabled: {}; disabled: {}; coverage guard {}",
+        names(true),
+        names(false),
+        rules.min_coverage
+    );
+    Ok(rules)
+}
+
 /// `hivewatch analyze`: re-derive every table of stored runs (features, embeddings, measures,
 /// trends, alerts, report) from their stored responses.
 fn analyze(
     output: &std::path::Path,
     embedder: &crate::embed::Embedder,
     lexicon: &crate::features::Lexicon,
-    alerts: &crate::alert::AlertConfig,
+    config: Option<&std::path::Path>,
     wanted: &[String],
 ) -> Result<()> {
     let output = crate::store::Output::local(output);
     let _lock = crate::store::lock::acquire(&output)?;
+    let alerts = &alert_rules(config, &output)?;
     let all = crate::plan::runs::list(&output)?;
     if all.is_empty() {
         anyhow::bail!(
@@ -645,7 +778,7 @@ fn analyze(
     for (date, id) in all.iter().filter(|(_, id)| wanted.is_empty() || wanted.contains(id)) {
         let row = crate::plan::runs::read(&output, *date, id)?;
         let derived = derive_tables(&output, row, &mut tail)?;
-        println!(
+        say!(
             "run {id}: {} rows of features with {}; {} rows embedded with {} ({} new)",
             derived.featured,
             lexicon.version,
@@ -654,11 +787,11 @@ fn analyze(
             derived.embedded.newly_embedded
         );
         for path in &derived.tables {
-            println!("run {id}: wrote {}", path.display());
+            say!("run {id}: wrote {}", path.display());
         }
         let raised = crate::alert::raised(&derived.alerts);
         if raised > 0 {
-            println!("run {id}: {raised} alert(s) in the alerts table (re-analysis notifies no one)");
+            say!("run {id}: {raised} alert(s) in the alerts table (re-analysis notifies no one)");
         }
     }
     Ok(())

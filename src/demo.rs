@@ -17,6 +17,11 @@ use crate::run::RunOptions;
 use crate::sim::SimConfig;
 use crate::sim::scenario::Scenario;
 
+/// `println!` that never panics on a closed stdout (see [`crate::cli::say`]).
+macro_rules! say {
+    ($($arg:tt)*) => { crate::cli::say(format_args!($($arg)*)) };
+}
+
 /// The core suite compiled in, so the demo works from any folder.
 const CORE_SUITE: &[(&str, &str)] = &[
     ("suite.toml", include_str!("../probes/core/suite.toml")),
@@ -168,7 +173,7 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
     prepare_output(&output)?;
     let truth_path = output.join("scenario-truth.json");
     std::fs::write(&truth_path, serde_json::to_string_pretty(&scenario.truth())?)?;
-    println!(
+    say!(
         "hivewatch demo: scenario `{}`, {} simulated models x {} probes x 2 samples, {nights} nights",
         scenario.meta.name,
         scenario.models.len(),
@@ -179,7 +184,7 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
     let results = run_scenario(&output, std::sync::Arc::clone(&scenario), nights, first, |r| {
         let paging: Vec<String> =
             r.raised().map(|a| format!("{} {} {}", a.severity.as_str(), a.rule, a.scope)).collect();
-        println!(
+        say!(
             "night {:>2} {}: effective models {:.2}, model Vendi ratio {:.3}, families {}{}",
             r.night,
             r.date,
@@ -191,11 +196,11 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
     })
     .await?;
 
-    println!("\nWhat the scenario did (also in {}):", truth_path.display());
+    say!("\nWhat the scenario did (also in {}):", truth_path.display());
     for e in scenario.truth()["events"].as_array().into_iter().flatten() {
-        println!("  nights {}-{}: {}", e["start"], e["end"], e["what"].as_str().unwrap_or_default());
+        say!("  nights {}-{}: {}", e["start"], e["end"], e["what"].as_str().unwrap_or_default());
     }
-    println!("\nWhat hivewatch raised:");
+    say!("\nWhat hivewatch raised:");
     // Per rule: the first night it fired, how many series it fired on, and one example.
     let mut by_rule: std::collections::BTreeMap<&str, (u32, std::collections::BTreeSet<String>, String)> =
         std::collections::BTreeMap::new();
@@ -208,16 +213,16 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
         }
     }
     if by_rule.is_empty() {
-        println!("  nothing");
+        say!("  nothing");
     }
     let mut rules: Vec<_> = by_rule.into_iter().collect();
     rules.sort_by_key(|(_, (night, _, _))| *night);
     for (rule, (night, scopes, example)) in rules {
-        println!("  {rule}: first on night {night}, on {} series; e.g. {example}", scopes.len());
+        say!("  {rule}: first on night {night}, on {} series; e.g. {example}", scopes.len());
     }
     let report = output.join("html/latest.html");
-    println!("\nOutputs in {} (one folder per table); the report: {}", output.display(), report.display());
-    println!(
+    say!("\nOutputs in {} (one folder per table); the report: {}", output.display(), report.display());
+    say!(
         "\nQuery it with DuckDB:\n  SELECT run_date, metric, value, ci_low, ci_high FROM read_parquet('{0}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE scope = 'overall' AND metric IN ('effective_models', 'model_vendi_ratio') ORDER BY metric, run_date;\n  SELECT run_date, severity, rule, scope, message FROM read_parquet('{0}/alerts/*/*.parquet', hive_partitioning=true) ORDER BY run_date;\n  SELECT family, list(endpoint) FROM read_parquet('{0}/families/*/*.parquet', hive_partitioning=true) WHERE run_date = (SELECT max(run_date) FROM read_parquet('{0}/families/*/*.parquet', hive_partitioning=true)) GROUP BY 1;",
         output.display()
     );

@@ -20,9 +20,13 @@ pub fn for_error(err: &anyhow::Error) -> i32 {
         if let Some(crate::store::lock::LockError::Held { .. }) = cause.downcast_ref() {
             return LOCKED;
         }
+        if let Some(crate::store::lock::LockError::Unusable { .. }) = cause.downcast_ref() {
+            return BAD_INPUT;
+        }
         if let Some(crate::run::Interrupted::Failed(e)) = cause.downcast_ref() {
             match e {
                 crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. }) => return LOCKED,
+                crate::run::RunError::Locked(crate::store::lock::LockError::Unusable { .. }) => return BAD_INPUT,
                 crate::run::RunError::Embed(crate::embed::EmbedError::Model { .. }) => return BAD_INPUT,
                 crate::run::RunError::Input(_) => return BAD_INPUT,
                 _ => {}
@@ -30,6 +34,7 @@ pub fn for_error(err: &anyhow::Error) -> i32 {
         }
         match cause.downcast_ref() {
             Some(crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. })) => return LOCKED,
+            Some(crate::run::RunError::Locked(crate::store::lock::LockError::Unusable { .. })) => return BAD_INPUT,
             Some(crate::run::RunError::Embed(crate::embed::EmbedError::Model { .. })) => return BAD_INPUT,
             Some(crate::run::RunError::Input(_)) => return BAD_INPUT,
             _ => {}

@@ -14,11 +14,22 @@
 //! Rows are grouped into runs by `date` (or `run`); each run gets a suite made from its own
 //! prompts, so imported runs are compared (by trends) only with runs on the same prompts. A
 //! prompt without an id is named by a hash of its text, so the same prompt in two files is one
-//! probe. A bad row is refused with its file and line, or, with `--on-bad-row skip`, reported
-//! and skipped: never dropped silently. Import is idempotent: the same data gives the same run
-//! ids, and importing it again rewrites those runs.
+//! probe. A bad row (invalid UTF-8 included) is refused with its file and line, or, with
+//! `--on-bad-row skip`, reported and skipped: never dropped silently.
+//!
+//! Import is idempotent: a run's id is a hash of its source (the format), its date (or label)
+//! and its rows' content (model, prompt and response of every row, in any order), never of the
+//! files' bytes; so importing the same rows again (an export that has since grown by another
+//! date included) gives the earlier dates the same run ids, and their tables are rewritten,
+//! not duplicated.
+//!
+//! Memory: `jsonl` and `csv` are read line by line, as bytes; every row goes to a spill file
+//! by run (under the output's scratch space), and each run's `responses` are written from it in
+//! batches. What is held is one record per prompt and per (model, prompt) of each run, not the
+//! rows. The JSON formats (AlpacaEval, Inspect, promptfoo) are one document per file, read whole.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -26,6 +37,7 @@ use serde_json::Value;
 
 use crate::collect::responses::{self, ImportedResponse};
 use crate::input::InputError;
+use crate::metrics::spill::{Payload, Spill, read_partition};
 use crate::pipeline::{Derived, PipelineError, Tail, derive_tables};
 use crate::plan::runs::RunRow;
 use crate::probes::{Probe, Suite};
@@ -41,6 +53,19 @@ pub enum Format {
     InspectAi,
     /// promptfoo's output JSON (`promptfoo eval -o out.json`): every provider of the eval.
     Promptfoo,
+}
+
+impl Format {
+    /// The name the command line takes, which is also the "source" in a run's id.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+            Format::AlpacaEval => "alpaca-eval",
+            Format::InspectAi => "inspect-ai",
+            Format::Promptfoo => "promptfoo",
+        }
+    }
 }
 
 /// What to do with a row that cannot be used.
@@ -107,14 +132,22 @@ fn row_of(get: &dyn Fn(&str) -> Option<String>) -> Result<Row, String> {
     })
 }
 
-/// Reads one file; bad rows are refused (an error naming file and line) or collected in `bad`.
-pub fn read(format: Format, path: &Path, on_bad: OnBadRow, bad: &mut Vec<BadRow>) -> Result<Vec<Row>, InputError> {
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| InputError::new(path, None, format!("cannot read: {e}")).hint("pass existing files to import"))?;
-    let mut rows = Vec::new();
+/// Reads one file, giving each good row to `sink`; a bad row (or one `sink` refuses, saying
+/// why) is refused (an error naming file and line) or collected in `bad`. `jsonl` and `csv` are
+/// streamed, line by line, as bytes.
+pub fn read(
+    format: Format,
+    path: &Path,
+    on_bad: OnBadRow,
+    bad: &mut Vec<BadRow>,
+    sink: &mut dyn FnMut(Row) -> Result<(), String>,
+) -> Result<(), InputError> {
+    let cannot_read = |e: std::io::Error| {
+        InputError::new(path, None, format!("cannot read: {e}")).hint("pass existing files to import")
+    };
     let mut handle = |line: usize, r: Result<Row, String>| -> Result<(), InputError> {
-        match r {
-            Ok(row) => rows.push(row),
+        match r.and_then(&mut *sink) {
+            Ok(()) => {}
             Err(reason) if on_bad == OnBadRow::Skip => bad.push(BadRow { file: path.to_owned(), line, reason }),
             Err(reason) => {
                 return Err(InputError::new(path, Some(line), reason)
@@ -123,66 +156,110 @@ pub fn read(format: Format, path: &Path, on_bad: OnBadRow, bad: &mut Vec<BadRow>
         }
         Ok(())
     };
+    let document = |what: &str, hint: &str| -> Result<Value, InputError> {
+        let bytes = std::fs::read(path).map_err(cannot_read)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| InputError::new(path, Some(e.line()), format!("not {what}: {e}")).hint(hint.to_owned()))
+    };
     match format {
         Format::Jsonl => {
-            for (i, line) in source.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                let r = match serde_json::from_str::<Value>(line) {
-                    Ok(Value::Object(obj)) => row_of(&|name| field(&obj, name)),
-                    Ok(_) => Err("not a JSON object".into()),
-                    Err(e) => Err(format!("not JSON: {e}")),
+            let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(cannot_read)?);
+            let mut line = Vec::new();
+            let mut n = 0;
+            loop {
+                line.clear();
+                if reader.read_until(b'\n', &mut line).map_err(cannot_read)? == 0 {
+                    break;
+                }
+                n += 1;
+                let r = match std::str::from_utf8(&line) {
+                    Err(e) => Err(format!("not UTF-8 (an invalid byte at column {})", e.valid_up_to() + 1)),
+                    Ok(text) if text.trim().is_empty() => continue,
+                    Ok(text) => match serde_json::from_str::<Value>(text) {
+                        Ok(Value::Object(obj)) => row_of(&|name| field(&obj, name)),
+                        Ok(_) => Err("not a JSON object".into()),
+                        Err(e) => Err(format!("not JSON: {e}")),
+                    },
                 };
-                handle(i + 1, r)?;
+                handle(n, r)?;
             }
         }
         Format::Csv => {
-            let mut reader = csv::Reader::from_reader(source.as_bytes());
-            let headers = reader.headers().map_err(|e| InputError::new(path, Some(1), e.to_string()))?.clone();
-            for record in reader.records() {
-                let (line, r) = match record {
-                    Ok(rec) => {
-                        let line = rec.position().map_or(0, |p| p.line() as usize);
+            let file = std::fs::File::open(path).map_err(cannot_read)?;
+            let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
+            let headers: Vec<String> = reader
+                .byte_headers()
+                .map_err(|e| InputError::new(path, Some(1), e.to_string()))?
+                .iter()
+                .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+                .collect();
+            let mut record = csv::ByteRecord::new();
+            loop {
+                let (line, r) = match reader.read_byte_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        let line = record.position().map_or(0, |p| p.line() as usize);
+                        let not_utf8 = headers
+                            .iter()
+                            .zip(record.iter())
+                            .find(|(_, bytes)| std::str::from_utf8(bytes).is_err())
+                            .map(|(name, _)| name.clone());
                         let get = |name: &str| {
-                            headers.iter().position(|h| h == name).and_then(|i| rec.get(i)).map(str::to_owned)
+                            let bytes = headers.iter().position(|h| h == name).and_then(|i| record.get(i))?;
+                            std::str::from_utf8(bytes).ok().map(str::to_owned)
                         };
-                        (line, row_of(&get))
+                        let r = match not_utf8 {
+                            Some(name) => Err(format!("column `{name}` is not UTF-8")),
+                            None => row_of(&get),
+                        };
+                        (line, r)
                     }
-                    Err(e) => (e.position().map_or(0, |p| p.line() as usize), Err(format!("malformed CSV: {e}"))),
+                    Err(e) => {
+                        let line = e.position().map_or(0, |p| p.line() as usize);
+                        if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }) {
+                            // The reader cannot go on past this.
+                            return Err(InputError::new(path, Some(line), format!("malformed CSV: {e}")));
+                        }
+                        (line, Err(format!("malformed CSV: {e}")))
+                    }
                 };
                 handle(line, r)?;
             }
         }
         Format::InspectAi => {
-            let log: Value = serde_json::from_str(&source).map_err(|e| {
-                InputError::new(path, Some(e.line()), format!("not an Inspect AI JSON log: {e}"))
-                    .hint("write logs with --log-format json (the .eval zip format is not read)")
-            })?;
+            let log = document(
+                "an Inspect AI JSON log",
+                "write logs with --log-format json (the .eval zip format is not read)",
+            )?;
             let model = log.pointer("/eval/model").and_then(Value::as_str).map(str::to_owned);
             let date =
                 log.pointer("/eval/created").and_then(Value::as_str).and_then(|c| c.get(..10)).map(str::to_owned);
-            let samples = log.get("samples").and_then(Value::as_array).cloned().unwrap_or_default();
+            let samples = log.get("samples").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
             for (i, sample) in samples.iter().enumerate() {
                 let r = inspect_sample(sample, model.as_deref(), date.as_deref());
                 handle(i + 1, r.map_err(|e| format!("sample {}: {e}", i + 1)))?;
             }
         }
         Format::Promptfoo => {
-            let out: Value = serde_json::from_str(&source).map_err(|e| {
-                InputError::new(path, Some(e.line()), format!("not promptfoo output JSON: {e}"))
-                    .hint("write it with promptfoo eval -o results.json")
-            })?;
+            let out = document("promptfoo output JSON", "write it with promptfoo eval -o results.json")?;
             let date =
                 out.pointer("/results/timestamp").and_then(Value::as_str).and_then(|t| t.get(..10)).map(str::to_owned);
-            let results = out.pointer("/results/results").and_then(Value::as_array).cloned().unwrap_or_default();
+            let results =
+                out.pointer("/results/results").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
             for (i, result) in results.iter().enumerate() {
                 let r = promptfoo_result(result, date.as_deref());
                 handle(i + 1, r.map_err(|e| format!("result {}: {e}", i + 1)))?;
             }
         }
         Format::AlpacaEval => {
-            let entries: Vec<Value> = serde_json::from_str(&source).map_err(|e| {
-                InputError::new(path, Some(e.line()), format!("not a JSON array of model outputs: {e}"))
-                    .hint("AlpacaEval's model_outputs.json is an array of {instruction, output, generator}")
-            })?;
+            let doc = document(
+                "a JSON array of model outputs",
+                "AlpacaEval's model_outputs.json is an array of {instruction, output, generator}",
+            )?;
+            let Value::Array(entries) = doc else {
+                return Err(InputError::new(path, Some(1), "not a JSON array of model outputs")
+                    .hint("AlpacaEval's model_outputs.json is an array of {instruction, output, generator}"));
+            };
             for (i, entry) in entries.iter().enumerate() {
                 let r = match entry {
                     Value::Object(obj) => row_of(&|name| match name {
@@ -198,7 +275,7 @@ pub fn read(format: Format, path: &Path, on_bad: OnBadRow, bad: &mut Vec<BadRow>
             }
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// Text of an Inspect message content: a string, or the `text` parts of a list.
@@ -268,94 +345,208 @@ fn promptfoo_result(result: &Value, date: Option<&str>) -> Result<Row, String> {
     })
 }
 
-/// One imported run, ready to write.
+/// One imported run, ready to write (its rows wait in the spill of the [`Collector`]).
 #[derive(Debug, Clone)]
 pub struct ImportedRun {
     pub run_id: String,
     pub run_date: NaiveDate,
     pub suite: Suite,
-    pub responses: Vec<ImportedResponse>,
+    /// Rows of the run.
+    pub rows: u64,
     pub models: usize,
     pub samples: usize,
+    /// The hash of the run's source and content, also its `config_hash`.
+    pub content: String,
+    key: String,
 }
 
-/// Groups rows into runs (by date or label; `default_date` for the rest and for labels), each
-/// with the suite of its prompts. A prompt id used for two different texts is an error.
-pub fn plan_runs(rows: &[Row], default_date: NaiveDate, source_tag: &str) -> Result<Vec<ImportedRun>, String> {
-    let mut groups: BTreeMap<Option<String>, Vec<&Row>> = BTreeMap::new();
-    for r in rows {
-        groups.entry(r.run.clone()).or_default().push(r);
+/// What is known of one run while its rows stream by.
+#[derive(Debug, Default)]
+struct Group {
+    /// prompt id -> (prompt, category).
+    prompts: BTreeMap<String, (String, String)>,
+    models: BTreeSet<String>,
+    /// (model, prompt id) -> the next sample index.
+    samples: HashMap<(String, String), u32>,
+    rows: u64,
+    /// Sum (word by word, wrapping) of the rows' hashes: the content, whatever the rows' order.
+    digest: [u64; 4],
+}
+
+/// Rows streamed in from every file of one import, grouped into runs: each group's prompts,
+/// models and samples in memory, the rows themselves in a spill by run.
+pub struct Collector {
+    groups: BTreeMap<String, Group>,
+    spill: Spill,
+    payload: Vec<u8>,
+}
+
+/// A run's key in the spill: its label, or "" for rows with neither date nor run.
+fn group_key(run: Option<&str>) -> String {
+    run.unwrap_or_default().to_owned()
+}
+
+impl Collector {
+    /// A collector spilling under `scratch` (removed when it is dropped).
+    pub fn new(scratch: &Path) -> std::io::Result<Self> {
+        Ok(Collector { groups: BTreeMap::new(), spill: Spill::new(scratch)?, payload: Vec::new() })
     }
-    let mut runs = Vec::new();
-    for (label, rows) in groups {
-        let run_date =
-            label.as_deref().and_then(|l| NaiveDate::parse_from_str(l, "%Y-%m-%d").ok()).unwrap_or(default_date);
-        let mut prompts: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
-        for r in &rows {
-            if let Some((text, _)) = prompts.insert(&r.prompt_id, (&r.prompt, &r.category))
-                && text.trim() != r.prompt.trim()
-            {
-                return Err(format!("prompt id {} names two different prompts", r.prompt_id));
+
+    /// Takes one row; refuses (saying why) a prompt id that names another prompt in its run.
+    pub fn add(&mut self, row: Row) -> Result<(), String> {
+        let key = group_key(row.run.as_deref());
+        let group = self.groups.entry(key.clone()).or_default();
+        match group.prompts.get_mut(&row.prompt_id) {
+            Some((text, _)) if text.trim() != row.prompt.trim() => {
+                return Err(format!("prompt id {} names two different prompts", row.prompt_id));
+            }
+            Some((_, category)) => category.clone_from(&row.category),
+            None => {
+                group.prompts.insert(row.prompt_id.clone(), (row.prompt.clone(), row.category.clone()));
             }
         }
-        let probes: Vec<Probe> = prompts
-            .iter()
-            .map(|(id, (prompt, category))| Probe {
-                id: (*id).to_owned(),
-                category: (*category).to_owned(),
-                prompt: (*prompt).to_owned(),
-                system: None,
-                tags: Vec::new(),
-            })
-            .collect();
-        let description = "prompts imported with hivewatch import";
-        let id = crate::probes::suite_id("imported", "1", description, &probes);
-        let suite = Suite { name: "imported".into(), version: "1".into(), description: description.into(), id, probes };
-        let mut sample: HashMap<(&str, &str), i32> = HashMap::new();
-        let responses: Vec<ImportedResponse> = rows
-            .iter()
-            .map(|r| {
-                let k = sample.entry((&r.model, &r.prompt_id)).or_insert(0);
-                let (text, truncated) = crate::collect::cap_text(r.response.clone(), crate::collect::MAX_TEXT_BYTES);
-                let out = ImportedResponse {
-                    model: r.model.clone(),
-                    probe_id: r.prompt_id.clone(),
-                    category: prompts[r.prompt_id.as_str()].1.to_owned(),
-                    sample_index: *k,
-                    text,
-                    truncated,
-                };
-                *k += 1;
-                out
-            })
-            .collect();
-        let models = rows.iter().map(|r| r.model.as_str()).collect::<std::collections::BTreeSet<_>>().len();
-        let samples = sample.values().copied().max().unwrap_or(0) as usize;
-        let tag = crate::util::sha256_hex(format!("{source_tag}\u{0}{label:?}\u{0}{}", suite.id).as_bytes());
-        runs.push(ImportedRun {
-            run_id: format!("{}T000000Z-import-{}", run_date.format("%Y%m%d"), &tag[..8]),
-            run_date,
-            suite,
-            responses,
-            models,
-            samples,
-        });
+        let next = group.samples.entry((row.model.clone(), row.prompt_id.clone())).or_insert(0);
+        let sample = *next;
+        *next += 1;
+        if !group.models.contains(&row.model) {
+            group.models.insert(row.model.clone());
+        }
+        group.rows += 1;
+        let hash = crate::util::sha256_hex(
+            format!("{}\u{0}{}\u{0}{}\u{0}{}", row.model, row.prompt_id, row.prompt.trim(), row.response).as_bytes(),
+        );
+        for (word, chunk) in group.digest.iter_mut().zip(hash.as_bytes().chunks(16)) {
+            *word = word.wrapping_add(u64::from_str_radix(std::str::from_utf8(chunk).unwrap_or("0"), 16).unwrap_or(0));
+        }
+        self.payload.clear();
+        self.payload.extend_from_slice(&sample.to_le_bytes());
+        self.payload.extend_from_slice(&(row.prompt_id.len() as u32).to_le_bytes());
+        self.payload.extend_from_slice(row.prompt_id.as_bytes());
+        self.payload.extend_from_slice(row.response.as_bytes());
+        self.spill
+            .push(Payload::Text, &row.model, &key, &self.payload)
+            .map_err(|e| format!("cannot spill the row: {e}"))
     }
-    runs.sort_by(|a, b| (a.run_date, &a.run_id).cmp(&(b.run_date, &b.run_id)));
-    Ok(runs)
+
+    /// The runs (by date or label; `default_date` for the rest and for labels), each with the
+    /// suite of its prompts and an id from its source, date and content. Call it once every row
+    /// is in: it closes the spill for writing.
+    pub fn runs(&mut self, format: Format, default_date: NaiveDate) -> std::io::Result<Vec<ImportedRun>> {
+        self.spill.finish()?;
+        let mut runs: Vec<ImportedRun> = self
+            .groups
+            .iter()
+            .map(|(key, g)| {
+                let label = (!key.is_empty()).then_some(key.as_str());
+                let run_date =
+                    label.and_then(|l| NaiveDate::parse_from_str(l, "%Y-%m-%d").ok()).unwrap_or(default_date);
+                let probes: Vec<Probe> = g
+                    .prompts
+                    .iter()
+                    .map(|(id, (prompt, category))| Probe {
+                        id: id.clone(),
+                        category: category.clone(),
+                        prompt: prompt.clone(),
+                        system: None,
+                        tags: Vec::new(),
+                    })
+                    .collect();
+                let description = "prompts imported with hivewatch import";
+                let id = crate::probes::suite_id("imported", "1", description, &probes);
+                let suite =
+                    Suite { name: "imported".into(), version: "1".into(), description: description.into(), id, probes };
+                let content = crate::util::sha256_hex(
+                    format!(
+                        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{:?}",
+                        format.name(),
+                        label.map_or_else(|| run_date.to_string(), str::to_owned),
+                        suite.id,
+                        g.rows,
+                        g.digest
+                    )
+                    .as_bytes(),
+                );
+                ImportedRun {
+                    run_id: format!("{}T000000Z-import-{}", run_date.format("%Y%m%d"), &content[..8]),
+                    run_date,
+                    suite,
+                    rows: g.rows,
+                    models: g.models.len(),
+                    samples: g.samples.values().copied().max().unwrap_or(0) as usize,
+                    content: content[..16].to_owned(),
+                    key: key.clone(),
+                }
+            })
+            .collect();
+        runs.sort_by(|a, b| (a.run_date, &a.run_id).cmp(&(b.run_date, &b.run_id)));
+        Ok(runs)
+    }
+
+    /// Writes one run's `responses` from the spill (in batches), then every derived table as
+    /// for a nightly run.
+    pub fn write_run(&mut self, output: &Output, run: &ImportedRun, tail: &mut Tail) -> Result<Derived, PipelineError> {
+        let row = run.row();
+        let out = responses::path(output, run.run_date, &run.run_id);
+        let partition = self.spill.partition_path(crate::metrics::spill::partition_of(&run.key));
+        let categories: HashMap<&str, &str> =
+            self.groups[&run.key].prompts.iter().map(|(id, (_, category))| (id.as_str(), category.as_str())).collect();
+        let mut writer = crate::store::TableWriter::create(&out, std::sync::Arc::clone(&responses::SCHEMA))?;
+        let mut batch: Vec<ImportedResponse> = Vec::with_capacity(BATCH_ROWS);
+        let mut failed: Result<(), PipelineError> = Ok(());
+        let io = |source| crate::store::StoreError::Io { path: partition.clone(), source };
+        read_partition(&partition, |_, model, key, payload| {
+            if key != run.key || failed.is_err() {
+                return;
+            }
+            let Some(response) = decode(model, &payload, &categories) else { return };
+            batch.push(response);
+            if batch.len() == BATCH_ROWS {
+                failed = responses::imported_batch(&run.run_id, row.started_at, &batch)
+                    .and_then(|b| writer.write(&b))
+                    .map_err(PipelineError::from);
+                batch.clear();
+            }
+        })
+        .map_err(io)?;
+        failed?;
+        if !batch.is_empty() {
+            writer.write(&responses::imported_batch(&run.run_id, row.started_at, &batch)?)?;
+        }
+        writer.finish()?;
+        derive_tables(output, row, tail)
+    }
+}
+
+/// Rows per `responses` batch of an import.
+const BATCH_ROWS: usize = 4096;
+
+/// A spilled row back: (sample, prompt id, response) of `model`.
+fn decode(model: String, payload: &[u8], categories: &HashMap<&str, &str>) -> Option<ImportedResponse> {
+    let sample = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?);
+    let n = u32::from_le_bytes(payload.get(4..8)?.try_into().ok()?) as usize;
+    let prompt_id = std::str::from_utf8(payload.get(8..8 + n)?).ok()?.to_owned();
+    let response = String::from_utf8_lossy(payload.get(8 + n..)?).into_owned();
+    let (text, truncated) = crate::collect::cap_text(response, crate::collect::MAX_TEXT_BYTES);
+    Some(ImportedResponse {
+        category: categories.get(prompt_id.as_str()).map_or_else(|| "imported".to_owned(), |c| (*c).to_owned()),
+        model,
+        probe_id: prompt_id,
+        sample_index: sample as i32,
+        text,
+        truncated,
+    })
 }
 
 impl ImportedRun {
     /// The run's `runs` row: every response ok, no request behind it, at midnight of its date.
-    pub fn row(&self, config_hash: &str) -> RunRow {
+    pub fn row(&self) -> RunRow {
         let at = self.run_date.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-        let n = self.responses.len() as u64;
         RunRow {
             run_id: self.run_id.clone(),
             run_date: self.run_date,
             started_at: at,
             finished_at: at,
-            config_hash: config_hash.to_owned(),
+            config_hash: self.content.clone(),
             suite_name: self.suite.name.clone(),
             suite_version: self.suite.version.clone(),
             suite_id: self.suite.id.clone(),
@@ -364,22 +555,71 @@ impl ImportedRun {
             endpoints: self.models as u64,
             probes: self.suite.probes.len() as u64,
             samples: self.samples as u64,
-            planned: n,
-            ok: n,
+            planned: self.rows,
+            ok: self.rows,
             failed: 0,
         }
     }
 }
 
-/// Writes one imported run's `responses`, then every derived table as for a nightly run.
-pub fn write_run(
-    output: &Output,
-    run: &ImportedRun,
-    tail: &mut Tail,
-    config_hash: &str,
-) -> Result<Derived, PipelineError> {
-    let row = run.row(config_hash);
-    let path = responses::path(output, run.run_date, &run.run_id);
-    responses::write_imported(&path, &run.run_id, row.started_at, &run.responses)?;
-    derive_tables(output, row, tail)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16, item 17: rows go to the spill; what stays in memory grows with the prompts and
+    /// models, not with the rows.
+    #[test]
+    fn rows_stream_through_a_spill_not_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Collector::new(dir.path()).unwrap();
+        for i in 0..30_000 {
+            let row = Row {
+                model: format!("m{}", i % 3),
+                prompt_id: format!("q{}", i % 10),
+                prompt: format!("prompt {}", i % 10),
+                response: format!("answer number {i}, {}", "x".repeat(200)),
+                category: "c".into(),
+                run: Some("2025-01-01".into()),
+            };
+            c.add(row).unwrap();
+        }
+        let g = &c.groups["2025-01-01"];
+        assert_eq!((g.rows, g.prompts.len(), g.samples.len(), g.models.len()), (30_000, 10, 30, 3));
+        let runs = c.runs(Format::Jsonl, NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()).unwrap();
+        assert_eq!((runs.len(), runs[0].samples), (1, 1000));
+        let spilled: u64 = files(dir.path()).iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+        assert!(spilled > 30_000 * 200, "the rows are in the spill: {spilled} bytes");
+        // A prompt id naming another prompt is refused, row by row.
+        let mut c = Collector::new(dir.path()).unwrap();
+        c.add(Row { prompt: "prompt 1".into(), ..clash_row() }).unwrap();
+        let clash = Row {
+            model: "m0".into(),
+            prompt_id: "q1".into(),
+            prompt: "another prompt".into(),
+            response: "r".into(),
+            category: "c".into(),
+            run: Some("2025-01-01".into()),
+        };
+        assert!(c.add(clash).unwrap_err().contains("names two different prompts"));
+    }
+
+    fn clash_row() -> Row {
+        Row {
+            model: "m0".into(),
+            prompt_id: "q1".into(),
+            prompt: String::new(),
+            response: "r".into(),
+            category: "c".into(),
+            run: Some("2025-01-01".into()),
+        }
+    }
+
+    fn files(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() { out.extend(files(&p)) } else { out.push(p) }
+        }
+        out
+    }
 }

@@ -29,6 +29,22 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Embed(#[from] EmbedError),
+    /// [`request_stop`] was called (a signal): the tail stopped between two stages, every
+    /// file it wrote whole, the `runs` row not written, so the run is not complete.
+    #[error("stopped between two stages of the pipeline's tail (a signal)")]
+    Stopped,
+}
+
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks every tail running in this process to stop at its next stage boundary (a signal
+/// arrived). The tail runs on a blocking thread, where no `select!` can reach it.
+pub fn request_stop() {
+    STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn check_stop() -> Result<(), PipelineError> {
+    if STOP.load(std::sync::atomic::Ordering::SeqCst) { Err(PipelineError::Stopped) } else { Ok(()) }
 }
 
 /// What the tail needs besides the run: the instruments and the rules.
@@ -63,6 +79,7 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
     let (date, id) = (row.run_date, row.run_id.clone());
     let tag = tail.embedder.tag();
 
+    check_stop()?;
     let embedded = embed::embed_run(output, date, &id, tail.embedder, tail.cache)?;
     tracing::info!(
         run_id = %id,
@@ -71,11 +88,14 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
         newly_embedded = embedded.newly_embedded,
         "embedded the responses"
     );
+    check_stop()?;
     let (features_path, featured) = crate::features::stage::write_features(output, date, &id, tail.lexicon)?;
     tracing::info!(run_id = %id, rows = featured, lexicon = %tail.lexicon.version, "extracted behavioural features");
+    check_stop()?;
     let measured = crate::metrics::stage::measure_run(output, date, &id, &tag)?;
     tracing::info!(run_id = %id, probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
 
+    check_stop()?;
     row.embedder_id.get_or_insert_with(|| tag.id.clone());
     let info = row.info();
     let mut trends = crate::trend::stage::trend_run(output, &info, &tag, &TrendSettings::from_alerts(tail.alerts))?;
@@ -86,12 +106,14 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
     alert::table::write(&alerts_path, &id, &tag.id, &alerts)?;
     tracing::info!(run_id = %id, trends = trends.len(), alerts = alert::raised(&alerts), "compared with earlier runs");
 
+    check_stop()?;
     let report = crate::report::write_report(output, &info, &tag)?;
     tracing::info!(run_id = %id, "wrote the report {}", report.display());
 
     if tail.stamp_finish {
         row.finished_at = Utc::now();
     }
+    check_stop()?;
     let runs_path = runs::write(output, &row)?;
     let tables = [
         vec![embedded.path.clone(), features_path],

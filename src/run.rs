@@ -1,9 +1,11 @@
 //! The nightly job as one call: lock the output, find or start the run, collect into the
 //! journal, write `responses`, then the pipeline's tail ([`crate::pipeline`]).
 //!
-//! "The same command" is recognised by the plan's fingerprint (configuration and suite): an
-//! unfinished run with the same fingerprint is resumed, with the same run id and run date, and
-//! only what its journal lacks is sent.
+//! "The same command" is recognised by the plan's fingerprint (configuration and suite) and the
+//! run date (`--run-date`, default today UTC): an unfinished run with the same fingerprint and
+//! run date is resumed, with the same run id, and only what its journal lacks is sent. An
+//! unfinished run of another date is never continued under a new night: it is reported, with
+//! the command that finishes it (`--run-date` its date).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -60,6 +62,8 @@ pub enum RunError {
     Input(#[from] crate::input::InputError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    #[error("interrupted after collection; what arrived is journaled: run the same command again to resume")]
+    Stopped,
 }
 
 impl From<PipelineError> for RunError {
@@ -67,6 +71,7 @@ impl From<PipelineError> for RunError {
         match e {
             PipelineError::Store(e) => RunError::Store(e),
             PipelineError::Embed(e) => RunError::Embed(e),
+            PipelineError::Stopped => RunError::Stopped,
         }
     }
 }
@@ -79,7 +84,7 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
 /// Runs (or resumes) collection for `plan`, writes `responses`, then every derived table.
 pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> Result<RunReport, RunError> {
     let output = Output::local(&plan.config.output);
-    let _lock = store::lock::acquire(&output)?;
+    let lock = store::lock::acquire(&output)?;
     // Build the embedder first: a missing model folder must stop the run before any request.
     let embedder = Embedder::from_config(&plan.config)?;
     tracing::info!(embedder = embedder.id(), "embedder ready");
@@ -88,16 +93,35 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         None => Lexicon::builtin(),
     };
 
+    // What `analyze` and `import` use on this output when given no configuration.
+    let rules = serde_json::to_vec_pretty(&plan.config.alerts)
+        .map_err(|e| RunError::Io { context: "recording the alert rules".into(), source: std::io::Error::other(e) })?;
+    let rules_path = output.alert_rules_path();
+    store::write_atomic(&rules_path, |f| std::io::Write::write_all(f, &rules))
+        .map_err(io(format!("recording the alert rules in {}", rules_path.display())))?;
+
+    let run_date = opts.run_date.unwrap_or_else(|| Utc::now().date_naive());
+    let unfinished = RunDir::unfinished(&output).map_err(io("looking for a run to resume"))?;
+    for (dir, stale) in unfinished.iter().filter(|(_, s)| s.fingerprint == plan.fingerprint && s.run_date != run_date) {
+        tracing::warn!(
+            "run {} of {} was left unfinished ({} responses journaled) and is not continued under {run_date}: `hivewatch run --run-date {}` with this configuration finishes it (sending only what it lacks), or delete {} to drop it",
+            stale.run_id,
+            stale.run_date,
+            completed_names(&dir.journal_path()).map_or(0, |n| n.len()),
+            stale.run_date,
+            dir.path.display()
+        );
+    }
     let existing = if opts.fresh {
         None
     } else {
-        RunDir::find_resumable(&output, &plan.fingerprint).map_err(io("looking for a run to resume"))?
+        RunDir::find_resumable(&output, &plan.fingerprint, run_date).map_err(io("looking for a run to resume"))?
     };
     let resumed = existing.is_some();
     let (dir, mut state) = match existing {
         Some(found) => found,
         None => {
-            let state = new_state(&plan, opts.run_date);
+            let state = new_state(&plan, Some(run_date));
             let dir = RunDir::create(&output, &state).map_err(io("creating the run's state folder"))?;
             (dir, state)
         }
@@ -140,18 +164,30 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         ok,
         failed,
     };
-    let mut cache =
+    let cache =
         EmbeddingCache::open(&output.embed_cache_dir(), embedder.id()).map_err(io("opening the embedding cache"))?;
-    let derived = tokio::task::block_in_place(|| {
+    // The tail on a blocking thread, holding the lock: a signal then reaches `run_interruptible`
+    // (which asks the tail to stop at its next stage boundary) instead of waiting for the end.
+    let tail_plan = Arc::clone(&plan);
+    let tail_output = output.clone();
+    let tail = tokio::task::spawn_blocking(move || {
+        let mut cache = cache;
         let mut tail = Tail {
             embedder: &embedder,
             cache: &mut cache,
             lexicon: &lexicon,
-            alerts: &plan.config.alerts,
+            alerts: &tail_plan.config.alerts,
             stamp_finish: true,
         };
-        derive_tables(&output, row, &mut tail)
-    })?;
+        let derived = derive_tables(&tail_output, row, &mut tail);
+        (lock, derived)
+    });
+    let (_lock, derived) = match tail.await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => return Err(RunError::Stopped),
+    };
+    let derived = derived?;
 
     // Only now is the run complete; a crash before this line resumes and rewrites the tables.
     state.status = RunStatus::Complete;
@@ -198,12 +234,19 @@ fn new_state(plan: &Plan, run_date: Option<NaiveDate>) -> RunState {
     }
 }
 
-/// Runs the job, stopping cleanly on Ctrl-C or SIGTERM (the journal keeps what arrived).
+/// Runs the job, stopping cleanly on Ctrl-C or SIGTERM, during collection (the journal keeps
+/// what arrived) and after it: the pipeline's tail is asked to stop at its next stage boundary
+/// (it writes every file whole or not at all, and the run is not marked complete, so the same
+/// command resumes it). The caller should give the tail a moment to stop before the process
+/// exits (`cli::main` shuts the runtime down with a timeout).
 pub async fn run_interruptible(plan: Plan, opts: RunOptions) -> Result<RunReport, Interrupted> {
     let mut progress = crate::progress::for_stderr();
     tokio::select! {
         r = run(plan, &opts, progress.as_mut()) => Ok(r?),
-        signal = shutdown_signal() => Err(Interrupted::Signal(signal)),
+        signal = shutdown_signal() => {
+            crate::pipeline::request_stop();
+            Err(Interrupted::Signal(signal))
+        }
     }
 }
 

@@ -51,6 +51,9 @@ impl fmt::Debug for Redactor {
 /// Keys shorter than this are not scrubbed: a one-letter "key" would mangle every text, and no
 /// real provider issues keys this short.
 const MIN_REDACTABLE_LEN: usize = 6;
+/// A text cut in the middle of a key keeps the key's first part; a first part this long (or
+/// longer) that ends the cut text is scrubbed too.
+pub const MIN_REDACTED_PREFIX: usize = 8;
 
 impl Redactor {
     pub fn new<'a>(keys: impl IntoIterator<Item = &'a SecretKey>) -> Self {
@@ -75,6 +78,45 @@ impl Redactor {
     pub fn redact_opt(&self, text: Option<String>) -> Option<String> {
         text.map(|t| self.redact(&t))
     }
+
+    /// Redacts, then cuts to at most `max` bytes (at a char boundary); says whether it cut.
+    /// Redacting first means a key straddling the cut is still found whole; and a cut text that
+    /// ends in the first [`MIN_REDACTED_PREFIX`] or more characters of a key (its input was
+    /// itself cut, upstream) loses them too. The result may exceed `max` by the marker's length.
+    pub fn redact_capped(&self, text: &str, max: usize) -> (String, bool) {
+        let mut out = self.redact(text);
+        let cut = out.len() > max;
+        if cut {
+            let mut end = max;
+            while !out.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.truncate(end);
+        }
+        (self.redact_cut_end(out, cut), cut)
+    }
+
+    /// Scrubs a key's first part ending `text`, when `text` was cut there (`cut`).
+    pub fn redact_cut_end(&self, mut text: String, cut: bool) -> String {
+        if !cut {
+            return text;
+        }
+        let longest = self
+            .keys
+            .iter()
+            .filter_map(|key| {
+                (MIN_REDACTED_PREFIX..key.len()).rev().find(|&k| text.as_bytes().ends_with(&key.as_bytes()[..k]))
+            })
+            .max();
+        if let Some(k) = longest {
+            let at = text.len() - k;
+            if text.is_char_boundary(at) {
+                text.truncate(at);
+                text.push_str(REDACTED);
+            }
+        }
+        text
+    }
 }
 
 #[cfg(test)]
@@ -95,6 +137,27 @@ mod tests {
         let b = SecretKey::new("abcdefgh".into());
         let r = Redactor::new([&a, &b]);
         assert_eq!(r.redact("key=abcdefgh and abcdef!"), "key=[REDACTED] and [REDACTED]!");
+    }
+
+    /// Issue 16, item 2: a key straddling the cut was kept in part.
+    #[test]
+    fn redaction_comes_before_the_cut_and_a_cut_key_loses_its_first_part() {
+        let key = SecretKey::new("sk-abcdefghijklmnopqrstuvwxyz".into());
+        let r = Redactor::new([&key]);
+        // The key straddles byte 20: redacted whole, then cut.
+        let text = format!("{}{}", "x".repeat(15), key.expose());
+        let (out, cut) = r.redact_capped(&text, 20);
+        assert!(cut);
+        assert!(!out.contains("sk-ab"), "{out}");
+        assert!(out.starts_with(&"x".repeat(15)), "{out}");
+        // A text that already holds only the key's first 10 characters at its end, cut there.
+        let text = format!("{}{}", "y".repeat(30), &key.expose()[..10]);
+        let (out, _) = r.redact_capped(&format!("{text}zzzz"), text.len());
+        assert_eq!(out, format!("{}{REDACTED}", "y".repeat(30)));
+        // Fewer than 8 characters of a key are left alone; an uncut text is never touched.
+        let (out, _) = r.redact_capped(&format!("{}sk-abcd and more", "y".repeat(30)), 37);
+        assert!(out.ends_with("sk-abcd"), "{out}");
+        assert_eq!(r.redact_capped("sk-abcdefghij", 100), ("sk-abcdefghij".into(), false));
     }
 
     #[test]

@@ -146,3 +146,83 @@ fn promptfoo_output_becomes_a_run_with_a_model_per_provider() {
         ]
     );
 }
+
+/// Issue 16, item 9: importing an export that has grown by a date gives the earlier dates the
+/// same run ids (from the rows' source, date and content, not the file's bytes, nor the rows'
+/// order): their tables are rewritten, not duplicated.
+#[test]
+fn a_grown_export_reimports_its_earlier_dates_as_the_same_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let export = dir.path().join("export.jsonl");
+    let lines: Vec<String> =
+        std::fs::read_to_string(example("generic.jsonl")).unwrap().lines().map(str::to_owned).collect();
+    std::fs::write(&export, lines.join("\n") + "\n").unwrap();
+    let ids_sql = "SELECT run_date::VARCHAR, run_id FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true) ORDER BY 1";
+    let o = import("jsonl", &[export.to_str().unwrap()], &[], &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let before = duckdb(&out, ids_sql);
+    assert_eq!(before.len(), 2);
+
+    // A third date appended, and the earlier rows written in another order.
+    let mut grown: Vec<String> = lines.iter().rev().cloned().collect();
+    grown.extend(lines.iter().filter(|l| l.contains("2025-02-01")).map(|l| l.replace("2025-02-01", "2025-03-01")));
+    std::fs::write(&export, grown.join("\n") + "\n").unwrap();
+    let o = import("jsonl", &[export.to_str().unwrap()], &[], &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let after = duckdb(&out, ids_sql);
+    assert_eq!(after.len(), 3, "one run per date: {after:?}");
+    assert_eq!(after[..2], before[..], "the earlier dates keep their run ids");
+    let per_date = duckdb(
+        &out,
+        "SELECT run_date, count(*), count(DISTINCT run_id) FROM read_parquet('{out}/responses/*/*.parquet', hive_partitioning=true) GROUP BY 1 ORDER BY 1",
+    );
+    for r in &per_date {
+        assert_eq!((r[1].as_i64(), r[2].as_i64()), (Some(6), Some(1)), "{per_date:?}");
+    }
+}
+
+/// Issue 16, item 17: one invalid UTF-8 row rejected the whole file with no line; now the row
+/// is reported with its line, and `--on-bad-row skip` imports the rest.
+#[test]
+fn invalid_utf8_rows_are_reported_with_their_line_and_skippable() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("bad.jsonl");
+    let mut bytes = std::fs::read(example("generic.jsonl")).unwrap();
+    let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let at = second + bytes[second..].windows(8).position(|w| w == b"It depen").unwrap();
+    bytes[at] = 0xff;
+    std::fs::write(&jsonl, &bytes).unwrap();
+    let csv = dir.path().join("bad.csv");
+    let mut bytes = std::fs::read(example("generic.csv")).unwrap();
+    let at = bytes.windows(8).position(|w| w == b"Six hour").unwrap();
+    bytes[at] = 0xfe;
+    std::fs::write(&csv, &bytes).unwrap();
+    for (format, file, line, rows) in [("jsonl", &jsonl, 2, 11), ("csv", &csv, 4, 3)] {
+        let out = dir.path().join(format!("reports-{format}"));
+        let o = import(format, &[file.to_str().unwrap()], &[], &out);
+        let said = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{said}");
+        let at = format!("{}:{line}:", file.display());
+        assert!(said.contains(&at) && said.contains("not UTF-8"), "{said}");
+        let o = import(format, &[file.to_str().unwrap()], &["--on-bad-row", "skip"], &out);
+        let said = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{said}");
+        assert!(said.contains(&format!("skipped {}:{line}: ", file.display())), "{said}");
+        assert_eq!(scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/responses/*/*.parquet')"), rows);
+    }
+}
+
+/// Issue 16, item 17: the output lock is taken before the files are parsed (a held output is
+/// exit 4 at once, whatever the files hold).
+#[test]
+fn the_output_lock_is_taken_before_the_files_are_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let _held = hivewatch::store::lock::acquire(&hivewatch::store::Output::local(&out)).unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"model\": \"m\"}\n").unwrap();
+    let o = import("jsonl", &[bad.to_str().unwrap()], &[], &out);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("another hivewatch run is writing to"), "{}", text(&o));
+}

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Alert, Severity};
 use crate::metrics::aggregate::RunMetric;
-use crate::secrets::SecretKey;
+use crate::secrets::{Redactor, SecretKey};
 
 /// Attempts of a webhook POST (the first and the retries).
 pub const WEBHOOK_ATTEMPTS: u32 = 3;
@@ -40,18 +40,42 @@ pub fn webhook_payload(run_id: &str, run_date: chrono::NaiveDate, alerts: &[Aler
 /// Errors of the webhook sink. The URL is a secret and never appears in them.
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    #[error("the webhook answered HTTP {0} after {WEBHOOK_ATTEMPTS} attempts")]
-    Status(u16),
-    #[error("the webhook could not be reached after {WEBHOOK_ATTEMPTS} attempts ({0})")]
+    /// The status and the start of the reply (Slack says `no_service`, `invalid_payload`, ...).
+    #[error("the webhook answered HTTP {0} after {WEBHOOK_ATTEMPTS} attempts: {1}")]
+    Status(u16, String),
+    /// Why no reply came: the whole cause chain ("connection refused", "timed out", a TLS
+    /// error), with the URL scrubbed from it.
+    #[error("the webhook could not be reached after {WEBHOOK_ATTEMPTS} attempts: {0}")]
     Transport(String),
 }
 
+/// A transport error with every cause, the URL (a secret) scrubbed wherever it appears.
+fn cause_chain(e: reqwest::Error, redactor: &Redactor) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+        source = cause.source();
+    }
+    redactor.redact(&text)
+}
+
 /// POSTs `payload` to the webhook, retrying transport errors, 429 and 5xx with a short backoff.
+/// No redirect is followed: it would send the alerts elsewhere, and the `Referer` a redirect
+/// carries would be the URL itself, which is the secret.
 pub async fn post_webhook(url: &SecretKey, payload: &serde_json::Value) -> Result<(), WebhookError> {
+    let redactor = Redactor::new([url]);
     let client = reqwest::Client::builder()
         .timeout(WEBHOOK_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .build()
-        .map_err(|e| WebhookError::Transport(e.without_url().to_string()))?;
+        .map_err(|e| WebhookError::Transport(cause_chain(e, &redactor)))?;
     let mut last = WebhookError::Transport("no attempt".into());
     for attempt in 0..WEBHOOK_ATTEMPTS {
         if attempt > 0 {
@@ -61,12 +85,18 @@ pub async fn post_webhook(url: &SecretKey, payload: &serde_json::Value) -> Resul
             Ok(reply) if reply.status().is_success() => return Ok(()),
             Ok(reply) => {
                 let status = reply.status();
-                last = WebhookError::Status(status.as_u16());
+                let body = tokio::time::timeout(WEBHOOK_TIMEOUT, reply.bytes()).await.ok().and_then(Result::ok);
+                let text =
+                    body.map(|b| String::from_utf8_lossy(&b[..b.len().min(4096)]).into_owned()).unwrap_or_default();
+                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let said = redactor.redact_capped(&text, 200).0;
+                last =
+                    WebhookError::Status(status.as_u16(), if said.is_empty() { "no reply body".into() } else { said });
                 if !(status.is_server_error() || status.as_u16() == 429) {
                     break;
                 }
             }
-            Err(e) => last = WebhookError::Transport(e.without_url().to_string()),
+            Err(e) => last = WebhookError::Transport(cause_chain(e, &redactor)),
         }
     }
     Err(last)
@@ -144,6 +174,17 @@ mod tests {
         );
         assert_eq!(p["text"], "hivewatch 2026-01-02: 1 alert (1 critical) in run r1");
         assert_eq!(p["blocks"].as_array().unwrap().len(), 2);
+    }
+
+    /// Issue 16, item 19: the failure said only "error sending request".
+    #[tokio::test]
+    async fn a_webhook_failure_says_why_without_the_url() {
+        // A port nothing listens on: bind one, learn it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = SecretKey::new(format!("http://127.0.0.1:{port}/services/T000/B000/secretpart"));
+        let e = post_webhook(&url, &json!({"text": "x"})).await.unwrap_err().to_string();
+        assert!(e.to_lowercase().contains("refused"), "{e}");
+        assert!(!e.contains("secretpart") && !e.contains(&port.to_string()), "{e}");
     }
 
     #[test]

@@ -67,27 +67,39 @@ impl RunDir {
         Ok(dir)
     }
 
-    /// The newest unfinished run whose plan fingerprint matches, if any.
-    pub fn find_resumable(output: &Output, fingerprint: &str) -> io::Result<Option<(RunDir, RunState)>> {
+    /// Every unfinished run under `output` (state folders that cannot be read are left out).
+    pub fn unfinished(output: &Output) -> io::Result<Vec<(RunDir, RunState)>> {
         let root = output.runs_dir();
         let entries = match std::fs::read_dir(&root) {
             Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut best: Option<(RunDir, RunState)> = None;
+        let mut out = Vec::new();
         for entry in entries {
             let path = entry?.path();
             let dir = RunDir { path };
             let Ok(state) = dir.load_state() else { continue };
-            if state.fingerprint == fingerprint
-                && state.status == RunStatus::Collecting
-                && best.as_ref().is_none_or(|(_, b)| state.started_at > b.started_at)
-            {
-                best = Some((dir, state));
+            if state.status == RunStatus::Collecting {
+                out.push((dir, state));
             }
         }
-        Ok(best)
+        out.sort_by_key(|(_, s)| s.started_at);
+        Ok(out)
+    }
+
+    /// The newest unfinished run of this plan (fingerprint) and this run date, if any: only
+    /// such a run is resumed. An unfinished run of another date is never continued under a
+    /// new one (see [`RunDir::unfinished`] to report it).
+    pub fn find_resumable(
+        output: &Output,
+        fingerprint: &str,
+        run_date: NaiveDate,
+    ) -> io::Result<Option<(RunDir, RunState)>> {
+        Ok(Self::unfinished(output)?
+            .into_iter()
+            .filter(|(_, s)| s.fingerprint == fingerprint && s.run_date == run_date)
+            .max_by_key(|(_, s)| s.started_at))
     }
 
     pub fn load_state(&self) -> io::Result<RunState> {
@@ -165,8 +177,11 @@ fn last_complete_line_end(file: &mut File, len: u64) -> io::Result<u64> {
     Ok(0)
 }
 
-/// Streams the records of a journal in order, one at a time (memory stays flat). A line that
-/// does not parse is reported with its number; only a torn last line is tolerated.
+/// Streams the records of a journal in order, one at a time (memory stays flat). A torn last
+/// line is ignored; a complete line that does not parse (what a power cut leaves in the
+/// middle) is skipped with a warning naming it, so its request is sent again. A journal whose
+/// lines are mostly unreadable is not one a crash left: that is an error saying how to start
+/// over.
 pub fn for_each_record(path: &Path, mut f: impl FnMut(ResponseRecord) -> io::Result<()>) -> io::Result<u64> {
     let file = match File::open(path) {
         Ok(f) => f,
@@ -177,6 +192,7 @@ pub fn for_each_record(path: &Path, mut f: impl FnMut(ResponseRecord) -> io::Res
     let mut line = Vec::new();
     let mut n = 0u64;
     let mut line_no = 0u64;
+    let mut unreadable: Vec<u64> = Vec::new();
     loop {
         line.clear();
         if reader.read_until(b'\n', &mut line)? == 0 {
@@ -186,14 +202,40 @@ pub fn for_each_record(path: &Path, mut f: impl FnMut(ResponseRecord) -> io::Res
         if line.last() != Some(&b'\n') {
             break; // torn tail: the request will simply be sent again
         }
-        let record: ResponseRecord = serde_json::from_slice(&line).map_err(|e| {
-            io::Error::new(
+        match serde_json::from_slice::<ResponseRecord>(&line) {
+            Ok(record) => {
+                f(record)?;
+                n += 1;
+            }
+            Err(e) => {
+                if unreadable.is_empty() {
+                    tracing::warn!(
+                        "{}:{line_no}: skipping a journal line that does not parse ({e}); its request is sent again",
+                        path.display()
+                    );
+                }
+                unreadable.push(line_no);
+            }
+        }
+    }
+    if !unreadable.is_empty() {
+        let bad = unreadable.len() as u64;
+        if bad >= 2 && bad * 2 > line_no {
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("{}:{line_no}: journal line does not parse: {e}", path.display()),
-            )
-        })?;
-        f(record)?;
-        n += 1;
+                format!(
+                    "{}: {bad} of {line_no} journal lines do not parse (first at line {}): this is not what a crash leaves; start over with `hivewatch run --fresh` (the unfinished run's folder {} can then be deleted)",
+                    path.display(),
+                    unreadable[0],
+                    path.parent().unwrap_or(Path::new(".")).display()
+                ),
+            ));
+        }
+        tracing::warn!(
+            "{}: skipped {bad} unreadable journal line(s) (lines {:?}); their requests are sent again",
+            path.display(),
+            &unreadable[..unreadable.len().min(10)]
+        );
     }
     Ok(n)
 }
@@ -257,16 +299,27 @@ mod tests {
         assert!(done.contains(&("e".into(), "p".into(), 2)));
     }
 
+    /// Issue 16, item 14: one torn middle line (a power cut) made every rerun fail with exit 3.
     #[test]
-    fn corrupt_middle_line_is_an_error_with_its_number() {
+    fn a_torn_middle_line_is_skipped_and_a_ruined_journal_says_how_to_start_over() {
         let dir = tempdir();
         let path = dir.join("j.jsonl");
         let mut j = Journal::open(&path).unwrap();
         j.append(&record("e", "p", 0)).unwrap();
         drop(j);
-        OpenOptions::new().append(true).open(&path).unwrap().write_all(b"garbage\n").unwrap();
-        let e = for_each_record(&path, |_| Ok(())).unwrap_err();
-        assert!(e.to_string().contains(":2:"), "{e}");
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"endpoint\":\"e\",\"pro\0\0\0\n").unwrap();
+        let mut j = Journal::open(&path).unwrap();
+        j.append(&record("e", "p", 1)).unwrap();
+        j.append(&record("e", "p", 2)).unwrap();
+        drop(j);
+        let done = completed_names(&path).unwrap();
+        assert_eq!(done.len(), 3, "the two lines around the torn one are kept");
+        assert!(!done.contains(&("e".into(), "p".into(), 3)));
+
+        let ruined = dir.join("ruined.jsonl");
+        std::fs::write(&ruined, "garbage\nmore garbage\n{}\n").unwrap();
+        let e = for_each_record(&ruined, |_| Ok(())).unwrap_err().to_string();
+        assert!(e.contains("--fresh") && e.contains(":") && e.contains("3 of 3"), "{e}");
     }
 
     fn tempdir() -> PathBuf {

@@ -15,12 +15,15 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// `None` means unlimited.
+    /// `None` means unlimited. The configuration bounds the rate; a value outside any sense
+    /// (zero, negative, NaN) still cannot panic here: it means unlimited, a tiny one a day.
     pub fn new(requests_per_minute: Option<f64>) -> Self {
-        RateLimiter {
-            interval: requests_per_minute.map(|rpm| Duration::from_secs_f64(60.0 / rpm)),
-            next_slot: Mutex::new(None),
-        }
+        let interval = |rpm: f64| match Duration::try_from_secs_f64(60.0 / rpm) {
+            Ok(d) => Some(d.min(Duration::from_secs(24 * 3600))),
+            Err(_) if rpm > 0.0 => Some(Duration::from_secs(24 * 3600)),
+            Err(_) => None,
+        };
+        RateLimiter { interval: requests_per_minute.and_then(interval), next_slot: Mutex::new(None) }
     }
 
     /// Waits for this caller's slot. Slots are handed out in call order, one `interval` apart;

@@ -36,6 +36,10 @@ use retry::{AttemptError, ErrorKind, RetryPolicy, with_retries};
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Response text kept per row, in bytes; longer text is cut at a char boundary and flagged.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Error message kept per row, in bytes (after redaction).
+pub const MAX_ERROR_BYTES: usize = 2048;
+/// The start of an error body quoted in the error message, in bytes (after redaction).
+pub const ERROR_SNIPPET_BYTES: usize = 600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,12 +159,54 @@ pub async fn collect(
     Ok(summary)
 }
 
-fn http_client() -> std::io::Result<reqwest::Client> {
+/// Redirect hops followed within one origin before the redirect is refused.
+const MAX_SAME_ORIGIN_REDIRECTS: usize = 5;
+
+/// The HTTP client of every request that carries a key (model requests, `endpoints check`, the
+/// remote embedder). It follows a redirect only to the same origin (scheme, host and port) and
+/// only when it keeps the method and body (307, 308), at most
+/// [`MAX_SAME_ORIGIN_REDIRECTS`] hops; any other redirect is not followed, so a key (in
+/// `x-api-key`, `x-goog-api-key` or `Authorization`) never reaches another host, and the 3xx
+/// reply becomes the attempt's error ([`ErrorKind::Redirect`]). No `Referer` is sent.
+pub fn http_client() -> std::io::Result<reqwest::Client> {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
+        let keeps_body = matches!(attempt.status().as_u16(), 307 | 308);
+        if same_origin && keeps_body && attempt.previous().len() <= MAX_SAME_ORIGIN_REDIRECTS {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    });
     reqwest::Client::builder()
         .user_agent(concat!("hivewatch/", env!("CARGO_PKG_VERSION")))
         .pool_idle_timeout(Duration::from_secs(30))
+        .redirect(policy)
+        .referer(false)
         .build()
         .map_err(|e| std::io::Error::other(format!("cannot build the HTTP client: {e}")))
+}
+
+/// What an attempt that met a redirect it did not follow says: where the redirect pointed
+/// (its origin only: a path or query could carry anything) and why it was not followed.
+fn redirect_error(resp: &reqwest::Response, status: u16) -> AttemptError {
+    let target = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| resp.url().join(location).ok());
+    let message = match target {
+        Some(to) if to.origin() != resp.url().origin() => format!(
+            "HTTP {status}: refused a redirect to another host ({}): a request carrying a key is never sent to another origin; set base_url to the address that answers",
+            to.origin().ascii_serialization()
+        ),
+        Some(_) => format!(
+            "HTTP {status}: a redirect within {} was not followed (only 307 and 308, at most {MAX_SAME_ORIGIN_REDIRECTS} hops, keep the request intact); set base_url to the address that answers",
+            resp.url().origin().ascii_serialization()
+        ),
+        None => format!("HTTP {status}: a redirect without a usable Location"),
+    };
+    AttemptError { kind: ErrorKind::Redirect, http_status: Some(status), message, retry_after: None }
 }
 
 type PendingKeys = Box<dyn Iterator<Item = RequestKey> + Send>;
@@ -209,7 +255,7 @@ impl EndpointRunner {
                 self.limiter.acquire().await;
                 let _permit = self.global.acquire().await.expect("semaphore never closes");
                 let t = Instant::now();
-                let r = send_once(&self.client, wire, body, ep, MAX_BODY_BYTES).await;
+                let r = send_once(&self.client, wire, body, ep, MAX_BODY_BYTES, &self.redactor).await;
                 last_latency.store(t.elapsed().as_millis() as u64, Ordering::Relaxed);
                 r
             }
@@ -238,7 +284,7 @@ impl EndpointRunner {
         };
         match retried.result {
             Ok((reply, status)) => {
-                let (text, truncated) = cap_text(self.redactor.redact(&reply.text), MAX_TEXT_BYTES);
+                let (text, truncated) = self.redactor.redact_capped(&reply.text, MAX_TEXT_BYTES);
                 record.http_status = Some(status);
                 record.prompt_tokens = reply.prompt_tokens;
                 record.completion_tokens = reply.completion_tokens;
@@ -247,11 +293,12 @@ impl EndpointRunner {
                 record.text_truncated = truncated;
             }
             Err(e) => {
-                tracing::debug!(endpoint = %ep.name, probe = %probe.id, kind = e.kind.as_str(), "request failed: {}", self.redactor.redact(&e.message));
+                let message = self.redactor.redact_capped(&e.message, MAX_ERROR_BYTES).0;
+                tracing::debug!(endpoint = %ep.name, probe = %probe.id, kind = e.kind.as_str(), "request failed: {message}");
                 record.status = Status::Error;
                 record.error_kind = Some(e.kind);
                 record.http_status = e.http_status;
-                record.error_message = Some(cap_text(self.redactor.redact(&e.message), 2048).0);
+                record.error_message = Some(message);
             }
         }
         record
@@ -259,12 +306,14 @@ impl EndpointRunner {
 }
 
 /// One attempt: send, read the body under a cap, classify, parse. Bounded by `timeout_s`.
+/// `redactor` scrubs keys from the error body it quotes before that is cut.
 pub async fn send_once(
     client: &reqwest::Client,
     wire: &WireRequest,
     body: &[u8],
     ep: &Endpoint,
     body_cap: usize,
+    redactor: &Redactor,
 ) -> Result<(ChatReply, u16), AttemptError> {
     let attempt = async {
         let resp = client
@@ -275,13 +324,25 @@ pub async fn send_once(
             .send()
             .await
             .map_err(transport_error)?;
-        let (status, bytes) = read_reply(resp, body_cap).await?;
+        let (status, bytes) = read_reply(resp, body_cap, redactor).await?;
         let reply = providers::parse(ep.provider, &bytes).map_err(|message| AttemptError {
             kind: ErrorKind::Malformed,
             http_status: Some(status),
             message,
             retry_after: None,
         })?;
+        if reply.text.trim().is_empty() {
+            // Not an ok row with empty text: nothing was answered.
+            return Err(AttemptError {
+                kind: ErrorKind::NoContent,
+                http_status: Some(status),
+                message: format!(
+                    "the reply holds no text (finish reason: {})",
+                    reply.finish_reason.as_deref().unwrap_or("none given")
+                ),
+                retry_after: None,
+            });
+        }
         Ok((reply, status))
     };
     match tokio::time::timeout(ep.limits.timeout, attempt).await {
@@ -296,9 +357,17 @@ pub async fn send_once(
 }
 
 /// Reads a reply under `body_cap` bytes; a status other than 2xx becomes an [`AttemptError`]
-/// carrying the start of the body and any `Retry-After`. Shared by every HTTP client here.
-pub async fn read_reply(mut resp: reqwest::Response, body_cap: usize) -> Result<(u16, Vec<u8>), AttemptError> {
+/// carrying the start of the body (keys scrubbed by `redactor` before it is cut) and any
+/// `Retry-After`. Shared by every HTTP client here.
+pub async fn read_reply(
+    mut resp: reqwest::Response,
+    body_cap: usize,
+    redactor: &Redactor,
+) -> Result<(u16, Vec<u8>), AttemptError> {
     let status = resp.status().as_u16();
+    if resp.status().is_redirection() {
+        return Err(redirect_error(&resp, status));
+    }
     let retry_after = retry::parse_retry_after(resp.headers());
     let too_large = || AttemptError {
         kind: ErrorKind::BodyTooLarge,
@@ -320,7 +389,7 @@ pub async fn read_reply(mut resp: reqwest::Response, body_cap: usize) -> Result<
         return Err(AttemptError {
             kind: ErrorKind::from_status(status),
             http_status: Some(status),
-            message: format!("HTTP {status}: {}", snippet(&bytes)),
+            message: format!("HTTP {status}: {}", snippet(&bytes, redactor)),
             retry_after,
         });
     }
@@ -342,10 +411,16 @@ pub fn transport_error(e: reqwest::Error) -> AttemptError {
     AttemptError { kind, http_status: None, message, retry_after: None }
 }
 
-/// The start of an error body, for the error message.
-fn snippet(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(600)]);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The start of an error body, for the error message: whitespace collapsed, keys scrubbed,
+/// then cut to [`ERROR_SNIPPET_BYTES`] (in that order, so no key is kept in part).
+fn snippet(bytes: &[u8], redactor: &Redactor) -> String {
+    // A window well past the snippet, so whitespace collapsing still leaves enough text.
+    const WINDOW: usize = 64 * 1024;
+    let window_cut = bytes.len() > WINDOW;
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(WINDOW)]);
+    let text = redactor.redact_cut_end(text.split_whitespace().collect::<Vec<_>>().join(" "), window_cut);
+    let (text, cut) = redactor.redact_capped(&text, ERROR_SNIPPET_BYTES);
+    redactor.redact_cut_end(text, window_cut && !cut)
 }
 
 /// Cuts `text` to at most `max` bytes at a char boundary; says whether it cut.
@@ -364,6 +439,19 @@ pub fn cap_text(mut text: String, max: usize) -> (String, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 16, item 2: the body was cut at 600 bytes before keys were removed.
+    #[test]
+    fn an_error_body_is_redacted_before_it_is_cut() {
+        let key = crate::secrets::SecretKey::new("sk-live-0123456789abcdefghij".into());
+        let redactor = Redactor::new([&key]);
+        for at in [590, 595, 599, 600] {
+            let body = format!("{}{} trailing", "e".repeat(at), key.expose());
+            let s = snippet(body.as_bytes(), &redactor);
+            assert!(!s.contains("sk-live-01"), "key starting at {at} kept in part: {s}");
+            assert!(s.len() <= ERROR_SNIPPET_BYTES + crate::secrets::REDACTED.len());
+        }
+    }
 
     #[test]
     fn cap_text_respects_char_boundaries() {

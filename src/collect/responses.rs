@@ -275,6 +275,16 @@ pub fn write_imported(
     at: chrono::DateTime<chrono::Utc>,
     rows: &[ImportedResponse],
 ) -> Result<u64, StoreError> {
+    write_batch(out, imported_batch(run_id, at, rows)?)
+}
+
+/// One batch of imported responses (see [`write_imported`]), for writing a large import in
+/// batches.
+pub fn imported_batch(
+    run_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    rows: &[ImportedResponse],
+) -> Result<RecordBatch, StoreError> {
     let s = |f: &dyn Fn(&ImportedResponse) -> Option<String>| -> ArrayRef {
         Arc::new(rows.iter().map(f).collect::<StringArray>())
     };
@@ -319,7 +329,5 @@ pub fn write_imported(
         ts(),
         ts(),
     ];
-    let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
-        .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-    write_batch(out, batch)
+    RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
 }

@@ -24,19 +24,34 @@ pub enum ErrorKind {
     Auth,
     /// Another HTTP 4xx: the request itself is wrong (model name, parameters).
     ClientError,
-    /// A 2xx reply that is not the provider's JSON shape.
+    /// A 2xx reply that is not the provider's JSON shape (truncated JSON, a proxy's HTML page),
+    /// or that carries the provider's error object (its message is kept).
     Malformed,
+    /// A 2xx reply in the provider's shape with no text in it (the message says the finish
+    /// reason: a content filter, a blocked prompt, the token limit spent on reasoning).
+    NoContent,
     /// A reply larger than the cap.
     BodyTooLarge,
     /// The request's wall-time budget (`max_request_s`) ran out.
     DeadlineExceeded,
+    /// A redirect that was not followed: to another origin (a key never goes there), or one
+    /// that would have dropped the request's body.
+    Redirect,
 }
 
 impl ErrorKind {
-    /// 429, 5xx, timeouts and broken connections are transient; other 4xx, malformed and
-    /// oversized replies would fail the same way again.
+    /// 429, 5xx, timeouts, broken connections and malformed replies are transient (a malformed
+    /// reply only [`RetryPolicy::max_malformed_retries`] times); other 4xx, empty, oversized and
+    /// redirected replies would come back the same.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::RateLimited | ErrorKind::ServerError)
+        matches!(
+            self,
+            ErrorKind::Timeout
+                | ErrorKind::Connect
+                | ErrorKind::RateLimited
+                | ErrorKind::ServerError
+                | ErrorKind::Malformed
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -48,8 +63,10 @@ impl ErrorKind {
             ErrorKind::Auth => "auth",
             ErrorKind::ClientError => "client_error",
             ErrorKind::Malformed => "malformed",
+            ErrorKind::NoContent => "no_content",
             ErrorKind::BodyTooLarge => "body_too_large",
             ErrorKind::DeadlineExceeded => "deadline_exceeded",
+            ErrorKind::Redirect => "redirect",
         }
     }
 
@@ -84,6 +101,9 @@ pub struct RetryPolicy {
     pub max_elapsed: Duration,
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// Retries of malformed replies, within `max_attempts`: a proxy's error page or a cut body
+    /// passes in practice, a server that always answers garbage should not cost every retry.
+    pub max_malformed_retries: u32,
 }
 
 impl RetryPolicy {
@@ -93,6 +113,7 @@ impl RetryPolicy {
             max_elapsed,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(30),
+            max_malformed_retries: 2,
         }
     }
 
@@ -105,7 +126,7 @@ impl RetryPolicy {
             .saturating_mul(1u32.checked_shl(failed_attempt.saturating_sub(1).min(30)).unwrap_or(u32::MAX))
             .min(self.max_delay);
         let backoff = exp.mul_f64(rng.random_range(0.5..=1.0));
-        match retry_after {
+        match retry_after.map(|ra| ra.min(MAX_RETRY_AFTER)) {
             Some(ra) => ra.mul_f64(rng.random_range(1.0..=1.1)).max(backoff.min(ra)),
             None => backoff,
         }
@@ -130,6 +151,7 @@ where
     let started = Instant::now();
     let deadline = started + policy.max_elapsed;
     let mut n = 0;
+    let mut malformed = 0;
     loop {
         n += 1;
         let outcome = match tokio::time::timeout_at(deadline, attempt(n)).await {
@@ -145,11 +167,14 @@ where
             Ok(v) => return Retried { result: Ok(v), attempts: n },
             Err(e) => e,
         };
-        if !err.kind.is_retryable() || n >= policy.max_attempts {
+        if err.kind == ErrorKind::Malformed {
+            malformed += 1;
+        }
+        if !err.kind.is_retryable() || n >= policy.max_attempts || malformed > policy.max_malformed_retries {
             return Retried { result: Err(err), attempts: n };
         }
         let wait = policy.delay(n, err.retry_after, &mut rand::rng());
-        if Instant::now() + wait >= deadline {
+        if Instant::now().checked_add(wait).is_none_or(|at| at >= deadline) {
             let mut err = err;
             err.message.push_str(&format!(
                 " (not retried: waiting {wait:.1?} would pass the request's budget of {:?})",
@@ -162,21 +187,34 @@ where
     }
 }
 
-/// Parses `Retry-After` (seconds or an HTTP date) or `retry-after-ms`.
+/// The longest wait a server can ask for. Any budget (`max_request_s`) is shorter, so a
+/// longer `Retry-After` ends the request at once, exactly as this one does.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Parses `Retry-After` (seconds or an HTTP date) or `retry-after-ms`. Saturating: a value past
+/// [`MAX_RETRY_AFTER`] (`1e300`, an integer past `u64`, `inf`) reads as that maximum, a
+/// negative one or NaN as no header, so no header value can panic a worker.
 pub fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    if let Some(ms) =
-        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
-        && ms.is_finite()
-        && ms >= 0.0
+    let text = |name| headers.get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::trim);
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
+        && let Some(d) = saturating_seconds(ms / 1000.0)
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(d);
     }
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = text(reqwest::header::RETRY_AFTER.as_str())?;
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return saturating_seconds(secs);
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
+}
+
+/// Seconds as a duration capped at [`MAX_RETRY_AFTER`]; `None` for NaN and negative values.
+fn saturating_seconds(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Some(if secs >= MAX_RETRY_AFTER.as_secs_f64() { MAX_RETRY_AFTER } else { Duration::from_secs_f64(secs) })
 }
 
 #[cfg(test)]
@@ -208,7 +246,19 @@ mod tests {
         assert!(ErrorKind::from_status(503).is_retryable());
         assert!(!ErrorKind::from_status(400).is_retryable());
         assert_eq!(ErrorKind::from_status(401), ErrorKind::Auth);
-        assert!(!ErrorKind::Malformed.is_retryable());
+        assert!(ErrorKind::Malformed.is_retryable());
+        assert!(!ErrorKind::NoContent.is_retryable());
+        assert!(!ErrorKind::Redirect.is_retryable());
+    }
+
+    /// Issue 16, item 8: a malformed 200 was final; now it is retried, a bounded number of times.
+    #[tokio::test(start_paused = true)]
+    async fn malformed_replies_are_retried_a_bounded_number_of_times() {
+        let p = RetryPolicy::new(10, Duration::from_secs(600));
+        let r = with_retries(&p, |n| async move { if n < 2 { Err(err(ErrorKind::Malformed)) } else { Ok(n) } }).await;
+        assert_eq!((r.result.unwrap(), r.attempts), (2, 2));
+        let always: Retried<()> = with_retries(&p, |_| async { Err(err(ErrorKind::Malformed)) }).await;
+        assert_eq!(always.attempts, 1 + p.max_malformed_retries);
     }
 
     #[tokio::test(start_paused = true)]
@@ -261,5 +311,43 @@ mod tests {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
         assert_eq!(parse_retry_after(&h), Some(Duration::ZERO));
+    }
+
+    /// Issue 16, item 4: `Retry-After: 1e300` panicked a worker (and every rerun).
+    #[test]
+    fn absurd_retry_after_values_saturate_instead_of_panicking() {
+        let parse = |name: &str, value: &str| {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert(reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+            parse_retry_after(&h)
+        };
+        for huge in ["1e300", "9.3e18", "18446744073709551616", "99999999999999999999999999", "inf", "1e19"] {
+            assert_eq!(parse("retry-after", huge), Some(MAX_RETRY_AFTER), "{huge}");
+            assert_eq!(parse("retry-after-ms", huge), Some(MAX_RETRY_AFTER), "ms {huge}");
+        }
+        for nothing in ["-1", "-1e300", "NaN", "-inf", "soon"] {
+            assert_eq!(parse("retry-after", nothing), None, "{nothing}");
+        }
+        assert_eq!(parse("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"), Some(MAX_RETRY_AFTER));
+        // The delay built from the largest value does not overflow either.
+        let p = RetryPolicy::new(3, Duration::from_secs(600));
+        let d = p.delay(1, Some(Duration::MAX), &mut rand::rngs::StdRng::seed_from_u64(3));
+        assert!(d >= MAX_RETRY_AFTER);
+    }
+
+    /// A wait past the request's budget ends the request at once, with the server's error.
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_past_the_budget_ends_the_request_now() {
+        let p = RetryPolicy::new(4, Duration::from_secs(300));
+        let start = Instant::now();
+        let r: Retried<()> = with_retries(&p, |_| async {
+            Err(AttemptError { retry_after: Some(MAX_RETRY_AFTER), ..err(ErrorKind::RateLimited) })
+        })
+        .await;
+        assert_eq!(r.attempts, 1);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let e = r.result.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        assert!(e.message.contains("would pass the request's budget"), "{}", e.message);
     }
 }

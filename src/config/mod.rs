@@ -381,6 +381,67 @@ api_key_env = "ACME_KEY"
         assert!(e.message.contains("includes the API version"), "{e}");
     }
 
+    /// Issue 16, item 5: numbers that overflowed a duration or a rate (a panic at load, or in a
+    /// worker), spawned tasks without bound, or passed and failed every night. Each is refused
+    /// at load, with its line.
+    #[test]
+    fn every_number_is_bounded_and_refused_with_its_line() {
+        let endpoint_line =
+            |extra: &str| GOOD.replace("api_key_env = \"ACME_KEY\"", &format!("api_key_env = \"ACME_KEY\"\n{extra}"));
+        let embed = |extra: &str| {
+            format!(
+                "{GOOD}\n[embed]\nembedder = \"remote\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"e\"\n{extra}\n"
+            )
+        };
+        let limits = |extra: &str| GOOD.replace("[[endpoints]]", &format!("[limits]\n{extra}\n\n[[endpoints]]"));
+        let cases = [
+            (endpoint_line("timeout_s = 1e30"), 13),
+            (endpoint_line("max_request_s = 1e300"), 13),
+            (endpoint_line("requests_per_minute = 1e-300"), 13),
+            (endpoint_line("timeout_s = nan"), 13),
+            (endpoint_line("max_concurrency = 4000000000"), 13),
+            (endpoint_line("max_retries = 4000000000"), 13),
+            (GOOD.replace("samples = 2", "samples = 2\nmax_concurrency = 4000000000"), 5),
+            (limits("timeout_s = -1"), 8),
+            (limits("requests_per_minute = inf"), 8),
+            (embed("timeout_s = 0"), 18),
+            (embed("timeout_s = 1e300"), 18),
+            (embed("requests_per_minute = 1e300"), 18),
+            (embed("max_retries = 4000000000"), 18),
+        ];
+        for (src, line) in cases {
+            let what = src.lines().nth(line - 1).unwrap_or_default().to_owned();
+            let e = parse(&src).expect_err(&what);
+            assert_eq!(e.line, Some(line), "{what}: {e}");
+        }
+    }
+
+    /// Issue 16, item 3: a URL or a key pasted where a variable NAME goes is refused, and never
+    /// repeated in the error; a key holding a control character is refused before any request,
+    /// naming the variable, never the value.
+    #[test]
+    fn secrets_in_the_wrong_place_are_refused_without_being_echoed() {
+        let hook = "https://hooks.slack.com/services/T0/B0/secretsecret";
+        let e = parse(&format!("{GOOD}\n[alerts]\nwebhook_url_env = \"{hook}\"\n")).unwrap_err().to_string();
+        assert!(
+            e.contains("not an environment variable name") && !e.contains("hooks.slack") && !e.contains("secretsecret"),
+            "{e}"
+        );
+        let key = "sk-live-pasted0123456789";
+        let src = format!(
+            "{GOOD}\n[embed]\nembedder = \"remote\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"e\"\napi_key_env = \"{key}\"\n"
+        );
+        let e = parse(&src).unwrap_err().to_string();
+        assert!(e.contains("not an environment variable name") && !e.contains("pasted0123"), "{e}");
+        let e = parse(&GOOD.replace("\"ACME_KEY\"", &format!("\"{key}\""))).unwrap_err().to_string();
+        assert!(!e.contains("pasted0123"), "{e}");
+
+        let mut c = parse(GOOD).unwrap();
+        let e = c.resolve_keys(|_| Some("sk-good-part\nsk-rest".into())).unwrap_err().to_string();
+        assert!(e.contains("ACME_KEY") && e.contains("control character") && !e.contains("sk-good"), "{e}");
+        assert!(c.endpoints[0].api_key.is_none());
+    }
+
     #[test]
     fn bad_values_name_their_line() {
         let e = parse(&GOOD.replace("samples = 2", "samples = 0")).unwrap_err();

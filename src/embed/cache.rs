@@ -19,6 +19,8 @@ pub struct EmbeddingCache {
     path: PathBuf,
     index: HashMap<TextHash, (u64, u32)>,
     end: u64,
+    /// The length of every vector in the file (one embedder gives one length).
+    dim: Option<u32>,
 }
 
 impl EmbeddingCache {
@@ -41,6 +43,7 @@ impl EmbeddingCache {
             ));
         }
         let mut index = HashMap::new();
+        let mut dim_seen: Option<u32> = None;
         let mut pos = header.len() as u64;
         let mut head = [0u8; 36];
         loop {
@@ -54,6 +57,18 @@ impl EmbeddingCache {
             if io::copy(&mut (&mut reader).take(body), &mut io::sink())? < body {
                 break;
             }
+            if dim_seen.is_some_and(|d| d != dim) {
+                // Written before vectors were checked: every later stage would fail on it.
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} holds vectors of {} and of {dim} dimensions (an embedder that changed its vector length); delete the file to rebuild it",
+                        path.display(),
+                        dim_seen.unwrap_or_default()
+                    ),
+                ));
+            }
+            dim_seen = Some(dim);
             index.insert(head[..32].try_into().expect("32 bytes"), (pos + 36, dim));
             pos += 36 + body;
         }
@@ -61,7 +76,12 @@ impl EmbeddingCache {
             tracing::warn!(path = %path.display(), "cutting a torn last record off the embedding cache");
             file.set_len(pos)?;
         }
-        Ok(EmbeddingCache { file, path, index, end: pos })
+        Ok(EmbeddingCache { file, path, index, end: pos, dim: dim_seen })
+    }
+
+    /// The length of the vectors cached so far (`None` while the cache is empty).
+    pub fn dim(&self) -> Option<usize> {
+        self.dim.map(|d| d as usize)
     }
 
     pub fn len(&self) -> usize {
@@ -87,6 +107,12 @@ impl EmbeddingCache {
         if self.index.contains_key(&hash) {
             return Ok(());
         }
+        if vector.is_empty() || self.dim.is_some_and(|d| d as usize != vector.len()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a vector of {} dimensions does not belong in a cache of {:?}", vector.len(), self.dim),
+            ));
+        }
         let mut record = Vec::with_capacity(36 + vector.len() * 4);
         record.extend_from_slice(&hash);
         record.extend_from_slice(&(vector.len() as u32).to_le_bytes());
@@ -95,6 +121,7 @@ impl EmbeddingCache {
         }
         self.file.write_all(&record)?;
         self.index.insert(hash, (self.end + 36, vector.len() as u32));
+        self.dim = Some(vector.len() as u32);
         self.end += record.len() as u64;
         Ok(())
     }
@@ -109,19 +136,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut c = EmbeddingCache::open(dir.path(), "x").unwrap();
         c.put([1; 32], &[1.0, 2.0]).unwrap();
-        c.put([2; 32], &[3.0, 4.0, 5.0]).unwrap();
+        c.put([2; 32], &[3.0, 4.0]).unwrap();
+        // One length per cache (issue 16, item 6).
+        assert!(c.put([4; 32], &[3.0, 4.0, 5.0]).is_err());
+        assert!(c.put([4; 32], &[]).is_err());
+        assert_eq!(c.dim(), Some(2));
         let path = c.path().to_owned();
         drop(c);
         OpenOptions::new().append(true).open(&path).unwrap().write_all(&[9; 40]).unwrap();
         let mut c = EmbeddingCache::open(dir.path(), "x").unwrap();
         assert_eq!(c.len(), 2);
-        assert_eq!(c.get(&[2; 32]).unwrap(), Some(vec![3.0, 4.0, 5.0]));
-        c.put([3; 32], &[6.0]).unwrap();
+        assert_eq!(c.get(&[2; 32]).unwrap(), Some(vec![3.0, 4.0]));
+        c.put([3; 32], &[6.0, 7.0]).unwrap();
         drop(c);
         let c = EmbeddingCache::open(dir.path(), "x").unwrap();
-        assert_eq!(c.get(&[3; 32]).unwrap(), Some(vec![6.0]));
+        assert_eq!(c.get(&[3; 32]).unwrap(), Some(vec![6.0, 7.0]));
         assert_eq!(c.get(&[1; 32]).unwrap(), Some(vec![1.0, 2.0]));
         // Another embedder id has its own file.
         assert!(EmbeddingCache::open(dir.path(), "y").unwrap().is_empty());
+    }
+
+    /// A cache that mixes lengths (written before vectors were checked) is refused by name.
+    #[test]
+    fn a_cache_of_mixed_lengths_is_refused_with_what_to_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = EmbeddingCache::open(dir.path(), "x").unwrap();
+        let path = c.path().to_owned();
+        drop(c);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        for (h, v) in [([1u8; 32], vec![1.0f32, 2.0]), ([2u8; 32], vec![1.0f32])] {
+            f.write_all(&h).unwrap();
+            f.write_all(&(v.len() as u32).to_le_bytes()).unwrap();
+            v.iter().for_each(|x| f.write_all(&x.to_le_bytes()).unwrap());
+        }
+        drop(f);
+        let e = EmbeddingCache::open(dir.path(), "x").err().unwrap().to_string();
+        assert!(e.contains("delete the file") && e.contains(&path.display().to_string()), "{e}");
     }
 }

@@ -37,6 +37,11 @@ pub enum EmbedError {
     Compute(String),
     #[error("remote embeddings endpoint: {0}")]
     Remote(String),
+    /// Vectors no later stage could use; none of them was cached.
+    #[error(
+        "embedder {embedder} gave unusable vectors: {problem}; none of them was cached (fix the embedder and run the same command again)"
+    )]
+    Vectors { embedder: String, problem: String },
     #[error("embedding cache {path}: {source}")]
     Cache { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
@@ -123,6 +128,28 @@ impl Embedder {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16, item 6: mixed lengths, empty and non-finite vectors were cached and crashed
+    /// every later stage.
+    #[test]
+    fn vectors_are_checked_before_they_are_cached() {
+        let v = |xs: &[f32]| xs.to_vec();
+        assert!(check_vectors(&[v(&[1.0, 0.0]), v(&[0.0, 1.0])], 2, None).is_ok());
+        assert!(check_vectors(&[v(&[1.0, 0.0]), v(&[0.0, 1.0])], 2, Some(2)).is_ok());
+        let e = check_vectors(&[v(&[1.0, 0.0]), v(&[1.0])], 2, None).unwrap_err();
+        assert!(e.contains("2 and of 1"), "{e}");
+        let e = check_vectors(&[v(&[1.0, 0.0, 0.0])], 1, Some(2)).unwrap_err();
+        assert!(e.contains("3 dimensions where this embedder gave 2"), "{e}");
+        assert!(check_vectors(&[v(&[])], 1, None).unwrap_err().contains("empty"));
+        assert!(check_vectors(&[v(&[f32::NAN, 1.0])], 1, None).unwrap_err().contains("NaN"));
+        assert!(check_vectors(&[v(&[f32::INFINITY, 1.0])], 1, None).unwrap_err().contains("inf"));
+        assert!(check_vectors(&[v(&[1.0])], 2, None).is_err());
+    }
+}
+
 /// SHA-256 of a text: the cache key.
 pub fn text_hash(text: &str) -> TextHash {
     Sha256::digest(text.as_bytes()).into()
@@ -161,6 +188,9 @@ pub fn embed_cached(
     missing.sort_by_key(|&i| hashes[i]);
     missing.dedup_by_key(|i| hashes[*i]);
     let fresh = embedder.embed_blocking(&missing.iter().map(|&i| texts[i]).collect::<Vec<_>>())?;
+    // Checked whole before any is cached: one bad vector must not poison every later run.
+    check_vectors(&fresh, missing.len(), cache.dim())
+        .map_err(|problem| EmbedError::Vectors { embedder: embedder.id().to_owned(), problem })?;
     for (&i, v) in missing.iter().zip(&fresh) {
         cache.put(hashes[i], v).map_err(|e| cache_err(cache.path(), e))?;
     }
@@ -172,6 +202,33 @@ pub fn embed_cached(
         }
     }
     Ok((filled, missing.len()))
+}
+
+/// Checks vectors fresh from an embedder: as many as texts, none empty, every value finite, all
+/// of one length, and that of the vectors cached before (`expected`).
+pub fn check_vectors(vectors: &[Vec<f32>], texts: usize, expected: Option<usize>) -> Result<(), String> {
+    if vectors.len() != texts {
+        return Err(format!("{} vectors for {texts} texts", vectors.len()));
+    }
+    let Some(first) = vectors.first() else { return Ok(()) };
+    let dim = expected.unwrap_or(first.len());
+    for (i, v) in vectors.iter().enumerate() {
+        if v.is_empty() {
+            return Err(format!("vector {i} of the batch is empty"));
+        }
+        if v.len() != dim {
+            return Err(match expected {
+                Some(d) => {
+                    format!("a vector of {} dimensions where this embedder gave {d} before (in the cache)", v.len())
+                }
+                None => format!("vectors of {dim} and of {} dimensions in one batch", v.len()),
+            });
+        }
+        if let Some(x) = v.iter().find(|x| !x.is_finite()) {
+            return Err(format!("vector {i} of the batch holds {x}"));
+        }
+    }
+    Ok(())
 }
 
 /// What one embedding pass over a run did.

@@ -36,10 +36,8 @@ pub struct RemoteEmbedder {
 
 impl RemoteEmbedder {
     pub fn new(spec: RemoteSpec) -> Result<Self, EmbedError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("hivewatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| EmbedError::Compute(format!("cannot build the HTTP client: {e}")))?;
+        // Collection's client: no redirect to another origin, so the key stays with its host.
+        let client = crate::collect::http_client().map_err(|e| EmbedError::Compute(e.to_string()))?;
         let id = format!("remote:{}#{}", spec.base_url, spec.model);
         Ok(RemoteEmbedder {
             limiter: RateLimiter::new(spec.requests_per_minute),
@@ -95,7 +93,7 @@ impl RemoteEmbedder {
             req = req.header(name, value);
         }
         let resp = req.send().await.map_err(transport_error)?;
-        let (status, bytes) = read_reply(resp, MAX_BODY_BYTES).await?;
+        let (status, bytes) = read_reply(resp, MAX_BODY_BYTES, &self.redactor).await?;
         parse(&bytes, n).map_err(|message| AttemptError {
             kind: ErrorKind::Malformed,
             http_status: Some(status),
@@ -106,6 +104,8 @@ impl RemoteEmbedder {
 }
 
 /// Parses `{"data": [{"index": i, "embedding": [...]}, ...]}` into vectors in input order.
+/// Empty, all-zero and non-finite vectors (a number past f32's range) are refused: no measure
+/// can use them, and they are not what an embedding model answers when it works.
 pub fn parse(body: &[u8], n: usize) -> Result<Vec<Vec<f32>>, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("reply is not JSON: {e}"))?;
     let data = v.get("data").and_then(Value::as_array).ok_or("reply has no data array")?;
@@ -124,6 +124,17 @@ pub fn parse(body: &[u8], n: usize) -> Result<Vec<Vec<f32>>, String> {
     if out.windows(2).any(|w| w[0].len() != w[1].len()) {
         return Err("embeddings of different lengths".into());
     }
+    for (i, v) in out.iter().enumerate() {
+        if v.is_empty() {
+            return Err(format!("embedding {i} is empty"));
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(format!("embedding {i} holds a value that is not a finite 32-bit float"));
+        }
+        if v.iter().all(|&x| x == 0.0) {
+            return Err(format!("embedding {i} is all zeros"));
+        }
+    }
     Ok(out)
 }
 
@@ -136,5 +147,14 @@ mod tests {
         let v = parse(br#"{"data":[{"index":1,"embedding":[1,2]},{"index":0,"embedding":[3,4]}]}"#, 2).unwrap();
         assert_eq!(v, vec![vec![3.0, 4.0], vec![1.0, 2.0]]);
         assert!(parse(br#"{"data":[]}"#, 1).is_err());
+    }
+
+    /// Issue 16, item 6: empty, all-zero and non-finite vectors were accepted.
+    #[test]
+    fn unusable_vectors_are_refused() {
+        assert!(parse(br#"{"data":[{"embedding":[]}]}"#, 1).unwrap_err().contains("empty"));
+        assert!(parse(br#"{"data":[{"embedding":[0,0,0]}]}"#, 1).unwrap_err().contains("all zeros"));
+        assert!(parse(br#"{"data":[{"embedding":[1e39,1]}]}"#, 1).unwrap_err().contains("finite"));
+        assert!(parse(br#"{"data":[{"embedding":[1,2]},{"embedding":[1]}]}"#, 2).is_err());
     }
 }

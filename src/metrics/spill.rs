@@ -28,9 +28,14 @@ pub struct Spill {
 
 impl Spill {
     /// A new spill in a temporary folder under `scratch` (removed on drop, even on error).
+    /// Its name, `spill-<pid>-...`, names the process, so a folder a killed process left is
+    /// known for one ([`crate::store::clean_leftovers`]).
     pub fn new(scratch: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(scratch)?;
-        Ok(Spill { dir: tempfile::TempDir::new_in(scratch)?, writers: (0..PARTITIONS).map(|_| None).collect() })
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{}{}-", crate::store::SCRATCH_PREFIX, std::process::id()))
+            .tempdir_in(scratch)?;
+        Ok(Spill { dir, writers: (0..PARTITIONS).map(|_| None).collect() })
     }
 
     pub fn partition_path(&self, i: u64) -> PathBuf {
@@ -38,7 +43,7 @@ impl Spill {
     }
 
     pub fn push(&mut self, tag: Payload, endpoint: &str, probe: &str, payload: &[u8]) -> std::io::Result<()> {
-        let i = crate::util::stable_hash64(probe.as_bytes()) % PARTITIONS;
+        let i = partition_of(probe);
         let path = self.partition_path(i);
         let w = match &mut self.writers[i as usize] {
             Some(w) => w,
@@ -58,6 +63,11 @@ impl Spill {
         }
         Ok(out)
     }
+}
+
+/// The partition a probe's records go to.
+pub fn partition_of(probe: &str) -> u64 {
+    crate::util::stable_hash64(probe.as_bytes()) % PARTITIONS
 }
 
 /// Calls `f(payload kind, endpoint, probe, payload)` for every record of a partition file.

@@ -143,6 +143,12 @@ impl Output {
         self.state.join("lock")
     }
 
+    /// The `[alerts]` settings of the last `hivewatch run` on this output, which `analyze` and
+    /// `import` use when given no configuration.
+    pub fn alert_rules_path(&self) -> PathBuf {
+        self.state.join("alert-rules.json")
+    }
+
     /// The HTML reports.
     pub fn html_dir(&self) -> PathBuf {
         self.root.join("html")
@@ -172,6 +178,105 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// What names a stage's scratch folder under [`Output::scratch_dir`]: `spill-<pid>-...`.
+pub const SCRATCH_PREFIX: &str = "spill-";
+
+/// What [`clean_leftovers`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Leftovers {
+    pub files: u64,
+    pub folders: u64,
+    pub bytes: u64,
+}
+
+/// Whether process `pid` is running (a pid that cannot be asked about counts as running).
+pub fn process_alive(pid: u32) -> bool {
+    if pid <= 1 || pid == std::process::id() || pid > i32::MAX as u32 {
+        return true;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// The pid in a temporary file's name `.<name>.tmp-<pid>`, if it is one.
+fn temporary_owner(name: &str) -> Option<u32> {
+    let (stem, pid) = name.strip_prefix('.')?.rsplit_once(".tmp-")?;
+    (!stem.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then(|| pid.parse().ok())?
+}
+
+/// The pid in a scratch folder's name `spill-<pid>-...`, if it is one.
+fn scratch_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(SCRATCH_PREFIX)?.split('-').next()?.parse().ok()
+}
+
+fn size_of(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path).map_or(0, |d| d.flatten().map(|e| size_of(&e.path())).sum())
+}
+
+/// Removes what killed processes left under an output: temporary files `.<name>.tmp-<pid>`
+/// (a table, a state file, a report being written; the tables' folders, the HTML folder and
+/// the state folder are searched, a few levels deep) and scratch folders `spill-<pid>-...`,
+/// of processes no longer running; and scratch folders of older versions, which carry no pid
+/// (`.tmp...`). Called with the output's lock held: no other writer is at work, and anything of
+/// a process still running is kept all the same. Best effort: what cannot be removed is left.
+pub fn clean_leftovers(output: &Output) -> Leftovers {
+    let mut removed = Leftovers::default();
+    let mut stack = vec![(output.root().to_owned(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() {
+                if depth < 3 && path != output.scratch_dir() && path != output.embed_cache_dir() {
+                    stack.push((path, depth + 1));
+                }
+            } else if kind.is_file()
+                && let Some(pid) = temporary_owner(&name)
+                && !process_alive(pid)
+            {
+                let bytes = size_of(&path);
+                if std::fs::remove_file(&path).is_ok() {
+                    removed.files += 1;
+                    removed.bytes += bytes;
+                }
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(output.scratch_dir()) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = match scratch_owner(&name) {
+                Some(pid) => !process_alive(pid),
+                None => name.starts_with(".tmp"),
+            };
+            if stale && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                let bytes = size_of(&entry.path());
+                if std::fs::remove_dir_all(entry.path()).is_ok() {
+                    removed.folders += 1;
+                    removed.bytes += bytes;
+                }
+            }
+        }
+    }
+    if removed != Leftovers::default() {
+        tracing::info!(
+            files = removed.files,
+            folders = removed.folders,
+            mb = removed.bytes / (1 << 20),
+            "removed temporary files and scratch folders that stopped processes left in {}",
+            output.root().display()
+        );
+    }
+    removed
 }
 
 /// The temporary sibling a file is written to before it is renamed into place:
@@ -351,6 +456,55 @@ mod tests {
         let names: Vec<_> =
             std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("r.parquet")]);
+    }
+
+    /// Issue 16, item 14: a kill -9 in the measure stage left scratch folders and temporary
+    /// files that nothing removed. Those of dead processes go; a live process's stay.
+    #[test]
+    fn leftovers_of_dead_processes_are_removed_and_a_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Output::local(dir.path());
+        let dead = {
+            let mut child = std::process::Command::new("true").spawn().unwrap();
+            let pid = child.id();
+            child.wait().unwrap();
+            pid
+        };
+        let me = std::process::id();
+        let partition = dir.path().join("responses/run_date=2026-01-01");
+        std::fs::create_dir_all(&partition).unwrap();
+        let dead_tmp = partition.join(format!(".r1.parquet.tmp-{dead}"));
+        let live_tmp = partition.join(format!(".r2.parquet.tmp-{me}"));
+        let table = partition.join("r0.parquet");
+        let html = dir.path().join("html");
+        std::fs::create_dir_all(&html).unwrap();
+        let dead_html = html.join(format!(".latest.html.tmp-{dead}"));
+        let state = out.runs_dir().join("r1");
+        std::fs::create_dir_all(&state).unwrap();
+        let dead_state = state.join(format!(".state.json.tmp-{dead}"));
+        for f in [&dead_tmp, &live_tmp, &table, &dead_html, &dead_state] {
+            std::fs::write(f, vec![0u8; 1000]).unwrap();
+        }
+        let scratch = out.scratch_dir();
+        let dead_spill = scratch.join(format!("spill-{dead}-abc"));
+        let live_spill = scratch.join(format!("spill-{me}-def"));
+        let legacy = scratch.join(".tmpXYZ12");
+        for d in [&dead_spill, &live_spill, &legacy] {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::write(d.join("part-00.bin"), vec![0u8; 5000]).unwrap();
+        }
+        let removed = clean_leftovers(&out);
+        assert_eq!((removed.files, removed.folders), (3, 2), "{removed:?}");
+        assert!(removed.bytes >= 3000 + 10000);
+        for gone in [&dead_tmp, &dead_html, &dead_state, &dead_spill, &legacy] {
+            assert!(!gone.exists(), "{} left", gone.display());
+        }
+        for kept in [&live_tmp, &table, &live_spill] {
+            assert!(kept.exists(), "{} removed", kept.display());
+        }
+        assert_eq!(temporary_owner(".r.parquet.tmp-12"), Some(12));
+        assert_eq!(temporary_owner("r.parquet"), None);
+        assert_eq!(temporary_owner(".tmp-12"), None);
     }
 
     #[test]

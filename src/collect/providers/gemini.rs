@@ -39,7 +39,8 @@ pub fn parse(body: &[u8]) -> Result<ChatReply, String> {
     let usage = v.get("usageMetadata");
     let prompt_tokens = usage.and_then(|u| u.get("promptTokenCount")).and_then(as_u64);
     let Some(candidate) = v.get("candidates").and_then(|c| c.get(0)) else {
-        // A prompt blocked by the API's own filter is a behaviour worth keeping, not a failure.
+        // A prompt blocked by the API's own filter: a reply with no text, whose finish reason
+        // (kept in the error message) says why.
         if let Some(reason) = v.pointer("/promptFeedback/blockReason").and_then(Value::as_str) {
             return Ok(ChatReply {
                 text: String::new(),

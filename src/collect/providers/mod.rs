@@ -79,10 +79,56 @@ pub fn parse(provider: Provider, body: &[u8]) -> Result<ChatReply, String> {
     }
 }
 
+/// The reply's JSON; a 200 that carries the provider's error object instead of an answer
+/// (`{"error": {"message": "You exceeded your current quota"}}`, Anthropic's `{"type": "error",
+/// ...}`) is an error with the provider's own message.
 fn json(body: &[u8]) -> Result<serde_json::Value, String> {
-    serde_json::from_slice(body).map_err(|e| format!("reply is not valid JSON: {e}"))
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("reply is not valid JSON: {e}"))?;
+    if let Some(message) = provider_error(&v) {
+        return Err(format!("the provider answered HTTP 200 with an error: {message}"));
+    }
+    Ok(v)
+}
+
+/// The message of an error object in a reply, if it holds one (a `null` error is none).
+fn provider_error(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let error = v.get("error")?;
+    let text = |x: &Value| x.as_str().map(str::to_owned).filter(|s| !s.trim().is_empty());
+    match error {
+        Value::Null | Value::Bool(false) => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => Some(
+            o.get("message")
+                .and_then(text)
+                .or_else(|| o.get("type").and_then(text))
+                .or_else(|| o.get("status").and_then(text))
+                .unwrap_or_else(|| "(an error object without a message)".to_owned()),
+        ),
+        other => Some(other.to_string()),
+    }
 }
 
 fn as_u64(v: &serde_json::Value) -> Option<u64> {
     v.as_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16, item 8: `{"error": {...}}` with HTTP 200 read as "reply has no choices[0]".
+    #[test]
+    fn a_200_carrying_an_error_keeps_the_providers_message() {
+        let quota = br#"{"error": {"message": "You exceeded your current quota", "type": "insufficient_quota"}}"#;
+        for provider in [Provider::Openai, Provider::Anthropic, Provider::Gemini] {
+            let e = parse(provider, quota).unwrap_err();
+            assert!(e.contains("You exceeded your current quota"), "{provider:?}: {e}");
+        }
+        let anthropic = br#"{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}"#;
+        assert!(parse(Provider::Anthropic, anthropic).unwrap_err().contains("Overloaded"));
+        // A null error beside an answer is an answer.
+        let ok = br#"{"error": null, "choices": [{"message": {"content": "hi"}}]}"#;
+        assert_eq!(parse(Provider::Openai, ok).unwrap().text, "hi");
+    }
 }
