@@ -381,5 +381,7 @@ pub fn write_run(
     let row = run.row(config_hash);
     let path = responses::path(output, run.run_date, &run.run_id);
     responses::write_imported(&path, &run.run_id, row.started_at, &run.responses)?;
+    let probes = crate::plan::probe_table::path(output, run.run_date, &run.run_id);
+    crate::plan::probe_table::write(&probes, &run.run_id, &run.suite.probes)?;
     derive_tables(output, row, tail)
 }
