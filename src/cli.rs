@@ -20,7 +20,12 @@ use crate::sim::SimConfig;
 use crate::sim::faults::FaultSpec;
 
 #[derive(Debug, Parser)]
-#[command(name = "hivewatch", version, about = "Watches the AI model ecosystem for behavioural monoculture")]
+#[command(
+    name = "hivewatch",
+    version,
+    about = "Watches the AI model ecosystem for behavioural monoculture",
+    after_help = "Start with `hivewatch demo` (no configuration, no network). Nightly: `hivewatch run --config hivewatch.toml`. Exit codes: 0 ok, 1 alert raised, 2 bad input, 3 run failed (rerun to resume), 4 output locked, 5 an endpoint check failed."
+)]
 pub struct Cli {
     /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -71,7 +76,9 @@ enum Command {
         #[command(flatten)]
         embedder: EmbedderArgs,
     },
-    /// Re-embed the stored responses of past runs with another embedder (no model API calls).
+    /// Recompute every derived table of stored runs from their stored responses: embeddings
+    /// (with this embedder), features (this lexicon), measures, trends, alerts and the report.
+    /// No model is asked.
     Analyze {
         /// Output root holding the runs.
         #[arg(long, default_value = "reports")]
@@ -89,7 +96,8 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
-    /// Bring existing multi-model outputs in as historical runs (JSONL, CSV, AlpacaEval).
+    /// Bring existing multi-model outputs in as historical runs (formats: jsonl, csv, alpaca-eval,
+    /// inspect-ai, promptfoo).
     Import {
         /// The files to import (AlpacaEval: one model_outputs.json per model).
         #[arg(required = true)]
@@ -119,6 +127,18 @@ enum Command {
     Features {
         #[command(subcommand)]
         command: FeaturesCommand,
+    },
+    /// Run the analysts' queries (reports/queries) against an output root through DuckDB, or
+    /// print them ready to paste when DuckDB is not installed. No NAME: list them.
+    Query {
+        /// The query (e.g. diversity_over_time); leave out to list them all.
+        name: Option<String>,
+        /// Output root holding the runs.
+        #[arg(long, default_value = "reports")]
+        output: PathBuf,
+        /// Print the SQL (the output root bound) instead of running it.
+        #[arg(long)]
+        print: bool,
     },
     /// Run the pipeline against the built-in simulator: no configuration, no network.
     Demo {
@@ -265,7 +285,8 @@ enum ProbesCommand {
 
 #[derive(Debug, Subcommand)]
 enum EndpointsCommand {
-    /// Send one cheap request to each endpoint and report ok or the reason it failed.
+    /// Send one cheap request to each endpoint and report ok or the reason it failed (exit 5
+    /// when one failed).
     Check {
         #[arg(long, short, default_value = "hivewatch.toml")]
         config: PathBuf,
@@ -305,7 +326,9 @@ enum SimulateCommand {
 /// Parses arguments, runs the command, and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    // The demo tells its own story on stdout: its logs only with -v.
+    let quiet = cli.quiet || (matches!(cli.command, Command::Demo { .. }) && cli.verbose == 0);
+    init_logging(cli.verbose, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -364,6 +387,9 @@ fn init_logging(verbose: u8, quiet: bool) {
 async fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run { config, dry_run, fresh, output, run_date } => {
+            if let Some(date) = run_date {
+                refuse_future_date(date, "--run-date")?;
+            }
             let mut cfg = Config::load(&config)?;
             if let Some(o) = output {
                 cfg.output = o;
@@ -383,7 +409,7 @@ async fn dispatch(command: Command) -> Result<i32> {
             let started = std::time::Instant::now();
             let report = crate::run::run_interruptible(plan, RunOptions { fresh, run_date }).await?;
             crate::run::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
-            print_report(&report);
+            print_report(&report, cfg.alerts.trend.min_runs);
             Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
         }
         Command::Probes { command: ProbesCommand::Validate { dir } } => {
@@ -420,6 +446,14 @@ async fn dispatch(command: Command) -> Result<i32> {
             sim.set_night(night);
             // Tests read this line to learn the port.
             say!("hivewatch simulator listening on http://{}", sim.addr);
+            say!(
+                "base_url for each provider in [[endpoints]] (any model name; its family is the part before the first -):"
+            );
+            say!("  provider = \"openai\"     base_url = \"{}\"", sim.openai_url());
+            say!("  provider = \"anthropic\"  base_url = \"{}\"", sim.root_url());
+            say!("  provider = \"gemini\"     base_url = \"{}\"", sim.root_url());
+            say!("  [embed] embedder = \"remote\"  base_url = \"{}\"  model = \"sim-embed\"", sim.openai_url());
+            say!("Ctrl-C stops it.");
             tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
             sim.stop().await;
             Ok(exit::OK)
@@ -437,6 +471,9 @@ async fn dispatch(command: Command) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon, config } => {
+            if let Some(date) = run_date {
+                refuse_future_date(date, "--run-date")?;
+            }
             let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
             tokio::task::block_in_place(|| {
@@ -451,6 +488,7 @@ async fn dispatch(command: Command) -> Result<i32> {
             say!("{}", crate::features::eval::evaluate(&lexicon, &rows));
             Ok(exit::OK)
         }
+        Command::Query { name, output, print } => crate::query::run(name.as_deref(), &output, print),
         Command::Demo { output, scenario, nights } => crate::demo::run(&output, scenario.as_deref(), nights).await,
     }
 }
@@ -491,7 +529,26 @@ fn print_plan(plan: &Plan) {
     say!("{:<68} {:>9} {:>14} {:>16}", "total", plan.total_requests(), pt, ct);
 }
 
-pub fn print_report(r: &RunReport) {
+/// A run date later than tomorrow (UTC) is refused: tomorrow is today somewhere, anything
+/// later is a typo, and a future night would stand as the latest forever after.
+pub fn refuse_future_date(date: NaiveDate, what: &str) -> Result<()> {
+    let latest = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    if date > latest {
+        anyhow::bail!(
+            crate::input::InputError::new(
+                std::path::Path::new("(command line)"),
+                None,
+                format!("{what}: {date} is in the future")
+            )
+            .hint(format!("a run date may be at most {latest} (today in every time zone)"))
+        );
+    }
+    Ok(())
+}
+
+/// What a night's run says on stdout (also under -q, for cron's log): the counts, two or three
+/// headline figures, the baseline's state, where the report is, and the alerts.
+pub fn print_report(r: &RunReport, min_runs: usize) {
     say!(
         "run {} ({}){}: {} planned, {} ok, {} failed, coverage {:.1}%",
         r.run_id,
@@ -509,16 +566,55 @@ pub fn print_report(r: &RunReport) {
             say!("  {name:<28} {ok:>6} ok {failed:>6} failed");
         }
     }
-    say!(
-        "embedded {} responses with {} ({} new, the rest from the cache)",
-        r.embedded.rows,
-        r.embedded.embedder_id,
-        r.embedded.newly_embedded
-    );
+    for line in headline(&r.trends, r.comparable_runs, min_runs) {
+        say!("{line}");
+    }
+    say!("report: {}", r.report.display());
     for t in &r.tables {
-        say!("wrote {}", t.display());
+        tracing::debug!("wrote {}", t.display());
     }
     print_alerts(&r.alerts);
+}
+
+/// The night in two or three figures, and whether its baseline is still building (fewer than
+/// `min_runs` comparable runs, the trend rule's `min_runs`: every rule can judge from there on).
+pub fn headline(trends: &[crate::trend::TrendRow], comparable_runs: usize, min_runs: usize) -> Vec<String> {
+    let row = |metric: &str| trends.iter().find(|t| t.scope.is_overall() && t.metric == metric);
+    let figure = |metric: &str, label: &str| {
+        row(metric).map(|t| {
+            let against = match (t.baseline, t.pct_change) {
+                (Some(b), Some(p)) => format!(" (baseline {}, {p:+.1}%)", crate::report::svg::fmt(b)),
+                _ => String::new(),
+            };
+            let full = t.full.map_or(String::new(), |(v, n)| {
+                format!(
+                    " [on the {} models shared with the baseline; all {n}: {}]",
+                    t.panel_models,
+                    crate::report::svg::fmt(v)
+                )
+            });
+            format!("{label} {}{against}{full}", crate::report::svg::fmt(t.value))
+        })
+    };
+    let mut out = Vec::new();
+    let figures: Vec<String> = [
+        figure("effective_models", "effective models"),
+        figure("model_vendi_ratio", "model Vendi ratio"),
+        row("families").map(|t| format!("{} behaviour families", t.value)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !figures.is_empty() {
+        out.push(figures.join("; "));
+    }
+    if comparable_runs + 1 < min_runs {
+        out.push(format!(
+            "baseline building: {} of {min_runs} comparable runs (tonight's included); every rule judges from {min_runs} on",
+            comparable_runs + 1
+        ));
+    }
+    out
 }
 
 /// The night's alerts, most severe first.
@@ -569,7 +665,10 @@ async fn check_endpoints(cfg: &Config) -> Result<i32> {
         };
         say!("{:<28} {:<10} {:<8} {:>8}  {}", ep.name, ep.provider.as_str(), status, elapsed.as_millis(), detail);
     }
-    Ok(if failed == 0 { exit::OK } else { exit::RUN_FAILED })
+    if failed > 0 {
+        say!("{failed} endpoint(s) failed the check (exit code {})", exit::CHECK_FAILED);
+    }
+    Ok(if failed == 0 { exit::OK } else { exit::CHECK_FAILED })
 }
 
 /// Awaits futures concurrently on the current task (no extra dependency for one call site).
@@ -678,6 +777,9 @@ fn import(
     let runs = collector.runs(format, default_date).context("writing the import's scratch files")?;
     if runs.is_empty() {
         anyhow::bail!(crate::input::InputError::new(&files[0], None, "holds no row to import").hint("check --format"));
+    }
+    for run in &runs {
+        refuse_future_date(run.run_date, &format!("rows dated {} in {}", run.run_date, files[0].display()))?;
     }
     let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
         .context("opening the embedding cache")?;

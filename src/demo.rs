@@ -99,6 +99,8 @@ pub struct NightResult {
     /// Alerts of the night, info included.
     pub alerts: Vec<crate::alert::Alert>,
     pub coverage: f64,
+    /// Comparable earlier runs its trends were measured against.
+    pub comparable_runs: usize,
 }
 
 impl NightResult {
@@ -111,6 +113,39 @@ impl NightResult {
     pub fn raised(&self) -> impl Iterator<Item = &crate::alert::Alert> {
         self.alerts.iter().filter(|a| a.severity >= crate::alert::Severity::Warning)
     }
+
+    /// The night in one line: its headline figures and its alerts with their metrics.
+    pub fn line(&self, min_runs: usize) -> String {
+        let raised: Vec<String> = self.raised().map(short_alert).collect();
+        let alerts = match raised.len() {
+            0 => String::new(),
+            n if n <= 4 => format!("; ALERT {}", raised.join(", ")),
+            n => format!("; ALERT {} and {} more", raised[..3].join(", "), n - 3),
+        };
+        let building = if self.comparable_runs + 1 < min_runs {
+            format!(" (baseline building: {} of {min_runs})", self.comparable_runs + 1)
+        } else {
+            String::new()
+        };
+        format!(
+            "night {:>2} {}: effective models {:.2}, model Vendi ratio {:.3}, families {}{building}{alerts}",
+            self.night,
+            self.date,
+            self.overall("effective_models"),
+            self.overall("model_vendi_ratio"),
+            self.overall("families"),
+        )
+    }
+}
+
+/// `critical drop effective_models`, `warning pair acme-a|ember-e`.
+fn short_alert(a: &crate::alert::Alert) -> String {
+    let what = match &a.scope {
+        crate::vocab::Scope::Overall => a.metric.clone(),
+        crate::vocab::Scope::Pair(x, y) => format!("{x}|{y}"),
+        other => format!("{other} {}", a.metric),
+    };
+    format!("{} {} {what}", a.severity.as_str(), a.rule)
 }
 
 /// Runs the nightly pipeline over `nights` nights of `scenario` into `output` (which must be
@@ -145,7 +180,8 @@ pub async fn run_scenario(
         let config_path = output.join("demo-hivewatch.toml");
         let config = Config::parse(&config_path, &demo_config_toml(sim.addr, output, &scenario, night))?;
         let plan = Plan::new(config, suite.clone());
-        let report = crate::run::run_interruptible(plan, RunOptions { fresh: true, run_date: Some(date) }).await?;
+        let opts = RunOptions { fresh: true, run_date: Some(date) };
+        let report = crate::run::run(plan, &opts, &mut crate::progress::Silent).await?;
         let result = NightResult {
             night,
             date,
@@ -153,6 +189,7 @@ pub async fn run_scenario(
             metrics: crate::metrics::tables::run_metrics::read(&report.run_metrics)?,
             alerts: report.alerts.clone(),
             coverage: report.row.coverage(),
+            comparable_runs: report.comparable_runs,
         };
         each(&result);
         results.push(result);
@@ -161,9 +198,234 @@ pub async fn run_scenario(
     Ok(results)
 }
 
+/// Rules about the ecosystem's diversity as a whole (the pair rule is about one pair).
+const ECOSYSTEM_RULES: &[&str] = &["drop", "trend", "floor", "shift", "concentration", "refusal"];
+
+/// Nights after an event's end during which an ecosystem alert is still its doing: the change
+/// stays in the baseline until the baseline window has moved past it.
+const EFFECT_NIGHTS: u32 = 14;
+
+/// How one scenario event fared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// First signal on this night, within the event.
+    Caught { night: u32, by: String },
+    /// First signal after the event's last night.
+    Late { night: u32, by: String },
+    /// No signal, and the demo ran past the event.
+    Missed,
+    /// No signal yet, and the demo stopped before the event ended.
+    NotYet { last_night: u32 },
+    /// The demo stopped before the event began.
+    NotReached,
+}
+
+/// One event of the scenario against what was raised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventScore {
+    pub start: u32,
+    pub end: u32,
+    pub what: String,
+    /// The pairs it draws together (none for an ecosystem-wide event).
+    pub pairs: Vec<crate::vocab::Scope>,
+    pub outcome: Outcome,
+}
+
+/// The demo's truth table: every event, the alerts the scenario does not explain, and the
+/// precision and recall of what was raised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scorecard {
+    pub events: Vec<EventScore>,
+    /// Raised alerts (warning or critical).
+    pub raised: usize,
+    /// Of those, the ones an event explains: an ecosystem alert during an event or within
+    /// [`EFFECT_NIGHTS`] after it, a pair alert on a pair an event draws together.
+    pub explained: usize,
+    /// Ecosystem alerts no event explains: (night, alert in short).
+    pub stray_ecosystem: Vec<(u32, String)>,
+    /// Distinct pairs flagged by the pair rule, and those of them in the truth.
+    pub flagged_pairs: Vec<crate::vocab::Scope>,
+    pub truth_pairs_reached: Vec<crate::vocab::Scope>,
+}
+
+impl Scorecard {
+    pub fn flagged_in_truth(&self) -> Vec<&crate::vocab::Scope> {
+        self.flagged_pairs.iter().filter(|p| self.truth_pairs_reached.contains(p)).collect()
+    }
+}
+
+/// Scores the nights run (`results`, nights 1..=n) against the scenario's events.
+pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
+    use crate::sim::scenario::Event;
+    use crate::vocab::Scope;
+    let last = results.iter().map(|r| r.night).max().unwrap_or(0);
+    let truth = scenario.truth();
+    let mut events = Vec::new();
+    for (i, e) in scenario.events.iter().enumerate() {
+        let (start, end) = (
+            truth["events"][i]["start"].as_u64().unwrap_or(0) as u32,
+            truth["events"][i]["end"].as_u64().unwrap_or(0) as u32,
+        );
+        let what = truth["events"][i]["what"].as_str().unwrap_or_default().to_owned();
+        let pairs: Vec<Scope> = match e {
+            Event::Influence { model, toward, .. } => vec![Scope::pair(model, toward)],
+            Event::Transmission { from, to, .. } => to.iter().map(|t| Scope::pair(from, t)).collect(),
+            Event::Narrowing { .. } => Vec::new(),
+        };
+        let signal = |r: &NightResult| -> Option<String> {
+            r.raised()
+                .find(|a| {
+                    if pairs.is_empty() {
+                        ECOSYSTEM_RULES.contains(&a.rule.as_str())
+                    } else {
+                        a.rule == "pair" && pairs.contains(&a.scope)
+                    }
+                })
+                .map(short_alert)
+        };
+        let first = results.iter().filter(|r| r.night >= start).find_map(|r| signal(r).map(|by| (r.night, by)));
+        let outcome = match first {
+            _ if start > last => Outcome::NotReached,
+            Some((night, by)) if night <= end => Outcome::Caught { night, by },
+            Some((night, by)) => Outcome::Late { night, by },
+            None if last < end => Outcome::NotYet { last_night: last },
+            None => Outcome::Missed,
+        };
+        events.push(EventScore { start, end, what, pairs, outcome });
+    }
+    let truth_pairs_reached: Vec<Scope> =
+        events.iter().filter(|e| e.start <= last).flat_map(|e| e.pairs.iter().cloned()).collect();
+    let mut raised = 0;
+    let mut explained = 0;
+    let mut stray_ecosystem = Vec::new();
+    let mut flagged_pairs: Vec<Scope> = Vec::new();
+    for r in results {
+        for a in r.raised() {
+            raised += 1;
+            let ok = if a.rule == "pair" {
+                if !flagged_pairs.contains(&a.scope) {
+                    flagged_pairs.push(a.scope.clone());
+                }
+                truth_pairs_reached.contains(&a.scope)
+            } else {
+                let during = events.iter().any(|e| e.start <= r.night && r.night <= e.end + EFFECT_NIGHTS);
+                if !during {
+                    stray_ecosystem.push((r.night, short_alert(a)));
+                }
+                during
+            };
+            explained += usize::from(ok);
+        }
+    }
+    Scorecard { events, raised, explained, stray_ecosystem, flagged_pairs, truth_pairs_reached }
+}
+
+fn ratio(hits: usize, of: usize) -> String {
+    if of == 0 { "-".into() } else { format!("{:.2}", hits as f64 / of as f64) }
+}
+
+impl std::fmt::Display for Scorecard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |v: &[&crate::vocab::Scope]| -> String {
+            v.iter().map(|s| s.to_string().trim_start_matches("pair:").to_owned()).collect::<Vec<_>>().join(", ")
+        };
+        for e in &self.events {
+            let outcome = match &e.outcome {
+                Outcome::Caught { night, by } => {
+                    format!("caught on night {night} ({} after it began): {by}", nights(night - e.start))
+                }
+                Outcome::Late { night, by } => {
+                    format!("caught late, on night {night} ({} after it ended): {by}", nights(night - e.end))
+                }
+                Outcome::Missed if e.pairs.is_empty() => "missed: no ecosystem alert".to_owned(),
+                Outcome::Missed => format!("missed: no pair alert on {}", names(&e.pairs.iter().collect::<Vec<_>>())),
+                Outcome::NotYet { last_night } => {
+                    format!("not caught by night {last_night}, where the demo stopped (it runs to night {})", e.end)
+                }
+                Outcome::NotReached => format!("not reached: it starts on night {} (--nights)", e.start),
+            };
+            writeln!(f, "  nights {:>2}-{:<2} {}\n               -> {outcome}", e.start, e.end, e.what)?;
+        }
+        let stray_pairs: Vec<&crate::vocab::Scope> =
+            self.flagged_pairs.iter().filter(|p| !self.truth_pairs_reached.contains(p)).collect();
+        writeln!(f, "Alerts outside the scenario:")?;
+        if stray_pairs.is_empty() && self.stray_ecosystem.is_empty() {
+            writeln!(f, "  none")?;
+        }
+        if !stray_pairs.is_empty() {
+            let shown: Vec<&crate::vocab::Scope> = stray_pairs.iter().take(8).copied().collect();
+            let more =
+                if stray_pairs.len() > 8 { format!(" and {} more", stray_pairs.len() - 8) } else { String::new() };
+            writeln!(
+                f,
+                "  pair alerts on {} pair(s) the scenario did not draw together: {}{more}",
+                stray_pairs.len(),
+                names(&shown)
+            )?;
+        }
+        if !self.stray_ecosystem.is_empty() {
+            let shown: Vec<String> =
+                self.stray_ecosystem.iter().take(6).map(|(n, a)| format!("night {n} {a}")).collect();
+            writeln!(
+                f,
+                "  {} ecosystem alert(s) on nights no event explains: {}",
+                self.stray_ecosystem.len(),
+                shown.join("; ")
+            )?;
+        }
+        let reached = self.events.iter().filter(|e| e.outcome != Outcome::NotReached).count();
+        let caught =
+            self.events.iter().filter(|e| matches!(e.outcome, Outcome::Caught { .. } | Outcome::Late { .. })).count();
+        let hits = self.flagged_in_truth();
+        writeln!(f, "Precision and recall:")?;
+        writeln!(f, "  events caught: {caught} of {reached} reached (recall {})", ratio(caught, reached))?;
+        writeln!(
+            f,
+            "  alerts raised (warning or critical): {}, {} of them explained by an event (precision {})",
+            self.raised,
+            self.explained,
+            ratio(self.explained, self.raised)
+        )?;
+        writeln!(
+            f,
+            "  pairs flagged as a suspected lineage: {}, {} of them in the truth (precision {}); the truth's {} pair(s) flagged: {} (recall {})",
+            self.flagged_pairs.len(),
+            hits.len(),
+            ratio(hits.len(), self.flagged_pairs.len()),
+            self.truth_pairs_reached.len(),
+            hits.len(),
+            ratio(hits.len(), self.truth_pairs_reached.len())
+        )
+    }
+}
+
+fn nights(n: u32) -> String {
+    if n == 1 { "1 night".into() } else { format!("{n} nights") }
+}
+
+/// How to call this binary in a command to paste: `hivewatch` when that is what the PATH runs,
+/// else its path.
+pub fn invocation() -> String {
+    let me = std::env::current_exe().ok().and_then(|p| p.canonicalize().ok());
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path).map(|d| d.join("hivewatch")).find(|p| p.is_file())?.canonicalize().ok()
+    });
+    match (me, on_path) {
+        (Some(me), Some(found)) if me == found => "hivewatch".into(),
+        (Some(me), _) => {
+            let cwd = std::env::current_dir().ok();
+            cwd.and_then(|c| me.strip_prefix(&c).ok().map(|p| p.display().to_string()))
+                .unwrap_or_else(|| me.display().to_string())
+        }
+        (None, _) => "hivewatch".into(),
+    }
+}
+
 /// `hivewatch demo`: the nightly pipeline over every night of a drifting simulated ecosystem
-/// (the built-in scenario, or `scenario`), run dates advancing to today.
+/// (the built-in scenario, or `scenario`), run dates advancing to today. Quiet: one line a
+/// night, then the scenario's truth against what was raised, then what to do next.
 pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) -> Result<i32> {
+    let shown_output = output.to_owned();
     let output = absolute(output)?;
     let scenario = match scenario {
         Some(p) => Scenario::load(p)?,
@@ -173,62 +435,112 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
     prepare_output(&output)?;
     let truth_path = output.join("scenario-truth.json");
     std::fs::write(&truth_path, serde_json::to_string_pretty(&scenario.truth())?)?;
+    let min_runs = crate::alert::AlertConfig::default().trend.min_runs;
     say!(
-        "hivewatch demo: scenario `{}`, {} simulated models x {} probes x 2 samples, {nights} nights",
+        "hivewatch demo: scenario `{}`, {} simulated models x {} probes x 2 samples, {nights} of its {} nights",
         scenario.meta.name,
         scenario.models.len(),
         scenario.meta.probes.unwrap_or(core_suite().probes.len()),
+        scenario.meta.nights,
     );
     let scenario = std::sync::Arc::new(scenario);
     let first = chrono::Utc::now().date_naive() - chrono::Days::new(u64::from(nights - 1));
-    let results = run_scenario(&output, std::sync::Arc::clone(&scenario), nights, first, |r| {
-        let paging: Vec<String> =
-            r.raised().map(|a| format!("{} {} {}", a.severity.as_str(), a.rule, a.scope)).collect();
-        say!(
-            "night {:>2} {}: effective models {:.2}, model Vendi ratio {:.3}, families {}{}",
-            r.night,
-            r.date,
-            r.overall("effective_models"),
-            r.overall("model_vendi_ratio"),
-            r.overall("families"),
-            if paging.is_empty() { String::new() } else { format!("; ALERT {}", paging.join(", ")) }
-        );
-    })
-    .await?;
+    let results =
+        run_scenario(&output, std::sync::Arc::clone(&scenario), nights, first, |r| say!("{}", r.line(min_runs)))
+            .await?;
 
-    say!("\nWhat the scenario did (also in {}):", truth_path.display());
-    for e in scenario.truth()["events"].as_array().into_iter().flatten() {
-        say!("  nights {}-{}: {}", e["start"], e["end"], e["what"].as_str().unwrap_or_default());
-    }
-    say!("\nWhat hivewatch raised:");
-    // Per rule: the first night it fired, how many series it fired on, and one example.
-    let mut by_rule: std::collections::BTreeMap<&str, (u32, std::collections::BTreeSet<String>, String)> =
-        std::collections::BTreeMap::new();
-    for r in &results {
-        for a in r.raised() {
-            let e = by_rule
-                .entry(a.rule.as_str())
-                .or_insert_with(|| (r.night, Default::default(), format!("{}: {}", r.date, a.message)));
-            e.1.insert(a.scope.to_string());
-        }
-    }
-    if by_rule.is_empty() {
-        say!("  nothing");
-    }
-    let mut rules: Vec<_> = by_rule.into_iter().collect();
-    rules.sort_by_key(|(_, (night, _, _))| *night);
-    for (rule, (night, scopes, example)) in rules {
-        say!("  {rule}: first on night {night}, on {} series; e.g. {example}", scopes.len());
-    }
-    let report = output.join("html/latest.html");
-    say!("\nOutputs in {} (one folder per table); the report: {}", output.display(), report.display());
     say!(
-        "\nQuery it with DuckDB:\n  SELECT run_date, metric, value, ci_low, ci_high FROM read_parquet('{0}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE scope = 'overall' AND metric IN ('effective_models', 'model_vendi_ratio') ORDER BY metric, run_date;\n  SELECT run_date, severity, rule, scope, message FROM read_parquet('{0}/alerts/*/*.parquet', hive_partitioning=true) ORDER BY run_date;\n  SELECT family, list(endpoint) FROM read_parquet('{0}/families/*/*.parquet', hive_partitioning=true) WHERE run_date = (SELECT max(run_date) FROM read_parquet('{0}/families/*/*.parquet', hive_partitioning=true)) GROUP BY 1;",
-        output.display()
+        "\nWhat the scenario did, and what hivewatch raised (the truth: {}):",
+        shown_output.join("scenario-truth.json").display()
+    );
+    print!("{}", scorecard(&scenario, &results));
+
+    let me = invocation();
+    let out = shown_output.display();
+    say!("\nNext:");
+    say!("  the report:   {out}/html/latest.html  (every night: {out}/html/index.html)");
+    say!(
+        "  a query:      {me} query diversity_over_time --output {out}  (all of them: {me} query; DuckDB: {})",
+        crate::query::INSTALL_DUCKDB
+    );
+    say!("  the tables:   {out}/<table>/run_date=*/ (Parquet; README, \"Output tables\")");
+    say!(
+        "  for real:     cp hivewatch.example.toml hivewatch.toml, name your endpoints, then {me} endpoints check --config hivewatch.toml and {me} run --config hivewatch.toml (README, \"Running it for real\")"
     );
     Ok(exit::OK)
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
     Ok(if p.is_absolute() { p.to_owned() } else { std::env::current_dir()?.join(p) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{Alert, Severity};
+    use crate::vocab::Scope;
+
+    fn alert(rule: &str, scope: Scope, metric: &str) -> Alert {
+        Alert {
+            severity: Severity::Warning,
+            rule: rule.into(),
+            scope,
+            metric: metric.into(),
+            value: 0.0,
+            baseline: None,
+            threshold: 0.0,
+            message: String::new(),
+        }
+    }
+
+    fn night(n: u32, alerts: Vec<Alert>) -> NightResult {
+        NightResult {
+            night: n,
+            date: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(u64::from(n)),
+            run_id: format!("r{n}"),
+            metrics: Vec::new(),
+            alerts,
+            coverage: 1.0,
+            comparable_runs: n as usize - 1,
+        }
+    }
+
+    #[test]
+    fn the_scorecard_says_what_was_caught_late_missed_or_not_reached() {
+        let s = Scenario::demo();
+        // Narrowing 12-15, influence ember-7b -> cirrus-flash 18-24, transmission 20-26.
+        let mut results: Vec<NightResult> = (1..=30).map(|n| night(n, Vec::new())).collect();
+        results[4].alerts.push(alert("shift", Scope::Overall, "effective_models")); // night 5: stray
+        results[12].alerts.push(alert("drop", Scope::Overall, "effective_models")); // night 13
+        results[25].alerts.push(alert("pair", Scope::pair("ember-7b", "cirrus-flash"), "excess_similarity")); // 26: late
+        results[21].alerts.push(alert("pair", Scope::pair("acme-large", "acme-mini"), "excess_similarity"));
+        let card = scorecard(&s, &results);
+        let outcomes: Vec<&Outcome> = card.events.iter().map(|e| &e.outcome).collect();
+        assert!(matches!(outcomes[0], Outcome::Caught { night: 13, .. }), "{outcomes:?}");
+        assert!(matches!(outcomes[1], Outcome::Late { night: 26, .. }), "{outcomes:?}");
+        assert_eq!(outcomes[2], &Outcome::Missed);
+        assert_eq!(card.raised, 4);
+        assert_eq!(card.explained, 2);
+        assert_eq!(card.stray_ecosystem.len(), 1);
+        assert_eq!(card.flagged_pairs.len(), 2);
+        assert_eq!(card.flagged_in_truth().len(), 1);
+        let text = card.to_string();
+        assert!(text.contains("caught on night 13 (1 night after it began): warning drop effective_models"), "{text}");
+        assert!(text.contains("missed: no pair alert on acme-large|borealis-pro, acme-large|delta-chat"), "{text}");
+        assert!(
+            text.contains("pair alerts on 1 pair(s) the scenario did not draw together: acme-large|acme-mini"),
+            "{text}"
+        );
+        assert!(text.contains("events caught: 2 of 3 reached (recall 0.67)"), "{text}");
+        assert!(text.contains("2 of them explained by an event (precision 0.50)"), "{text}");
+
+        // Cut at night 16: the later events are not reached.
+        let card = scorecard(&s, &results[..16]);
+        assert_eq!(card.events[1].outcome, Outcome::NotReached);
+        assert!(card.to_string().contains("not reached: it starts on night 18"));
+        let card = scorecard(&s, &results[..13]);
+        assert!(matches!(card.events[0].outcome, Outcome::Caught { .. }));
+        let card = scorecard(&s, &results[..12]);
+        assert_eq!(card.events[0].outcome, Outcome::NotYet { last_night: 12 });
+    }
 }

@@ -10,6 +10,9 @@ pub const BAD_INPUT: i32 = 2;
 pub const RUN_FAILED: i32 = 3;
 /// Another run holds the output folder's lock.
 pub const LOCKED: i32 = 4;
+/// `hivewatch endpoints check`: at least one endpoint did not answer (the others did; nothing
+/// to resume).
+pub const CHECK_FAILED: i32 = 5;
 
 /// The exit code for an error, by what it is.
 pub fn for_error(err: &anyhow::Error) -> i32 {

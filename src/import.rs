@@ -513,6 +513,8 @@ impl Collector {
             writer.write(&responses::imported_batch(&run.run_id, row.started_at, &batch)?)?;
         }
         writer.finish()?;
+        let probes = crate::plan::probe_table::path(output, run.run_date, &run.run_id);
+        crate::plan::probe_table::write(&probes, &run.run_id, &run.suite.probes)?;
         derive_tables(output, row, tail)
     }
 }

@@ -38,5 +38,6 @@ pub mod exit;
 pub mod import;
 pub mod pipeline;
 pub mod progress;
+pub mod query;
 pub mod run;
 pub mod sim;

@@ -20,7 +20,7 @@ use crate::features::Lexicon;
 use crate::metrics::stage::MeasureStats;
 use crate::plan::runs::{self, RunRow};
 use crate::store::{Output, StoreError};
-use crate::trend::TrendSettings;
+use crate::trend::{TrendRow, TrendSettings};
 
 /// Errors of the derived stages.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +68,10 @@ pub struct Derived {
     pub measured: MeasureStats,
     /// Tonight's alerts (info included); [`alert::raised`] counts those that page.
     pub alerts: Vec<Alert>,
+    /// Tonight's trend rows, as written.
+    pub trends: Vec<TrendRow>,
+    /// Comparable earlier runs the trends were measured against (at most the longest window).
+    pub comparable_runs: usize,
     pub report: PathBuf,
     /// Every file written, the `runs` row's last.
     pub tables: Vec<PathBuf>,
@@ -81,6 +85,9 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
 
     check_stop()?;
     let embedded = embed::embed_run(output, date, &id, tail.embedder, tail.cache)?;
+    if tail.embedder.is_cached() {
+        embed::bound_cache(output, &tag, tail.cache, embed::CACHE_RUNS, embedded.rows)?;
+    }
     tracing::info!(
         run_id = %id,
         embedder = %embedded.embedder_id,
@@ -98,8 +105,10 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
     check_stop()?;
     row.embedder_id.get_or_insert_with(|| tag.id.clone());
     let info = row.info();
-    let mut trends = crate::trend::stage::trend_run(output, &info, &tag, &TrendSettings::from_alerts(tail.alerts))?;
-    let alerts = alert::evaluate(&mut trends, info.coverage, tail.alerts);
+    let crate::trend::stage::Trends { rows: mut trends, panel_change, comparable_runs } =
+        crate::trend::stage::trend_run(output, &info, &tag, &TrendSettings::from_alerts(tail.alerts))?;
+    let mut alerts = alert::evaluate(&mut trends, info.coverage, tail.alerts);
+    alerts.extend(panel_change.as_ref().map(alert::panel_change));
     let trends_path = output.per_embedder_path(crate::trend::table::TABLE, date, &id, &tag);
     crate::trend::table::write(&trends_path, &id, &tag.id, &trends)?;
     let alerts_path = output.per_embedder_path(alert::table::TABLE, date, &id, &tag);
@@ -121,5 +130,5 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
         vec![trends_path, alerts_path, report.clone(), runs_path],
     ]
     .concat();
-    Ok(Derived { row, embedded, featured, measured, alerts, report, tables })
+    Ok(Derived { row, embedded, featured, measured, alerts, trends, comparable_runs, report, tables })
 }

@@ -23,6 +23,10 @@ pub struct Bar {
 }
 
 impl Progress for Bar {
+    fn resumed(&mut self, _ok: u64, failed: u64) {
+        self.failed = failed;
+    }
+
     fn start(&mut self, total: u64, already_done: u64) {
         let bar = ProgressBar::new(total);
         bar.set_style(
@@ -32,6 +36,9 @@ impl Progress for Bar {
             .expect("valid template"),
         );
         bar.set_position(already_done);
+        if self.failed > 0 {
+            bar.set_message(format!("{} failed", self.failed));
+        }
         self.bar = Some(bar);
     }
 
@@ -52,7 +59,8 @@ impl Progress for Bar {
     }
 }
 
-/// A log line every [`LogLines::EVERY`], and one at the end.
+/// A log line every [`LogLines::EVERY`], and one at the end; the counts are the whole run's,
+/// a resumed run's earlier requests included (`ok + failed = done`).
 pub struct LogLines {
     total: u64,
     done: u64,
@@ -69,13 +77,27 @@ impl Default for LogLines {
 
 impl LogLines {
     const EVERY: Duration = Duration::from_secs(10);
+
+    /// (done, total, ok, failed) so far, over the whole run.
+    pub fn counts(&self) -> (u64, u64, u64, u64) {
+        (self.done, self.total, self.ok, self.failed)
+    }
 }
 
 impl Progress for LogLines {
+    fn resumed(&mut self, ok: u64, failed: u64) {
+        self.ok = ok;
+        self.failed = failed;
+    }
+
     fn start(&mut self, total: u64, already_done: u64) {
         self.total = total;
         self.done = already_done;
-        tracing::info!(total, already_done, "collecting");
+        // A journal may hold fewer outcomes than keys done (never more): keep ok + failed = done.
+        if self.ok + self.failed != already_done {
+            self.failed = already_done.saturating_sub(self.ok);
+        }
+        tracing::info!(total, already_done, ok = self.ok, failed = self.failed, "collecting");
     }
 
     fn record(&mut self, record: &ResponseRecord) {
@@ -102,4 +124,45 @@ impl Progress for Silent {
     fn start(&mut self, _: u64, _: u64) {}
     fn record(&mut self, _: &ResponseRecord) {}
     fn finish(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::ResponseRecord;
+
+    #[test]
+    fn a_resumed_run_counts_the_whole_run() {
+        let mut p = LogLines::default();
+        p.resumed(550, 10);
+        p.start(2000, 560);
+        let now = chrono::Utc::now();
+        let ok = ResponseRecord {
+            endpoint: "a".into(),
+            probe_id: "p".into(),
+            sample_index: 0,
+            params: crate::plan::SentParams { temperature: None, top_p: None, max_tokens: 1, seed: None },
+            status: Status::Ok,
+            error_kind: None,
+            error_message: None,
+            http_status: Some(200),
+            attempts: 1,
+            latency_ms: 1,
+            elapsed_ms: 1,
+            prompt_tokens: None,
+            completion_tokens: None,
+            finish_reason: None,
+            text: Some("x".into()),
+            text_truncated: false,
+            started_at: now,
+            finished_at: now,
+        };
+        for _ in 0..1440 {
+            p.record(&ok);
+        }
+        let (done, total, ok, failed) = p.counts();
+        assert_eq!((done, total), (2000, 2000));
+        assert_eq!(ok + failed, done, "ok {ok} failed {failed}");
+        assert_eq!((ok, failed), (1990, 10));
+    }
 }

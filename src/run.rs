@@ -48,6 +48,12 @@ pub struct RunReport {
     pub run_metrics: PathBuf,
     /// Alerts of the night (info included); [`crate::alert::raised`] counts those that page.
     pub alerts: Vec<Alert>,
+    /// Tonight's trend rows.
+    pub trends: Vec<crate::trend::TrendRow>,
+    /// Comparable earlier runs the trends were measured against.
+    pub comparable_runs: usize,
+    /// The run's report page.
+    pub report: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +135,8 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let journal_path = dir.journal_path();
     let done = done_keys(&plan, &journal_path)?;
     if resumed {
+        let (ok, failed) = journaled_outcomes(&journal_path)?;
+        progress.resumed(ok, failed);
         tracing::info!(run_id = %state.run_id, already_done = done.len(), "resuming an unfinished run of the same plan");
     } else {
         tracing::info!(run_id = %state.run_id, planned = plan.total_requests(), "starting a new run");
@@ -144,6 +152,8 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
 
     let responses_path = responses::path(&output, state.run_date, &state.run_id);
     let per_endpoint = responses::write_from_journal(&plan, &state.run_id, &journal_path, &responses_path)?;
+    let probes_path = crate::plan::probe_table::path(&output, state.run_date, &state.run_id);
+    crate::plan::probe_table::write(&probes_path, &state.run_id, &plan.suite.probes)?;
     let (ok, failed) = per_endpoint.values().fold((0, 0), |(o, f), (a, b)| (o + a, f + b));
 
     let row = RunRow {
@@ -205,10 +215,13 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         collected,
         per_endpoint,
         row: derived.row,
-        tables: [vec![responses_path], derived.tables].concat(),
+        tables: [vec![responses_path, probes_path], derived.tables].concat(),
         embedded: derived.embedded,
         run_metrics: derived.measured.run_metrics,
         alerts: derived.alerts,
+        trends: derived.trends,
+        comparable_runs: derived.comparable_runs,
+        report: derived.report,
     })
 }
 
@@ -309,6 +322,18 @@ pub async fn notify(config: &crate::config::Config, report: &RunReport, duration
             Err(e) => tracing::warn!("could not post the alerts to the webhook: {e}"),
         }
     }
+}
+
+/// How many of the journal's requests ended ok and failed (the last outcome of each key).
+fn journaled_outcomes(journal: &std::path::Path) -> Result<(u64, u64), RunError> {
+    let mut last: HashMap<(String, String, u32), bool> = HashMap::new();
+    crate::collect::journal::for_each_record(journal, |r| {
+        last.insert((r.endpoint, r.probe_id, r.sample_index), r.status == crate::collect::Status::Ok);
+        Ok(())
+    })
+    .map_err(io(format!("reading the journal {}", journal.display())))?;
+    let ok = last.values().filter(|ok| **ok).count() as u64;
+    Ok((ok, last.len() as u64 - ok))
 }
 
 /// The plan's keys already in the journal.

@@ -120,7 +120,8 @@ fn endpoints_check_reports_each_endpoint() {
         &[("HW_GOOD", "sk-check-key-123456"), ("HW_BAD", "sk-not-the-key-987654")],
     );
     let log = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{log}");
+    assert_eq!(out.status.code(), Some(5), "a failed check has its own exit code, not 3 (rerun to resume): {log}");
+    assert!(log.contains("2 endpoint(s) failed the check (exit code 5)"), "{log}");
     let line = |name: &str| {
         log.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} missing:\n{log}")).to_owned()
     };
@@ -130,6 +131,67 @@ fn endpoints_check_reports_each_endpoint() {
     assert!(line("badkey-x").contains("auth"), "{log}");
     assert!(line("down-x").contains("connect"), "{log}");
     assert!(!log.contains("sk-not-the-key-987654"), "key leaked: {log}");
+}
+
+#[test]
+fn the_help_lists_every_import_format_and_what_analyze_recomputes() {
+    let out = hivewatch(&["--help"], &[]);
+    let help = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{help}");
+    for format in ["jsonl", "csv", "alpaca-eval", "inspect-ai", "promptfoo"] {
+        assert!(help.contains(format), "{format} missing from the help:\n{help}");
+    }
+    assert!(help.contains("embeddings") && help.contains("trends, alerts and the report"), "{help}");
+    assert!(help.contains("5 an endpoint check failed"), "{help}");
+    assert!(help.contains("query"), "{help}");
+}
+
+#[test]
+fn a_run_date_in_the_future_is_refused_before_anything_is_sent() {
+    let sim = TestSim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 2);
+    let config = write_config(dir.path(), &suite, 1, "", &endpoints(2, &sim, ""));
+    let future = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
+    let out = hivewatch(&["run", "--config", config.to_str().unwrap(), "--run-date", &future], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is in the future"), "{}", text(&out));
+    assert_eq!(sim.requests(), 0);
+    let out = hivewatch(
+        &[
+            "import",
+            "--format",
+            "jsonl",
+            "--output",
+            dir.path().join("r").to_str().unwrap(),
+            "--run-date",
+            &future,
+            "x.jsonl",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
+
+#[test]
+fn the_simulator_prints_a_base_url_for_each_provider() {
+    let mut child = std::process::Command::new(BIN)
+        .args(["simulate", "serve", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let mut seen = String::new();
+    for _ in 0..6 {
+        seen.push_str(&lines.next().unwrap().unwrap());
+        seen.push('\n');
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for provider in ["openai", "anthropic", "gemini"] {
+        assert!(seen.contains(&format!("provider = \"{provider}\"")), "{seen}");
+    }
+    assert!(seen.contains("/v1\""), "the OpenAI-compatible base_url ends in /v1: {seen}");
 }
 
 #[test]

@@ -102,9 +102,19 @@ fn the_demo_writes_every_table_the_report_and_the_truth_and_reruns_cleanly() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("night  2 ") && stdout.contains("html/latest.html"), "{stdout}");
+        assert!(stdout.contains("(baseline building: 2 of 8)"), "{stdout}");
+        // The story: the events, each not reached in two nights, and what to do next.
+        assert!(stdout.contains("not reached: it starts on night 12 (--nights)"), "{stdout}");
+        assert!(stdout.contains("events caught: 0 of 0 reached"), "{stdout}");
+        assert!(stdout.contains("query diversity_over_time --output"), "a query to paste: {stdout}");
+        assert!(stdout.contains("Running it for real"), "{stdout}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("INFO"), "quiet by default: {stderr}");
+        assert!(stdout.lines().count() < 40, "a page, not a log: {stdout}");
     }
     for table in [
         "responses",
+        "probes",
         "features",
         "embeddings",
         "probe_metrics",

@@ -57,7 +57,11 @@ fn jsonl_with_dates_becomes_two_comparable_runs_and_reimports_the_same() {
     // model-c refuses one prompt: the features saw it.
     let refusals = scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/features/*/*.parquet') WHERE refused");
     assert_eq!(refusals, 1);
-    assert!(out.join("html/2025-02-01.html").exists());
+    let pages: Vec<_> = files_under(&out.join("html/2025-02-01"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "html"))
+        .collect();
+    assert_eq!(pages.len(), 1, "one page for the run of 2025-02-01: {pages:?}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stage: report", &["report"]),
     ("the pipeline's tail", &["pipeline"]),
     ("orchestration", &["run", "import", "progress", "sim"]),
-    ("the edge", &["demo", "cli", "exit"]),
+    ("the edge", &["demo", "cli", "exit", "query"]),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

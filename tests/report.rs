@@ -23,7 +23,7 @@ impl Injector {
             "/v1/chat/completions",
             axum::routing::post(|| async {
                 axum::Json(serde_json::json!({
-                    "choices": [{"message": {"role": "assistant", "content": INJECTION}, "finish_reason": "stop"}],
+                    "choices": [{"message": {"role": "assistant", "content": format!("{INJECTION} {}", "and so on, ".repeat(40))}, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 40}
                 }))
             }),
@@ -39,35 +39,9 @@ fn chromium() -> String {
     std::env::var("HIVEWATCH_CHROMIUM").unwrap_or_else(|_| "chromium".into())
 }
 
-#[test]
-fn the_report_renders_in_a_browser_and_model_text_stays_inert() {
-    let sim = TestSim::start(SimConfig::default());
-    let injector = Injector::start();
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path();
-    let suite = small_suite(dir, 6);
-    let mut eps: String = ["acme-a", "cirrus-c", "ember-e"].iter().map(|n| endpoint(n, "openai", &sim, "")).collect();
-    eps.push_str(&format!(
-        "\n[[endpoints]]\nname = \"inject-x\"\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"inject-x\"\n",
-        injector.base_url
-    ));
-    let config = write_config(dir, &suite, 2, "", &eps);
-    for date in ["2026-02-01", "2026-02-02"] {
-        let out = hivewatch(&["run", "--config", config.to_str().unwrap(), "--run-date", date], &[]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    }
-    let html_dir = dir.join("reports/html");
-    let page = std::fs::read_to_string(html_dir.join("latest.html")).unwrap();
-    assert_eq!(page, std::fs::read_to_string(html_dir.join("2026-02-02.html")).unwrap());
-    assert!(html_dir.join("2026-02-01.html").exists());
-    // Self-contained: nothing to fetch, no script of its own.
-    assert!(
-        !page.contains("<script") && !page.contains("<link") && !page.contains("src=\"http"),
-        "the page loads nothing"
-    );
-    assert!(page.contains("&lt;script&gt;document.title"), "the injection is shown as text");
-
-    let file = format!("file://{}", html_dir.join("latest.html").display());
+/// Runs `chromium --headless --dump-dom` on a page; returns the rendered DOM and the console log.
+fn render(page: &std::path::Path) -> (String, String) {
+    let file = format!("file://{}", page.display());
     let out = std::process::Command::new(chromium())
         .args([
             "--headless=new",
@@ -81,10 +55,73 @@ fn the_report_renders_in_a_browser_and_model_text_stays_inert() {
         .output()
         .unwrap_or_else(|e| panic!("cannot run {} ({e}): scripts/test.sh installs chromium", chromium()));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn console_errors(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Content Security Policy"))
+        .collect()
+}
+
+/// The pages written for one run date (one per run and embedder).
+fn pages_of(html_dir: &std::path::Path, date: &str) -> Vec<std::path::PathBuf> {
+    let mut pages: Vec<_> =
+        files_under(&html_dir.join(date)).into_iter().filter(|p| p.extension().is_some_and(|e| e == "html")).collect();
+    pages.sort();
+    pages
+}
+
+#[test]
+fn the_report_renders_in_a_browser_and_model_text_stays_inert() {
+    let sim = TestSim::start(SimConfig::default());
+    let injector = Injector::start();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let suite = small_suite(dir, 6);
+    let mut eps: String = ["acme-a", "cirrus-c", "ember-e"].iter().map(|n| endpoint(n, "openai", &sim, "")).collect();
+    eps.push_str(&format!(
+        "\n[[endpoints]]\nname = \"inject-x\"\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"inject-x\"\n",
+        injector.base_url
+    ));
+    // A fifth endpoint that is down on the third night: its coverage guard fires.
+    let down = "\n[[endpoints]]\nname = \"down-d\"\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"down-d\"\n";
+    let limits = "[limits]\nmax_retries = 0\n";
+    let run = |date: &str, endpoints: &str| {
+        let config = write_config(dir, &suite, 2, limits, endpoints);
+        let out = hivewatch(&["run", "--config", config.to_str().unwrap(), "--run-date", date], &[]);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run("2026-02-01", &eps);
+    run("2026-02-02", &eps);
+    let stdout = run("2026-02-03", &format!("{eps}{down}"));
+    assert!(stdout.contains("report: "), "run says where its report is: {stdout}");
+    assert!(stdout.contains("effective models "), "and its headline figures: {stdout}");
+    assert!(stdout.contains("baseline building: 3 of 8 comparable runs"), "{stdout}");
+    // A second run on the same date keeps the first one's page.
+    run("2026-02-03", &eps);
+
+    let html_dir = dir.join("reports/html");
+    let third = pages_of(&html_dir, "2026-02-03");
+    assert_eq!(third.len(), 2, "two runs on one date, two pages: {third:?}");
+    let latest_text = std::fs::read_to_string(html_dir.join("latest.html")).unwrap();
+    // A backfill of an older night does not move latest.html back.
+    run("2026-01-20", &eps);
+    assert_eq!(std::fs::read_to_string(html_dir.join("latest.html")).unwrap(), latest_text);
+    assert!(latest_text.contains("<title>hivewatch report 2026-02-03</title>"));
+
+    let page = latest_text;
+    // Self-contained: nothing to fetch, no script of its own.
     assert!(
-        dom.contains("<title>hivewatch report 2026-02-02</title>"),
+        !page.contains("<script") && !page.contains("<link") && !page.contains("src=\"http"),
+        "the page loads nothing"
+    );
+    assert!(page.contains("&lt;script&gt;document.title"), "the injection is shown as text");
+
+    let (dom, log) = render(&html_dir.join("latest.html"));
+    assert!(
+        dom.contains("<title>hivewatch report 2026-02-03</title>"),
         "the title is untouched: {}",
         &dom[..dom.len().min(400)]
     );
@@ -92,11 +129,40 @@ fn the_report_renders_in_a_browser_and_model_text_stays_inert() {
     assert!(!dom.contains("<b id=\"injected-bold\">") && !dom.contains("<img"), "no injected element exists");
     assert!(!dom.contains("<script"), "no script element in the rendered page");
     assert!(dom.contains("&lt;b id=\"injected-bold\"&gt;"), "the injected markup is visible text");
+    assert!(console_errors(&log).is_empty(), "script or policy errors: {:?}", console_errors(&log));
+
+    // The parts of the page.
     assert_eq!(dom.matches("<svg class=\"chart\"").count(), 4, "four charts rendered");
+    assert!(dom.contains("class=\"grid\"") && dom.contains(">2026-02-01</text>"), "value and date ticks");
+    assert!(dom.contains("class=\"low-coverage\""), "the night of low coverage is marked on the charts");
+    assert!(dom.contains("a fall is bad") && dom.contains("a rise is bad"), "which way is bad, per metric");
+    assert!(dom.contains("how many distinct models there effectively are"), "the metric's meaning");
     assert!(dom.contains("<svg class=\"heatmap\""));
-    let console_errors: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught") || l.contains("Content Security Policy"))
-        .collect();
-    assert!(console_errors.is_empty(), "script or policy errors: {console_errors:?}");
+    assert!(dom.contains("mean cosine similarity"), "the heatmap's colour key");
+    assert!(dom.contains("Alerts of the last 14 nights"), "the recent alerts block");
+    assert!(
+        dom.contains("<span class=\"critical\">critical</span> <code>coverage</code>"),
+        "with the low-coverage night's alert: {}",
+        &dom[dom.find("Alerts of the last").unwrap_or(0)..].chars().take(1500).collect::<String>()
+    );
+    let prompt_at = dom.find("<div class=\"prompt\"><b>Prompt.</b> Question").expect("the probe's prompt is shown");
+    let answer_at = dom[prompt_at..].find("<blockquote>").map(|i| i + prompt_at).expect("sample answers follow");
+    assert!(prompt_at < answer_at);
+    assert!(page.contains("&hellip; <span class=\"info\">(first 280 characters)</span>"), "a cut quote says so");
+    assert!(dom.contains("rel=\"prev\"") && dom.contains("all nights</a>"), "links to the night before and the index");
+
+    // The index links every night, newest first; a middle night links both neighbours.
+    let (index, log) = render(&html_dir.join("index.html"));
+    assert!(console_errors(&log).is_empty(), "{:?}", console_errors(&log));
+    for date in ["2026-01-20", "2026-02-01", "2026-02-02", "2026-02-03"] {
+        assert!(index.contains(&format!("<td>{date}</td>")), "{date} in the index");
+    }
+    assert!(index.find("2026-02-03").unwrap() < index.find("2026-01-20").unwrap(), "newest first");
+    assert_eq!(index.matches("<td><a href=\"2026-02-03/").count(), 2, "both runs of 2026-02-03 listed");
+    let second = &pages_of(&html_dir, "2026-02-02")[0];
+    let middle = std::fs::read_to_string(second).unwrap();
+    assert!(middle.contains("rel=\"prev\">&larr; 2026-02-01</a>"), "prev");
+    assert!(middle.contains("rel=\"next\">2026-02-03 &rarr;</a>"), "next, added when the next night was written");
+    let first = std::fs::read_to_string(&pages_of(&html_dir, "2026-02-01")[0]).unwrap();
+    assert!(first.contains("rel=\"prev\">&larr; 2026-01-20</a>"), "the backfill was linked in before it");
 }

@@ -291,12 +291,16 @@ fn trends_and_alerts_read_back_as_written() {
         cusum_low: 0.0,
         cusum_high: 7.5,
         status: TrendStatus::Watch,
+        panel_models: 4,
+        panel_id: "0123456789ab".into(),
+        full: Some((0.12, 5)),
     };
     let mut bare = row.clone();
     bare.scope = Scope::Overall;
     bare.mann_kendall = None;
     bare.ci = None;
     bare.status = TrendStatus::Ok;
+    bare.full = None;
     let path = file(dir.path(), trends::TABLE);
     trends::write(&path, "r1", "e", &[row.clone(), bare.clone()]).unwrap();
     let back = trends::read(&path).unwrap();
@@ -304,6 +308,7 @@ fn trends_and_alerts_read_back_as_written() {
     assert_eq!(format!("{back:?}"), format!("{:?}", vec![row.clone(), bare]));
     let carried = trends::read_carried(&path).unwrap();
     assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].cusum_high, 7.5);
+    assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].panel_id.as_deref(), Some("0123456789ab"));
 
     let alerts = vec![Alert {
         severity: Severity::Warning,
@@ -318,4 +323,30 @@ fn trends_and_alerts_read_back_as_written() {
     let path = file(dir.path(), hivewatch::alert::table::TABLE);
     hivewatch::alert::table::write(&path, "r1", "e", &alerts).unwrap();
     assert_eq!(hivewatch::alert::table::read(&path).unwrap(), alerts);
+}
+
+#[test]
+fn probes_read_back_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = vec![
+        hivewatch::probes::Probe {
+            id: "p1".into(),
+            category: "policy".into(),
+            prompt: "Should cities favour trains?".into(),
+            system: Some("Answer briefly.".into()),
+            tags: Vec::new(),
+        },
+        hivewatch::probes::Probe {
+            id: "p2".into(),
+            category: "creative".into(),
+            prompt: "A poem, <please>".into(),
+            system: None,
+            tags: Vec::new(),
+        },
+    ];
+    let path = file(dir.path(), hivewatch::plan::probe_table::TABLE);
+    assert_eq!(hivewatch::plan::probe_table::write(&path, "r1", &probes).unwrap(), 2);
+    assert_eq!(hivewatch::plan::probe_table::read(&path).unwrap(), probes);
+    // A run written before the table existed has none.
+    assert!(hivewatch::plan::probe_table::read(&dir.path().join("none.parquet")).unwrap().is_empty());
 }

@@ -161,29 +161,190 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
     );
     assert_eq!(night7, vec![vec![serde_json::json!("info"), serde_json::json!("instrument_change")]]);
 
-    // The analysts' queries in reports/queries run against what these nights wrote.
+    // The analysts' queries in reports/queries run against what these nights wrote, through
+    // `hivewatch query` (the SQL it prints, run here by DuckDB so the rows can be checked).
     let query = |name: &str| -> Vec<Vec<serde_json::Value>> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/queries").join(name);
-        let sql = std::fs::read_to_string(&path).unwrap().replace("'reports/", "'{out}/");
-        duckdb(&reports, &sql)
+        let out = hivewatch(&["query", name, "--print", "--output", reports.to_str().unwrap()], &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        duckdb(&reports, &String::from_utf8_lossy(&out.stdout))
     };
-    let diversity = query("diversity_over_time.sql");
+    let diversity = query("diversity_over_time");
     assert_eq!(diversity.iter().filter(|r| r[3] == "effective_models").count(), 7, "{diversity:?}");
-    let history = query("alert_history.sql");
+    let history = query("alert_history");
     assert_eq!(history[0][0], "2026-01-07", "newest first");
     assert!(history.iter().any(|r| r[0] == "2026-01-05" && r[3] == "critical" && r[4] == "drop"), "{history:?}");
-    let refusals = query("refusal_rates_by_model.sql");
+    let refusals = query("refusal_rates_by_model");
     assert_eq!(refusals.len(), 6 * 7, "six models, seven nights");
     assert!(refusals.iter().all(|r| (0.0..=1.0).contains(&r[3].as_f64().unwrap())));
-    let pairs = query("converging_pairs.sql");
-    // Two embedders' latest runs, fifteen pairs each, the top twenty shown.
+    let pairs = query("converging_pairs");
+    // Two embedders' latest runs, fifteen pairs each, the top twenty shown: one row per pair,
+    // its similarity and its excess similarity side by side.
     assert_eq!(pairs.len(), 20, "{pairs:?}");
     assert!(pairs.iter().all(|p| p[0] == "2026-01-06" || p[0] == "2026-01-07"), "{pairs:?}");
-    let drivers = query("probes_that_drove_a_drop.sql");
+    let distinct: std::collections::BTreeSet<String> = pairs.iter().map(|p| format!("{}{}", p[1], p[2])).collect();
+    assert_eq!(distinct.len(), 20, "no pair twice: {pairs:?}");
+    assert!(pairs.iter().all(|p| p[3].as_f64().unwrap() > p[4].as_f64().unwrap()), "similarity above its excess");
+    assert!(pairs.iter().all(|p| p[1].as_str().unwrap().len() <= 16), "a short embedder id: {pairs:?}");
+    let drivers = query("probes_that_drove_a_drop");
     assert!(!drivers.is_empty() && drivers.len() <= 20);
     let changes: Vec<f64> = drivers.iter().map(|r| r[5].as_f64().unwrap()).collect();
     assert!(changes.windows(2).all(|w| w[0] <= w[1]), "largest fall first: {changes:?}");
     let listed =
         std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/queries")).unwrap().count();
     assert_eq!(listed, 5, "every query in reports/queries is run here");
+
+    // Run through the DuckDB command line (scripts/test.sh installs it beside the Python).
+    let cli = duckdb_cli();
+    let out = hivewatch(
+        &["query", "diversity_over_time", "--output", reports.to_str().unwrap()],
+        &[("HIVEWATCH_DUCKDB", cli.to_str().unwrap())],
+    );
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{printed}");
+    assert!(printed.contains("effective_models") && printed.contains("lexical-"), "{printed}");
+    assert!(!printed.contains("fnv1a64"), "the long embedder id is shortened: {printed}");
+    // With no DuckDB: the SQL to paste, the output root bound, and how to install DuckDB.
+    let empty = tempfile::tempdir().unwrap();
+    let out = hivewatch(
+        &["query", "alert_history", "--output", reports.to_str().unwrap()],
+        &[("HIVEWATCH_DUCKDB", ""), ("PATH", empty.path().to_str().unwrap())],
+    );
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{printed}");
+    assert!(printed.contains("pip install duckdb-cli"), "{printed}");
+    assert!(printed.contains(&format!("SET VARIABLE hivewatch_out = '{}';", reports.display())), "{printed}");
+    let listed = hivewatch(&["query"], &[]);
+    assert!(text(&listed).contains("converging_pairs"), "{}", text(&listed));
+}
+
+/// One night on a panel of (endpoint, model) pairs, with its own sampling seed.
+fn panel_night(
+    dir: &std::path::Path,
+    sim: &TestSim,
+    suite: &std::path::Path,
+    panel: &[(&str, &str)],
+    date: &str,
+    seed: u32,
+) -> (Option<i32>, String) {
+    let eps: String = panel
+        .iter()
+        .map(|(name, model)| {
+            endpoint(name, "openai", sim, "").replace(&format!("model = \"{name}\""), &format!("model = \"{model}\""))
+        })
+        .collect();
+    let config = write_config(dir, suite, 2, &format!("[sampling]\nseed = {seed}\n"), &eps);
+    let out = hivewatch(&["run", "--config", config.to_str().unwrap(), "--run-date", date], &[]);
+    (out.status.code(), text(&out))
+}
+
+#[test]
+fn retiring_adding_or_swapping_a_model_raises_no_drop_and_a_real_drop_during_a_change_is_caught() {
+    let sim = TestSim::start(SimConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let suite = small_suite(dir, 12);
+    let reports = dir.join("reports");
+    let five = [
+        ("acme-a", "acme-a"),
+        ("borealis-b", "borealis-b"),
+        ("cirrus-c", "cirrus-c"),
+        ("delta-chat", "delta-chat"),
+        ("ember-e", "ember-e"),
+    ];
+    for day in 1..=6 {
+        let (code, log) = panel_night(dir, &sim, &suite, &five, &format!("2026-03-0{day}"), day);
+        assert_eq!(code, Some(0), "stable night {day}: {log}");
+    }
+    let paging = |date: &str| {
+        duckdb(
+            &reports,
+            &format!(
+                "SELECT rule, metric, message FROM read_parquet('{{out}}/alerts/*/*.parquet', hive_partitioning=true) WHERE run_date = '{date}' AND severity <> 'info'"
+            ),
+        )
+    };
+    let info = |date: &str| -> String {
+        duckdb(
+            &reports,
+            &format!("SELECT message FROM read_parquet('{{out}}/alerts/*/*.parquet', hive_partitioning=true) WHERE run_date = '{date}' AND rule = 'panel_change'"),
+        )
+        .first()
+        .map(|r| r[0].as_str().unwrap().to_owned())
+        .unwrap_or_default()
+    };
+    let judged = |date: &str| {
+        duckdb(
+            &reports,
+            &format!("SELECT panel_models, full_value, full_models, value, baseline FROM read_parquet('{{out}}/trends/*/*.parquet', hive_partitioning=true) WHERE run_date = '{date}' AND scope = 'overall' AND metric = 'effective_models'"),
+        )[0]
+        .clone()
+    };
+
+    // Night 7: delta-chat retired. On all the models, effective_models would fall; judged on
+    // the four that every night had, it does not.
+    let four: Vec<(&str, &str)> = five.iter().copied().filter(|(n, _)| *n != "delta-chat").collect();
+    let (code, log) = panel_night(dir, &sim, &suite, &four, "2026-03-07", 7);
+    assert_eq!(code, Some(0), "retiring a model pages no one: {log}");
+    assert!(paging("2026-03-07").is_empty(), "{:?}", paging("2026-03-07"));
+    let said = info("2026-03-07");
+    assert!(said.contains("5 -> 4 models: delta-chat missing"), "said in words: {said}");
+    assert!(log.contains("5 -> 4 models: delta-chat missing"), "on stdout too: {log}");
+    let row = judged("2026-03-07");
+    assert_eq!(row[0], 4, "judged on four models: {row:?}");
+    let full_baseline = duckdb(
+        &reports,
+        "SELECT median(value) FROM read_parquet('{out}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE run_date < '2026-03-07' AND scope = 'overall' AND metric = 'effective_models'",
+    )[0][0]
+    .as_f64()
+    .unwrap();
+    let (tonight, baseline) = (row[3].as_f64().unwrap(), row[4].as_f64().unwrap());
+    // The spread the CUSUM counted in on the last five-model night: the shift rule warns at 6.
+    let spread = duckdb(
+        &reports,
+        "SELECT baseline_spread FROM read_parquet('{out}/trends/*/*.parquet', hive_partitioning=true) WHERE run_date = '2026-03-06' AND scope = 'overall' AND metric = 'effective_models'",
+    )[0][0]
+    .as_f64()
+    .unwrap();
+    assert!(
+        (full_baseline - tonight) / spread > 6.0,
+        "against the five-model baseline ({full_baseline:.3}, spread {spread:.4}) tonight's {tonight:.3} would be a shift"
+    );
+    assert!(((tonight - baseline) / baseline).abs() < 0.10, "the judged baseline {baseline:.3} matches {tonight:.3}");
+
+    // Night 8: fjord-f added: judged on the four, its value on all five beside it.
+    let mut added = four.clone();
+    added.push(("fjord-f", "fjord-f"));
+    let (code, log) = panel_night(dir, &sim, &suite, &added, "2026-03-08", 8);
+    assert_eq!(code, Some(0), "adding a model pages no one: {log}");
+    assert!(info("2026-03-08").contains("4 -> 5 models: fjord-f new"), "{}", info("2026-03-08"));
+    let row = judged("2026-03-08");
+    assert_eq!((row[0].as_i64(), row[2].as_i64()), (Some(4), Some(5)), "{row:?}");
+    assert!(row[1].as_f64().is_some(), "the full panel's value beside the judged one: {row:?}");
+
+    // Night 9: fjord-f swapped for another model of acme's family (a near copy of acme-a).
+    let mut swapped = four.clone();
+    swapped.push(("gala-g", "acme-g"));
+    let (code, log) = panel_night(dir, &sim, &suite, &swapped, "2026-03-09", 9);
+    assert_eq!(code, Some(0), "swapping a model pages no one: {log}");
+    assert!(info("2026-03-09").contains("5 -> 5 models: fjord-f missing; gala-g new"), "{}", info("2026-03-09"));
+    for date in ["2026-03-07", "2026-03-08", "2026-03-09"] {
+        assert!(paging(date).is_empty(), "{date}: {:?}", paging(date));
+    }
+
+    // Night 10: another model joins while the four all turn into one family's copies: a real
+    // drop during a panel change is still caught, on the models compared.
+    let mut collapse: Vec<(&str, &str)> =
+        vec![("acme-a", "acme-x0"), ("borealis-b", "acme-x1"), ("cirrus-c", "acme-x2"), ("ember-e", "acme-x3")];
+    collapse.push(("hydra-h", "hydra-h"));
+    let (code, log) = panel_night(dir, &sim, &suite, &collapse, "2026-03-10", 10);
+    assert_eq!(code, Some(1), "the collapse pages: {log}");
+    let raised = paging("2026-03-10");
+    let drop = raised
+        .iter()
+        .find(|r| r[0] == "drop" && r[1] == "effective_models")
+        .unwrap_or_else(|| panic!("a drop on effective_models: {raised:?}"));
+    assert!(
+        drop[2].as_str().unwrap().contains("on the 4 models tonight shares with its baseline (all 5 models tonight:"),
+        "{drop:?}"
+    );
 }

@@ -7,11 +7,14 @@
 //! coverage alert and no diversity alert, because missing answers would read as lost diversity.
 //! A change of instrument (suite, sampling or embedder) is reported as such (severity `info`),
 //! never as a drop: the trend rows of a new segment have no baseline for any rule to compare.
+//! A change of the set of models (the panel) is said in words (severity `info`), and the rules
+//! judge the values the trend stage measured on the matched panel ([`crate::trend`]); a message
+//! gives tonight's value over every model beside the judged one when they differ.
 
 pub mod sinks;
 pub mod table;
 
-use crate::trend::TrendRow;
+use crate::trend::{PanelChange, TrendRow};
 use crate::vocab::{Direction, Scope, Status};
 
 pub use crate::config::alerts::{
@@ -92,6 +95,22 @@ fn night_alert(severity: Severity, rule: &str, metric: &str, value: f64, thresho
     }
 }
 
+/// The night's panel change in words (severity info: it pages no one).
+pub fn panel_change(change: &PanelChange) -> Alert {
+    let judged = if change.judged < 2 {
+        "fewer than two models in common with the baseline runs: a new baseline starts tonight".to_owned()
+    } else if change.judged == change.tonight && change.new.is_empty() {
+        format!(
+            "ecosystem trends are judged on tonight's {} models, their baseline measured again on them",
+            change.judged
+        )
+    } else {
+        format!("ecosystem trends are judged on the {} models present tonight and in every baseline run", change.judged)
+    };
+    let message = format!("the panel changed: {}; {judged}", change.words());
+    night_alert(Severity::Info, "panel_change", "models", change.tonight as f64, change.before as f64, message)
+}
+
 /// Evaluates the rules on tonight's trend rows and sets each row's status (alert for a critical
 /// alert on it, watch for a warning).
 pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> Vec<Alert> {
@@ -170,6 +189,19 @@ fn interval(row: &TrendRow) -> String {
     row.ci.map(|(lo, hi)| format!(" (95% interval {}-{})", fmt(lo), fmt(hi))).unwrap_or_default()
 }
 
+/// When the value judged is not over every model of tonight: which panel, and the full value.
+fn panel_note(row: &TrendRow) -> String {
+    row.full
+        .map(|(value, models)| {
+            format!(
+                "; on the {} models tonight shares with its baseline (all {models} models tonight: {})",
+                row.panel_models,
+                fmt(value)
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn overall_in(row: &TrendRow, metrics: &[String]) -> bool {
     row.scope.is_overall() && metrics.contains(&row.metric)
 }
@@ -184,11 +216,12 @@ fn drop_rule(rule: &DropRule, row: &TrendRow) -> Option<Fired> {
     fired(
         level(converging, rule.warn_pct, rule.critical_pct)?,
         format!(
-            "{} {what} {converging:.1}% against its baseline of {} (tonight {}{})",
+            "{} {what} {converging:.1}% against its baseline of {} (tonight {}{}){}",
             row.metric,
             fmt(base),
             fmt(row.value),
-            interval(row)
+            interval(row),
+            panel_note(row)
         ),
     )
 }
@@ -212,11 +245,12 @@ fn trend_rule(rule: &TrendRule, row: &TrendRow) -> Option<Fired> {
     fired(
         l,
         format!(
-            "{} has trended toward convergence over {} runs (Mann-Kendall p = {:.2e}, Sen's slope {} a run, {moved:.1}% of its baseline)",
+            "{} has trended toward convergence over {} runs (Mann-Kendall p = {:.2e}, Sen's slope {} a run, {moved:.1}% of its baseline){}",
             row.metric,
             row.trend_n,
             mk.p,
-            fmt(mk.slope)
+            fmt(mk.slope),
+            panel_note(row)
         ),
     )
 }
@@ -232,7 +266,7 @@ fn floor_rule(rule: &FloorRule, row: &TrendRow) -> Option<Fired> {
     } else {
         return None;
     };
-    fired(l, format!("{} is {}, at or under the floor of {}", row.metric, fmt(row.value), fmt(l.1)))
+    fired(l, format!("{} is {}, at or under the floor of {}{}", row.metric, fmt(row.value), fmt(l.1), panel_note(row)))
 }
 
 fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
@@ -243,10 +277,11 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
     fired(
         level(side, rule.warn, rule.critical)?,
         format!(
-            "{} shifted toward convergence: CUSUM {side:.1} spreads (tonight {}, baseline {})",
+            "{} shifted toward convergence: CUSUM {side:.1} spreads (tonight {}, baseline {}){}",
             row.metric,
             fmt(row.value),
-            row.baseline.map_or("-".into(), fmt)
+            row.baseline.map_or("-".into(), fmt),
+            panel_note(row)
         ),
     )
 }
@@ -279,9 +314,10 @@ fn concentration_rule(rule: &ConcentrationRule, row: &TrendRow) -> Option<Fired>
     fired(
         level(pct, rule.warn_pct, rule.critical_pct)?,
         format!(
-            "one behaviour family is taking over: family concentration (HHI) {} is {pct:.1}% above its baseline of {}",
+            "one behaviour family is taking over: family concentration (HHI) {} is {pct:.1}% above its baseline of {}{}",
             fmt(row.value),
-            fmt(base)
+            fmt(base),
+            panel_note(row)
         ),
     )
 }
@@ -294,21 +330,22 @@ fn refusal_rule(rule: &RefusalRule, row: &TrendRow, spread_fell: bool) -> Option
     fired(
         level(delta, rule.warn_pts, rule.critical_pts)?,
         format!(
-            "refusal monoculture: models agree more on what they refuse (agreement {}, up {delta:.3}) while their refusal rates draw together",
-            fmt(row.value)
+            "refusal monoculture: models agree more on what they refuse (agreement {}, up {delta:.3}) while their refusal rates draw together{}",
+            fmt(row.value),
+            panel_note(row)
         ),
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::collections::{BTreeSet, HashMap};
 
     use rand::{Rng, SeedableRng};
 
     use super::*;
     use crate::metrics::aggregate::RunMetric;
-    use crate::trend::{Carried, TrendSettings, compute_trends};
+    use crate::trend::{Carried, Panel, TrendSettings, compute_trends};
 
     fn metric(scope: &str, name: &str, value: f64, half_width: f64) -> RunMetric {
         RunMetric {
@@ -341,12 +378,13 @@ mod tests {
         let mut history: Vec<Vec<RunMetric>> = Vec::new();
         let mut carried: HashMap<(Scope, String), Carried> = HashMap::new();
         let mut out = Vec::new();
+        let panel = Panel::of(BTreeSet::new());
         for (i, (metrics, change)) in nights.iter().enumerate() {
             if *change {
                 history.clear();
                 carried.clear();
             }
-            let mut rows = compute_trends(&format!("n{i}"), metrics, &history, &carried, *change, &settings);
+            let mut rows = compute_trends(&format!("n{i}"), metrics, &history, &carried, *change, &settings, &panel);
             out.push(evaluate(&mut rows, coverage, &config));
             carried = rows
                 .iter()
@@ -355,6 +393,7 @@ mod tests {
                         cusum_low: r.cusum_low,
                         cusum_high: r.cusum_high,
                         segment_start: r.segment_start.clone(),
+                        panel_id: Some(r.panel_id.clone()),
                     };
                     ((r.scope.clone(), r.metric.clone()), state)
                 })

@@ -95,6 +95,8 @@ pub struct CollectSummary {
 
 /// Where progress goes: a bar on a terminal, periodic log lines otherwise.
 pub trait Progress: Send {
+    /// A resumed run: what its journal already held, ok and failed (called before `start`).
+    fn resumed(&mut self, _ok: u64, _failed: u64) {}
     fn start(&mut self, total: u64, already_done: u64);
     fn record(&mut self, record: &ResponseRecord);
     fn finish(&mut self);

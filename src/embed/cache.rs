@@ -3,8 +3,11 @@
 //!
 //! One append-only file per embedder id under the cache folder:
 //! a header line `HWEC1 <embedder id>\n`, then records `[32-byte SHA-256 of the text][u32 dim LE]
-//! [dim x f32 LE]`, each appended in one write. Opening scans the records into an in-memory index
-//! (hash -> offset; ~50 bytes a text) and cuts a torn last record left by a crash.
+//! [dim x f32 LE]`, each appended in one write. Opening reads the records' heads (seeking over
+//! the vectors) into an in-memory index (hash -> offset; ~50 bytes a text) and cuts a torn last
+//! record left by a crash. [`EmbeddingCache::retain`] rewrites the file with only the records
+//! still wanted (see [`super::bound_cache`]: the texts of the last runs), so the file and the
+//! time to open it stay bounded however long the history grows.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -45,6 +48,7 @@ impl EmbeddingCache {
         let mut index = HashMap::new();
         let mut dim_seen: Option<u32> = None;
         let mut pos = header.len() as u64;
+        let len = file.metadata()?.len();
         let mut head = [0u8; 36];
         loop {
             match reader.read_exact(&mut head) {
@@ -54,7 +58,7 @@ impl EmbeddingCache {
             }
             let dim = u32::from_le_bytes(head[32..36].try_into().expect("4 bytes"));
             let body = u64::from(dim) * 4;
-            if io::copy(&mut (&mut reader).take(body), &mut io::sink())? < body {
+            if pos + 36 + body > len {
                 break;
             }
             if dim_seen.is_some_and(|d| d != dim) {
@@ -69,6 +73,7 @@ impl EmbeddingCache {
                 ));
             }
             dim_seen = Some(dim);
+            reader.seek_relative(body as i64)?;
             index.insert(head[..32].try_into().expect("32 bytes"), (pos + 36, dim));
             pos += 36 + body;
         }
@@ -101,6 +106,66 @@ impl EmbeddingCache {
         let mut bytes = vec![0u8; dim as usize * 4];
         self.file.read_exact_at(&mut bytes, offset)?;
         Ok(Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect()))
+    }
+
+    /// The file's size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.end
+    }
+
+    /// Every cached text hash.
+    pub fn hashes(&self) -> impl Iterator<Item = &TextHash> {
+        self.index.keys()
+    }
+
+    /// Keeps only the records `keep` wants: the file is rewritten beside itself and renamed over
+    /// it (a crash leaves the old file whole). Returns how many records were dropped.
+    pub fn retain(&mut self, keep: impl Fn(&TextHash) -> bool) -> io::Result<usize> {
+        let before = self.index.len();
+        let mut kept: Vec<(TextHash, u64, u32)> =
+            self.index.iter().filter(|(h, _)| keep(h)).map(|(h, &(offset, dim))| (*h, offset, dim)).collect();
+        if kept.len() == before {
+            return Ok(0);
+        }
+        kept.sort_by_key(|k| k.1);
+        let tmp = self.path.with_extension("hwcache.tmp");
+        let mut out = io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let mut header = vec![0u8; self.header_len()? as usize];
+        self.file.read_exact_at(&mut header, 0)?;
+        out.write_all(&header)?;
+        let mut index = HashMap::with_capacity(kept.len());
+        let mut pos = header.len() as u64;
+        let mut body = Vec::new();
+        for (hash, offset, dim) in kept {
+            body.resize(dim as usize * 4, 0);
+            self.file.read_exact_at(&mut body, offset)?;
+            out.write_all(&hash)?;
+            out.write_all(&dim.to_le_bytes())?;
+            out.write_all(&body)?;
+            index.insert(hash, (pos + 36, dim));
+            pos += 36 + body.len() as u64;
+        }
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &self.path)?;
+        self.file = OpenOptions::new().read(true).append(true).open(&self.path)?;
+        self.index = index;
+        self.end = pos;
+        Ok(before - self.index.len())
+    }
+
+    /// Bytes of the header line.
+    fn header_len(&self) -> io::Result<u64> {
+        let mut byte = [0u8; 1];
+        let mut at = 0;
+        loop {
+            self.file.read_exact_at(&mut byte, at)?;
+            at += 1;
+            if byte[0] == b'\n' {
+                return Ok(at);
+            }
+        }
     }
 
     pub fn put(&mut self, hash: TextHash, vector: &[f32]) -> io::Result<()> {
@@ -172,5 +237,29 @@ mod tests {
         drop(f);
         let e = EmbeddingCache::open(dir.path(), "x").err().unwrap().to_string();
         assert!(e.contains("delete the file") && e.contains(&path.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn retain_rewrites_the_file_with_only_what_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = EmbeddingCache::open(dir.path(), "x").unwrap();
+        for i in 0..100u8 {
+            c.put([i; 32], &[f32::from(i); 64]).unwrap();
+        }
+        let full = std::fs::metadata(c.path()).unwrap().len();
+        assert_eq!(c.retain(|h| h[0] % 10 == 0).unwrap(), 90);
+        assert_eq!(c.len(), 10);
+        assert_eq!(c.get(&[30; 32]).unwrap(), Some(vec![30.0; 64]));
+        assert_eq!(c.get(&[31; 32]).unwrap(), None);
+        c.put([200; 32], &[2.0]).unwrap();
+        let path = c.path().to_owned();
+        drop(c);
+        let small = std::fs::metadata(&path).unwrap().len();
+        assert!(small * 8 < full, "{small} of {full} bytes");
+        let c = EmbeddingCache::open(dir.path(), "x").unwrap();
+        assert_eq!(c.len(), 11);
+        assert_eq!(c.get(&[90; 32]).unwrap(), Some(vec![90.0; 64]));
+        assert_eq!(c.get(&[200; 32]).unwrap(), Some(vec![2.0]));
+        assert_eq!(c.bytes(), small);
     }
 }

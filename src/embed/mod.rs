@@ -8,6 +8,10 @@
 //!
 //! An embedder's id names the model and every setting that changes the vectors; it goes into
 //! every row that depends on it, so trends never mix two embedders.
+//!
+//! The cache ([`cache`]) keeps the vectors of MiniLM and remote embedders (CPU time, money),
+//! bounded to the texts of the last [`CACHE_RUNS`] runs ([`bound_cache`]). `lexical` vectors are
+//! not cached: they are a pure function of the text and cheaper to compute than to read back.
 
 #[macro_use]
 mod simd;
@@ -101,6 +105,11 @@ impl Embedder {
         }
     }
 
+    /// Whether its vectors go through the cache (see the module docs).
+    pub fn is_cached(&self) -> bool {
+        !matches!(self, Embedder::Lexical)
+    }
+
     /// Its name and id, as the tables that depend on it carry them.
     pub fn tag(&self) -> EmbedderTag {
         EmbedderTag { name: self.name().to_owned(), id: self.id().to_owned() }
@@ -125,28 +134,6 @@ impl Embedder {
                 Ok(out)
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Issue 16, item 6: mixed lengths, empty and non-finite vectors were cached and crashed
-    /// every later stage.
-    #[test]
-    fn vectors_are_checked_before_they_are_cached() {
-        let v = |xs: &[f32]| xs.to_vec();
-        assert!(check_vectors(&[v(&[1.0, 0.0]), v(&[0.0, 1.0])], 2, None).is_ok());
-        assert!(check_vectors(&[v(&[1.0, 0.0]), v(&[0.0, 1.0])], 2, Some(2)).is_ok());
-        let e = check_vectors(&[v(&[1.0, 0.0]), v(&[1.0])], 2, None).unwrap_err();
-        assert!(e.contains("2 and of 1"), "{e}");
-        let e = check_vectors(&[v(&[1.0, 0.0, 0.0])], 1, Some(2)).unwrap_err();
-        assert!(e.contains("3 dimensions where this embedder gave 2"), "{e}");
-        assert!(check_vectors(&[v(&[])], 1, None).unwrap_err().contains("empty"));
-        assert!(check_vectors(&[v(&[f32::NAN, 1.0])], 1, None).unwrap_err().contains("NaN"));
-        assert!(check_vectors(&[v(&[f32::INFINITY, 1.0])], 1, None).unwrap_err().contains("inf"));
-        assert!(check_vectors(&[v(&[1.0])], 2, None).is_err());
     }
 }
 
@@ -177,6 +164,9 @@ pub fn embed_cached(
     cache: &mut EmbeddingCache,
     texts: &[&str],
 ) -> Result<(Vec<Vec<f32>>, usize), EmbedError> {
+    if !embedder.is_cached() {
+        return Ok((embedder.embed_blocking(texts)?, texts.len()));
+    }
     let cache_err = |path: &Path, source| EmbedError::Cache { path: path.to_owned(), source };
     let hashes: Vec<TextHash> = texts.iter().map(|t| text_hash(t)).collect();
     let mut out: Vec<Option<Vec<f32>>> = Vec::with_capacity(texts.len());
@@ -231,6 +221,48 @@ pub fn check_vectors(vectors: &[Vec<f32>], texts: usize, expected: Option<usize>
     Ok(())
 }
 
+/// Runs whose texts the cache keeps: a text of a recent night is likely to come again (a
+/// deterministic model, a stock answer), an old one rarely is.
+pub const CACHE_RUNS: usize = 14;
+
+/// Keeps the cache of `embedder` bounded: once it holds more than twice what the last
+/// `keep_runs` runs could reference (`rows_per_run` texts each), only the texts those runs'
+/// `embeddings` files reference are kept (and no text of a run no longer stored). So the cache
+/// file, and the time to open it, stay the size of a few weeks of runs, in year three as in
+/// week one. Returns how many vectors were dropped.
+pub fn bound_cache(
+    output: &Output,
+    embedder: &EmbedderTag,
+    cache: &mut EmbeddingCache,
+    keep_runs: usize,
+    rows_per_run: u64,
+) -> Result<usize, EmbedError> {
+    let limit = 2 * keep_runs as u64 * rows_per_run.max(1);
+    if (cache.len() as u64) <= limit {
+        return Ok(0);
+    }
+    let ours = table::path(output, NaiveDate::MIN, "", embedder);
+    let suffix = ours.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+    let mut files: Vec<(NaiveDate, String)> =
+        output.list_partitions(table::TABLE)?.into_iter().filter(|(_, stem)| stem.ends_with(&suffix)).collect();
+    files.sort();
+    let mut keep = std::collections::HashSet::new();
+    for (date, stem) in files.iter().rev().take(keep_runs) {
+        let run_id = stem.strip_suffix(&suffix).unwrap_or(stem);
+        keep.extend(table::text_hashes(&table::path(output, *date, run_id, embedder))?);
+    }
+    let dropped = cache
+        .retain(|h| keep.contains(h))
+        .map_err(|source| EmbedError::Cache { path: cache.path().to_owned(), source })?;
+    tracing::info!(
+        dropped,
+        kept = cache.len(),
+        runs = keep_runs.min(files.len()),
+        "pruned the embedding cache to the texts of the last runs"
+    );
+    Ok(dropped)
+}
+
 /// What one embedding pass over a run did.
 #[derive(Debug, Clone)]
 pub struct EmbedStats {
@@ -261,4 +293,83 @@ pub fn embed_run(
     }
     let rows = writer.finish()?;
     Ok(EmbedStats { embedder_id: embedder.id().to_owned(), rows, newly_embedded: newly, path: out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::responses::OkText;
+
+    /// Issue 16, item 6: mixed lengths, empty and non-finite vectors were cached and crashed
+    /// every later stage.
+    #[test]
+    fn vectors_are_checked_before_they_are_cached() {
+        let v = |xs: &[f32]| xs.to_vec();
+        assert!(check_vectors(&[v(&[1.0, 0.0]), v(&[0.0, 1.0])], 2, None).is_ok());
+        assert!(check_vectors(&[v(&[1.0, 0.0]), v(&[0.0, 1.0])], 2, Some(2)).is_ok());
+        let e = check_vectors(&[v(&[1.0, 0.0]), v(&[1.0])], 2, None).unwrap_err();
+        assert!(e.contains("2 and of 1"), "{e}");
+        let e = check_vectors(&[v(&[1.0, 0.0, 0.0])], 1, Some(2)).unwrap_err();
+        assert!(e.contains("3 dimensions where this embedder gave 2"), "{e}");
+        assert!(check_vectors(&[v(&[])], 1, None).unwrap_err().contains("empty"));
+        assert!(check_vectors(&[v(&[f32::NAN, 1.0])], 1, None).unwrap_err().contains("NaN"));
+        assert!(check_vectors(&[v(&[f32::INFINITY, 1.0])], 1, None).unwrap_err().contains("inf"));
+        assert!(check_vectors(&[v(&[1.0])], 2, None).is_err());
+    }
+
+    #[test]
+    fn the_cache_stays_the_size_of_the_last_runs_however_long_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Output::local(dir.path());
+        let tag = EmbedderTag { name: "remote".into(), id: "remote:test#m".into() };
+        let mut cache = EmbeddingCache::open(&output.embed_cache_dir(), &tag.id).unwrap();
+        let (keep_runs, rows) = (3usize, 20u64);
+        let first = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let mut sizes = Vec::new();
+        for night in 0..60u64 {
+            let date = first + chrono::Days::new(night);
+            let run_id = format!("run-{night:03}");
+            // Every night answers anew, but for one text that comes back every night.
+            let texts: Vec<OkText> = (0..rows)
+                .map(|i| OkText {
+                    endpoint: format!("m{}", i % 4),
+                    probe_id: format!("p{i}"),
+                    sample_index: 0,
+                    text: if i == 0 { "the same answer".into() } else { format!("night {night} answer {i}") },
+                })
+                .collect();
+            let vectors: Vec<Vec<f32>> = texts.iter().map(|_| vec![0.5; 16]).collect();
+            for (t, v) in texts.iter().zip(&vectors) {
+                cache.put(text_hash(&t.text), v).unwrap();
+            }
+            let path = table::path(&output, date, &run_id, &tag);
+            crate::store::write_batch(&path, table::batch(&run_id, &tag.id, &texts, &vectors).unwrap()).unwrap();
+            bound_cache(&output, &tag, &mut cache, keep_runs, rows).unwrap();
+            assert!(cache.len() as u64 <= 2 * keep_runs as u64 * rows, "night {night}: {}", cache.len());
+            sizes.push(std::fs::metadata(cache.path()).unwrap().len());
+            // The last runs' texts are still there.
+            assert!(cache.get(&text_hash(&format!("night {night} answer 5"))).unwrap().is_some());
+            assert!(cache.get(&text_hash("the same answer")).unwrap().is_some());
+        }
+        assert!(cache.get(&text_hash("night 0 answer 5")).unwrap().is_none(), "an old night's texts are gone");
+        // Year three (here: night 60) costs what week one did: the file never passes what
+        // twice the kept runs hold (100 bytes a record of 16 floats, and the header line).
+        let bound = 2 * keep_runs as u64 * rows * 100 + 64;
+        assert!(sizes.iter().all(|s| *s <= bound), "{sizes:?}");
+        let early = *sizes[..10].iter().max().unwrap();
+        assert!(sizes[50..].iter().all(|s| *s <= early), "{sizes:?}");
+        // Reopening reads the bounded file.
+        drop(cache);
+        let cache = EmbeddingCache::open(&output.embed_cache_dir(), &tag.id).unwrap();
+        assert!(cache.len() as u64 <= 2 * keep_runs as u64 * rows);
+    }
+
+    #[test]
+    fn lexical_vectors_are_computed_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = EmbeddingCache::open(dir.path(), lexical::ID).unwrap();
+        let (vectors, fresh) = embed_cached(&Embedder::Lexical, &mut cache, &["a text", "another"]).unwrap();
+        assert_eq!((vectors.len(), fresh), (2, 2));
+        assert!(cache.is_empty());
+    }
 }

@@ -56,6 +56,23 @@ pub fn for_each_row(
     Ok(n)
 }
 
+/// The `text_hash` column of an `embeddings` file (what the cache keys its vectors by).
+pub fn text_hashes(path: &Path) -> Result<Vec<super::cache::TextHash>, StoreError> {
+    let mut out = Vec::new();
+    for batch in crate::store::projected_reader(path, &["text_hash"], 8192)? {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let c = Columns::new(&batch, path);
+        let hashes = c.strings("text_hash")?;
+        for i in 0..batch.num_rows() {
+            let mut h = [0u8; 32];
+            if hex::decode_to_slice(hashes.value(i), &mut h).is_ok() {
+                out.push(h);
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn batch(
     run_id: &str,
     embedder_id: &str,

@@ -8,12 +8,12 @@
 //! probes in parallel. What is kept across partitions is one record per probe: its measures
 //! and its model x model matrices.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::aggregate::{ProbeRecord, aggregate};
+use super::aggregate::{ProbeRecord, RunMetric, aggregate};
 use super::behaviour::probe_behaviour;
 use super::phrases::{probe_phrases, words};
 use super::probe::{ModelSamples, probe_measures};
@@ -46,7 +46,7 @@ pub fn measure_run(
     run_id: &str,
     embedder: &EmbedderTag,
 ) -> Result<MeasureStats, StoreError> {
-    let records = probe_records(output, run_date, run_id, embedder)?;
+    let records = probe_records(output, run_date, run_id, embedder, None)?;
     let run = aggregate(&records);
 
     let path = |table: &str| output.per_embedder_path(table, run_date, run_id, embedder);
@@ -70,14 +70,31 @@ pub fn measure_run(
     })
 }
 
+/// A run's `run_metrics` as if only the models (endpoints) of `panel` had been asked: every
+/// measure recomputed from the stored tables over those models' answers alone, and nothing
+/// written. The trend stage compares like with like with it when the set of models changed
+/// (see [`crate::trend`]); it costs what measuring the run once did.
+pub fn measure_panel(
+    output: &Output,
+    run_date: NaiveDate,
+    run_id: &str,
+    embedder: &EmbedderTag,
+    panel: &BTreeSet<String>,
+) -> Result<Vec<RunMetric>, StoreError> {
+    let records = probe_records(output, run_date, run_id, embedder, Some(panel))?;
+    Ok(aggregate(&records).metrics)
+}
+
 /// Every probe's record, sorted by probe id: the stored rows spilled by probe, then measured
-/// one partition at a time.
+/// one partition at a time. With `panel`, only those endpoints' answers are kept.
 fn probe_records(
     output: &Output,
     run_date: NaiveDate,
     run_id: &str,
     embedder: &EmbedderTag,
+    panel: Option<&BTreeSet<String>>,
 ) -> Result<Vec<ProbeRecord>, StoreError> {
+    let kept = |endpoint: &str| panel.is_none_or(|p| p.contains(endpoint));
     let embeddings = crate::embed::table::path(output, run_date, run_id, embedder);
     let responses = responses::path(output, run_date, run_id);
     let categories = responses::probe_categories(&responses)?;
@@ -91,13 +108,16 @@ fn probe_records(
     let mut spill = Spill::new(&scratch).map_err(io(&scratch))?;
     let mut bytes = Vec::new();
     crate::embed::table::for_each_row(&embeddings, |endpoint, probe, vector| {
+        if !kept(endpoint) {
+            return Ok(());
+        }
         bytes.clear();
         bytes.extend(vector.iter().flat_map(|x| x.to_le_bytes()));
         spill.push(Payload::Vector, endpoint, probe, &bytes).map_err(io(&scratch))
     })?;
     let mut texts = OkTexts::open(&responses, 4096)?;
     while let Some(chunk) = texts.next_chunk()? {
-        for t in chunk {
+        for t in chunk.into_iter().filter(|t| kept(&t.endpoint)) {
             spill.push(Payload::Text, &t.endpoint, &t.probe_id, t.text.as_bytes()).map_err(io(&scratch))?;
         }
     }

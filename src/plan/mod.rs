@@ -1,6 +1,7 @@
 //! The plan: endpoints x probes x samples, the run's identity, and the parameters each request
 //! will actually carry.
 
+pub mod probe_table;
 pub mod runs;
 
 use serde::{Deserialize, Serialize};

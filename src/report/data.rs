@@ -1,6 +1,6 @@
 //! What the report shows, gathered through the stages' own table readers: tonight's alerts,
-//! pairs, families, probes and phrases, and the charted metrics of at most
-//! [`HISTORY_RUNS`] earlier runs (never their responses).
+//! pairs, families, probes (with their prompts) and phrases, and the charted metrics, coverage
+//! and alerts of at most [`HISTORY_RUNS`] earlier runs (never their responses).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -23,6 +23,11 @@ const MOVED_PROBES: usize = 8;
 const PROBES_WITH_SAMPLES: usize = 3;
 /// Characters of a sample answer quoted.
 pub const EXCERPT_CHARS: usize = 280;
+/// Nights whose alerts the "recent alerts" block lists (tonight's excluded).
+pub const RECENT_NIGHTS: i64 = 14;
+/// Shared phrases considered for merging and listed.
+const PHRASES_MERGED: usize = 200;
+pub const PHRASES_SHOWN: usize = 15;
 
 /// One charted metric of one night.
 #[derive(Debug, Clone)]
@@ -32,6 +37,11 @@ pub struct Charted {
     /// Baseline and its band (baseline +- 2 spreads).
     pub baseline: Option<(f64, f64, f64)>,
     pub segment_start: String,
+    /// The panel the value was judged on ([`crate::trend::Panel`]): a change is marked.
+    pub panel_id: String,
+    pub panel_models: usize,
+    /// Tonight's value over all models, when the judged panel is smaller.
+    pub full: Option<(f64, usize)>,
 }
 
 /// One run's overall trend rows and the worst alert on each, as the charts need them.
@@ -42,6 +52,12 @@ pub struct Night {
     pub metrics: HashMap<String, Charted>,
     /// (scope, metric) -> worst severity raised (warning or critical).
     pub alerts: HashMap<(Scope, String), Severity>,
+    /// Every alert of the night, info included (the "recent alerts" block).
+    pub alert_list: Vec<Alert>,
+    /// Share of requests that succeeded.
+    pub coverage: f64,
+    /// The coverage guard fired: no diversity was judged that night.
+    pub low_coverage: bool,
 }
 
 /// A probe's model Vendi ratio tonight and at the previous comparable run.
@@ -69,8 +85,43 @@ pub struct ReportData {
     pub has_previous: bool,
     pub moved: Vec<MovedProbe>,
     /// (probe, endpoint) -> the first sample's opening, for the family heads on the top probes.
-    pub samples: BTreeMap<(String, String), String>,
-    pub phrases: Vec<SharedPhrase>,
+    pub samples: BTreeMap<(String, String), Excerpt>,
+    /// Probe id -> its prompt (and system prompt), for the probes whose answers are quoted.
+    pub prompts: BTreeMap<String, (String, Option<String>)>,
+    /// Shared 4-grams, overlapping ones merged into the phrase they come from.
+    pub phrases: Vec<MergedPhrase>,
+}
+
+/// The opening of an answer; `cut` when the answer goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Excerpt {
+    pub text: String,
+    pub cut: bool,
+}
+
+impl Excerpt {
+    /// The first `chars` characters of `text`, cut at a word boundary when one is near.
+    pub fn of(text: &str, chars: usize) -> Excerpt {
+        let text = text.trim_end();
+        let Some((end, _)) = text.char_indices().nth(chars) else {
+            return Excerpt { text: text.to_owned(), cut: false };
+        };
+        let head = &text[..end];
+        let at_word = head.rfind(char::is_whitespace).filter(|&i| i >= head.len() * 3 / 4).unwrap_or(head.len());
+        Excerpt { text: head[..at_word].trim_end().to_owned(), cut: true }
+    }
+}
+
+/// A shared phrase as the report lists it: overlapping 4-grams of one phrase merged back into
+/// it ("the best way to" + "best way to do" -> "the best way to do").
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedPhrase {
+    pub phrase: String,
+    /// Fewest and most probes among its 4-grams (equal for a single 4-gram).
+    pub probes: (usize, usize),
+    pub max_models: usize,
+    /// How many 4-grams it was made of.
+    pub parts: usize,
 }
 
 impl ReportData {
@@ -116,6 +167,12 @@ impl ReportData {
         let heads: HashSet<&str> = families.values().filter_map(|m| m.first().map(String::as_str)).collect();
         let shown: HashSet<&str> = moved.iter().take(PROBES_WITH_SAMPLES).map(|m| m.probe.as_str()).collect();
         let samples = sample_answers(&responses::path(output, run.run_date, &run.run_id), &shown, &heads)?;
+        let prompts =
+            crate::plan::probe_table::read(&crate::plan::probe_table::path(output, run.run_date, &run.run_id))?
+                .into_iter()
+                .filter(|p| shown.contains(p.id.as_str()))
+                .map(|p| (p.id, (p.prompt, p.system)))
+                .collect();
 
         Ok(ReportData {
             run: run.clone(),
@@ -127,13 +184,25 @@ impl ReportData {
             families,
             moved,
             samples,
-            phrases: shared_phrases::read(&shared_phrases::path(output, run.run_date, &run.run_id))?,
+            prompts,
+            phrases: merge_phrases(&shared_phrases::read(&shared_phrases::path(output, run.run_date, &run.run_id))?),
         })
     }
 
     /// The family a model heads (the family is named by its first member).
     pub fn family_of_head(&self, endpoint: &str) -> Option<&str> {
         self.families.iter().find(|(_, m)| m.first().is_some_and(|h| h == endpoint)).map(|(f, _)| f.as_str())
+    }
+
+    /// Tonight (the last charted night), when it has trends.
+    pub fn tonight(&self) -> Option<&Night> {
+        self.nights.last().filter(|n| n.run_id == self.run.run_id)
+    }
+
+    /// The nights before tonight within [`RECENT_NIGHTS`] days, newest first, with their alerts.
+    pub fn recent_nights(&self) -> impl Iterator<Item = &Night> {
+        let since = self.run.run_date - chrono::Days::new(RECENT_NIGHTS as u64);
+        self.nights.iter().rev().filter(move |n| n.run_id != self.run.run_id && n.date > since)
     }
 }
 
@@ -153,7 +222,8 @@ fn history(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<Vec
         if nights.len() == HISTORY_RUNS {
             break;
         }
-        if let Some(n) = read_night(output, date, &id, embedder)? {
+        let coverage = if id == run.run_id { Some(run.coverage) } else { None };
+        if let Some(n) = read_night(output, date, &id, embedder, coverage)? {
             nights.push(n);
         }
     }
@@ -173,6 +243,7 @@ fn read_night(
     date: NaiveDate,
     run_id: &str,
     embedder: &EmbedderTag,
+    coverage: Option<f64>,
 ) -> Result<Option<Night>, StoreError> {
     let trends = output.per_embedder_path(crate::trend::table::TABLE, date, run_id, embedder);
     if !trends.exists() {
@@ -185,18 +256,32 @@ fn read_night(
                 let s = row.spread.unwrap_or(0.0);
                 (m, m - 2.0 * s, m + 2.0 * s)
             });
-            let charted = Charted { value: row.value, ci: row.ci, baseline: band, segment_start: row.segment_start };
+            let charted = Charted {
+                value: row.value,
+                ci: row.ci,
+                baseline: band,
+                segment_start: row.segment_start,
+                panel_id: row.panel_id,
+                panel_models: row.panel_models,
+                full: row.full,
+            };
             metrics.insert(row.metric, charted);
         }
     }
     let mut alerts: HashMap<(Scope, String), Severity> = HashMap::new();
-    for a in alert::table::read(&output.per_embedder_path(alert::table::TABLE, date, run_id, embedder))? {
+    let alert_list = alert::table::read(&output.per_embedder_path(alert::table::TABLE, date, run_id, embedder))?;
+    for a in &alert_list {
         if a.severity >= Severity::Warning {
-            let worst = alerts.entry((a.scope, a.metric)).or_insert(a.severity);
+            let worst = alerts.entry((a.scope.clone(), a.metric.clone())).or_insert(a.severity);
             *worst = (*worst).max(a.severity);
         }
     }
-    Ok(Some(Night { date, run_id: run_id.to_owned(), metrics, alerts }))
+    let coverage = match coverage {
+        Some(c) => c,
+        None => runs::read_info(output, date, run_id)?.coverage,
+    };
+    let low_coverage = alert_list.iter().any(|a| a.rule == "coverage");
+    Ok(Some(Night { date, run_id: run_id.to_owned(), metrics, alerts, alert_list, coverage, low_coverage }))
 }
 
 /// The first sample of each family head on the shown probes: its opening.
@@ -204,7 +289,7 @@ fn sample_answers(
     responses: &std::path::Path,
     shown: &HashSet<&str>,
     heads: &HashSet<&str>,
-) -> Result<BTreeMap<(String, String), String>, StoreError> {
+) -> Result<BTreeMap<(String, String), Excerpt>, StoreError> {
     let mut samples = BTreeMap::new();
     if !responses.exists() {
         return Ok(samples);
@@ -213,9 +298,120 @@ fn sample_answers(
     while let Some(chunk) = texts.next_chunk()? {
         for t in chunk {
             if t.sample_index == 0 && shown.contains(t.probe_id.as_str()) && heads.contains(t.endpoint.as_str()) {
-                samples.insert((t.probe_id, t.endpoint), t.text.chars().take(EXCERPT_CHARS).collect());
+                samples.insert((t.probe_id, t.endpoint), Excerpt::of(&t.text, EXCERPT_CHARS));
             }
         }
     }
     Ok(samples)
+}
+
+/// Overlapping shared 4-grams merged into the phrases they come from: a 4-gram whose last
+/// three words open exactly one other (which no other 4-gram leads into) is joined to it, along
+/// the chain. Branches are never joined, so a merged phrase is one some model wrote. Most
+/// widespread first.
+pub fn merge_phrases(phrases: &[SharedPhrase]) -> Vec<MergedPhrase> {
+    let phrases = &phrases[..phrases.len().min(PHRASES_MERGED)];
+    let words: Vec<Vec<&str>> = phrases.iter().map(|p| p.phrase.split_whitespace().collect()).collect();
+    let mut by_head: HashMap<&[&str], Vec<usize>> = HashMap::new();
+    for (i, w) in words.iter().enumerate() {
+        if w.len() >= 2 {
+            by_head.entry(&w[..w.len() - 1]).or_default().push(i);
+        }
+    }
+    let next: Vec<Option<usize>> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| match by_head.get(&w[1.min(w.len())..]) {
+            Some(v) if v.len() == 1 && v[0] != i && w.len() >= 2 => Some(v[0]),
+            _ => None,
+        })
+        .collect();
+    let mut leads_in = vec![0usize; phrases.len()];
+    for n in next.iter().flatten() {
+        leads_in[*n] += 1;
+    }
+    let link = |i: usize| next[i].filter(|&n| leads_in[n] == 1);
+    let mut used = vec![false; phrases.len()];
+    let mut out = Vec::new();
+    // Chains start where nothing leads in; what is left after that is a cycle, taken as it is.
+    let mut linked_to = vec![false; phrases.len()];
+    for j in 0..phrases.len() {
+        if let Some(n) = link(j) {
+            linked_to[n] = true;
+        }
+    }
+    let starts: Vec<usize> = (0..phrases.len()).filter(|&i| !linked_to[i]).chain(0..phrases.len()).collect();
+    for start in starts {
+        if used[start] {
+            continue;
+        }
+        let mut chain = vec![start];
+        used[start] = true;
+        let mut at = start;
+        while let Some(n) = link(at).filter(|&n| !used[n]) {
+            used[n] = true;
+            chain.push(n);
+            at = n;
+        }
+        let mut text: Vec<&str> = words[chain[0]].clone();
+        for &i in &chain[1..] {
+            text.extend(words[i].last());
+        }
+        let counts = chain.iter().map(|&i| phrases[i].probes);
+        out.push(MergedPhrase {
+            phrase: text.join(" "),
+            probes: (counts.clone().min().unwrap_or(0), counts.max().unwrap_or(0)),
+            max_models: chain.iter().map(|&i| phrases[i].max_models).max().unwrap_or(0),
+            parts: chain.len(),
+        });
+    }
+    out.sort_by(|a, b| b.probes.1.cmp(&a.probes.1).then(b.max_models.cmp(&a.max_models)).then(a.phrase.cmp(&b.phrase)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phrase(text: &str, probes: usize) -> SharedPhrase {
+        SharedPhrase { phrase: text.into(), probes, max_models: 3 }
+    }
+
+    #[test]
+    fn overlapping_four_grams_merge_into_their_phrase() {
+        let merged = merge_phrases(&[
+            phrase("the best way to", 9),
+            phrase("best way to do", 8),
+            phrase("way to do it", 8),
+            phrase("in the long run", 5),
+            // Two 4-grams lead on from "but on the other": a branch is never joined.
+            phrase("on the other hand", 4),
+            phrase("on the other side", 3),
+            phrase("but on the other", 2),
+        ]);
+        let texts: Vec<&str> = merged.iter().map(|m| m.phrase.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["the best way to do it", "in the long run", "on the other hand", "on the other side", "but on the other"]
+        );
+        assert_eq!((merged[0].probes, merged[0].parts), ((8, 9), 3));
+        assert_eq!((merged[1].probes, merged[1].parts), ((5, 5), 1));
+    }
+
+    #[test]
+    fn a_cycle_of_four_grams_is_kept_once() {
+        let merged = merge_phrases(&[phrase("a b c a", 2), phrase("b c a b", 2), phrase("c a b c", 2)]);
+        let parts: usize = merged.iter().map(|m| m.parts).sum();
+        assert_eq!(parts, 3, "{merged:?}");
+    }
+
+    #[test]
+    fn an_excerpt_says_when_it_is_cut() {
+        assert_eq!(Excerpt::of("short answer", 280), Excerpt { text: "short answer".into(), cut: false });
+        let long = "word ".repeat(100);
+        let e = Excerpt::of(&long, 280);
+        assert!(e.cut && e.text.len() <= 280 && e.text.ends_with("word"), "{e:?}");
+        let e = Excerpt::of(&"x".repeat(300), 280);
+        assert_eq!((e.text.len(), e.cut), (280, true));
+    }
 }

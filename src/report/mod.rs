@@ -1,8 +1,11 @@
-//! The report a person reads (`<output>/html/<run_date>.html` and `latest.html`): one
-//! self-contained HTML file per run with inline SVG charts and no script: the key metrics over
-//! time with their intervals, baselines and alerts; the model-pair similarity heatmap; the
-//! behaviour families; the probes that moved most, with sample answers; the shared phrases;
-//! the alerts in words.
+//! The report a person reads: one self-contained HTML file per run and embedder with inline SVG
+//! charts and no script (`<output>/html/<run_date>/<run>.<embedder>.html`, and
+//! `latest.html`; the index of every night and the links between them are [`pages`]): the
+//! alerts in words, tonight's and the last two weeks'; the key metrics over time, each with its
+//! meaning and which way is bad, their intervals, baselines, alerts, nights of low coverage and
+//! changes of instrument or panel; the model-pair similarity heatmap on a fixed scale; the
+//! behaviour families; the probes that moved most, each prompt above sample answers; the shared
+//! phrases.
 //!
 //! [`data::ReportData`] gathers what the page shows through the stages' table readers; each
 //! section below renders one part of it. Model text is untrusted: every string that reaches
@@ -10,15 +13,18 @@
 //! missed escape could not run one.
 
 pub mod data;
+pub mod pages;
 pub mod svg;
 
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use crate::alert::Severity;
 use crate::plan::runs::RunInfo;
 use crate::store::{EmbedderTag, Output, StoreError};
-use crate::vocab::Scope;
-use data::{CHARTED, ReportData};
+use crate::vocab::{Direction, Scope};
+use data::{CHARTED, EXCERPT_CHARS, PHRASES_SHOWN, RECENT_NIGHTS, ReportData};
+use pages::Nav;
 use svg::{Point, fmt};
 
 pub use data::HISTORY_RUNS;
@@ -39,37 +45,65 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// Writes the report of a run (after its trends and alerts); returns the dated file's path.
+/// Writes the page of a run (after its trends and alerts), links it into the index and to its
+/// neighbours, and moves latest.html to it when it is the latest night; returns the page's path.
 pub fn write_report(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<PathBuf, StoreError> {
-    let html = render(&ReportData::gather(output, run, embedder)?);
-    let dir = output.html_dir();
-    let io = |path: &std::path::Path| {
-        let path = path.to_owned();
-        move |source| StoreError::Io { path, source }
-    };
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let dated = dir.join(format!("{}.html", run.run_date));
-    for path in [&dated, &dir.join("latest.html")] {
-        crate::store::write_atomic(path, |f| std::io::Write::write_all(f, html.as_bytes())).map_err(io(path))?;
+    let data = ReportData::gather(output, run, embedder)?;
+    let html = output.html_dir();
+    let file = pages::page_file(output, run.run_date, &run.run_id, embedder);
+    let mut index = pages::read_index(&html)?;
+    let count = |s: Severity| data.alerts.iter().filter(|a| a.severity == s).count();
+    index.upsert(pages::Entry {
+        date: run.run_date,
+        run_id: run.run_id.clone(),
+        embedder: embedder.name.clone(),
+        tag: pages::embedder_tag(&file, &run.run_id),
+        file: file.clone(),
+        coverage: run.coverage,
+        models: data.families.values().map(Vec::len).sum(),
+        effective_models: data.tonight().and_then(|n| n.metrics.get("effective_models")).map(|m| m.value),
+        critical: count(Severity::Critical),
+        warning: count(Severity::Warning),
+    });
+    let path = html.join(&file);
+    pages::write(&path, &render(&data, &index.nav(&file, "../")))?;
+    // The neighbours' links, on their own pages and on latest.html when it shows one of them.
+    let nav = index.nav(&file, "../");
+    for (_, neighbour) in nav.prev.iter().chain(&nav.next) {
+        pages::patch_nav(&html.join(neighbour), &index.nav(neighbour, "../"))?;
     }
-    Ok(dated)
+    let latest = index.latest_file(&file);
+    let latest_path = html.join("latest.html");
+    if latest.as_deref() == Some(file.as_str()) {
+        pages::write(&latest_path, &render(&data, &index.nav(&file, "")))?;
+    } else if let Some(shown) = &latest {
+        pages::patch_nav(&latest_path, &index.nav(shown, ""))?;
+    }
+    index.latest = latest;
+    pages::write_index(&html, &index)?;
+    Ok(path)
 }
 
-/// The page of a run.
-pub fn render(data: &ReportData) -> String {
+/// The page of a run; `nav` links the index and the neighbouring nights.
+pub fn render(data: &ReportData, nav: &Nav) -> String {
     let mut page = String::new();
-    head(&mut page, data);
+    head(&mut page, data, nav);
     alerts_section(&mut page, data);
+    recent_alerts_section(&mut page, data);
     charts_section(&mut page, data);
     pairs_section(&mut page, data);
     families_section(&mut page, data);
     probes_section(&mut page, data);
     phrases_section(&mut page, data);
-    page.push_str("<p class=\"info\">Generated by hivewatch from the Parquet tables of this run; query them with DuckDB (reports/queries).</p>\n</body></html>\n");
+    let _ = write!(
+        page,
+        "<p class=\"info\">Generated by hivewatch from the Parquet tables of this run (<code>run_id = '{}'</code>); query them with DuckDB: <code>hivewatch query --list</code>.</p>\n</body></html>\n",
+        esc(&data.run.run_id)
+    );
     page
 }
 
-fn head(page: &mut String, data: &ReportData) {
+fn head(page: &mut String, data: &ReportData, nav: &Nav) {
     let _ = write!(
         page,
         r#"<!doctype html>
@@ -79,49 +113,130 @@ fn head(page: &mut String, data: &ReportData) {
 <title>hivewatch report {date}</title>
 <style>
 body {{ font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1180px; color: #1b1b1b; padding: 0 1em; }}
-h1 {{ font-size: 1.5em; }} h2 {{ font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }}
+h1 {{ font-size: 1.5em; margin-bottom: .2em; }} h2 {{ font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }}
+nav {{ margin: .3em 0 1em; }} nav a {{ text-decoration: none; }}
 table {{ border-collapse: collapse; }} td, th {{ padding: 3px 8px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }}
-.charts {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+.charts {{ display: flex; flex-wrap: wrap; gap: 16px; }}
+figure {{ margin: 0; width: 560px; }} figcaption {{ font-size: 12.5px; color: #333; margin: 2px 0 0 4px; }}
 .chart .frame {{ fill: none; stroke: #ccc; }} .chart .title {{ font-weight: 600; font-size: 12px; }}
-.tick {{ font-size: 10px; fill: #555; }} .ci-band {{ fill: #9ecae1; opacity: .45; }} .baseline-band {{ fill: #ddd; opacity: .6; }}
+.tick {{ font-size: 10px; fill: #555; }} .label {{ font-size: 11px; fill: #222; }} .grid {{ stroke: #eee; }} .axis {{ stroke: #999; }}
+.ci-band {{ fill: #9ecae1; opacity: .45; }} .baseline-band {{ fill: #ddd; opacity: .6; }}
 .baseline {{ fill: none; stroke: #777; stroke-dasharray: 4 3; }} .value {{ fill: none; stroke: #08519c; stroke-width: 1.6; }}
-.dot {{ fill: #08519c; }} .dot.warning {{ fill: #f28e2b; }} .dot.critical {{ fill: #d62728; }} .segment {{ stroke: #999; stroke-dasharray: 2 2; }}
+.dot {{ fill: #08519c; }} .dot.warning {{ fill: #f28e2b; }} .dot.critical {{ fill: #d62728; }} .dot.low {{ fill: #fff; stroke: #888; stroke-width: 1.2; }}
+.low-coverage {{ fill: #fbd5d0; opacity: .7; }} .segment {{ stroke: #999; stroke-dasharray: 2 2; }} .panel {{ stroke: #9467bd; stroke-dasharray: 5 2; stroke-width: 1.3; }}
+.cell {{ font-size: 9.5px; fill: #222; }} .cell.dark {{ fill: #fff; }}
 .critical {{ color: #b00; font-weight: 600; }} .warning {{ color: #b36200; font-weight: 600; }} .info {{ color: #555; }}
+.bad {{ color: #8a1c1c; }}
+.prompt {{ margin: .3em 0 .6em; padding: .4em .7em; background: #eef4fb; border-left: 3px solid #6baed6; white-space: pre-wrap; }}
 blockquote {{ margin: .3em 0 .6em; padding: .3em .6em; background: #f6f6f6; border-left: 3px solid #ccc; white-space: pre-wrap; }}
 </style></head><body>
 <h1>hivewatch report {date}</h1>
-<p>Run <code>{run_id}</code>, embedder <code>{embedder}</code>, coverage {coverage:.1}% of requests.</p>
+<nav>{nav}</nav>
+<p>Run <code>{run_id}</code>, embedder <code>{embedder}</code>, coverage {coverage:.1}% of requests.{headline}</p>
 "#,
         date = data.run.run_date,
+        nav = nav.html(),
         run_id = esc(&data.run.run_id),
         embedder = esc(&data.embedder_id),
-        coverage = data.run.coverage * 100.0
+        coverage = data.run.coverage * 100.0,
+        headline = headline(data),
     );
 }
 
-/// Tonight's alerts in words.
-fn alerts_section(page: &mut String, data: &ReportData) {
-    page.push_str("<h2>Alerts</h2>\n<ul class=\"alerts\">\n");
-    for a in &data.alerts {
+/// Tonight in one sentence: the models, the effective number of them against its baseline.
+fn headline(data: &ReportData) -> String {
+    let models: usize = data.families.values().map(Vec::len).sum();
+    let Some(m) = data.tonight().and_then(|n| n.metrics.get("effective_models")) else {
+        return format!(" {models} models.");
+    };
+    let base = m.baseline.map_or_else(
+        || " (no comparable earlier run yet: no baseline)".to_owned(),
+        |(b, _, _)| format!(" against a baseline of {}", fmt(b)),
+    );
+    let panel = m.full.map_or_else(String::new, |(full, n)| {
+        format!("; judged on the {} models tonight shares with its baseline (all {n}: {})", m.panel_models, fmt(full))
+    });
+    format!(
+        " {models} models in {} behaviour families; effectively {} distinct models{base}{panel}.",
+        data.families.len(),
+        fmt(m.value)
+    )
+}
+
+fn alert_items(page: &mut String, alerts: &[crate::alert::Alert]) {
+    page.push_str("<ul class=\"alerts\">\n");
+    for a in alerts {
+        let what = if a.metric.is_empty() || a.rule.ends_with("_change") {
+            String::new()
+        } else {
+            format!(" <code>{}</code>", esc(&scope_metric(&a.scope, &a.metric)))
+        };
         let _ = writeln!(
             page,
-            r#"<li><span class="{0}">{0}</span> <code>{1}</code> {2}</li>"#,
+            r#"<li><span class="{0}">{0}</span> <code>{1}</code>{what} {2}</li>"#,
             esc(a.severity.as_str()),
             esc(&a.rule),
             esc(&a.message)
         );
     }
     page.push_str("</ul>\n");
+}
+
+/// `effective_models`, or `pair:a|b excess_similarity`.
+fn scope_metric(scope: &Scope, metric: &str) -> String {
+    if scope.is_overall() { metric.to_owned() } else { format!("{scope} {metric}") }
+}
+
+/// Tonight's alerts in words.
+fn alerts_section(page: &mut String, data: &ReportData) {
+    page.push_str("<h2>Alerts tonight</h2>\n");
     if data.alerts.is_empty() {
         page.push_str("<p>No alert tonight.</p>\n");
+    } else {
+        alert_items(page, &data.alerts);
     }
 }
 
-/// The key metrics over time.
+/// The alerts of the nights before, so a quiet night does not hide a week of alerts.
+fn recent_alerts_section(page: &mut String, data: &ReportData) {
+    let _ = writeln!(page, "<h2>Alerts of the last {RECENT_NIGHTS} nights</h2>");
+    let nights: Vec<_> = data.recent_nights().filter(|n| !n.alert_list.is_empty()).collect();
+    if nights.is_empty() {
+        let _ = writeln!(page, "<p>None in the {RECENT_NIGHTS} nights before tonight.</p>");
+        return;
+    }
+    page.push_str("<table><tr><th>night</th><th>alerts</th></tr>\n");
+    for n in nights {
+        let _ = write!(page, "<tr><td>{}</td><td>", n.date);
+        const SHOWN: usize = 6;
+        alert_items(page, &n.alert_list[..n.alert_list.len().min(SHOWN)]);
+        if n.alert_list.len() > SHOWN {
+            let _ = write!(
+                page,
+                "<span class=\"info\">and {} more on that night's page</span>",
+                n.alert_list.len() - SHOWN
+            );
+        }
+        page.push_str("</td></tr>\n");
+    }
+    page.push_str("</table>\n");
+}
+
+/// Which way a metric converges, in words.
+fn bad_way(metric: &str) -> &'static str {
+    match crate::vocab::direction(&Scope::Overall, metric) {
+        Direction::DownIsBad => "a fall is bad: less diversity",
+        Direction::UpIsBad => "a rise is bad: models more alike",
+        Direction::Neutral => "descriptive: neither way is bad",
+    }
+}
+
+/// The key metrics over time, each with what it means and which way is bad.
 fn charts_section(page: &mut String, data: &ReportData) {
-    page.push_str("<h2>Diversity over time</h2>\n<p>Blue: tonight's value and its 95% interval; dashed: the baseline (median of earlier comparable runs) with a band of two robust spreads; red and orange dots: critical and warning alerts; dotted verticals: a change of instrument.</p>\n<div class=\"charts\">\n");
+    page.push_str("<h2>Diversity over time</h2>\n<p>Blue: the night's value and its 95% interval; dashed grey: the baseline (median of earlier comparable runs) with a band of two robust spreads; red and orange dots: critical and warning alerts; hollow dots on a pale red column: low coverage, nothing judged; grey dotted verticals: a change of instrument (new baseline); purple dashed verticals: the set of models changed (values judged on the models tonight shares with its baseline).</p>\n<div class=\"charts\">\n");
     for metric in CHARTED {
         let mut last_segment: Option<&str> = None;
+        let mut last_panel: Option<&str> = None;
         let points: Vec<Point> = data
             .nights
             .iter()
@@ -129,6 +244,8 @@ fn charts_section(page: &mut String, data: &ReportData) {
                 let c = n.metrics.get(*metric)?;
                 let segment_start = last_segment.is_some_and(|s| s != c.segment_start);
                 last_segment = Some(&c.segment_start);
+                let panel_change = last_panel.is_some_and(|p| p != c.panel_id) && !segment_start;
+                last_panel = Some(&c.panel_id);
                 Some(Point {
                     label: n.date.to_string(),
                     value: c.value,
@@ -136,11 +253,27 @@ fn charts_section(page: &mut String, data: &ReportData) {
                     baseline: c.baseline,
                     alert: n.alerts.get(&(Scope::Overall, (*metric).to_owned())).map(|s| s.as_str().to_owned()),
                     segment_start,
+                    panel_change,
+                    low_coverage: n.low_coverage.then_some(n.coverage),
                 })
             })
             .collect();
-        page.push_str(&svg::line_chart(metric, &points));
-        page.push('\n');
+        let info = crate::vocab::info(metric);
+        let label = info.map_or(*metric, |i| i.label);
+        page.push_str("<figure>");
+        page.push_str(&svg::line_chart(label, &points));
+        let tonight = data.tonight().and_then(|n| n.metrics.get(*metric)).map_or_else(String::new, |c| {
+            let base =
+                c.baseline.map_or_else(|| "no baseline yet".to_owned(), |(b, _, _)| format!("baseline {}", fmt(b)));
+            format!(" Tonight {} ({base}).", fmt(c.value))
+        });
+        let _ = writeln!(
+            page,
+            "<figcaption><code>{}</code>: {}; <span class=\"bad\">{}</span>.{tonight}</figcaption></figure>",
+            esc(metric),
+            esc(info.map_or("", |i| i.meaning)),
+            bad_way(metric)
+        );
     }
     page.push_str("</div>\n");
 }
@@ -148,7 +281,11 @@ fn charts_section(page: &mut String, data: &ReportData) {
 /// The pair heatmap, models ordered by family so families show as blocks on the diagonal.
 fn pairs_section(page: &mut String, data: &ReportData) {
     let names: Vec<String> = data.families.values().flatten().cloned().collect();
-    page.push_str("<h2>Model pairs</h2>\n<p>Mean cosine similarity of two models' answers to the same probes, ordered by behaviour family.</p>\n");
+    let (lo, hi) = svg::HEATMAP_SCALE;
+    let _ = writeln!(
+        page,
+        "<h2>Model pairs</h2>\n<p>Mean cosine similarity of two models' answers to the same probes, models ordered by behaviour family (families are the blocks on the diagonal). The colours run from {lo} to {hi} on every night's page, so two nights compare by eye; hover a cell for its value.</p>"
+    );
     page.push_str(&svg::heatmap(&names, |a, b| {
         let key = if names[a] < names[b] {
             (names[a].clone(), names[b].clone())
@@ -161,7 +298,7 @@ fn pairs_section(page: &mut String, data: &ReportData) {
 }
 
 fn families_section(page: &mut String, data: &ReportData) {
-    page.push_str("<h2>Behaviour families</h2>\n<table><tr><th>family</th><th>models</th></tr>\n");
+    page.push_str("<h2>Behaviour families</h2>\n<p>Models whose answers are as alike as two samples of one model.</p>\n<table><tr><th>family</th><th>models</th></tr>\n");
     for (family, members) in &data.families {
         let _ = writeln!(
             page,
@@ -173,10 +310,10 @@ fn families_section(page: &mut String, data: &ReportData) {
     page.push_str("</table>\n");
 }
 
-/// The probes that moved most, with sample answers.
+/// The probes that moved most, each prompt above sample answers.
 fn probes_section(page: &mut String, data: &ReportData) {
     if data.has_previous {
-        page.push_str("<h2>Probes that moved most</h2>\n<p>The largest falls of the model Vendi ratio since the previous comparable run.</p>\n");
+        page.push_str("<h2>Probes that moved most</h2>\n<p>The largest falls of the model Vendi ratio (distinct model behaviours over models) since the previous comparable run.</p>\n");
     } else {
         page.push_str("<h2>Most converged probes</h2>\n<p>No comparable earlier run: the probes with the lowest model Vendi ratio tonight.</p>\n");
     }
@@ -193,15 +330,29 @@ fn probes_section(page: &mut String, data: &ReportData) {
     }
     page.push_str("</table>\n");
     for probe in data.moved.iter().take(3).map(|m| &m.probe) {
-        let _ = writeln!(page, "<h3>Sample answers to {}</h3>", esc(probe));
+        let _ = writeln!(page, "<h3>{}: the prompt and the first answer of each family</h3>", esc(probe));
+        match data.prompts.get(probe) {
+            Some((prompt, system)) => {
+                if let Some(system) = system {
+                    let _ = writeln!(page, "<p class=\"info\">System prompt: {}</p>", esc(system));
+                }
+                let _ = writeln!(page, "<div class=\"prompt\"><b>Prompt.</b> {}</div>", esc(prompt));
+            }
+            None => page.push_str("<p class=\"info\">(The prompt is not stored for this run.)</p>\n"),
+        }
         for ((p, endpoint), excerpt) in &data.samples {
             if p == probe {
                 let _ = writeln!(
                     page,
-                    "<p><b>{}</b> (family {})</p><blockquote>{}</blockquote>",
+                    "<p><b>{}</b> (family {})</p><blockquote>{}{}</blockquote>",
                     esc(endpoint),
                     esc(data.family_of_head(endpoint).unwrap_or("")),
-                    esc(excerpt)
+                    esc(&excerpt.text),
+                    if excerpt.cut {
+                        format!(" &hellip; <span class=\"info\">(first {EXCERPT_CHARS} characters)</span>")
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }
@@ -209,9 +360,11 @@ fn probes_section(page: &mut String, data: &ReportData) {
 }
 
 fn phrases_section(page: &mut String, data: &ReportData) {
-    page.push_str("<h2>Shared phrases</h2>\n<p>Word 4-grams that at least half the models used on one probe, by how many probes.</p>\n<table><tr><th>phrase</th><th>probes</th><th>most models on one probe</th></tr>\n");
-    for p in data.phrases.iter().take(15) {
-        let _ = writeln!(page, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&p.phrase), p.probes, p.max_models);
+    page.push_str("<h2>Shared phrases</h2>\n<p>Phrases that at least half the models used on one probe, by on how many probes (word 4-grams, overlapping ones joined into the phrase they come from; a range when its 4-grams differ).</p>\n<table><tr><th>phrase</th><th>probes</th><th>most models on one probe</th></tr>\n");
+    for p in data.phrases.iter().take(PHRASES_SHOWN) {
+        let probes =
+            if p.probes.0 == p.probes.1 { p.probes.0.to_string() } else { format!("{}-{}", p.probes.0, p.probes.1) };
+        let _ = writeln!(page, "<tr><td>{}</td><td>{probes}</td><td>{}</td></tr>", esc(&p.phrase), p.max_models);
     }
     page.push_str("</table>\n");
 }

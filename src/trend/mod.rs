@@ -14,12 +14,24 @@
 //! them; Mann-Kendall with Sen's slope over the last `trend_runs` values, tonight's included;
 //! and a two-sided CUSUM in units of the baseline's robust spread (or of tonight's bootstrap
 //! standard error, whichever is larger), carried from night to night.
+//!
+//! **The panel.** The ecosystem-wide figures (effective number of models, Vendi ratio,
+//! family concentration, ...) depend on which models were asked: retiring one model, adding one
+//! or swapping one moves them with no change in any model's behaviour. So a trend compares like
+//! with like: tonight and every earlier run of the window are measured on the *judged panel*,
+//! the models tonight shares with every one of those runs ([`Panel`]). Where a run's own models
+//! are that panel, its stored `run_metrics` are used as they are; otherwise its measures are
+//! recomputed from its stored tables over the judged panel alone
+//! ([`crate::metrics::stage::measure_panel`], cached in the state folder, see [`stage`]), which
+//! costs one measure stage per run whose panel differs, once. Tonight's value over all its
+//! models is kept beside the judged one (`full_value`), and a change of panel is said in words
+//! ([`PanelChange`]). A model that joins is judged once every run of the window has it.
 
 pub mod stage;
 pub mod stats;
 pub mod table;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::metrics::aggregate::RunMetric;
 pub use crate::vocab::Direction;
@@ -65,6 +77,89 @@ pub struct Carried {
     pub cusum_low: f64,
     pub cusum_high: f64,
     pub segment_start: String,
+    /// The panel that run's value was measured on (None in files written before panels were
+    /// recorded): a CUSUM restarts when tonight's judged panel differs.
+    pub panel_id: Option<String>,
+}
+
+/// A set of models (endpoint names) that values are measured on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Panel {
+    /// A short hash of the sorted names: equal ids, equal panels.
+    pub id: String,
+    pub models: BTreeSet<String>,
+}
+
+impl Panel {
+    pub fn of(models: BTreeSet<String>) -> Panel {
+        let joined: Vec<&str> = models.iter().map(String::as_str).collect();
+        let id = crate::util::sha256_hex(joined.join("\n").as_bytes())[..12].to_owned();
+        Panel { id, models }
+    }
+
+    /// The models a run's metrics were measured on: those with a `model:` scope (a model with
+    /// at least one answer).
+    pub fn of_metrics(metrics: &[RunMetric]) -> Panel {
+        Panel::of(
+            metrics
+                .iter()
+                .filter_map(|m| match &m.scope {
+                    Scope::Model(name) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    pub fn len(&self) -> usize {
+        self.models.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty()
+    }
+}
+
+/// Tonight's models against the previous comparable run's, in words for the alerts and the
+/// report: "5 -> 4 models: delta-chat missing".
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanelChange {
+    pub before: usize,
+    pub tonight: usize,
+    /// In the previous comparable run, not tonight.
+    pub missing: Vec<String>,
+    /// Tonight, not in the previous comparable run.
+    pub new: Vec<String>,
+    /// Models the ecosystem figures are judged on tonight (see the module docs).
+    pub judged: usize,
+}
+
+impl PanelChange {
+    /// `None` when the two panels are the same.
+    pub fn between(before: &Panel, tonight: &Panel, judged: &Panel) -> Option<PanelChange> {
+        (before.id != tonight.id).then(|| PanelChange {
+            before: before.len(),
+            tonight: tonight.len(),
+            missing: before.models.difference(&tonight.models).cloned().collect(),
+            new: tonight.models.difference(&before.models).cloned().collect(),
+            judged: judged.len(),
+        })
+    }
+
+    /// "5 -> 4 models: delta-chat missing" (at most five names of each kind).
+    pub fn words(&self) -> String {
+        let names = |v: &[String], what: &str| -> Option<String> {
+            if v.is_empty() {
+                return None;
+            }
+            let shown: Vec<&str> = v.iter().take(5).map(String::as_str).collect();
+            let more = if v.len() > 5 { format!(" and {} more", v.len() - 5) } else { String::new() };
+            Some(format!("{}{more} {what}", shown.join(", ")))
+        };
+        let parts: Vec<String> =
+            [names(&self.missing, "missing"), names(&self.new, "new")].into_iter().flatten().collect();
+        format!("{} -> {} models: {}", self.before, self.tonight, parts.join("; "))
+    }
 }
 
 /// One row of `trends`.
@@ -95,11 +190,18 @@ pub struct TrendRow {
     pub cusum_high: f64,
     /// ok / watch / alert: set from the alerts raised on this row (see [`crate::alert`]).
     pub status: Status,
+    /// Models the value (and its baseline) is measured on: the judged panel (module docs).
+    pub panel_models: usize,
+    /// [`Panel::id`] of that panel.
+    pub panel_id: String,
+    /// Tonight's value over all of tonight's models, and how many, when the judged panel is
+    /// smaller (a model joined within the window).
+    pub full: Option<(f64, usize)>,
 }
 
 /// Tonight's trend rows. `history` holds the `run_metrics` of earlier comparable runs, oldest
-/// first (only the last `max(baseline_runs, trend_runs)` are used); `carried` the previous
-/// comparable run's state per (scope, metric).
+/// first (only the last `max(baseline_runs, trend_runs)` are used), measured on the same
+/// `panel` as `tonight`; `carried` the previous comparable run's state per (scope, metric).
 pub fn compute_trends(
     run_id: &str,
     tonight: &[RunMetric],
@@ -107,6 +209,7 @@ pub fn compute_trends(
     carried: &HashMap<(Scope, String), Carried>,
     instrument_change: bool,
     settings: &TrendSettings,
+    panel: &Panel,
 ) -> Vec<TrendRow> {
     let past: Vec<HashMap<(&Scope, &str), f64>> =
         history.iter().map(|run| run.iter().map(|m| ((&m.scope, m.metric.as_str()), m.value)).collect()).collect();
@@ -124,9 +227,11 @@ pub fn compute_trends(
             window.push(m.value);
             let previous = carried.get(&(m.scope.clone(), m.metric.clone()));
             let sigma = spread(baseline_values, m.ci).filter(|_| baseline_values.len() >= 3);
+            // A CUSUM sums deviations of one series: on another panel it starts afresh.
+            let same_panel = |c: &&Carried| c.panel_id.as_ref().is_none_or(|id| *id == panel.id);
             let (cusum_low, cusum_high) = match (baseline, sigma) {
                 (Some(mu), Some(sigma)) => cusum_step(
-                    previous.map_or((0.0, 0.0), |c| {
+                    previous.filter(same_panel).map_or((0.0, 0.0), |c| {
                         let restart = |side: f64| if side >= settings.cusum_reset { 0.0 } else { side };
                         (restart(c.cusum_low), restart(c.cusum_high))
                     }),
@@ -157,6 +262,9 @@ pub fn compute_trends(
                 cusum_low,
                 cusum_high,
                 status: Status::Ok,
+                panel_models: panel.len(),
+                panel_id: panel.id.clone(),
+                full: None,
             }
         })
         .collect()
@@ -189,10 +297,52 @@ mod tests {
         }
     }
 
+    fn panel() -> Panel {
+        Panel::of(["a", "b", "c"].map(String::from).into())
+    }
+
+    #[test]
+    fn a_panel_change_is_said_in_words() {
+        let of = |names: &[&str]| Panel::of(names.iter().map(|n| (*n).to_owned()).collect());
+        let five = of(&["acme", "borealis", "cirrus", "delta-chat", "ember"]);
+        let four = of(&["acme", "borealis", "cirrus", "ember"]);
+        assert_eq!(PanelChange::between(&five, &five, &five), None);
+        let retired = PanelChange::between(&five, &four, &four).unwrap();
+        assert_eq!(retired.words(), "5 -> 4 models: delta-chat missing");
+        let swapped = of(&["acme", "borealis", "cirrus", "ember", "fjord"]);
+        let change = PanelChange::between(&five, &swapped, &four).unwrap();
+        assert_eq!(change.words(), "5 -> 5 models: delta-chat missing; fjord new");
+        assert_eq!(change.judged, 4);
+        assert_eq!(of(&["b", "a"]).id, of(&["a", "b"]).id);
+    }
+
+    #[test]
+    fn a_cusum_restarts_on_another_panel() {
+        let history: Vec<Vec<RunMetric>> = (0..20).map(|i| vec![metric(0.5 + 0.005 * f64::from(i % 3))]).collect();
+        let carried = |panel_id: Option<&str>| {
+            let c = Carried {
+                cusum_low: 5.0,
+                cusum_high: 0.0,
+                segment_start: "s".into(),
+                panel_id: panel_id.map(str::to_owned),
+            };
+            HashMap::from([((Scope::Overall, "model_vendi_ratio".to_owned()), c)])
+        };
+        let settings = TrendSettings::default();
+        let run = |c| compute_trends("r", &[metric(0.505)], &history, &c, false, &settings, &panel())[0].clone();
+        assert!(run(carried(Some(&panel().id))).cusum_low > 4.0, "same panel: carried");
+        assert!(run(carried(None)).cusum_low > 4.0, "unknown panel (an older file): carried");
+        let other = run(carried(Some("another")));
+        assert_eq!(other.cusum_low, 0.0, "another panel: restarted");
+        assert_eq!(other.segment_start, "s", "the segment is kept");
+        assert_eq!((other.panel_models, other.panel_id.as_str()), (3, panel().id.as_str()));
+    }
+
     #[test]
     fn baseline_delta_and_cusum_follow_a_drop() {
         let history: Vec<Vec<RunMetric>> = (0..20).map(|i| vec![metric(0.5 + 0.005 * f64::from(i % 3))]).collect();
-        let rows = compute_trends("r", &[metric(0.4)], &history, &HashMap::new(), false, &TrendSettings::default());
+        let rows =
+            compute_trends("r", &[metric(0.4)], &history, &HashMap::new(), false, &TrendSettings::default(), &panel());
         let r = &rows[0];
         assert_eq!(r.baseline_n, 14);
         assert!((r.baseline.unwrap() - 0.505).abs() < 1e-12, "{r:?}");
@@ -206,7 +356,7 @@ mod tests {
 
     #[test]
     fn a_new_segment_has_no_baseline() {
-        let rows = compute_trends("r", &[metric(0.4)], &[], &HashMap::new(), true, &TrendSettings::default());
+        let rows = compute_trends("r", &[metric(0.4)], &[], &HashMap::new(), true, &TrendSettings::default(), &panel());
         let r = &rows[0];
         assert!(r.instrument_change && r.baseline.is_none() && r.mann_kendall.is_none());
         assert_eq!((r.cusum_low, r.cusum_high), (0.0, 0.0));

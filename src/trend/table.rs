@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
 use super::stats::MannKendall;
@@ -46,6 +46,10 @@ pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
         f("cusum_low", Float64, false),
         f("cusum_high", Float64, false),
         f("status", Utf8, false),
+        f("panel_models", Int64, false),
+        f("panel_id", Utf8, false),
+        f("full_value", Float64, true),
+        f("full_models", Int64, true),
     ]))
 });
 
@@ -84,6 +88,10 @@ pub fn write(out: &Path, run_id: &str, embedder_id: &str, rows: &[TrendRow]) -> 
         x(&|r| Some(r.cusum_low)),
         x(&|r| Some(r.cusum_high)),
         s(rows.iter().map(|r| r.status.as_str()).collect()),
+        n(&|r| r.panel_models),
+        s(rows.iter().map(|r| r.panel_id.as_str()).collect()),
+        x(&|r| r.full.map(|f| f.0)),
+        Arc::new(rows.iter().map(|r| r.full.map(|f| f.1 as i64)).collect::<Int64Array>()),
     ];
     let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
         .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
@@ -103,7 +111,12 @@ pub fn read_carried(path: &Path) -> Result<HashMap<(Scope, String), Carried>, St
     Ok(read(path)?
         .into_iter()
         .map(|r| {
-            let carried = Carried { cusum_low: r.cusum_low, cusum_high: r.cusum_high, segment_start: r.segment_start };
+            let carried = Carried {
+                cusum_low: r.cusum_low,
+                cusum_high: r.cusum_high,
+                segment_start: r.segment_start,
+                panel_id: Some(r.panel_id).filter(|id| !id.is_empty()),
+            };
             ((r.scope, r.metric), carried)
         })
         .collect())
@@ -129,6 +142,13 @@ pub fn read(path: &Path) -> Result<Vec<TrendRow>, StoreError> {
         let (low, high) = (f("cusum_low")?, f("cusum_high")?);
         let (n, baseline_n, trend_n) = (c.i64s("n")?, c.i64s("baseline_n")?, c.i64s("trend_n")?);
         let change = c.bools("instrument_change")?;
+        // Files written before panels were recorded lack these four columns.
+        let has_panel = batch.column_by_name("panel_id").is_some();
+        let panel = if has_panel {
+            Some((c.i64s("panel_models")?, c.strings("panel_id")?, f("full_value")?, c.i64s("full_models")?))
+        } else {
+            None
+        };
         let opt = Columns::opt_f64;
         for i in 0..c.rows() {
             // Var(S) and the intercept are not stored: NaN in what is read back.
@@ -166,6 +186,12 @@ pub fn read(path: &Path) -> Result<Vec<TrendRow>, StoreError> {
                     "watch" => Status::Watch,
                     _ => Status::Ok,
                 },
+                panel_models: panel.map_or(0, |p| p.0.value(i) as usize),
+                panel_id: panel.map_or_else(String::new, |p| p.1.value(i).to_owned()),
+                full: panel.and_then(|p| {
+                    let models = (!p.3.is_null(i)).then(|| p.3.value(i) as usize);
+                    opt(p.2, i).zip(models)
+                }),
             });
         }
     }

@@ -116,6 +116,21 @@ pub fn python() -> String {
     std::env::var("HIVEWATCH_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
+/// The DuckDB command line: `HIVEWATCH_DUCKDB`, else the `duckdb` beside the test Python
+/// (scripts/test.sh installs duckdb-cli into its venv).
+pub fn duckdb_cli() -> PathBuf {
+    if let Some(p) = std::env::var_os("HIVEWATCH_DUCKDB").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let cli = Path::new(&python()).with_file_name("duckdb");
+    assert!(
+        cli.is_file(),
+        "no DuckDB command line at {}: run the tests with scripts/test.sh, which installs it",
+        cli.display()
+    );
+    cli
+}
+
 /// Runs SQL in DuckDB; returns rows as JSON arrays. `{out}` in the SQL is replaced by `out`.
 pub fn duckdb(out: &Path, sql: &str) -> Vec<Vec<serde_json::Value>> {
     let sql = sql.replace("{out}", &out.display().to_string());
