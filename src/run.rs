@@ -87,6 +87,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         Some(path) => Lexicon::load(path)?,
         None => Lexicon::builtin(),
     };
+    let refusal = crate::features::detector::RefusalDetector::build(plan.config.refusal, &lexicon)?;
 
     let existing = if opts.fresh {
         None
@@ -147,6 +148,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
             embedder: &embedder,
             cache: &mut cache,
             lexicon: &lexicon,
+            refusal: &refusal,
             alerts: &plan.config.alerts,
             stamp_finish: true,
         };
