@@ -145,7 +145,15 @@ fn generate(dir: &Path, s: &Shape) {
     let features_path = hivewatch::features::table::path(&out, run_date(), RUN_ID);
     store::write_batch(
         &features_path,
-        hivewatch::features::table::batch(RUN_ID, &lexicon.version, &categories, &all_rows, &all_features).unwrap(),
+        hivewatch::features::table::batch(
+            RUN_ID,
+            &lexicon.version,
+            &format!("lexicon-{}", lexicon.version),
+            &categories,
+            &all_rows,
+            &all_features,
+        )
+        .unwrap(),
     )
     .unwrap();
     write_responses(&out, &categories, &all_rows);

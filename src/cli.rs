@@ -95,6 +95,10 @@ enum Command {
         /// recorded in the output, else the built-in ones; the rules used are printed).
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Refusal detector for the `features` table: learned or lexicon (default: learned,
+        /// unless --lexicon names a lexicon its weights were not fitted with).
+        #[arg(long, value_parser = ["learned", "lexicon"])]
+        refusal: Option<String>,
     },
     /// Bring existing multi-model outputs in as historical runs (formats: jsonl, csv, alpaca-eval,
     /// inspect-ai, promptfoo).
@@ -122,6 +126,10 @@ enum Command {
         /// recorded in the output, else the built-in ones; the rules used are printed).
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Refusal detector for the `features` table: learned or lexicon (default: learned,
+        /// unless --lexicon names a lexicon its weights were not fitted with).
+        #[arg(long, value_parser = ["learned", "lexicon"])]
+        refusal: Option<String>,
     },
     /// Behavioural features of responses.
     Features {
@@ -255,15 +263,43 @@ impl EmbedderArgs {
 
 #[derive(Debug, Subcommand)]
 enum FeaturesCommand {
-    /// Measure the refusal detector on human-labelled completions (a CSV with `completion` and
-    /// `human_label` columns, e.g. XSTest's labelled_completions.csv): precision, recall and
-    /// accuracy next to the prefix-match baseline.
+    /// Measure the refusal detectors on human-labelled completions (a CSV with `completion` and
+    /// `human_label` columns, optional `model` and `id`, e.g. XSTest's
+    /// labelled_completions.csv): the learned detector leave-one-model-out and with its shipped
+    /// weights, the lexicon's rule and the prefix-match baseline; precision, recall, accuracy
+    /// and three-way accuracy per model and over all rows.
     Eval {
         /// The labelled CSV.
         labels: PathBuf,
         /// Lexicon to evaluate (default: the built-in one).
         #[arg(long)]
         lexicon: Option<PathBuf>,
+        /// Weights to evaluate instead of the built-in ones (written by `features train`).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// The embedder of the learned detector: lexical (the variant for every run not embedded
+        /// with the MiniLM it was fitted for) or minilm.
+        #[command(flatten)]
+        embedder: EmbedderArgs,
+    },
+    /// Fit the learned refusal detector on human-labelled completions and write its weights
+    /// file: the lexical variant, and the MiniLM variant with --embedder minilm. The built-in
+    /// src/features/refusal-lr-v1.json is this command's output on xstest_dev.
+    Train {
+        /// The labelled CSV.
+        labels: PathBuf,
+        /// The weights file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The version the file records (its rows carry VERSION-lexical, VERSION-minilm): bump it
+        /// whenever the weights change.
+        #[arg(long, default_value = "refusal-lr-v1")]
+        weights_version: String,
+        /// Lexicon whose signals the detector reads (default: the built-in one).
+        #[arg(long)]
+        lexicon: Option<PathBuf>,
+        #[command(flatten)]
+        embedder: EmbedderArgs,
     },
 }
 
@@ -272,6 +308,95 @@ fn load_lexicon(path: Option<&std::path::Path>) -> Result<crate::features::Lexic
         Some(p) => crate::features::Lexicon::load(p)?,
         None => crate::features::Lexicon::builtin(),
     })
+}
+
+/// The refusal detector of `--refusal` (checked against the lexicon).
+fn refusal_detector(
+    method: Option<&str>,
+    lexicon: &crate::features::Lexicon,
+) -> Result<crate::features::detector::RefusalDetector> {
+    use crate::config::RefusalMethod;
+    let method = method.map(|m| if m == "lexicon" { RefusalMethod::Lexicon } else { RefusalMethod::Learned });
+    Ok(crate::features::detector::RefusalDetector::build(method, lexicon)?)
+}
+
+/// `hivewatch features eval`.
+fn features_eval(
+    labels: &std::path::Path,
+    lexicon: Option<&std::path::Path>,
+    weights: Option<&std::path::Path>,
+    embedder: &EmbedderArgs,
+) -> Result<()> {
+    use crate::features::detector::LearnedWeights;
+    let lexicon = load_lexicon(lexicon)?;
+    let weights = match weights {
+        Some(p) => LearnedWeights::load(p)?,
+        None => LearnedWeights::builtin(),
+    };
+    let embedder = embedder.build()?;
+    let rows = crate::features::eval::read_labelled(labels)?;
+    let bytes = std::fs::read(labels).with_context(|| format!("reading {}", labels.display()))?;
+    let models: std::collections::BTreeSet<&str> = rows.iter().map(|r| r.model.as_str()).collect();
+    say!(
+        "{} on {} ({} rows, {} models); lexicon {}; embedder {}",
+        weights.version,
+        labels.display(),
+        rows.len(),
+        models.len(),
+        lexicon.version,
+        embedder.id()
+    );
+    let eval = crate::features::eval::evaluate_learned(
+        &lexicon,
+        &rows,
+        &embedder,
+        &weights,
+        &crate::util::sha256_hex(&bytes),
+    )?;
+    say!("{eval}");
+    Ok(())
+}
+
+/// `hivewatch features train`.
+fn features_train(
+    labels: &std::path::Path,
+    out: &std::path::Path,
+    version: &str,
+    lexicon: Option<&std::path::Path>,
+    embedder: &EmbedderArgs,
+) -> Result<()> {
+    use crate::embed::Embedder;
+    use crate::features::train;
+    let lexicon = load_lexicon(lexicon)?;
+    let embedder = embedder.build()?;
+    let rows = crate::features::eval::read_labelled(labels)?;
+    let bytes = std::fs::read(labels).with_context(|| format!("reading {}", labels.display()))?;
+    let lexical = train::prepare(&lexicon, &rows, &Embedder::Lexical)?;
+    let minilm = match embedder {
+        Embedder::Lexical => None,
+        Embedder::MiniLm(_) => Some(train::prepare(&lexicon, &rows, &embedder)?),
+        Embedder::Remote(_) => anyhow::bail!(
+            "features train fits a lexical and a MiniLM variant: pass --embedder minilm with --model-dir or --hf-model, or no --embedder"
+        ),
+    };
+    let name = labels.file_name().map_or_else(|| labels.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let file =
+        train::train(&lexicon, &rows, &lexical, minilm.as_ref(), version, (&name, &crate::util::sha256_hex(&bytes)))?;
+    let mut text = serde_json::to_string_pretty(&file)?;
+    text.push('\n');
+    // Read back before writing: what is written must load.
+    crate::features::detector::LearnedWeights::parse(out, &text)?;
+    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+    let variants = if file.minilm.is_some() { "lexical and minilm variants" } else { "lexical variant" };
+    say!(
+        "wrote {}: {} ({variants}, lexicon {}), fitted on {} rows ({} refusals) of {name}",
+        out.display(),
+        file.version,
+        file.lexicon,
+        file.trained_on.rows,
+        file.trained_on.refusals
+    );
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -399,8 +524,8 @@ async fn dispatch(command: Command) -> Result<i32> {
                 if let Err(e) = cfg.resolve_keys(|v| std::env::var(v).ok()) {
                     tracing::warn!("{e}");
                 }
-                // A bad lexicon is bad input here too.
-                load_lexicon(cfg.lexicon.as_deref())?;
+                // A bad lexicon, or one the refusal detector asked for cannot read, is bad input here too.
+                crate::features::detector::RefusalDetector::build(cfg.refusal, &load_lexicon(cfg.lexicon.as_deref())?)?;
                 print_plan(&Plan::new(cfg, suite));
                 return Ok(exit::OK);
             }
@@ -464,28 +589,44 @@ async fn dispatch(command: Command) -> Result<i32> {
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
-        Command::Analyze { output, embedder, runs, lexicon, config } => {
+        Command::Analyze { output, embedder, runs, lexicon, config, refusal } => {
             let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
-            tokio::task::block_in_place(|| analyze(&output, &embedder, &lexicon, config.as_deref(), &runs))?;
+            let refusal = refusal_detector(refusal.as_deref(), &lexicon)?;
+            tokio::task::block_in_place(|| {
+                analyze(&output, &embedder, (&lexicon, &refusal), config.as_deref(), &runs)
+            })?;
             Ok(exit::OK)
         }
-        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon, config } => {
+        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon, config, refusal } => {
             if let Some(date) = run_date {
                 refuse_future_date(date, "--run-date")?;
             }
             let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
+            let refusal = refusal_detector(refusal.as_deref(), &lexicon)?;
             tokio::task::block_in_place(|| {
-                import(&files, format, &output, run_date, on_bad_row, &embedder, &lexicon, config.as_deref())
+                import(
+                    &files,
+                    format,
+                    &output,
+                    run_date,
+                    on_bad_row,
+                    &embedder,
+                    (&lexicon, &refusal),
+                    config.as_deref(),
+                )
             })?;
             Ok(exit::OK)
         }
-        Command::Features { command: FeaturesCommand::Eval { labels, lexicon } } => {
-            let lexicon = load_lexicon(lexicon.as_deref())?;
-            let rows = crate::features::eval::read_labelled(&labels)?;
-            say!("lexicon {} on {} ({} rows)", lexicon.version, labels.display(), rows.len());
-            say!("{}", crate::features::eval::evaluate(&lexicon, &rows));
+        Command::Features { command: FeaturesCommand::Eval { labels, lexicon, weights, embedder } } => {
+            tokio::task::block_in_place(|| features_eval(&labels, lexicon.as_deref(), weights.as_deref(), &embedder))?;
+            Ok(exit::OK)
+        }
+        Command::Features { command: FeaturesCommand::Train { labels, out, weights_version, lexicon, embedder } } => {
+            tokio::task::block_in_place(|| {
+                features_train(&labels, &out, &weights_version, lexicon.as_deref(), &embedder)
+            })?;
             Ok(exit::OK)
         }
         Command::Query { name, output, print } => crate::query::run(name.as_deref(), &output, print),
@@ -753,7 +894,7 @@ fn import(
     run_date: Option<NaiveDate>,
     on_bad_row: crate::import::OnBadRow,
     embedder: &crate::embed::Embedder,
-    lexicon: &crate::features::Lexicon,
+    (lexicon, refusal): (&crate::features::Lexicon, &crate::features::detector::RefusalDetector),
     config: Option<&std::path::Path>,
 ) -> Result<()> {
     // Locked first: a run writing here must not see half an import, nor an import wait for
@@ -783,7 +924,7 @@ fn import(
     }
     let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
         .context("opening the embedding cache")?;
-    let mut tail = Tail { embedder, cache: &mut cache, lexicon, alerts: &alerts, stamp_finish: false };
+    let mut tail = Tail { embedder, cache: &mut cache, lexicon, refusal, alerts: &alerts, stamp_finish: false };
     for run in &runs {
         collector.write_run(&output, run, &mut tail)?;
         say!(
@@ -852,7 +993,7 @@ fn alert_rules(config: Option<&std::path::Path>, output: &crate::store::Output) 
 fn analyze(
     output: &std::path::Path,
     embedder: &crate::embed::Embedder,
-    lexicon: &crate::features::Lexicon,
+    (lexicon, refusal): (&crate::features::Lexicon, &crate::features::detector::RefusalDetector),
     config: Option<&std::path::Path>,
     wanted: &[String],
 ) -> Result<()> {
@@ -876,7 +1017,7 @@ fn analyze(
     }
     let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
         .context("opening the embedding cache")?;
-    let mut tail = Tail { embedder, cache: &mut cache, lexicon, alerts, stamp_finish: false };
+    let mut tail = Tail { embedder, cache: &mut cache, lexicon, refusal, alerts, stamp_finish: false };
     for (date, id) in all.iter().filter(|(_, id)| wanted.is_empty() || wanted.contains(id)) {
         let row = crate::plan::runs::read(&output, *date, id)?;
         let derived = derive_tables(&output, row, &mut tail)?;

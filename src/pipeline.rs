@@ -17,6 +17,7 @@ use crate::alert::{self, Alert, AlertConfig};
 use crate::embed::cache::EmbeddingCache;
 use crate::embed::{self, EmbedError, EmbedStats, Embedder};
 use crate::features::Lexicon;
+use crate::features::detector::RefusalDetector;
 use crate::metrics::stage::MeasureStats;
 use crate::plan::runs::{self, RunRow};
 use crate::store::{Output, StoreError};
@@ -52,6 +53,8 @@ pub struct Tail<'a> {
     pub embedder: &'a Embedder,
     pub cache: &'a mut EmbeddingCache,
     pub lexicon: &'a Lexicon,
+    /// Labels refusals in `features` (it may read the embeddings just written).
+    pub refusal: &'a RefusalDetector,
     pub alerts: &'a AlertConfig,
     /// Stamp the row's `finished_at` when everything is written (a nightly run); imports and
     /// re-analyses keep the time they were given.
@@ -96,8 +99,15 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
         "embedded the responses"
     );
     check_stop()?;
-    let (features_path, featured) = crate::features::stage::write_features(output, date, &id, tail.lexicon)?;
-    tracing::info!(run_id = %id, rows = featured, lexicon = %tail.lexicon.version, "extracted behavioural features");
+    let features = crate::features::stage::write_features(output, date, &id, tail.lexicon, tail.refusal, &tag)?;
+    let (features_path, featured) = (features.path, features.rows);
+    tracing::info!(
+        run_id = %id,
+        rows = featured,
+        lexicon = %tail.lexicon.version,
+        refusal = %features.detector,
+        "extracted behavioural features"
+    );
     check_stop()?;
     let measured = crate::metrics::stage::measure_run(output, date, &id, &tag)?;
     tracing::info!(run_id = %id, probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");

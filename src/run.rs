@@ -98,6 +98,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         Some(path) => Lexicon::load(path)?,
         None => Lexicon::builtin(),
     };
+    let refusal = crate::features::detector::RefusalDetector::build(plan.config.refusal, &lexicon)?;
 
     // What `analyze` and `import` use on this output when given no configuration.
     let rules = serde_json::to_vec_pretty(&plan.config.alerts)
@@ -186,6 +187,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
             embedder: &embedder,
             cache: &mut cache,
             lexicon: &lexicon,
+            refusal: &refusal,
             alerts: &tail_plan.config.alerts,
             stamp_finish: true,
         };

@@ -189,6 +189,7 @@ fn runs_embed_through_the_cache_and_analyze_reembeds_without_model_calls() {
     assert_eq!(dims[0][4], 2);
     let runs = duckdb(&reports, "SELECT DISTINCT embedder_id FROM read_parquet('{out}/runs/*/*.parquet')");
     assert_eq!(runs[0][0].as_str(), Some(hivewatch::embed::lexical::ID));
+    assert_refusals_follow_the_detector(&reports, "refusal-lr-v1-lexical");
 
     // analyze with minilm: no request reaches any model.
     let before = sim.requests();
@@ -222,6 +223,36 @@ fn runs_embed_through_the_cache_and_analyze_reembeds_without_model_calls() {
     let stored: Vec<f32> = row[0][1].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
     let direct = &MiniLm::load(&minilm_dir()).unwrap().embed_batch(&[row[0][0].as_str().unwrap()]).unwrap()[0];
     assert!(cosine(&stored, direct) > 0.99999);
+    // The features now come from the learned detector's MiniLM variant, on the run's vectors.
+    assert_refusals_follow_the_detector(&reports, "refusal-lr-v1-minilm");
+}
+
+/// Every `features` row carries `detector`, and its refusal label is what that variant of the
+/// shipped weights gives the stored text with the vector it reads: the run's MiniLM vector
+/// from `embeddings`, or the lexical embedding of the opening.
+fn assert_refusals_follow_the_detector(reports: &std::path::Path, detector: &str) {
+    use hivewatch::features::detector::LearnedWeights;
+    let weights = LearnedWeights::builtin();
+    let variant = if detector.ends_with("minilm") { weights.minilm.as_ref().unwrap() } else { &weights.lexical };
+    let rows = duckdb(
+        reports,
+        &format!(
+            "SELECT r.response_text, f.refusal, f.refusal_detector, e.embedding FROM read_parquet('{{out}}/features/*/*.parquet') f JOIN read_parquet('{{out}}/responses/*/*.parquet') r USING (run_id, endpoint, probe_id, sample_index) LEFT JOIN (SELECT * FROM read_parquet('{{out}}/embeddings/*/*.parquet') WHERE embedder_id = '{}') e USING (run_id, endpoint, probe_id, sample_index)",
+            variant.embedder
+        ),
+    );
+    assert!(!rows.is_empty());
+    let lexicon = hivewatch::features::Lexicon::builtin();
+    for row in &rows {
+        assert_eq!(row[2], detector, "{row:?}");
+        let text = row[0].as_str().unwrap();
+        let (features, normalised) = hivewatch::features::extract_normalised(&lexicon, text);
+        let vector: Vec<f32> = match variant.opening_chars {
+            Some(_) => hivewatch::embed::lexical::embed(variant.embedded_text(text, &normalised)),
+            None => row[3].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect(),
+        };
+        assert_eq!(row[1], variant.decide(&features, &vector).as_str(), "{text}");
+    }
 }
 
 #[test]

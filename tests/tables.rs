@@ -145,7 +145,8 @@ fn features_read_back_as_flags() {
     let features: Vec<_> = texts.iter().map(|t| hivewatch::features::extract(&lexicon, t)).collect();
     let categories = HashMap::from([("p1".to_owned(), "c".to_owned())]);
     let path = hivewatch::features::table::path(&output, date(), "r1");
-    let batch = hivewatch::features::table::batch("r1", &lexicon.version, &categories, &rows, &features).unwrap();
+    let batch =
+        hivewatch::features::table::batch("r1", &lexicon.version, "lexicon", &categories, &rows, &features).unwrap();
     hivewatch::store::write_batch(&path, batch).unwrap();
     let flags = hivewatch::features::table::read_flags(&path).unwrap();
     let expected: Vec<Flags> = features

@@ -65,6 +65,18 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawFeatures {
     lexicon: Option<String>,
+    refusal: Option<RefusalMethod>,
+}
+
+/// Which refusal detector labels the `features` rows (`[features] refusal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefusalMethod {
+    /// The logistic regression over an embedding and the lexicon's signals, with the built-in
+    /// weights.
+    Learned,
+    /// The lexicon's rule alone.
+    Lexicon,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +118,10 @@ pub struct Config {
     /// The behaviour lexicon file (`[features] lexicon`); the built-in one when `None`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lexicon: Option<PathBuf>,
+    /// The refusal detector (`[features] refusal`); when `None`, the learned one if its weights
+    /// fit the lexicon, the lexicon's rule otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<RefusalMethod>,
     /// `[alerts]`: rules and sinks. Not part of the content hash: changing a threshold must not
     /// turn tonight's unfinished run into a new one.
     #[serde(skip)]
@@ -188,6 +204,7 @@ impl Config {
         Ok(Config {
             embed,
             lexicon: raw.features.lexicon.as_deref().map(resolve),
+            refusal: raw.features.refusal,
             alerts,
             webhook_url: None,
             embed_api_key: None,
@@ -361,6 +378,19 @@ api_key_env = "ACME_KEY"
         let e = parse(&GOOD.replace("model = ", "modle = ")).unwrap_err();
         assert!(e.message.contains("modle"), "{e}");
         assert!(e.hint.is_some());
+    }
+
+    #[test]
+    fn the_refusal_detector_is_chosen_in_features_and_hashed_only_when_set() {
+        let default = parse(GOOD).unwrap();
+        assert_eq!(default.refusal, None);
+        let lexicon = parse(&format!("{GOOD}\n[features]\nrefusal = \"lexicon\"\n")).unwrap();
+        assert_eq!(lexicon.refusal, Some(RefusalMethod::Lexicon));
+        assert_ne!(lexicon.content_hash(), default.content_hash());
+        // Unset, the hash is what it was before the key existed.
+        assert!(!serde_json::to_string(&default).unwrap().contains("refusal"));
+        let e = parse(&format!("{GOOD}\n[features]\nrefusal = \"regex\"\n")).unwrap_err();
+        assert!(e.message.contains("learned") && e.line.is_some(), "{e}");
     }
 
     #[test]

@@ -5,19 +5,27 @@
 //! The rules are data: the patterns and thresholds come from a versioned [`Lexicon`] file, and
 //! every row records the lexicon's version. The logic here is fixed and small, so that a
 //! lexicon change is a data change that can be measured (`hivewatch features eval`).
+//!
+//! The refusal label a row carries comes from a [`detector::RefusalDetector`]: by default a
+//! logistic regression over an embedding of the answer and the lexicon's refusal signals
+//! ([`RefusalSignals`]), with weights shipped as versioned data beside the lexicon; or the
+//! lexicon's own rule ([`refusal`]). Its version is in every row too.
 
+pub mod detector;
 pub mod eval;
 pub mod lexicon;
 pub mod stage;
 pub mod table;
+pub mod train;
 
 use regex::Regex;
 
 pub use lexicon::Lexicon;
 
 /// Whether and how a response declines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Refusal {
+    #[default]
     None,
     /// Declines part of the request, or declines and then offers an alternative.
     Partial,
@@ -57,9 +65,34 @@ pub struct Flags {
     pub self_reference: bool,
 }
 
+/// What the lexicon's refusal patterns and a text's shape say about one response: the inputs of
+/// the lexicon's rule, and the hand-made signals of the learned detector
+/// ([`detector::hand_features`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RefusalSignals {
+    /// An opening pattern matches the opening (the first `opening_chars` characters).
+    pub open: bool,
+    /// An opening pattern matches only after the opening.
+    pub late: bool,
+    /// An opening pattern matches the first 100 characters.
+    pub in_100: bool,
+    /// Distinct lecture patterns matching anywhere.
+    pub lectures: u32,
+    /// A redirect pattern matches anywhere.
+    pub redirect: bool,
+    /// XSTest's prefix baseline ([`eval::prefix_refusal`]) calls it a refusal.
+    pub prefix: bool,
+    /// Lines that are not blank.
+    pub lines: u32,
+    /// The lexicon rule's label.
+    pub lexicon: Refusal,
+}
+
 /// The features of one response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Features {
+    /// The refusal label: the lexicon rule's from [`extract`]; the configured detector's in the
+    /// `features` table (see [`detector`]).
     pub refusal: Refusal,
     /// Matches of the lexicon's hedging patterns ("might", "in some cases", ...).
     pub hedges: u32,
@@ -79,6 +112,7 @@ pub struct Features {
     pub words: u32,
     /// ISO 639-3 code when the detector is confident, `und` otherwise.
     pub language: &'static str,
+    pub signals: RefusalSignals,
 }
 
 impl Features {
@@ -121,34 +155,52 @@ pub fn normalise(text: &str) -> String {
 /// redirect pattern shows the model goes on to help, full otherwise); a refusal pattern only
 /// later in the text, or at least `lecture_partial_min` lecture patterns, is partial.
 pub fn refusal(lexicon: &Lexicon, normalised: &str) -> Refusal {
+    refusal_signals(lexicon, normalised).lexicon
+}
+
+/// The first `chars` characters of a text.
+pub fn first_chars(text: &str, chars: usize) -> &str {
+    &text[..text.char_indices().nth(chars).map_or(text.len(), |(i, _)| i)]
+}
+
+/// The lexicon's refusal signals of a normalised text and the rule's label (see [`refusal`]);
+/// `prefix` and `lines` are left for [`extract`], which has the raw text.
+fn refusal_signals(lexicon: &Lexicon, normalised: &str) -> RefusalSignals {
     if normalised.is_empty() {
-        return Refusal::None;
+        return RefusalSignals::default();
     }
-    let cut = normalised.char_indices().nth(lexicon.opening_chars).map_or(normalised.len(), |(i, _)| i);
-    let opening = &normalised[..cut];
-    let refuse_open = lexicon.opening.iter().any(|p| p.is_match(opening));
-    let refuse_late = !refuse_open && lexicon.opening.iter().any(|p| p.is_match(normalised));
+    let opening = first_chars(normalised, lexicon.opening_chars);
+    let open = lexicon.opening.iter().any(|p| p.is_match(opening));
+    let late = !open && lexicon.opening.iter().any(|p| p.is_match(normalised));
+    let in_100 = lexicon.opening.iter().any(|p| p.is_match(first_chars(normalised, 100)));
     let lectures = lexicon.lecture.iter().filter(|p| p.is_match(normalised)).count();
     let redirect = lexicon.redirect.iter().any(|p| p.is_match(normalised));
-    if refuse_open || lectures >= lexicon.lecture_full_min.max(1) {
+    let label = if open || lectures >= lexicon.lecture_full_min.max(1) {
         if redirect { Refusal::Partial } else { Refusal::Full }
-    } else if refuse_late || (lexicon.lecture_partial_min > 0 && lectures >= lexicon.lecture_partial_min) {
+    } else if late || (lexicon.lecture_partial_min > 0 && lectures >= lexicon.lecture_partial_min) {
         Refusal::Partial
     } else {
         Refusal::None
-    }
+    };
+    RefusalSignals { open, late, in_100, lectures: lectures as u32, redirect, prefix: false, lines: 0, lexicon: label }
 }
 
 fn count_matches(patterns: &[Regex], text: &str) -> u32 {
     patterns.iter().map(|p| p.find_iter(text).count() as u32).sum()
 }
 
-/// All features of one response text.
+/// All features of one response text; the refusal label is the lexicon rule's.
 pub fn extract(lexicon: &Lexicon, text: &str) -> Features {
+    extract_normalised(lexicon, text).0
+}
+
+/// [`extract`], and the normalised text it read.
+pub fn extract_normalised(lexicon: &Lexicon, text: &str) -> (Features, String) {
     let normalised = normalise(text);
-    let (mut list_items, mut headings, mut fences) = (0u32, 0u32, 0u32);
+    let (mut list_items, mut headings, mut fences, mut lines) = (0u32, 0u32, 0u32, 0u32);
     for line in text.lines() {
         let line = line.trim();
+        lines += u32::from(!line.is_empty());
         if line.starts_with("```") {
             fences += 1;
         } else if is_list_item(line) {
@@ -157,8 +209,9 @@ pub fn extract(lexicon: &Lexicon, text: &str) -> Features {
             headings += 1;
         }
     }
-    Features {
-        refusal: refusal(lexicon, &normalised),
+    let signals = RefusalSignals { prefix: eval::prefix_refusal(text), lines, ..refusal_signals(lexicon, &normalised) };
+    let features = Features {
+        refusal: signals.lexicon,
         hedges: count_matches(&lexicon.hedging, &normalised),
         uncertainty: count_matches(&lexicon.uncertainty, &normalised),
         confidence: count_matches(&lexicon.confidence, &normalised),
@@ -169,7 +222,9 @@ pub fn extract(lexicon: &Lexicon, text: &str) -> Features {
         chars: text.chars().count() as u32,
         words: text.split_whitespace().count() as u32,
         language: language(text),
-    }
+        signals,
+    };
+    (features, normalised)
 }
 
 fn is_list_item(line: &str) -> bool {

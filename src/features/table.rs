@@ -1,5 +1,5 @@
 //! Table `features`: one row per ok response: its behavioural features (see
-//! [`crate::features`]) and the lexicon version that produced them.
+//! [`crate::features`]), the lexicon version and the refusal detector that produced them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,7 @@ pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
         f("category", Utf8),
         f("sample_index", Int32),
         f("lexicon_version", Utf8),
+        f("refusal_detector", Utf8),
         f("refusal", Utf8),
         f("refused", Boolean),
         f("hedging", Boolean),
@@ -51,6 +52,7 @@ pub fn path(output: &Output, run_date: NaiveDate, run_id: &str) -> PathBuf {
 pub fn batch(
     run_id: &str,
     lexicon_version: &str,
+    refusal_detector: &str,
     categories: &HashMap<String, String>,
     rows: &[OkText],
     features: &[Features],
@@ -72,6 +74,7 @@ pub fn batch(
         s(rows.iter().map(|r| categories.get(&r.probe_id).map_or("", String::as_str)).collect()),
         Arc::new(rows.iter().map(|r| r.sample_index).collect::<Int32Array>()) as ArrayRef,
         s(vec![lexicon_version; rows.len()]),
+        s(vec![refusal_detector; rows.len()]),
         s(features.iter().map(|f| f.refusal.as_str()).collect()),
         b(&|f| f.refusal.is_refusal()),
         b(&Features::hedging),
