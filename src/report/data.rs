@@ -42,6 +42,8 @@ pub struct Night {
     pub metrics: HashMap<String, Charted>,
     /// (scope, metric) -> worst severity raised (warning or critical).
     pub alerts: HashMap<(Scope, String), Severity>,
+    /// (model, metric) -> value, for the model cards' rates ([`super::lineage::CARD_RATES`]).
+    pub models: HashMap<(String, String), f64>,
 }
 
 /// A probe's model Vendi ratio tonight and at the previous comparable run.
@@ -71,6 +73,8 @@ pub struct ReportData {
     /// (probe, endpoint) -> the first sample's opening, for the family heads on the top probes.
     pub samples: BTreeMap<(String, String), String>,
     pub phrases: Vec<SharedPhrase>,
+    /// The model map, the lineage table and the model cards.
+    pub lineage: super::lineage::LineageView,
 }
 
 impl ReportData {
@@ -117,7 +121,9 @@ impl ReportData {
         let shown: HashSet<&str> = moved.iter().take(PROBES_WITH_SAMPLES).map(|m| m.probe.as_str()).collect();
         let samples = sample_answers(&responses::path(output, run.run_date, &run.run_id), &shown, &heads)?;
 
+        let lineage = super::lineage::gather(output, run, embedder, &families, &nights)?;
         Ok(ReportData {
+            lineage,
             run: run.clone(),
             embedder_id: embedder.id.clone(),
             has_previous: previous.is_some(),
@@ -179,7 +185,14 @@ fn read_night(
         return Ok(None);
     }
     let mut metrics = HashMap::new();
+    let mut models = HashMap::new();
     for row in crate::trend::table::read(&trends)? {
+        if let Scope::Model(m) = &row.scope
+            && super::lineage::CARD_RATES.iter().any(|(r, _)| *r == row.metric)
+        {
+            models.insert((m.clone(), row.metric.clone()), row.value);
+            continue;
+        }
         if row.scope.is_overall() && CHARTED.contains(&row.metric.as_str()) {
             let band = row.baseline.map(|m| {
                 let s = row.spread.unwrap_or(0.0);
@@ -196,7 +209,7 @@ fn read_night(
             *worst = (*worst).max(a.severity);
         }
     }
-    Ok(Some(Night { date, run_id: run_id.to_owned(), metrics, alerts }))
+    Ok(Some(Night { date, run_id: run_id.to_owned(), metrics, alerts, models }))
 }
 
 /// The first sample of each family head on the shown probes: its opening.
