@@ -64,6 +64,10 @@ pub fn demo_config_toml(addr: SocketAddr, output: &Path, scenario: &Scenario, ni
             "\n[[endpoints]]\nname = \"{0}\"\nprovider = \"{provider}\"\nbase_url = \"{base}\"\nmodel = \"{0}\"\nvendor = \"{family} labs (simulated)\"\nfamily = \"{family}\"\n",
             model.name
         ));
+        // The scenario's lineage is declared, as a model card would.
+        if let Some(parent) = &model.parent {
+            toml.push_str(&format!("parents = [{parent:?}]\n"));
+        }
     }
     toml
 }

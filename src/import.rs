@@ -552,7 +552,7 @@ impl ImportedRun {
             suite_name: self.suite.name.clone(),
             suite_version: self.suite.version.clone(),
             suite_id: self.suite.id.clone(),
-            sampling_id: "imported".into(),
+            sampling_id: crate::plan::runs::IMPORTED_SAMPLING.into(),
             embedder_id: None,
             endpoints: self.models as u64,
             probes: self.suite.probes.len() as u64,

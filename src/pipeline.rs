@@ -3,7 +3,7 @@
 //! (after writing the imported responses) and `hivewatch analyze` (again, for a stored run,
 //! perhaps with another embedder).
 //!
-//! embed -> features -> measure -> trends -> alerts -> report -> runs row
+//! embed -> features -> measure -> lineage -> trends -> alerts -> report -> runs row
 //!
 //! Each stage reads what the stages before it wrote (never in-memory state), which is what lets
 //! analyze redo any of them exactly. The `runs` row is written last: its presence is what marks
@@ -111,6 +111,13 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
     check_stop()?;
     let measured = crate::metrics::stage::measure_run(output, date, &id, &tag)?;
     tracing::info!(run_id = %id, probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
+    let (lineage, lineage_path) = crate::lineage::stage::lineage_run(output, date, &id, &tag)?;
+    tracing::info!(
+        run_id = %id,
+        rows = lineage.len(),
+        undeclared = lineage.iter().filter(|r| r.verdict == Some(crate::lineage::Verdict::Undeclared)).count(),
+        "compared declared with measured lineage"
+    );
 
     check_stop()?;
     row.embedder_id.get_or_insert_with(|| tag.id.clone());
@@ -119,6 +126,8 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
         crate::trend::stage::trend_run(output, &info, &tag, &TrendSettings::from_alerts(tail.alerts))?;
     let mut alerts = alert::evaluate(&mut trends, info.coverage, tail.alerts);
     alerts.extend(panel_change.as_ref().map(alert::panel_change));
+    alerts.extend(alert::undeclared(&lineage, info.coverage, info.is_imported(), tail.alerts));
+    alert::sort(&mut alerts);
     let trends_path = output.per_embedder_path(crate::trend::table::TABLE, date, &id, &tag);
     crate::trend::table::write(&trends_path, &id, &tag.id, &trends)?;
     let alerts_path = output.per_embedder_path(alert::table::TABLE, date, &id, &tag);
@@ -137,7 +146,7 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
     let tables = [
         vec![embedded.path.clone(), features_path],
         measured.tables.clone(),
-        vec![trends_path, alerts_path, report.clone(), runs_path],
+        vec![lineage_path, trends_path, alerts_path, report.clone(), runs_path],
     ]
     .concat();
     Ok(Derived { row, embedded, featured, measured, alerts, trends, comparable_runs, report, tables })

@@ -221,7 +221,12 @@ pub const METRICS: &[MetricInfo] = &[
         "how many distinct models there effectively are (Vendi of the model similarity matrix)",
     ),
     metric("effective_models_ratio", DownIsBad, "effective models ratio", "effective number of models over models"),
-    metric("families", DownIsBad, "behaviour families", "number of behaviour families"),
+    metric(
+        "families",
+        DownIsBad,
+        "behaviour families",
+        "number of behaviour families (calibrated similarity, cut against the null; from 12 models)",
+    ),
     metric(
         "family_hhi",
         UpIsBad,
@@ -230,10 +235,16 @@ pub const METRICS: &[MetricInfo] = &[
     ),
     metric("effective_families", DownIsBad, "effective families", "1 / HHI"),
     metric("max_pair_similarity", UpIsBad, "closest pair similarity", "the similarity of the most alike model pair"),
+    metric(
+        "related_pairs",
+        UpIsBad,
+        "related pairs",
+        "model pairs significantly more alike than the ecosystem's background (calibrated, q <= 0.05)",
+    ),
     metric("refusal_kappa", UpIsBad, "refusal agreement (kappa)", "Fleiss' kappa of models refusing the same probes"),
     metric("self_similarity", Neutral, "self-similarity", "how alike a model's samples are"),
     metric("similarity_to_others", Neutral, "similarity to others", "a model's mean similarity to every other model"),
-    metric("family_size", Neutral, "family size", "models in a model's behaviour family"),
+    metric("family_size", Neutral, "family size", "models in a model's behaviour family (calibrated, from 12 models)"),
     // Pair-only metrics: [`direction`] makes every `pair:` metric converge upward.
     metric("similarity", Neutral, "pair similarity", "mean cosine between two models' answers"),
     metric(
@@ -241,6 +252,12 @@ pub const METRICS: &[MetricInfo] = &[
         Neutral,
         "pair excess similarity",
         "a pair's similarity less the night's mean pair similarity",
+    ),
+    metric(
+        "calibrated_similarity",
+        Neutral,
+        "pair calibrated similarity",
+        "how much closer two models are than the probes and their closeness to everyone predict",
     ),
     metric("models", Neutral, "models", "models in the run"),
     metric("probes", Neutral, "probes", "probes in the run"),

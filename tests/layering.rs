@@ -17,6 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stage: embed", &["embed"]),
     ("stage: features", &["features"]),
     ("stage: metrics", &["metrics"]),
+    ("stage: lineage", &["lineage"]),
     ("stage: trend", &["trend"]),
     ("stage: alert", &["alert"]),
     ("stage: report", &["report"]),

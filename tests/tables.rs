@@ -176,6 +176,16 @@ fn the_measure_tables_read_back_as_written() {
                 ci_low: 0.3,
                 ci_high: 0.5,
                 n_probes: 7,
+                calibrated: Some(hivewatch::metrics::aggregate::CalibratedPair {
+                    value: 0.05,
+                    se: 0.01,
+                    ci_low: 0.03,
+                    ci_high: 0.07,
+                    n_probes: 40,
+                    z: Some(3.2),
+                    p: Some(0.0007),
+                    q: Some(0.01),
+                }),
             },
         ),
         (
@@ -187,6 +197,7 @@ fn the_measure_tables_read_back_as_written() {
                 ci_low: -0.2,
                 ci_high: 0.0,
                 n_probes: 3,
+                calibrated: None,
             },
         ),
     ];

@@ -18,8 +18,9 @@ use crate::trend::{PanelChange, TrendRow};
 use crate::vocab::{Direction, Scope, Status};
 
 pub use crate::config::alerts::{
-    AlertConfig, ConcentrationRule, DropRule, FloorRule, PairRule, RefusalRule, ShiftRule, TrendRule,
+    AlertConfig, ConcentrationRule, DropRule, FloorRule, PairRule, RefusalRule, ShiftRule, TrendRule, UndeclaredRule,
 };
+use crate::lineage::{LineageRow, Verdict};
 
 /// How bad an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -151,9 +152,59 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
             });
         }
     }
-    out.sort_by(|a, b| {
+    sort(&mut out);
+    out
+}
+
+/// Most severe first, then by rule and scope.
+pub fn sort(alerts: &mut [Alert]) {
+    alerts.sort_by(|a, b| {
         b.severity.cmp(&a.severity).then(a.rule.cmp(&b.rule)).then(a.scope.to_string().cmp(&b.scope.to_string()))
     });
+}
+
+/// The `undeclared` rule over tonight's `lineage` rows: one alert per pair of models judged
+/// `undeclared` with a q-value at or under the rule's levels. Nothing when the night's coverage
+/// is under the guard (the coverage alert says why), when the rule is off, or for an imported
+/// run unless `on_imports`.
+pub fn undeclared(rows: &[LineageRow], coverage: f64, imported: bool, config: &AlertConfig) -> Vec<Alert> {
+    let rule = &config.undeclared;
+    if !rule.enabled || (imported && !rule.on_imports) || coverage < config.min_coverage {
+        return Vec::new();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for r in rows.iter().filter(|r| r.verdict == Some(Verdict::Undeclared)) {
+        let (Some(q), Some(z), Some((value, lo, hi))) = (r.q, r.z, r.calibrated) else { continue };
+        let scope = Scope::pair(&r.model, &r.relative);
+        let level = if q <= rule.critical_q {
+            (Severity::Critical, rule.critical_q)
+        } else if q <= rule.warn_q {
+            (Severity::Warning, rule.warn_q)
+        } else {
+            continue;
+        };
+        if !seen.insert(scope.to_string()) {
+            continue;
+        }
+        let Scope::Pair(a, b) = &scope else { unreachable!("a pair scope") };
+        out.push(Alert {
+            severity: level.0,
+            rule: "undeclared".into(),
+            scope: scope.clone(),
+            metric: "q_value".into(),
+            value: q,
+            baseline: None,
+            threshold: level.1,
+            message: format!(
+                "{a} and {b} answer significantly more alike than the ecosystem's background (calibrated similarity {} with 95% interval {}-{}, z = {z:.1}, q = {q:.1e}, over {} common probes), yet neither declares the other as a parent nor the same family: an undeclared relative?",
+                fmt(value),
+                fmt(lo),
+                fmt(hi),
+                r.n_probes
+            ),
+        });
+    }
     out
 }
 

@@ -251,6 +251,59 @@ pub fn probe_categories(path: &Path) -> Result<HashMap<String, String>, StoreErr
     Ok(out)
 }
 
+/// What the configuration declares about one endpoint's model (the `model`, `vendor`,
+/// `family` and `parents` columns), as the lineage stage compares it with what is measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Declared {
+    /// The provider's model id.
+    pub model: String,
+    pub vendor: Option<String>,
+    pub family: Option<String>,
+    pub parents: Vec<String>,
+}
+
+/// endpoint -> what its rows declare (the first row of each endpoint), from a `responses` file.
+pub fn declared(path: &Path) -> Result<std::collections::BTreeMap<String, Declared>, StoreError> {
+    use arrow_array::{Array, ListArray};
+    let mut out = std::collections::BTreeMap::new();
+    for batch in crate::store::projected_reader(path, &["endpoint", "model", "vendor", "family", "parents"], 8192)? {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let c = Columns::new(&batch, path);
+        let (endpoint, model, vendor, family) =
+            (c.strings("endpoint")?, c.strings("model")?, c.strings("vendor")?, c.strings("family")?);
+        let parents =
+            batch.column_by_name("parents").and_then(|a| a.as_any().downcast_ref::<ListArray>()).ok_or_else(|| {
+                StoreError::Column {
+                    path: path.to_owned(),
+                    column: "parents".into(),
+                    problem: "is not a list of strings".into(),
+                }
+            })?;
+        for i in 0..batch.num_rows() {
+            if out.contains_key(endpoint.value(i)) {
+                continue;
+            }
+            let list = parents.value(i);
+            let names = list.as_any().downcast_ref::<StringArray>().map_or_else(Vec::new, |s| {
+                (0..s.len()).filter(|&k| !s.is_null(k)).map(|k| s.value(k).to_owned()).collect()
+            });
+            let text = |col: &StringArray| {
+                Columns::opt_str(col, i).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+            };
+            out.insert(
+                endpoint.value(i).to_owned(),
+                Declared {
+                    model: model.value(i).to_owned(),
+                    vendor: text(vendor),
+                    family: text(family),
+                    parents: names,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Where a run's `responses` file is.
 pub fn path(output: &Output, run_date: chrono::NaiveDate, run_id: &str) -> std::path::PathBuf {
     output.table_path(TABLE, run_date, run_id)

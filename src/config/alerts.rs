@@ -28,6 +28,7 @@ pub struct AlertConfig {
     pub pair: PairRule,
     pub concentration: ConcentrationRule,
     pub refusal: RefusalRule,
+    pub undeclared: UndeclaredRule,
 }
 
 impl Default for AlertConfig {
@@ -45,6 +46,7 @@ impl Default for AlertConfig {
             pair: PairRule::default(),
             concentration: ConcentrationRule::default(),
             refusal: RefusalRule::default(),
+            undeclared: UndeclaredRule::default(),
         }
     }
 }
@@ -187,6 +189,27 @@ impl Default for RefusalRule {
     }
 }
 
+/// An undeclared relative: two models significantly more alike than the ecosystem's background
+/// (the `lineage` table's `undeclared` verdict) while neither names the other as parent nor
+/// shares its declared family, with the pair's q-value at most `warn_q` (`critical_q`). The
+/// levels are far stricter than the table's 5% false discovery rate: chosen on the null so a
+/// stable ecosystem raises it at most about once a year (BENCHMARKS.md). Off for imports
+/// unless `on_imports`: imported sets rarely declare lineage, so every relative would page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UndeclaredRule {
+    pub enabled: bool,
+    pub on_imports: bool,
+    pub warn_q: f64,
+    pub critical_q: f64,
+}
+
+impl Default for UndeclaredRule {
+    fn default() -> Self {
+        UndeclaredRule { enabled: true, on_imports: false, warn_q: 1e-3, critical_q: 1e-6 }
+    }
+}
+
 impl AlertConfig {
     /// Checks the levels; an error names the key and what to change.
     pub fn validate(&self) -> Result<(), String> {
@@ -205,6 +228,13 @@ impl AlertConfig {
         ordered("pair", self.pair.warn_delta, self.pair.critical_delta, true)?;
         ordered("concentration", self.concentration.warn_pct, self.concentration.critical_pct, true)?;
         ordered("refusal", self.refusal.warn_pts, self.refusal.critical_pts, true)?;
+        ordered("undeclared (q-values)", self.undeclared.warn_q, self.undeclared.critical_q, false)?;
+        if !(0.0..=LINEAGE_FDR).contains(&self.undeclared.warn_q) {
+            return Err(format!(
+                "[alerts] undeclared: warn_q {} must be between 0 and 0.05 (a pair above 0.05 is not judged related)",
+                self.undeclared.warn_q
+            ));
+        }
         if !(0.0..=1.0).contains(&self.min_coverage) {
             return Err(format!("[alerts] min_coverage {} must be between 0 and 1", self.min_coverage));
         }
@@ -223,3 +253,7 @@ impl AlertConfig {
         Ok(())
     }
 }
+
+/// The lineage table's false discovery rate (its `undeclared` verdict), which the rule's levels
+/// must not exceed (`crate::metrics::relatedness::FDR`; the configuration names no stage).
+const LINEAGE_FDR: f64 = 0.05;

@@ -2,7 +2,9 @@
 //! (table `pair_similarity`) and behaviour families (table `families`), from per-probe records.
 //!
 //! Every aggregate is a mean over probes with a bootstrap interval over probes
-//! ([`super::bootstrap`]) and says how many probes (`n`) and models went into it.
+//! ([`super::bootstrap`]) and says how many probes (`n`) and models went into it. A pair's
+//! calibrated similarity (its per-probe double-centred residual, [`super::relatedness`]) has the
+//! t interval over its common probes and a test against the scope's null instead.
 //!
 //! Coverage (a probe some models did not answer): measures whose size grows with the number of
 //! answers (Vendi scores, behaviour clusters, distinct-n) are averaged over the probes every
@@ -10,6 +12,9 @@
 //! and means (Vendi ratio, similarities, rates) are averaged over every probe with the models it
 //! has (two at least where the measure is about pairs); a model pair is measured over the probes
 //! both answered. A model's own rates are over the probes it answered.
+//!
+//! Memory: a run of M models keeps one packed M x M Gram matrix per probe; everything over
+//! pairs (intervals, resamples) is computed a few hundred pairs at a time.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -18,10 +23,11 @@ use faer::Mat;
 use super::agreement::fleiss_kappa;
 use super::behaviour::ProbeBehaviour;
 use super::bootstrap::{ALPHA, ProbeBootstrap, percentile_interval};
-use super::cluster::{SAME_BEHAVIOUR, clusters, normalised_similarity, sizes};
+use super::cluster::sizes;
 use super::herfindahl;
 use super::phrases::ProbePhrases;
 use super::probe::{ProbeMeasures, ProbeModels};
+use super::relatedness::{self, Calibrated, PairMoments};
 use super::vendi::{Order, kernel_matrix_eigenvalues, vendi_from_eigenvalues};
 use crate::vocab::Scope;
 
@@ -47,8 +53,9 @@ impl ProbeRecord {
 /// One row of `run_metrics`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunMetric {
-    /// The whole run, a category, a model, or a model pair (metrics `similarity` and
-    /// `excess_similarity`, the pair's similarity less the mean over all pairs that night).
+    /// The whole run, a category, a model, or a model pair (metrics `similarity`,
+    /// `excess_similarity`, the pair's similarity less the mean over all pairs that night, and
+    /// `calibrated_similarity`).
     pub scope: Scope,
     pub metric: String,
     pub value: f64,
@@ -71,6 +78,42 @@ pub struct PairSimilarity {
     pub ci_low: f64,
     pub ci_high: f64,
     pub n_probes: usize,
+    /// The calibrated similarity over the probes both answered among three models or more (None
+    /// with fewer than two such probes).
+    pub calibrated: Option<CalibratedPair>,
+}
+
+/// A pair's calibrated similarity (see [`super::relatedness`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CalibratedPair {
+    /// Mean double-centred residual `d`.
+    pub value: f64,
+    pub se: f64,
+    /// `d -+ t(0.975, n-1) se`.
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub n_probes: usize,
+    /// Against the scope's null: `z`, one-sided `p` and the Benjamini-Hochberg `q` (None with
+    /// fewer than 30 common probes or fewer than 12 models).
+    pub z: Option<f64>,
+    pub p: Option<f64>,
+    pub q: Option<f64>,
+}
+
+impl CalibratedPair {
+    fn of(c: Calibrated) -> Self {
+        let test = c.test;
+        CalibratedPair {
+            value: c.stat.mean,
+            se: c.stat.se,
+            ci_low: c.stat.ci.0,
+            ci_high: c.stat.ci.1,
+            n_probes: c.stat.n,
+            z: test.map(|t| t.0),
+            p: test.map(|t| t.1),
+            q: test.map(|t| t.2),
+        }
+    }
 }
 
 /// A model's behaviour family in the run.
@@ -87,6 +130,7 @@ pub struct RunAggregates {
     pub metrics: Vec<RunMetric>,
     /// (category or `None` for all probes, pair).
     pub pairs: Vec<(Option<String>, PairSimilarity)>,
+    /// Empty when the run has too few models for a null ([`relatedness::MIN_MODELS`]).
     pub families: Vec<Family>,
 }
 
@@ -126,14 +170,11 @@ const MODEL_METRICS: &[&str] = &[
 /// One row per probe, one column per quantity: the mean over probes with a value and its
 /// bootstrap interval, for each column.
 fn summarise_columns(values: &Mat<f64>) -> Vec<Option<(f64, f64, f64, usize)>> {
-    let n: Vec<usize> =
-        (0..values.ncols()).map(|j| (0..values.nrows()).filter(|&p| !values[(p, j)].is_nan()).count()).collect();
-    ProbeBootstrap::standard(values.nrows())
-        .mean_intervals(values, ALPHA)
-        .into_iter()
-        .zip(n)
-        .map(|(s, n)| s.map(|(v, lo, hi)| (v, lo, hi, n)))
-        .collect()
+    ProbeBootstrap::standard(values.nrows()).summarise(
+        values.ncols(),
+        |r| values.subcols(r.start, r.len()).to_owned(),
+        ALPHA,
+    )
 }
 
 /// The run's models and, for each probe record, where each model sits in its matrices.
@@ -172,10 +213,16 @@ impl RunModels {
         self.names.len()
     }
 
-    /// Every pair (a, b) with a < b.
+    /// Every pair (a, b) with a < b, in the order of [`RunModels::pair_index`].
     fn pairs(&self) -> Vec<(usize, usize)> {
         let m = self.len();
         (0..m).flat_map(|a| (a + 1..m).map(move |b| (a, b))).collect()
+    }
+
+    /// The position of pair (a, b), a < b, in [`RunModels::pairs`].
+    fn pair_index(&self, a: usize, b: usize) -> usize {
+        let m = self.len();
+        a * (2 * m - a - 1) / 2 + (b - a - 1)
     }
 
     /// `f` of record p's matrices at the pair's entries, NaN when either model is missing there.
@@ -236,18 +283,17 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
         let ratio_ci = ci.map(|(lo, hi)| (lo / m as f64, hi / m as f64));
         out.metrics.push(overall("effective_models_ratio", effective / m as f64, ratio_ci, p, m));
 
-        let self_similarity: Vec<Option<f64>> = run
-            .names
-            .iter()
-            .map(|name| {
-                let scope = Scope::Model(name.clone());
-                per_model.iter().find(|x| x.scope == scope && x.metric == "self_similarity").map(|x| x.value)
-            })
-            .collect();
-        out.families = families(&run.names, &overall_pairs, &self_similarity);
-        out.metrics.extend(family_metrics(&out.families, p));
+        out.families = families(&run.names, &overall_pairs);
+        if !out.families.is_empty() {
+            out.metrics.extend(family_metrics(&out.families, p));
+        }
         if let Some(max) = overall_pairs.iter().map(|p| p.mean_similarity).reduce(f64::max) {
             out.metrics.push(overall("max_pair_similarity", max, None, p, m));
+        }
+        let tested: Vec<f64> = overall_pairs.iter().filter_map(|p| p.calibrated.and_then(|c| c.q)).collect();
+        if !tested.is_empty() {
+            let related = tested.iter().filter(|&&q| q <= relatedness::FDR).count();
+            out.metrics.push(overall("related_pairs", related as f64, None, p, m));
         }
     }
     out.metrics.extend(per_model);
@@ -299,10 +345,11 @@ fn family_metrics(families: &[Family], probes: usize) -> Vec<RunMetric> {
 
 /// Each pair as a series of its own, so trends can see two models converging; the excess over
 /// tonight's mean pair similarity separates a pair drawing together from the whole ecosystem
-/// drawing together.
+/// drawing together, and the calibrated similarity also takes out each model's closeness to
+/// everyone (a hub) and the probes' difficulty.
 fn pair_series(pairs: &[&PairSimilarity]) -> Vec<RunMetric> {
     let mean_pair = pairs.iter().map(|p| p.mean_similarity).sum::<f64>() / pairs.len().max(1) as f64;
-    let mut out = Vec::with_capacity(2 * pairs.len());
+    let mut out = Vec::with_capacity(3 * pairs.len());
     for p in pairs {
         let scope = Scope::pair(&p.model_a, &p.model_b);
         for (metric, shift) in [("similarity", 0.0), ("excess_similarity", mean_pair)] {
@@ -312,6 +359,16 @@ fn pair_series(pairs: &[&PairSimilarity]) -> Vec<RunMetric> {
                 value: p.mean_similarity - shift,
                 ci: Some((p.ci_low - shift, p.ci_high - shift)),
                 n: p.n_probes,
+                n_models: 2,
+            });
+        }
+        if let Some(c) = p.calibrated {
+            out.push(RunMetric {
+                scope,
+                metric: "calibrated_similarity".into(),
+                value: c.value,
+                ci: Some((c.ci_low, c.ci_high)),
+                n: c.n_probes,
                 n_models: 2,
             });
         }
@@ -346,16 +403,25 @@ fn scope_metrics(scope: &Scope, records: &[&ProbeRecord], members: &[usize], run
         .collect()
 }
 
-/// Each model pair's mean similarity over the scope's probes both answered, with its interval.
+/// Each model pair's mean similarity over the scope's probes both answered, with its interval,
+/// and its calibrated similarity judged against the scope's null.
 fn scope_pairs(records: &[&ProbeRecord], members: &[usize], run: &RunModels) -> Vec<PairSimilarity> {
     let pairs = run.pairs();
-    let values = Mat::<f64>::from_fn(members.len(), pairs.len(), |p, k| {
-        run.pair_value(records[members[p]], members[p], pairs[k], |pm, x, y| pm.sim(x, y))
-    });
-    summarise_columns(&values)
-        .into_iter()
+    let raw = ProbeBootstrap::standard(members.len()).summarise(
+        pairs.len(),
+        |cols| {
+            Mat::<f64>::from_fn(members.len(), cols.len(), |p, j| {
+                run.pair_value(records[members[p]], members[p], pairs[cols.start + j], |pm, x, y| pm.sim(x, y))
+            })
+        },
+        ALPHA,
+    );
+    let (moments, models) = residual_moments(records, members, run);
+    let (calibrated, _) = relatedness::calibrate_pairs(&moments, models);
+    raw.into_iter()
         .zip(&pairs)
-        .filter_map(|(s, &(a, b))| {
+        .zip(calibrated)
+        .filter_map(|((s, &(a, b)), c)| {
             let (mean, lo, hi, n) = s?;
             Some(PairSimilarity {
                 model_a: run.names[a].clone(),
@@ -364,9 +430,31 @@ fn scope_pairs(records: &[&ProbeRecord], members: &[usize], run: &RunModels) -> 
                 ci_low: lo,
                 ci_high: hi,
                 n_probes: n,
+                calibrated: c.map(CalibratedPair::of),
             })
         })
         .collect()
+}
+
+/// Each pair's running moments of its per-probe double-centred residuals over the scope's
+/// probes (in probe order), and how many models have vectors in the scope.
+fn residual_moments(records: &[&ProbeRecord], members: &[usize], run: &RunModels) -> (Vec<PairMoments>, usize) {
+    let mut moments = vec![PairMoments::default(); run.pairs().len()];
+    let mut seen = vec![false; run.len()];
+    for &p in members {
+        let Some(pm) = &records[p].models else { continue };
+        let global: Vec<usize> = pm.models.iter().map(|n| run.index[n]).collect();
+        global.iter().for_each(|&g| seen[g] = true);
+        let k = pm.len();
+        let Some(e) = relatedness::double_centre(&pm.similarity_matrix(), k) else { continue };
+        for x in 0..k {
+            for y in x + 1..k {
+                // `global` is ascending: models are sorted by name in both.
+                moments[run.pair_index(global[x], global[y])].push(e[x * k + y]);
+            }
+        }
+    }
+    (moments, seen.iter().filter(|&&s| s).count())
 }
 
 /// Per model, over the probes it answered: [`MODEL_METRICS`].
@@ -427,9 +515,7 @@ fn refusal_kappa(records: &[&ProbeRecord], models: usize) -> Option<(f64, usize)
 fn effective_models(records: &[&ProbeRecord], run: &RunModels) -> (f64, Option<(f64, f64)>) {
     let m = run.len();
     let pairs = run.pairs();
-    let cosines = Mat::<f64>::from_fn(records.len(), pairs.len(), |p, k| {
-        run.pair_value(records[p], p, pairs[k], |pm, x, y| pm.centroid_cosine[x * pm.len() + y])
-    });
+    let cosine = |p: usize, k: usize| run.pair_value(records[p], p, pairs[k], |pm, x, y| pm.centroid_cosine(x, y));
     let vendi_of = |pair_mean: &dyn Fn(usize) -> f64| {
         let mut kernel = vec![0.0; m * m];
         for a in 0..m {
@@ -445,33 +531,49 @@ fn effective_models(records: &[&ProbeRecord], run: &RunModels) -> (f64, Option<(
     };
     let means: Vec<f64> = (0..pairs.len())
         .map(|k| {
-            let present: Vec<f64> = (0..records.len()).map(|p| cosines[(p, k)]).filter(|v| !v.is_nan()).collect();
-            if present.is_empty() { f64::NAN } else { present.iter().sum::<f64>() / present.len() as f64 }
+            let (mut sum, mut n) = (0.0, 0usize);
+            for p in 0..records.len() {
+                let v = cosine(p, k);
+                if !v.is_nan() {
+                    sum += v;
+                    n += 1;
+                }
+            }
+            if n == 0 { f64::NAN } else { sum / n as f64 }
         })
         .collect();
-    let resampled = ProbeBootstrap::standard(records.len()).resample_means(&cosines);
-    let mut draws: Vec<f64> = (0..resampled.nrows()).map(|r| vendi_of(&|i| resampled[(r, i)])).collect();
+    let resampled = ProbeBootstrap::standard(records.len()).resample_means_by_blocks(pairs.len(), |cols| {
+        Mat::<f64>::from_fn(records.len(), cols.len(), |p, j| cosine(p, cols.start + j))
+    });
+    let rows: Vec<usize> = (0..resampled.nrows()).collect();
+    let mut draws: Vec<f64> = crate::util::parallel_map(&rows, |&r| vendi_of(&|i| resampled[(r, i)]));
     let ci = (!draws.is_empty()).then(|| percentile_interval(&mut draws, ALPHA));
     (vendi_of(&|i| means[i]), ci)
 }
 
-/// Behaviour families: models clustered by run-level normalised similarity (see
-/// [`super::cluster`]); each family is named by its first member.
-fn families(models: &[String], pairs: &[&PairSimilarity], self_similarity: &[Option<f64>]) -> Vec<Family> {
+/// Behaviour families on the calibrated similarity ([`relatedness::families`]): average
+/// linkage on the pairs' `z`, cut at the smallest `z` with `q <= 0.05`; every model its own
+/// family when no pair is significant. Empty when the run has no null (fewer than
+/// [`relatedness::MIN_MODELS`] models). Each family is named by its first member.
+fn families(models: &[String], pairs: &[&PairSimilarity]) -> Vec<Family> {
     let m = models.len();
+    let tested: Vec<(f64, f64)> = pairs.iter().filter_map(|p| p.calibrated.and_then(|c| Some((c.z?, c.q?)))).collect();
+    if tested.is_empty() {
+        return Vec::new();
+    }
     let index: HashMap<&str, usize> = models.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    // Pairs that never met stay at 0: never one family on no evidence.
-    let mut normalised = vec![0.0; m * m];
-    for a in 0..m {
-        normalised[a * m + a] = 1.0;
-    }
+    let mut z = vec![f64::NAN; m * m];
     for p in pairs {
-        let (a, b) = (index[p.model_a.as_str()], index[p.model_b.as_str()]);
-        let v = normalised_similarity(p.mean_similarity, self_similarity[a], self_similarity[b]);
-        normalised[a * m + b] = v;
-        normalised[b * m + a] = v;
+        if let Some(v) = p.calibrated.and_then(|c| c.z) {
+            let (a, b) = (index[p.model_a.as_str()], index[p.model_b.as_str()]);
+            z[a * m + b] = v;
+            z[b * m + a] = v;
+        }
     }
-    let labels = clusters(&normalised, m, SAME_BEHAVIOUR);
+    let labels = match relatedness::z_cut(tested.into_iter()) {
+        Some(cut) => relatedness::families(&z, m, cut),
+        None => (0..m).collect(),
+    };
     let family_sizes = sizes(&labels);
     let mut first: BTreeMap<usize, &str> = BTreeMap::new();
     for (i, &l) in labels.iter().enumerate() {
@@ -520,7 +622,7 @@ mod tests {
     }
 
     #[test]
-    fn identical_models_are_one_family_orthogonal_models_are_each_their_own() {
+    fn identical_models_are_one_model_orthogonal_models_are_each_their_own() {
         let names = ["a", "b", "c", "d"];
         let same: Vec<ProbeRecord> = (0..6)
             .map(|p| {
@@ -529,10 +631,11 @@ mod tests {
             })
             .collect();
         let agg = aggregate(&same);
-        assert_eq!(metric(&agg, "overall", "families").value, 1.0);
         assert!((metric(&agg, "overall", "effective_models").value - 1.0).abs() < 1e-9);
-        assert!((metric(&agg, "overall", "family_hhi").value - 1.0).abs() < 1e-12);
-        assert!(agg.families.iter().all(|f| f.family == "a" && f.size == 4));
+        // Four models are too few for a null: no families, no family metrics, no tests.
+        assert!(agg.families.is_empty());
+        assert!(!agg.metrics.iter().any(|m| m.metric == "families" || m.metric == "related_pairs"));
+        assert!(agg.pairs.iter().all(|(_, p)| p.calibrated.is_some_and(|c| c.z.is_none() && c.q.is_none())));
 
         let apart: Vec<ProbeRecord> = (0..6)
             .map(|p| {
@@ -542,52 +645,136 @@ mod tests {
             })
             .collect();
         let agg = aggregate(&apart);
-        assert_eq!(metric(&agg, "overall", "families").value, 4.0);
         assert!((metric(&agg, "overall", "effective_models").value - 4.0).abs() < 1e-9);
-        assert!((metric(&agg, "overall", "effective_families").value - 4.0).abs() < 1e-9);
         let ratio = metric(&agg, "overall", "effective_models_ratio");
         assert!((ratio.value - 1.0).abs() < 1e-9 && ratio.n_models == 4);
     }
 
-    #[test]
-    fn planted_pairs_form_families_and_probe_order_does_not_matter() {
-        // a and b answer alike (with sampling noise), c and d alike, e alone.
-        let mut rng = 1u64;
-        let mut noise = move || {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((rng >> 33) as f32 / (1u64 << 31) as f32 - 0.5) * 0.2
-        };
-        let records: Vec<ProbeRecord> = (0..20)
-            .map(|p| {
-                let mut jitter = |base: usize| -> Vec<Vec<f32>> {
-                    (0..3).map(|_| one_hot(base, 6, 0.0).iter().map(|x| x + noise()).collect()).collect()
-                };
-                let models = [("a", jitter(0)), ("b", jitter(0)), ("c", jitter(1)), ("d", jitter(1)), ("e", jitter(2))];
-                record(&format!("p{p:02}"), if p % 2 == 0 { "even" } else { "odd" }, &models)
-            })
-            .collect();
-        let agg = aggregate(&records);
-        let family = |m: &str| agg.families.iter().find(|f| f.model == m).unwrap().family.clone();
-        assert_eq!((family("a"), family("b")), ("a".into(), "a".into()));
-        assert_eq!((family("c"), family("d")), ("c".into(), "c".into()));
-        assert_eq!(family("e"), "e");
-        assert_eq!(metric(&agg, "overall", "families").value, 3.0);
-        // HHI of sizes 2, 2, 1.
-        assert!((metric(&agg, "overall", "family_hhi").value - (4.0 + 4.0 + 1.0) / 25.0).abs() < 1e-12);
+    /// A deterministic generator for the synthetic ecosystems below.
+    struct Lcg(u64);
 
-        let mut reversed = records.clone();
-        reversed.reverse();
-        let again = aggregate(&reversed);
-        assert_eq!(format!("{:?}", agg.metrics), format!("{:?}", again.metrics));
-        assert_eq!(agg.pairs, again.pairs);
-        for m in &agg.metrics {
-            if let Some((lo, hi)) = m.ci {
-                assert!(lo <= m.value + 1e-12 && m.value <= hi + 1e-12, "{m:?}");
-            }
+    impl Lcg {
+        fn unit(&mut self) -> f32 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((self.0 >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         }
-        // 5 models: 10 pairs overall and in each of the two categories.
-        assert_eq!(agg.pairs.len(), 30);
-        assert_eq!(metric(&agg, "category:even", "vendi_q1").n, 10);
+
+        fn vector(&mut self, d: usize) -> Vec<f32> {
+            (0..d).map(|_| self.unit()).collect()
+        }
+    }
+
+    /// `models` models over `probes` probes, `samples` samples each: model i answers probe p
+    /// with its group's direction for the probe (groups of `groups`; a model alone is its own
+    /// group) plus its own offset and sampling noise. Models listed in `easy_only` answer only
+    /// the probes whose every answer is alike (an easy probe: one shared direction).
+    fn ecosystem(
+        models: usize,
+        probes: usize,
+        samples: usize,
+        groups: &[&[usize]],
+        easy_only: &[usize],
+    ) -> Vec<ProbeRecord> {
+        let names: Vec<String> = (0..models).map(|i| format!("m{i:02}")).collect();
+        let group_of = |i: usize| groups.iter().position(|g| g.contains(&i)).map_or(100 + i, |g| g);
+        let mut rng = Lcg(7);
+        let d = 24;
+        (0..probes)
+            .map(|p| {
+                let easy = p % 2 == 0;
+                let common = rng.vector(d);
+                let directions: HashMap<usize, Vec<f32>> = (0..models).map(|i| (group_of(i), rng.vector(d))).collect();
+                let rows: Vec<(&str, Vec<Vec<f32>>)> = (0..models)
+                    .filter(|i| easy || !easy_only.contains(i))
+                    .map(|i| {
+                        let own = rng.vector(d);
+                        let answers = (0..samples)
+                            .map(|_| {
+                                let noise = rng.vector(d);
+                                (0..d)
+                                    .map(|j| {
+                                        let base = directions[&group_of(i)][j] + 0.5 * own[j] + 0.3 * noise[j];
+                                        if easy { 3.0 * common[j] + 0.4 * base } else { base }
+                                    })
+                                    .collect()
+                            })
+                            .collect();
+                        (names[i].as_str(), answers)
+                    })
+                    .collect();
+                record(&format!("p{p:03}"), if p % 3 == 0 { "x" } else { "y" }, &rows)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn planted_groups_form_calibrated_families_and_probe_order_does_not_matter() {
+        for samples in [1, 3] {
+            let records = ecosystem(14, 40, samples, &[&[0, 1], &[2, 3, 4]], &[]);
+            let agg = aggregate(&records);
+            let family = |m: &str| agg.families.iter().find(|f| f.model == m).unwrap().family.clone();
+            assert_eq!((family("m00"), family("m01")), ("m00".into(), "m00".into()), "{:?}", agg.families);
+            assert!(["m02", "m03", "m04"].iter().all(|m| family(m) == "m02"), "{:?}", agg.families);
+            assert!((5..14).all(|i| family(&format!("m{i:02}")) == format!("m{i:02}")), "{:?}", agg.families);
+            assert_eq!(metric(&agg, "overall", "families").value, 11.0);
+            assert!((metric(&agg, "overall", "family_hhi").value - (4.0 + 9.0 + 9.0) / 196.0).abs() < 1e-12);
+            assert_eq!(metric(&agg, "overall", "related_pairs").value, 4.0, "samples {samples}");
+            // The planted pairs are the significant ones, with their intervals above the rest.
+            let pair = |a: &str, b: &str| {
+                agg.pairs.iter().find(|(c, p)| c.is_none() && p.model_a == a && p.model_b == b).unwrap().1.clone()
+            };
+            let planted = pair("m00", "m01").calibrated.unwrap();
+            assert!(planted.q.unwrap() < 1e-3 && planted.ci_low > 0.0, "{planted:?}");
+            let plain = pair("m05", "m06").calibrated.unwrap();
+            assert!(plain.q.unwrap() > 0.05 && plain.n_probes == 40, "{plain:?}");
+            assert!(metric(&agg, "pair:m00|m01", "calibrated_similarity").value > 0.0);
+
+            let mut reversed = records.clone();
+            reversed.reverse();
+            let again = aggregate(&reversed);
+            assert_eq!(format!("{:?}", agg.metrics), format!("{:?}", again.metrics));
+            assert_eq!(agg.pairs, again.pairs);
+            assert_eq!(agg.families, again.families);
+            for m in &agg.metrics {
+                if let Some((lo, hi)) = m.ci {
+                    assert!(lo <= m.value + 1e-12 && m.value <= hi + 1e-12, "{m:?}");
+                }
+            }
+            // 14 models: 91 pairs overall and in each of the two categories; 40 probes overall,
+            // but no category has 30, so no pair is tested within one.
+            assert_eq!(agg.pairs.len(), 3 * 91);
+            assert!(agg.pairs.iter().filter(|(c, _)| c.is_some()).all(|(_, p)| p.calibrated.unwrap().q.is_none()));
+        }
+    }
+
+    #[test]
+    fn sharing_only_the_easy_probes_never_makes_a_pair_related() {
+        // m05 and m06 are unrelated but answered only the easy probes, where every answer is
+        // alike: their raw mean similarity tops every pair's, their calibrated similarity does not.
+        let records = ecosystem(14, 80, 1, &[&[0, 1]], &[5, 6]);
+        let agg = aggregate(&records);
+        let overall: Vec<&PairSimilarity> = agg.pairs.iter().filter(|(c, _)| c.is_none()).map(|(_, p)| p).collect();
+        let shared = overall.iter().find(|p| p.model_a == "m05" && p.model_b == "m06").unwrap();
+        assert_eq!(shared.n_probes, 40);
+        // Every pair with m05 or m06 shares only easy probes: each is above every unrelated pair
+        // of models that answered everything, under the raw mean.
+        let easy = |p: &&&PairSimilarity| ["m05", "m06"].iter().any(|m| p.model_a == *m || p.model_b == *m);
+        let full_max = overall
+            .iter()
+            .filter(|p| !easy(p) && !(p.model_a == "m00" && p.model_b == "m01"))
+            .map(|p| p.mean_similarity)
+            .fold(f64::MIN, f64::max);
+        assert!(overall.iter().filter(easy).all(|p| p.mean_similarity > full_max));
+        let c = shared.calibrated.unwrap();
+        assert!(c.q.unwrap() > 0.05, "{c:?}");
+        let planted = overall.iter().find(|p| p.model_a == "m00" && p.model_b == "m01").unwrap().calibrated.unwrap();
+        assert!(planted.q.unwrap() < 0.05 && planted.z.unwrap() > c.z.unwrap());
+        let related: Vec<String> = overall
+            .iter()
+            .filter(|p| p.calibrated.and_then(|c| c.q).is_some_and(|q| q <= 0.05))
+            .map(|p| format!("{}|{}", p.model_a, p.model_b))
+            .collect();
+        assert_eq!(related, ["m00|m01"]);
     }
 
     #[test]

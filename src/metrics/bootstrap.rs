@@ -31,13 +31,20 @@ pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, alpha: f64, seed: u64
     Some(percentile_interval(&mut means, alpha))
 }
 
-/// The alpha/2 and 1 - alpha/2 quantiles of bootstrap draws (nearest rank; sorts `draws`).
+/// The alpha/2 and 1 - alpha/2 quantiles of bootstrap draws (nearest rank: the draws at ranks
+/// `round(q (n - 1))` of the sorted draws; reorders `draws`, selecting rather than sorting).
 pub fn percentile_interval(means: &mut [f64], alpha: f64) -> (f64, f64) {
-    means.sort_by(f64::total_cmp);
     let last = means.len() - 1;
-    let at = |q: f64| means[((q * last as f64).round() as usize).min(last)];
-    (at(alpha / 2.0), at(1.0 - alpha / 2.0))
+    let rank = |q: f64| ((q * last as f64).round() as usize).min(last);
+    let (lo, hi) = (rank(alpha / 2.0), rank(1.0 - alpha / 2.0));
+    let (_, &mut high, _) = means.select_nth_unstable_by(hi, f64::total_cmp);
+    // The lower rank lies in the part before `hi` (or is `hi`).
+    let low = if lo == hi { high } else { *means[..hi].select_nth_unstable_by(lo, f64::total_cmp).1 };
+    (low, high)
 }
+
+/// Columns of a wide matrix taken this many at a time (see [`ProbeBootstrap::summarise`]).
+const BLOCK: usize = 256;
 
 /// Resampling weights for the probes of one scope (`resamples` x `probes`).
 pub struct ProbeBootstrap {
@@ -71,8 +78,14 @@ impl ProbeBootstrap {
         let (probes, k) = (values.nrows(), values.ncols());
         assert_eq!(probes, self.weights.ncols(), "one row of values per probe");
         let filled = Mat::<f64>::from_fn(probes, k, |p, j| if values[(p, j)].is_nan() { 0.0 } else { values[(p, j)] });
-        let present = Mat::<f64>::from_fn(probes, k, |p, j| if values[(p, j)].is_nan() { 0.0 } else { 1.0 });
         let sums = &self.weights * &filled;
+        let complete = (0..k).all(|j| (0..probes).all(|p| !values[(p, j)].is_nan()));
+        if complete {
+            // Every probe has a value: a resample's count is its number of draws, `probes`.
+            let n = probes as f64;
+            return Mat::<f64>::from_fn(sums.nrows(), k, |r, j| if n > 0.0 { sums[(r, j)] / n } else { f64::NAN });
+        }
+        let present = Mat::<f64>::from_fn(probes, k, |p, j| if values[(p, j)].is_nan() { 0.0 } else { 1.0 });
         let counts = &self.weights * &present;
         Mat::<f64>::from_fn(sums.nrows(), k, |r, j| {
             if counts[(r, j)] > 0.0 { sums[(r, j)] / counts[(r, j)] } else { f64::NAN }
@@ -99,6 +112,59 @@ impl ProbeBootstrap {
                 Some((mean, lo, hi))
             })
             .collect()
+    }
+}
+
+impl ProbeBootstrap {
+    pub fn resamples(&self) -> usize {
+        self.weights.nrows()
+    }
+
+    /// [`ProbeBootstrap::mean_intervals`] with each column's count of probes with a value, for
+    /// `columns` columns whose values (probes x a range of columns) `block` gives on demand: a
+    /// few hundred columns at a time, the blocks on all cores, so thousands of model pairs never
+    /// need a probes x pairs matrix (nor its resamples) in memory at once.
+    pub fn summarise(
+        &self,
+        columns: usize,
+        block: impl Fn(std::ops::Range<usize>) -> Mat<f64> + Sync,
+        alpha: f64,
+    ) -> Vec<Option<(f64, f64, f64, usize)>> {
+        let ranges: Vec<std::ops::Range<usize>> =
+            (0..columns.div_ceil(BLOCK)).map(|b| b * BLOCK..((b + 1) * BLOCK).min(columns)).collect();
+        crate::util::parallel_map(&ranges, |range| {
+            let values = block(range.clone());
+            let n = (0..values.ncols()).map(|j| (0..values.nrows()).filter(|&p| !values[(p, j)].is_nan()).count());
+            self.mean_intervals(&values, alpha)
+                .into_iter()
+                .zip(n)
+                .map(|(s, n)| s.map(|(v, lo, hi)| (v, lo, hi, n)))
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// [`ProbeBootstrap::resample_means`] of `columns` columns given by `block` (as in
+    /// [`ProbeBootstrap::summarise`]), assembled into one resamples x columns matrix.
+    pub fn resample_means_by_blocks(
+        &self,
+        columns: usize,
+        block: impl Fn(std::ops::Range<usize>) -> Mat<f64> + Sync,
+    ) -> Mat<f64> {
+        let ranges: Vec<std::ops::Range<usize>> =
+            (0..columns.div_ceil(BLOCK)).map(|b| b * BLOCK..((b + 1) * BLOCK).min(columns)).collect();
+        let parts = crate::util::parallel_map(&ranges, |range| self.resample_means(&block(range.clone())));
+        let mut out = Mat::<f64>::zeros(self.resamples(), columns);
+        for (range, part) in ranges.iter().zip(&parts) {
+            for (j, col) in range.clone().enumerate() {
+                for r in 0..self.resamples() {
+                    out[(r, col)] = part[(r, j)];
+                }
+            }
+        }
+        out
     }
 }
 
@@ -130,6 +196,29 @@ mod tests {
             assert!((mean - v.iter().sum::<f64>() / 37.0).abs() < 1e-12);
             assert!((glo - lo).abs() < 1e-12 && (ghi - hi).abs() < 1e-12, "{glo} {lo} {ghi} {hi}");
         }
+    }
+
+    #[test]
+    fn blocks_give_what_the_whole_matrix_gives() {
+        let values = Mat::<f64>::from_fn(23, 600, |p, j| {
+            if (p * 7 + j) % 11 == 0 { f64::NAN } else { ((p * 31 + j * 17) % 13) as f64 / 13.0 }
+        });
+        let boot = ProbeBootstrap::new(23, 200, 4);
+        let whole = boot.mean_intervals(&values, 0.05);
+        let blocked = boot.summarise(600, |r| values.subcols(r.start, r.len()).to_owned(), 0.05);
+        for (j, (w, b)) in whole.iter().zip(&blocked).enumerate() {
+            let n = (0..23).filter(|&p| !values[(p, j)].is_nan()).count();
+            assert_eq!(w.map(|(v, lo, hi)| (v, lo, hi, n)), *b, "column {j}");
+        }
+        let means = boot.resample_means(&values);
+        let by_blocks = boot.resample_means_by_blocks(600, |r| values.subcols(r.start, r.len()).to_owned());
+        assert!((0..200).all(|r| (0..600).all(|j| means[(r, j)] == by_blocks[(r, j)])));
+        // The selection picks what a full sort picks.
+        let mut draws: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1009) as f64).collect();
+        let mut sorted = draws.clone();
+        sorted.sort_by(f64::total_cmp);
+        let rank = |q: f64| sorted[(q * 999.0f64).round() as usize];
+        assert_eq!(percentile_interval(&mut draws, 0.05), (rank(0.025), rank(0.975)));
     }
 
     #[test]

@@ -31,6 +31,16 @@ pub fn clusters(similarity: &[f64], n: usize, threshold: f64) -> Vec<usize> {
             condensed.push(if d.is_finite() { d } else { f64::MAX });
         }
     }
+    linkage_labels(condensed, n, 1.0 - threshold)
+}
+
+/// Cluster labels (0, 1, ... in order of first appearance) of `n` items from their condensed
+/// dissimilarities (pairs (0,1), (0,2), ..., (1,2), ...): average linkage, merging while the
+/// linkage dissimilarity is at most `max_dissimilarity`.
+pub fn linkage_labels(mut condensed: Vec<f64>, n: usize, max_dissimilarity: f64) -> Vec<usize> {
+    if n <= 1 {
+        return vec![0; n];
+    }
     let dendrogram = kodama::linkage(&mut condensed, n, kodama::Method::Average);
     // Union-find over the merges below the cut; kodama names the cluster made at step k `n + k`.
     let mut parent: Vec<usize> = (0..2 * n - 1).collect();
@@ -42,7 +52,7 @@ pub fn clusters(similarity: &[f64], n: usize, threshold: f64) -> Vec<usize> {
         x
     }
     for (k, step) in dendrogram.steps().iter().enumerate() {
-        if step.dissimilarity <= 1.0 - threshold + 1e-12 {
+        if step.dissimilarity <= max_dissimilarity + 1e-12 {
             for c in [step.cluster1, step.cluster2] {
                 let r = root(&mut parent, c);
                 parent[r] = n + k;

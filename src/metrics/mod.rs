@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod cluster;
 pub mod phrases;
 pub mod probe;
+pub mod relatedness;
 pub mod spill;
 pub mod stage;
 pub mod tables;

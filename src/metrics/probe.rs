@@ -45,15 +45,16 @@ pub struct ProbeMeasures {
     pub behaviour_clusters: usize,
 }
 
-/// The model-pair matrices of one probe (models sorted by name, row-major M x M).
+/// The model-pair matrices of one probe (models sorted by name), kept as the Gram matrix of the
+/// models' sums (its upper triangle, packed: M (M + 1) / 2 numbers, which is what a run of many
+/// models holds per probe until its aggregates are done) and read through [`ProbeModels::sim`],
+/// [`ProbeModels::centroid_cosine`] and `self_similarity`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeModels {
     pub models: Vec<String>,
     pub counts: Vec<usize>,
-    /// `sim(a, b)`: mean cosine between a's and b's answers (the diagonal holds `self(m)` or NaN).
-    pub similarity: Vec<f64>,
-    /// Cosine of the models' centroids (1 on the diagonal, 0 for a zero centroid).
-    pub centroid_cosine: Vec<f64>,
+    /// `G_ab = S_a . S_b` for a <= b, row by row.
+    gram: Vec<f64>,
     /// `self(m)`: mean cosine between two samples of m (None with one sample).
     pub self_similarity: Vec<Option<f64>>,
 }
@@ -67,9 +68,40 @@ impl ProbeModels {
         self.models.is_empty()
     }
 
-    /// `sim(a, b)` by index.
+    fn gram(&self, a: usize, b: usize) -> f64 {
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        let m = self.len();
+        // Row a of the packed triangle starts after the m + (m - 1) + ... entries of rows < a.
+        self.gram[a * (2 * m - a + 1) / 2 + (b - a)]
+    }
+
+    /// `sim(a, b)`: the mean cosine between a's and b's answers, `G_ab / (n_a n_b)`; on the
+    /// diagonal `self(a)` (NaN with one sample).
     pub fn sim(&self, a: usize, b: usize) -> f64 {
-        self.similarity[a * self.len() + b]
+        if a == b {
+            self.self_similarity[a].unwrap_or(f64::NAN)
+        } else {
+            self.gram(a, b) / (self.counts[a] * self.counts[b]) as f64
+        }
+    }
+
+    /// The cosine of the two models' centroids, `G_ab / sqrt(G_aa G_bb)` (1 on the diagonal, 0
+    /// for a zero centroid).
+    pub fn centroid_cosine(&self, a: usize, b: usize) -> f64 {
+        let norms = (self.gram(a, a) * self.gram(b, b)).sqrt();
+        if norms > 1e-12 { self.gram(a, b) / norms } else { 0.0 }
+    }
+
+    /// `sim` as a row-major M x M matrix.
+    pub fn similarity_matrix(&self) -> Vec<f64> {
+        let m = self.len();
+        (0..m * m).map(|k| self.sim(k / m, k % m)).collect()
+    }
+
+    /// `centroid_cosine` as a row-major M x M matrix.
+    pub fn centroid_cosine_matrix(&self) -> Vec<f64> {
+        let m = self.len();
+        (0..m * m).map(|k| self.centroid_cosine(k / m, k % m)).collect()
     }
 }
 
@@ -99,26 +131,13 @@ pub fn probe_models(models: &[ModelSamples]) -> ProbeModels {
             (counts[i] >= 2).then(|| (gram[(i, i)] - sq_norms[i]) / (n * (n - 1.0)))
         })
         .collect();
-    let mut similarity = vec![0.0; m * m];
-    let mut centroid_cosine = vec![0.0; m * m];
+    let mut packed = Vec::with_capacity(m * (m + 1) / 2);
     for a in 0..m {
-        for b in 0..m {
-            similarity[a * m + b] = if a == b {
-                self_similarity[a].unwrap_or(f64::NAN)
-            } else {
-                gram[(a, b)] / (counts[a] * counts[b]) as f64
-            };
-            let norms = (gram[(a, a)] * gram[(b, b)]).sqrt();
-            centroid_cosine[a * m + b] = if norms > 1e-12 { gram[(a, b)] / norms } else { 0.0 };
+        for b in a..m {
+            packed.push(gram[(a, b)]);
         }
     }
-    ProbeModels {
-        models: kept.iter().map(|k| k.model.clone()).collect(),
-        counts,
-        similarity,
-        centroid_cosine,
-        self_similarity,
-    }
+    ProbeModels { models: kept.iter().map(|k| k.model.clone()).collect(), counts, gram: packed, self_similarity }
 }
 
 /// Measures of one probe. The results do not depend on the order of models or samples.
@@ -134,7 +153,7 @@ pub fn probe_measures(models: &[ModelSamples]) -> Option<(ProbeMeasures, ProbeMo
     by_name.sort_by(|a, b| a.model.cmp(&b.model));
     let all: Vec<Vec<f64>> = by_name.iter().flat_map(|s| s.rows.iter().cloned()).collect();
     let eigen = kernel_eigenvalues(&all);
-    let centroid_eigen = kernel_matrix_eigenvalues(&pm.centroid_cosine, m);
+    let centroid_eigen = kernel_matrix_eigenvalues(&pm.centroid_cosine_matrix(), m);
 
     let intra: Vec<f64> = pm.self_similarity.iter().flatten().copied().collect();
     let intra = (!intra.is_empty()).then(|| intra.iter().sum::<f64>() / intra.len() as f64);

@@ -59,7 +59,8 @@ pub fn measure_run(
     let families_path = path(families::TABLE);
     families::write(&families_path, run_id, &embedder.id, &run.families)?;
     let phrases_path = shared_phrases::path(output, run_date, run_id);
-    let run_models = run.families.len().max(records.iter().map(ProbeRecord::n_models).max().unwrap_or(0));
+    let models = run.metrics.iter().find(|m| m.scope.is_overall() && m.metric == "models").map(|m| m.value as usize);
+    let run_models = models.unwrap_or(0).max(records.iter().map(ProbeRecord::n_models).max().unwrap_or(0));
     shared_phrases::write(&phrases_path, run_id, run_models, &shared_phrases(&records))?;
     Ok(MeasureStats {
         probes,

@@ -185,7 +185,15 @@ pub struct RunInfo {
     pub coverage: f64,
 }
 
+/// The `sampling_id` of imported runs: no request was sent, so no sampling was chosen.
+pub const IMPORTED_SAMPLING: &str = "imported";
+
 impl RunInfo {
+    /// Imported rather than collected (`hivewatch import`).
+    pub fn is_imported(&self) -> bool {
+        self.sampling_id == IMPORTED_SAMPLING
+    }
+
     /// Runs are compared only on the same suite and sampling (and embedder: the caller checks
     /// that the run has tables for it).
     pub fn comparable(&self, other: &RunInfo) -> bool {

@@ -58,6 +58,8 @@ pub struct Night {
     pub coverage: f64,
     /// The coverage guard fired: no diversity was judged that night.
     pub low_coverage: bool,
+    /// (model, metric) -> value, for the model cards' rates ([`super::lineage::CARD_RATES`]).
+    pub models: HashMap<(String, String), f64>,
 }
 
 /// A probe's model Vendi ratio tonight and at the previous comparable run.
@@ -90,6 +92,8 @@ pub struct ReportData {
     pub prompts: BTreeMap<String, (String, Option<String>)>,
     /// Shared 4-grams, overlapping ones merged into the phrase they come from.
     pub phrases: Vec<MergedPhrase>,
+    /// The model map, the lineage table and the model cards.
+    pub lineage: super::lineage::LineageView,
 }
 
 /// The opening of an answer; `cut` when the answer goes on.
@@ -174,7 +178,9 @@ impl ReportData {
                 .map(|p| (p.id, (p.prompt, p.system)))
                 .collect();
 
+        let lineage = super::lineage::gather(output, run, embedder, &families, &nights)?;
         Ok(ReportData {
+            lineage,
             run: run.clone(),
             embedder_id: embedder.id.clone(),
             has_previous: previous.is_some(),
@@ -250,7 +256,14 @@ fn read_night(
         return Ok(None);
     }
     let mut metrics = HashMap::new();
+    let mut models = HashMap::new();
     for row in crate::trend::table::read(&trends)? {
+        if let Scope::Model(m) = &row.scope
+            && super::lineage::CARD_RATES.iter().any(|(r, _)| *r == row.metric)
+        {
+            models.insert((m.clone(), row.metric.clone()), row.value);
+            continue;
+        }
         if row.scope.is_overall() && CHARTED.contains(&row.metric.as_str()) {
             let band = row.baseline.map(|m| {
                 let s = row.spread.unwrap_or(0.0);
@@ -281,7 +294,7 @@ fn read_night(
         None => runs::read_info(output, date, run_id)?.coverage,
     };
     let low_coverage = alert_list.iter().any(|a| a.rule == "coverage");
-    Ok(Some(Night { date, run_id: run_id.to_owned(), metrics, alerts, alert_list, coverage, low_coverage }))
+    Ok(Some(Night { date, run_id: run_id.to_owned(), metrics, alerts, alert_list, coverage, low_coverage, models }))
 }
 
 /// The first sample of each family head on the shown probes: its opening.

@@ -4,7 +4,8 @@
 //! alerts in words, tonight's and the last two weeks'; the key metrics over time, each with its
 //! meaning and which way is bad, their intervals, baselines, alerts, nights of low coverage and
 //! changes of instrument or panel; the model-pair similarity heatmap on a fixed scale; the
-//! behaviour families; the probes that moved most, each prompt above sample answers; the shared
+//! behaviour families; the model map, the lineage verdicts and one card per model
+//! ([`lineage`]); the probes that moved most, each prompt above sample answers; the shared
 //! phrases.
 //!
 //! [`data::ReportData`] gathers what the page shows through the stages' table readers; each
@@ -13,6 +14,7 @@
 //! missed escape could not run one.
 
 pub mod data;
+pub mod lineage;
 pub mod pages;
 pub mod svg;
 
@@ -93,6 +95,7 @@ pub fn render(data: &ReportData, nav: &Nav) -> String {
     charts_section(&mut page, data);
     pairs_section(&mut page, data);
     families_section(&mut page, data);
+    lineage::sections(&mut page, &data.lineage);
     probes_section(&mut page, data);
     phrases_section(&mut page, data);
     let _ = write!(

@@ -1,0 +1,39 @@
+//! The lineage stage of a run: reads the run's `pair_similarity` (the overall rows, with their
+//! calibrated similarity and tests) and what its `responses` declare, writes `lineage`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+use super::{LineageRow, lineage_rows, table};
+use crate::collect::responses;
+use crate::metrics::tables::pair_similarity;
+use crate::store::{EmbedderTag, Output, StoreError};
+
+/// Computes and writes the `lineage` table of one run and embedder; returns its rows and path.
+pub fn lineage_run(
+    output: &Output,
+    run_date: NaiveDate,
+    run_id: &str,
+    embedder: &EmbedderTag,
+) -> Result<(Vec<LineageRow>, PathBuf), StoreError> {
+    let pairs: Vec<_> =
+        pair_similarity::read(&output.per_embedder_path(pair_similarity::TABLE, run_date, run_id, embedder))?
+            .into_iter()
+            .filter(|(category, _)| category.is_none())
+            .map(|(_, p)| p)
+            .collect();
+    let declared = responses::declared(&responses::path(output, run_date, run_id))?;
+    let models: Vec<String> = pairs
+        .iter()
+        .flat_map(|p| [p.model_a.clone(), p.model_b.clone()])
+        .chain(declared.keys().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let rows = lineage_rows(&pairs, &declared, &models);
+    let path = table::path(output, run_date, run_id, embedder);
+    table::write(&path, run_id, &embedder.id, &rows)?;
+    Ok((rows, path))
+}

@@ -1,0 +1,408 @@
+//! The report's who-is-like-whom sections: a map of the models (classical MDS of the calibrated
+//! similarity, coloured by family, declared parents drawn as lines), the `lineage` table's
+//! verdicts, and one card per model (its rates against the ecosystem's, its self-similarity,
+//! nearest relatives, what it declares, and its rates over past runs). Inline SVG, no script;
+//! every string through [`esc`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use super::data::Night;
+use super::esc;
+use super::svg::fmt;
+use crate::collect::responses::{self, Declared};
+use crate::lineage::{self, LineageRow, Verdict};
+use crate::metrics::relatedness::{self, classical_mds};
+use crate::metrics::tables::{pair_similarity, run_metrics};
+use crate::plan::runs::RunInfo;
+use crate::store::{EmbedderTag, Output, StoreError};
+use crate::vocab::Scope;
+
+/// The model-scope rates a card compares with the ecosystem's (also kept per night for the
+/// cards' history: [`Night::models`]).
+pub const CARD_RATES: &[(&str, &str)] = &[
+    ("refusal_rate", "refusal"),
+    ("hedging_rate", "hedging"),
+    ("confident_rate", "confidence"),
+    ("self_reference_rate", "self-reference"),
+];
+/// Lineage rows shown in the report's table, at most (the table holds all).
+const SHOWN_ROWS: usize = 200;
+/// Cards open by default up to this many models.
+const OPEN_CARDS: usize = 30;
+
+/// One model's card.
+#[derive(Debug, Clone)]
+pub struct ModelCard {
+    pub name: String,
+    pub declared: Declared,
+    /// Its calibrated family (None: the run has no families).
+    pub family: Option<String>,
+    /// Tonight's rates, by [`CARD_RATES`].
+    pub rates: Vec<Option<f64>>,
+    pub self_similarity: Option<f64>,
+    /// Its rates over the charted nights, oldest first (NaN where a night has none).
+    pub history: Vec<Vec<f64>>,
+    /// Its `lineage` rows: nearest first, then declared relatives.
+    pub relatives: Vec<LineageRow>,
+}
+
+/// A model on the map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapPoint {
+    pub name: String,
+    pub x: f64,
+    pub y: f64,
+    /// Index into the palette (None: alone in its family, or no families).
+    pub colour: Option<usize>,
+}
+
+/// Everything the sections show.
+#[derive(Debug, Clone, Default)]
+pub struct LineageView {
+    pub rows: Vec<LineageRow>,
+    /// Whether the run had a null (12 models or more): q-values, families, verdicts.
+    pub has_null: bool,
+    pub map: Vec<MapPoint>,
+    /// Declared (child, parent) pairs among the run's models.
+    pub parents: Vec<(String, String)>,
+    /// The ecosystem's rates tonight, by [`CARD_RATES`].
+    pub ecosystem: Vec<Option<f64>>,
+    pub cards: Vec<ModelCard>,
+}
+
+/// Reads what the sections show for `run`: its `pair_similarity`, `lineage`, `run_metrics` and
+/// what its `responses` declare; `families` and `nights` as the rest of the page has them.
+pub fn gather(
+    output: &Output,
+    run: &RunInfo,
+    embedder: &EmbedderTag,
+    families: &BTreeMap<String, Vec<String>>,
+    nights: &[Night],
+) -> Result<LineageView, StoreError> {
+    let path = |table: &str| output.per_embedder_path(table, run.run_date, &run.run_id, embedder);
+    let pairs: Vec<_> = pair_similarity::read(&path(pair_similarity::TABLE))?
+        .into_iter()
+        .filter(|(c, _)| c.is_none())
+        .map(|(_, p)| p)
+        .collect();
+    let rows = lineage::table::read(&lineage::table::path(output, run.run_date, &run.run_id, embedder))?;
+    let responses_path = responses::path(output, run.run_date, &run.run_id);
+    let declared = if responses_path.exists() { responses::declared(&responses_path)? } else { BTreeMap::new() };
+    let metrics = run_metrics::read(&path(run_metrics::TABLE))?;
+
+    let mut names: Vec<String> = pairs.iter().flat_map(|p| [p.model_a.clone(), p.model_b.clone()]).collect();
+    names.sort();
+    names.dedup();
+    let has_null = pairs.iter().any(|p| p.calibrated.is_some_and(|c| c.q.is_some()));
+
+    // The map: classical MDS of `top - s`, with s the pair's z where the run has a null (0, the
+    // null's centre, where a pair has none), else its calibrated similarity.
+    let n = names.len();
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, m)| (m.as_str(), i)).collect();
+    let mut s = vec![0.0; n * n];
+    for p in &pairs {
+        let v = p.calibrated.and_then(|c| if has_null { c.z } else { Some(c.value) }).unwrap_or(0.0);
+        let (a, b) = (index[p.model_a.as_str()], index[p.model_b.as_str()]);
+        s[a * n + b] = v;
+        s[b * n + a] = v;
+    }
+    let top = s.iter().copied().fold(0.0, f64::max);
+    let d: Vec<f64> = (0..n * n).map(|k| if k / n == k % n { 0.0 } else { top - s[k] }).collect();
+    let family_of: HashMap<&str, &str> =
+        families.iter().flat_map(|(f, ms)| ms.iter().map(move |m| (m.as_str(), f.as_str()))).collect();
+    let coloured: Vec<&str> = families.iter().filter(|(_, ms)| ms.len() > 1).map(|(f, _)| f.as_str()).collect();
+    let map = classical_mds(&d, n)
+        .into_iter()
+        .zip(&names)
+        .map(|((x, y), name)| MapPoint {
+            name: name.clone(),
+            x,
+            y,
+            colour: family_of.get(name.as_str()).and_then(|f| coloured.iter().position(|c| c == f)),
+        })
+        .collect();
+    let parents = names
+        .iter()
+        .flat_map(|child| {
+            names
+                .iter()
+                .filter(|p| lineage::relation(child, p, &declared) == Some(lineage::Relation::Parent))
+                .map(move |p| (child.clone(), p.clone()))
+        })
+        .collect();
+
+    let value =
+        |scope: &Scope, metric: &str| metrics.iter().find(|m| m.scope == *scope && m.metric == metric).map(|m| m.value);
+    let ecosystem = CARD_RATES.iter().map(|(m, _)| value(&Scope::Overall, m)).collect();
+    let cards = names
+        .iter()
+        .map(|name| {
+            let scope = Scope::Model(name.clone());
+            ModelCard {
+                name: name.clone(),
+                declared: declared.get(name).cloned().unwrap_or_default(),
+                family: family_of.get(name.as_str()).map(|f| (*f).to_owned()),
+                rates: CARD_RATES.iter().map(|(m, _)| value(&scope, m)).collect(),
+                self_similarity: value(&scope, "self_similarity"),
+                history: CARD_RATES
+                    .iter()
+                    .map(|(m, _)| {
+                        nights
+                            .iter()
+                            .map(|night| {
+                                night.models.get(&(name.clone(), (*m).to_owned())).copied().unwrap_or(f64::NAN)
+                            })
+                            .collect()
+                    })
+                    .collect(),
+                relatives: rows.iter().filter(|r| r.model == *name).cloned().collect(),
+            }
+        })
+        .collect();
+    Ok(LineageView { rows, has_null, map, parents, ecosystem, cards })
+}
+
+/// Family colours (a family of one is grey).
+const PALETTE: &[&str] =
+    &["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79"];
+
+/// The three sections: the map, the lineage table, the cards.
+pub fn sections(page: &mut String, view: &LineageView) {
+    page.push_str(STYLE);
+    map_section(page, view);
+    table_section(page, view);
+    cards_section(page, view);
+}
+
+const STYLE: &str = "<style>\n.model-map .pt { stroke: #fff; stroke-width: 1; } .model-map .lbl { font-size: 10px; fill: #333; } .model-map .parent { stroke: #555; stroke-dasharray: 3 2; stroke-width: 1.2; fill: none; }\n.cards { display: flex; flex-wrap: wrap; gap: 10px; } .model-card { border: 1px solid #ddd; border-radius: 4px; padding: 4px 8px; width: 360px; } .model-card summary { font-weight: 600; cursor: pointer; } .model-card table { font-size: 12px; } .spark { vertical-align: middle; } .spark polyline { fill: none; stroke: #08519c; stroke-width: 1.2; }\n.verdict-undeclared { color: #b00; font-weight: 600; } .verdict-declared_not_evident { color: #b36200; } .verdict-declared_and_evident { color: #2b7a2b; }\n</style>\n";
+
+fn map_section(page: &mut String, view: &LineageView) {
+    page.push_str("<h2>Model map</h2>\n<p>Models placed by their calibrated similarity (classical MDS: near is alike, after each probe's difficulty and each model's closeness to everyone are taken out); colour: calibrated family (grey: a family of one); dashed lines: declared parents.</p>\n");
+    page.push_str(&model_map(&view.map, &view.parents));
+    page.push('\n');
+}
+
+/// The map as inline SVG.
+pub fn model_map(points: &[MapPoint], parents: &[(String, String)]) -> String {
+    let (w, h, pad) = (760.0, 520.0, 40.0);
+    let mut svg = format!(
+        r##"<svg class="model-map" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="model map"><rect x="0" y="0" width="{w}" height="{h}" fill="#fafafa" stroke="#ddd"/>"##
+    );
+    if points.is_empty() {
+        svg.push_str(r#"<text x="40" y="60">no model pairs</text></svg>"#);
+        return svg;
+    }
+    let range = |f: fn(&MapPoint) -> f64| {
+        let (lo, hi) = points.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+        if hi - lo < 1e-12 { (lo - 1.0, hi + 1.0) } else { (lo, hi) }
+    };
+    let ((x0, x1), (y0, y1)) = (range(|p| p.x), range(|p| p.y));
+    // One scale for both axes, so distances read alike in every direction.
+    let scale = ((w - 2.0 * pad - 120.0) / (x1 - x0)).min((h - 2.0 * pad) / (y1 - y0));
+    let at = |p: &MapPoint| (pad + (p.x - x0) * scale, h - pad - (p.y - y0) * scale);
+    let by_name: HashMap<&str, &MapPoint> = points.iter().map(|p| (p.name.as_str(), p)).collect();
+    for (child, parent) in parents {
+        if let (Some(c), Some(p)) = (by_name.get(child.as_str()), by_name.get(parent.as_str())) {
+            let ((cx, cy), (px, py)) = (at(c), at(p));
+            let _ = write!(
+                svg,
+                r#"<line class="parent" x1="{cx:.1}" y1="{cy:.1}" x2="{px:.1}" y2="{py:.1}"><title>{} declares {} as a parent</title></line>"#,
+                esc(child),
+                esc(parent)
+            );
+        }
+    }
+    for p in points {
+        let (x, y) = at(p);
+        let fill = p.colour.map_or("#999999", |c| PALETTE[c % PALETTE.len()]);
+        let _ = write!(
+            svg,
+            r#"<circle class="pt" cx="{x:.1}" cy="{y:.1}" r="5" fill="{fill}"><title>{}</title></circle><text class="lbl" x="{:.1}" y="{:.1}">{}</text>"#,
+            esc(&p.name),
+            x + 7.0,
+            y + 3.5,
+            esc(&p.name)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn verdict_cell(v: Option<Verdict>) -> String {
+    match v {
+        Some(v) => format!(r#"<span class="verdict-{0}">{0}</span>"#, esc(v.as_str())),
+        None => String::new(),
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("-".into(), fmt)
+}
+
+fn q_text(q: Option<f64>) -> String {
+    match q {
+        Some(q) if q < 1e-3 => format!("{q:.1e}"),
+        Some(q) => format!("{q:.3}"),
+        None => "-".into(),
+    }
+}
+
+fn table_section(page: &mut String, view: &LineageView) {
+    page.push_str("<h2>Lineage: declared and measured</h2>\n");
+    if !view.has_null {
+        let _ = writeln!(
+            page,
+            "<p class=\"info\">Fewer than {} models with {} common probes: relatives are ranked by calibrated similarity, but there is no background to test them against, so no verdicts.</p>",
+            relatedness::MIN_MODELS,
+            relatedness::MIN_COMMON_PROBES
+        );
+    }
+    let mut shown: Vec<&LineageRow> = view
+        .rows
+        .iter()
+        .filter(|r| {
+            matches!(r.verdict, Some(Verdict::Undeclared | Verdict::DeclaredNotEvident | Verdict::DeclaredAndEvident))
+        })
+        .collect();
+    shown.sort_by(|a, b| a.verdict.cmp(&b.verdict).then(a.q.unwrap_or(1.0).total_cmp(&b.q.unwrap_or(1.0))));
+    let short = |v: Verdict| view.rows.iter().filter(|r| r.verdict == Some(v)).count();
+    let _ = writeln!(
+        page,
+        "<p>Each model's {} nearest relatives by calibrated similarity, and every relative its configuration declares (a parent, or the same family): {} undeclared, {} declared but not evident, {} declared and evident; {} rows with too few common probes.</p>",
+        lineage::NEAREST,
+        short(Verdict::Undeclared),
+        short(Verdict::DeclaredNotEvident),
+        short(Verdict::DeclaredAndEvident),
+        short(Verdict::InsufficientCoverage),
+    );
+    page.push_str("<table class=\"lineage\"><tr><th>model</th><th>relative</th><th>rank</th><th>calibrated similarity (95% interval)</th><th>z</th><th>q</th><th>probes</th><th>declared</th><th>verdict</th></tr>\n");
+    for r in shown.iter().take(SHOWN_ROWS) {
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.model),
+            esc(&r.relative),
+            r.rank.map_or("-".into(), |k| k.to_string()),
+            r.calibrated.map_or("-".into(), |(v, lo, hi)| format!("{} ({} to {})", fmt(v), fmt(lo), fmt(hi))),
+            opt(r.z),
+            q_text(r.q),
+            r.n_probes,
+            esc(r.declared.map_or("", |d| d.as_str())),
+            verdict_cell(r.verdict)
+        );
+    }
+    page.push_str("</table>\n");
+    if shown.len() > SHOWN_ROWS {
+        let _ = writeln!(
+            page,
+            "<p class=\"info\">{} more rows in the <code>lineage</code> table.</p>",
+            shown.len() - SHOWN_ROWS
+        );
+    }
+}
+
+/// A small line of a series (NaN: no value that night).
+fn sparkline(values: &[f64]) -> String {
+    let present: Vec<(usize, f64)> = values.iter().copied().enumerate().filter(|(_, v)| v.is_finite()).collect();
+    if present.len() < 2 {
+        return String::new();
+    }
+    let (lo, hi) = present.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (_, v)| (l.min(*v), h.max(*v)));
+    let span = if hi - lo < 1e-12 { 1.0 } else { hi - lo };
+    let n = (values.len() - 1).max(1) as f64;
+    let pts: Vec<String> = present
+        .iter()
+        .map(|(i, v)| format!("{:.1},{:.1}", 2.0 + 96.0 * *i as f64 / n, 20.0 - 16.0 * (v - lo) / span))
+        .collect();
+    format!(
+        r#"<svg class="spark" viewBox="0 0 100 22" width="100" height="22" role="img" aria-label="over past runs"><polyline points="{}"/><title>{} to {} over {} runs</title></svg>"#,
+        pts.join(" "),
+        fmt(lo),
+        fmt(hi),
+        present.len()
+    )
+}
+
+fn cards_section(page: &mut String, view: &LineageView) {
+    page.push_str("<h2>Models</h2>\n<p>One card per model: its rates against the ecosystem's (the mean over models), with the rate over past comparable runs; its self-similarity (how alike its own samples are); its nearest relatives and what it declares.</p>\n<div class=\"cards\">\n");
+    let open = if view.cards.len() <= OPEN_CARDS { " open" } else { "" };
+    for card in &view.cards {
+        let d = &card.declared;
+        let _ = write!(
+            page,
+            "<details class=\"model-card\"{open}><summary>{}</summary>\n<p>vendor {}; family {} (declared), {} (measured); parents {}.</p>\n<table><tr><th>rate</th><th>model</th><th>ecosystem</th><th>past runs</th></tr>\n",
+            esc(&card.name),
+            esc(d.vendor.as_deref().unwrap_or("-")),
+            esc(d.family.as_deref().unwrap_or("-")),
+            esc(card.family.as_deref().unwrap_or("-")),
+            if d.parents.is_empty() {
+                "none".to_owned()
+            } else {
+                d.parents.iter().map(|p| esc(p)).collect::<Vec<_>>().join(", ")
+            }
+        );
+        for (i, (_, label)) in CARD_RATES.iter().enumerate() {
+            let _ = writeln!(
+                page,
+                "<tr><td>{label}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                opt(card.rates[i]),
+                opt(view.ecosystem[i]),
+                sparkline(&card.history[i])
+            );
+        }
+        let _ = writeln!(
+            page,
+            "</table>\n<p>self-similarity {}</p>",
+            card.self_similarity.map_or("- (one sample)".into(), fmt)
+        );
+        page.push_str(
+            "<table><tr><th>relative</th><th>rank</th><th>z</th><th>q</th><th>declared</th><th>verdict</th></tr>\n",
+        );
+        for r in &card.relatives {
+            let _ = writeln!(
+                page,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&r.relative),
+                r.rank.map_or("-".into(), |k| k.to_string()),
+                opt(r.z),
+                q_text(r.q),
+                esc(r.declared.map_or("", |d| d.as_str())),
+                verdict_cell(r.verdict)
+            );
+        }
+        page.push_str("</table></details>\n");
+    }
+    page.push_str("</div>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_map_and_cards_escape_model_names() {
+        let pts = vec![
+            MapPoint { name: "<b>x".into(), x: 0.0, y: 0.0, colour: Some(0) },
+            MapPoint { name: "y\"".into(), x: 1.0, y: 2.0, colour: None },
+        ];
+        let svg = model_map(&pts, &[("<b>x".into(), "y\"".into())]);
+        assert!(!svg.contains("<b>") && svg.contains("&lt;b&gt;x") && svg.contains("y&quot;"), "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 2);
+        assert_eq!(svg.matches("class=\"parent\"").count(), 1);
+        let card = ModelCard {
+            name: "<i>m".into(),
+            declared: Declared { parents: vec!["<p>".into()], ..Default::default() },
+            family: None,
+            rates: vec![Some(0.1); 4],
+            self_similarity: None,
+            history: vec![vec![0.1, f64::NAN, 0.2]; 4],
+            relatives: Vec::new(),
+        };
+        let mut page = String::new();
+        sections(&mut page, &LineageView { cards: vec![card], ecosystem: vec![None; 4], ..Default::default() });
+        assert!(!page.contains("<i>m") && !page.contains("<p>") && page.contains("&lt;i&gt;m"));
+        assert_eq!(page.matches("class=\"model-card\"").count(), 1);
+        assert_eq!(page.matches("class=\"spark\"").count(), 4);
+    }
+}
