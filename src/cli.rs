@@ -44,9 +44,13 @@ enum Command {
         /// Start a new run even if an unfinished run of the same plan could be resumed.
         #[arg(long)]
         fresh: bool,
-        /// Output root, instead of the configuration's run.output.
+        /// Output root (a folder or an s3://, gs://, az:// URL), instead of the configuration's run.output.
         #[arg(long)]
-        output: Option<PathBuf>,
+        output: Option<String>,
+        /// A consortium member's run: collect, then publish responses under
+        /// members/member=<name>/ of the output (the coordinator's `analyze --date` does the rest).
+        #[arg(long)]
+        collect_only: bool,
         /// Run date (YYYY-MM-DD) of a new run, for backfills; default today (UTC).
         #[arg(long)]
         run_date: Option<NaiveDate>,
@@ -71,8 +75,19 @@ enum Command {
         #[command(flatten)]
         embedder: EmbedderArgs,
     },
-    /// Re-embed the stored responses of past runs with another embedder (no model API calls).
+    /// Re-embed the stored responses of past runs with another embedder (no model API calls);
+    /// with --config and --date, a consortium's night: the union of what its members published.
     Analyze {
+        /// A coordinator's configuration ([consortium] members, output, [embed], [alerts]):
+        /// analyse the night of --date over every member's published responses.
+        #[arg(long, short, conflicts_with_all = ["runs", "lexicon"])]
+        config: Option<PathBuf>,
+        /// With --config: the night (YYYY-MM-DD) to analyse; default today (UTC).
+        #[arg(long, requires = "config")]
+        date: Option<NaiveDate>,
+        /// With --config: how long to wait for members that have not published yet (e.g. 90m, 2h).
+        #[arg(long, requires = "config", value_parser = humantime::parse_duration, default_value = "0s")]
+        deadline: Duration,
         /// Output root holding the runs.
         #[arg(long, default_value = "reports")]
         output: PathBuf,
@@ -305,11 +320,12 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 async fn dispatch(command: Command) -> Result<i32> {
     match command {
-        Command::Run { config, dry_run, fresh, output, run_date } => {
+        Command::Run { config, dry_run, fresh, output, collect_only, run_date } => {
             let mut cfg = Config::load(&config)?;
             if let Some(o) = output {
-                cfg.output = o;
+                cfg.output = output_flag(&o)?;
             }
+            crate::consortium::check_run_role(&cfg, collect_only)?;
             let suite = Suite::load(&cfg.suite_dir)?;
             if dry_run {
                 if let Err(e) = cfg.resolve_keys(|v| std::env::var(v).ok()) {
@@ -317,13 +333,22 @@ async fn dispatch(command: Command) -> Result<i32> {
                 }
                 // A bad lexicon is bad input here too.
                 load_lexicon(cfg.lexicon.as_deref())?;
+                // An object store is checked writable: a dry run says whether the night can land.
+                let target = crate::run::open_target(&cfg, collect_only).await?;
                 print_plan(&Plan::new(cfg, suite));
+                if target.remote.is_some() {
+                    println!("output {}: writable", target.describe());
+                }
                 return Ok(exit::OK);
             }
             cfg.resolve_keys(|v| std::env::var(v).ok())?;
             let plan = Plan::new(cfg.clone(), suite);
             let started = std::time::Instant::now();
-            let report = crate::run::run_interruptible(plan, RunOptions { fresh, run_date }).await?;
+            let report = crate::run::run_interruptible(plan, RunOptions { fresh, run_date, collect_only }).await?;
+            if report.collect_only {
+                print_published(&report);
+                return Ok(exit::OK);
+            }
             crate::run::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
             print_report(&report);
             Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
@@ -372,7 +397,20 @@ async fn dispatch(command: Command) -> Result<i32> {
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
-        Command::Analyze { output, embedder, runs, lexicon } => {
+        Command::Analyze { config: Some(config), date, deadline, .. } => {
+            let mut cfg = Config::load(&config)?;
+            // The coordinator holds no member's key: endpoints are the members' business.
+            cfg.endpoints.clear();
+            cfg.resolve_keys(|v| std::env::var(v).ok())?;
+            let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let opts = crate::consortium::AnalyzeOptions { date, deadline, poll: Duration::from_secs(5) };
+            let started = std::time::Instant::now();
+            let report = crate::consortium::analyze(&cfg, &opts).await?;
+            crate::consortium::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
+            print_night(&report);
+            Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
+        }
+        Command::Analyze { output, embedder, runs, lexicon, .. } => {
             let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
             tokio::task::block_in_place(|| {
@@ -449,6 +487,69 @@ pub fn print_report(r: &RunReport) {
         println!("wrote {}", t.display());
     }
     print_alerts(&r.alerts);
+}
+
+/// A member's collect-only run: what it sent and where it published.
+pub fn print_published(r: &RunReport) {
+    println!(
+        "run {} ({}){}: {} planned, {} ok, {} failed, coverage {:.1}%",
+        r.run_id,
+        r.run_date,
+        if r.resumed { ", resumed" } else { "" },
+        r.row.planned,
+        r.row.ok,
+        r.row.failed,
+        100.0 * r.row.coverage()
+    );
+    for t in &r.tables {
+        println!("published {}", t.display());
+    }
+    println!("to {} (the coordinator's `hivewatch analyze --date {}` analyses the union)", r.output, r.run_date);
+}
+
+/// A consortium night: who published, what was written, the alerts.
+pub fn print_night(r: &crate::consortium::NightReport) {
+    println!(
+        "night {} ({}): {} of {} members, {} planned, {} ok, {} failed, coverage {:.1}%",
+        r.date,
+        r.run_id,
+        r.members.len() - r.missing().len(),
+        r.members.len(),
+        r.row.planned,
+        r.row.ok,
+        r.row.failed,
+        100.0 * r.row.coverage()
+    );
+    for m in &r.members {
+        let detail = match (&m.member_run_id, &m.note) {
+            (_, Some(note)) => note.clone(),
+            (Some(run), None) => format!("run {run}, {} ok of {}", m.ok.unwrap_or(0), m.planned.unwrap_or(0)),
+            (None, None) => "nothing published by the deadline".into(),
+        };
+        println!("  {:<20} {:<9} {detail}", m.member, m.status.as_str());
+    }
+    if !r.missing().is_empty() {
+        println!(
+            "missing: {} (rerun the same command when they have published: the night is rewritten, never duplicated)",
+            r.missing().join(", ")
+        );
+    }
+    println!(
+        "embedded {} responses with {} ({} new, the rest from the cache)",
+        r.embedded.rows, r.embedded.embedder_id, r.embedded.newly_embedded
+    );
+    for t in &r.tables {
+        println!("wrote {}/{t}", r.output.trim_end_matches('/'));
+    }
+    print_alerts(&r.alerts);
+}
+
+/// `--output`: a folder (relative to the working folder) or an object-store URL.
+fn output_flag(o: &str) -> Result<crate::config::OutputLocation> {
+    let cwd = std::env::current_dir()?;
+    crate::config::OutputLocation::parse(o, &|p| cwd.join(p)).map_err(|(message, hint)| {
+        crate::input::InputError::new(std::path::Path::new("(command line: --output)"), None, message).hint(hint).into()
+    })
 }
 
 /// The night's alerts, most severe first.

@@ -140,7 +140,9 @@ pub async fn run_scenario(
         let config_path = output.join("demo-hivewatch.toml");
         let config = Config::parse(&config_path, &demo_config_toml(sim.addr, output, &scenario, night))?;
         let plan = Plan::new(config, suite.clone());
-        let report = crate::run::run_interruptible(plan, RunOptions { fresh: true, run_date: Some(date) }).await?;
+        let report =
+            crate::run::run_interruptible(plan, RunOptions { fresh: true, run_date: Some(date), ..Default::default() })
+                .await?;
         let result = NightResult {
             night,
             date,

@@ -59,7 +59,18 @@ pub struct Derived {
 
 /// Derives every table of a run whose `responses` are stored, and writes its `runs` row.
 /// Blocking: call it from a blocking context.
-pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Result<Derived, PipelineError> {
+pub fn derive_tables(output: &Output, row: RunRow, tail: &mut Tail) -> Result<Derived, PipelineError> {
+    derive_tables_guarded(output, row, tail, None)
+}
+
+/// [`derive_tables`], with a night-level alert that stands instead of the diversity rules when
+/// given (as the coverage guard does): a consortium night with a member missing.
+pub fn derive_tables_guarded(
+    output: &Output,
+    mut row: RunRow,
+    tail: &mut Tail,
+    guard: Option<Alert>,
+) -> Result<Derived, PipelineError> {
     let (date, id) = (row.run_date, row.run_id.clone());
     let tag = tail.embedder.tag();
 
@@ -79,7 +90,10 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
     row.embedder_id.get_or_insert_with(|| tag.id.clone());
     let info = row.info();
     let mut trends = crate::trend::stage::trend_run(output, &info, &tag, &TrendSettings::from_alerts(tail.alerts))?;
-    let alerts = alert::evaluate(&mut trends, info.coverage, tail.alerts);
+    let alerts = match guard {
+        Some(guard) => vec![guard],
+        None => alert::evaluate(&mut trends, info.coverage, tail.alerts),
+    };
     let trends_path = output.per_embedder_path(crate::trend::table::TABLE, date, &id, &tag);
     crate::trend::table::write(&trends_path, &id, &tag.id, &trends)?;
     let alerts_path = output.per_embedder_path(alert::table::TABLE, date, &id, &tag);

@@ -12,7 +12,7 @@ use crate::store::{EmbedderTag, Output, StoreError};
 
 /// How many earlier runs, at most, are looked at for comparable ones, as a multiple of the
 /// longest window: past a change of instrument, older runs are never read.
-const LOOK_BACK: usize = 3;
+pub const LOOK_BACK: usize = 3;
 
 /// Tonight's trend rows for one embedder (status still ok: alerts set it).
 pub fn trend_run(
