@@ -88,6 +88,9 @@ enum Command {
         /// With --config: how long to wait for members that have not published yet (e.g. 90m, 2h).
         #[arg(long, requires = "config", value_parser = humantime::parse_duration, default_value = "0s")]
         deadline: Duration,
+        /// With --config: the first wait between looks for late members (doubling, at most a minute).
+        #[arg(long, requires = "config", value_parser = humantime::parse_duration, default_value = "5s", hide = true)]
+        poll: Duration,
         /// Output root holding the runs.
         #[arg(long, default_value = "reports")]
         output: PathBuf,
@@ -397,13 +400,13 @@ async fn dispatch(command: Command) -> Result<i32> {
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
-        Command::Analyze { config: Some(config), date, deadline, .. } => {
+        Command::Analyze { config: Some(config), date, deadline, poll, .. } => {
             let mut cfg = Config::load(&config)?;
             // The coordinator holds no member's key: endpoints are the members' business.
             cfg.endpoints.clear();
             cfg.resolve_keys(|v| std::env::var(v).ok())?;
             let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-            let opts = crate::consortium::AnalyzeOptions { date, deadline, poll: Duration::from_secs(5) };
+            let opts = crate::consortium::AnalyzeOptions { date, deadline, poll };
             let started = std::time::Instant::now();
             let report = crate::consortium::analyze(&cfg, &opts).await?;
             crate::consortium::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;

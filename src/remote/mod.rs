@@ -277,7 +277,16 @@ impl Remote {
         match r.result {
             Ok(v) => Ok(v),
             Err(e) => {
+                // No keys in the environment: the client fell back to the instance metadata
+                // service (or a token endpoint) and could not reach it.
+                let credentials = ["credential", "Credential", "/latest/api/token", "/latest/meta-data", "oauth2", "metadata.google"]
+                    .iter()
+                    .any(|w| e.message.contains(w));
                 let hint = match e.kind {
+                    _ if credentials => Some(format!(
+                        "no usable credentials were found in the environment (the client fell back to the cloud's metadata service and got nothing): {}",
+                        self.cloud.credentials_hint()
+                    )),
                     ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::DeadlineExceeded => Some(match self.cloud {
                         Cloud::S3 => "is the store reachable? check AWS_ENDPOINT (for an S3-compatible server), AWS_REGION, the network and any proxy (HTTPS_PROXY, NO_PROXY)".to_owned(),
                         _ => "is the store reachable? check the network and any proxy (HTTPS_PROXY, NO_PROXY)".to_owned(),
@@ -695,9 +704,13 @@ impl Target {
         }
     }
 
-    /// A runtime-independent view for blocking code: the mirror's root is a folder like any other.
-    pub fn root(&self) -> &FsPath {
-        self.output.root()
+    /// How to name a file the stages wrote, for people: its URL for an object-store output (the
+    /// mirror is an implementation detail), its path for a folder.
+    pub fn published_name(&self, path: &FsPath) -> PathBuf {
+        match (&self.mirror, &self.remote) {
+            (Some(m), Some(r)) => m.key_of(path).map_or_else(|| path.to_owned(), |k| PathBuf::from(r.describe(&k))),
+            _ => path.to_owned(),
+        }
     }
 }
 
