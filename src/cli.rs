@@ -49,9 +49,13 @@ enum Command {
         /// Start a new run even if an unfinished run of the same plan could be resumed.
         #[arg(long)]
         fresh: bool,
-        /// Output root, instead of the configuration's run.output.
+        /// Output root (a folder or an s3://, gs://, az:// URL), instead of the configuration's run.output.
         #[arg(long)]
-        output: Option<PathBuf>,
+        output: Option<String>,
+        /// A consortium member's run: collect, then publish responses under
+        /// members/member=<name>/ of the output (the coordinator's `analyze --date` does the rest).
+        #[arg(long)]
+        collect_only: bool,
         /// Run date (YYYY-MM-DD) of a new run, for backfills; default today (UTC).
         #[arg(long)]
         run_date: Option<NaiveDate>,
@@ -79,7 +83,24 @@ enum Command {
     /// Recompute every derived table of stored runs from their stored responses: embeddings
     /// (with this embedder), features (this lexicon), measures, trends, alerts and the report.
     /// No model is asked.
+    /// With --config naming a coordinator's configuration, a consortium's night: the union of what
+    /// its members published.
     Analyze {
+        /// A configuration: its [alerts] judge the runs (default: the rules the last `run`
+        /// recorded in the output, else the built-in ones; the rules used are printed). A
+        /// coordinator's ([consortium] members, output, [embed], [alerts]): analyse the night of
+        /// --date over every member's published responses.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// With --config: the night (YYYY-MM-DD) to analyse; default today (UTC).
+        #[arg(long, requires = "config")]
+        date: Option<NaiveDate>,
+        /// With --config: how long to wait for members that have not published yet (e.g. 90m, 2h).
+        #[arg(long, requires = "config", value_parser = humantime::parse_duration, default_value = "0s")]
+        deadline: Duration,
+        /// With --config: the first wait between looks for late members (doubling, at most a minute).
+        #[arg(long, requires = "config", value_parser = humantime::parse_duration, default_value = "5s", hide = true)]
+        poll: Duration,
         /// Output root holding the runs.
         #[arg(long, default_value = "reports")]
         output: PathBuf,
@@ -91,10 +112,6 @@ enum Command {
         /// Behaviour lexicon for the `features` table (default: the built-in one).
         #[arg(long)]
         lexicon: Option<PathBuf>,
-        /// Judge the runs by this configuration's [alerts] (default: the rules the last `run`
-        /// recorded in the output, else the built-in ones; the rules used are printed).
-        #[arg(long, short)]
-        config: Option<PathBuf>,
         /// Refusal detector for the `features` table: learned or lexicon (default: learned,
         /// unless --lexicon names a lexicon its weights were not fitted with).
         #[arg(long, value_parser = ["learned", "lexicon"])]
@@ -511,14 +528,15 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 async fn dispatch(command: Command) -> Result<i32> {
     match command {
-        Command::Run { config, dry_run, fresh, output, run_date } => {
+        Command::Run { config, dry_run, fresh, output, collect_only, run_date } => {
             if let Some(date) = run_date {
                 refuse_future_date(date, "--run-date")?;
             }
             let mut cfg = Config::load(&config)?;
             if let Some(o) = output {
-                cfg.output = o;
+                cfg.output = output_flag(&o)?;
             }
+            crate::consortium::check_run_role(&cfg, collect_only)?;
             let suite = Suite::load(&cfg.suite_dir)?;
             if dry_run {
                 if let Err(e) = cfg.resolve_keys(|v| std::env::var(v).ok()) {
@@ -526,13 +544,22 @@ async fn dispatch(command: Command) -> Result<i32> {
                 }
                 // A bad lexicon, or one the refusal detector asked for cannot read, is bad input here too.
                 crate::features::detector::RefusalDetector::build(cfg.refusal, &load_lexicon(cfg.lexicon.as_deref())?)?;
+                // An object store is checked writable: a dry run says whether the night can land.
+                let target = crate::run::open_target(&cfg, collect_only).await?;
                 print_plan(&Plan::new(cfg, suite));
+                if target.remote.is_some() {
+                    say!("output {}: writable", target.describe());
+                }
                 return Ok(exit::OK);
             }
             cfg.resolve_keys(|v| std::env::var(v).ok())?;
             let plan = Plan::new(cfg.clone(), suite);
             let started = std::time::Instant::now();
-            let report = crate::run::run_interruptible(plan, RunOptions { fresh, run_date }).await?;
+            let report = crate::run::run_interruptible(plan, RunOptions { fresh, run_date, collect_only }).await?;
+            if report.collect_only {
+                print_published(&report);
+                return Ok(exit::OK);
+            }
             crate::run::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
             print_report(&report, cfg.alerts.trend.min_runs);
             Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
@@ -589,7 +616,43 @@ async fn dispatch(command: Command) -> Result<i32> {
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
-        Command::Analyze { output, embedder, runs, lexicon, config, refusal } => {
+        Command::Analyze { config: Some(config), date, deadline, poll, runs, lexicon, .. }
+            if !Config::load(&config)?.consortium.members.is_empty() =>
+        {
+            if !runs.is_empty() || lexicon.is_some() {
+                anyhow::bail!(
+                    crate::input::InputError::new(
+                        &config,
+                        None,
+                        "is a coordinator's configuration ([consortium] members): its night is analysed whole"
+                    )
+                    .hint("drop --runs and --lexicon (the lexicon is the configuration's)")
+                );
+            }
+            let mut cfg = Config::load(&config)?;
+            // The coordinator holds no member's key: endpoints are the members' business.
+            cfg.endpoints.clear();
+            cfg.resolve_keys(|v| std::env::var(v).ok())?;
+            let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            refuse_future_date(date, "--date")?;
+            let opts = crate::consortium::AnalyzeOptions { date, deadline, poll };
+            let started = std::time::Instant::now();
+            let report = crate::consortium::analyze(&cfg, &opts).await?;
+            crate::consortium::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
+            print_night(&report);
+            Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
+        }
+        Command::Analyze { output, embedder, runs, lexicon, config, refusal, date, .. } => {
+            if let (Some(_), Some(config)) = (date, &config) {
+                anyhow::bail!(
+                    crate::input::InputError::new(
+                        config,
+                        None,
+                        "has no [consortium] members: --date names a consortium's night"
+                    )
+                    .hint("drop --date, or pass the coordinator's configuration")
+                );
+            }
             let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
             let refusal = refusal_detector(refusal.as_deref(), &lexicon)?;
@@ -756,6 +819,71 @@ pub fn headline(trends: &[crate::trend::TrendRow], comparable_runs: usize, min_r
         ));
     }
     out
+}
+
+/// A member's collect-only run: what it sent and where it published.
+pub fn print_published(r: &RunReport) {
+    say!(
+        "run {} ({}){}: {} planned, {} ok, {} failed, coverage {:.1}%",
+        r.run_id,
+        r.run_date,
+        if r.resumed { ", resumed" } else { "" },
+        r.row.planned,
+        r.row.ok,
+        r.row.failed,
+        100.0 * r.row.coverage()
+    );
+    for t in &r.tables {
+        say!("published {}", t.display());
+    }
+    say!("to {} (the coordinator's `hivewatch analyze --date {}` analyses the union)", r.output, r.run_date);
+}
+
+/// A consortium night: who published, what was written, the alerts.
+pub fn print_night(r: &crate::consortium::NightReport) {
+    say!(
+        "night {} ({}): {} of {} members, {} planned, {} ok, {} failed, coverage {:.1}%",
+        r.date,
+        r.run_id,
+        r.members.len() - r.missing().len(),
+        r.members.len(),
+        r.row.planned,
+        r.row.ok,
+        r.row.failed,
+        100.0 * r.row.coverage()
+    );
+    for m in &r.members {
+        let detail = match (&m.member_run_id, &m.note) {
+            (_, Some(note)) => note.clone(),
+            (Some(run), None) => format!("run {run}, {} ok of {}", m.ok.unwrap_or(0), m.planned.unwrap_or(0)),
+            (None, None) => "nothing published by the deadline".into(),
+        };
+        say!("  {:<20} {:<9} {detail}", m.member, m.status.as_str());
+    }
+    if !r.missing().is_empty() {
+        say!(
+            "missing: {} (rerun the same command when they have published: the night is rewritten, never duplicated)",
+            r.missing().join(", ")
+        );
+    }
+    say!(
+        "embedded {} responses with {} ({} new, the rest from the cache)",
+        r.embedded.rows,
+        r.embedded.embedder_id,
+        r.embedded.newly_embedded
+    );
+    for t in &r.tables {
+        say!("wrote {}/{t}", r.output.trim_end_matches('/'));
+    }
+    print_alerts(&r.alerts);
+}
+
+/// `--output`: a folder (relative to the working folder) or an object-store URL.
+fn output_flag(o: &str) -> Result<crate::config::OutputLocation> {
+    let cwd = std::env::current_dir()?;
+    crate::config::OutputLocation::parse(o, &|p| cwd.join(p)).map_err(|(message, hint)| {
+        crate::input::InputError::new(std::path::Path::new("(command line: --output)"), None, message).hint(hint).into()
+    })
 }
 
 /// The night's alerts, most severe first.

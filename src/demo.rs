@@ -184,7 +184,7 @@ pub async fn run_scenario(
         let config_path = output.join("demo-hivewatch.toml");
         let config = Config::parse(&config_path, &demo_config_toml(sim.addr, output, &scenario, night))?;
         let plan = Plan::new(config, suite.clone());
-        let opts = RunOptions { fresh: true, run_date: Some(date) };
+        let opts = RunOptions { fresh: true, run_date: Some(date), ..Default::default() };
         let report = crate::run::run(plan, &opts, &mut crate::progress::Silent).await?;
         let result = NightResult {
             night,

@@ -14,9 +14,43 @@ pub const LOCKED: i32 = 4;
 /// to resume).
 pub const CHECK_FAILED: i32 = 5;
 
+/// The exit code of an object-store failure: a configuration problem found before any request
+/// (2), another analysis holding the night (4), or a failure mid-run (3).
+fn for_remote(e: &crate::remote::RemoteError) -> i32 {
+    use crate::remote::RemoteErrorKind as K;
+    match e.kind {
+        K::Config => BAD_INPUT,
+        K::LeaseHeld => LOCKED,
+        K::Failed => RUN_FAILED,
+    }
+}
+
+/// The exit code of a consortium analysis's error.
+fn for_consortium(e: &crate::consortium::ConsortiumError) -> Option<i32> {
+    use crate::consortium::ConsortiumError as C;
+    match e {
+        C::Input(_) | C::Embed(crate::embed::EmbedError::Model { .. }) => Some(BAD_INPUT),
+        C::Remote(r) => Some(for_remote(r)),
+        C::Locked(crate::store::lock::LockError::Held { .. }) => Some(LOCKED),
+        _ => None,
+    }
+}
+
 /// The exit code for an error, by what it is.
 pub fn for_error(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<crate::remote::RemoteError>() {
+            return for_remote(e);
+        }
+        if let Some(code) = cause.downcast_ref::<crate::consortium::ConsortiumError>().and_then(for_consortium) {
+            return code;
+        }
+        if let Some(crate::run::Interrupted::Failed(crate::run::RunError::Remote(e))) = cause.downcast_ref() {
+            return for_remote(e);
+        }
+        if let Some(crate::run::RunError::Remote(e)) = cause.downcast_ref() {
+            return for_remote(e);
+        }
         if cause.is::<crate::input::InputError>() || cause.is::<crate::sim::faults::FaultSpecError>() {
             return BAD_INPUT;
         }

@@ -5,8 +5,9 @@
 //! [`metrics`] -> [`lineage`] -> [`trend`] -> [`alert`] -> [`report`]. Each stage owns its tables; [`store`]
 //! is the plumbing they share. [`pipeline`] is the tail every run goes through (after
 //! collection, an import, or again in `analyze`); [`run`] strings collection and the tail
-//! together for `hivewatch run`; [`sim`] is the simulated ecosystem the tests and the demo run
-//! against. See ARCHITECTURE.md for the map and the layering rules.
+//! together for `hivewatch run`; [`remote`] puts the tables in object storage through a local
+//! mirror; [`consortium`] is members collecting with their own keys and one analysis over the
+//! union; [`sim`] is the simulated ecosystem the tests and the demo run against. See ARCHITECTURE.md for the map and the layering rules.
 
 // Foundations: they know nothing of the pipeline.
 pub mod input;
@@ -34,11 +35,13 @@ pub mod trend;
 
 // Orchestration and the edge.
 pub mod cli;
+pub mod consortium;
 pub mod demo;
 pub mod exit;
 pub mod import;
 pub mod pipeline;
 pub mod progress;
 pub mod query;
+pub mod remote;
 pub mod run;
 pub mod sim;

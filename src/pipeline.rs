@@ -82,7 +82,18 @@ pub struct Derived {
 
 /// Derives every table of a run whose `responses` are stored, and writes its `runs` row.
 /// Blocking: call it from a blocking context.
-pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Result<Derived, PipelineError> {
+pub fn derive_tables(output: &Output, row: RunRow, tail: &mut Tail) -> Result<Derived, PipelineError> {
+    derive_tables_guarded(output, row, tail, None)
+}
+
+/// [`derive_tables`], with a night-level alert that stands instead of the diversity rules when
+/// given (as the coverage guard does): a consortium night with a member missing.
+pub fn derive_tables_guarded(
+    output: &Output,
+    mut row: RunRow,
+    tail: &mut Tail,
+    guard: Option<Alert>,
+) -> Result<Derived, PipelineError> {
     let (date, id) = (row.run_date, row.run_id.clone());
     let tag = tail.embedder.tag();
 
@@ -124,10 +135,17 @@ pub fn derive_tables(output: &Output, mut row: RunRow, tail: &mut Tail) -> Resul
     let info = row.info();
     let crate::trend::stage::Trends { rows: mut trends, panel_change, comparable_runs } =
         crate::trend::stage::trend_run(output, &info, &tag, &TrendSettings::from_alerts(tail.alerts))?;
-    let mut alerts = alert::evaluate(&mut trends, info.coverage, tail.alerts);
-    alerts.extend(panel_change.as_ref().map(alert::panel_change));
-    alerts.extend(alert::undeclared(&lineage, info.coverage, info.is_imported(), tail.alerts));
-    alert::sort(&mut alerts);
+    let alerts = match guard {
+        // The members guard: a night missing members is judged by no other rule.
+        Some(guard) => vec![guard],
+        None => {
+            let mut alerts = alert::evaluate(&mut trends, info.coverage, tail.alerts);
+            alerts.extend(panel_change.as_ref().map(alert::panel_change));
+            alerts.extend(alert::undeclared(&lineage, info.coverage, info.is_imported(), tail.alerts));
+            alert::sort(&mut alerts);
+            alerts
+        }
+    };
     let trends_path = output.per_embedder_path(crate::trend::table::TABLE, date, &id, &tag);
     crate::trend::table::write(&trends_path, &id, &tag.id, &trends)?;
     let alerts_path = output.per_embedder_path(alert::table::TABLE, date, &id, &tag);

@@ -23,8 +23,9 @@ use crate::features::Lexicon;
 use crate::pipeline::{PipelineError, Tail, derive_tables};
 use crate::plan::runs::RunRow;
 use crate::plan::{Plan, RequestKey};
+use crate::remote::{RemoteError, Target};
 use crate::secrets::Redactor;
-use crate::store::{self, Output, StoreError, lock::LockError};
+use crate::store::{self, StoreError, lock::LockError};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -32,6 +33,9 @@ pub struct RunOptions {
     pub fresh: bool,
     /// Partition date for a new run (default: today, UTC). Backfills and the demo set it.
     pub run_date: Option<NaiveDate>,
+    /// A consortium member's run: collect, then publish `responses` and `runs` under
+    /// `members/member=<name>/` (no tail: the coordinator's analysis does it).
+    pub collect_only: bool,
 }
 
 #[derive(Debug)]
@@ -54,6 +58,10 @@ pub struct RunReport {
     pub comparable_runs: usize,
     /// The run's report page.
     pub report: PathBuf,
+    /// Where the tables went: the folder, or the object-store URL.
+    pub output: String,
+    /// A member's collect-only run: published, not analysed (no embeddings, no alerts).
+    pub collect_only: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +74,8 @@ pub enum RunError {
     Embed(#[from] embed::EmbedError),
     #[error(transparent)]
     Input(#[from] crate::input::InputError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
     #[error("interrupted after collection; what arrived is journaled: run the same command again to resume")]
@@ -89,7 +99,8 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
 
 /// Runs (or resumes) collection for `plan`, writes `responses`, then every derived table.
 pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> Result<RunReport, RunError> {
-    let output = Output::local(&plan.config.output);
+    let target = open_target(&plan.config, opts.collect_only).await?;
+    let output = target.output.clone();
     let lock = store::lock::acquire(&output)?;
     // Build the embedder first: a missing model folder must stop the run before any request.
     let embedder = Embedder::from_config(&plan.config)?;
@@ -175,6 +186,29 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         ok,
         failed,
     };
+    if opts.collect_only {
+        return publish_member(
+            &target,
+            row,
+            &dir,
+            state,
+            vec![responses_path, probes_path],
+            per_endpoint,
+            collected,
+            resumed,
+        )
+        .await;
+    }
+    if let Some(mirror) = &target.mirror {
+        let settings = crate::trend::TrendSettings::from_alerts(&plan.config.alerts);
+        let h = crate::remote::history::pull(mirror, &output, &row.info(), &embedder.tag(), &settings).await?;
+        tracing::info!(
+            runs = h.runs,
+            downloaded = h.pulled.downloaded,
+            unchanged = h.pulled.unchanged,
+            "pulled what the night reads of earlier runs"
+        );
+    }
     let cache =
         EmbeddingCache::open(&output.embed_cache_dir(), embedder.id()).map_err(io("opening the embedding cache"))?;
     // The tail on a blocking thread, holding the lock: a signal then reaches `run_interruptible`
@@ -200,6 +234,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         Err(_) => return Err(RunError::Stopped),
     };
     let derived = derived?;
+    publish(&target, &[vec![responses_path.clone(), probes_path.clone()], derived.tables.clone()].concat()).await?;
 
     // Only now is the run complete; a crash before this line resumes and rewrites the tables.
     state.status = RunStatus::Complete;
@@ -217,13 +252,106 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         collected,
         per_endpoint,
         row: derived.row,
-        tables: [vec![responses_path, probes_path], derived.tables].concat(),
+        tables: [vec![responses_path, probes_path], derived.tables]
+            .iter()
+            .flatten()
+            .map(|p| target.published_name(p))
+            .collect(),
         embedded: derived.embedded,
         run_metrics: derived.measured.run_metrics,
         alerts: derived.alerts,
         trends: derived.trends,
         comparable_runs: derived.comparable_runs,
         report: derived.report,
+        output: target.describe(),
+        collect_only: false,
+    })
+}
+
+/// Where a run writes: the output folder in place, or an object-store output through its local
+/// mirror; a member's part of either. An object store is checked writable (a small object put
+/// and deleted) before any request is sent.
+pub async fn open_target(config: &crate::config::Config, collect_only: bool) -> Result<Target, RunError> {
+    let target = match (&config.consortium.member, collect_only) {
+        (Some(member), true) => crate::consortium::member_target(config, member),
+        _ => Target::open(config, "", false),
+    }
+    .map_err(RemoteError::as_config)?;
+    if target.remote.is_some() {
+        // A member only adds objects: a refused delete is not its problem.
+        target.check_writable(!collect_only).await?;
+    }
+    Ok(target)
+}
+
+/// Pushes a night's files to an object-store output (the `runs` row last), then forgets what the
+/// mirror no longer needs. Nothing to do for a folder output.
+async fn publish(target: &Target, tables: &[PathBuf]) -> Result<(), RunError> {
+    let Some(mirror) = &target.mirror else { return Ok(()) };
+    let mut files = tables.to_vec();
+    // The pages beside tonight's (before the `runs` row, which goes last). The index is the
+    // mirror's: a fresh mirror lists only the nights it has seen (noted in the README).
+    for page in ["latest.html", "index.html", "index.json"] {
+        let path = target.output.html_dir().join(page);
+        if path.exists() {
+            files.insert(files.len() - 1, path);
+        }
+    }
+    target.push(&files).await?;
+    if let Err(e) = crate::remote::history::forget_pushed(mirror) {
+        tracing::warn!("could not tidy the mirror {}: {e}", mirror.root().display());
+    }
+    tracing::info!(files = files.len(), output = %target.describe(), "published the night");
+    Ok(())
+}
+
+/// A member's collect-only run, once collection is complete: its `responses` and then its
+/// `runs` row (whose presence says the night is published) under `members/member=<name>/`.
+/// A crash before the state is marked complete resumes and publishes the same files again
+/// under the same keys: the member's night is published exactly once.
+#[allow(clippy::too_many_arguments)]
+async fn publish_member(
+    target: &Target,
+    mut row: RunRow,
+    dir: &RunDir,
+    mut state: RunState,
+    collected_tables: Vec<PathBuf>,
+    per_endpoint: EndpointCounts,
+    collected: CollectSummary,
+    resumed: bool,
+) -> Result<RunReport, RunError> {
+    row.finished_at = Utc::now();
+    let runs_path = crate::plan::runs::write(&target.output, &row)?;
+    let tables = [collected_tables, vec![runs_path]].concat();
+    target.push(&tables).await?;
+    if let Some(mirror) = &target.mirror
+        && let Err(e) = crate::remote::history::forget_pushed(mirror)
+    {
+        tracing::warn!("could not tidy the mirror {}: {e}", mirror.root().display());
+    }
+    state.status = RunStatus::Complete;
+    state.finished_at = Some(row.finished_at);
+    dir.save_state(&state).map_err(io("marking the run complete"))?;
+    let journal_path = dir.journal_path();
+    if let Err(e) = std::fs::remove_file(&journal_path) {
+        tracing::warn!("could not remove the finished journal {}: {e}", journal_path.display());
+    }
+    Ok(RunReport {
+        run_id: state.run_id,
+        run_date: state.run_date,
+        resumed,
+        collected,
+        per_endpoint,
+        row,
+        tables: tables.iter().map(|p| target.published_name(p)).collect(),
+        embedded: EmbedStats { embedder_id: String::new(), rows: 0, newly_embedded: 0, path: PathBuf::new() },
+        run_metrics: PathBuf::new(),
+        alerts: Vec::new(),
+        trends: Vec::new(),
+        comparable_runs: 0,
+        report: PathBuf::new(),
+        output: target.describe(),
+        collect_only: true,
     })
 }
 

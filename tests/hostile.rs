@@ -526,7 +526,7 @@ fn an_output_that_cannot_hold_tables_is_bad_input() {
 fn unfinished_run(config: &Path, date: &str, journal: &[u8]) -> String {
     let cfg = hivewatch::config::Config::load(config).unwrap();
     let suite = hivewatch::probes::Suite::load(&cfg.suite_dir).unwrap();
-    let output = hivewatch::store::Output::local(&cfg.output);
+    let output = hivewatch::store::Output::local(cfg.output.dir().expect("a folder output"));
     let plan = hivewatch::plan::Plan::new(cfg, suite);
     let started_at = chrono::Utc::now() - chrono::Duration::days(3);
     let state = hivewatch::collect::journal::RunState {

@@ -10,10 +10,12 @@ use toml::Spanned;
 pub mod alerts;
 pub mod embed;
 pub mod endpoint;
+pub mod output;
 
 pub use embed::{EmbedConfig, HubModel};
 pub use endpoint::{Endpoint, EndpointMeta, Limits, Sampling};
 use endpoint::{MAX_CONCURRENCY, bounded_u32};
+pub use output::{Consortium, OutputLocation};
 
 use crate::input::{InputError, LineIndex, line_of};
 use crate::secrets::SecretKey;
@@ -59,6 +61,8 @@ struct RawConfig {
     alerts: alerts::AlertConfig,
     #[serde(default)]
     endpoints: Vec<endpoint::RawEndpoint>,
+    #[serde(default)]
+    consortium: Option<output::RawConsortium>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,7 +90,10 @@ struct RawRun {
     #[serde(default = "default_samples")]
     samples: Spanned<u32>,
     #[serde(default = "default_output")]
-    output: String,
+    output: Spanned<String>,
+    /// Journal, embedding cache, scratch and lock (default: beside a folder output, in the
+    /// user's cache folder for an object-store one).
+    state_dir: Option<String>,
     /// Cap on requests in flight across all endpoints.
     #[serde(default = "default_global_concurrency")]
     max_concurrency: Spanned<u32>,
@@ -95,8 +102,8 @@ struct RawRun {
 fn default_samples() -> Spanned<u32> {
     Spanned::new(0..0, 2)
 }
-fn default_output() -> String {
-    "reports".into()
+fn default_output() -> Spanned<String> {
+    Spanned::new(0..0, "reports".into())
 }
 fn default_global_concurrency() -> Spanned<u32> {
     Spanned::new(0..0, 64)
@@ -112,7 +119,12 @@ pub struct Config {
     pub path: PathBuf,
     pub suite_dir: PathBuf,
     pub samples: u32,
-    pub output: PathBuf,
+    /// Where the tables go: a folder or an object-store URL (`[run] output`).
+    pub output: OutputLocation,
+    /// `[run] state_dir`, when set: where the journal, embedding cache, scratch and lock live.
+    /// Not part of the content hash (moving it must not turn tonight's run into a new one).
+    #[serde(skip)]
+    pub state_dir: Option<PathBuf>,
     pub max_concurrency: u32,
     pub embed: EmbedConfig,
     /// The behaviour lexicon file (`[features] lexicon`); the built-in one when `None`.
@@ -133,6 +145,9 @@ pub struct Config {
     #[serde(skip)]
     pub embed_api_key: Option<SecretKey>,
     pub endpoints: Vec<Endpoint>,
+    /// `[consortium]`: this machine's member name and, for a coordinator, the members.
+    #[serde(skip_serializing_if = "Consortium::is_empty")]
+    pub consortium: Consortium,
 }
 
 impl Config {
@@ -164,10 +179,17 @@ impl Config {
             return Err(err(raw.run.suite.span(), "run.suite is empty".into())
                 .hint("name a probe suite folder, e.g. suite = \"probes/core\""));
         }
-        if raw.endpoints.is_empty() {
+        let consortium = match &raw.consortium {
+            Some(c) => output::parse_consortium(c, &err, &|e: InputError, h: &str| e.hint(h))?,
+            None => Consortium::default(),
+        };
+        // A coordinator's configuration needs no endpoints: it analyses what members send.
+        if raw.endpoints.is_empty() && consortium.members.is_empty() {
             return Err(InputError::new(path, None, "no [[endpoints]] are configured")
                 .hint("add at least one [[endpoints]] table with name, provider, base_url and model"));
         }
+        let output = OutputLocation::parse(raw.run.output.get_ref(), &resolve)
+            .map_err(|(message, hint)| err(raw.run.output.span(), message).hint(hint))?;
 
         let lines = LineIndex::new(source);
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -211,9 +233,11 @@ impl Config {
             path: path.to_owned(),
             suite_dir: resolve(raw.run.suite.get_ref()),
             samples,
-            output: resolve(&raw.run.output),
+            output,
+            state_dir: raw.run.state_dir.as_deref().map(resolve),
             max_concurrency,
             endpoints,
+            consortium,
         })
     }
 
@@ -348,7 +372,9 @@ api_key_env = "ACME_KEY"
         let c = parse(GOOD).unwrap();
         assert_eq!(c.samples, 2);
         assert_eq!(c.suite_dir, Path::new("/etc/hw/probes/core"));
-        assert_eq!(c.output, Path::new("/etc/hw/reports"));
+        assert_eq!(c.output, OutputLocation::Dir("/etc/hw/reports".into()));
+        assert_eq!(c.state_dir, None);
+        assert!(c.consortium.is_empty());
         let ep = &c.endpoints[0];
         assert_eq!(ep.provider, Provider::Openai);
         assert_eq!(ep.sampling.max_tokens, 512);
@@ -402,6 +428,35 @@ api_key_env = "ACME_KEY"
         c.resolve_keys(|_| Some("sk-secret-123456".into())).unwrap();
         assert!(!format!("{c:?}").contains("sk-secret"));
         assert!(!serde_json::to_string(&c).unwrap().contains("sk-secret"));
+    }
+
+    #[test]
+    fn consortium_roles_and_object_store_outputs() {
+        let src = GOOD.replace("output = \"reports\"", "output = \"s3://bucket/hw\"\nstate_dir = \"state\"");
+        let src = format!("{src}\n[consortium]\nmember = \"lab-a\"\n");
+        let c = parse(&src).unwrap();
+        assert_eq!(c.output, OutputLocation::Url("s3://bucket/hw".into()));
+        assert_eq!(c.state_dir.as_deref(), Some(Path::new("/etc/hw/state")));
+        assert_eq!(c.consortium.member.as_deref(), Some("lab-a"));
+        // A coordinator needs no endpoints.
+        let coordinator =
+            "[run]\nsuite = \"probes/core\"\noutput = \"s3://b/p\"\n[consortium]\nmembers = [\"lab-a\", \"lab-b\"]\n";
+        assert_eq!(parse(coordinator).unwrap().consortium.members, ["lab-a", "lab-b"]);
+        let e = parse(&coordinator.replace("\"lab-b\"", "\"Lab B\"")).unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.to_string().contains("member name"), "{e}");
+        let e = parse(&GOOD.replace("\"reports\"", "\"s3://key:secret@bucket/p\"")).unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(!e.to_string().contains("secret@"), "the message never repeats a credential: {e}");
+    }
+
+    #[test]
+    fn a_folder_output_keeps_its_content_hash() {
+        // The hash of a configuration written before outputs could be URLs: the same JSON.
+        let c = parse(GOOD).unwrap();
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["output"], "/etc/hw/reports");
+        assert!(json.get("consortium").is_none());
     }
 
     #[test]

@@ -64,6 +64,12 @@ impl Output {
         Output { root, state }
     }
 
+    /// An output root whose state lives elsewhere (`[run] state_dir`; or a local mirror of an
+    /// object-store output, whose state stays on local disk).
+    pub fn with_state(root: impl Into<PathBuf>, state: impl Into<PathBuf>) -> Self {
+        Output { root: root.into(), state: state.into() }
+    }
+
     /// The output root (the folder analysts point DuckDB at).
     pub fn root(&self) -> &Path {
         &self.root

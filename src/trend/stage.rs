@@ -16,7 +16,7 @@ use crate::vocab::Scope;
 
 /// How many earlier runs, at most, are looked at for comparable ones, as a multiple of the
 /// longest window: past a change of instrument, older runs are never read.
-const LOOK_BACK: usize = 3;
+pub const LOOK_BACK: usize = 3;
 
 /// Tonight's trends and what happened to the panel.
 #[derive(Debug, Clone)]

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Benchmark: a consortium's night against a local S3 server, the same night on local disk, and
+# the cost of history.
+#
+#   benches/consortium.sh [ENDPOINTS_PER_MEMBER] [SAMPLES] [HISTORY_NIGHTS]
+#   (default 20 2 365: 3 members x 20 endpoints x probes/core (200) x 2 samples = 24,000 requests)
+#
+# Builds the release binary, starts `hivewatch simulate serve` and moto's S3 server (from the venv
+# scripts/test.sh makes, $HIVEWATCH_S3_PYTHON) on 127.0.0.1, and times with GNU time (wall time,
+# peak RSS) each member's `run --collect-only` and the coordinator's `analyze --date`:
+#
+#   1. the night with a folder as the output (a consortium on a shared disk);
+#   2. the same night with s3://bench/night as the output, the coordinator's mirror empty;
+#   3. HISTORY_NIGHTS earlier nights generated from it (benches/consortium_history.py), then the
+#      next night: members again, the coordinator with an empty state folder (a new machine: it
+#      pulls the whole window it reads; nightly it would find most of it mirrored already).
+#
+# Members run one after another here (on their own machines they run at once); the simulator
+# and moto share the machine's cores with hivewatch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+per=${1:-20}
+samples=${2:-2}
+history=${3:-365}
+
+. benches/common.sh
+start_simulator
+s3py=${HIVEWATCH_S3_PYTHON:-$HOME/.cache/hivewatch-s3-venv/bin/python}
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$s3py" -m moto.server -H 127.0.0.1 -p "$port" > "$work/moto.log" 2>&1 &
+moto_pid=$!
+trap 'kill $sim_pid $moto_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2> /dev/null && break; sleep 0.2; done
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
+export AWS_ENDPOINT="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true NO_PROXY=127.0.0.1
+"$s3py" tests/py/s3_tool.py bucket "$AWS_ENDPOINT" bench
+suite="$PWD/probes/core"
+members=(lab-a lab-b lab-c)
+
+make_configs() { # $1 folder, $2 output
+    mkdir -p "$1"
+    local providers=(openai anthropic gemini) m i p base
+    for m in "${members[@]}"; do
+        {
+            printf '[run]\nsuite = "%s"\nsamples = %s\noutput = "%s"\nstate_dir = "state-%s"\nmax_concurrency = 64\n\n[sampling]\nseed = 1\n\n[limits]\nmax_concurrency = 8\n\n[consortium]\nmember = "%s"\n' "$suite" "$samples" "$2" "$m" "$m"
+            for i in $(seq 0 $((per - 1))); do
+                p=${providers[$((i % 3))]}
+                base=$url
+                [ "$p" = openai ] && base="$url/v1"
+                # Families shared across members, so the union has structure to find.
+                printf '\n[[endpoints]]\nname = "fam%s-m%s"\nprovider = "%s"\nbase_url = "%s"\nmodel = "fam%s-%s-m%s"\n' $((i % 7)) "$i" "$p" "$base" $((i % 7)) "$m" "$i"
+            done
+        } > "$1/$m.toml"
+    done
+    printf '[run]\nsuite = "%s"\noutput = "%s"\nstate_dir = "state-coordinator"\n\n[consortium]\nmembers = ["lab-a", "lab-b", "lab-c"]\n' "$suite" "$2" > "$1/coordinator.toml"
+}
+
+results="$work/results"
+timed() { # $1 label, then the command; analyze's exit 1 (an alert) counts as success
+    local label=$1
+    shift
+    local code=0
+    /usr/bin/time -f '%e %M' -o "$work/time" "$@" > "$work/last.log" 2>&1 || code=$?
+    if [ "$code" -ne 0 ] && [ "$code" -ne 1 ]; then
+        cat "$work/last.log" >&2
+        exit "$code"
+    fi
+    read -r wall rss < "$work/time"
+    echo "$label $wall $rss" >> "$results"
+    printf '%-34s %8.1f s %8.0f MiB\n' "$label" "$wall" "$(echo "$rss / 1024" | bc -l)"
+}
+
+night() { # $1 label, $2 folder, $3 date
+    local m
+    for m in "${members[@]}"; do
+        timed "$1 $m" "$bin" -q run --collect-only --config "$2/$m.toml" --run-date "$3"
+    done
+    timed "$1 analyze" "$bin" -q analyze --config "$2/coordinator.toml" --date "$3"
+}
+
+echo "== $((3 * per)) endpoints in 3 members x $(ls probes/core/*.toml | wc -l) suite files x $samples samples"
+make_configs "$work/local" "$work/local/out"
+night local "$work/local" 2026-01-01
+make_configs "$work/s3" "s3://bench/night"
+night s3 "$work/s3" 2026-01-01
+
+echo "== $history earlier nights"
+gen_start=$(date +%s)
+"$s3py" benches/consortium_history.py "$AWS_ENDPOINT" bench night 2026-01-01 "$history" "$work/history"
+echo "generated in $(($(date +%s) - gen_start)) s"
+next=$(python3 -c "import datetime; print(datetime.date(2026, 1, 1) + datetime.timedelta(days=$history + 1))")
+rm -rf "$work/s3/state-coordinator"
+night "s3+history" "$work/s3" "$next"
+
+python3 - "$results" "$((3 * per * 200 * samples))" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    *label, wall, rss = line.split()
+    rows[" ".join(label)] = (float(wall), int(rss) / 1024)
+requests = int(sys.argv[2])
+def total(prefix):
+    return sum(v[0] for k, v in rows.items() if k.startswith(prefix + " ") and "warm" not in k)
+def collect(prefix):
+    return sum(v[0] for k, v in rows.items() if k.startswith(prefix + " lab-"))
+print()
+for p in ["local", "s3", "s3+history"]:
+    print(f"{p:<12} night {total(p):7.1f} s   members {collect(p):7.1f} s ({requests / collect(p):6.0f} requests/s)   analyze {rows[p + ' analyze'][0]:6.1f} s   peak RSS {max(v[1] for k, v in rows.items() if k.startswith(p + ' ')):6.0f} MiB")
+print(f"s3 / local, whole night:               {total('s3') / total('local'):.2f}x")
+print(f"s3 / local, the analysis:              {rows['s3 analyze'][0] / rows['local analyze'][0]:.2f}x")
+print(f"with history / first night, whole:     {total('s3+history') / total('s3'):.2f}x")
+print(f"with history / first night, analysis:  {rows['s3+history analyze'][0] / rows['s3 analyze'][0]:.2f}x (the coordinator's mirror empty both times)")
+PY

@@ -1,0 +1,227 @@
+//! Where the tables go (`[run] output`, `[run] state_dir`) and a consortium member's or
+//! coordinator's role (`[consortium]`).
+//!
+//! `output` is a folder (a plain path, or a `file://` URL: the same thing) or an object-store
+//! URL: `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix` (also `abfs://`,
+//! `abfss://`, `s3a://`). Credentials never go in the URL: each cloud's own environment
+//! variables hold them.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, Serializer};
+use toml::Spanned;
+
+/// Where a run writes its tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputLocation {
+    /// A folder on a local (or mounted) disk.
+    Dir(PathBuf),
+    /// An object-store URL, normalised (no trailing slash).
+    Url(String),
+}
+
+/// The object-store schemes an output URL may use.
+pub const URL_SCHEMES: &[&str] = &["s3", "s3a", "gs", "az", "adl", "azure", "abfs", "abfss"];
+
+impl OutputLocation {
+    /// Parses what a person wrote: a URL with a known scheme, a `file://` URL, or a path
+    /// (relative paths resolved with `resolve`). The error is (message, hint).
+    pub fn parse(text: &str, resolve: &dyn Fn(&str) -> PathBuf) -> Result<Self, (String, String)> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err((
+                "output is empty".into(),
+                "name a folder, e.g. \"reports\", or a URL such as \"s3://bucket/hivewatch\"".into(),
+            ));
+        }
+        let Some((scheme, _)) = text.split_once("://") else {
+            return Ok(OutputLocation::Dir(resolve(text)));
+        };
+        let scheme = scheme.to_ascii_lowercase();
+        // Checked first, so no message below repeats a credential.
+        if let Ok(url) = reqwest::Url::parse(text)
+            && (!url.username().is_empty()
+                || url.password().is_some()
+                || url.query().is_some()
+                || url.fragment().is_some())
+        {
+            return Err((
+                "the output URL carries credentials, a query or a fragment".into(),
+                "write only scheme://bucket/prefix: credentials come from the cloud's environment variables (README, \"Consortium\"), never from the file".into(),
+            ));
+        }
+        if scheme == "file" {
+            let url = reqwest::Url::parse(text).map_err(|e| {
+                (format!("output {text:?} is not a URL: {e}"), "write file:///absolute/path, or the path alone".into())
+            })?;
+            let path = url.to_file_path().map_err(|_| {
+                (
+                    format!("output {text:?} is not a local file URL"),
+                    "write file:///absolute/path, or the path alone".into(),
+                )
+            })?;
+            return Ok(OutputLocation::Dir(path));
+        }
+        if !URL_SCHEMES.contains(&scheme.as_str()) {
+            return Err((
+                format!("output {text:?}: the scheme {scheme}:// is not one hivewatch can write to"),
+                "use a folder, file://, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix".into(),
+            ));
+        }
+        let url = reqwest::Url::parse(text)
+            .map_err(|e| (format!("output {text:?} is not a URL: {e}"), "write it as s3://bucket/prefix".into()))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err((format!("output {text:?} names no bucket"), "write it as s3://bucket/prefix".into()));
+        }
+        if text.split('/').skip(3).any(|s| s == "." || s == "..") {
+            return Err((
+                format!("output {text:?}: a prefix may not contain . or .. segments"),
+                "write the prefix in full".into(),
+            ));
+        }
+        Ok(OutputLocation::Url(text.trim_end_matches('/').to_owned()))
+    }
+
+    /// The local folder, if the output is one.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            OutputLocation::Dir(p) => Some(p),
+            OutputLocation::Url(_) => None,
+        }
+    }
+
+    /// The output as people write it (the path, or the URL).
+    pub fn display(&self) -> String {
+        match self {
+            OutputLocation::Dir(p) => p.display().to_string(),
+            OutputLocation::Url(u) => u.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for OutputLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display())
+    }
+}
+
+/// Serialised as the path or URL alone, so the configuration's content hash of a folder output
+/// is what it was when `output` was a plain path.
+impl Serialize for OutputLocation {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OutputLocation::Dir(p) => p.serialize(s),
+            OutputLocation::Url(u) => u.serialize(s),
+        }
+    }
+}
+
+/// `[consortium]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsortium {
+    /// This machine's member name: `hivewatch run --collect-only` publishes under it.
+    pub member: Option<Spanned<String>>,
+    /// The members a coordinator's `hivewatch analyze --date` waits for.
+    #[serde(default)]
+    pub members: Vec<Spanned<String>>,
+}
+
+/// A consortium role: a member collecting with its own keys, a coordinator analysing the union,
+/// or both. Empty outside a consortium.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Consortium {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+}
+
+impl Consortium {
+    pub fn is_empty(&self) -> bool {
+        self.member.is_none() && self.members.is_empty()
+    }
+}
+
+/// Longest member name: it is a path segment and a prefix of every endpoint name in the union.
+pub const MAX_MEMBER_NAME: usize = 64;
+
+/// Whether `name` may name a member: lower-case ASCII letters, digits, `_` and `-`.
+pub fn valid_member_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_MEMBER_NAME
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Validates `[consortium]`; `err` makes an error at a span.
+pub fn parse_consortium<E>(
+    raw: &RawConsortium,
+    err: &dyn Fn(std::ops::Range<usize>, String) -> E,
+    hint: &dyn Fn(E, &str) -> E,
+) -> Result<Consortium, E> {
+    let check = |name: &Spanned<String>, key: &str| -> Result<String, E> {
+        let n = name.get_ref().trim();
+        if valid_member_name(n) {
+            Ok(n.to_owned())
+        } else {
+            Err(hint(
+                err(name.span(), format!("consortium.{key} {n:?} is not a usable member name")),
+                "use 1 to 64 lower-case letters, digits, '_' or '-' (it becomes a partition folder and a prefix of endpoint names)",
+            ))
+        }
+    };
+    let member = raw.member.as_ref().map(|m| check(m, "member")).transpose()?;
+    let mut members: Vec<String> = Vec::with_capacity(raw.members.len());
+    for m in &raw.members {
+        let name = check(m, "members")?;
+        if members.contains(&name) {
+            return Err(hint(
+                err(m.span(), format!("consortium.members lists {name:?} twice")),
+                "list each member once",
+            ));
+        }
+        members.push(name);
+    }
+    Ok(Consortium { member, members })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<OutputLocation, (String, String)> {
+        OutputLocation::parse(t, &|p| Path::new("/etc/hw").join(p))
+    }
+
+    #[test]
+    fn paths_file_urls_and_object_urls() {
+        assert_eq!(parse("reports").unwrap(), OutputLocation::Dir("/etc/hw/reports".into()));
+        assert_eq!(parse("file:///data/hw").unwrap(), OutputLocation::Dir("/data/hw".into()));
+        assert_eq!(parse("s3://bucket/a/b/").unwrap(), OutputLocation::Url("s3://bucket/a/b".into()));
+        assert_eq!(parse("gs://bucket").unwrap(), OutputLocation::Url("gs://bucket".into()));
+        assert_eq!(parse("az://container/p").unwrap(), OutputLocation::Url("az://container/p".into()));
+    }
+
+    #[test]
+    fn credentials_and_unknown_schemes_are_refused() {
+        assert!(parse("s3://AKIA:secret@bucket/p").unwrap_err().0.contains("credentials"));
+        assert!(parse("s3://bucket/p?X-Amz-Signature=1").unwrap_err().0.contains("credentials"));
+        assert!(parse("ftp://host/p").unwrap_err().0.contains("ftp://"));
+        assert!(parse("s3:///p").is_err());
+        assert!(parse("s3://bucket/../p").is_err());
+    }
+
+    #[test]
+    fn member_names() {
+        assert!(valid_member_name("lab-a_2"));
+        for bad in ["", "Lab", "a/b", "a b", "é", &"x".repeat(65)] {
+            assert!(!valid_member_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_folder_serialises_as_its_path() {
+        let j = serde_json::to_string(&OutputLocation::Dir("/x/reports".into())).unwrap();
+        assert_eq!(j, serde_json::to_string(&PathBuf::from("/x/reports")).unwrap());
+    }
+}

@@ -1,0 +1,129 @@
+//! The union `responses` of a consortium's night: every published member's rows, once, keyed by
+//! (member, endpoint). Two members may name endpoints alike, so in the union an endpoint is
+//! `<member>/<endpoint>` (the name every later table keys models by), and two columns are
+//! added at the end: `member` and `member_run_id` (the member's own run, under
+//! `members/member=<name>/`). `model` stays the model name the member sent.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{Field, Schema};
+
+use crate::collect::responses;
+use crate::store::{StoreError, TableWriter};
+
+/// `responses`' columns, then `member` and `member_run_id`.
+pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
+    let mut fields: Vec<Field> = responses::SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("member", arrow_schema::DataType::Utf8, false));
+    fields.push(Field::new("member_run_id", arrow_schema::DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+});
+
+/// One member's published night, as it goes into the union.
+#[derive(Debug, Clone)]
+pub struct MemberPart {
+    pub member: String,
+    pub run_id: String,
+    /// The member's `responses` file (local: in place, or pulled into the mirror).
+    pub responses: PathBuf,
+}
+
+/// The union's name for a member's endpoint.
+pub fn endpoint_name(member: &str, endpoint: &str) -> String {
+    format!("{member}/{endpoint}")
+}
+
+/// Writes the union of the members' `responses` as one file, streaming (a batch in memory at a
+/// time). Returns the rows written.
+pub fn write(out: &Path, run_id: &str, parts: &[MemberPart]) -> Result<u64, StoreError> {
+    let mut writer = TableWriter::create(out, Arc::clone(&SCHEMA))?;
+    for part in parts {
+        for batch in crate::store::batch_reader(&part.responses, 4096)? {
+            let batch = batch.map_err(|source| StoreError::Arrow { table: responses::TABLE, source })?;
+            writer.write(&relabel(&batch, &part.responses, run_id, part)?)?;
+        }
+    }
+    writer.finish()
+}
+
+/// A member's batch as union rows: its columns by name (a missing or retyped one names the
+/// file), the union's run id, prefixed endpoint names, and the member columns.
+fn relabel(batch: &RecordBatch, path: &Path, run_id: &str, part: &MemberPart) -> Result<RecordBatch, StoreError> {
+    let n = batch.num_rows();
+    let column_error =
+        |name: &str, problem: String| StoreError::Column { path: path.to_owned(), column: name.to_owned(), problem };
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(SCHEMA.fields().len());
+    for field in responses::SCHEMA.fields() {
+        let name = field.name();
+        let column = match name.as_str() {
+            "run_id" => Arc::new(StringArray::from(vec![run_id; n])) as ArrayRef,
+            "endpoint" => {
+                let c = crate::store::columns::Columns::new(batch, path);
+                let endpoints = c.strings("endpoint")?;
+                Arc::new((0..n).map(|i| Some(endpoint_name(&part.member, endpoints.value(i)))).collect::<StringArray>())
+            }
+            _ => {
+                let c = batch.column_by_name(name).ok_or_else(|| column_error(name, "is missing".into()))?;
+                if c.data_type() != field.data_type() {
+                    return Err(column_error(
+                        name,
+                        format!("is {} where {} was expected", c.data_type(), field.data_type()),
+                    ));
+                }
+                if !field.is_nullable() && c.null_count() > 0 {
+                    return Err(column_error(name, "holds nulls".into()));
+                }
+                Arc::clone(c)
+            }
+        };
+        columns.push(column);
+    }
+    columns.push(Arc::new(StringArray::from(vec![part.member.as_str(); n])));
+    columns.push(Arc::new(StringArray::from(vec![part.run_id.as_str(); n])));
+    RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
+        .map_err(|source| StoreError::Arrow { table: responses::TABLE, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::responses::{ImportedResponse, write_imported};
+
+    #[test]
+    fn members_with_the_same_endpoint_names_stay_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let row = |model: &str, probe: &str| ImportedResponse {
+            model: model.into(),
+            probe_id: probe.into(),
+            category: "c".into(),
+            sample_index: 0,
+            text: format!("{model} on {probe}"),
+            truncated: false,
+        };
+        let at = chrono::Utc::now();
+        let a = dir.path().join("a.parquet");
+        let b = dir.path().join("b.parquet");
+        write_imported(&a, "run-a", at, &[row("gpt", "p1"), row("gpt", "p2")]).unwrap();
+        write_imported(&b, "run-b", at, &[row("gpt", "p1")]).unwrap();
+        let parts = [
+            MemberPart { member: "lab-a".into(), run_id: "run-a".into(), responses: a },
+            MemberPart { member: "lab-b".into(), run_id: "run-b".into(), responses: b },
+        ];
+        let out = dir.path().join("union.parquet");
+        assert_eq!(write(&out, "consortium-20260101", &parts).unwrap(), 3);
+
+        let batches = crate::store::read_batches(&out).unwrap();
+        let c = crate::store::columns::Columns::new(&batches[0], &out);
+        let endpoints: Vec<&str> = (0..3).map(|i| c.strings("endpoint").unwrap().value(i)).collect();
+        assert_eq!(endpoints, ["lab-a/gpt", "lab-a/gpt", "lab-b/gpt"]);
+        assert_eq!(c.strings("member").unwrap().value(2), "lab-b");
+        assert_eq!(c.strings("member_run_id").unwrap().value(0), "run-a");
+        assert_eq!(c.strings("run_id").unwrap().value(1), "consortium-20260101");
+        assert_eq!(c.strings("model").unwrap().value(2), "gpt", "the model sent is kept");
+        // Later stages read the union like any responses file.
+        let mut texts = crate::collect::responses::OkTexts::open(&out, 10).unwrap();
+        assert_eq!(texts.next_chunk().unwrap().unwrap().len(), 3);
+    }
+}

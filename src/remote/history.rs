@@ -1,0 +1,188 @@
+//! What a night reads of earlier runs, pulled into the mirror before the tail, so the stages
+//! find it where they look on a folder output. Bounded: the last [`runs_needed`] runs' `runs`
+//! rows, and of those only this embedder's `trends` and `alerts` (the report's history and the
+//! CUSUM state), the comparable runs' `run_metrics` (the trend windows) and the latest
+//! comparable run's `probe_metrics` (the report's probes that moved). A night's cost does not
+//! grow with history: listings start at the oldest date needed.
+//!
+//! A stage that starts reading another table of earlier runs must be added here, or it will
+//! not find it on an object-store output (the tests of `tests/consortium.rs` would say so).
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+
+use super::mirror::{Mirror, PullStats};
+use super::{Listed, RemoteError};
+use crate::metrics::tables::{probe_metrics, run_metrics};
+use crate::plan::runs::{self, RunInfo};
+use crate::store::{EmbedderTag, Output};
+use crate::trend::TrendSettings;
+
+/// The tables of earlier runs a night reads. Everything else in the mirror is tonight's.
+pub const HISTORY_TABLES: &[&str] =
+    &[runs::TABLE, run_metrics::TABLE, crate::trend::table::TABLE, crate::alert::table::TABLE, probe_metrics::TABLE];
+
+/// Earlier runs a night may read: the report's chart history, or the trend stage's look-back,
+/// whichever is longer.
+pub fn runs_needed(settings: &TrendSettings) -> usize {
+    crate::report::data::HISTORY_RUNS
+        .max(crate::trend::stage::LOOK_BACK * settings.baseline_runs.max(settings.trend_runs))
+}
+
+/// What [`pull`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HistoryStats {
+    /// Earlier runs within the window.
+    pub runs: usize,
+    pub pulled: PullStats,
+    /// Mirrored files no longer needed, removed.
+    pub forgotten: usize,
+}
+
+/// `<table>/run_date=YYYY-MM-DD/<stem>.parquet` -> (date, stem).
+fn parse_key(table: &str, key: &str) -> Option<(NaiveDate, String)> {
+    let rest = key.strip_prefix(table)?.strip_prefix("/run_date=")?;
+    let (date, file) = rest.split_once('/')?;
+    let stem = file.strip_suffix(".parquet")?;
+    if stem.starts_with('.') || stem.contains('/') {
+        return None;
+    }
+    Some((NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?, stem.to_owned()))
+}
+
+fn date_key(table: &str, date: NaiveDate) -> String {
+    format!("{table}/run_date={}", date.format("%Y-%m-%d"))
+}
+
+/// Pulls what tonight's tail reads of earlier runs into the mirror, and forgets mirrored history
+/// it no longer needs (so the stages, which list the mirror, see exactly this window).
+pub async fn pull(
+    mirror: &Mirror,
+    output: &Output,
+    tonight: &RunInfo,
+    tag: &EmbedderTag,
+    settings: &TrendSettings,
+) -> Result<HistoryStats, RemoteError> {
+    let remote = mirror.remote();
+    let n = runs_needed(settings);
+    let before = |d: &NaiveDate, id: &str| (*d, id) < (tonight.run_date, tonight.run_id.as_str());
+    let earlier = |listed: &[Listed]| -> Vec<(NaiveDate, String, Listed)> {
+        let mut v: Vec<_> = listed
+            .iter()
+            .filter_map(|l| {
+                let (d, id) = parse_key(runs::TABLE, &l.key)?;
+                before(&d, &id).then(|| (d, id, l.clone()))
+            })
+            .collect();
+        v.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        v
+    };
+    // Nightly runs: a window of 2n days holds the last n. Sparser runs: list them all.
+    let from = tonight.run_date - chrono::Days::new(2 * n as u64 + 31);
+    let mut found = earlier(&remote.list(&format!("{}/", runs::TABLE), Some(&date_key(runs::TABLE, from))).await?);
+    if found.len() < n {
+        found = earlier(&remote.list(&format!("{}/", runs::TABLE), None).await?);
+    }
+    let selected: Vec<(NaiveDate, String, Listed)> = found.split_off(found.len().saturating_sub(n));
+    let key = |table: &str, d: NaiveDate, id: &str| {
+        mirror.key_of(&output.per_embedder_path(table, d, id, tag)).expect("the output is the mirror")
+    };
+    let tonights = |k: &str| {
+        parse_key(k.split('/').next().unwrap_or(""), k)
+            .is_some_and(|(d, stem)| d == tonight.run_date && stem.starts_with(&tonight.run_id))
+    };
+
+    // The runs rows first: comparability is read from them.
+    let mut wanted: HashSet<String> = selected.iter().map(|(_, _, l)| l.key.clone()).collect();
+    let forgotten_runs = mirror
+        .forget(&|k| !k.starts_with(&format!("{}/", runs::TABLE)) || wanted.contains(k) || tonights(k))
+        .map_err(|e| local_error(remote.url(), e))?;
+    let mut pulled = mirror.pull(&selected.iter().map(|(_, _, l)| l.clone()).collect::<Vec<_>>()).await?;
+
+    let Some(oldest) = selected.first().map(|s| s.0) else {
+        let forgotten = forget_history(mirror, &wanted, &tonights).map_err(|e| local_error(remote.url(), e))?;
+        return Ok(HistoryStats { runs: 0, pulled, forgotten: forgotten + forgotten_runs });
+    };
+    let mut listed = std::collections::HashMap::new();
+    for table in &HISTORY_TABLES[1..] {
+        for l in remote.list(&format!("{table}/"), Some(&date_key(table, oldest))).await? {
+            listed.insert(l.key.clone(), l);
+        }
+    }
+    let mut objects = Vec::new();
+    let mut want = |k: String, objects: &mut Vec<Listed>| {
+        if let Some(l) = listed.get(&k) {
+            objects.push(l.clone());
+            wanted.insert(k);
+        }
+    };
+    let mut newest_comparable = None;
+    for (d, id, _) in &selected {
+        want(key(crate::trend::table::TABLE, *d, id), &mut objects);
+        want(key(crate::alert::table::TABLE, *d, id), &mut objects);
+        let metrics = key(run_metrics::TABLE, *d, id);
+        if listed.contains_key(&metrics) {
+            let info = runs::read_info(output, *d, id)
+                .map_err(|e| local_error(remote.url(), std::io::Error::other(e.to_string())))?;
+            if info.comparable(tonight) {
+                want(metrics, &mut objects);
+                newest_comparable = Some((*d, id.clone()));
+            }
+        }
+    }
+    if let Some((d, id)) = newest_comparable {
+        want(key(probe_metrics::TABLE, d, &id), &mut objects);
+    }
+    let forgotten = forget_history(mirror, &wanted, &tonights).map_err(|e| local_error(remote.url(), e))?;
+    let more = mirror.pull(&objects).await?;
+    pulled.downloaded += more.downloaded;
+    pulled.unchanged += more.unchanged;
+    pulled.bytes += more.bytes;
+    Ok(HistoryStats { runs: selected.len(), pulled, forgotten: forgotten + forgotten_runs })
+}
+
+/// Removes mirrored history-table files outside the wanted set (tonight's own kept).
+fn forget_history(
+    mirror: &Mirror,
+    wanted: &HashSet<String>,
+    tonights: &dyn Fn(&str) -> bool,
+) -> std::io::Result<usize> {
+    mirror.forget(&|k| {
+        let table = k.split('/').next().unwrap_or("");
+        !HISTORY_TABLES.contains(&table) || wanted.contains(k) || tonights(k)
+    })
+}
+
+/// After a night is pushed: keep only the history tables in the mirror (tonight's among them
+/// are tomorrow's history); the night's responses, embeddings and the rest are in the store.
+pub fn forget_pushed(mirror: &Mirror) -> std::io::Result<usize> {
+    mirror.forget(&|k| HISTORY_TABLES.contains(&k.split('/').next().unwrap_or("")))
+}
+
+fn local_error(url: &str, e: std::io::Error) -> RemoteError {
+    RemoteError::new(
+        url,
+        super::RemoteErrorKind::Failed,
+        format!("the local mirror: {e}"),
+        Some("check [run] state_dir".into()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_to_dates_and_stems() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 4).unwrap();
+        assert_eq!(parse_key("runs", "runs/run_date=2026-03-04/r1.parquet"), Some((d, "r1".into())));
+        assert_eq!(
+            parse_key("trends", "trends/run_date=2026-03-04/r1.lexical-ab.parquet"),
+            Some((d, "r1.lexical-ab".into()))
+        );
+        assert_eq!(parse_key("runs", "runs/run_date=2026-03-04/.r1.parquet.tmp-1"), None);
+        assert_eq!(parse_key("runs", "runs/x/r1.parquet"), None);
+        assert_eq!(date_key("runs", d), "runs/run_date=2026-03-04");
+    }
+}
