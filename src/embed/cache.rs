@@ -175,7 +175,11 @@ impl EmbeddingCache {
         if vector.is_empty() || self.dim.is_some_and(|d| d as usize != vector.len()) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("a vector of {} dimensions does not belong in a cache of {:?}", vector.len(), self.dim),
+                format!(
+                    "a vector of {} dimensions does not belong in a cache of {}-dimensional vectors",
+                    vector.len(),
+                    self.dim.map_or_else(|| "non-empty".to_owned(), |d| d.to_string())
+                ),
             ));
         }
         let mut record = Vec::with_capacity(36 + vector.len() * 4);
@@ -251,7 +255,7 @@ mod tests {
         assert_eq!(c.len(), 10);
         assert_eq!(c.get(&[30; 32]).unwrap(), Some(vec![30.0; 64]));
         assert_eq!(c.get(&[31; 32]).unwrap(), None);
-        c.put([200; 32], &[2.0]).unwrap();
+        c.put([200; 32], &[2.0; 64]).unwrap();
         let path = c.path().to_owned();
         drop(c);
         let small = std::fs::metadata(&path).unwrap().len();
@@ -259,7 +263,7 @@ mod tests {
         let c = EmbeddingCache::open(dir.path(), "x").unwrap();
         assert_eq!(c.len(), 11);
         assert_eq!(c.get(&[90; 32]).unwrap(), Some(vec![90.0; 64]));
-        assert_eq!(c.get(&[200; 32]).unwrap(), Some(vec![2.0]));
+        assert_eq!(c.get(&[200; 32]).unwrap(), Some(vec![2.0; 64]));
         assert_eq!(c.bytes(), small);
     }
 }
