@@ -566,6 +566,13 @@ pub fn print_report(r: &RunReport, min_runs: usize) {
             say!("  {name:<28} {ok:>6} ok {failed:>6} failed");
         }
     }
+    // The cache's share says what a night cost in embedding time (0 new: all repeated answers).
+    say!(
+        "embedded {} responses with {} ({} new, the rest from the cache)",
+        r.embedded.rows,
+        r.embedded.embedder_id,
+        r.embedded.newly_embedded
+    );
     for line in headline(&r.trends, r.comparable_runs, min_runs) {
         say!("{line}");
     }

@@ -164,9 +164,13 @@ fn runs_embed_through_the_cache_and_analyze_reembeds_without_model_calls() {
     let sim = TestSim::start(SimConfig::default());
     let dir = tempfile::tempdir().unwrap();
     let suite = small_suite(dir.path(), 12);
-    // temperature 0: the second run repeats every answer, so all its texts are cached.
-    let header = "[sampling]\ntemperature = 0.0\n\n[embed]\nembedder = \"lexical\"\n";
-    let config = write_config(dir.path(), &suite, 2, header, &endpoints(4, &sim, ""));
+    // temperature 0: the second run repeats every answer, so all its texts are cached. The
+    // simulator's embedder: the lexical one is a pure function and skips the cache.
+    let header = format!(
+        "[sampling]\ntemperature = 0.0\n\n[embed]\nembedder = \"remote\"\nbase_url = \"{}\"\nmodel = \"sim-embed\"\n",
+        sim.openai_url()
+    );
+    let config = write_config(dir.path(), &suite, 2, &header, &endpoints(4, &sim, ""));
     let first = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     let reports = dir.path().join("reports");
@@ -184,13 +188,13 @@ fn runs_embed_through_the_cache_and_analyze_reembeds_without_model_calls() {
         "SELECT count(*), min(len(embedding)), max(len(embedding)), count(DISTINCT embedder_id), count(DISTINCT run_id) FROM read_parquet('{out}/embeddings/*/*.parquet')",
     );
     assert_eq!(dims[0][0].as_i64(), Some(2 * n));
-    assert_eq!(dims[0][1].as_i64(), Some(hivewatch::embed::lexical::DIM as i64));
+    assert_eq!(dims[0][1].as_i64(), Some(hivewatch::sim::SIM_EMBEDDING_DIM as i64));
     assert_eq!(dims[0][3], 1);
     assert_eq!(dims[0][4], 2);
     let runs = duckdb(&reports, "SELECT DISTINCT embedder_id FROM read_parquet('{out}/runs/*/*.parquet')");
-    assert_eq!(runs[0][0].as_str(), Some(hivewatch::embed::lexical::ID));
+    assert!(runs[0][0].as_str().is_some_and(|id| id.starts_with("remote:")), "{runs:?}");
 
-    // analyze with minilm: no request reaches any model.
+    // analyze with minilm: no request reaches any model (nor the simulator's embedder).
     let before = sim.requests();
     let out = hivewatch(
         &[
@@ -211,9 +215,9 @@ fn runs_embed_through_the_cache_and_analyze_reembeds_without_model_calls() {
         "SELECT split_part(embedder_id, ':', 1), count(*), max(len(embedding)) FROM read_parquet('{out}/embeddings/*/*.parquet') GROUP BY 1 ORDER BY 1",
     );
     assert_eq!(by.len(), 2, "{by:?}");
-    assert_eq!(by[1][0], "minilm");
-    assert_eq!(by[1][1].as_i64(), Some(2 * n));
-    assert_eq!(by[1][2], 384);
+    assert_eq!(by[0][0], "minilm");
+    assert_eq!(by[0][1].as_i64(), Some(2 * n));
+    assert_eq!(by[0][2], 384);
     // Vectors in the table equal a direct embedding of the stored text.
     let row = duckdb(
         &reports,

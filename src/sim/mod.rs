@@ -345,12 +345,18 @@ async fn gemini_generate(
 pub const SIM_EMBEDDING_DIM: usize = 256;
 
 /// The simulator's embedding of a text: the lexical embedding folded to
-/// [`SIM_EMBEDDING_DIM`] and renormalised. Deterministic, so tests can check it.
+/// [`SIM_EMBEDDING_DIM`] and renormalised (a fixed unit vector for a text with no word).
+/// Deterministic, so tests can check it.
 pub fn sim_embedding(text: &str) -> Vec<f32> {
     let full = crate::embed::lexical::embed(text);
     let mut v = vec![0f32; SIM_EMBEDDING_DIM];
     for (i, x) in full.iter().enumerate() {
         v[i % SIM_EMBEDDING_DIM] += x;
+    }
+    if v.iter().all(|&x| x == 0.0) {
+        // A text with no word (""): a neural embedder still gives a vector for it (its special
+        // tokens alone), and a remote embedder answering zeros is refused as broken.
+        v[0] = 1.0;
     }
     crate::embed::l2_normalise(&mut v);
     v
