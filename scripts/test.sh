@@ -76,6 +76,16 @@ PY
 fi
 export HIVEWATCH_SMOLLM2_GGUF="$gguf"
 
+# An S3-compatible server for tests/consortium.rs: moto, with DuckDB 1.4.4 and its httpfs
+# extension from PyPI, in a venv of their own.
+echo "== S3 server (moto) and DuckDB httpfs"
+s3_venv="${HIVEWATCH_S3_VENV:-$HOME/.cache/hivewatch-s3-venv}"
+if [ ! -x "$s3_venv/bin/python" ]; then
+    python3 -m venv "$s3_venv"
+fi
+"$s3_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements-s3.txt
+export HIVEWATCH_S3_PYTHON="$s3_venv/bin/python"
+
 # A real browser for the HTML report's test: Debian's chromium, headless.
 echo "== chromium"
 if ! command -v chromium > /dev/null; then
