@@ -122,7 +122,7 @@ pub fn derive_tables_guarded(
     check_stop()?;
     let measured = crate::metrics::stage::measure_run(output, date, &id, &tag)?;
     tracing::info!(run_id = %id, probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
-    let (lineage, lineage_path) = crate::lineage::stage::lineage_run(output, date, &id, &tag)?;
+    let (lineage, lineage_path, declares_any) = crate::lineage::stage::lineage_run(output, date, &id, &tag)?;
     tracing::info!(
         run_id = %id,
         rows = lineage.len(),
@@ -141,7 +141,7 @@ pub fn derive_tables_guarded(
         None => {
             let mut alerts = alert::evaluate(&mut trends, info.coverage, tail.alerts);
             alerts.extend(panel_change.as_ref().map(alert::panel_change));
-            alerts.extend(alert::undeclared(&lineage, info.coverage, info.is_imported(), tail.alerts));
+            alerts.extend(alert::undeclared(&lineage, declares_any, info.coverage, info.is_imported(), tail.alerts));
             alert::sort(&mut alerts);
             alerts
         }

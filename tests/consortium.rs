@@ -199,9 +199,10 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     let log = publish(0);
     assert!(log.contains("published s3://hive/night/members/member=lab-a/runs/run_date=2026-01-05/"), "{log}");
     publish(1);
-    // The member's night is its responses and its runs row, nothing in the main tables.
+    // The member's night is its responses, the prompts it asked and its runs row, nothing in the
+    // main tables.
     let lab_a = s3.ls("hive", "night/members/member=lab-a/");
-    assert_eq!(lab_a.len(), 2, "{lab_a:?}");
+    assert_eq!(lab_a.len(), 3, "{lab_a:?}");
     assert!(s3.ls("hive", "night/responses/").is_empty());
 
     // The coordinator holds no member key. Before lab-c publishes it analyses two of three,
@@ -234,9 +235,14 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
         wait_until(Duration::from_secs(30), || !s3.ls("hive", "night/_hivewatch/lease/").is_empty()),
         "the waiting analysis takes the lease"
     );
-    let second = hw(&["analyze", "--config", coord, "--date", DATE], &s3.env());
+    // A second coordinator, as on another machine (its own state folder): the lease refuses it.
+    let other = coordinator_config(&root.path().join("coordinator-2"), &suite, url, &["lab-a", "lab-b", "lab-c"]);
+    let second = hw(&["analyze", "--config", other.to_str().unwrap(), "--date", DATE], &s3.env());
     assert_eq!(second.status.code(), Some(4), "{}", text(&second));
     assert!(text(&second).contains("held by"), "{}", text(&second));
+    // On the same machine the output's lock says so first, with the same exit code.
+    let same = hw(&["analyze", "--config", coord, "--date", DATE], &s3.env());
+    assert_eq!(same.status.code(), Some(4), "{}", text(&same));
 
     // lab-c publishes late; the waiting analysis sees it and rewrites the night, whole.
     publish(2);
@@ -287,13 +293,14 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     assert_eq!(models[0][0], 6, "every member's models are measured");
     assert_eq!(s3.ls("hive", "night/html/latest.html").len(), 1);
 
-    // The analysts' queries run unchanged against the bucket (their `reports/` root replaced).
+    // The analysts' queries run unchanged against the bucket (their root variable set to it).
     let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/queries");
     let mut ran = 0;
     for entry in std::fs::read_dir(&queries).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "sql") {
-            let sql = std::fs::read_to_string(&path).unwrap().replace("'reports/", "'{root}/");
+            // The output root, as `hivewatch query --output` sets it.
+            let sql = format!("SET VARIABLE hivewatch_out = '{{root}}';\n{}", std::fs::read_to_string(&path).unwrap());
             let rows = night(&sql);
             ran += 1;
             if path.ends_with("diversity_over_time.sql") {
@@ -364,7 +371,7 @@ fn a_member_killed_mid_collection_resumes_and_publishes_once() {
     assert!(started.elapsed() < Duration::from_secs(60));
 
     let published = s3.ls("hive", "killed/members/member=lab-k/");
-    assert_eq!(published.len(), 2, "one responses file and one runs row: {published:?}");
+    assert_eq!(published.len(), 3, "one responses file, one probes file and one runs row: {published:?}");
     let rows = s3.sql(
         url,
         "SELECT count(*), count(DISTINCT (endpoint, probe_id, sample_index)) FROM read_parquet('{root}/members/member=lab-k/responses/*/*.parquet', hive_partitioning=true)",
@@ -409,7 +416,8 @@ fn a_plain_run_to_s3_reads_its_history_from_the_store() {
         "night 2 compared with night 1: {baseline:?}"
     );
     assert_eq!(s3.ls("hive", "plain/runs/").len(), 2);
-    assert_eq!(s3.ls("hive", "plain/html/").len(), 3, "two nights' pages and latest.html");
+    let pages = s3.ls("hive", "plain/html/");
+    assert_eq!(pages.len(), 5, "two nights' pages, latest.html and the index (html, json): {pages:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

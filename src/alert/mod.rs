@@ -165,11 +165,19 @@ pub fn sort(alerts: &mut [Alert]) {
 
 /// The `undeclared` rule over tonight's `lineage` rows: one alert per pair of models judged
 /// `undeclared` with a q-value at or under the rule's levels. Nothing when the night's coverage
-/// is under the guard (the coverage alert says why), when the rule is off, or for an imported
-/// run unless `on_imports`.
-pub fn undeclared(rows: &[LineageRow], coverage: f64, imported: bool, config: &AlertConfig) -> Vec<Alert> {
+/// is under the guard (the coverage alert says why), when the rule is off, for an imported run
+/// unless `on_imports`, or when the night declares no lineage at all (`declares_any`: no vendor,
+/// family or parent for any model): then every close pair would be "undeclared", and a
+/// configuration that never declares is not asking; the `lineage` table still has the verdicts.
+pub fn undeclared(
+    rows: &[LineageRow],
+    declares_any: bool,
+    coverage: f64,
+    imported: bool,
+    config: &AlertConfig,
+) -> Vec<Alert> {
     let rule = &config.undeclared;
-    if !rule.enabled || (imported && !rule.on_imports) || coverage < config.min_coverage {
+    if !declares_any || !rule.enabled || (imported && !rule.on_imports) || coverage < config.min_coverage {
         return Vec::new();
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -395,6 +403,33 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
+
+    /// The `undeclared` rule pages on a close undeclared pair of a nightly run, and stays quiet
+    /// on imports (by default), under the coverage guard, and where nothing is declared at all.
+    #[test]
+    fn undeclared_pages_only_where_lineage_is_declared() {
+        let row = LineageRow {
+            model: "b".into(),
+            relative: "a".into(),
+            rank: Some(1),
+            calibrated: Some((0.2, 0.18, 0.22)),
+            z: Some(5.0),
+            q: Some(1e-4),
+            n_probes: 200,
+            declared: None,
+            same_vendor: false,
+            verdict: Some(Verdict::Undeclared),
+        };
+        let config = AlertConfig::default();
+        let raised = undeclared(std::slice::from_ref(&row), true, 1.0, false, &config);
+        assert_eq!(raised.len(), 1);
+        assert_eq!((raised[0].severity, raised[0].scope.to_string()), (Severity::Warning, "pair:a|b".to_owned()));
+        assert!(undeclared(std::slice::from_ref(&row), false, 1.0, false, &config).is_empty(), "nothing declared");
+        assert!(undeclared(std::slice::from_ref(&row), true, 1.0, true, &config).is_empty(), "an import");
+        assert!(undeclared(std::slice::from_ref(&row), true, 0.5, false, &config).is_empty(), "low coverage");
+        let far = LineageRow { q: Some(0.01), ..row };
+        assert!(undeclared(&[far], true, 1.0, false, &config).is_empty(), "not significant enough");
+    }
     use crate::metrics::aggregate::RunMetric;
     use crate::trend::{Carried, Panel, TrendSettings, compute_trends};
 

@@ -11,13 +11,14 @@ use crate::collect::responses;
 use crate::metrics::tables::pair_similarity;
 use crate::store::{EmbedderTag, Output, StoreError};
 
-/// Computes and writes the `lineage` table of one run and embedder; returns its rows and path.
+/// Computes and writes the `lineage` table of one run and embedder; returns its rows, its path,
+/// and whether the run declares any lineage at all (a vendor, family or parent for any model).
 pub fn lineage_run(
     output: &Output,
     run_date: NaiveDate,
     run_id: &str,
     embedder: &EmbedderTag,
-) -> Result<(Vec<LineageRow>, PathBuf), StoreError> {
+) -> Result<(Vec<LineageRow>, PathBuf, bool), StoreError> {
     let pairs: Vec<_> =
         pair_similarity::read(&output.per_embedder_path(pair_similarity::TABLE, run_date, run_id, embedder))?
             .into_iter()
@@ -35,5 +36,6 @@ pub fn lineage_run(
     let rows = lineage_rows(&pairs, &declared, &models);
     let path = table::path(output, run_date, run_id, embedder);
     table::write(&path, run_id, &embedder.id, &rows)?;
-    Ok((rows, path))
+    let declares_any = declared.values().any(|d| d.vendor.is_some() || d.family.is_some() || !d.parents.is_empty());
+    Ok((rows, path, declares_any))
 }

@@ -23,7 +23,7 @@ use faer::Mat;
 use super::agreement::fleiss_kappa;
 use super::behaviour::ProbeBehaviour;
 use super::bootstrap::{ALPHA, ProbeBootstrap, percentile_interval};
-use super::cluster::sizes;
+use super::cluster::{SAME_BEHAVIOUR, clusters, normalised_similarity, sizes};
 use super::herfindahl;
 use super::phrases::ProbePhrases;
 use super::probe::{ProbeMeasures, ProbeModels};
@@ -284,9 +284,19 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
         out.metrics.push(overall("effective_models_ratio", effective / m as f64, ratio_ci, p, m));
 
         out.families = families(&run.names, &overall_pairs);
-        if !out.families.is_empty() {
-            out.metrics.extend(family_metrics(&out.families, p));
+        if out.families.is_empty() {
+            // Too few models for a null: the raw clustering, as before calibration.
+            let self_similarity: Vec<Option<f64>> = run
+                .names
+                .iter()
+                .map(|name| {
+                    let scope = Scope::Model(name.clone());
+                    per_model.iter().find(|x| x.scope == scope && x.metric == "self_similarity").map(|x| x.value)
+                })
+                .collect();
+            out.families = raw_families(&run.names, &overall_pairs, &self_similarity);
         }
+        out.metrics.extend(family_metrics(&out.families, p));
         if let Some(max) = overall_pairs.iter().map(|p| p.mean_similarity).reduce(f64::max) {
             out.metrics.push(overall("max_pair_similarity", max, None, p, m));
         }
@@ -551,10 +561,46 @@ fn effective_models(records: &[&ProbeRecord], run: &RunModels) -> (f64, Option<(
     (vendi_of(&|i| means[i]), ci)
 }
 
+/// Behaviour families where the run has too few models for the calibrated ones (fewer than
+/// [`relatedness::MIN_MODELS`]): models clustered by run-level normalised similarity (see
+/// [`super::cluster`]) at [`SAME_BEHAVIOUR`]; each family is named by its first member. Raw
+/// similarity mixes probe difficulty and hubness into the pairs (why the calibrated families
+/// exist), but a handful of models cannot give a null to calibrate against.
+fn raw_families(models: &[String], pairs: &[&PairSimilarity], self_similarity: &[Option<f64>]) -> Vec<Family> {
+    let m = models.len();
+    let index: HashMap<&str, usize> = models.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    // Pairs that never met stay at 0: never one family on no evidence.
+    let mut normalised = vec![0.0; m * m];
+    for a in 0..m {
+        normalised[a * m + a] = 1.0;
+    }
+    for p in pairs {
+        let (a, b) = (index[p.model_a.as_str()], index[p.model_b.as_str()]);
+        let v = normalised_similarity(p.mean_similarity, self_similarity[a], self_similarity[b]);
+        normalised[a * m + b] = v;
+        normalised[b * m + a] = v;
+    }
+    named_families(models, &clusters(&normalised, m, SAME_BEHAVIOUR))
+}
+
+/// Families from cluster labels, each named by its first member.
+fn named_families(models: &[String], labels: &[usize]) -> Vec<Family> {
+    let family_sizes = sizes(labels);
+    let mut first: BTreeMap<usize, &str> = BTreeMap::new();
+    for (i, &l) in labels.iter().enumerate() {
+        first.entry(l).or_insert(models[i].as_str());
+    }
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| Family { model: models[i].clone(), family: first[&l].to_owned(), size: family_sizes[l] })
+        .collect()
+}
+
 /// Behaviour families on the calibrated similarity ([`relatedness::families`]): average
 /// linkage on the pairs' `z`, cut at the smallest `z` with `q <= 0.05`; every model its own
 /// family when no pair is significant. Empty when the run has no null (fewer than
-/// [`relatedness::MIN_MODELS`] models). Each family is named by its first member.
+/// [`relatedness::MIN_MODELS`] models: then [`raw_families`]).
 fn families(models: &[String], pairs: &[&PairSimilarity]) -> Vec<Family> {
     let m = models.len();
     let tested: Vec<(f64, f64)> = pairs.iter().filter_map(|p| p.calibrated.and_then(|c| Some((c.z?, c.q?)))).collect();
@@ -574,16 +620,7 @@ fn families(models: &[String], pairs: &[&PairSimilarity]) -> Vec<Family> {
         Some(cut) => relatedness::families(&z, m, cut),
         None => (0..m).collect(),
     };
-    let family_sizes = sizes(&labels);
-    let mut first: BTreeMap<usize, &str> = BTreeMap::new();
-    for (i, &l) in labels.iter().enumerate() {
-        first.entry(l).or_insert(models[i].as_str());
-    }
-    labels
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| Family { model: models[i].clone(), family: first[&l].to_owned(), size: family_sizes[l] })
-        .collect()
+    named_families(models, &labels)
 }
 
 #[cfg(test)]
@@ -632,9 +669,11 @@ mod tests {
             .collect();
         let agg = aggregate(&same);
         assert!((metric(&agg, "overall", "effective_models").value - 1.0).abs() < 1e-9);
-        // Four models are too few for a null: no families, no family metrics, no tests.
-        assert!(agg.families.is_empty());
-        assert!(!agg.metrics.iter().any(|m| m.metric == "families" || m.metric == "related_pairs"));
+        // Four models are too few for a null: no tests, and the families of the raw clustering
+        // (identical models: one family of four).
+        assert!(agg.families.iter().all(|f| f.family == "a" && f.size == 4) && agg.families.len() == 4);
+        assert_eq!(metric(&agg, "overall", "families").value, 1.0);
+        assert!(!agg.metrics.iter().any(|m| m.metric == "related_pairs"));
         assert!(agg.pairs.iter().all(|(_, p)| p.calibrated.is_some_and(|c| c.z.is_none() && c.q.is_none())));
 
         let apart: Vec<ProbeRecord> = (0..6)
@@ -646,6 +685,7 @@ mod tests {
             .collect();
         let agg = aggregate(&apart);
         assert!((metric(&agg, "overall", "effective_models").value - 4.0).abs() < 1e-9);
+        assert_eq!(metric(&agg, "overall", "families").value, 4.0);
         let ratio = metric(&agg, "overall", "effective_models_ratio");
         assert!((ratio.value - 1.0).abs() < 1e-9 && ratio.n_models == 4);
     }

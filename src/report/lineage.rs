@@ -392,7 +392,7 @@ mod tests {
         assert_eq!(svg.matches("class=\"parent\"").count(), 1);
         let card = ModelCard {
             name: "<i>m".into(),
-            declared: Declared { parents: vec!["<p>".into()], ..Default::default() },
+            declared: Declared { parents: vec!["<script>".into()], ..Default::default() },
             family: None,
             rates: vec![Some(0.1); 4],
             self_similarity: None,
@@ -401,7 +401,8 @@ mod tests {
         };
         let mut page = String::new();
         sections(&mut page, &LineageView { cards: vec![card], ecosystem: vec![None; 4], ..Default::default() });
-        assert!(!page.contains("<i>m") && !page.contains("<p>") && page.contains("&lt;i&gt;m"));
+        assert!(!page.contains("<i>m") && page.contains("&lt;i&gt;m"), "{page}");
+        assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"), "{page}");
         assert_eq!(page.matches("class=\"model-card\"").count(), 1);
         assert_eq!(page.matches("class=\"spark\"").count(), 4);
     }
