@@ -529,40 +529,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 async fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run { config, dry_run, fresh, output, collect_only, run_date } => {
-            if let Some(date) = run_date {
-                refuse_future_date(date, "--run-date")?;
-            }
-            let mut cfg = Config::load(&config)?;
-            if let Some(o) = output {
-                cfg.output = output_flag(&o)?;
-            }
-            crate::consortium::check_run_role(&cfg, collect_only)?;
-            let suite = Suite::load(&cfg.suite_dir)?;
-            if dry_run {
-                if let Err(e) = cfg.resolve_keys(|v| std::env::var(v).ok()) {
-                    tracing::warn!("{e}");
-                }
-                // A bad lexicon, or one the refusal detector asked for cannot read, is bad input here too.
-                crate::features::detector::RefusalDetector::build(cfg.refusal, &load_lexicon(cfg.lexicon.as_deref())?)?;
-                // An object store is checked writable: a dry run says whether the night can land.
-                let target = crate::run::open_target(&cfg, collect_only).await?;
-                print_plan(&Plan::new(cfg, suite));
-                if target.remote.is_some() {
-                    say!("output {}: writable", target.describe());
-                }
-                return Ok(exit::OK);
-            }
-            cfg.resolve_keys(|v| std::env::var(v).ok())?;
-            let plan = Plan::new(cfg.clone(), suite);
-            let started = std::time::Instant::now();
-            let report = crate::run::run_interruptible(plan, RunOptions { fresh, run_date, collect_only }).await?;
-            if report.collect_only {
-                print_published(&report);
-                return Ok(exit::OK);
-            }
-            crate::run::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
-            print_report(&report, cfg.alerts.trend.min_runs);
-            Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
+            run_command(&config, RunFlags { dry_run, fresh, output, collect_only, run_date }).await
         }
         Command::Probes { command: ProbesCommand::Validate { dir } } => {
             let suite = Suite::load(&dir)?;
@@ -580,36 +547,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Simulate {
             command:
                 SimulateCommand::Serve { host, port, faults, api_key_env, latency_ms, retry_after_s, scenario, night },
-        } => {
-            let scenario =
-                scenario.map(|p| crate::sim::scenario::Scenario::load(&p)).transpose()?.map(std::sync::Arc::new);
-            let faults: FaultSpec = faults.parse()?;
-            let api_key = match api_key_env {
-                Some(var) => {
-                    Some(std::env::var(&var).with_context(|| format!("--api-key-env {var}: the variable is not set"))?)
-                }
-                None => None,
-            };
-            let config =
-                SimConfig { faults, api_key, latency: Duration::from_millis(latency_ms), retry_after_s, scenario };
-            let sim = crate::sim::start(SocketAddr::new(host, port), config)
-                .await
-                .with_context(|| format!("cannot listen on {host}:{port}"))?;
-            sim.set_night(night);
-            // Tests read this line to learn the port.
-            say!("hivewatch simulator listening on http://{}", sim.addr);
-            say!(
-                "base_url for each provider in [[endpoints]] (any model name; its family is the part before the first -):"
-            );
-            say!("  provider = \"openai\"     base_url = \"{}\"", sim.openai_url());
-            say!("  provider = \"anthropic\"  base_url = \"{}\"", sim.root_url());
-            say!("  provider = \"gemini\"     base_url = \"{}\"", sim.root_url());
-            say!("  [embed] embedder = \"remote\"  base_url = \"{}\"  model = \"sim-embed\"", sim.openai_url());
-            say!("Ctrl-C stops it.");
-            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-            sim.stop().await;
-            Ok(exit::OK)
-        }
+        } => serve_simulator(host, port, &faults, api_key_env, latency_ms, retry_after_s, scenario, night).await,
         Command::Embed { embedder } => {
             let embedder = embedder.build()?;
             tell!("embedder {}", embedder.id());
@@ -619,28 +557,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Analyze { config: Some(config), date, deadline, poll, runs, lexicon, .. }
             if !Config::load(&config)?.consortium.members.is_empty() =>
         {
-            if !runs.is_empty() || lexicon.is_some() {
-                anyhow::bail!(
-                    crate::input::InputError::new(
-                        &config,
-                        None,
-                        "is a coordinator's configuration ([consortium] members): its night is analysed whole"
-                    )
-                    .hint("drop --runs and --lexicon (the lexicon is the configuration's)")
-                );
-            }
-            let mut cfg = Config::load(&config)?;
-            // The coordinator holds no member's key: endpoints are the members' business.
-            cfg.endpoints.clear();
-            cfg.resolve_keys(|v| std::env::var(v).ok())?;
-            let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-            refuse_future_date(date, "--date")?;
-            let opts = crate::consortium::AnalyzeOptions { date, deadline, poll };
-            let started = std::time::Instant::now();
-            let report = crate::consortium::analyze(&cfg, &opts).await?;
-            crate::consortium::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
-            print_night(&report);
-            Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
+            analyze_consortium(&config, date, deadline, poll, !runs.is_empty() || lexicon.is_some()).await
         }
         Command::Analyze { output, embedder, runs, lexicon, config, refusal, date, .. } => {
             if let (Some(_), Some(config)) = (date, &config) {
@@ -695,6 +612,125 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Query { name, output, print } => crate::query::run(name.as_deref(), &output, print),
         Command::Demo { output, scenario, nights } => crate::demo::run(&output, scenario.as_deref(), nights).await,
     }
+}
+
+/// `hivewatch run`'s flags beside the configuration.
+struct RunFlags {
+    dry_run: bool,
+    fresh: bool,
+    output: Option<String>,
+    collect_only: bool,
+    run_date: Option<NaiveDate>,
+}
+
+/// `hivewatch run`: the night (or its plan, with --dry-run); the exit code says whether it paged.
+async fn run_command(config: &std::path::Path, flags: RunFlags) -> Result<i32> {
+    let RunFlags { dry_run, fresh, output, collect_only, run_date } = flags;
+    if let Some(date) = run_date {
+        refuse_future_date(date, "--run-date")?;
+    }
+    let mut cfg = Config::load(config)?;
+    if let Some(o) = output {
+        cfg.output = output_flag(&o)?;
+    }
+    crate::consortium::check_run_role(&cfg, collect_only)?;
+    let suite = Suite::load(&cfg.suite_dir)?;
+    if dry_run {
+        if let Err(e) = cfg.resolve_keys(|v| std::env::var(v).ok()) {
+            tracing::warn!("{e}");
+        }
+        // A bad lexicon, or one the refusal detector asked for cannot read, is bad input here too.
+        crate::features::detector::RefusalDetector::build(cfg.refusal, &load_lexicon(cfg.lexicon.as_deref())?)?;
+        // An object store is checked writable: a dry run says whether the night can land.
+        let target = crate::run::open_target(&cfg, collect_only).await?;
+        print_plan(&Plan::new(cfg, suite));
+        if target.remote.is_some() {
+            say!("output {}: writable", target.describe());
+        }
+        return Ok(exit::OK);
+    }
+    cfg.resolve_keys(|v| std::env::var(v).ok())?;
+    let plan = Plan::new(cfg.clone(), suite);
+    let started = std::time::Instant::now();
+    let report = crate::run::run_interruptible(plan, RunOptions { fresh, run_date, collect_only }).await?;
+    if report.collect_only {
+        print_published(&report);
+        return Ok(exit::OK);
+    }
+    crate::run::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
+    print_report(&report, cfg.alerts.trend.min_runs);
+    Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
+}
+
+/// `hivewatch simulate serve`: the simulator on a port until Ctrl-C.
+#[allow(clippy::too_many_arguments)]
+async fn serve_simulator(
+    host: std::net::IpAddr,
+    port: u16,
+    faults: &str,
+    api_key_env: Option<String>,
+    latency_ms: u64,
+    retry_after_s: f64,
+    scenario: Option<PathBuf>,
+    night: u32,
+) -> Result<i32> {
+    let scenario = scenario.map(|p| crate::sim::scenario::Scenario::load(&p)).transpose()?.map(std::sync::Arc::new);
+    let faults: FaultSpec = faults.parse()?;
+    let api_key = match api_key_env {
+        Some(var) => {
+            Some(std::env::var(&var).with_context(|| format!("--api-key-env {var}: the variable is not set"))?)
+        }
+        None => None,
+    };
+    let config = SimConfig { faults, api_key, latency: Duration::from_millis(latency_ms), retry_after_s, scenario };
+    let sim = crate::sim::start(SocketAddr::new(host, port), config)
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+    sim.set_night(night);
+    // Tests read this line to learn the port.
+    say!("hivewatch simulator listening on http://{}", sim.addr);
+    say!("base_url for each provider in [[endpoints]] (any model name; its family is the part before the first -):");
+    say!("  provider = \"openai\"     base_url = \"{}\"", sim.openai_url());
+    say!("  provider = \"anthropic\"  base_url = \"{}\"", sim.root_url());
+    say!("  provider = \"gemini\"     base_url = \"{}\"", sim.root_url());
+    say!("  [embed] embedder = \"remote\"  base_url = \"{}\"  model = \"sim-embed\"", sim.openai_url());
+    say!("Ctrl-C stops it.");
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    sim.stop().await;
+    Ok(exit::OK)
+}
+
+/// `hivewatch analyze --config COORDINATOR --date D`: a consortium's night over what its
+/// members published. `local_flags`: --runs or --lexicon were given (they do not apply).
+async fn analyze_consortium(
+    config: &std::path::Path,
+    date: Option<NaiveDate>,
+    deadline: Duration,
+    poll: Duration,
+    local_flags: bool,
+) -> Result<i32> {
+    if local_flags {
+        anyhow::bail!(
+            crate::input::InputError::new(
+                config,
+                None,
+                "is a coordinator's configuration ([consortium] members): its night is analysed whole"
+            )
+            .hint("drop --runs and --lexicon (the lexicon is the configuration's)")
+        );
+    }
+    let mut cfg = Config::load(config)?;
+    // The coordinator holds no member's key: endpoints are the members' business.
+    cfg.endpoints.clear();
+    cfg.resolve_keys(|v| std::env::var(v).ok())?;
+    let date = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    refuse_future_date(date, "--date")?;
+    let opts = crate::consortium::AnalyzeOptions { date, deadline, poll };
+    let started = std::time::Instant::now();
+    let report = crate::consortium::analyze(&cfg, &opts).await?;
+    crate::consortium::notify(&cfg, &report, started.elapsed().as_secs_f64()).await;
+    print_night(&report);
+    Ok(if crate::alert::raised(&report.alerts) > 0 { exit::ALERT } else { exit::OK })
 }
 
 fn print_plan(plan: &Plan) {

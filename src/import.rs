@@ -162,70 +162,8 @@ pub fn read(
             .map_err(|e| InputError::new(path, Some(e.line()), format!("not {what}: {e}")).hint(hint.to_owned()))
     };
     match format {
-        Format::Jsonl => {
-            let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(cannot_read)?);
-            let mut line = Vec::new();
-            let mut n = 0;
-            loop {
-                line.clear();
-                if reader.read_until(b'\n', &mut line).map_err(cannot_read)? == 0 {
-                    break;
-                }
-                n += 1;
-                let r = match std::str::from_utf8(&line) {
-                    Err(e) => Err(format!("not UTF-8 (an invalid byte at column {})", e.valid_up_to() + 1)),
-                    Ok(text) if text.trim().is_empty() => continue,
-                    Ok(text) => match serde_json::from_str::<Value>(text) {
-                        Ok(Value::Object(obj)) => row_of(&|name| field(&obj, name)),
-                        Ok(_) => Err("not a JSON object".into()),
-                        Err(e) => Err(format!("not JSON: {e}")),
-                    },
-                };
-                handle(n, r)?;
-            }
-        }
-        Format::Csv => {
-            let file = std::fs::File::open(path).map_err(cannot_read)?;
-            let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
-            let headers: Vec<String> = reader
-                .byte_headers()
-                .map_err(|e| InputError::new(path, Some(1), e.to_string()))?
-                .iter()
-                .map(|h| String::from_utf8_lossy(h).trim().to_owned())
-                .collect();
-            let mut record = csv::ByteRecord::new();
-            loop {
-                let (line, r) = match reader.read_byte_record(&mut record) {
-                    Ok(false) => break,
-                    Ok(true) => {
-                        let line = record.position().map_or(0, |p| p.line() as usize);
-                        let not_utf8 = headers
-                            .iter()
-                            .zip(record.iter())
-                            .find(|(_, bytes)| std::str::from_utf8(bytes).is_err())
-                            .map(|(name, _)| name.clone());
-                        let get = |name: &str| {
-                            let bytes = headers.iter().position(|h| h == name).and_then(|i| record.get(i))?;
-                            std::str::from_utf8(bytes).ok().map(str::to_owned)
-                        };
-                        let r = match not_utf8 {
-                            Some(name) => Err(format!("column `{name}` is not UTF-8")),
-                            None => row_of(&get),
-                        };
-                        (line, r)
-                    }
-                    Err(e) => {
-                        let line = e.position().map_or(0, |p| p.line() as usize);
-                        if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }) {
-                            // The reader cannot go on past this.
-                            return Err(InputError::new(path, Some(line), format!("malformed CSV: {e}")));
-                        }
-                        (line, Err(format!("malformed CSV: {e}")))
-                    }
-                };
-                handle(line, r)?;
-            }
-        }
+        Format::Jsonl => read_jsonl(path, &mut handle)?,
+        Format::Csv => read_csv(path, &mut handle)?,
         Format::InspectAi => {
             let log = document(
                 "an Inspect AI JSON log",
@@ -274,6 +212,87 @@ pub fn read(
                 handle(i + 1, r.map_err(|e| format!("entry {}: {e}", i + 1)))?;
             }
         }
+    }
+    Ok(())
+}
+
+/// A row handler: the row's line, and the row or why it is bad.
+type HandleRow<'a> = dyn FnMut(usize, Result<Row, String>) -> Result<(), InputError> + 'a;
+
+fn cannot_read(path: &Path) -> impl Fn(std::io::Error) -> InputError + '_ {
+    move |e| InputError::new(path, None, format!("cannot read: {e}")).hint("pass existing files to import")
+}
+
+/// Generic JSONL, streamed line by line: a line that is not UTF-8, not JSON or not an object is
+/// a bad row with its line number.
+fn read_jsonl(path: &Path, handle: &mut HandleRow) -> Result<(), InputError> {
+    let cannot_read = cannot_read(path);
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path).map_err(&cannot_read)?);
+    let mut line = Vec::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(&cannot_read)? == 0 {
+            break;
+        }
+        n += 1;
+        let r = match std::str::from_utf8(&line) {
+            Err(e) => Err(format!("not UTF-8 (an invalid byte at column {})", e.valid_up_to() + 1)),
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(obj)) => row_of(&|name| field(&obj, name)),
+                Ok(_) => Err("not a JSON object".into()),
+                Err(e) => Err(format!("not JSON: {e}")),
+            },
+        };
+        handle(n, r)?;
+    }
+    Ok(())
+}
+
+/// Generic CSV with a header, streamed record by record; a column that is not UTF-8 makes a bad
+/// row, and so does a record of the wrong length.
+fn read_csv(path: &Path, handle: &mut HandleRow) -> Result<(), InputError> {
+    let cannot_read = cannot_read(path);
+    let file = std::fs::File::open(path).map_err(&cannot_read)?;
+    let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
+    let headers: Vec<String> = reader
+        .byte_headers()
+        .map_err(|e| InputError::new(path, Some(1), e.to_string()))?
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+        .collect();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let (line, r) = match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                let not_utf8 = headers
+                    .iter()
+                    .zip(record.iter())
+                    .find(|(_, bytes)| std::str::from_utf8(bytes).is_err())
+                    .map(|(name, _)| name.clone());
+                let get = |name: &str| {
+                    let bytes = headers.iter().position(|h| h == name).and_then(|i| record.get(i))?;
+                    std::str::from_utf8(bytes).ok().map(str::to_owned)
+                };
+                let r = match not_utf8 {
+                    Some(name) => Err(format!("column `{name}` is not UTF-8")),
+                    None => row_of(&get),
+                };
+                (line, r)
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }) {
+                    // The reader cannot go on past this.
+                    return Err(InputError::new(path, Some(line), format!("malformed CSV: {e}")));
+                }
+                (line, Err(format!("malformed CSV: {e}")))
+            }
+        };
+        handle(line, r)?;
     }
     Ok(())
 }

@@ -20,12 +20,12 @@ use crate::collect::{self, CollectSummary, Progress};
 use crate::embed::cache::EmbeddingCache;
 use crate::embed::{self, EmbedStats, Embedder};
 use crate::features::Lexicon;
-use crate::pipeline::{PipelineError, Tail, derive_tables};
+use crate::pipeline::{Derived, PipelineError, Tail, derive_tables};
 use crate::plan::runs::RunRow;
 use crate::plan::{Plan, RequestKey};
 use crate::remote::{RemoteError, Target};
 use crate::secrets::Redactor;
-use crate::store::{self, StoreError, lock::LockError};
+use crate::store::{self, Output, StoreError, lock::LockError};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -111,39 +111,9 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     };
     let refusal = crate::features::detector::RefusalDetector::build(plan.config.refusal, &lexicon)?;
 
-    // What `analyze` and `import` use on this output when given no configuration.
-    let rules = serde_json::to_vec_pretty(&plan.config.alerts)
-        .map_err(|e| RunError::Io { context: "recording the alert rules".into(), source: std::io::Error::other(e) })?;
-    let rules_path = output.alert_rules_path();
-    store::write_atomic(&rules_path, |f| std::io::Write::write_all(f, &rules))
-        .map_err(io(format!("recording the alert rules in {}", rules_path.display())))?;
-
+    record_alert_rules(&output, &plan.config.alerts)?;
     let run_date = opts.run_date.unwrap_or_else(|| Utc::now().date_naive());
-    let unfinished = RunDir::unfinished(&output).map_err(io("looking for a run to resume"))?;
-    for (dir, stale) in unfinished.iter().filter(|(_, s)| s.fingerprint == plan.fingerprint && s.run_date != run_date) {
-        tracing::warn!(
-            "run {} of {} was left unfinished ({} responses journaled) and is not continued under {run_date}: `hivewatch run --run-date {}` with this configuration finishes it (sending only what it lacks), or delete {} to drop it",
-            stale.run_id,
-            stale.run_date,
-            completed_names(&dir.journal_path()).map_or(0, |n| n.len()),
-            stale.run_date,
-            dir.path.display()
-        );
-    }
-    let existing = if opts.fresh {
-        None
-    } else {
-        RunDir::find_resumable(&output, &plan.fingerprint, run_date).map_err(io("looking for a run to resume"))?
-    };
-    let resumed = existing.is_some();
-    let (dir, mut state) = match existing {
-        Some(found) => found,
-        None => {
-            let state = new_state(&plan, Some(run_date));
-            let dir = RunDir::create(&output, &state).map_err(io("creating the run's state folder"))?;
-            (dir, state)
-        }
-    };
+    let (dir, mut state, resumed) = find_or_create_run(&output, &plan, opts.fresh, run_date)?;
     let journal_path = dir.journal_path();
     let done = done_keys(&plan, &journal_path)?;
     if resumed {
@@ -166,26 +136,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let per_endpoint = responses::write_from_journal(&plan, &state.run_id, &journal_path, &responses_path)?;
     let probes_path = crate::plan::probe_table::path(&output, state.run_date, &state.run_id);
     crate::plan::probe_table::write(&probes_path, &state.run_id, &plan.suite.probes)?;
-    let (ok, failed) = per_endpoint.values().fold((0, 0), |(o, f), (a, b)| (o + a, f + b));
-
-    let row = RunRow {
-        run_id: state.run_id.clone(),
-        run_date: state.run_date,
-        started_at: state.started_at,
-        finished_at: state.started_at,
-        config_hash: plan.config_hash.clone(),
-        suite_name: plan.suite.name.clone(),
-        suite_version: plan.suite.version.clone(),
-        suite_id: plan.suite.id.clone(),
-        sampling_id: plan.sampling_id(),
-        embedder_id: None,
-        endpoints: plan.config.endpoints.len() as u64,
-        probes: plan.suite.probes.len() as u64,
-        samples: u64::from(plan.samples()),
-        planned: plan.total_requests(),
-        ok,
-        failed,
-    };
+    let row = collected_row(&plan, &state, &per_endpoint);
     if opts.collect_only {
         return publish_member(
             &target,
@@ -209,31 +160,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
             "pulled what the night reads of earlier runs"
         );
     }
-    let cache =
-        EmbeddingCache::open(&output.embed_cache_dir(), embedder.id()).map_err(io("opening the embedding cache"))?;
-    // The tail on a blocking thread, holding the lock: a signal then reaches `run_interruptible`
-    // (which asks the tail to stop at its next stage boundary) instead of waiting for the end.
-    let tail_plan = Arc::clone(&plan);
-    let tail_output = output.clone();
-    let tail = tokio::task::spawn_blocking(move || {
-        let mut cache = cache;
-        let mut tail = Tail {
-            embedder: &embedder,
-            cache: &mut cache,
-            lexicon: &lexicon,
-            refusal: &refusal,
-            alerts: &tail_plan.config.alerts,
-            stamp_finish: true,
-        };
-        let derived = derive_tables(&tail_output, row, &mut tail);
-        (lock, derived)
-    });
-    let (_lock, derived) = match tail.await {
-        Ok(done) => done,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => return Err(RunError::Stopped),
-    };
-    let derived = derived?;
+    let (_lock, derived) = run_tail(&plan, &output, row, lock, (embedder, lexicon, refusal)).await?;
     publish(&target, &[vec![responses_path.clone(), probes_path.clone()], derived.tables.clone()].concat()).await?;
 
     // Only now is the run complete; a crash before this line resumes and rewrites the tables.
@@ -266,6 +193,108 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         output: target.describe(),
         collect_only: false,
     })
+}
+
+/// Records the alert rules in the output: what `analyze` and `import` use on it when given no
+/// configuration.
+fn record_alert_rules(output: &Output, rules: &crate::alert::AlertConfig) -> Result<(), RunError> {
+    let bytes = serde_json::to_vec_pretty(rules)
+        .map_err(|e| RunError::Io { context: "recording the alert rules".into(), source: std::io::Error::other(e) })?;
+    let path = output.alert_rules_path();
+    store::write_atomic(&path, |f| std::io::Write::write_all(f, &bytes))
+        .map_err(io(format!("recording the alert rules in {}", path.display())))
+}
+
+/// The unfinished run of this plan and run date to resume (unless `fresh`), else a new one;
+/// and whether it is resumed. An unfinished run of the same plan on another date is left alone,
+/// with a warning that says how to finish or drop it.
+fn find_or_create_run(
+    output: &Output,
+    plan: &Plan,
+    fresh: bool,
+    run_date: NaiveDate,
+) -> Result<(RunDir, RunState, bool), RunError> {
+    let unfinished = RunDir::unfinished(output).map_err(io("looking for a run to resume"))?;
+    for (dir, stale) in unfinished.iter().filter(|(_, s)| s.fingerprint == plan.fingerprint && s.run_date != run_date) {
+        tracing::warn!(
+            "run {} of {} was left unfinished ({} responses journaled) and is not continued under {run_date}: `hivewatch run --run-date {}` with this configuration finishes it (sending only what it lacks), or delete {} to drop it",
+            stale.run_id,
+            stale.run_date,
+            completed_names(&dir.journal_path()).map_or(0, |n| n.len()),
+            stale.run_date,
+            dir.path.display()
+        );
+    }
+    let existing = if fresh {
+        None
+    } else {
+        RunDir::find_resumable(output, &plan.fingerprint, run_date).map_err(io("looking for a run to resume"))?
+    };
+    Ok(match existing {
+        Some((dir, state)) => (dir, state, true),
+        None => {
+            let state = new_state(plan, Some(run_date));
+            let dir = RunDir::create(output, &state).map_err(io("creating the run's state folder"))?;
+            (dir, state, false)
+        }
+    })
+}
+
+/// The `runs` row of a collected run (its finish time and embedder are set by the tail).
+fn collected_row(plan: &Plan, state: &RunState, per_endpoint: &EndpointCounts) -> RunRow {
+    let (ok, failed) = per_endpoint.values().fold((0, 0), |(o, f), (a, b)| (o + a, f + b));
+    RunRow {
+        run_id: state.run_id.clone(),
+        run_date: state.run_date,
+        started_at: state.started_at,
+        finished_at: state.started_at,
+        config_hash: plan.config_hash.clone(),
+        suite_name: plan.suite.name.clone(),
+        suite_version: plan.suite.version.clone(),
+        suite_id: plan.suite.id.clone(),
+        sampling_id: plan.sampling_id(),
+        embedder_id: None,
+        endpoints: plan.config.endpoints.len() as u64,
+        probes: plan.suite.probes.len() as u64,
+        samples: u64::from(plan.samples()),
+        planned: plan.total_requests(),
+        ok,
+        failed,
+    }
+}
+
+/// The tail on a blocking thread, holding the lock (returned with the tables): a signal then
+/// reaches `run_interruptible` (which asks the tail to stop at its next stage boundary) instead
+/// of waiting for the end.
+async fn run_tail(
+    plan: &Arc<Plan>,
+    output: &Output,
+    row: RunRow,
+    lock: store::lock::OutputLock,
+    (embedder, lexicon, refusal): (Embedder, Lexicon, crate::features::detector::RefusalDetector),
+) -> Result<(store::lock::OutputLock, Derived), RunError> {
+    let cache =
+        EmbeddingCache::open(&output.embed_cache_dir(), embedder.id()).map_err(io("opening the embedding cache"))?;
+    let plan = Arc::clone(plan);
+    let output = output.clone();
+    let tail = tokio::task::spawn_blocking(move || {
+        let mut cache = cache;
+        let mut tail = Tail {
+            embedder: &embedder,
+            cache: &mut cache,
+            lexicon: &lexicon,
+            refusal: &refusal,
+            alerts: &plan.config.alerts,
+            stamp_finish: true,
+        };
+        let derived = derive_tables(&output, row, &mut tail);
+        (lock, derived)
+    });
+    match tail.await {
+        Ok((lock, derived)) => Ok((lock, derived?)),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(RunError::Stopped),
+    }
 }
 
 /// Where a run writes: the output folder in place, or an object-store output through its local

@@ -151,6 +151,18 @@ fn the_report_renders_in_a_browser_and_model_text_stays_inert() {
     assert!(page.contains("&hellip; <span class=\"info\">(first 280 characters)</span>"), "a cut quote says so");
     assert!(dom.contains("rel=\"prev\"") && dom.contains("all nights</a>"), "links to the night before and the index");
 
+    // Who is like whom: the model map (one point per answering model), the lineage table and one
+    // card per model with its rates and their past runs.
+    let map_at = dom.find("<svg class=\"model-map\"").expect("the model map is drawn");
+    let map = &dom[map_at..map_at + dom[map_at..].find("</svg>").expect("the map's svg closes")];
+    assert!(map.matches("<circle").count() >= 4, "acme-a, cirrus-c, ember-e, inject-x: {map}");
+    for model in ["acme-a", "cirrus-c", "ember-e", "inject-x"] {
+        assert!(map.contains(&format!(">{model}</text>")), "{model} is labelled on the map");
+    }
+    assert!(dom.contains("<h2>Lineage: declared and measured</h2>"), "the lineage table");
+    assert!(dom.matches("class=\"model-card\"").count() >= 4, "one card per model");
+    assert!(dom.matches("class=\"spark\"").count() >= 4, "each card's rates over past runs");
+
     // The index links every night, newest first; a middle night links both neighbours.
     let (index, log) = render(&html_dir.join("index.html"));
     assert!(console_errors(&log).is_empty(), "{:?}", console_errors(&log));

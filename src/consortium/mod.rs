@@ -190,6 +190,63 @@ pub async fn analyze(cfg: &Config, opts: &AnalyzeOptions) -> Result<NightReport,
     Ok(report)
 }
 
+/// One member's part of the night: its latest published run of `date` (its row, then its
+/// responses), or why it is left out.
+async fn member_night(
+    target: &Target,
+    suite: &Suite,
+    member: &String,
+    run_ids: &[String],
+    date: NaiveDate,
+) -> Result<(MemberRun, Option<(union::MemberPart, RunRow)>), ConsortiumError> {
+    let run_id = run_ids.last().expect("published means at least one run").clone();
+    if run_ids.len() > 1 {
+        tracing::warn!(
+            member,
+            runs = run_ids.len(),
+            "the member published more than one run for {date}: the latest, {run_id}, is analysed"
+        );
+    }
+    let member_output = Output::with_state(target.output.root().join(member_dir(member)), target.output.state_dir());
+    let key =
+        |table: &str| format!("{}/{table}/run_date={}/{run_id}.parquet", member_dir(member), date.format("%Y-%m-%d"));
+    let excluded = |note: String, row: Option<&RunRow>| MemberRun {
+        status: MemberStatus::Excluded,
+        member_run_id: Some(run_id.clone()),
+        suite_id: row.map(|r| r.suite_id.clone()),
+        note: Some(note),
+        ..MemberRun::missing(member)
+    };
+    fetch(target, &key(runs::TABLE)).await?;
+    let row = match runs::read(&member_output, date, &run_id) {
+        Ok(r) => r,
+        Err(e) => return Ok((excluded(format!("its runs row cannot be read: {e}"), None), None)),
+    };
+    if row.suite_id != suite.id {
+        let note = format!(
+            "it ran suite {} {} (id {}), not the consortium's {} {} (id {})",
+            row.suite_name, row.suite_version, row.suite_id, suite.name, suite.version, suite.id
+        );
+        return Ok((excluded(note, Some(&row)), None));
+    }
+    let Some(responses) = fetch(target, &key(crate::collect::responses::TABLE)).await? else {
+        return Ok((excluded("its runs row is published but its responses file is not".into(), Some(&row)), None));
+    };
+    let published = MemberRun {
+        member: member.clone(),
+        status: MemberStatus::Published,
+        member_run_id: Some(run_id.clone()),
+        suite_id: Some(row.suite_id.clone()),
+        endpoints: Some(row.endpoints),
+        planned: Some(row.planned),
+        ok: Some(row.ok),
+        failed: Some(row.failed),
+        published_at: Some(row.finished_at),
+        note: None,
+    };
+    Ok((published, Some((union::MemberPart { member: member.clone(), run_id, responses }, row))))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn analyze_held(
     cfg: &Config,
@@ -213,61 +270,9 @@ async fn analyze_held(
             rows.push(MemberRun::missing(member));
             continue;
         };
-        let run_id = run_ids.last().expect("published means at least one run").clone();
-        if run_ids.len() > 1 {
-            tracing::warn!(
-                member,
-                runs = run_ids.len(),
-                "the member published more than one run for {date}: the latest, {run_id}, is analysed"
-            );
-        }
-        let member_output =
-            Output::with_state(target.output.root().join(member_dir(member)), target.output.state_dir());
-        let key = |table: &str| {
-            format!("{}/{table}/run_date={}/{run_id}.parquet", member_dir(member), date.format("%Y-%m-%d"))
-        };
-        let excluded = |note: String, row: Option<&RunRow>| MemberRun {
-            status: MemberStatus::Excluded,
-            member_run_id: Some(run_id.clone()),
-            suite_id: row.map(|r| r.suite_id.clone()),
-            note: Some(note),
-            ..MemberRun::missing(member)
-        };
-        fetch(target, &key(runs::TABLE)).await?;
-        let row = match runs::read(&member_output, date, &run_id) {
-            Ok(r) => r,
-            Err(e) => {
-                rows.push(excluded(format!("its runs row cannot be read: {e}"), None));
-                continue;
-            }
-        };
-        if row.suite_id != suite.id {
-            rows.push(excluded(
-                format!(
-                    "it ran suite {} {} (id {}), not the consortium's {} {} (id {})",
-                    row.suite_name, row.suite_version, row.suite_id, suite.name, suite.version, suite.id
-                ),
-                Some(&row),
-            ));
-            continue;
-        }
-        let Some(responses) = fetch(target, &key(crate::collect::responses::TABLE)).await? else {
-            rows.push(excluded("its runs row is published but its responses file is not".into(), Some(&row)));
-            continue;
-        };
-        rows.push(MemberRun {
-            member: member.clone(),
-            status: MemberStatus::Published,
-            member_run_id: Some(run_id.clone()),
-            suite_id: Some(row.suite_id.clone()),
-            endpoints: Some(row.endpoints),
-            planned: Some(row.planned),
-            ok: Some(row.ok),
-            failed: Some(row.failed),
-            published_at: Some(row.finished_at),
-            note: None,
-        });
-        parts.push((union::MemberPart { member: member.clone(), run_id, responses }, row));
+        let (row, part) = member_night(target, suite, member, run_ids, date).await?;
+        rows.push(row);
+        parts.extend(part);
     }
     if parts.is_empty() {
         let excluded: Vec<String> = rows
