@@ -786,9 +786,8 @@ pub fn refuse_future_date(date: NaiveDate, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// What a night's run says on stdout (also under -q, for cron's log): the counts, two or three
-/// headline figures, the baseline's state, where the report is, and the alerts.
-pub fn print_report(r: &RunReport, min_runs: usize) {
+/// The run's first line: its id, date, and what was planned, ok and failed.
+fn say_counts(r: &RunReport) {
     say!(
         "run {} ({}){}: {} planned, {} ok, {} failed, coverage {:.1}%",
         r.run_id,
@@ -799,6 +798,12 @@ pub fn print_report(r: &RunReport, min_runs: usize) {
         r.row.failed,
         100.0 * r.row.coverage()
     );
+}
+
+/// What a night's run says on stdout (also under -q, for cron's log): the counts, two or three
+/// headline figures, the baseline's state, where the report is, and the alerts.
+pub fn print_report(r: &RunReport, min_runs: usize) {
+    say_counts(r);
     let mut names: Vec<_> = r.per_endpoint.iter().collect();
     names.sort();
     for (name, (ok, failed)) in names {
@@ -866,16 +871,7 @@ pub fn headline(trends: &[crate::trend::TrendRow], comparable_runs: usize, min_r
 
 /// A member's collect-only run: what it sent and where it published.
 pub fn print_published(r: &RunReport) {
-    say!(
-        "run {} ({}){}: {} planned, {} ok, {} failed, coverage {:.1}%",
-        r.run_id,
-        r.run_date,
-        if r.resumed { ", resumed" } else { "" },
-        r.row.planned,
-        r.row.ok,
-        r.row.failed,
-        100.0 * r.row.coverage()
-    );
+    say_counts(r);
     for t in &r.tables {
         say!("published {}", t.display());
     }

@@ -164,13 +164,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     publish(&target, &[vec![responses_path.clone(), probes_path.clone()], derived.tables.clone()].concat()).await?;
 
     // Only now is the run complete; a crash before this line resumes and rewrites the tables.
-    state.status = RunStatus::Complete;
-    state.finished_at = Some(derived.row.finished_at);
-    dir.save_state(&state).map_err(io("marking the run complete"))?;
-    // The tables hold everything the journal did.
-    if let Err(e) = std::fs::remove_file(&journal_path) {
-        tracing::warn!("could not remove the finished journal {}: {e}", journal_path.display());
-    }
+    mark_complete(&dir, &mut state, derived.row.finished_at)?;
 
     Ok(RunReport {
         run_id: state.run_id,
@@ -193,6 +187,19 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         output: target.describe(),
         collect_only: false,
     })
+}
+
+/// Marks a run complete in its state file, then removes its journal: the tables (or the
+/// published files) hold everything the journal did.
+fn mark_complete(dir: &RunDir, state: &mut RunState, finished_at: chrono::DateTime<Utc>) -> Result<(), RunError> {
+    state.status = RunStatus::Complete;
+    state.finished_at = Some(finished_at);
+    dir.save_state(state).map_err(io("marking the run complete"))?;
+    let journal_path = dir.journal_path();
+    if let Err(e) = std::fs::remove_file(&journal_path) {
+        tracing::warn!("could not remove the finished journal {}: {e}", journal_path.display());
+    }
+    Ok(())
 }
 
 /// Records the alert rules in the output: what `analyze` and `import` use on it when given no
@@ -358,13 +365,7 @@ async fn publish_member(
     {
         tracing::warn!("could not tidy the mirror {}: {e}", mirror.root().display());
     }
-    state.status = RunStatus::Complete;
-    state.finished_at = Some(row.finished_at);
-    dir.save_state(&state).map_err(io("marking the run complete"))?;
-    let journal_path = dir.journal_path();
-    if let Err(e) = std::fs::remove_file(&journal_path) {
-        tracing::warn!("could not remove the finished journal {}: {e}", journal_path.display());
-    }
+    mark_complete(dir, &mut state, row.finished_at)?;
     Ok(RunReport {
         run_id: state.run_id,
         run_date: state.run_date,
@@ -451,36 +452,16 @@ async fn shutdown_signal() -> &'static str {
 /// Sends the night's alerts to the configured sinks (textfile, webhook). A sink that fails is
 /// logged, never fatal: the alerts are already in their table and in the exit code.
 pub async fn notify(config: &crate::config::Config, report: &RunReport, duration_s: f64) {
-    if let Some(path) = &config.alerts.textfile {
-        let overall = match crate::metrics::tables::run_metrics::read(&report.run_metrics) {
-            Ok(rows) => rows.into_iter().filter(|m| m.scope.is_overall()).collect(),
-            Err(e) => {
-                tracing::warn!("could not read {}: {e}", report.run_metrics.display());
-                Vec::new()
-            }
-        };
-        let text = crate::alert::sinks::textfile_contents(
-            report.row.finished_at,
-            duration_s,
-            report.row.coverage(),
-            &report.embedded.embedder_id,
-            &overall,
-            &report.alerts,
-        );
-        match crate::alert::sinks::write_textfile(path, &text) {
-            Ok(()) => tracing::info!("wrote the Prometheus textfile {}", path.display()),
-            Err(e) => tracing::warn!("could not write the Prometheus textfile {}: {e}", path.display()),
-        }
-    }
-    if let Some(url) = &config.webhook_url
-        && crate::alert::raised(&report.alerts) > 0
-    {
-        let payload = crate::alert::sinks::webhook_payload(&report.run_id, report.run_date, &report.alerts);
-        match crate::alert::sinks::post_webhook(url, &payload).await {
-            Ok(()) => tracing::info!("posted the alerts to the webhook"),
-            Err(e) => tracing::warn!("could not post the alerts to the webhook: {e}"),
-        }
-    }
+    let night = crate::alert::sinks::NightSummary {
+        run_id: &report.run_id,
+        run_date: report.run_date,
+        row: &report.row,
+        embedder_id: &report.embedded.embedder_id,
+        run_metrics: &report.run_metrics,
+        alerts: &report.alerts,
+        duration_s,
+    };
+    crate::alert::sinks::notify(config, &night).await;
 }
 
 /// How many of the journal's requests ended ok and failed (the last outcome of each key).

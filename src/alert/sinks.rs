@@ -148,6 +148,54 @@ pub fn write_textfile(path: &Path, contents: &str) -> std::io::Result<()> {
     crate::store::write_atomic(path, |f| std::io::Write::write_all(f, contents.as_bytes()))
 }
 
+/// What the sinks are told of one night (a run, or a consortium's union).
+pub struct NightSummary<'a> {
+    pub run_id: &'a str,
+    pub run_date: chrono::NaiveDate,
+    pub row: &'a crate::plan::runs::RunRow,
+    pub embedder_id: &'a str,
+    /// The night's `run_metrics` file (its overall rows go to the textfile).
+    pub run_metrics: &'a Path,
+    pub alerts: &'a [Alert],
+    pub duration_s: f64,
+}
+
+/// Sends a night to the configured sinks: the Prometheus textfile, and the webhook when an alert
+/// pages. A sink that fails is logged, never fatal: the alerts are already in their table and in
+/// the exit code.
+pub async fn notify(config: &crate::config::Config, night: &NightSummary<'_>) {
+    if let Some(path) = &config.alerts.textfile {
+        let overall = match crate::metrics::tables::run_metrics::read(night.run_metrics) {
+            Ok(rows) => rows.into_iter().filter(|m| m.scope.is_overall()).collect(),
+            Err(e) => {
+                tracing::warn!("could not read {}: {e}", night.run_metrics.display());
+                Vec::new()
+            }
+        };
+        let text = textfile_contents(
+            night.row.finished_at,
+            night.duration_s,
+            night.row.coverage(),
+            night.embedder_id,
+            &overall,
+            night.alerts,
+        );
+        match write_textfile(path, &text) {
+            Ok(()) => tracing::info!("wrote the Prometheus textfile {}", path.display()),
+            Err(e) => tracing::warn!("could not write the Prometheus textfile {}: {e}", path.display()),
+        }
+    }
+    if let Some(url) = &config.webhook_url
+        && super::raised(night.alerts) > 0
+    {
+        let payload = webhook_payload(night.run_id, night.run_date, night.alerts);
+        match post_webhook(url, &payload).await {
+            Ok(()) => tracing::info!("posted the alerts to the webhook"),
+            Err(e) => tracing::warn!("could not post the alerts to the webhook: {e}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -489,32 +489,14 @@ fn members_guard(rows: &[MemberRun], date: NaiveDate) -> Option<Alert> {
 /// Sends a night's alerts to the coordinator's sinks (textfile, webhook), as `hivewatch run`
 /// does; a failing sink is logged, never fatal.
 pub async fn notify(config: &Config, report: &NightReport, duration_s: f64) {
-    if let Some(path) = &config.alerts.textfile {
-        let overall = match crate::metrics::tables::run_metrics::read(&report.run_metrics) {
-            Ok(rows) => rows.into_iter().filter(|m| m.scope.is_overall()).collect(),
-            Err(e) => {
-                tracing::warn!("could not read {}: {e}", report.run_metrics.display());
-                Vec::new()
-            }
-        };
-        let text = crate::alert::sinks::textfile_contents(
-            report.row.finished_at,
-            duration_s,
-            report.row.coverage(),
-            &report.embedded.embedder_id,
-            &overall,
-            &report.alerts,
-        );
-        if let Err(e) = crate::alert::sinks::write_textfile(path, &text) {
-            tracing::warn!("could not write the Prometheus textfile {}: {e}", path.display());
-        }
-    }
-    if let Some(url) = &config.webhook_url
-        && crate::alert::raised(&report.alerts) > 0
-    {
-        let payload = crate::alert::sinks::webhook_payload(&report.run_id, report.date, &report.alerts);
-        if let Err(e) = crate::alert::sinks::post_webhook(url, &payload).await {
-            tracing::warn!("could not post the alerts to the webhook: {e}");
-        }
-    }
+    let night = crate::alert::sinks::NightSummary {
+        run_id: &report.run_id,
+        run_date: report.date,
+        row: &report.row,
+        embedder_id: &report.embedded.embedder_id,
+        run_metrics: &report.run_metrics,
+        alerts: &report.alerts,
+        duration_s,
+    };
+    crate::alert::sinks::notify(config, &night).await;
 }
