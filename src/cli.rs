@@ -862,7 +862,7 @@ pub fn headline(trends: &[crate::trend::TrendRow], comparable_runs: usize, min_r
     }
     if comparable_runs + 1 < min_runs {
         out.push(format!(
-            "baseline building: {} of {min_runs} comparable runs (tonight's included); every rule judges from {min_runs} on",
+            "baseline building: {} of {min_runs} comparable runs (tonight's included); the trend and pair rules judge from {min_runs} on, the others against the nights there are",
             comparable_runs + 1
         ));
     }

@@ -403,7 +403,9 @@ fn a_plain_run_to_s3_reads_its_history_from_the_store() {
         let mut env = s3.env();
         env.push(("XDG_CACHE_HOME", cache.display().to_string()));
         let out = hw(&["run", "--config", config.to_str().unwrap(), "--run-date", date], &env);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        // A night may page (four simulated models can change families between two nights, and
+        // the concentration rule judges from the second night): what is tested is that it ran.
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
         assert!(cache.join("hivewatch/state").exists(), "the state is under the user's cache folder");
     }
     let baseline = s3.sql(
