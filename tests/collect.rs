@@ -152,13 +152,15 @@ fn faults_are_retried_and_failures_are_rows() {
         "SELECT count(*) FROM read_parquet('{out}/responses/*/*.parquet') WHERE status = 'ok' AND (response_text IS NULL OR length(response_text) = 0 OR error_kind IS NOT NULL)",
     );
     assert_eq!(bad_ok, 0);
-    // A malformed reply is retried (at most twice), so of the 5% malformed replies almost none
-    // end a request (issue 16: 7.6% of requests failed when they were final).
+    // A malformed reply is retried (at most twice), so of the 5% malformed replies few end a
+    // request: about one of the 360 is expected (a malformed last attempt after three other
+    // faults); issue 16 saw 7.6% (27 here) when they were final. The faults are random, so the
+    // bound leaves room: above 10 is the old behaviour, not chance.
     let malformed = duckdb(
         &reports,
         "SELECT count(*) FILTER (error_kind = 'malformed'), count(*) FILTER (status = 'ok' AND attempts > 1) FROM read_parquet('{out}/responses/*/*.parquet')",
     );
-    assert!(malformed[0][0].as_i64().unwrap() <= 3, "malformed replies were retried: {malformed:?}");
+    assert!(malformed[0][0].as_i64().unwrap() <= 10, "malformed replies were retried: {malformed:?}");
 }
 
 /// SIGKILL in the middle, then the same command: the same rows as an uninterrupted run, and
