@@ -66,6 +66,7 @@ impl RunningSim {
     /// Moves the scenario's ecosystem to `night` (1-based).
     pub fn set_night(&self, night: u32) {
         self.state.night.store(night, Ordering::Relaxed);
+        self.state.seedless.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 
     pub async fn stop(mut self) {
@@ -91,7 +92,12 @@ pub async fn start(addr: SocketAddr, config: SimConfig) -> std::io::Result<Runni
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let state = Arc::new(SimState { config, requests: AtomicU64::new(0), night: AtomicU32::new(1) });
+    let state = Arc::new(SimState {
+        config,
+        requests: AtomicU64::new(0),
+        night: AtomicU32::new(1),
+        seedless: Default::default(),
+    });
     let app = router(Arc::clone(&state));
     let task = tokio::spawn(async move {
         let server = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -109,16 +115,38 @@ pub struct SimState {
     config: SimConfig,
     requests: AtomicU64,
     night: AtomicU32,
+    /// In a scenario, how many seedless requests each (model, system, prompt) has had tonight:
+    /// Anthropic sends no seed, and a scenario must replay exactly (see [`SimState::generate`]).
+    seedless: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
 }
 
 impl SimState {
     /// The answer of `model`: as the scenario makes it tonight, or as its name makes it.
-    fn generate(&self, model: &str, system: Option<&str>, prompt: &str, params: GenParams) -> models::Generated {
+    fn generate(&self, model: &str, system: Option<&str>, prompt: &str, mut params: GenParams) -> models::Generated {
         let night = self.night.load(Ordering::Relaxed);
-        match self.config.scenario.as_ref().and_then(|s| s.profile(model, night)) {
+        let Some(scenario) = self.config.scenario.as_ref() else { return generate(model, system, prompt, params) };
+        if params.seed.is_none() {
+            params.seed = Some(self.seedless_seed(scenario.meta.seed, night, model, system, prompt));
+        }
+        match scenario.profile(model, night) {
             Some(profile) => models::generate_with(&profile, model, system, prompt, params),
             None => generate(model, system, prompt, params),
         }
+    }
+
+    /// The seed of a request that carried none, in a scenario: the n-th such request for one
+    /// (model, system, prompt) tonight gets the n-th seed of a stream fixed by the scenario's
+    /// seed and the night. Samples still differ from each other, and a night replays the same
+    /// set of answers whatever order its concurrent requests arrive in (which sample index
+    /// holds which answer may swap; no measure depends on sample order).
+    fn seedless_seed(&self, scenario_seed: u64, night: u32, model: &str, system: Option<&str>, prompt: &str) -> u64 {
+        let key = crate::util::stable_hash64(
+            format!("{scenario_seed}\u{0}{night}\u{0}{model}\u{0}{}\u{0}{prompt}", system.unwrap_or("")).as_bytes(),
+        );
+        let mut counts = self.seedless.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = counts.entry(key).or_insert(0);
+        *n += 1;
+        key.wrapping_add(*n)
     }
 }
 
@@ -391,4 +419,32 @@ async fn openai_embeddings(
     let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
     Json(json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> SimState {
+        let config = SimConfig { scenario: Some(Arc::new(scenario::Scenario::demo())), ..SimConfig::default() };
+        SimState { config, requests: AtomicU64::new(0), night: AtomicU32::new(1), seedless: Default::default() }
+    }
+
+    /// Anthropic sends no seed: in a scenario its samples still differ from each other, and a
+    /// night replays the same answers (the lineage test once failed on a replay that did not).
+    #[test]
+    fn seedless_requests_in_a_scenario_vary_and_replay() {
+        let model = &scenario::Scenario::demo().models[0].name;
+        let params = || GenParams { temperature: Some(0.8), max_tokens: Some(300), seed: None };
+        let night = |sim: &SimState| -> Vec<String> {
+            (0..4).map(|_| sim.generate(model, None, "How should I plan a garden?", params()).text).collect()
+        };
+        let (first, second) = (state(), state());
+        let a = night(&first);
+        assert!(a.iter().any(|t| t != &a[0]), "samples differ: {a:?}");
+        assert_eq!(a, night(&second), "the same night replays");
+        first.night.store(2, Ordering::Relaxed);
+        first.seedless.lock().unwrap().clear();
+        assert_ne!(a, night(&first), "another night samples anew");
+    }
 }

@@ -12,7 +12,8 @@
 //!   answers, or with `toward = "humble"` on hedged, humble ones (epistemic narrowing).
 //!
 //! Nights without events are stable stretches: only sampling noise moves. The seed goes into
-//! every request's sampling seed (`[scenario] seed`), so a scenario replays exactly.
+//! every request's sampling seed (`[scenario] seed`; a request that carries none, as Anthropic's
+//! never do, draws from a stream the seed fixes), so a scenario replays exactly.
 
 use std::collections::HashMap;
 use std::path::Path;
