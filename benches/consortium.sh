@@ -79,16 +79,18 @@ night() { # $1 label, $2 folder, $3 date
 }
 
 echo "== $((3 * per)) endpoints in 3 members x $(ls probes/core/*.toml | wc -l) suite files x $samples samples"
+# The first night early enough that the night after the history is not in the future.
+first=$(python3 -c "import datetime; print(datetime.date.today() - datetime.timedelta(days=$history + 2))")
 make_configs "$work/local" "$work/local/out"
-night local "$work/local" 2026-01-01
+night local "$work/local" "$first"
 make_configs "$work/s3" "s3://bench/night"
-night s3 "$work/s3" 2026-01-01
+night s3 "$work/s3" "$first"
 
 echo "== $history earlier nights"
 gen_start=$(date +%s)
-"$s3py" benches/consortium_history.py "$AWS_ENDPOINT" bench night 2026-01-01 "$history" "$work/history"
+"$s3py" benches/consortium_history.py "$AWS_ENDPOINT" bench night "$first" "$history" "$work/history"
 echo "generated in $(($(date +%s) - gen_start)) s"
-next=$(python3 -c "import datetime; print(datetime.date(2026, 1, 1) + datetime.timedelta(days=$history + 1))")
+next=$(python3 -c "import datetime; print(datetime.date.fromisoformat('$first') + datetime.timedelta(days=$history + 1))")
 rm -rf "$work/s3/state-coordinator"
 night "s3+history" "$work/s3" "$next"
 

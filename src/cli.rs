@@ -147,6 +147,11 @@ enum Command {
         /// unless --lexicon names a lexicon its weights were not fitted with).
         #[arg(long, value_parser = ["learned", "lexicon"])]
         refusal: Option<String>,
+        /// Model cards: a TOML file of [[models]] (name, vendor, family, parents,
+        /// release_date) declaring what the imported models are, so the `lineage` table can
+        /// say which close pairs are declared relatives (default: nothing declared).
+        #[arg(long)]
+        models: Option<PathBuf>,
     },
     /// Behavioural features of responses.
     Features {
@@ -554,49 +559,49 @@ async fn dispatch(command: Command) -> Result<i32> {
             tokio::task::block_in_place(|| embed_stdin(&embedder))?;
             Ok(exit::OK)
         }
-        Command::Analyze { config: Some(config), date, deadline, poll, runs, lexicon, .. }
-            if !Config::load(&config)?.consortium.members.is_empty() =>
-        {
-            analyze_consortium(&config, date, deadline, poll, !runs.is_empty() || lexicon.is_some()).await
-        }
-        Command::Analyze { output, embedder, runs, lexicon, config, refusal, date, .. } => {
-            if let (Some(_), Some(config)) = (date, &config) {
-                anyhow::bail!(
+        Command::Analyze { output, embedder, runs, lexicon, config, refusal, date, deadline, poll } => {
+            // One load: a coordinator's configuration analyses the consortium's night, any other
+            // lends its [alerts].
+            let loaded = config.as_deref().map(|path| Config::load(path).map(|cfg| (path, cfg))).transpose()?;
+            let rules = match loaded {
+                Some((path, cfg)) if !cfg.consortium.members.is_empty() => {
+                    let local_flags = !runs.is_empty() || lexicon.is_some();
+                    return analyze_consortium(path, cfg, date, deadline, poll, local_flags).await;
+                }
+                Some((path, _)) if date.is_some() => anyhow::bail!(
                     crate::input::InputError::new(
-                        config,
+                        path,
                         None,
                         "has no [consortium] members: --date names a consortium's night"
                     )
                     .hint("drop --date, or pass the coordinator's configuration")
-                );
-            }
+                ),
+                other => other.map(|(path, cfg)| (path, cfg.alerts)),
+            };
             let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
             let refusal = refusal_detector(refusal.as_deref(), &lexicon)?;
-            tokio::task::block_in_place(|| {
-                analyze(&output, &embedder, (&lexicon, &refusal), config.as_deref(), &runs)
-            })?;
+            tokio::task::block_in_place(|| analyze(&output, &embedder, (&lexicon, &refusal), rules, &runs))?;
             Ok(exit::OK)
         }
-        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon, config, refusal } => {
+        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon, config, refusal, models } => {
             if let Some(date) = run_date {
                 refuse_future_date(date, "--run-date")?;
             }
             let embedder = embedder.build()?;
             let lexicon = load_lexicon(lexicon.as_deref())?;
             let refusal = refusal_detector(refusal.as_deref(), &lexicon)?;
-            tokio::task::block_in_place(|| {
-                import(
-                    &files,
-                    format,
-                    &output,
-                    run_date,
-                    on_bad_row,
-                    &embedder,
-                    (&lexicon, &refusal),
-                    config.as_deref(),
-                )
-            })?;
+            let cards = models.as_deref().map(crate::config::models::ModelCards::load).transpose()?;
+            let job = ImportJob {
+                files: &files,
+                format,
+                output: &output,
+                run_date,
+                on_bad_row,
+                config: config.as_deref(),
+                cards,
+            };
+            tokio::task::block_in_place(|| import(job, &embedder, (&lexicon, &refusal)))?;
             Ok(exit::OK)
         }
         Command::Features { command: FeaturesCommand::Eval { labels, lexicon, weights, embedder } } => {
@@ -640,7 +645,7 @@ async fn run_command(config: &std::path::Path, flags: RunFlags) -> Result<i32> {
             tracing::warn!("{e}");
         }
         // A bad lexicon, or one the refusal detector asked for cannot read, is bad input here too.
-        crate::features::detector::RefusalDetector::build(cfg.refusal, &load_lexicon(cfg.lexicon.as_deref())?)?;
+        crate::features::instruments(cfg.lexicon.as_deref(), cfg.refusal)?;
         // An object store is checked writable: a dry run says whether the night can land.
         let target = crate::run::open_target(&cfg, collect_only).await?;
         print_plan(&Plan::new(cfg, suite));
@@ -704,6 +709,7 @@ async fn serve_simulator(
 /// members published. `local_flags`: --runs or --lexicon were given (they do not apply).
 async fn analyze_consortium(
     config: &std::path::Path,
+    mut cfg: Config,
     date: Option<NaiveDate>,
     deadline: Duration,
     poll: Duration,
@@ -719,7 +725,6 @@ async fn analyze_consortium(
             .hint("drop --runs and --lexicon (the lexicon is the configuration's)")
         );
     }
-    let mut cfg = Config::load(config)?;
     // The coordinator holds no member's key: endpoints are the members' business.
     cfg.endpoints.clear();
     cfg.resolve_keys(|v| std::env::var(v).ok())?;
@@ -1051,24 +1056,32 @@ fn embed_stdin(embedder: &crate::embed::Embedder) -> Result<()> {
     }
 }
 
-/// `hivewatch import`: lock the output, read every file (bad rows refused or listed; rows
-/// spilled by run), then write the runs.
-#[allow(clippy::too_many_arguments)]
-fn import(
-    files: &[PathBuf],
+/// What `hivewatch import` was asked to do.
+struct ImportJob<'a> {
+    files: &'a [PathBuf],
     format: crate::import::Format,
-    output: &std::path::Path,
+    output: &'a std::path::Path,
     run_date: Option<NaiveDate>,
     on_bad_row: crate::import::OnBadRow,
+    /// Whose `[alerts]` judge the runs.
+    config: Option<&'a std::path::Path>,
+    cards: Option<crate::config::models::ModelCards>,
+}
+
+/// `hivewatch import`: lock the output, read every file (bad rows refused or listed; rows
+/// spilled by run), then write the runs.
+fn import(
+    job: ImportJob,
     embedder: &crate::embed::Embedder,
     (lexicon, refusal): (&crate::features::Lexicon, &crate::features::detector::RefusalDetector),
-    config: Option<&std::path::Path>,
 ) -> Result<()> {
+    let ImportJob { files, format, output, run_date, on_bad_row, config, cards } = job;
     // Locked first: a run writing here must not see half an import, nor an import wait for
     // parsing to learn it cannot write.
     let output = crate::store::Output::local(output);
     let _lock = crate::store::lock::acquire(&output)?;
-    let alerts = alert_rules(config, &output)?;
+    let rules = config.map(|path| Config::load(path).map(|cfg| (path, cfg.alerts))).transpose()?;
+    let alerts = alert_rules(rules, &output)?;
     let mut collector =
         crate::import::Collector::new(&output.scratch_dir()).context("making scratch space for the import")?;
     let mut bad = Vec::new();
@@ -1088,6 +1101,9 @@ fn import(
     }
     for run in &runs {
         refuse_future_date(run.run_date, &format!("rows dated {} in {}", run.run_date, files[0].display()))?;
+    }
+    if let Some(cards) = cards {
+        collector.declare(cards)?;
     }
     let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
         .context("opening the embedding cache")?;
@@ -1109,9 +1125,12 @@ fn import(
 
 /// The alert rules `analyze` and `import` judge runs by, said aloud: `--config`'s `[alerts]`,
 /// else those the last `hivewatch run` recorded in the output, else the built-in ones.
-fn alert_rules(config: Option<&std::path::Path>, output: &crate::store::Output) -> Result<crate::alert::AlertConfig> {
+fn alert_rules(
+    config: Option<(&std::path::Path, crate::alert::AlertConfig)>,
+    output: &crate::store::Output,
+) -> Result<crate::alert::AlertConfig> {
     let (rules, from) = match config {
-        Some(path) => (Config::load(path)?.alerts, format!("[alerts] of {}", path.display())),
+        Some((path, rules)) => (rules, format!("[alerts] of {}", path.display())),
         None => {
             let recorded = output.alert_rules_path();
             match std::fs::read(&recorded) {
@@ -1161,12 +1180,12 @@ fn analyze(
     output: &std::path::Path,
     embedder: &crate::embed::Embedder,
     (lexicon, refusal): (&crate::features::Lexicon, &crate::features::detector::RefusalDetector),
-    config: Option<&std::path::Path>,
+    rules: Option<(&std::path::Path, crate::alert::AlertConfig)>,
     wanted: &[String],
 ) -> Result<()> {
     let output = crate::store::Output::local(output);
     let _lock = crate::store::lock::acquire(&output)?;
-    let alerts = &alert_rules(config, &output)?;
+    let alerts = &alert_rules(rules, &output)?;
     let all = crate::plan::runs::list(&output)?;
     if all.is_empty() {
         anyhow::bail!(

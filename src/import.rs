@@ -36,6 +36,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use crate::collect::responses::{self, ImportedResponse};
+use crate::config::models::ModelCards;
 use crate::input::InputError;
 use crate::metrics::spill::{Payload, Spill, read_partition};
 use crate::pipeline::{Derived, PipelineError, Tail, derive_tables};
@@ -398,6 +399,8 @@ pub struct Collector {
     groups: BTreeMap<String, Group>,
     spill: Spill,
     payload: Vec<u8>,
+    /// What the models declare (`--models`); none: every model declares nothing.
+    cards: Option<ModelCards>,
 }
 
 /// A run's key in the spill: its label, or "" for rows with neither date nor run.
@@ -408,7 +411,16 @@ fn group_key(run: Option<&str>) -> String {
 impl Collector {
     /// A collector spilling under `scratch` (removed when it is dropped).
     pub fn new(scratch: &Path) -> std::io::Result<Self> {
-        Ok(Collector { groups: BTreeMap::new(), spill: Spill::new(scratch)?, payload: Vec::new() })
+        Ok(Collector { groups: BTreeMap::new(), spill: Spill::new(scratch)?, payload: Vec::new(), cards: None })
+    }
+
+    /// Declares the models' vendor, family, parents and release date from their cards, for the
+    /// runs written after; refused when a card or a parent names no model of the import.
+    pub fn declare(&mut self, cards: ModelCards) -> Result<(), InputError> {
+        let models: BTreeSet<String> = self.groups.values().flat_map(|g| g.models.iter().cloned()).collect();
+        cards.check_against(&models)?;
+        self.cards = Some(cards);
+        Ok(())
     }
 
     /// Takes one row; refuses (saying why) a prompt id that names another prompt in its run.
@@ -513,6 +525,8 @@ impl Collector {
         let mut batch: Vec<ImportedResponse> = Vec::with_capacity(BATCH_ROWS);
         let mut failed: Result<(), PipelineError> = Ok(());
         let io = |source| crate::store::StoreError::Io { path: partition.clone(), source };
+        let cards = self.cards.as_ref();
+        let declared = |model: &str| cards.and_then(|c| c.get(model)).cloned();
         read_partition(&partition, |_, model, key, payload| {
             if key != run.key || failed.is_err() {
                 return;
@@ -520,7 +534,7 @@ impl Collector {
             let Some(response) = decode(model, &payload, &categories) else { return };
             batch.push(response);
             if batch.len() == BATCH_ROWS {
-                failed = responses::imported_batch(&run.run_id, row.started_at, &batch)
+                failed = responses::imported_batch(&run.run_id, row.started_at, &batch, &declared)
                     .and_then(|b| writer.write(&b))
                     .map_err(PipelineError::from);
                 batch.clear();
@@ -529,7 +543,7 @@ impl Collector {
         .map_err(io)?;
         failed?;
         if !batch.is_empty() {
-            writer.write(&responses::imported_batch(&run.run_id, row.started_at, &batch)?)?;
+            writer.write(&responses::imported_batch(&run.run_id, row.started_at, &batch, &declared)?)?;
         }
         writer.finish()?;
         let probes = crate::plan::probe_table::path(output, run.run_date, &run.run_id);

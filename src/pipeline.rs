@@ -18,9 +18,10 @@ use crate::embed::cache::EmbeddingCache;
 use crate::embed::{self, EmbedError, EmbedStats, Embedder};
 use crate::features::Lexicon;
 use crate::features::detector::RefusalDetector;
+use crate::lineage::LineageRow;
 use crate::metrics::stage::MeasureStats;
-use crate::plan::runs::{self, RunRow};
-use crate::store::{Output, StoreError};
+use crate::plan::runs::{self, RunInfo, RunRow};
+use crate::store::{EmbedderTag, Output, StoreError};
 use crate::trend::{TrendRow, TrendSettings};
 
 /// Errors of the derived stages.
@@ -133,24 +134,7 @@ pub fn derive_tables_guarded(
     check_stop()?;
     row.embedder_id.get_or_insert_with(|| tag.id.clone());
     let info = row.info();
-    let crate::trend::stage::Trends { rows: mut trends, panel_change, comparable_runs } =
-        crate::trend::stage::trend_run(output, &info, &tag, &TrendSettings::from_alerts(tail.alerts))?;
-    let alerts = match guard {
-        // The members guard: a night missing members is judged by no other rule.
-        Some(guard) => vec![guard],
-        None => {
-            let mut alerts = alert::evaluate(&mut trends, info.coverage, tail.alerts);
-            alerts.extend(panel_change.as_ref().map(alert::panel_change));
-            alerts.extend(alert::undeclared(&lineage, declares_any, info.coverage, info.is_imported(), tail.alerts));
-            alert::sort(&mut alerts);
-            alerts
-        }
-    };
-    let trends_path = output.per_embedder_path(crate::trend::table::TABLE, date, &id, &tag);
-    crate::trend::table::write(&trends_path, &id, &tag.id, &trends)?;
-    let alerts_path = output.per_embedder_path(alert::table::TABLE, date, &id, &tag);
-    alert::table::write(&alerts_path, &id, &tag.id, &alerts)?;
-    tracing::info!(run_id = %id, trends = trends.len(), alerts = alert::raised(&alerts), "compared with earlier runs");
+    let judged = judge(output, &info, &tag, tail.alerts, (&lineage, declares_any), guard)?;
 
     check_stop()?;
     let report = crate::report::write_report(output, &info, &tag)?;
@@ -164,8 +148,51 @@ pub fn derive_tables_guarded(
     let tables = [
         vec![embedded.path.clone(), features_path],
         measured.tables.clone(),
-        vec![lineage_path, trends_path, alerts_path, report.clone(), runs_path],
+        vec![lineage_path],
+        judged.tables,
+        vec![report.clone(), runs_path],
     ]
     .concat();
+    let Judged { trends, alerts, comparable_runs, .. } = judged;
     Ok(Derived { row, embedded, featured, measured, alerts, trends, comparable_runs, report, tables })
+}
+
+/// Tonight's trends and the alerts they raise, written.
+struct Judged {
+    trends: Vec<TrendRow>,
+    alerts: Vec<Alert>,
+    comparable_runs: usize,
+    /// The `trends` and `alerts` files.
+    tables: Vec<PathBuf>,
+}
+
+/// Compares tonight with the comparable runs before it and judges the alert rules on the result
+/// (with a members guard, that alert alone: a night missing members is judged by no other rule).
+fn judge(
+    output: &Output,
+    info: &RunInfo,
+    tag: &EmbedderTag,
+    rules: &AlertConfig,
+    (lineage, declares_any): (&[LineageRow], bool),
+    guard: Option<Alert>,
+) -> Result<Judged, PipelineError> {
+    let (date, id) = (info.run_date, info.run_id.as_str());
+    let crate::trend::stage::Trends { rows: mut trends, panel_change, comparable_runs } =
+        crate::trend::stage::trend_run(output, info, tag, &TrendSettings::from_alerts(rules))?;
+    let alerts = match guard {
+        Some(guard) => vec![guard],
+        None => {
+            let mut alerts = alert::evaluate(&mut trends, info.coverage, rules);
+            alerts.extend(panel_change.as_ref().map(alert::panel_change));
+            alerts.extend(alert::undeclared(lineage, declares_any, info.coverage, info.is_imported(), rules));
+            alert::sort(&mut alerts);
+            alerts
+        }
+    };
+    let trends_path = output.per_embedder_path(crate::trend::table::TABLE, date, id, tag);
+    crate::trend::table::write(&trends_path, id, &tag.id, &trends)?;
+    let alerts_path = output.per_embedder_path(alert::table::TABLE, date, id, tag);
+    alert::table::write(&alerts_path, id, &tag.id, &alerts)?;
+    tracing::info!(run_id = %id, trends = trends.len(), alerts = alert::raised(&alerts), "compared with earlier runs");
+    Ok(Judged { trends, alerts, comparable_runs, tables: vec![trends_path, alerts_path] })
 }

@@ -105,24 +105,13 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     // Build the embedder first: a missing model folder must stop the run before any request.
     let embedder = Embedder::from_config(&plan.config)?;
     tracing::info!(embedder = embedder.id(), "embedder ready");
-    let lexicon = match &plan.config.lexicon {
-        Some(path) => Lexicon::load(path)?,
-        None => Lexicon::builtin(),
-    };
-    let refusal = crate::features::detector::RefusalDetector::build(plan.config.refusal, &lexicon)?;
+    let (lexicon, refusal) = crate::features::instruments(plan.config.lexicon.as_deref(), plan.config.refusal)?;
 
     record_alert_rules(&output, &plan.config.alerts)?;
     let run_date = opts.run_date.unwrap_or_else(|| Utc::now().date_naive());
     let (dir, mut state, resumed) = find_or_create_run(&output, &plan, opts.fresh, run_date)?;
     let journal_path = dir.journal_path();
-    let done = done_keys(&plan, &journal_path)?;
-    if resumed {
-        let (ok, failed) = journaled_outcomes(&journal_path)?;
-        progress.resumed(ok, failed);
-        tracing::info!(run_id = %state.run_id, already_done = done.len(), "resuming an unfinished run of the same plan");
-    } else {
-        tracing::info!(run_id = %state.run_id, planned = plan.total_requests(), "starting a new run");
-    }
+    let done = resume_point(&plan, &state.run_id, resumed, &journal_path, progress)?;
 
     let mut journal = Journal::open(&journal_path).map_err(io(format!("opening {}", journal_path.display())))?;
     let redactor = Redactor::new(plan.config.endpoints.iter().filter_map(|e| e.api_key.as_ref()));
@@ -152,13 +141,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     }
     if let Some(mirror) = &target.mirror {
         let settings = crate::trend::TrendSettings::from_alerts(&plan.config.alerts);
-        let h = crate::remote::history::pull(mirror, &output, &row.info(), &embedder.tag(), &settings).await?;
-        tracing::info!(
-            runs = h.runs,
-            downloaded = h.pulled.downloaded,
-            unchanged = h.pulled.unchanged,
-            "pulled what the night reads of earlier runs"
-        );
+        crate::remote::history::pull(mirror, &output, &row.info(), &embedder.tag(), &settings).await?;
     }
     let (_lock, derived) = run_tail(&plan, &output, row, lock, (embedder, lexicon, refusal)).await?;
     publish(&target, &[vec![responses_path.clone(), probes_path.clone()], derived.tables.clone()].concat()).await?;
@@ -465,6 +448,26 @@ pub async fn notify(config: &crate::config::Config, report: &RunReport, duration
 }
 
 /// How many of the journal's requests ended ok and failed (the last outcome of each key).
+/// The requests this run's journal already holds answers for; on a resume, says how far the
+/// run had got (on the progress line and in the log).
+fn resume_point(
+    plan: &Plan,
+    run_id: &str,
+    resumed: bool,
+    journal: &std::path::Path,
+    progress: &mut dyn Progress,
+) -> Result<std::collections::HashSet<RequestKey>, RunError> {
+    let done = done_keys(plan, journal)?;
+    if resumed {
+        let (ok, failed) = journaled_outcomes(journal)?;
+        progress.resumed(ok, failed);
+        tracing::info!(run_id = %run_id, already_done = done.len(), "resuming an unfinished run of the same plan");
+    } else {
+        tracing::info!(run_id = %run_id, planned = plan.total_requests(), "starting a new run");
+    }
+    Ok(done)
+}
+
 fn journaled_outcomes(journal: &std::path::Path) -> Result<(u64, u64), RunError> {
     let mut last: HashMap<(String, String, u32), bool> = HashMap::new();
     crate::collect::journal::for_each_record(journal, |r| {

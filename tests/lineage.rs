@@ -116,3 +116,87 @@ fn a_false_parent_is_not_evident_and_a_hidden_tuning_is_undeclared() {
     let page = std::fs::read_to_string(out.join("html/latest.html")).unwrap();
     assert!(page.contains("f-2 declares a-1 as a parent"), "the map draws the declared parent");
 }
+
+/// The night's answers as a generic JSONL export (model, prompt, response), as another tool would
+/// have written them.
+fn export_jsonl(night: &std::path::Path, file: &std::path::Path) {
+    let rows = duckdb(
+        night,
+        "SELECT r.endpoint, p.prompt, r.response_text FROM read_parquet('{out}/responses/*/*.parquet') r JOIN read_parquet('{out}/probes/*/*.parquet') p USING (probe_id) WHERE r.status = 'ok' ORDER BY ALL",
+    );
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::json!({"model": r[0], "prompt": r[1], "response": r[2], "date": "2025-03-01"}).to_string())
+        .collect();
+    std::fs::write(file, lines.join("\n")).unwrap();
+}
+
+/// Issue 13: an import declares lineage with model cards (`--models`), and the `lineage` table
+/// then judges it as a nightly run's: the same night exported and imported with cards that say
+/// what its configuration said finds every family pair declared and evident; imported without
+/// cards, the same pairs are undeclared; a card naming no imported model is refused at its line.
+#[test]
+fn an_import_declares_lineage_with_model_cards() {
+    let dir = tempfile::tempdir().unwrap();
+    let night = run(dir.path(), &scenario(41, "", ""));
+    let export = dir.path().join("night.jsonl");
+    export_jsonl(&night, &export);
+    let mut cards = String::new();
+    for f in ["a", "b", "c", "d", "e", "f"] {
+        for k in 1..=2 {
+            cards.push_str(&format!("[[models]]\nname = \"{f}-{k}\"\nvendor = \"{f} labs\"\nfamily = \"{f}\"\n\n"));
+        }
+    }
+    cards.push_str("[[models]]\nname = \"a-1\"\nrelease_date = \"2025-01-01\"\n");
+    let cards_file = dir.path().join("models.toml");
+    let import = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["import", "--format", "jsonl", export.to_str().unwrap(), "--output", out.to_str().unwrap()];
+        args.extend(extra);
+        hivewatch(&args, &[])
+    };
+
+    // A card given twice is refused at its line, before anything is written.
+    std::fs::write(&cards_file, &cards).unwrap();
+    let declared = dir.path().join("declared");
+    let o = import(&declared, &["--models", cards_file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
+    assert!(text_of(&o).contains("models.toml:62") && text_of(&o).contains("has a card already"), "{}", text_of(&o));
+    assert!(!declared.exists(), "nothing written");
+    // A misspelt name, likewise, once the files are read.
+    let misspelt = cards.replace("name = \"a-1\"\nrelease_date = \"2025-01-01\"", "name = \"a-one\"");
+    std::fs::write(&cards_file, misspelt).unwrap();
+    let o = import(&declared, &["--models", cards_file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text_of(&o));
+    assert!(text_of(&o).contains("\"a-one\" is in no imported file"), "{}", text_of(&o));
+
+    let truthful = cards.replace("\n[[models]]\nname = \"a-1\"\nrelease_date = \"2025-01-01\"\n", "\n");
+    std::fs::write(&cards_file, truthful).unwrap();
+    let o = import(&declared, &["--models", cards_file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
+    let family = duckdb(
+        &declared,
+        "SELECT DISTINCT model, vendor, family FROM read_parquet('{out}/responses/*/*.parquet') WHERE model IN ('a-1', 'f-2') ORDER BY 1",
+    );
+    assert_eq!(family, vec![vec!["a-1", "a labs", "a"], vec!["f-2", "f labs", "f"]], "the cards are in responses");
+    let night_rows = verdicts(&night);
+    let imported_rows = verdicts(&declared);
+    for f in ["a", "b", "c", "d", "e", "f"] {
+        let (m, r) = (format!("{f}-1"), format!("{f}-2"));
+        let find = |rows: &[(String, String, String, String, f64)]| {
+            rows.iter().find(|x| x.0 == m && x.1 == r).map(|x| (x.2.clone(), x.3.clone()))
+        };
+        assert_eq!(find(&night_rows), Some(("family".into(), "declared_and_evident".into())), "{night_rows:?}");
+        assert_eq!(
+            find(&imported_rows),
+            find(&night_rows),
+            "the import judges {m} / {r} as the night: {imported_rows:?}"
+        );
+    }
+
+    // Without cards nothing is declared: the same pairs are alike and undeclared.
+    let bare = dir.path().join("bare");
+    let o = import(&bare, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text_of(&o));
+    let rows = verdicts(&bare);
+    assert!(rows.iter().any(|x| x.0 == "a-1" && x.1 == "a-2" && x.2.is_empty() && x.3 == "undeclared"), "{rows:?}");
+}

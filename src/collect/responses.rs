@@ -14,6 +14,7 @@ use arrow_schema::{DataType, Field, Schema};
 
 use super::journal::for_each_record;
 use super::{ResponseRecord, Status};
+use crate::config::EndpointMeta;
 use crate::plan::Plan;
 use crate::store::columns::Columns;
 use crate::store::{Output, StoreError, TableWriter, date32, utc_micros, write_batch};
@@ -321,28 +322,33 @@ pub struct ImportedResponse {
 }
 
 /// Writes imported responses as a `responses` table: every row ok, with no request behind it
-/// (provider `import`, no sampling parameters, no latency, no token counts).
+/// (provider `import`, no sampling parameters, no latency, no token counts), declaring nothing.
 pub fn write_imported(
     out: &Path,
     run_id: &str,
     at: chrono::DateTime<chrono::Utc>,
     rows: &[ImportedResponse],
 ) -> Result<u64, StoreError> {
-    write_batch(out, imported_batch(run_id, at, rows)?)
+    write_batch(out, imported_batch(run_id, at, rows, &|_| None)?)
 }
 
 /// One batch of imported responses (see [`write_imported`]), for writing a large import in
-/// batches.
+/// batches, each model with what its card declares (`import --models`).
 pub fn imported_batch(
     run_id: &str,
     at: chrono::DateTime<chrono::Utc>,
     rows: &[ImportedResponse],
+    declared: &dyn Fn(&str) -> Option<EndpointMeta>,
 ) -> Result<RecordBatch, StoreError> {
     let s = |f: &dyn Fn(&ImportedResponse) -> Option<String>| -> ArrayRef {
         Arc::new(rows.iter().map(f).collect::<StringArray>())
     };
+    let metas: Vec<Option<EndpointMeta>> = rows.iter().map(|r| declared(&r.model)).collect();
     let mut parents = ListBuilder::new(StringBuilder::new());
-    for _ in rows {
+    for meta in &metas {
+        for p in meta.iter().flat_map(|m| &m.parents) {
+            parents.values().append_value(p);
+        }
         parents.append(true);
     }
     let n = rows.len();
@@ -355,9 +361,9 @@ pub fn imported_batch(
         s(&|r| Some(r.model.clone())),
         s(&|_| Some("import".to_owned())),
         s(&|r| Some(r.model.clone())),
-        s(&|_| None),
-        s(&|_| None),
-        Arc::new(Date32Array::from(vec![None; n])),
+        Arc::new(metas.iter().map(|m| m.as_ref().and_then(|m| m.vendor.clone())).collect::<StringArray>()),
+        Arc::new(metas.iter().map(|m| m.as_ref().and_then(|m| m.family.clone())).collect::<StringArray>()),
+        Arc::new(metas.iter().map(|m| m.as_ref().and_then(|m| m.release_date.map(date32))).collect::<Date32Array>()),
         Arc::new(parents.finish()),
         s(&|r| Some(r.probe_id.clone())),
         s(&|r| Some(r.category.clone())),

@@ -194,7 +194,8 @@ impl Default for RefusalRule {
 /// shares its declared family, with the pair's q-value at most `warn_q` (`critical_q`). The
 /// levels are far stricter than the table's 5% false discovery rate: chosen on the null so a
 /// stable ecosystem raises it at most about once a year (BENCHMARKS.md). Off for imports
-/// unless `on_imports`: imported sets rarely declare lineage, so every relative would page.
+/// unless `on_imports`: imported sets declare lineage only through `import --models`, and an
+/// import is history, not tonight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UndeclaredRule {

@@ -123,6 +123,13 @@ pub struct Endpoint {
     pub meta: EndpointMeta,
 }
 
+/// A model's `release_date`, YYYY-MM-DD.
+pub(crate) fn release_date(d: &Spanned<String>, err: ErrAt) -> Result<NaiveDate, InputError> {
+    NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d").map_err(|_| {
+        err(d.span(), format!("release_date {:?} is not a date", d.get_ref())).hint("write it as YYYY-MM-DD")
+    })
+}
+
 /// Turns a span of the file into an error at its line.
 pub(crate) type ErrAt<'a> = &'a dyn Fn(Range<usize>, String) -> InputError;
 
@@ -236,12 +243,7 @@ pub(super) fn parse_endpoint(
     };
     let limits = Limits { max_concurrency, requests_per_minute, timeout, max_retries, max_request_time };
 
-    let release_date = match ep.release_date {
-        Some(d) => Some(NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d").map_err(|_| {
-            err(d.span(), format!("release_date {:?} is not a date", d.get_ref())).hint("write it as YYYY-MM-DD")
-        })?),
-        None => None,
-    };
+    let release_date = ep.release_date.as_ref().map(|d| release_date(d, err)).transpose()?;
 
     Ok(Endpoint {
         name,

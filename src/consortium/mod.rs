@@ -169,11 +169,7 @@ pub async fn analyze(cfg: &Config, opts: &AnalyzeOptions) -> Result<NightReport,
     // Everything that can be wrong in the input is found before the store is touched.
     let suite = Suite::load(&cfg.suite_dir)?;
     let embedder = Embedder::from_config(cfg)?;
-    let lexicon = match &cfg.lexicon {
-        Some(p) => Lexicon::load(p)?,
-        None => Lexicon::builtin(),
-    };
-    let refusal = crate::features::detector::RefusalDetector::build(cfg.refusal, &lexicon)?;
+    let (lexicon, refusal) = crate::features::instruments(cfg.lexicon.as_deref(), cfg.refusal)?;
     let target = Target::open(cfg, ANALYSIS_ROLE, true).map_err(RemoteError::as_config)?;
     let remote = Arc::clone(target.remote.as_ref().expect("opened with its store"));
     let _lock = crate::store::lock::acquire(&target.output)?;
@@ -262,7 +258,62 @@ async fn analyze_held(
     let started_at = Utc::now();
     let published = wait_for_members(remote, &cfg.consortium.members, date, opts).await?;
 
-    // Each member's latest published run of the night: its row, then its responses.
+    let (rows, parts) = gather_members(cfg, remote, target, suite, &published, date).await?;
+
+    let run_id = union_run_id(date);
+    let output = &target.output;
+    let responses_path = crate::collect::responses::path(output, date, &run_id);
+    let member_parts: Vec<union::MemberPart> = parts.iter().map(|(p, _)| p.clone()).collect();
+    let union_rows = tokio::task::block_in_place(|| union::write(&responses_path, &run_id, &member_parts))?;
+    let members_path = table::path(output, date, &run_id);
+    table::write(&members_path, &run_id, &rows)?;
+    let probes_path = crate::plan::probe_table::path(output, date, &run_id);
+    crate::plan::probe_table::write(&probes_path, &run_id, &suite.probes)?;
+    let row = union_row(&run_id, date, started_at, suite, &parts);
+    tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
+
+    let settings = TrendSettings::from_alerts(&cfg.alerts);
+    let history = match &target.mirror {
+        Some(m) => history::pull(m, output, &row.info(), &embedder.tag(), &settings).await?,
+        None => history::HistoryStats::default(),
+    };
+
+    let guard = members_guard(&rows, date);
+    let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
+        .map_err(|source| ConsortiumError::Io { context: "opening the embedding cache".into(), source })?;
+    let derived = tokio::task::block_in_place(|| {
+        let mut tail = Tail { embedder, cache: &mut cache, lexicon, refusal, alerts: &cfg.alerts, stamp_finish: true };
+        derive_tables_guarded(output, row, &mut tail, guard)
+    })?;
+    if lease.lost() {
+        return Err(lease.lost_error().into());
+    }
+
+    let tables = publish(target, vec![responses_path, probes_path, members_path], &derived.tables).await?;
+    Ok(NightReport {
+        run_id,
+        date,
+        output: target.describe(),
+        members: rows,
+        row: derived.row,
+        embedded: derived.embedded,
+        alerts: derived.alerts,
+        run_metrics: derived.measured.run_metrics,
+        tables,
+        history,
+    })
+}
+
+/// Each member's latest published run of the night: its `member_runs` row (missing, excluded or
+/// in), and the responses of those that are in. Refused when no member has anything to analyse.
+async fn gather_members(
+    cfg: &Config,
+    remote: &Remote,
+    target: &Target,
+    suite: &Suite,
+    published: &[(String, Vec<String>)],
+    date: NaiveDate,
+) -> Result<(Vec<MemberRun>, Vec<(union::MemberPart, RunRow)>), ConsortiumError> {
     let mut rows: Vec<MemberRun> = Vec::new();
     let mut parts: Vec<(union::MemberPart, RunRow)> = Vec::new();
     for member in &cfg.consortium.members {
@@ -287,47 +338,18 @@ async fn analyze_held(
             excluded: if excluded.is_empty() { String::new() } else { format!("; left out: {}", excluded.join("; ")) },
         });
     }
+    Ok((rows, parts))
+}
 
-    let run_id = union_run_id(date);
+/// Pushes the night's files whole, the runs row last (until it is there the night is not
+/// complete), with the report's index pages just before it; returns their paths in the output.
+async fn publish(
+    target: &Target,
+    mut files: Vec<PathBuf>,
+    derived: &[PathBuf],
+) -> Result<Vec<String>, ConsortiumError> {
     let output = &target.output;
-    let responses_path = crate::collect::responses::path(output, date, &run_id);
-    let member_parts: Vec<union::MemberPart> = parts.iter().map(|(p, _)| p.clone()).collect();
-    let union_rows = tokio::task::block_in_place(|| union::write(&responses_path, &run_id, &member_parts))?;
-    let members_path = table::path(output, date, &run_id);
-    table::write(&members_path, &run_id, &rows)?;
-    let probes_path = crate::plan::probe_table::path(output, date, &run_id);
-    crate::plan::probe_table::write(&probes_path, &run_id, &suite.probes)?;
-    let row = union_row(&run_id, date, started_at, suite, &parts);
-    tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
-
-    let settings = TrendSettings::from_alerts(&cfg.alerts);
-    let history = match &target.mirror {
-        Some(m) => history::pull(m, output, &row.info(), &embedder.tag(), &settings).await?,
-        None => history::HistoryStats::default(),
-    };
-    if target.mirror.is_some() {
-        tracing::info!(
-            runs = history.runs,
-            downloaded = history.pulled.downloaded,
-            unchanged = history.pulled.unchanged,
-            "pulled what the night reads of earlier runs"
-        );
-    }
-
-    let guard = members_guard(&rows, date);
-    let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
-        .map_err(|source| ConsortiumError::Io { context: "opening the embedding cache".into(), source })?;
-    let derived = tokio::task::block_in_place(|| {
-        let mut tail = Tail { embedder, cache: &mut cache, lexicon, refusal, alerts: &cfg.alerts, stamp_finish: true };
-        derive_tables_guarded(output, row, &mut tail, guard)
-    })?;
-    if lease.lost() {
-        return Err(lease.lost_error().into());
-    }
-
-    // Published whole, the runs row last: until it is there the night is not complete.
-    let mut files = vec![responses_path, probes_path, members_path];
-    files.extend(derived.tables.iter().cloned());
+    files.extend(derived.iter().cloned());
     for page in ["latest.html", "index.html", "index.json"] {
         let path = output.html_dir().join(page);
         if path.exists() {
@@ -338,19 +360,7 @@ async fn analyze_held(
     if let Some(m) = &target.mirror {
         let _ = history::forget_pushed(m);
     }
-    let tables = files.iter().map(|f| relative(output, f)).collect();
-    Ok(NightReport {
-        run_id,
-        date,
-        output: target.describe(),
-        members: rows,
-        row: derived.row,
-        embedded: derived.embedded,
-        alerts: derived.alerts,
-        run_metrics: derived.measured.run_metrics,
-        tables,
-        history,
-    })
+    Ok(files.iter().map(|f| relative(output, f)).collect())
 }
 
 /// Lists, until every member has published `date` or the deadline passes (polling with a

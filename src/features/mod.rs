@@ -22,6 +22,21 @@ use regex::Regex;
 
 pub use lexicon::Lexicon;
 
+/// The features stage's instruments as a configuration names them: the lexicon (the built-in
+/// one unless a file is named) and the refusal detector, checked against that lexicon. Loaded
+/// before a night touches anything, so bad input stops it early.
+pub fn instruments(
+    lexicon: Option<&std::path::Path>,
+    refusal: Option<crate::config::RefusalMethod>,
+) -> Result<(Lexicon, detector::RefusalDetector), crate::input::InputError> {
+    let lexicon = match lexicon {
+        Some(path) => Lexicon::load(path)?,
+        None => Lexicon::builtin(),
+    };
+    let detector = detector::RefusalDetector::build(refusal, &lexicon)?;
+    Ok((lexicon, detector))
+}
+
 /// Whether and how a response declines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Refusal {

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 
 use super::mirror::{Mirror, PullStats};
-use super::{Listed, RemoteError};
+use super::{Listed, Remote, RemoteError};
 use crate::metrics::tables::{probe_metrics, run_metrics};
 use crate::plan::runs::{self, RunInfo};
 use crate::store::{EmbedderTag, Output};
@@ -65,26 +65,7 @@ pub async fn pull(
     settings: &TrendSettings,
 ) -> Result<HistoryStats, RemoteError> {
     let remote = mirror.remote();
-    let n = runs_needed(settings);
-    let before = |d: &NaiveDate, id: &str| (*d, id) < (tonight.run_date, tonight.run_id.as_str());
-    let earlier = |listed: &[Listed]| -> Vec<(NaiveDate, String, Listed)> {
-        let mut v: Vec<_> = listed
-            .iter()
-            .filter_map(|l| {
-                let (d, id) = parse_key(runs::TABLE, &l.key)?;
-                before(&d, &id).then(|| (d, id, l.clone()))
-            })
-            .collect();
-        v.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        v
-    };
-    // Nightly runs: a window of 2n days holds the last n. Sparser runs: list them all.
-    let from = tonight.run_date - chrono::Days::new(2 * n as u64 + 31);
-    let mut found = earlier(&remote.list(&format!("{}/", runs::TABLE), Some(&date_key(runs::TABLE, from))).await?);
-    if found.len() < n {
-        found = earlier(&remote.list(&format!("{}/", runs::TABLE), None).await?);
-    }
-    let selected: Vec<(NaiveDate, String, Listed)> = found.split_off(found.len().saturating_sub(n));
+    let selected = latest_runs(remote, tonight, runs_needed(settings)).await?;
     let key = |table: &str, d: NaiveDate, id: &str| {
         mirror.key_of(&output.per_embedder_path(table, d, id, tag)).expect("the output is the mirror")
     };
@@ -139,7 +120,42 @@ pub async fn pull(
     pulled.downloaded += more.downloaded;
     pulled.unchanged += more.unchanged;
     pulled.bytes += more.bytes;
-    Ok(HistoryStats { runs: selected.len(), pulled, forgotten: forgotten + forgotten_runs })
+    let stats = HistoryStats { runs: selected.len(), pulled, forgotten: forgotten + forgotten_runs };
+    tracing::info!(
+        runs = stats.runs,
+        downloaded = stats.pulled.downloaded,
+        unchanged = stats.pulled.unchanged,
+        "pulled what the night reads of earlier runs"
+    );
+    Ok(stats)
+}
+
+/// The `n` latest runs before tonight in the object store, oldest first, from their `runs`
+/// objects.
+async fn latest_runs(
+    remote: &Remote,
+    tonight: &RunInfo,
+    n: usize,
+) -> Result<Vec<(NaiveDate, String, Listed)>, RemoteError> {
+    let before = |d: &NaiveDate, id: &str| (*d, id) < (tonight.run_date, tonight.run_id.as_str());
+    let earlier = |listed: &[Listed]| -> Vec<(NaiveDate, String, Listed)> {
+        let mut v: Vec<_> = listed
+            .iter()
+            .filter_map(|l| {
+                let (d, id) = parse_key(runs::TABLE, &l.key)?;
+                before(&d, &id).then(|| (d, id, l.clone()))
+            })
+            .collect();
+        v.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        v
+    };
+    // Nightly runs: a window of 2n days holds the last n. Sparser runs: list them all.
+    let from = tonight.run_date - chrono::Days::new(2 * n as u64 + 31);
+    let mut found = earlier(&remote.list(&format!("{}/", runs::TABLE), Some(&date_key(runs::TABLE, from))).await?);
+    if found.len() < n {
+        found = earlier(&remote.list(&format!("{}/", runs::TABLE), None).await?);
+    }
+    Ok(found.split_off(found.len().saturating_sub(n)))
 }
 
 /// Removes mirrored history-table files outside the wanted set (tonight's own kept).

@@ -12,6 +12,7 @@ use super::esc;
 use super::svg::fmt;
 use crate::collect::responses::{self, Declared};
 use crate::lineage::{self, LineageRow, Verdict};
+use crate::metrics::aggregate::PairSimilarity;
 use crate::metrics::relatedness::{self, classical_mds};
 use crate::metrics::tables::{pair_similarity, run_metrics};
 use crate::plan::runs::RunInfo;
@@ -96,32 +97,9 @@ pub fn gather(
     names.dedup();
     let has_null = pairs.iter().any(|p| p.calibrated.is_some_and(|c| c.q.is_some()));
 
-    // The map: classical MDS of `top - s`, with s the pair's z where the run has a null (0, the
-    // null's centre, where a pair has none), else its calibrated similarity.
-    let n = names.len();
-    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, m)| (m.as_str(), i)).collect();
-    let mut s = vec![0.0; n * n];
-    for p in &pairs {
-        let v = p.calibrated.and_then(|c| if has_null { c.z } else { Some(c.value) }).unwrap_or(0.0);
-        let (a, b) = (index[p.model_a.as_str()], index[p.model_b.as_str()]);
-        s[a * n + b] = v;
-        s[b * n + a] = v;
-    }
-    let top = s.iter().copied().fold(0.0, f64::max);
-    let d: Vec<f64> = (0..n * n).map(|k| if k / n == k % n { 0.0 } else { top - s[k] }).collect();
     let family_of: HashMap<&str, &str> =
         families.iter().flat_map(|(f, ms)| ms.iter().map(move |m| (m.as_str(), f.as_str()))).collect();
-    let coloured: Vec<&str> = families.iter().filter(|(_, ms)| ms.len() > 1).map(|(f, _)| f.as_str()).collect();
-    let map = classical_mds(&d, n)
-        .into_iter()
-        .zip(&names)
-        .map(|((x, y), name)| MapPoint {
-            name: name.clone(),
-            x,
-            y,
-            colour: family_of.get(name.as_str()).and_then(|f| coloured.iter().position(|c| c == f)),
-        })
-        .collect();
+    let map = map_points(&names, &pairs, has_null, families, &family_of);
     let parents = names
         .iter()
         .flat_map(|child| {
@@ -161,6 +139,40 @@ pub fn gather(
         })
         .collect();
     Ok(LineageView { rows, has_null, map, parents, ecosystem, cards })
+}
+
+/// The model map's points: classical MDS of `top - s`, with s the pair's z where the run has a null (0,
+/// the null's centre, where a pair has none), else its calibrated similarity; models coloured
+/// by their family when it has more than one member.
+fn map_points(
+    names: &[String],
+    pairs: &[PairSimilarity],
+    has_null: bool,
+    families: &BTreeMap<String, Vec<String>>,
+    family_of: &HashMap<&str, &str>,
+) -> Vec<MapPoint> {
+    let n = names.len();
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, m)| (m.as_str(), i)).collect();
+    let mut s = vec![0.0; n * n];
+    for p in pairs {
+        let v = p.calibrated.and_then(|c| if has_null { c.z } else { Some(c.value) }).unwrap_or(0.0);
+        let (a, b) = (index[p.model_a.as_str()], index[p.model_b.as_str()]);
+        s[a * n + b] = v;
+        s[b * n + a] = v;
+    }
+    let top = s.iter().copied().fold(0.0, f64::max);
+    let d: Vec<f64> = (0..n * n).map(|k| if k / n == k % n { 0.0 } else { top - s[k] }).collect();
+    let coloured: Vec<&str> = families.iter().filter(|(_, ms)| ms.len() > 1).map(|(f, _)| f.as_str()).collect();
+    classical_mds(&d, n)
+        .into_iter()
+        .zip(names)
+        .map(|((x, y), name)| MapPoint {
+            name: name.clone(),
+            x,
+            y,
+            colour: family_of.get(name.as_str()).and_then(|f| coloured.iter().position(|c| c == f)),
+        })
+        .collect()
 }
 
 /// Family colours (a family of one is grey).

@@ -60,6 +60,68 @@ fn short_date(label: &str) -> &str {
     if label.len() == 10 && label.as_bytes()[4] == b'-' { &label[5..] } else { label }
 }
 
+/// Where a chart's values and nights land: the plot area and its value range.
+struct Frame {
+    nights: usize,
+    lo: f64,
+    hi: f64,
+}
+
+impl Frame {
+    const PLOT_W: f64 = W - PAD_L - PAD_R;
+    const PLOT_H: f64 = H - PAD_T - PAD_B;
+    const BOTTOM: f64 = H - PAD_B;
+
+    /// The range of every value, interval and baseline band, widened a little (a flat series
+    /// gets a small range of its own).
+    fn around(points: &[Point]) -> Frame {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for p in points {
+            let all =
+                [Some(p.value), p.ci.map(|c| c.0), p.ci.map(|c| c.1), p.baseline.map(|b| b.1), p.baseline.map(|b| b.2)];
+            for v in all.into_iter().flatten().filter(|v| v.is_finite()) {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+        if hi - lo < 1e-9 {
+            let pad = (hi.abs() * 0.1).max(1e-3);
+            lo -= pad;
+            hi += pad;
+        }
+        let margin = (hi - lo) * 0.08;
+        Frame { nights: points.len(), lo: lo - margin, hi: hi + margin }
+    }
+
+    fn x(&self, i: usize) -> f64 {
+        if self.nights == 1 {
+            PAD_L + Self::PLOT_W / 2.0
+        } else {
+            PAD_L + Self::PLOT_W * i as f64 / (self.nights - 1) as f64
+        }
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        PAD_T + Self::PLOT_H * (1.0 - (v - self.lo) / (self.hi - self.lo))
+    }
+
+    /// A shaded band through `(night, low, high)` points.
+    fn band(&self, pts: &[(usize, f64, f64)], class: &str) -> String {
+        if pts.is_empty() {
+            return String::new();
+        }
+        let upper = pts.iter().map(|(i, _, h)| format!("{:.1},{:.1}", self.x(*i), self.y(*h)));
+        let lower = pts.iter().rev().map(|(i, l, _)| format!("{:.1},{:.1}", self.x(*i), self.y(*l)));
+        format!(r#"<polygon class="{class}" points="{}"/>"#, upper.chain(lower).collect::<Vec<_>>().join(" "))
+    }
+
+    /// A line through `(night, value)` points.
+    fn line(&self, pts: &[(usize, f64)], class: &str) -> String {
+        let coords: Vec<String> = pts.iter().map(|(i, v)| format!("{:.1},{:.1}", self.x(*i), self.y(*v))).collect();
+        format!(r#"<polyline class="{class}" points="{}"/>"#, coords.join(" "))
+    }
+}
+
 /// A line chart of a series with its 95% interval (shaded), its baseline (dashed, with a band),
 /// value and date ticks, alerts (red for critical, orange for warning), nights of low coverage
 /// (a pale red column, hollow grey dot) and changes of instrument or panel (vertical lines).
@@ -73,117 +135,110 @@ pub fn line_chart(title: &str, points: &[Point]) -> String {
         svg.push_str(r#"<text x="60" y="100">no data</text></svg>"#);
         return svg;
     }
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for p in points {
-        for v in [Some(p.value), p.ci.map(|c| c.0), p.ci.map(|c| c.1), p.baseline.map(|b| b.1), p.baseline.map(|b| b.2)]
-            .into_iter()
-            .flatten()
-            .filter(|v| v.is_finite())
-        {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
+    let frame = Frame::around(points);
+    let _ = write!(
+        svg,
+        r#"<rect x="{PAD_L}" y="{PAD_T}" width="{}" height="{}" class="frame"/>"#,
+        Frame::PLOT_W,
+        Frame::PLOT_H
+    );
+    value_ticks(&mut svg, &frame);
+    low_coverage_columns(&mut svg, &frame, points);
+    let indexed = || points.iter().enumerate();
+    let baseline_band: Vec<_> = indexed().filter_map(|(i, p)| p.baseline.map(|b| (i, b.1, b.2))).collect();
+    let ci_band: Vec<_> = indexed().filter_map(|(i, p)| p.ci.map(|c| (i, c.0, c.1))).collect();
+    let baseline: Vec<_> = indexed().filter_map(|(i, p)| p.baseline.map(|b| (i, b.0))).collect();
+    let values: Vec<_> = indexed().map(|(i, p)| (i, p.value)).collect();
+    svg.push_str(&frame.band(&baseline_band, "baseline-band"));
+    svg.push_str(&frame.band(&ci_band, "ci-band"));
+    svg.push_str(&frame.line(&baseline, "baseline"));
+    svg.push_str(&frame.line(&values, "value"));
+    for (i, p) in indexed() {
+        night_marks(&mut svg, &frame, i, p);
     }
-    if hi - lo < 1e-9 {
-        let pad = (hi.abs() * 0.1).max(1e-3);
-        lo -= pad;
-        hi += pad;
-    }
-    let margin = (hi - lo) * 0.08;
-    let (lo, hi) = (lo - margin, hi + margin);
-    let n = points.len();
-    let plot_w = W - PAD_L - PAD_R;
-    let x = |i: usize| if n == 1 { PAD_L + plot_w / 2.0 } else { PAD_L + plot_w * i as f64 / (n - 1) as f64 };
-    let y = |v: f64| PAD_T + (H - PAD_T - PAD_B) * (1.0 - (v - lo) / (hi - lo));
-    let bottom = H - PAD_B;
-    let _ =
-        write!(svg, r#"<rect x="{PAD_L}" y="{PAD_T}" width="{plot_w}" height="{}" class="frame"/>"#, H - PAD_T - PAD_B);
-    // Value ticks, with light grid lines.
-    let (ticks, step) = nice_ticks(lo, hi, 4);
+    date_ticks(&mut svg, &frame, points);
+    let _ = write!(
+        svg,
+        r#"<text x="{:.1}" y="{}" class="tick" text-anchor="middle">run date ({} runs)</text></svg>"#,
+        PAD_L + Frame::PLOT_W / 2.0,
+        H - 6.0,
+        points.len()
+    );
+    svg
+}
+
+/// Value ticks, with light grid lines.
+fn value_ticks(svg: &mut String, frame: &Frame) {
+    let (ticks, step) = nice_ticks(frame.lo, frame.hi, 4);
     for t in &ticks {
         let _ = write!(
             svg,
             r#"<line class="grid" x1="{PAD_L}" x2="{right:.1}" y1="{at:.1}" y2="{at:.1}"/><text x="{tx:.1}" y="{ty:.1}" class="tick" text-anchor="end">{text}</text>"#,
             right = W - PAD_R,
-            at = y(*t),
+            at = frame.y(*t),
             tx = PAD_L - 4.0,
-            ty = y(*t) + 3.5,
+            ty = frame.y(*t) + 3.5,
             text = esc(&tick_text(*t, step))
         );
     }
-    // Columns behind the data for nights of low coverage.
-    let column = if n > 1 { plot_w / (n - 1) as f64 } else { plot_w / 4.0 };
+}
+
+/// Columns behind the data for nights of low coverage (nothing was judged on them).
+fn low_coverage_columns(svg: &mut String, frame: &Frame, points: &[Point]) {
+    let n = points.len();
+    let column = if n > 1 { Frame::PLOT_W / (n - 1) as f64 } else { Frame::PLOT_W / 4.0 };
     for (i, p) in points.iter().enumerate() {
         if let Some(c) = p.low_coverage {
             let _ = write!(
                 svg,
                 r#"<rect class="low-coverage" x="{:.1}" y="{PAD_T}" width="{:.1}" height="{:.1}"><title>{}: coverage {:.0}%, diversity not judged</title></rect>"#,
-                (x(i) - column / 2.0).max(PAD_L),
-                column.min(plot_w),
-                H - PAD_T - PAD_B,
+                (frame.x(i) - column / 2.0).max(PAD_L),
+                column.min(Frame::PLOT_W),
+                Frame::PLOT_H,
                 esc(&p.label),
                 c * 100.0
             );
         }
     }
-    let band = |pts: Vec<(usize, f64, f64)>, class: &str| -> String {
-        if pts.is_empty() {
-            return String::new();
+}
+
+/// A night's dot (coloured by its alert) and its vertical marks (instrument or panel changed).
+fn night_marks(svg: &mut String, frame: &Frame, i: usize, p: &Point) {
+    let bottom = Frame::BOTTOM;
+    for (mark, class, what) in [
+        (p.segment_start, "segment", "the instrument changed: a new baseline"),
+        (p.panel_change, "panel", "the set of models changed"),
+    ] {
+        if mark && i > 0 {
+            let _ = write!(
+                svg,
+                r#"<line class="{class}" x1="{0:.1}" x2="{0:.1}" y1="{PAD_T}" y2="{bottom}"><title>{1}: {what}</title></line>"#,
+                frame.x(i),
+                esc(&p.label)
+            );
         }
-        let upper: Vec<String> = pts.iter().map(|(i, _, h)| format!("{:.1},{:.1}", x(*i), y(*h))).collect();
-        let lower: Vec<String> = pts.iter().rev().map(|(i, l, _)| format!("{:.1},{:.1}", x(*i), y(*l))).collect();
-        format!(r#"<polygon class="{class}" points="{} {}"/>"#, upper.join(" "), lower.join(" "))
-    };
-    svg.push_str(&band(
-        points.iter().enumerate().filter_map(|(i, p)| p.baseline.map(|b| (i, b.1, b.2))).collect(),
-        "baseline-band",
-    ));
-    svg.push_str(&band(
-        points.iter().enumerate().filter_map(|(i, p)| p.ci.map(|c| (i, c.0, c.1))).collect(),
-        "ci-band",
-    ));
-    let line = |pts: Vec<(usize, f64)>, class: &str| -> String {
-        let coords: Vec<String> = pts.iter().map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v))).collect();
-        format!(r#"<polyline class="{class}" points="{}"/>"#, coords.join(" "))
-    };
-    svg.push_str(&line(
-        points.iter().enumerate().filter_map(|(i, p)| p.baseline.map(|b| (i, b.0))).collect(),
-        "baseline",
-    ));
-    svg.push_str(&line(points.iter().enumerate().map(|(i, p)| (i, p.value)).collect(), "value"));
-    for (i, p) in points.iter().enumerate() {
-        for (mark, class, what) in [
-            (p.segment_start, "segment", "the instrument changed: a new baseline"),
-            (p.panel_change, "panel", "the set of models changed"),
-        ] {
-            if mark && i > 0 {
-                let _ = write!(
-                    svg,
-                    r#"<line class="{class}" x1="{0:.1}" x2="{0:.1}" y1="{PAD_T}" y2="{bottom}"><title>{1}: {what}</title></line>"#,
-                    x(i),
-                    esc(&p.label)
-                );
-            }
-        }
-        let class = match (p.alert.as_deref(), p.low_coverage) {
-            (_, Some(_)) => "dot low",
-            (Some("critical"), _) => "dot critical",
-            (Some("warning"), _) => "dot warning",
-            _ => "dot",
-        };
-        let r = if p.alert.is_some() { 4.5 } else { 2.5 };
-        let _ = write!(
-            svg,
-            r#"<circle class="{class}" cx="{:.1}" cy="{:.1}" r="{r}"><title>{}: {}{}</title></circle>"#,
-            x(i),
-            y(p.value),
-            esc(&p.label),
-            fmt(p.value),
-            p.alert.as_deref().map(|a| format!(" ({})", esc(a))).unwrap_or_default()
-        );
     }
-    // Date ticks: at most six, the first with its year.
+    let class = match (p.alert.as_deref(), p.low_coverage) {
+        (_, Some(_)) => "dot low",
+        (Some("critical"), _) => "dot critical",
+        (Some("warning"), _) => "dot warning",
+        _ => "dot",
+    };
+    let r = if p.alert.is_some() { 4.5 } else { 2.5 };
+    let _ = write!(
+        svg,
+        r#"<circle class="{class}" cx="{:.1}" cy="{:.1}" r="{r}"><title>{}: {}{}</title></circle>"#,
+        frame.x(i),
+        frame.y(p.value),
+        esc(&p.label),
+        fmt(p.value),
+        p.alert.as_deref().map(|a| format!(" ({})", esc(a))).unwrap_or_default()
+    );
+}
+
+/// Date ticks: at most six, evenly spread, the first with its year.
+fn date_ticks(svg: &mut String, frame: &Frame, points: &[Point]) {
+    let (n, bottom) = (points.len(), Frame::BOTTOM);
     let shown = n.min(6);
     let mut last = usize::MAX;
     for k in 0..shown {
@@ -201,20 +256,12 @@ pub fn line_chart(title: &str, points: &[Point]) -> String {
         let _ = write!(
             svg,
             r#"<line class="axis" x1="{0:.1}" x2="{0:.1}" y1="{bottom}" y2="{1}"/><text x="{0:.1}" y="{2}" class="tick" text-anchor="{anchor}">{3}</text>"#,
-            x(i),
+            frame.x(i),
             bottom + 4.0,
             bottom + 16.0,
             esc(text)
         );
     }
-    let _ = write!(
-        svg,
-        r#"<text x="{:.1}" y="{}" class="tick" text-anchor="middle">run date ({} runs)</text></svg>"#,
-        PAD_L + plot_w / 2.0,
-        H - 6.0,
-        n
-    );
-    svg
 }
 
 /// The colour scale of the heatmap: fixed, so two nights' maps compare by eye.
@@ -286,8 +333,14 @@ pub fn heatmap(names: &[String], value: impl Fn(usize, usize) -> Option<f64>) ->
             }
         }
     }
-    // The colour key.
-    let key_y = top + cell * m as f64 + 14.0;
+    colour_key(&mut svg, label_w, top + cell * m as f64 + 14.0);
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The heatmap's colour key, from `left` at height `key_y`, on the fixed scale.
+fn colour_key(svg: &mut String, left: f64, key_y: f64) {
+    let (lo, hi) = HEATMAP_SCALE;
     let key_w = 240.0;
     let steps = 24;
     for s in 0..steps {
@@ -295,7 +348,7 @@ pub fn heatmap(names: &[String], value: impl Fn(usize, usize) -> Option<f64>) ->
         let _ = write!(
             svg,
             r#"<rect x="{:.1}" y="{key_y:.1}" width="{:.2}" height="10" fill="{}"/>"#,
-            label_w + key_w * s as f64 / steps as f64,
+            left + key_w * s as f64 / steps as f64,
             key_w / steps as f64 + 0.3,
             colour(t)
         );
@@ -304,18 +357,17 @@ pub fn heatmap(names: &[String], value: impl Fn(usize, usize) -> Option<f64>) ->
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" class="tick" text-anchor="middle">{}</text>"#,
-            label_w + key_w * t,
+            left + key_w * t,
             key_y + 22.0,
             tick_text(lo + (hi - lo) * t, 0.25)
         );
     }
     let _ = write!(
         svg,
-        r#"<text x="{:.1}" y="{:.1}" class="tick">mean cosine similarity</text></svg>"#,
-        label_w + key_w + 8.0,
+        r#"<text x="{:.1}" y="{:.1}" class="tick">mean cosine similarity</text>"#,
+        left + key_w + 8.0,
         key_y + 9.0
     );
-    svg
 }
 
 /// Pale yellow through green to dark blue (t in [0, 1]).

@@ -40,26 +40,7 @@ pub fn trend_run(
     let today = run_metrics::read(&metrics_path(tonight.run_date, &tonight.run_id))?;
     let window = settings.baseline_runs.max(settings.trend_runs);
 
-    let mut earlier: Vec<(NaiveDate, String)> = runs::list(output)?
-        .into_iter()
-        .filter(|(date, id)| (*date, id.as_str()) < (tonight.run_date, tonight.run_id.as_str()))
-        .collect();
-    let any_earlier = !earlier.is_empty();
-    earlier.reverse();
-    let mut comparable: Vec<(NaiveDate, String)> = Vec::new();
-    for (date, id) in earlier.into_iter().take(LOOK_BACK * window) {
-        if comparable.len() == window {
-            break;
-        }
-        if !metrics_path(date, &id).exists() {
-            continue;
-        }
-        let info = runs::read_info(output, date, &id)?;
-        if info.comparable(tonight) {
-            comparable.push((date, id));
-        }
-    }
-    comparable.reverse();
+    let (comparable, any_earlier) = comparable_runs(output, tonight, window, &|date, id| metrics_path(date, id))?;
     let history: Vec<Vec<RunMetric>> =
         comparable.iter().map(|(date, id)| run_metrics::read(&metrics_path(*date, id))).collect::<Result<_, _>>()?;
     let carried = match comparable.last() {
@@ -103,12 +84,9 @@ pub fn trend_run(
         Ok::<_, StoreError>(metrics)
     };
     let today_judged = on_judged(tonight.run_date, &tonight.run_id, &tonight_panel, &today)?;
-    let history_judged: Vec<Vec<RunMetric>> = comparable
-        .iter()
-        .zip(&panels)
-        .zip(&history)
-        .map(|(((date, id), own), stored)| on_judged(*date, id, own, stored))
-        .collect::<Result<_, _>>()?;
+    let window_runs = comparable.iter().zip(&panels).zip(&history);
+    let history_judged: Vec<Vec<RunMetric>> =
+        window_runs.map(|(((date, id), own), stored)| on_judged(*date, id, own, stored)).collect::<Result<_, _>>()?;
     cache.prune(&used);
 
     let mut rows =
@@ -134,6 +112,34 @@ pub fn trend_run(
         &tonight_panel,
     ));
     Ok(trends(rows))
+}
+
+/// The comparable runs before tonight, oldest first: at most `window` of them, looked for among
+/// the `LOOK_BACK * window` latest earlier runs that have metrics; and whether any run at all
+/// came before (none comparable after some means the instrument changed).
+fn comparable_runs(
+    output: &Output,
+    tonight: &RunInfo,
+    window: usize,
+    metrics_path: &dyn Fn(NaiveDate, &str) -> PathBuf,
+) -> Result<(Vec<(NaiveDate, String)>, bool), StoreError> {
+    let mut earlier: Vec<(NaiveDate, String)> = runs::list(output)?
+        .into_iter()
+        .filter(|(date, id)| (*date, id.as_str()) < (tonight.run_date, tonight.run_id.as_str()))
+        .collect();
+    let any_earlier = !earlier.is_empty();
+    earlier.reverse();
+    let mut comparable: Vec<(NaiveDate, String)> = Vec::new();
+    for (date, id) in earlier.into_iter().take(LOOK_BACK * window) {
+        if comparable.len() == window {
+            break;
+        }
+        if metrics_path(date, &id).exists() && runs::read_info(output, date, &id)?.comparable(tonight) {
+            comparable.push((date, id));
+        }
+    }
+    comparable.reverse();
+    Ok((comparable, any_earlier))
 }
 
 /// Runs' measures on a panel other than their own, kept in the state folder

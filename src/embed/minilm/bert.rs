@@ -39,6 +39,32 @@ pub struct BertConfig {
     pub position_embedding_type: String,
 }
 
+impl BertConfig {
+    /// Refuses what this forward pass does not implement.
+    fn check(&self) -> Result<(), WeightsError> {
+        if self.hidden_act != "gelu" {
+            return Err(WeightsError(format!(
+                "config.json: hidden_act is {:?}; only \"gelu\" (BERT's exact GELU) is supported",
+                self.hidden_act
+            )));
+        }
+        if self.position_embedding_type != "absolute" {
+            return Err(WeightsError(format!(
+                "config.json: position_embedding_type is {:?}; only \"absolute\" is supported",
+                self.position_embedding_type
+            )));
+        }
+        let h = self.hidden_size;
+        if self.num_attention_heads == 0 || !h.is_multiple_of(self.num_attention_heads) {
+            return Err(WeightsError(format!(
+                "config.json: hidden_size {h} is not a multiple of num_attention_heads {}",
+                self.num_attention_heads
+            )));
+        }
+        Ok(())
+    }
+}
+
 fn default_eps() -> f64 {
     1e-12
 }
@@ -208,25 +234,8 @@ impl Bert {
         backend: MatmulBackend,
     ) -> Result<Self, WeightsError> {
         let use_tiles = backend == MatmulBackend::Auto && amx::available();
-        if config.hidden_act != "gelu" {
-            return Err(WeightsError(format!(
-                "config.json: hidden_act is {:?}; only \"gelu\" (BERT's exact GELU) is supported",
-                config.hidden_act
-            )));
-        }
-        if config.position_embedding_type != "absolute" {
-            return Err(WeightsError(format!(
-                "config.json: position_embedding_type is {:?}; only \"absolute\" is supported",
-                config.position_embedding_type
-            )));
-        }
+        config.check()?;
         let h = config.hidden_size;
-        if config.num_attention_heads == 0 || !h.is_multiple_of(config.num_attention_heads) {
-            return Err(WeightsError(format!(
-                "config.json: hidden_size {h} is not a multiple of num_attention_heads {}",
-                config.num_attention_heads
-            )));
-        }
         let take = |name: &str, shape: &[usize]| -> Result<Vec<f32>, WeightsError> {
             let found = tensors.get(name).or_else(|| tensors.get(&format!("bert.{name}")));
             match found {
