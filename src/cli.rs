@@ -119,40 +119,7 @@ enum Command {
     },
     /// Bring existing multi-model outputs in as historical runs (formats: jsonl, csv, alpaca-eval,
     /// inspect-ai, promptfoo).
-    Import {
-        /// The files to import (AlpacaEval: one model_outputs.json per model).
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        #[arg(long, value_enum)]
-        format: crate::import::Format,
-        /// Output root.
-        #[arg(long, default_value = "reports")]
-        output: PathBuf,
-        /// Run date of rows with no `date` (default today, UTC).
-        #[arg(long)]
-        run_date: Option<NaiveDate>,
-        /// What to do with a row that cannot be used.
-        #[arg(long, value_enum, default_value = "refuse")]
-        on_bad_row: crate::import::OnBadRow,
-        #[command(flatten)]
-        embedder: EmbedderArgs,
-        /// Behaviour lexicon for the `features` table (default: the built-in one).
-        #[arg(long)]
-        lexicon: Option<PathBuf>,
-        /// Judge the runs by this configuration's [alerts] (default: the rules the last `run`
-        /// recorded in the output, else the built-in ones; the rules used are printed).
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Refusal detector for the `features` table: learned or lexicon (default: learned,
-        /// unless --lexicon names a lexicon its weights were not fitted with).
-        #[arg(long, value_parser = ["learned", "lexicon"])]
-        refusal: Option<String>,
-        /// Model cards: a TOML file of [[models]] (name, vendor, family, parents,
-        /// release_date) declaring what the imported models are, so the `lineage` table can
-        /// say which close pairs are declared relatives (default: nothing declared).
-        #[arg(long)]
-        models: Option<PathBuf>,
-    },
+    Import(ImportArgs),
     /// Behavioural features of responses.
     Features {
         #[command(subcommand)]
@@ -213,6 +180,43 @@ macro_rules! tell {
 }
 
 /// Which embedder, from the command line.
+/// `hivewatch import`'s arguments.
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// The files to import (AlpacaEval: one model_outputs.json per model).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[arg(long, value_enum)]
+    format: crate::import::Format,
+    /// Output root.
+    #[arg(long, default_value = "reports")]
+    output: PathBuf,
+    /// Run date of rows with no `date` (default today, UTC).
+    #[arg(long)]
+    run_date: Option<NaiveDate>,
+    /// What to do with a row that cannot be used.
+    #[arg(long, value_enum, default_value = "refuse")]
+    on_bad_row: crate::import::OnBadRow,
+    #[command(flatten)]
+    embedder: EmbedderArgs,
+    /// Behaviour lexicon for the `features` table (default: the built-in one).
+    #[arg(long)]
+    lexicon: Option<PathBuf>,
+    /// Judge the runs by this configuration's [alerts] (default: the rules the last `run`
+    /// recorded in the output, else the built-in ones; the rules used are printed).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Refusal detector for the `features` table: learned or lexicon (default: learned,
+    /// unless --lexicon names a lexicon its weights were not fitted with).
+    #[arg(long, value_parser = ["learned", "lexicon"])]
+    refusal: Option<String>,
+    /// Model cards: a TOML file of [[models]] (name, vendor, family, parents,
+    /// release_date) declaring what the imported models are, so the `lineage` table can
+    /// say which close pairs are declared relatives (default: nothing declared).
+    #[arg(long)]
+    models: Option<PathBuf>,
+}
+
 #[derive(Debug, clap::Args)]
 struct EmbedderArgs {
     /// lexical, minilm or remote.
@@ -584,26 +588,7 @@ async fn dispatch(command: Command) -> Result<i32> {
             tokio::task::block_in_place(|| analyze(&output, &embedder, (&lexicon, &refusal), rules, &runs))?;
             Ok(exit::OK)
         }
-        Command::Import { files, format, output, run_date, on_bad_row, embedder, lexicon, config, refusal, models } => {
-            if let Some(date) = run_date {
-                refuse_future_date(date, "--run-date")?;
-            }
-            let embedder = embedder.build()?;
-            let lexicon = load_lexicon(lexicon.as_deref())?;
-            let refusal = refusal_detector(refusal.as_deref(), &lexicon)?;
-            let cards = models.as_deref().map(crate::config::models::ModelCards::load).transpose()?;
-            let job = ImportJob {
-                files: &files,
-                format,
-                output: &output,
-                run_date,
-                on_bad_row,
-                config: config.as_deref(),
-                cards,
-            };
-            tokio::task::block_in_place(|| import(job, &embedder, (&lexicon, &refusal)))?;
-            Ok(exit::OK)
-        }
+        Command::Import(args) => import_command(args),
         Command::Features { command: FeaturesCommand::Eval { labels, lexicon, weights, embedder } } => {
             tokio::task::block_in_place(|| features_eval(&labels, lexicon.as_deref(), weights.as_deref(), &embedder))?;
             Ok(exit::OK)
@@ -1054,6 +1039,23 @@ fn embed_stdin(embedder: &crate::embed::Embedder) -> Result<()> {
         }
         other => other,
     }
+}
+
+/// `hivewatch import`: the instruments and model cards first (bad input stops it before the
+/// output is touched), then [`import`].
+fn import_command(args: ImportArgs) -> Result<i32> {
+    let ImportArgs { files, format, output, run_date, on_bad_row, embedder, lexicon, config, refusal, models } = args;
+    if let Some(date) = run_date {
+        refuse_future_date(date, "--run-date")?;
+    }
+    let embedder = embedder.build()?;
+    let lexicon = load_lexicon(lexicon.as_deref())?;
+    let refusal = refusal_detector(refusal.as_deref(), &lexicon)?;
+    let cards = models.as_deref().map(crate::config::models::ModelCards::load).transpose()?;
+    let job =
+        ImportJob { files: &files, format, output: &output, run_date, on_bad_row, config: config.as_deref(), cards };
+    tokio::task::block_in_place(|| import(job, &embedder, (&lexicon, &refusal)))?;
+    Ok(exit::OK)
 }
 
 /// What `hivewatch import` was asked to do.
