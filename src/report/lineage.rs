@@ -225,20 +225,62 @@ pub fn model_map(points: &[MapPoint], parents: &[(String, String)]) -> String {
             );
         }
     }
-    for p in points {
-        let (x, y) = at(p);
+    let spots: Vec<(f64, f64)> = points.iter().map(at).collect();
+    let labels = place_labels(points, &spots, w);
+    for ((p, (x, y)), (lx, ly, anchor)) in points.iter().zip(&spots).zip(labels) {
         let fill = p.colour.map_or("#999999", |c| PALETTE[c % PALETTE.len()]);
         let _ = write!(
             svg,
-            r#"<circle class="pt" cx="{x:.1}" cy="{y:.1}" r="5" fill="{fill}"><title>{}</title></circle><text class="lbl" x="{:.1}" y="{:.1}">{}</text>"#,
+            r#"<circle class="pt" cx="{x:.1}" cy="{y:.1}" r="5" fill="{fill}"><title>{}</title></circle><text class="lbl" x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}">{}</text>"#,
             esc(&p.name),
-            x + 7.0,
-            y + 3.5,
             esc(&p.name)
         );
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// Width of one character of a map label (10 px text), for placing labels apart.
+const LABEL_CHAR_W: f64 = 5.6;
+
+/// The box (x0, y0, x1, y1) of a label of width `w` written at (x, y) with `anchor`.
+fn label_box(x: f64, y: f64, anchor: &str, w: f64) -> (f64, f64, f64, f64) {
+    let x0 = match anchor {
+        "start" => x,
+        "end" => x - w,
+        _ => x - w / 2.0,
+    };
+    (x0, y - 9.0, x0 + w, y + 2.0)
+}
+
+/// Where each point's label goes: beside its point, on the first side (right, left, above,
+/// below, then diagonally) where it overlaps no label placed before it and stays on the map;
+/// on the right when no side is free. Close relatives sit close, so without this their names
+/// print over each other. Returns (x, y, text-anchor) per point.
+fn place_labels(points: &[MapPoint], spots: &[(f64, f64)], width: f64) -> Vec<(f64, f64, &'static str)> {
+    let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new(); // boxes: x0, y0, x1, y1
+    let mut out = Vec::with_capacity(points.len());
+    for (p, &(x, y)) in points.iter().zip(spots) {
+        let w = p.name.chars().count() as f64 * LABEL_CHAR_W;
+        let candidates = [
+            (x + 7.0, y + 3.5, "start"),
+            (x - 7.0, y + 3.5, "end"),
+            (x, y - 8.0, "middle"),
+            (x, y + 15.0, "middle"),
+            (x + 6.0, y - 6.0, "start"),
+            (x + 6.0, y + 13.0, "start"),
+            (x - 6.0, y - 6.0, "end"),
+            (x - 6.0, y + 13.0, "end"),
+        ];
+        let bounds = |&(lx, ly, anchor): &(f64, f64, &str)| label_box(lx, ly, anchor, w);
+        let free = |b: &(f64, f64, f64, f64)| {
+            b.0 >= 0.0 && b.2 <= width && !placed.iter().any(|o| b.0 < o.2 && o.0 < b.2 && b.1 < o.3 && o.1 < b.3)
+        };
+        let chosen = candidates.iter().find(|c| free(&bounds(c))).copied().unwrap_or(candidates[0]);
+        placed.push(bounds(&chosen));
+        out.push(chosen);
+    }
+    out
 }
 
 fn verdict_cell(v: Option<Verdict>) -> String {
@@ -391,6 +433,26 @@ fn cards_section(page: &mut String, view: &LineageView) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_of_close_points_do_not_overlap() {
+        let pt = |name: &str, x: f64| MapPoint { name: name.into(), x, y: 0.0, colour: None };
+        // Three models almost on one spot, one far off (so the scale spreads the map).
+        let points = [pt("model-alpha", 0.0), pt("model-beta", 0.001), pt("model-gamma", 0.002), pt("far", 10.0)];
+        let spots: Vec<(f64, f64)> = points.iter().map(|p| (40.0 + p.x * 50.0, 200.0)).collect();
+        let labels = place_labels(&points, &spots, 760.0);
+        let boxes: Vec<(f64, f64, f64, f64)> = labels
+            .iter()
+            .zip(&points)
+            .map(|((x, y, anchor), p)| label_box(*x, *y, anchor, p.name.len() as f64 * LABEL_CHAR_W))
+            .collect();
+        for (i, a) in boxes.iter().enumerate() {
+            assert!(a.0 >= 0.0 && a.2 <= 760.0, "label {i} stays on the map: {a:?}");
+            for b in &boxes[i + 1..] {
+                assert!(!(a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3), "{a:?} overlaps {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn the_map_and_cards_escape_model_names() {
