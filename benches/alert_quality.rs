@@ -12,10 +12,18 @@
 //!   pair is flagged, and flags on other pairs.
 //!
 //! Eight models in six families, 40 probes of the core suite, 2 samples, lexical embedder.
+//!
+//!     cargo bench --bench alert_quality -- undeclared [SEEDS] [NIGHTS]
+//!
+//! runs only the `undeclared` rule's null: twelve models in six families of two, every family
+//! declared truthfully (the demo declares `family` from the name), stable; any `undeclared`
+//! alert is a false alarm. Twelve, because the relatedness null needs at least twelve models.
 
 use std::sync::Arc;
 
+use hivewatch::alert::Severity;
 use hivewatch::demo::{NightResult, prepare_output, run_scenario};
+use hivewatch::lineage::Verdict;
 use hivewatch::sim::scenario::Scenario;
 
 #[global_allocator]
@@ -27,8 +35,12 @@ const MODELS: &[(&str, usize)] =
 const DIVERSITY_RULES: &[&str] = &["drop", "trend", "floor", "shift", "concentration", "refusal"];
 
 fn scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
+    scenario_of(MODELS, name, seed, nights, events)
+}
+
+fn scenario_of(models: &[(&str, usize)], name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
     let mut text = format!("[scenario]\nname = \"{name}\"\nseed = {seed}\nnights = {nights}\nprobes = 40\n");
-    for (m, v) in MODELS {
+    for (m, v) in models {
         text.push_str(&format!("[[models]]\nname = \"{m}\"\nvoice = {v}\n"));
     }
     text.push_str(events);
@@ -36,12 +48,41 @@ fn scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
 }
 
 fn run(rt: &tokio::runtime::Runtime, s: Scenario) -> Vec<NightResult> {
+    run_keeping(rt, s).0
+}
+
+/// Runs a scenario and keeps its output folder (removed when the handle is dropped).
+fn run_keeping(rt: &tokio::runtime::Runtime, s: Scenario) -> (Vec<NightResult>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let out = dir.path().join("out");
     prepare_output(&out).expect("an empty output");
     let nights = s.meta.nights;
     let first = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
-    rt.block_on(run_scenario(&out, Arc::new(s), nights, first, |_| {})).expect("the scenario runs")
+    let results = rt.block_on(run_scenario(&out, Arc::new(s), nights, first, |_| {})).expect("the scenario runs");
+    (results, dir)
+}
+
+/// The smallest q-value of an `undeclared` verdict in each night's `lineage` table (1 when a
+/// night has none): what any `warn_q` would have raised, so the level can be read off the null.
+fn undeclared_q_per_night(out: &std::path::Path) -> Vec<f64> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(out.join("lineage"))
+        .expect("a lineage folder")
+        .flat_map(|d| std::fs::read_dir(d.expect("a partition").path()).expect("a partition"))
+        .map(|f| f.expect("a file").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            hivewatch::lineage::table::read(f)
+                .expect("a lineage file")
+                .iter()
+                .filter(|r| r.verdict == Some(Verdict::Undeclared))
+                .filter_map(|r| r.q)
+                .fold(1.0, f64::min)
+        })
+        .collect()
 }
 
 fn diversity_alert(r: &NightResult) -> bool {
@@ -53,8 +94,75 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
+/// The `undeclared` rule on stable, truthfully declared ecosystems of twelve models.
+fn undeclared_null(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
+    const TWELVE: &[(&str, usize)] = &[
+        ("a-1", 0),
+        ("a-2", 0),
+        ("b-1", 1),
+        ("b-2", 1),
+        ("c-1", 2),
+        ("c-2", 2),
+        ("d-1", 3),
+        ("d-2", 3),
+        ("e-1", 4),
+        ("e-2", 4),
+        ("f-1", 5),
+        ("f-2", 5),
+    ];
+    println!(
+        "## The undeclared rule on stable ecosystems ({seeds} seeds x {nights} nights, 12 models declared truthfully)\n"
+    );
+    println!("| seed | nights | nights with an undeclared alert (warning / critical) | pairs named | per 365 nights |");
+    println!("|---|---|---|---|---|");
+    let (mut total, mut total_nights) = (0usize, 0usize);
+    let mut night_q: Vec<f64> = Vec::new();
+    for seed in 0..seeds {
+        let (results, dir) = run_keeping(rt, scenario_of(TWELVE, "stable12", 400 + seed, nights, ""));
+        night_q.extend(undeclared_q_per_night(&dir.path().join("out")));
+        let at = |level: Severity| {
+            results.iter().filter(|r| r.raised().any(|a| a.rule == "undeclared" && a.severity == level)).count()
+        };
+        let flagged = results.iter().filter(|r| r.raised().any(|a| a.rule == "undeclared")).count();
+        let (warn, crit) = (at(Severity::Warning), at(Severity::Critical));
+        let pairs: std::collections::BTreeSet<String> = results
+            .iter()
+            .flat_map(|r| r.raised().filter(|a| a.rule == "undeclared").map(|a| a.scope.to_string()))
+            .collect();
+        println!(
+            "| {seed} | {} | {flagged} ({warn} / {crit}) | {} | {:.2} |",
+            results.len(),
+            if pairs.is_empty() { "none".into() } else { pairs.into_iter().collect::<Vec<_>>().join(", ") },
+            flagged as f64 * 365.0 / results.len() as f64
+        );
+        total += flagged;
+        total_nights += results.len();
+    }
+    println!("| all | {total_nights} | {total} | | **{:.2}** |", total as f64 * 365.0 / total_nights.max(1) as f64);
+    // Each night's smallest undeclared q, smallest first: a warn_q under the k-th raises the
+    // rule on fewer than k nights of these.
+    night_q.sort_by(f64::total_cmp);
+    println!("\nSmallest `undeclared` q-value of each night, the lowest ten of {} nights:", night_q.len());
+    let low: Vec<String> = night_q.iter().take(10).map(|q| format!("{q:.1e}")).collect();
+    println!("{}", low.join(", "));
+    for level in [1e-3, 1e-4, 1e-5, 1e-6] {
+        let n = night_q.iter().filter(|q| **q <= level).count();
+        println!("- warn_q = {level:.0e}: {n} nights ({:.2} per 365)", n as f64 * 365.0 / night_q.len().max(1) as f64);
+    }
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.first().is_some_and(|a| a == "undeclared") {
+        args.remove(0);
+        let seeds: u64 = args.first().map_or(1, |a| a.parse().expect("a number of seeds"));
+        let nights: u32 = args.get(1).map_or(365, |a| a.parse().expect("a number of nights"));
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let start = std::time::Instant::now();
+        undeclared_null(&rt, seeds, nights);
+        println!("\n(whole sweep: {:.0} s)", start.elapsed().as_secs_f64());
+        return;
+    }
     let stable_seeds: u64 = args.first().map_or(3, |a| a.parse().expect("a number of seeds"));
     let stable_nights: u32 = args.get(1).map_or(365, |a| a.parse().expect("a number of nights"));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();

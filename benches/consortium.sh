@@ -11,9 +11,10 @@
 #
 #   1. the night with a folder as the output (a consortium on a shared disk);
 #   2. the same night with s3://bench/night as the output, the coordinator's mirror empty;
-#   3. HISTORY_NIGHTS earlier nights generated from it (benches/consortium_history.py), then the
-#      next night: members again, the coordinator with an empty state folder (a new machine: it
-#      pulls the whole window it reads; nightly it would find most of it mirrored already).
+#   3. 8 earlier nights (a full trend window) generated from it (benches/consortium_history.py),
+#      then the next night; then HISTORY_NIGHTS earlier nights, and the next night: members
+#      again, the coordinator with an empty state folder each time (a new machine: it pulls the
+#      whole window it reads; nightly it would find most of it mirrored already).
 #
 # Members run one after another here (on their own machines they run at once); the simulator
 # and moto share the machine's cores with hivewatch.
@@ -86,13 +87,27 @@ night local "$work/local" "$first"
 make_configs "$work/s3" "s3://bench/night"
 night s3 "$work/s3" "$first"
 
+# The cost of history: a night after a full trend window of earlier nights, then a night after
+# a year of them; the coordinator's state folder emptied before each (a new machine).
+window=8
+after() { # $1 label, $2 earlier nights already there
+    local day
+    day=$(python3 -c "import datetime; print(datetime.date.fromisoformat('$first') + datetime.timedelta(days=$2 + 1))")
+    rm -rf "$work/s3/state-coordinator"
+    night "$1" "$work/s3" "$day"
+}
+echo "== $window earlier nights"
+"$s3py" benches/consortium_history.py "$AWS_ENDPOINT" bench night "$first" "$window" "$work/history"
+after "s3+$window" "$window"
 echo "== $history earlier nights"
 gen_start=$(date +%s)
-"$s3py" benches/consortium_history.py "$AWS_ENDPOINT" bench night "$first" "$history" "$work/history"
+"$s3py" benches/consortium_history.py "$AWS_ENDPOINT" bench night "$first" "$history" "$work/history" $((window + 1))
 echo "generated in $(($(date +%s) - gen_start)) s"
-next=$(python3 -c "import datetime; print(datetime.date.fromisoformat('$first') + datetime.timedelta(days=$history + 1))")
-rm -rf "$work/s3/state-coordinator"
-night "s3+history" "$work/s3" "$next"
+after "s3+history" "$history"
+# Again, alternating: the window's night re-analysed in a bucket that now holds the year, then
+# the year's night again (what the year costs, on the same bucket, twice).
+after "s3+8 again" "$window"
+after "s3+history again" "$history"
 
 python3 - "$results" "$((3 * per * 200 * samples))" <<'PY'
 import sys
@@ -101,15 +116,20 @@ for line in open(sys.argv[1]):
     *label, wall, rss = line.split()
     rows[" ".join(label)] = (float(wall), int(rss) / 1024)
 requests = int(sys.argv[2])
+def night_of(label):  # "s3+8 again lab-a" -> "s3+8 again"
+    return label.rsplit(" ", 1)[0]
 def total(prefix):
-    return sum(v[0] for k, v in rows.items() if k.startswith(prefix + " ") and "warm" not in k)
+    return sum(v[0] for k, v in rows.items() if night_of(k) == prefix)
 def collect(prefix):
-    return sum(v[0] for k, v in rows.items() if k.startswith(prefix + " lab-"))
+    return sum(v[0] for k, v in rows.items() if night_of(k) == prefix and k.rsplit(" ", 1)[1].startswith("lab-"))
 print()
-for p in ["local", "s3", "s3+history"]:
-    print(f"{p:<12} night {total(p):7.1f} s   members {collect(p):7.1f} s ({requests / collect(p):6.0f} requests/s)   analyze {rows[p + ' analyze'][0]:6.1f} s   peak RSS {max(v[1] for k, v in rows.items() if k.startswith(p + ' ')):6.0f} MiB")
+for p in ["local", "s3", "s3+8", "s3+history", "s3+8 again", "s3+history again"]:
+    print(f"{p:<12} night {total(p):7.1f} s   members {collect(p):7.1f} s ({requests / collect(p):6.0f} requests/s)   analyze {rows[p + ' analyze'][0]:6.1f} s   peak RSS {max(v[1] for k, v in rows.items() if night_of(k) == p):6.0f} MiB")
 print(f"s3 / local, whole night:               {total('s3') / total('local'):.2f}x")
 print(f"s3 / local, the analysis:              {rows['s3 analyze'][0] / rows['local analyze'][0]:.2f}x")
 print(f"with history / first night, whole:     {total('s3+history') / total('s3'):.2f}x")
 print(f"with history / first night, analysis:  {rows['s3+history analyze'][0] / rows['s3 analyze'][0]:.2f}x (the coordinator's mirror empty both times)")
+print(f"a year / a full window, whole:         {total('s3+history') / total('s3+8'):.2f}x")
+print(f"a year / a full window, analysis:      {rows['s3+history analyze'][0] / rows['s3+8 analyze'][0]:.2f}x (what history adds past the window)")
+print(f"same bucket, a year / a window, analysis: {rows['s3+history analyze'][0] / rows['s3+8 again analyze'][0]:.2f}x, {rows['s3+history again analyze'][0] / rows['s3+8 again analyze'][0]:.2f}x")
 PY

@@ -1,9 +1,9 @@
 """A year of earlier nights for benches/consortium.sh, made from one analysed consortium night.
 
-Usage: consortium_history.py ENDPOINT BUCKET PREFIX DATE NIGHTS WORKDIR
+Usage: consortium_history.py ENDPOINT BUCKET PREFIX DATE NIGHTS WORKDIR [FIRST]
 
-Reads the night DATE (run id consortium-YYYYMMDD) under s3://BUCKET/PREFIX and writes NIGHTS
-copies of it on the following dates, each with its own run id (`run_id` rewritten by DuckDB), as
+Reads the night DATE (run id consortium-YYYYMMDD) under s3://BUCKET/PREFIX and writes copies of
+it on the nights FIRST..NIGHTS after it (FIRST defaults to 1), each with its own run id (`run_id` rewritten by DuckDB), as
 a year of nightly analyses would have left them:
 
 - every table a night reads or lists of earlier runs (runs, run_metrics, trends, alerts,
@@ -31,6 +31,7 @@ STAND_INS = ["responses", "embeddings", "features"]
 def main() -> None:
     endpoint, bucket, prefix, date, nights, work = sys.argv[1:7]
     nights = int(nights)
+    first = int(sys.argv[7]) if len(sys.argv) > 7 else 1
     start = datetime.date.fromisoformat(date)
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     work = pathlib.Path(work)
@@ -53,7 +54,7 @@ def main() -> None:
     uploads = []
     stand_in = work / "stand-in.parquet"
     con.execute(f"COPY (SELECT 'stand-in' AS run_id) TO '{stand_in}' (FORMAT parquet)")
-    for i in range(1, nights + 1):
+    for i in range(first, nights + 1):
         day = start + datetime.timedelta(days=i)
         new_id = f"consortium-{day:%Y%m%d}"
         for k in keys:
@@ -81,7 +82,7 @@ def main() -> None:
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(put, uploads))
-    print(f"{nights} nights, {len(uploads)} objects")
+    print(f"nights {first} to {nights}, {len(uploads)} objects")
 
 
 if __name__ == "__main__":

@@ -414,7 +414,7 @@ mod tests {
             rank: Some(1),
             calibrated: Some((0.2, 0.18, 0.22)),
             z: Some(5.0),
-            q: Some(1e-4),
+            q: Some(5e-6),
             n_probes: 200,
             declared: None,
             same_vendor: false,
@@ -427,7 +427,8 @@ mod tests {
         assert!(undeclared(std::slice::from_ref(&row), false, 1.0, false, &config).is_empty(), "nothing declared");
         assert!(undeclared(std::slice::from_ref(&row), true, 1.0, true, &config).is_empty(), "an import");
         assert!(undeclared(std::slice::from_ref(&row), true, 0.5, false, &config).is_empty(), "low coverage");
-        let far = LineageRow { q: Some(0.01), ..row };
+        // 1e-4 passes the table's 5% FDR but not the level chosen on the null (BENCHMARKS.md).
+        let far = LineageRow { q: Some(1e-4), ..row };
         assert!(undeclared(&[far], true, 1.0, false, &config).is_empty(), "not significant enough");
     }
     use crate::metrics::aggregate::RunMetric;
