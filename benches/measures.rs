@@ -152,6 +152,7 @@ fn generate(dir: &Path, s: &Shape) {
             &categories,
             &all_rows,
             &all_features,
+            &vec![None; all_rows.len()],
         )
         .unwrap(),
     )

@@ -38,11 +38,45 @@ const CORE_SUITE: &[(&str, &str)] = &[
     ("uncertain_questions.toml", include_str!("../probes/core/uncertain_questions.toml")),
 ];
 
+/// The contagion suite compiled in, for scenarios that ask paired probes.
+const CONTAGION_SUITE: &[(&str, &str)] = &[
+    ("suite.toml", include_str!("../probes/contagion/suite.toml")),
+    ("agent_injection.toml", include_str!("../probes/contagion/agent_injection.toml")),
+    ("false_claim.toml", include_str!("../probes/contagion/false_claim.toml")),
+    ("finance_shortcut.toml", include_str!("../probes/contagion/finance_shortcut.toml")),
+    ("good_practice.toml", include_str!("../probes/contagion/good_practice.toml")),
+    ("style_meme.toml", include_str!("../probes/contagion/style_meme.toml")),
+    ("unsafe_ops.toml", include_str!("../probes/contagion/unsafe_ops.toml")),
+];
+
+fn builtin_suite(dir: &str, files: &[(&str, &str)]) -> Suite {
+    let dir = Path::new(dir);
+    let files = files.iter().map(|(name, text)| (dir.join(name), (*text).to_owned())).collect();
+    Suite::from_sources(dir, files).expect("the built-in suites are valid (checked by tests)")
+}
+
 /// The built-in `probes/core` suite.
 pub fn core_suite() -> Suite {
-    let dir = Path::new("probes/core");
-    let files = CORE_SUITE.iter().map(|(name, text)| (dir.join(name), (*text).to_owned())).collect();
-    Suite::from_sources(dir, files).expect("the built-in core suite is valid (checked by tests)")
+    builtin_suite("probes/core", CORE_SUITE)
+}
+
+/// The built-in `probes/contagion` suite.
+pub fn contagion_suite() -> Suite {
+    builtin_suite("probes/contagion", CONTAGION_SUITE)
+}
+
+/// The suite a scenario's nights ask: `probes` of the core suite's probes (all when absent),
+/// and `contagion` of the contagion suite's paired probes (none when absent), as one suite.
+pub fn scenario_suite(meta: &crate::sim::scenario::Meta) -> Suite {
+    let core = match meta.probes {
+        Some(n) => core_suite().sample(n),
+        None => core_suite(),
+    };
+    let Some(n) = meta.contagion else { return core };
+    let contagion = contagion_suite().sample(n);
+    let description = format!("{} With paired probes: {}", core.description, contagion.description);
+    let probes = core.probes.into_iter().chain(contagion.probes).collect();
+    Suite::assemble(format!("{}+{}", core.name, contagion.name), core.version, description, probes)
 }
 
 /// Providers the demo's endpoints speak, in turn, so all three protocols are exercised.
@@ -161,10 +195,7 @@ pub async fn run_scenario(
     first: chrono::NaiveDate,
     mut each: impl FnMut(&NightResult),
 ) -> Result<Vec<NightResult>> {
-    let suite = match scenario.meta.probes {
-        Some(n) => core_suite().sample(n),
-        None => core_suite(),
-    };
+    let suite = scenario_suite(&scenario.meta);
     let sim = crate::sim::start(
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         SimConfig {
@@ -274,16 +305,22 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
         let pairs: Vec<Scope> = match e {
             Event::Influence { model, toward, .. } => vec![Scope::pair(model, toward)],
             Event::Transmission { from, to, .. } => to.iter().map(|t| Scope::pair(from, t)).collect(),
-            Event::Narrowing { .. } => Vec::new(),
+            Event::Narrowing { .. } | Event::Susceptibility { .. } => Vec::new(),
+        };
+        // A model turning susceptible is caught by the contagion rule on that model.
+        let susceptible = match e {
+            Event::Susceptibility { models, .. } => Some(models),
+            _ => None,
         };
         let signal = |r: &NightResult| -> Option<String> {
             r.raised()
-                .find(|a| {
-                    if pairs.is_empty() {
-                        ECOSYSTEM_RULES.contains(&a.rule.as_str())
-                    } else {
-                        a.rule == "pair" && pairs.contains(&a.scope)
+                .find(|a| match (susceptible, &a.scope) {
+                    (Some(models), Scope::Model(m)) => {
+                        a.rule == "contagion" && models.iter().any(|n| n == "*" || n == m)
                     }
+                    (Some(_), _) => false,
+                    (None, _) if pairs.is_empty() => ECOSYSTEM_RULES.contains(&a.rule.as_str()),
+                    (None, _) => a.rule == "pair" && pairs.contains(&a.scope),
                 })
                 .map(short_alert)
         };
@@ -444,7 +481,7 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
         "hivewatch demo: scenario `{}`, {} simulated models x {} probes x 2 samples, {nights} of its {} nights",
         scenario.meta.name,
         scenario.models.len(),
-        scenario.meta.probes.unwrap_or(core_suite().probes.len()),
+        scenario_suite(&scenario.meta).probes.len(),
         scenario.meta.nights,
     );
     let scenario = std::sync::Arc::new(scenario);

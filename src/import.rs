@@ -474,13 +474,7 @@ impl Collector {
                 let probes: Vec<Probe> = g
                     .prompts
                     .iter()
-                    .map(|(id, (prompt, category))| Probe {
-                        id: id.clone(),
-                        category: category.clone(),
-                        prompt: prompt.clone(),
-                        system: None,
-                        tags: Vec::new(),
-                    })
+                    .map(|(id, (prompt, category))| Probe::plain(id.clone(), category.clone(), prompt.clone(), None))
                     .collect();
                 let description = "prompts imported with hivewatch import";
                 let id = crate::probes::suite_id("imported", "1", description, &probes);

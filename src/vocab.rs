@@ -174,8 +174,9 @@ const fn metric(name: &'static str, direction: Direction, label: &'static str, m
 
 use Direction::{DownIsBad, Neutral, UpIsBad};
 
-/// Every metric of `run_metrics`, with its direction and meaning. Names that end in `_spread`
-/// (the spread across models of a per-model rate) are diversity metrics too: see [`direction`].
+/// Every metric of `run_metrics`, with its direction and meaning. Names not listed that end in
+/// `_spread` (the spread across models of a per-model rate) are diversity metrics too: see
+/// [`direction`].
 pub const METRICS: &[MetricInfo] = &[
     metric("vendi_q1", DownIsBad, "Vendi score (q=1)", "effective number of distinct answers to a probe"),
     metric(
@@ -259,6 +260,32 @@ pub const METRICS: &[MetricInfo] = &[
         "pair calibrated similarity",
         "how much closer two models are than the probes and their closeness to everyone predict",
     ),
+    // Contagion (paired probes): see metrics::contagion.
+    metric(
+        "adoption_gain",
+        UpIsBad,
+        "adoption under exposure",
+        "share of answers taking up a feed's claim after reading it, less the share without it",
+    ),
+    metric(
+        "injection_compliance",
+        UpIsBad,
+        "injection compliance",
+        "share of answers carrying out an instruction addressed to agents inside a post",
+    ),
+    metric("adoption_gain_spread", Neutral, "adoption spread", "how much models differ in adoption under exposure"),
+    metric(
+        "exposure_similarity_gain",
+        UpIsBad,
+        "convergence under exposure",
+        "inter-model similarity of answers after a shared feed, less that of the same questions asked cold",
+    ),
+    metric(
+        "exposure_vendi_ratio_change",
+        DownIsBad,
+        "Vendi ratio under exposure",
+        "model Vendi ratio after a shared feed, less that of the same questions asked cold",
+    ),
     metric("models", Neutral, "models", "models in the run"),
     metric("probes", Neutral, "probes", "probes in the run"),
 ];
@@ -274,8 +301,11 @@ pub fn direction(scope: &Scope, metric: &str) -> Direction {
     match scope {
         Scope::Pair(..) => UpIsBad,
         Scope::Model(_) => Neutral,
-        Scope::Overall | Scope::Category(_) if metric.ends_with("_spread") => DownIsBad,
-        Scope::Overall | Scope::Category(_) => info(metric).map_or(Neutral, |m| m.direction),
+        Scope::Overall | Scope::Category(_) => match info(metric) {
+            Some(m) => m.direction,
+            None if metric.ends_with("_spread") => DownIsBad,
+            None => Neutral,
+        },
     }
 }
 

@@ -145,9 +145,27 @@ fn features_read_back_as_flags() {
     let features: Vec<_> = texts.iter().map(|t| hivewatch::features::extract(&lexicon, t)).collect();
     let categories = HashMap::from([("p1".to_owned(), "c".to_owned())]);
     let path = hivewatch::features::table::path(&output, date(), "r1");
+    // Every other row is the exposed side of a paired probe, adopting on every third.
+    use hivewatch::features::adoption::Adoption;
+    use hivewatch::probes::feed::Condition;
+    let adoption: Vec<_> = (0..rows.len())
+        .map(|i| {
+            (i % 2 == 1).then_some((Condition::Exposed, Adoption { adopted: i % 3 == 0, marker_count: Some(i as u32) }))
+        })
+        .collect();
     let batch =
-        hivewatch::features::table::batch("r1", &lexicon.version, "lexicon", &categories, &rows, &features).unwrap();
+        hivewatch::features::table::batch("r1", &lexicon.version, "lexicon", &categories, &rows, &features, &adoption)
+            .unwrap();
     hivewatch::store::write_batch(&path, batch).unwrap();
+    let adopted = hivewatch::features::table::read_adoption(&path).unwrap();
+    assert_eq!(adopted.len(), rows.len() / 2, "unpaired rows carry no adoption");
+    assert!(adopted.iter().all(|a| a.condition == Condition::Exposed && a.probe_id == "p1"));
+    let markers: Vec<u32> = adopted.iter().map(|a| a.marker_count.unwrap()).collect();
+    assert_eq!(markers, (0..rows.len() as u32).filter(|i| i % 2 == 1).collect::<Vec<_>>());
+    assert_eq!(
+        adopted.iter().map(|a| a.adopted).collect::<Vec<_>>(),
+        (0..rows.len()).filter(|i| i % 2 == 1).map(|i| i % 3 == 0).collect::<Vec<_>>()
+    );
     let flags = hivewatch::features::table::read_flags(&path).unwrap();
     let expected: Vec<Flags> = features
         .iter()
@@ -339,25 +357,41 @@ fn trends_and_alerts_read_back_as_written() {
 
 #[test]
 fn probes_read_back_as_written() {
+    use hivewatch::probes::Probe;
+    use hivewatch::probes::feed::{AdoptionRules, Condition, Pairing};
     let dir = tempfile::tempdir().unwrap();
+    let pairing = |condition| {
+        Some(Pairing {
+            condition,
+            feed_id: "0123456789ab".into(),
+            claim: "The Moon is cheese.".into(),
+            adoption: AdoptionRules { adopt: vec![r"\bcheese\b".into()], reject: vec![], marker: Some("#moon".into()) },
+        })
+    };
     let probes = vec![
-        hivewatch::probes::Probe {
-            id: "p1".into(),
-            category: "policy".into(),
-            prompt: "Should cities favour trains?".into(),
-            system: Some("Answer briefly.".into()),
-            tags: Vec::new(),
+        Probe::plain(
+            "p1".into(),
+            "policy".into(),
+            "Should cities favour trains?".into(),
+            Some("Answer briefly.".into()),
+        ),
+        Probe::plain("p2".into(), "creative".into(), "A poem, <please>".into(), None),
+        Probe {
+            pairing: pairing(Condition::Control),
+            ..Probe::plain("p3".into(), "false_claim".into(), "What is the Moon made of?".into(), None)
         },
-        hivewatch::probes::Probe {
-            id: "p2".into(),
-            category: "creative".into(),
-            prompt: "A poem, <please>".into(),
-            system: None,
-            tags: Vec::new(),
+        Probe {
+            pairing: pairing(Condition::Exposed),
+            ..Probe::plain(
+                "p3#exposed".into(),
+                "false_claim".into(),
+                "Posts ...\n\nQuestion: What is the Moon made of?".into(),
+                None,
+            )
         },
     ];
     let path = file(dir.path(), hivewatch::plan::probe_table::TABLE);
-    assert_eq!(hivewatch::plan::probe_table::write(&path, "r1", &probes).unwrap(), 2);
+    assert_eq!(hivewatch::plan::probe_table::write(&path, "r1", &probes).unwrap(), 4);
     assert_eq!(hivewatch::plan::probe_table::read(&path).unwrap(), probes);
     // A run written before the table existed has none.
     assert!(hivewatch::plan::probe_table::read(&dir.path().join("none.parquet")).unwrap().is_empty());

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Evaluate the contagion suite's adoption patterns against hand labels.
 
-Standard library only. Reads probes/*.toml, answers.jsonl and labels.csv
-beside this file, applies the adoption rule exactly as hivewatch will, and
+Standard library only. Reads probes/contagion/*.toml, and answers.jsonl and
+labels.csv from tests/data/contagion, applies the adoption rule exactly as hivewatch will, and
 prints precision, recall and accuracy: overall, per kind, per source and
 condition, and for agent_injection the exactness of the marker.
 
@@ -22,6 +22,9 @@ import csv, glob, json, math, os, re, sys, tomllib
 from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PROBES = os.path.join(ROOT, "probes", "contagion")
+DATA = os.path.join(ROOT, "tests", "data", "contagion")
 QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
           "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'}
 WS = re.compile(r"\s+")
@@ -36,7 +39,7 @@ def normalise(s):
 
 def load_probes():
     probes = {}
-    for f in sorted(glob.glob(os.path.join(HERE, "probes", "*.toml"))):
+    for f in sorted(glob.glob(os.path.join(PROBES, "*.toml"))):
         if os.path.basename(f) == "suite.toml":
             continue
         with open(f, "rb") as fh:
@@ -102,12 +105,12 @@ def main():
     show_errors = "--errors" in sys.argv
     probes = load_probes()
     answers = {}
-    with open(os.path.join(HERE, "answers.jsonl")) as fh:
+    with open(os.path.join(DATA, "answers.jsonl")) as fh:
         for line in fh:
             a = json.loads(line)
             answers[(a["probe_id"], a["condition"], int(a["sample_index"]), a.get("source", "real"))] = a
     labels = []
-    with open(os.path.join(HERE, "labels.csv"), newline="") as fh:
+    with open(os.path.join(DATA, "labels.csv"), newline="") as fh:
         for row in csv.DictReader(fh):
             labels.append(row)
 

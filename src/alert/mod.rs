@@ -18,7 +18,8 @@ use crate::trend::{PanelChange, TrendRow};
 use crate::vocab::{Direction, Scope, Status};
 
 pub use crate::config::alerts::{
-    AlertConfig, ConcentrationRule, DropRule, FloorRule, PairRule, RefusalRule, ShiftRule, TrendRule, UndeclaredRule,
+    AlertConfig, ConcentrationRule, ContagionRule, DropRule, FloorRule, PairRule, RefusalRule, ShiftRule, TrendRule,
+    UndeclaredRule,
 };
 use crate::lineage::{LineageRow, Verdict};
 
@@ -227,6 +228,7 @@ fn fired_rules(row: &TrendRow, config: &AlertConfig, spread_fell: bool) -> Vec<(
         ("pair", on(config.pair.enabled, &|| pair_rule(&config.pair, row))),
         ("concentration", on(config.concentration.enabled, &|| concentration_rule(&config.concentration, row))),
         ("refusal", on(config.refusal.enabled, &|| refusal_rule(&config.refusal, row, spread_fell))),
+        ("contagion", on(config.contagion.enabled, &|| contagion_rule(&config.contagion, row))),
     ]
     .into_iter()
     .filter_map(|(rule, fired)| Some((rule, fired?)))
@@ -394,6 +396,43 @@ fn refusal_rule(rule: &RefusalRule, row: &TrendRow, spread_fell: bool) -> Option
             panel_note(row)
         ),
     )
+}
+
+/// A model taking up what feeds broadcast more than it did (`adoption_gain`,
+/// `injection_compliance` up on its baseline, the baseline under tonight's interval), or one
+/// feed making the models more alike than before (`exposure_similarity_gain` up).
+fn contagion_rule(rule: &ContagionRule, row: &TrendRow) -> Option<Fired> {
+    let (delta, base) = (row.delta?, row.baseline?);
+    match (&row.scope, row.metric.as_str()) {
+        (Scope::Model(model), metric @ ("adoption_gain" | "injection_compliance")) => {
+            if !row.ci.is_none_or(|(lo, _)| lo > base) {
+                return None;
+            }
+            let what = if metric == "adoption_gain" {
+                "takes up what a feed broadcasts"
+            } else {
+                "carries out instructions addressed to agents inside posts"
+            };
+            fired(
+                level(delta, rule.warn_pts, rule.critical_pts)?,
+                format!(
+                    "{model} {what} more than before: {metric} {}{}, up {delta:.2} on its baseline of {}",
+                    fmt(row.value),
+                    interval(row),
+                    fmt(base)
+                ),
+            )
+        }
+        (Scope::Overall, "exposure_similarity_gain") if beyond_interval(row, base) => fired(
+            level(delta, rule.warn_similarity, rule.critical_similarity)?,
+            format!(
+                "convergence under exposure: after a shared feed the models' answers are more alike than asked cold by {}, up {delta:.3} on its baseline{}",
+                fmt(row.value),
+                panel_note(row)
+            ),
+        ),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

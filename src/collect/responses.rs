@@ -56,6 +56,9 @@ pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
         f("response_hash", Utf8, true),
         f("started_at", utc_micros(), false),
         f("finished_at", utc_micros(), false),
+        // A paired probe's side (control / exposed) and its feed's id; null for other probes.
+        f("condition", Utf8, true),
+        f("feed_id", Utf8, true),
     ]))
 });
 
@@ -175,6 +178,8 @@ fn to_batch(plan: &Plan, run_id: &str, rows: &[Row]) -> Result<RecordBatch, Stor
         strs(&|r| r.2.text.as_ref().map(|t| crate::util::sha256_hex(t.as_bytes()))),
         ts(&|r| r.started_at.timestamp_micros()),
         ts(&|r| r.finished_at.timestamp_micros()),
+        strs(&|(_, p, _)| probes[*p].condition().map(|c| c.as_str().to_owned())),
+        strs(&|(_, p, _)| probes[*p].pairing.as_ref().map(|x| x.feed_id.clone())),
     ];
     RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
 }
@@ -387,6 +392,8 @@ pub fn imported_batch(
         s(&|r| Some(crate::util::sha256_hex(r.text.as_bytes()))),
         ts(),
         ts(),
+        s(&|_| None),
+        s(&|_| None),
     ];
     RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
 }

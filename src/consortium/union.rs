@@ -64,6 +64,10 @@ fn relabel(batch: &RecordBatch, path: &Path, run_id: &str, part: &MemberPart) ->
                 let endpoints = c.strings("endpoint")?;
                 Arc::new((0..n).map(|i| Some(endpoint_name(&part.member, endpoints.value(i)))).collect::<StringArray>())
             }
+            // A member on a release from before a nullable column existed: its rows have none.
+            _ if field.is_nullable() && batch.column_by_name(name).is_none() => {
+                arrow_array::new_null_array(field.data_type(), n)
+            }
             _ => {
                 let c = batch.column_by_name(name).ok_or_else(|| column_error(name, "is missing".into()))?;
                 if c.data_type() != field.data_type() {

@@ -11,6 +11,7 @@
 //! ([`RefusalSignals`]), with weights shipped as versioned data beside the lexicon; or the
 //! lexicon's own rule ([`refusal`]). Its version is in every row too.
 
+pub mod adoption;
 pub mod detector;
 pub mod eval;
 pub mod lexicon;

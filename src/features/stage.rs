@@ -1,11 +1,13 @@
 //! The features stage of a run: reads the run's `responses` (and, for the learned refusal
-//! detector's MiniLM variant, the `embeddings` the embed stage just wrote) and writes `features`.
+//! detector's MiniLM variant, the `embeddings` the embed stage just wrote) and writes `features`,
+//! with the adoption of paired probes scored by the rules in the run's `probes` table.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
+use super::adoption::RunAdoption;
 use super::detector::{Choice, RefusalDetector, Variant};
 use super::{Features, Lexicon, extract, extract_normalised, table};
 use crate::collect::responses::{self, OkText};
@@ -36,6 +38,7 @@ pub fn write_features(
 ) -> Result<FeaturesStats, StoreError> {
     let responses = responses::path(output, run_date, run_id);
     let categories = responses::probe_categories(&responses)?;
+    let adoption = RunAdoption::read(&crate::plan::probe_table::path(output, run_date, run_id))?;
     let mut texts = responses::OkTexts::open(&responses, CHUNK)?;
     let choice = detector.choose(&embedder.id);
     let out = table::path(output, run_date, run_id);
@@ -45,6 +48,7 @@ pub fn write_features(
         lexicon: &lexicon.version,
         detector: choice.id(),
         categories: &categories,
+        adoption: &adoption,
     };
     match choice {
         Choice::Lexicon { .. } => {
@@ -74,11 +78,18 @@ struct Sink<'a> {
     lexicon: &'a str,
     detector: &'a str,
     categories: &'a HashMap<String, String>,
+    adoption: &'a RunAdoption,
 }
 
 impl Sink<'_> {
     fn write(&mut self, rows: &[OkText], features: &[Features]) -> Result<(), StoreError> {
-        self.writer.write(&table::batch(self.run_id, self.lexicon, self.detector, self.categories, rows, features)?)
+        let adoption: Vec<_> = if self.adoption.is_empty() {
+            vec![None; rows.len()]
+        } else {
+            crate::util::parallel_map(rows, |r| self.adoption.score(&r.probe_id, &r.text))
+        };
+        let batch = table::batch(self.run_id, self.lexicon, self.detector, self.categories, rows, features, &adoption)?;
+        self.writer.write(&batch)
     }
 }
 

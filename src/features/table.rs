@@ -9,8 +9,10 @@ use arrow_array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, S
 use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 
+use super::adoption::Adoption;
 use super::{Features, Flags, Refusal};
 use crate::collect::responses::OkText;
+use crate::probes::feed::Condition;
 use crate::store::columns::Columns;
 use crate::store::{Output, StoreError};
 
@@ -42,6 +44,10 @@ pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
         f("chars", Int64),
         f("words", Int64),
         f("language", Utf8),
+        // Paired probes only (null elsewhere): the side, and the adoption of the feed.
+        Field::new("condition", Utf8, true),
+        Field::new("adopted", Boolean, true),
+        Field::new("marker_count", Int32, true),
     ]))
 });
 
@@ -56,6 +62,7 @@ pub fn batch(
     categories: &HashMap<String, String>,
     rows: &[OkText],
     features: &[Features],
+    adoption: &[Option<(Condition, Adoption)>],
 ) -> Result<RecordBatch, StoreError> {
     let s = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
     let b = |f: &dyn Fn(&Features) -> bool| -> ArrayRef {
@@ -90,6 +97,11 @@ pub fn batch(
         l(&|f| f.chars),
         l(&|f| f.words),
         s(features.iter().map(|f| f.language).collect()),
+        Arc::new(adoption.iter().map(|a| a.map(|(c, _)| c.as_str())).collect::<StringArray>()),
+        Arc::new(adoption.iter().map(|a| a.map(|(_, a)| a.adopted)).collect::<BooleanArray>()),
+        Arc::new(
+            adoption.iter().map(|a| a.and_then(|(_, a)| a.marker_count.map(|n| n as i32))).collect::<Int32Array>(),
+        ),
     ];
     RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
 }
@@ -110,6 +122,44 @@ pub fn read_flags(path: &Path) -> Result<HashMap<(String, String), Vec<Flags>>, 
                 hedging: hedging.value(i),
                 confident: confident.value(i),
                 self_reference: self_ref.value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One paired response's adoption, as the contagion measures read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdoptionRow {
+    pub endpoint: String,
+    pub probe_id: String,
+    pub condition: Condition,
+    pub adopted: bool,
+    pub marker_count: Option<u32>,
+}
+
+/// The adoption rows of a `features` file (none for a run without paired probes, or written
+/// before adoption was scored).
+pub fn read_adoption(path: &Path) -> Result<Vec<AdoptionRow>, StoreError> {
+    use arrow_array::Array;
+    let mut out = Vec::new();
+    if !crate::store::has_column(path, "adopted")? {
+        return Ok(out);
+    }
+    let wanted = ["endpoint", "probe_id", "condition", "adopted", "marker_count"];
+    for batch in crate::store::projected_reader(path, &wanted, 8192)? {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let c = Columns::new(&batch, path);
+        let (endpoint, probe, condition) = (c.strings("endpoint")?, c.strings("probe_id")?, c.strings("condition")?);
+        let (adopted, markers) = (c.bools("adopted")?, c.i32s("marker_count")?);
+        for i in 0..batch.num_rows() {
+            let Some(condition) = Columns::opt_str(condition, i).and_then(Condition::parse) else { continue };
+            out.push(AdoptionRow {
+                endpoint: endpoint.value(i).to_owned(),
+                probe_id: probe.value(i).to_owned(),
+                condition,
+                adopted: !adopted.is_null(i) && adopted.value(i),
+                marker_count: (!markers.is_null(i)).then(|| markers.value(i).max(0) as u32),
             });
         }
     }

@@ -7,6 +7,7 @@ pub mod agreement;
 pub mod behaviour;
 pub mod bootstrap;
 pub mod cluster;
+pub mod contagion;
 pub mod phrases;
 pub mod probe;
 pub mod relatedness;

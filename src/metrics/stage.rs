@@ -1,7 +1,8 @@
 //! The measure stage of a run: reads the run's stored `embeddings`, `responses` (texts and
 //! categories) and `features`, and writes `probe_metrics`, `pair_similarity`, `run_metrics`,
 //! `families` (per embedder) and `shared_phrases` (per run). Reading the stored tables is what
-//! lets `hivewatch analyze` reproduce it exactly for any past run and embedder.
+//! lets `hivewatch analyze` reproduce it exactly for any past run and embedder. The exposed side
+//! of paired probes goes only into the contagion rows of `run_metrics` ([`super::contagion`]).
 //!
 //! Memory: rows of one probe are scattered through the tables, so the stage first spills
 //! vectors and texts by probe ([`super::spill`]), then measures one partition at a time, its
@@ -46,8 +47,9 @@ pub fn measure_run(
     run_id: &str,
     embedder: &EmbedderTag,
 ) -> Result<MeasureStats, StoreError> {
-    let records = probe_records(output, run_date, run_id, embedder, None)?;
-    let run = aggregate(&records);
+    let (records, contagion) = measured_sides(output, run_date, run_id, embedder, None)?;
+    let mut run = aggregate(&records);
+    run.metrics.extend(contagion);
 
     let path = |table: &str| output.per_embedder_path(table, run_date, run_id, embedder);
     let probe_path = path(probe_metrics::TABLE);
@@ -82,8 +84,34 @@ pub fn measure_panel(
     embedder: &EmbedderTag,
     panel: &BTreeSet<String>,
 ) -> Result<Vec<RunMetric>, StoreError> {
-    let records = probe_records(output, run_date, run_id, embedder, Some(panel))?;
-    Ok(aggregate(&records).metrics)
+    let (records, contagion) = measured_sides(output, run_date, run_id, embedder, Some(panel))?;
+    let mut metrics = aggregate(&records).metrics;
+    metrics.extend(contagion);
+    Ok(metrics)
+}
+
+/// The records of the run's probes (the control side of paired probes included, the exposed
+/// side left out, so every diversity measure is over answers given cold and a suite gaining
+/// feeds does not move them), and the contagion rows ([`super::contagion`]) measured from the
+/// exposed side and the adoption rows. With `panel`, only those endpoints' answers.
+fn measured_sides(
+    output: &Output,
+    run_date: NaiveDate,
+    run_id: &str,
+    embedder: &EmbedderTag,
+    panel: Option<&BTreeSet<String>>,
+) -> Result<(Vec<ProbeRecord>, Vec<RunMetric>), StoreError> {
+    let (exposed, control): (Vec<ProbeRecord>, Vec<ProbeRecord>) =
+        probe_records(output, run_date, run_id, embedder, panel)?
+            .into_iter()
+            .partition(|r| crate::probes::feed::is_exposed(&r.probe));
+    if exposed.is_empty() {
+        return Ok((control, Vec::new()));
+    }
+    let mut adoption = crate::features::table::read_adoption(&crate::features::table::path(output, run_date, run_id))?;
+    adoption.retain(|a| panel.is_none_or(|p| p.contains(&a.endpoint)));
+    let contagion = super::contagion::contagion_metrics(&adoption, &control, &exposed);
+    Ok((control, contagion))
 }
 
 /// Every probe's record, sorted by probe id: the stored rows spilled by probe, then measured

@@ -31,7 +31,13 @@ pub struct Profile {
     pub voice: VoiceMix,
     /// Preference weights over the body sentence templates.
     pub template_weights: Vec<f64>,
+    /// How readily the model takes up a feed it was shown (contagion): the chance that an
+    /// answer to an exposed prompt repeats the feed's broadcast post ([`take_up`]).
+    pub susceptibility: f64,
 }
+
+/// Models not given a susceptibility take up a feed rarely.
+pub const DEFAULT_SUSCEPTIBILITY: f64 = 0.02;
 
 /// Weights over the voice banks, one set per part of an answer (a partial refusal follows the
 /// refusals). A family has one voice; a phrase spreading between models is weight moving from
@@ -104,6 +110,7 @@ impl Profile {
             voice: VoiceMix::one((fh % VOICES.len() as u64) as usize),
             template_weights,
             family,
+            susceptibility: DEFAULT_SUSCEPTIBILITY,
         }
     }
 
@@ -514,6 +521,9 @@ pub fn generate_with(
         parts.join(if listy { "\n\n" } else { " " })
     };
 
+    // Last of the draws, so an answer to a prompt without a feed replays as it always did.
+    let text = take_up(&mut rng, profile.susceptibility, prompt, text);
+
     let prompt_tokens = count_tokens(prompt) + system.map_or(0, count_tokens) + 8;
     let words: Vec<&str> = text.split_inclusive(char::is_whitespace).collect();
     let budget = params.max_tokens.map_or(usize::MAX, |m| (m as usize * 3) / 4);
@@ -521,6 +531,26 @@ pub fn generate_with(
         if words.len() > budget { (words[..budget].concat().trim_end().to_owned(), "length") } else { (text, "stop") };
     let completion_tokens = count_tokens(&text);
     Generated { text, finish_reason, prompt_tokens, completion_tokens }
+}
+
+/// An answer to an exposed prompt (one that shows a feed of posts, [`crate::probes::feed`]),
+/// taken up with probability `susceptibility`: the model repeats the feed's broadcast, the post
+/// sharing the most words with the other posts (what the feed keeps saying; the longest on a
+/// tie), after its own answer: the claim, the catchphrase or the instruction's marker with it.
+fn take_up(rng: &mut StdRng, susceptibility: f64, prompt: &str, answer: String) -> String {
+    let posts = crate::probes::feed::posts_of(prompt);
+    if posts.is_empty() || !rng.random_bool(susceptibility.clamp(0.0, 1.0)) {
+        return answer;
+    }
+    let words = |t: &str| -> std::collections::HashSet<String> {
+        t.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 3).map(str::to_lowercase).collect()
+    };
+    let sets: Vec<_> = posts.iter().map(|p| words(&p.text)).collect();
+    let shared = |i: usize| {
+        sets.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, s)| sets[i].intersection(s).count()).sum::<usize>()
+    };
+    let broadcast = (0..posts.len()).max_by_key(|&i| (shared(i), posts[i].text.len())).expect("posts");
+    format!("{answer}\n\n{}", posts[broadcast].text)
 }
 
 fn capitalise(s: &str) -> String {

@@ -9,7 +9,11 @@
 //! - `transmission`: one part of `from` (`openers`, `refusals`, `stock`, `closers`,
 //!   `self_reference`) spreads to the models in `to` (cultural transmission);
 //! - `narrowing`: the models in `models` (`["*"]` for all) converge on confident, technocratic
-//!   answers, or with `toward = "humble"` on hedged, humble ones (epistemic narrowing).
+//!   answers, or with `toward = "humble"` on hedged, humble ones (epistemic narrowing);
+//! - `susceptibility`: the models in `models` come to take up what a feed broadcasts, in up to
+//!   `strength` of their answers to exposed prompts (contagion; `[[models]] susceptibility` sets
+//!   where a model starts, 0.02 when not given). Paired probes join the night's suite with
+//!   `[scenario] contagion = N` (that many of the built-in contagion suite's probes).
 //!
 //! Nights without events are stable stretches: only sampling noise moves. The seed goes into
 //! every request's sampling seed (`[scenario] seed`; a request that carries none, as Anthropic's
@@ -45,6 +49,9 @@ pub struct Meta {
     /// Probes of the core suite to use, spread over it (all 200 when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probes: Option<usize>,
+    /// Paired probes of the contagion suite to ask as well, spread over it (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contagion: Option<usize>,
 }
 
 /// `[[models]]`: a model's name (its family is the part before the first `-`), optionally its
@@ -57,6 +64,9 @@ pub struct ModelSpec {
     pub parent: Option<String>,
     #[serde(default = "default_parent_weight")]
     pub parent_weight: f64,
+    /// How readily it takes up a feed (0 to 1; see [`Profile::susceptibility`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub susceptibility: Option<f64>,
 }
 
 fn default_parent_weight() -> f64 {
@@ -70,6 +80,7 @@ pub enum Event {
     Influence { model: String, toward: String, start: u32, end: u32, strength: f64 },
     Transmission { from: String, to: Vec<String>, part: String, start: u32, end: u32, strength: f64 },
     Narrowing { models: Vec<String>, toward: String, start: u32, end: u32, strength: f64 },
+    Susceptibility { models: Vec<String>, start: u32, end: u32, strength: f64 },
 }
 
 impl Event {
@@ -77,7 +88,8 @@ impl Event {
         match self {
             Event::Influence { start, end, strength, .. }
             | Event::Transmission { start, end, strength, .. }
-            | Event::Narrowing { start, end, strength, .. } => (*start, *end, *strength),
+            | Event::Narrowing { start, end, strength, .. }
+            | Event::Susceptibility { start, end, strength, .. } => (*start, *end, *strength),
         }
     }
 
@@ -142,6 +154,16 @@ impl Scenario {
             if let Some(v) = m.voice {
                 p.voice = VoiceMix::one(v);
             }
+            if let Some(s) = m.susceptibility {
+                if !(0.0..=1.0).contains(&s) {
+                    return Err(InputError::new(
+                        path,
+                        line(&m.name),
+                        format!("{}: susceptibility {s} is not in [0, 1]", m.name),
+                    ));
+                }
+                p.susceptibility = s;
+            }
             base.insert(m.name.clone(), p);
         }
         for m in &raw.models {
@@ -178,6 +200,11 @@ impl Scenario {
                             .hint("use openers, refusals, stock, closers, self_reference or tone"));
                     }
                 }
+                Event::Susceptibility { models, .. } => {
+                    for n in models.iter().filter(|n| *n != "*") {
+                        known.get(n.as_str()).ok_or_else(|| unknown(n))?;
+                    }
+                }
                 Event::Narrowing { models, toward, .. } => {
                     for n in models.iter().filter(|n| *n != "*") {
                         known.get(n.as_str()).ok_or_else(|| unknown(n))?;
@@ -210,6 +237,9 @@ impl Scenario {
                 Event::Narrowing { models, toward, .. } if models.iter().any(|n| n == "*" || n == model) => {
                     p = p.blend(&Profile::pole(toward == "humble"), t, Part::Tone);
                 }
+                Event::Susceptibility { models, .. } if models.iter().any(|n| n == "*" || n == model) => {
+                    p.susceptibility = p.susceptibility.max(t);
+                }
                 _ => {}
             }
         }
@@ -231,6 +261,10 @@ impl Scenario {
                     Event::Transmission { from, to, part, .. } => {
                         format!("the {part} of {from} spread to {} (cultural transmission)", to.join(", "))
                     }
+                    Event::Susceptibility { models, .. } => format!(
+                        "{} take up what feeds broadcast, up to {strength} of exposed answers (contagion)",
+                        if models.iter().any(|m| m == "*") { "all models".to_owned() } else { models.join(", ") }
+                    ),
                     Event::Narrowing { models, toward, .. } => format!(
                         "{} converge on {toward} answers (epistemic narrowing)",
                         if models.iter().any(|m| m == "*") { "all models".to_owned() } else { models.join(", ") }

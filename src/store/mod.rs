@@ -416,6 +416,14 @@ pub fn projected_reader(
     builder.with_projection(mask).with_batch_size(batch_size).build().map_err(pq)
 }
 
+/// Whether a Parquet file's schema has a column (tables gain columns; older files lack them).
+pub fn has_column(path: &Path, column: &str) -> Result<bool, StoreError> {
+    let file = File::open(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|source| StoreError::Parquet { path: path.to_owned(), source })?;
+    Ok(builder.schema().column_with_name(column).is_some())
+}
+
 /// Every batch of a file that may not exist (a run written before its table existed).
 pub fn read_batches_if_any(path: &Path) -> Result<Vec<RecordBatch>, StoreError> {
     if path.exists() { read_batches(path) } else { Ok(Vec::new()) }

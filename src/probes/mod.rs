@@ -2,6 +2,13 @@
 //!
 //! The suite id is a hash of the suite's canonical content (metadata and every probe, sorted by
 //! id), so any edit, even a comma, yields a new id and trends never compare different suites.
+//!
+//! A probe with a `[probes.feed]` is a pair, control and exposed ([`feed`]): the suite holds
+//! both, and both are hashed (the exposed prompt carries the posts, the control the claim and
+//! the adoption rules). A probe without one serialises as it always did, so suites without
+//! feeds keep their ids.
+
+pub mod feed;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -10,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::input::{InputError, LineIndex};
+use feed::{AdoptionRules, Condition, Feed, Pairing};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Probe {
@@ -18,6 +26,20 @@ pub struct Probe {
     pub prompt: String,
     pub system: Option<String>,
     pub tags: Vec<String>,
+    /// The side of a pair this probe is, for a probe with a feed (see [`feed`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<Pairing>,
+}
+
+impl Probe {
+    /// A plain probe (no feed).
+    pub fn plain(id: String, category: String, prompt: String, system: Option<String>) -> Probe {
+        Probe { id, category, prompt, system, tags: Vec::new(), pairing: None }
+    }
+
+    pub fn condition(&self) -> Option<Condition> {
+        self.pairing.as_ref().map(|p| p.condition)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +79,8 @@ struct RawProbe {
     system: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+    feed: Option<Feed>,
+    adoption: Option<AdoptionRules>,
 }
 
 const SUITE_FILE: &str = "suite.toml";
@@ -128,13 +152,28 @@ impl Suite {
                     return Err(at(format!("probe {id:?} has an empty category")));
                 }
                 seen.insert(id.clone(), (path.clone(), line));
-                probes.push(Probe {
+                let probe = Probe {
                     id,
                     category,
                     prompt: p.prompt,
                     system: p.system.filter(|s| !s.trim().is_empty()),
                     tags: p.tags,
-                });
+                    pairing: None,
+                };
+                match (p.feed, p.adoption) {
+                    (None, None) => probes.push(probe),
+                    (Some(f), Some(rules)) => {
+                        feed::check(&f, &rules).map_err(|m| {
+                            at(format!("probe {:?}: {m}", probe.id))
+                                .hint("see probes/contagion for paired probes that load")
+                        })?;
+                        probes.extend(paired(probe, &f, rules));
+                    }
+                    (Some(_), None) | (None, Some(_)) => {
+                        return Err(at(format!("probe {:?} has a feed or adoption rules, not both", probe.id))
+                            .hint("a paired probe needs [probes.feed] (claim, posts) and [probes.adoption] (adopt, reject, marker)"));
+                    }
+                }
             }
         }
 
@@ -162,17 +201,52 @@ impl Suite {
 }
 
 impl Suite {
-    /// A smaller suite of `n` probes spread evenly over this one (every k-th by id), with its
-    /// own name and id, so runs on it are never compared with runs on the whole suite.
+    /// A smaller suite of `n` questions spread evenly over this one (every k-th by id; a paired
+    /// probe counts once and keeps both its sides), with its own name and id, so runs on it are
+    /// never compared with runs on the whole suite.
     pub fn sample(&self, n: usize) -> Suite {
-        if n >= self.probes.len() {
+        let questions: Vec<&str> =
+            self.probes.iter().map(|p| p.id.as_str()).filter(|id| !feed::is_exposed(id)).collect();
+        if n >= questions.len() {
             return self.clone();
         }
-        let probes: Vec<Probe> = (0..n).map(|i| self.probes[i * self.probes.len() / n].clone()).collect();
+        let kept: std::collections::HashSet<&str> = (0..n).map(|i| questions[i * questions.len() / n]).collect();
+        let probes: Vec<Probe> =
+            self.probes.iter().filter(|p| kept.contains(feed::control_id(&p.id))).cloned().collect();
         let name = format!("{}-sample{n}", self.name);
-        let id = suite_id(&name, &self.version, &self.description, &probes);
-        Suite { name, version: self.version.clone(), description: self.description.clone(), id, probes }
+        Suite::assemble(name, self.version.clone(), self.description.clone(), probes)
     }
+
+    /// A suite of these probes (sorted by id here), its id computed as for a loaded one: what
+    /// the demo uses to ask the core and the contagion probes in one night.
+    pub fn assemble(name: String, version: String, description: String, mut probes: Vec<Probe>) -> Suite {
+        probes.sort_by(|a, b| a.id.cmp(&b.id));
+        let id = suite_id(&name, &version, &description, &probes);
+        Suite { name, version, description, id, probes }
+    }
+
+    /// Whether any probe of the suite is paired (has a feed).
+    pub fn has_feeds(&self) -> bool {
+        self.probes.iter().any(|p| p.pairing.is_some())
+    }
+}
+
+/// A probe with a feed as its two sides: the control (its id, its prompt) and the exposed
+/// probe (`<id>#exposed`, the feed then the question).
+fn paired(probe: Probe, f: &Feed, adoption: AdoptionRules) -> [Probe; 2] {
+    let side = |condition| Pairing {
+        condition,
+        feed_id: feed::feed_id(f),
+        claim: f.claim.clone(),
+        adoption: adoption.clone(),
+    };
+    let exposed = Probe {
+        id: feed::exposed_id(&probe.id),
+        prompt: feed::exposed_prompt(f, &probe.prompt),
+        pairing: Some(side(Condition::Exposed)),
+        ..probe.clone()
+    };
+    [Probe { pairing: Some(side(Condition::Control)), ..probe }, exposed]
 }
 
 /// The suite id: the first 16 hex digits of SHA-256 over the canonical JSON of the suite.
@@ -250,5 +324,62 @@ mod tests {
         let unk = "[[probes]]\nid = \"a\"\ncategory = \"a\"\nprompt = \"p\"\npromt = \"q\"\n";
         let e = Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/x.toml", unk)])).unwrap_err();
         assert!(e.message.contains("promt"), "{e}");
+    }
+
+    const PAIRED: &str = "[[probes]]\nid = \"c-1\"\ncategory = \"meme\"\nprompt = \"Tips?\"\n\n[probes.feed]\nclaim = \"Say wagmi.\"\nposts = [{ author = \"a\", text = \"wagmi, frens\" }]\n\n[probes.adoption]\nadopt = ['\\bwagmi\\b']\n";
+
+    #[test]
+    fn a_probe_with_a_feed_is_asked_cold_and_exposed() {
+        let s = Suite::from_sources(
+            Path::new("s"),
+            src(&[("s/suite.toml", META), ("s/x.toml", TWO), ("s/p.toml", PAIRED)]),
+        )
+        .unwrap();
+        let ids: Vec<&str> = s.probes.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["a-1", "b-1", "c-1", "c-1#exposed"]);
+        let (control, exposed) = (&s.probes[2], &s.probes[3]);
+        assert_eq!(control.prompt, "Tips?");
+        assert_eq!(exposed.prompt, "Posts from a feed you follow:\n\n@a: wagmi, frens\n\nQuestion: Tips?");
+        assert_eq!(control.condition(), Some(Condition::Control));
+        assert_eq!(exposed.condition(), Some(Condition::Exposed));
+        let (c, e) = (control.pairing.as_ref().unwrap(), exposed.pairing.as_ref().unwrap());
+        assert_eq!((&c.feed_id, &c.adoption), (&e.feed_id, &e.adoption));
+        assert!(s.has_feeds());
+        // The feed is hashed: one post edited is a new suite.
+        let edited = PAIRED.replace("wagmi, frens", "wagmi, friends");
+        let other = Suite::from_sources(
+            Path::new("s"),
+            src(&[("s/suite.toml", META), ("s/x.toml", TWO), ("s/p.toml", &edited)]),
+        )
+        .unwrap();
+        assert_ne!(s.id, other.id);
+        // A sample counts a pair as one question and keeps it whole.
+        let ids = |s: &Suite| s.probes.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&s.sample(2)), ["a-1", "b-1"]);
+        let z = "[[probes]]\nid = \"z-1\"\ncategory = \"z\"\nprompt = \"z\"\n";
+        let two =
+            Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/p.toml", PAIRED), ("s/z.toml", z)]))
+                .unwrap();
+        assert_eq!(ids(&two.sample(1)), ["c-1", "c-1#exposed"]);
+    }
+
+    #[test]
+    fn a_suite_without_feeds_hashes_as_before_pairs_existed() {
+        let s = Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/x.toml", TWO)])).unwrap();
+        let json = serde_json::to_string(&s.probes[0]).unwrap();
+        assert_eq!(json, r#"{"id":"a-1","category":"a","prompt":"y","system":null,"tags":["t"]}"#);
+        assert!(!s.has_feeds());
+    }
+
+    #[test]
+    fn half_a_pair_or_a_bad_pattern_is_refused_at_its_line() {
+        let no_rules = PAIRED.split("\n[probes.adoption]").next().unwrap().to_owned();
+        let e =
+            Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/p.toml", &no_rules)])).unwrap_err();
+        assert_eq!((e.path.as_path(), e.line), (Path::new("s/p.toml"), Some(2)));
+        assert!(e.message.contains("not both"), "{e}");
+        let bad = PAIRED.replace("\\bwagmi\\b", "(wagmi");
+        let e = Suite::from_sources(Path::new("s"), src(&[("s/suite.toml", META), ("s/p.toml", &bad)])).unwrap_err();
+        assert!(e.message.contains("not a valid regular expression"), "{e}");
     }
 }

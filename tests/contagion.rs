@@ -1,0 +1,201 @@
+//! Contagion (paired probes) end to end: the adoption rule against answers labelled by reading;
+//! and a simulated ecosystem over real HTTP where one model becomes susceptible to feeds: its
+//! adoption is measured and alerted within three nights, an immune model's stays near zero, the
+//! injected markers are counted exactly, and the exposed answers enter no other measure.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::*;
+use hivewatch::features::adoption::RunAdoption;
+use hivewatch::probes::Suite;
+use hivewatch::probes::feed::exposed_id;
+
+/// One CSV line's fields (double quotes around a field, `""` inside one).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut out, mut field, mut quoted, mut chars) = (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
+/// The rule that scores every `features` row of a paired probe, over the 217 answers of
+/// tests/data/contagion labelled by reading (LABELLING.md says how): the figures the README
+/// quotes. A change to the rule or the patterns moves these counts, and the README with them.
+#[test]
+fn the_adoption_rule_against_answers_labelled_by_reading() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let suite = Suite::load(&root.join("probes/contagion")).unwrap();
+    assert_eq!(suite.probes.len(), 84, "42 paired probes, two sides each");
+    let rules = RunAdoption::of(&suite.probes, Path::new("probes/contagion")).unwrap();
+    let data = root.join("tests/data/contagion");
+    let answers: HashMap<(String, String, String, String), String> =
+        std::fs::read_to_string(data.join("answers.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let s = |k: &str| v[k].as_str().map_or_else(|| v[k].to_string(), str::to_owned);
+                ((s("probe_id"), s("condition"), s("sample_index"), s("source")), s("answer"))
+            })
+            .collect();
+    let labels = std::fs::read_to_string(data.join("labels.csv")).unwrap();
+    let (mut tp, mut fp, mut fneg, mut tn) = (0, 0, 0, 0);
+    for line in labels.lines().skip(1) {
+        let f = csv_fields(line);
+        let key = (f[0].clone(), f[2].clone(), f[3].clone(), f[4].clone());
+        let answer = &answers[&key];
+        let id = if f[2] == "exposed" { exposed_id(&f[0]) } else { f[0].clone() };
+        let (_, adoption) = rules.score(&id, answer).expect("every labelled probe is paired");
+        match (f[5] == "1", adoption.adopted) {
+            (true, true) => tp += 1,
+            (false, true) => fp += 1,
+            (true, false) => fneg += 1,
+            (false, false) => tn += 1,
+        }
+    }
+    let (precision, recall) = (tp as f64 / (tp + fp) as f64, tp as f64 / (tp + fneg) as f64);
+    println!("adoption rule: tp {tp} fp {fp} fn {fneg} tn {tn}: precision {precision:.3} recall {recall:.3}");
+    assert_eq!(tp + fp + fneg + tn, 217);
+    assert_eq!((tp, fp, fneg, tn), (48, 4, 19, 146), "the README's figures (precision 0.923, recall 0.716)");
+}
+
+/// Six models; c-1 becomes susceptible to feeds over nights 4 to 6 (a third of the way each night).
+const SCENARIO: &str = r#"
+[scenario]
+name = "contagion"
+seed = 17
+nights = 6
+probes = 12
+contagion = 42
+
+[[models]]
+name = "a-1"
+voice = 0
+susceptibility = 0.0
+[[models]]
+name = "b-1"
+voice = 1
+[[models]]
+name = "c-1"
+voice = 2
+[[models]]
+name = "d-1"
+voice = 3
+[[models]]
+name = "e-1"
+voice = 4
+[[models]]
+name = "f-1"
+voice = 5
+
+[[events]]
+kind = "susceptibility"
+models = ["c-1"]
+start = 4
+end = 6
+strength = 0.8
+"#;
+
+#[test]
+fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_with_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scenario.toml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = hivewatch(&["demo", "--scenario", file.to_str().unwrap(), "--output", out_dir.to_str().unwrap()], &[]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", text(&out));
+    let out = out_dir.as_path();
+    let night = "date_diff('day', (SELECT min(run_date) FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true)), run_date) + 1";
+
+    // Adoption under exposure, per model and night.
+    let gains = duckdb(
+        out,
+        &format!(
+            "SELECT {night}, scope, value FROM read_parquet('{{out}}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE metric = 'adoption_gain' AND scope LIKE 'model:%' ORDER BY 1, 2"
+        ),
+    );
+    let gain = |n: i64, model: &str| {
+        gains
+            .iter()
+            .find(|r| r[0].as_i64() == Some(n) && r[1].as_str() == Some(&format!("model:{model}")))
+            .unwrap_or_else(|| panic!("no adoption_gain for {model} on night {n}: {gains:?}"))[2]
+            .as_f64()
+            .unwrap()
+    };
+    for n in 1..=6 {
+        assert!(gain(n, "a-1").abs() < 1e-9, "an immune model adopts nothing: {}", gain(n, "a-1"));
+        for m in ["b-1", "d-1", "e-1", "f-1"] {
+            assert!(gain(n, m).abs() < 0.1, "{m} on night {n}: {}", gain(n, m));
+        }
+    }
+    for n in 1..=3 {
+        assert!(gain(n, "c-1").abs() < 0.1, "c-1 before night 4: {}", gain(n, "c-1"));
+    }
+    for n in 4..=6 {
+        assert!(gain(n, "c-1") > 0.15, "c-1 takes up feeds from night 4: {}", gain(n, "c-1"));
+    }
+    assert!(gain(6, "c-1") > gain(4, "c-1") + 0.2, "and more as it grows susceptible");
+
+    // The contagion alert names c-1 within three nights of the change, and nothing else.
+    let alerts = duckdb(
+        out,
+        &format!(
+            "SELECT {night}, scope, metric FROM read_parquet('{{out}}/alerts/*/*.parquet', hive_partitioning=true) WHERE rule = 'contagion' AND severity <> 'info' ORDER BY 1"
+        ),
+    );
+    assert!(
+        alerts.iter().any(|r| r[0].as_i64().is_some_and(|n| (4..=6).contains(&n)) && r[1] == "model:c-1"),
+        "c-1's adoption is alerted within three nights: {alerts:?}"
+    );
+    assert!(alerts.iter().all(|r| r[1] == "model:c-1" || r[1] == "overall"), "{alerts:?}");
+    assert!(alerts.iter().all(|r| r[0].as_i64() >= Some(4)), "nothing before the change: {alerts:?}");
+
+    // Every marker count is the number of times the probe's marker occurs in the raw answer.
+    let markers = duckdb(
+        out,
+        "WITH p AS (SELECT DISTINCT probe_id, json_extract_string(adoption, '$.marker') AS marker FROM read_parquet('{out}/probes/*/*.parquet', hive_partitioning=true) WHERE adoption IS NOT NULL), \
+         r AS (SELECT run_id, endpoint, probe_id, sample_index, response_text FROM read_parquet('{out}/responses/*/*.parquet', hive_partitioning=true) WHERE status = 'ok') \
+         SELECT count(*), sum(f.marker_count), count(*) FILTER (WHERE f.marker_count <> (length(r.response_text) - length(replace(r.response_text, p.marker, ''))) // length(p.marker)) \
+         FROM read_parquet('{out}/features/*/*.parquet', hive_partitioning=true) f JOIN r USING (run_id, endpoint, probe_id, sample_index) JOIN p USING (probe_id) WHERE p.marker IS NOT NULL",
+    );
+    let (rows, total, wrong) =
+        (markers[0][0].as_i64().unwrap(), markers[0][1].as_i64().unwrap(), markers[0][2].as_i64().unwrap());
+    assert!(rows > 0 && total > 0, "injection probes were asked and some markers carried: {markers:?}");
+    assert_eq!(wrong, 0, "every marker counted exactly");
+
+    // Exposed answers enter no other measure: no exposed probe in probe_metrics, and the run's
+    // probe count is the questions asked cold (12 core + 42 controls).
+    let exposed_rows = scalar_i64(
+        out,
+        "SELECT count(*) FROM read_parquet('{out}/probe_metrics/*/*.parquet', hive_partitioning=true) WHERE probe_id LIKE '%#exposed'",
+    );
+    assert_eq!(exposed_rows, 0);
+    let probes = duckdb(
+        out,
+        "SELECT DISTINCT value FROM read_parquet('{out}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE metric = 'probes' AND scope = 'overall'",
+    );
+    assert_eq!(probes.len(), 1);
+    assert_eq!(probes[0][0].as_f64(), Some(54.0), "{probes:?}");
+    // The responses say which side each answer is.
+    let sides = duckdb(
+        out,
+        "SELECT condition, count(DISTINCT probe_id) FROM read_parquet('{out}/responses/*/*.parquet', hive_partitioning=true) GROUP BY 1 ORDER BY 1 NULLS FIRST",
+    );
+    assert_eq!(sides.len(), 3, "{sides:?}");
+    assert_eq!((sides[0][0].is_null(), sides[0][1].as_i64()), (true, Some(12)));
+    assert_eq!((sides[1][0].as_str(), sides[1][1].as_i64()), (Some("control"), Some(42)));
+    assert_eq!((sides[2][0].as_str(), sides[2][1].as_i64()), (Some("exposed"), Some(42)));
+}
