@@ -63,6 +63,19 @@ fn a_real_llama_cpp_server_runs_through_the_measures_as_one_family() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path();
     let suite = small_suite(dir, 6);
+    // And three paired probes of the contagion suite (the first of three kinds): asked cold and
+    // after their feed.
+    let mut paired = String::new();
+    for kind in ["false_claim", "style_meme", "agent_injection"] {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("probes/contagion/{kind}.toml")),
+        )
+        .unwrap();
+        let first = text.find("[[probes]]").unwrap();
+        let end = text[first + 1..].find("[[probes]]").map_or(text.len(), |i| first + 1 + i);
+        paired.push_str(&text[first..end]);
+    }
+    std::fs::write(suite.join("paired.toml"), paired).unwrap();
     let mut eps: String = ["acme-a", "cirrus-c", "ember-e"].iter().map(|n| endpoint(n, "openai", &sim, "")).collect();
     for name in ["smol-a", "smol-b", "smol-c"] {
         eps.push_str(&format!(
@@ -81,12 +94,12 @@ fn a_real_llama_cpp_server_runs_through_the_measures_as_one_family() {
     );
     assert_eq!(rows.len(), 3, "{rows:?}");
     for r in &rows {
-        assert_eq!((r[1].as_i64(), r[2].as_i64()), (Some(12), Some(12)), "every request answered: {r:?}");
+        assert_eq!((r[1].as_i64(), r[2].as_i64()), (Some(24), Some(24)), "every request answered: {r:?}");
         assert!(
             r[3].as_i64().unwrap() > 0 && r[4].as_i64().unwrap() > 0,
             "the server's token counts are recorded: {r:?}"
         );
-        assert_eq!(r[5].as_i64(), Some(12), "finish reasons recorded: {r:?}");
+        assert_eq!(r[5].as_i64(), Some(24), "finish reasons recorded: {r:?}");
         assert!(r[6].as_i64().unwrap() > 0, "real text: {r:?}");
     }
     let families =
@@ -97,4 +110,22 @@ fn a_real_llama_cpp_server_runs_through_the_measures_as_one_family() {
     for sim_model in ["acme-a", "cirrus-c", "ember-e"] {
         assert_ne!(family(sim_model), family("smol-a"), "the simulator's models stand apart: {families:?}");
     }
+
+    // The paired probes went through the path on a real model: every answer scored, and
+    // SmolLM2's adoption recorded (any value: the point is the path).
+    let scored = scalar_i64(
+        &reports,
+        "SELECT count(*) FROM read_parquet('{out}/features/*/*.parquet') WHERE endpoint LIKE 'smol-%' AND adopted IS NOT NULL",
+    );
+    assert_eq!(scored, 3 * 12, "3 endpoints x 3 pairs x 2 sides x 2 samples");
+    let adoption = duckdb(
+        &reports,
+        "SELECT scope, metric, value, n FROM read_parquet('{out}/run_metrics/*/*.parquet') WHERE metric IN ('adoption_gain', 'injection_compliance') AND scope LIKE 'model:smol-%' ORDER BY 1, 2",
+    );
+    println!("SmolLM2 under exposure: {adoption:?}");
+    assert_eq!(adoption.len(), 6, "adoption and injection compliance of each SmolLM2 endpoint: {adoption:?}");
+    assert!(
+        adoption.iter().all(|r| r[3].as_i64() == Some(if r[1] == "adoption_gain" { 3 } else { 1 })),
+        "{adoption:?}"
+    );
 }
