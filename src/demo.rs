@@ -263,6 +263,8 @@ pub struct EventScore {
     pub what: String,
     /// The pairs it draws together (none for an ecosystem-wide event).
     pub pairs: Vec<crate::vocab::Scope>,
+    /// The models it makes susceptible to feeds (a contagion event; `*` for all), else none.
+    pub susceptible: Vec<String>,
     pub outcome: Outcome,
 }
 
@@ -332,7 +334,8 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
             None if last < end => Outcome::NotYet { last_night: last },
             None => Outcome::Missed,
         };
-        events.push(EventScore { start, end, what, pairs, outcome });
+        let susceptible = susceptible.cloned().unwrap_or_default();
+        events.push(EventScore { start, end, what, pairs, susceptible, outcome });
     }
     let truth_pairs_reached: Vec<Scope> =
         events.iter().filter(|e| e.start <= last).flat_map(|e| e.pairs.iter().cloned()).collect();
@@ -349,7 +352,15 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
                 }
                 truth_pairs_reached.contains(&a.scope)
             } else {
-                let during = events.iter().any(|e| e.start <= r.night && r.night <= e.end + EFFECT_NIGHTS);
+                // A contagion alert is explained by a model turning susceptible, any other by an
+                // ecosystem-wide event.
+                let explains = |e: &&EventScore| match (&a.scope, a.rule == "contagion") {
+                    (Scope::Model(m), true) => e.susceptible.iter().any(|n| n == "*" || n == m),
+                    (_, true) => !e.susceptible.is_empty(),
+                    (_, false) => e.susceptible.is_empty(),
+                };
+                let during =
+                    events.iter().filter(explains).any(|e| e.start <= r.night && r.night <= e.end + EFFECT_NIGHTS);
                 if !during {
                     stray_ecosystem.push((r.night, short_alert(a)));
                 }
@@ -377,6 +388,9 @@ impl std::fmt::Display for Scorecard {
                 }
                 Outcome::Late { night, by } => {
                     format!("caught late, on night {night} ({} after it ended): {by}", nights(night - e.end))
+                }
+                Outcome::Missed if !e.susceptible.is_empty() => {
+                    format!("missed: no contagion alert on {}", e.susceptible.join(", "))
                 }
                 Outcome::Missed if e.pairs.is_empty() => "missed: no ecosystem alert".to_owned(),
                 Outcome::Missed => format!("missed: no pair alert on {}", names(&e.pairs.iter().collect::<Vec<_>>())),
@@ -409,7 +423,7 @@ impl std::fmt::Display for Scorecard {
                 self.stray_ecosystem.iter().take(6).map(|(n, a)| format!("night {n} {a}")).collect();
             writeln!(
                 f,
-                "  {} ecosystem alert(s) on nights no event explains: {}",
+                "  {} alert(s) on nights or models no event explains: {}",
                 self.stray_ecosystem.len(),
                 shown.join("; ")
             )?;
@@ -555,14 +569,19 @@ mod tests {
         results[12].alerts.push(alert("drop", Scope::Overall, "effective_models")); // night 13
         results[25].alerts.push(alert("pair", Scope::pair("ember-7b", "cirrus-flash"), "excess_similarity")); // 26: late
         results[21].alerts.push(alert("pair", Scope::pair("acme-large", "acme-mini"), "excess_similarity"));
+        // Night 6: delta-open (susceptible from night 5) caught; a contagion alert on another
+        // model is not the event's doing.
+        results[5].alerts.push(alert("contagion", Scope::Model("delta-open".into()), "adoption_gain"));
+        results[6].alerts.push(alert("contagion", Scope::Model("ember-7b".into()), "adoption_gain"));
         let card = scorecard(&s, &results);
         let outcomes: Vec<&Outcome> = card.events.iter().map(|e| &e.outcome).collect();
         assert!(matches!(outcomes[0], Outcome::Caught { night: 13, .. }), "{outcomes:?}");
         assert!(matches!(outcomes[1], Outcome::Late { night: 26, .. }), "{outcomes:?}");
         assert_eq!(outcomes[2], &Outcome::Missed);
-        assert_eq!(card.raised, 4);
-        assert_eq!(card.explained, 2);
-        assert_eq!(card.stray_ecosystem.len(), 1);
+        assert!(matches!(outcomes[3], Outcome::Caught { night: 6, .. }), "{outcomes:?}");
+        assert_eq!(card.raised, 6);
+        assert_eq!(card.explained, 3, "the shift on night 5 is not explained by delta-open turning susceptible");
+        assert_eq!(card.stray_ecosystem.len(), 2);
         assert_eq!(card.flagged_pairs.len(), 2);
         assert_eq!(card.flagged_in_truth().len(), 1);
         let text = card.to_string();
@@ -572,8 +591,13 @@ mod tests {
             text.contains("pair alerts on 1 pair(s) the scenario did not draw together: acme-large|acme-mini"),
             "{text}"
         );
-        assert!(text.contains("events caught: 2 of 3 reached (recall 0.67)"), "{text}");
-        assert!(text.contains("2 of them explained by an event (precision 0.50)"), "{text}");
+        assert!(text.contains("events caught: 3 of 4 reached (recall 0.75)"), "{text}");
+        assert!(text.contains("3 of them explained by an event (precision 0.50)"), "{text}");
+
+        assert!(
+            text.contains("caught on night 6 (1 night after it began): warning contagion model:delta-open"),
+            "{text}"
+        );
 
         // Cut at night 16: the later events are not reached.
         let card = scorecard(&s, &results[..16]);

@@ -149,6 +149,22 @@ fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_w
     }
     assert!(gain(6, "c-1") > gain(4, "c-1") + 0.2, "and more as it grows susceptible");
 
+    // The meaning-level reading agrees: c-1's answers after a feed move toward its claim.
+    let claim = duckdb(
+        out,
+        &format!(
+            "SELECT {night} > 3, scope, avg(value) FROM read_parquet('{{out}}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE metric = 'claim_similarity_gain' AND scope IN ('model:a-1', 'model:c-1') GROUP BY ALL ORDER BY 1, 2"
+        ),
+    );
+    println!("claim similarity gain (before night 4 / from it): {claim:?}");
+    let claim_gain = |after: bool, model: &str| {
+        claim.iter().find(|r| r[0].as_bool() == Some(after) && r[1] == format!("model:{model}")).unwrap()[2]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(claim_gain(false, "c-1").abs() < 0.05 && claim_gain(true, "a-1").abs() < 0.05, "{claim:?}");
+    assert!(claim_gain(true, "c-1") > claim_gain(false, "c-1") + 0.02, "{claim:?}");
+
     // The contagion alert names c-1 within three nights of the change, and nothing else.
     let alerts = duckdb(
         out,

@@ -281,6 +281,7 @@ fn the_measure_tables_read_back_as_written() {
         models,
         behaviour: hivewatch::metrics::behaviour::probe_behaviour(&[]),
         phrases: hivewatch::metrics::phrases::probe_phrases(&[]),
+        claim_similarity: Default::default(),
     };
     let path = file(dir.path(), probe_metrics::TABLE);
     probe_metrics::write(&path, "r1", "e", std::slice::from_ref(&record)).unwrap();

@@ -16,6 +16,7 @@
 #[macro_use]
 mod simd;
 pub mod cache;
+pub mod claims;
 pub mod lexical;
 pub mod minilm;
 pub mod remote;
@@ -272,8 +273,8 @@ pub struct EmbedStats {
     pub path: PathBuf,
 }
 
-/// Embeds the ok responses of one run and writes its `embeddings` table for this embedder.
-/// Blocking (see [`Embedder::embed_blocking`]).
+/// Embeds the ok responses of one run and writes its `embeddings` table for this embedder (and,
+/// for a run with paired probes, `claim_embeddings`). Blocking (see [`Embedder::embed_blocking`]).
 pub fn embed_run(
     output: &Output,
     run_date: NaiveDate,
@@ -292,6 +293,7 @@ pub fn embed_run(
         writer.write(&table::batch(run_id, embedder.id(), &chunk, &vectors)?)?;
     }
     let rows = writer.finish()?;
+    claims::embed_claims(output, run_date, run_id, embedder)?;
     Ok(EmbedStats { embedder_id: embedder.id().to_owned(), rows, newly_embedded: newly, path: out })
 }
 

@@ -41,6 +41,9 @@ pub struct ProbeRecord {
     pub models: Option<ProbeModels>,
     pub behaviour: ProbeBehaviour,
     pub phrases: ProbePhrases,
+    /// For a paired probe (either side), each model's mean cosine between its answers and the
+    /// feed's claim ([`super::contagion::claim_similarity`]); empty for other probes.
+    pub claim_similarity: BTreeMap<String, f64>,
 }
 
 impl ProbeRecord {
@@ -643,6 +646,7 @@ mod tests {
             models,
             behaviour: probe_behaviour(&[]),
             phrases: probe_phrases(&[]),
+            claim_similarity: BTreeMap::new(),
         }
     }
 

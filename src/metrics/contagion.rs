@@ -15,6 +15,12 @@
 //!   answer more alike; `exposure_vendi_ratio_change`, the same for the model Vendi ratio (below 0
 //!   when the feed leaves fewer distinct behaviours).
 //!
+//! - `claim_similarity_gain` (per model; overall the mean over models): the meaning-level
+//!   reading of adoption, independent of the patterns: over the pairs the model answered on both
+//!   sides, the mean of (mean cosine between its exposed answers and the feed's claim - the same
+//!   for its control answers), in the run's embedder ([`claim_similarity`]). Above 0 when what
+//!   the model says after the feed moves toward what the feed said.
+//!
 //! Intervals: percentile bootstrap over paired probes ([`super::bootstrap`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -109,7 +115,53 @@ pub fn contagion_metrics(adoption: &[AdoptionRow], control: &[ProbeRecord], expo
             n_models,
         ));
     }
+    out.extend(claim_similarity_gain(control, exposed));
     out.extend(convergence_under_exposure(control, exposed));
+    out
+}
+
+/// Each model's mean cosine between its answers (unit rows) and a claim (a unit vector).
+pub fn claim_similarity(samples: &[super::probe::ModelSamples], claim: &[f64]) -> BTreeMap<String, f64> {
+    samples
+        .iter()
+        .filter(|s| !s.rows.is_empty())
+        .map(|s| {
+            let dots: Vec<f64> = s.rows.iter().map(|r| r.iter().zip(claim).map(|(a, b)| a * b).sum()).collect();
+            (s.model.clone(), mean(&dots))
+        })
+        .collect()
+}
+
+/// `claim_similarity_gain` per model and overall, from both sides' records.
+fn claim_similarity_gain(control: &[ProbeRecord], exposed: &[ProbeRecord]) -> Vec<RunMetric> {
+    let controls: BTreeMap<&str, &ProbeRecord> = control.iter().map(|r| (r.probe.as_str(), r)).collect();
+    // model -> [(probe, gain)]
+    let mut by_model: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
+    for e in exposed {
+        let Some(c) = controls.get(control_id(&e.probe)) else { continue };
+        for (model, exposed_sim) in &e.claim_similarity {
+            if let Some(control_sim) = c.claim_similarity.get(model) {
+                by_model.entry(model).or_default().push((c.probe.as_str(), exposed_sim - control_sim));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut gains = Vec::new();
+    let mut by_probe: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for (model, pairs) in &by_model {
+        let values: Vec<f64> = pairs.iter().map(|(_, v)| *v).collect();
+        gains.push(mean(&values));
+        let scope = Scope::Model((*model).to_owned());
+        out.push(row(scope, "claim_similarity_gain", mean(&values), interval(&values), values.len(), 1));
+        for (probe, v) in pairs {
+            by_probe.entry(probe).or_default().push(*v);
+        }
+    }
+    if !gains.is_empty() {
+        let per_probe: Vec<f64> = by_probe.values().map(|v| mean(v)).collect();
+        let m = gains.len();
+        out.push(row(Scope::Overall, "claim_similarity_gain", mean(&gains), interval(&per_probe), per_probe.len(), m));
+    }
     out
 }
 
@@ -193,6 +245,30 @@ mod tests {
         assert!((overall.value - 0.4).abs() < 1e-12 && overall.n_models == 2);
         let spread = value(&out, &Scope::Overall, "adoption_gain_spread").unwrap();
         assert!((spread.value - 0.4).abs() < 1e-12, "{spread:?}");
+    }
+
+    #[test]
+    fn answers_moving_toward_the_claim_gain() {
+        use super::super::probe::ModelSamples;
+        let claim = [1.0, 0.0];
+        let record = |probe: &str, rows: Vec<Vec<f64>>| ProbeRecord {
+            probe: probe.into(),
+            category: "c".into(),
+            measures: None,
+            models: None,
+            behaviour: crate::metrics::behaviour::probe_behaviour(&[]),
+            phrases: crate::metrics::phrases::probe_phrases(&[]),
+            claim_similarity: claim_similarity(&[ModelSamples { model: "m".into(), rows }], &claim),
+        };
+        // Cold: orthogonal to the claim and half-way; after the feed: on the claim.
+        let s = 0.5f64.sqrt();
+        let control = [record("p", vec![vec![0.0, 1.0], vec![s, s]])];
+        let exposed = [record("p#exposed", vec![vec![1.0, 0.0], vec![1.0, 0.0]])];
+        assert!((control[0].claim_similarity["m"] - s / 2.0).abs() < 1e-12);
+        let out = contagion_metrics(&[], &control, &exposed);
+        let gain = value(&out, &Scope::Model("m".into()), "claim_similarity_gain").unwrap();
+        assert!((gain.value - (1.0 - s / 2.0)).abs() < 1e-12, "{gain:?}");
+        assert_eq!(value(&out, &Scope::Overall, "claim_similarity_gain").unwrap().n_models, 1);
     }
 
     #[test]

@@ -128,6 +128,11 @@ fn probe_records(
     let responses = responses::path(output, run_date, run_id);
     let categories = responses::probe_categories(&responses)?;
     let flags = crate::features::table::read_flags(&crate::features::table::path(output, run_date, run_id))?;
+    let claims: HashMap<String, Vec<f64>> =
+        crate::embed::claims::read(&crate::embed::claims::path(output, run_date, run_id, embedder))?
+            .into_iter()
+            .map(|(probe, v)| (probe, unit_rows(&[v]).remove(0)))
+            .collect();
 
     let scratch = output.scratch_dir();
     let io = |path: &Path| {
@@ -171,7 +176,8 @@ fn probe_records(
         std::fs::remove_file(&path).map_err(io(&path))?;
         let probes: Vec<(String, Answers)> = by_probe.into_iter().collect();
         records.extend(crate::util::parallel_map(&probes, |(probe, answers)| {
-            probe_record(probe, answers, categories.get(probe).cloned().unwrap_or_default(), &flags)
+            let claim = claims.get(crate::probes::feed::control_id(probe)).map(Vec::as_slice);
+            probe_record(probe, answers, categories.get(probe).cloned().unwrap_or_default(), &flags, claim)
         }));
     }
     records.sort_by(|a, b| a.probe.cmp(&b.probe));
@@ -184,6 +190,7 @@ fn probe_record(
     (vectors, texts): &Answers,
     category: String,
     flags: &HashMap<(String, String), Vec<Flags>>,
+    claim: Option<&[f64]>,
 ) -> ProbeRecord {
     let samples: Vec<ModelSamples> =
         vectors.iter().map(|(model, rows)| ModelSamples { model: model.clone(), rows: unit_rows(rows) }).collect();
@@ -199,6 +206,7 @@ fn probe_record(
         models,
         behaviour: probe_behaviour(&behaviour_input),
         phrases: probe_phrases(&phrase_input),
+        claim_similarity: claim.map(|c| super::contagion::claim_similarity(&samples, c)).unwrap_or_default(),
     }
 }
 
