@@ -279,6 +279,18 @@ pub const METRICS: &[MetricInfo] = &[
         "moved toward the claim",
         "similarity of answers to a feed's claim after reading it, less that of answers given cold",
     ),
+    metric(
+        "control_adoption_rate",
+        Neutral,
+        "adoption asked cold",
+        "share of a model's answers to paired probes, asked without the feed, that take up its claim",
+    ),
+    metric(
+        "exposed_adoption_rate",
+        Neutral,
+        "adoption after a feed",
+        "share of a model's answers to paired probes, asked after the feed, that take up its claim",
+    ),
     metric("adoption_gain_spread", Neutral, "adoption spread", "how much models differ in adoption under exposure"),
     metric(
         "exposure_similarity_gain",

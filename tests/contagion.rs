@@ -179,6 +179,13 @@ fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_w
     assert!(alerts.iter().all(|r| r[1] == "model:c-1" || r[1] == "overall"), "{alerts:?}");
     assert!(alerts.iter().all(|r| r[0].as_i64() >= Some(4)), "nothing before the change: {alerts:?}");
 
+    // The report's contagion section: the table of models, c-1 marked by tonight's alert.
+    let page = std::fs::read_to_string(out.join("html/latest.html")).unwrap();
+    let section = page.split("<h2>Contagion").nth(1).expect("the report has a contagion section");
+    let row = section.split("<tr>").find(|r| r.starts_with("<td>c-1</td>")).expect("a row for c-1");
+    assert!(row.contains("class=\"critical\"") || row.contains("class=\"warning\""), "{row}");
+    assert!(section.contains("convergence under exposure"), "the charts over the nights");
+
     // Every marker count is the number of times the probe's marker occurs in the raw answer.
     let markers = duckdb(
         out,

@@ -58,7 +58,8 @@ pub struct Night {
     pub coverage: f64,
     /// The coverage guard fired: no diversity was judged that night.
     pub low_coverage: bool,
-    /// (model, metric) -> value, for the model cards' rates ([`super::lineage::CARD_RATES`]).
+    /// (model, metric) -> value, for the model cards' rates ([`super::lineage::CARD_RATES`]) and
+    /// the contagion table ([`super::contagion::MODEL_RATES`]).
     pub models: HashMap<(String, String), f64>,
 }
 
@@ -259,12 +260,15 @@ fn read_night(
     let mut models = HashMap::new();
     for row in crate::trend::table::read(&trends)? {
         if let Scope::Model(m) = &row.scope
-            && super::lineage::CARD_RATES.iter().any(|(r, _)| *r == row.metric)
+            && (super::lineage::CARD_RATES.iter().any(|(r, _)| *r == row.metric)
+                || super::contagion::MODEL_RATES.iter().any(|(r, _)| *r == row.metric))
         {
             models.insert((m.clone(), row.metric.clone()), row.value);
             continue;
         }
-        if row.scope.is_overall() && CHARTED.contains(&row.metric.as_str()) {
+        if row.scope.is_overall()
+            && (CHARTED.contains(&row.metric.as_str()) || super::contagion::CHARTED.contains(&row.metric.as_str()))
+        {
             let band = row.baseline.map(|m| {
                 let s = row.spread.unwrap_or(0.0);
                 (m, m - 2.0 * s, m + 2.0 * s)

@@ -5,7 +5,7 @@
 //! meaning and which way is bad, their intervals, baselines, alerts, nights of low coverage and
 //! changes of instrument or panel; the model-pair similarity heatmap on a fixed scale; the
 //! behaviour families; the model map, the lineage verdicts and one card per model
-//! ([`lineage`]); the probes that moved most, each prompt above sample answers; the shared
+//! ([`lineage`]); for a run with paired probes, contagion ([`contagion`]); the probes that moved most, each prompt above sample answers; the shared
 //! phrases.
 //!
 //! [`data::ReportData`] gathers what the page shows through the stages' table readers; each
@@ -13,6 +13,7 @@
 //! the page goes through [`esc`], and a Content-Security-Policy forbids scripts, so even a
 //! missed escape could not run one.
 
+pub mod contagion;
 pub mod data;
 pub mod lineage;
 pub mod pages;
@@ -96,6 +97,7 @@ pub fn render(data: &ReportData, nav: &Nav) -> String {
     pairs_section(&mut page, data);
     families_section(&mut page, data);
     lineage::sections(&mut page, &data.lineage);
+    contagion::section(&mut page, data);
     probes_section(&mut page, data);
     phrases_section(&mut page, data);
     let _ = write!(
@@ -227,6 +229,9 @@ fn recent_alerts_section(page: &mut String, data: &ReportData) {
 
 /// Which way a metric converges, in words.
 fn bad_way(metric: &str) -> &'static str {
+    if matches!(metric, "adoption_gain" | "injection_compliance" | "claim_similarity_gain") {
+        return "a rise is bad: models take up more of what feeds broadcast";
+    }
     match crate::vocab::direction(&Scope::Overall, metric) {
         Direction::DownIsBad => "a fall is bad: less diversity",
         Direction::UpIsBad => "a rise is bad: models more alike",
@@ -238,47 +243,51 @@ fn bad_way(metric: &str) -> &'static str {
 fn charts_section(page: &mut String, data: &ReportData) {
     page.push_str("<h2>Diversity over time</h2>\n<p>Blue: the night's value and its 95% interval; dashed grey: the baseline (median of earlier comparable runs) with a band of two robust spreads; red and orange dots: critical and warning alerts; hollow dots on a pale red column: low coverage, nothing judged; grey dotted verticals: a change of instrument (new baseline); purple dashed verticals: the set of models changed (values judged on the models tonight shares with its baseline).</p>\n<div class=\"charts\">\n");
     for metric in CHARTED {
-        let mut last_segment: Option<&str> = None;
-        let mut last_panel: Option<&str> = None;
-        let points: Vec<Point> = data
-            .nights
-            .iter()
-            .filter_map(|n| {
-                let c = n.metrics.get(*metric)?;
-                let segment_start = last_segment.is_some_and(|s| s != c.segment_start);
-                last_segment = Some(&c.segment_start);
-                let panel_change = last_panel.is_some_and(|p| p != c.panel_id) && !segment_start;
-                last_panel = Some(&c.panel_id);
-                Some(Point {
-                    label: n.date.to_string(),
-                    value: c.value,
-                    ci: c.ci,
-                    baseline: c.baseline,
-                    alert: n.alerts.get(&(Scope::Overall, (*metric).to_owned())).map(|s| s.as_str().to_owned()),
-                    segment_start,
-                    panel_change,
-                    low_coverage: n.low_coverage.then_some(n.coverage),
-                })
-            })
-            .collect();
-        let info = crate::vocab::info(metric);
-        let label = info.map_or(*metric, |i| i.label);
-        page.push_str("<figure>");
-        page.push_str(&svg::line_chart(label, &points));
-        let tonight = data.tonight().and_then(|n| n.metrics.get(*metric)).map_or_else(String::new, |c| {
-            let base =
-                c.baseline.map_or_else(|| "no baseline yet".to_owned(), |(b, _, _)| format!("baseline {}", fmt(b)));
-            format!(" Tonight {} ({base}).", fmt(c.value))
-        });
-        let _ = writeln!(
-            page,
-            "<figcaption><code>{}</code>: {}; <span class=\"bad\">{}</span>.{tonight}</figcaption></figure>",
-            esc(metric),
-            esc(info.map_or("", |i| i.meaning)),
-            bad_way(metric)
-        );
+        metric_figure(page, data, metric);
     }
     page.push_str("</div>\n");
+}
+
+/// One overall metric's chart over the nights, with its meaning and tonight's value.
+fn metric_figure(page: &mut String, data: &ReportData, metric: &str) {
+    let mut last_segment: Option<&str> = None;
+    let mut last_panel: Option<&str> = None;
+    let points: Vec<Point> = data
+        .nights
+        .iter()
+        .filter_map(|n| {
+            let c = n.metrics.get(metric)?;
+            let segment_start = last_segment.is_some_and(|s| s != c.segment_start);
+            last_segment = Some(&c.segment_start);
+            let panel_change = last_panel.is_some_and(|p| p != c.panel_id) && !segment_start;
+            last_panel = Some(&c.panel_id);
+            Some(Point {
+                label: n.date.to_string(),
+                value: c.value,
+                ci: c.ci,
+                baseline: c.baseline,
+                alert: n.alerts.get(&(Scope::Overall, metric.to_owned())).map(|s| s.as_str().to_owned()),
+                segment_start,
+                panel_change,
+                low_coverage: n.low_coverage.then_some(n.coverage),
+            })
+        })
+        .collect();
+    let info = crate::vocab::info(metric);
+    let label = info.map_or(metric, |i| i.label);
+    page.push_str("<figure>");
+    page.push_str(&svg::line_chart(label, &points));
+    let tonight = data.tonight().and_then(|n| n.metrics.get(metric)).map_or_else(String::new, |c| {
+        let base = c.baseline.map_or_else(|| "no baseline yet".to_owned(), |(b, _, _)| format!("baseline {}", fmt(b)));
+        format!(" Tonight {} ({base}).", fmt(c.value))
+    });
+    let _ = writeln!(
+        page,
+        "<figcaption><code>{}</code>: {}; <span class=\"bad\">{}</span>.{tonight}</figcaption></figure>",
+        esc(metric),
+        esc(info.map_or("", |i| i.meaning)),
+        bad_way(metric)
+    );
 }
 
 /// The pair heatmap, models ordered by family so families show as blocks on the diagonal.
