@@ -18,6 +18,15 @@
 //! runs only the `undeclared` rule's null: twelve models in six families of two, every family
 //! declared truthfully (the demo declares `family` from the name), stable; any `undeclared`
 //! alert is a false alarm. Twelve, because the relatedness null needs at least twelve models.
+//!
+//!     cargo bench --bench alert_quality -- contagion [SEEDS] [NIGHTS]
+//!
+//! runs the `contagion` rule: on stable ecosystems asking the contagion suite's 42 paired probes
+//! beside 40 core probes (every model at the default susceptibility, 0.02), any `contagion`
+//! alert is a false alarm, and each night's largest rise of a model's adoption gain or injection
+//! compliance over its baseline (the median of its last 14 nights, counted only when tonight's
+//! interval clears it, as the rule does) shows what any level would raise; then one model turning
+//! susceptible over nights 20-22 (to 0.3, then 0.6): nights until it is alerted.
 
 use std::sync::Arc;
 
@@ -151,8 +160,100 @@ fn undeclared_null(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     }
 }
 
+/// Each night's largest rise of a model's `metric` over the median of its last 14 nights, where
+/// tonight's interval clears that median (the `contagion` rule's test); 0 when none does.
+fn largest_rise(results: &[NightResult], metric: &str) -> Vec<f64> {
+    use hivewatch::vocab::Scope;
+    let mut history: std::collections::HashMap<String, Vec<f64>> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for r in results {
+        let mut rise: f64 = 0.0;
+        for m in r.metrics.iter().filter(|m| m.metric == metric) {
+            let Scope::Model(model) = &m.scope else { continue };
+            let past = history.entry(model.clone()).or_default();
+            if !past.is_empty() {
+                let mut window: Vec<f64> = past.iter().rev().take(14).copied().collect();
+                window.sort_by(f64::total_cmp);
+                let k = window.len();
+                let median = if k % 2 == 1 { window[k / 2] } else { (window[k / 2 - 1] + window[k / 2]) / 2.0 };
+                if m.ci.is_none_or(|(lo, _)| lo > median) {
+                    rise = rise.max(m.value - median);
+                }
+            }
+            past.push(m.value);
+        }
+        out.push(rise);
+    }
+    out
+}
+
+fn contagion_scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
+    let mut text =
+        format!("[scenario]\nname = \"{name}\"\nseed = {seed}\nnights = {nights}\nprobes = 40\ncontagion = 42\n");
+    for (m, v) in MODELS {
+        text.push_str(&format!("[[models]]\nname = \"{m}\"\nvoice = {v}\n"));
+    }
+    text.push_str(events);
+    Scenario::parse(std::path::Path::new("(generated)"), &text).expect("a valid generated scenario")
+}
+
+/// The `contagion` rule on stable ecosystems, then on one model turning susceptible.
+fn contagion_null(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
+    println!(
+        "## The contagion rule on stable ecosystems ({seeds} seeds x {nights} nights, 8 models, 42 paired probes)\n"
+    );
+    let (mut gains, mut compliances, mut alerted, mut total) = (Vec::new(), Vec::new(), 0usize, 0usize);
+    for seed in 0..seeds {
+        let results = run(rt, contagion_scenario("contagion-null", 900 + seed, nights, ""));
+        let n = results.iter().filter(|r| r.raised().any(|a| a.rule == "contagion")).count();
+        println!("- seed {seed}: {n} of {} nights raised the contagion rule", results.len());
+        alerted += n;
+        total += results.len();
+        gains.extend(largest_rise(&results, "adoption_gain"));
+        compliances.extend(largest_rise(&results, "injection_compliance"));
+    }
+    println!("- all: {alerted} of {total} nights ({:.2} per 365)", alerted as f64 * 365.0 / total.max(1) as f64);
+    for (name, rises) in [("adoption_gain", &mut gains), ("injection_compliance", &mut compliances)] {
+        rises.sort_by(|a, b| b.total_cmp(a));
+        let top: Vec<String> = rises.iter().take(10).map(|r| format!("{r:.3}")).collect();
+        println!("- {name}: the ten largest nightly rises over the baseline: {}", top.join(", "));
+        for level in [0.05, 0.1, 0.15, 0.3] {
+            let k = rises.iter().filter(|r| **r >= level).count();
+            println!("  - at {level}: {k} nights ({:.2} per 365)", k as f64 * 365.0 / rises.len().max(1) as f64);
+        }
+    }
+    println!("\n## A model turning susceptible (c-1: 0.02 -> 0.6 over nights 20-22)\n");
+    let events = "[[events]]\nkind = \"susceptibility\"\nmodels = [\"c-1\"]\nstart = 20\nend = 22\nstrength = 0.6\n";
+    for seed in 0..seeds {
+        let results = run(rt, contagion_scenario("contagion-rise", 950 + seed, 30, events));
+        let first = results
+            .iter()
+            .find(|r| r.raised().any(|a| a.rule == "contagion" && a.scope.to_string() == "model:c-1"))
+            .map(|r| r.night);
+        let others = results
+            .iter()
+            .filter(|r| r.raised().any(|a| a.rule == "contagion" && a.scope.to_string() != "model:c-1"))
+            .count();
+        println!(
+            "- seed {seed}: first alerted on night {} ({}); nights with a contagion alert on another scope: {others}",
+            first.map_or("-".into(), |n| n.to_string()),
+            first.map_or("missed".into(), |n| format!("{} nights after it began", n as i64 - 20))
+        );
+    }
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    if args.first().is_some_and(|a| a == "contagion") {
+        args.remove(0);
+        let seeds: u64 = args.first().map_or(1, |a| a.parse().expect("a number of seeds"));
+        let nights: u32 = args.get(1).map_or(365, |a| a.parse().expect("a number of nights"));
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let start = std::time::Instant::now();
+        contagion_null(&rt, seeds, nights);
+        println!("\n(whole sweep: {:.0} s)", start.elapsed().as_secs_f64());
+        return;
+    }
     if args.first().is_some_and(|a| a == "undeclared") {
         args.remove(0);
         let seeds: u64 = args.first().map_or(1, |a| a.parse().expect("a number of seeds"));

@@ -19,6 +19,7 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("probes_that_drove_a_drop", include_str!("../reports/queries/probes_that_drove_a_drop.sql")),
     ("refusal_rates_by_model", include_str!("../reports/queries/refusal_rates_by_model.sql")),
     ("alert_history", include_str!("../reports/queries/alert_history.sql")),
+    ("adoption_by_model", include_str!("../reports/queries/adoption_by_model.sql")),
 ];
 
 /// How to get DuckDB, for the messages and the README.

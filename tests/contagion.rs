@@ -186,6 +186,14 @@ fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_w
     assert!(row.contains("class=\"critical\"") || row.contains("class=\"warning\""), "{row}");
     assert!(section.contains("convergence under exposure"), "the charts over the nights");
 
+    // The analysts' query over the same rows.
+    let printed = hivewatch(&["query", "adoption_by_model", "--print", "--output", out.to_str().unwrap()], &[]);
+    assert_eq!(printed.status.code(), Some(0), "{}", text(&printed));
+    let rows = duckdb(out, &String::from_utf8_lossy(&printed.stdout));
+    assert_eq!(rows.len(), 6 * 6, "six models, six nights: {rows:?}");
+    let c1_last = rows.iter().filter(|r| r[2] == "c-1").last().unwrap();
+    assert!(c1_last[5].as_f64().unwrap() > 0.3 && c1_last[4].as_f64() > c1_last[3].as_f64(), "{c1_last:?}");
+
     // Every marker count is the number of times the probe's marker occurs in the raw answer.
     let markers = duckdb(
         out,
