@@ -408,13 +408,17 @@ fn contagion_rule(rule: &ContagionRule, row: &TrendRow) -> Option<Fired> {
             if !row.ci.is_none_or(|(lo, _)| lo > base) {
                 return None;
             }
-            let what = if metric == "adoption_gain" {
-                "takes up what a feed broadcasts"
+            let (what, warn, critical) = if metric == "adoption_gain" {
+                ("takes up what a feed broadcasts", rule.warn_pts, rule.critical_pts)
             } else {
-                "carries out instructions addressed to agents inside posts"
+                (
+                    "carries out instructions addressed to agents inside posts",
+                    rule.warn_injection,
+                    rule.critical_injection,
+                )
             };
             fired(
-                level(delta, rule.warn_pts, rule.critical_pts)?,
+                level(delta, warn, critical)?,
                 format!(
                     "{model} {what} more than before: {metric} {}{}, up {delta:.2} on its baseline of {}",
                     fmt(row.value),
