@@ -224,16 +224,12 @@ fn contagion_null(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     }
     println!("\n## A model turning susceptible (c-1: 0.02 -> 0.6 over nights 20-22)\n");
     let events = "[[events]]\nkind = \"susceptibility\"\nmodels = [\"c-1\"]\nstart = 20\nend = 22\nstrength = 0.6\n";
+    let c1 = hivewatch::vocab::Scope::Model("c-1".into());
     for seed in 0..seeds {
         let results = run(rt, contagion_scenario("contagion-rise", 950 + seed, 30, events));
-        let first = results
-            .iter()
-            .find(|r| r.raised().any(|a| a.rule == "contagion" && a.scope.to_string() == "model:c-1"))
-            .map(|r| r.night);
-        let others = results
-            .iter()
-            .filter(|r| r.raised().any(|a| a.rule == "contagion" && a.scope.to_string() != "model:c-1"))
-            .count();
+        let first =
+            results.iter().find(|r| r.raised().any(|a| a.rule == "contagion" && a.scope == c1)).map(|r| r.night);
+        let others = results.iter().filter(|r| r.raised().any(|a| a.rule == "contagion" && a.scope != c1)).count();
         println!(
             "- seed {seed}: first alerted on night {} ({}); nights with a contagion alert on another scope: {others}",
             first.map_or("-".into(), |n| n.to_string()),

@@ -14,7 +14,8 @@
 #   3. 8 earlier nights (a full trend window) generated from it (benches/consortium_history.py),
 #      then the next night; then HISTORY_NIGHTS earlier nights, and the next night: members
 #      again, the coordinator with an empty state folder each time (a new machine: it pulls the
-#      whole window it reads; nightly it would find most of it mirrored already).
+#      whole window it reads); then the night after that with the coordinator's state kept, as
+#      a nightly coordinator runs it (only what changed since last night is pulled).
 #
 # Members run one after another here (on their own machines they run at once); the simulator
 # and moto share the machine's cores with hivewatch.
@@ -108,6 +109,10 @@ after "s3+history" "$history"
 # the year's night again (what the year costs, on the same bucket, twice).
 after "s3+8 again" "$window"
 after "s3+history again" "$history"
+# And the next night as a nightly coordinator runs it: its state folder (the mirror of what it
+# read and wrote last night) kept, so only what changed since is pulled.
+next_day=$(python3 -c "import datetime; print(datetime.date.fromisoformat('$first') + datetime.timedelta(days=$history + 2))")
+night "s3+history next" "$work/s3" "$next_day"
 
 python3 - "$results" "$((3 * per * 200 * samples))" <<'PY'
 import sys
@@ -123,7 +128,7 @@ def total(prefix):
 def collect(prefix):
     return sum(v[0] for k, v in rows.items() if night_of(k) == prefix and k.rsplit(" ", 1)[1].startswith("lab-"))
 print()
-for p in ["local", "s3", "s3+8", "s3+history", "s3+8 again", "s3+history again"]:
+for p in ["local", "s3", "s3+8", "s3+history", "s3+8 again", "s3+history again", "s3+history next"]:
     print(f"{p:<12} night {total(p):7.1f} s   members {collect(p):7.1f} s ({requests / collect(p):6.0f} requests/s)   analyze {rows[p + ' analyze'][0]:6.1f} s   peak RSS {max(v[1] for k, v in rows.items() if night_of(k) == p):6.0f} MiB")
 print(f"s3 / local, whole night:               {total('s3') / total('local'):.2f}x")
 print(f"s3 / local, the analysis:              {rows['s3 analyze'][0] / rows['local analyze'][0]:.2f}x")
@@ -132,4 +137,5 @@ print(f"with history / first night, analysis:  {rows['s3+history analyze'][0] / 
 print(f"a year / a full window, whole:         {total('s3+history') / total('s3+8'):.2f}x")
 print(f"a year / a full window, analysis:      {rows['s3+history analyze'][0] / rows['s3+8 analyze'][0]:.2f}x (what history adds past the window)")
 print(f"same bucket, a year / a window, analysis: {rows['s3+history analyze'][0] / rows['s3+8 again analyze'][0]:.2f}x, {rows['s3+history again analyze'][0] / rows['s3+8 again analyze'][0]:.2f}x")
+print(f"a year, the next night (mirror kept) / first night, whole: {total('s3+history next') / total('s3'):.2f}x, analysis: {rows['s3+history next analyze'][0] / rows['s3 analyze'][0]:.2f}x")
 PY

@@ -191,7 +191,7 @@ fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_w
     assert_eq!(printed.status.code(), Some(0), "{}", text(&printed));
     let rows = duckdb(out, &String::from_utf8_lossy(&printed.stdout));
     assert_eq!(rows.len(), 6 * 6, "six models, six nights: {rows:?}");
-    let c1_last = rows.iter().filter(|r| r[2] == "c-1").last().unwrap();
+    let c1_last = rows.iter().rfind(|r| r[2] == "c-1").unwrap();
     assert!(c1_last[5].as_f64().unwrap() > 0.3 && c1_last[4].as_f64() > c1_last[3].as_f64(), "{c1_last:?}");
 
     // Every marker count is the number of times the probe's marker occurs in the raw answer.

@@ -258,7 +258,8 @@ fn read_night(
     }
     let mut metrics = HashMap::new();
     let mut models = HashMap::new();
-    for row in crate::trend::table::read(&trends)? {
+    // Pair rows are most of a night's trends and the charts need none of them.
+    for row in crate::trend::table::read_where(&trends, |scope, _| !scope.starts_with("pair:"))? {
         if let Scope::Model(m) = &row.scope
             && (super::lineage::CARD_RATES.iter().any(|(r, _)| *r == row.metric)
                 || super::contagion::MODEL_RATES.iter().any(|(r, _)| *r == row.metric))

@@ -124,6 +124,12 @@ pub fn read_carried(path: &Path) -> Result<HashMap<(Scope, String), Carried>, St
 
 /// Reads a `trends` file back (no file: no rows).
 pub fn read(path: &Path) -> Result<Vec<TrendRow>, StoreError> {
+    read_where(path, |_, _| true)
+}
+
+/// The rows of a `trends` file whose (scope, metric), as stored, `keep` accepts: a reader that
+/// wants a few rows of a night skips building the thousands of pair rows it would drop.
+pub fn read_where(path: &Path, keep: impl Fn(&str, &str) -> bool) -> Result<Vec<TrendRow>, StoreError> {
     let mut out = Vec::new();
     for batch in read_batches_if_any(path)? {
         let c = Columns::new(&batch, path);
@@ -151,6 +157,9 @@ pub fn read(path: &Path) -> Result<Vec<TrendRow>, StoreError> {
         };
         let opt = Columns::opt_f64;
         for i in 0..c.rows() {
+            if !keep(scope.value(i), metric.value(i)) {
+                continue;
+            }
             // Var(S) and the intercept are not stored: NaN in what is read back.
             let mann_kendall = match (opt(mk_s, i), opt(mk_z, i), opt(mk_p, i), opt(mk_tau, i), opt(slope, i)) {
                 (Some(s), Some(z), Some(p), Some(tau), Some(slope)) => {
