@@ -48,7 +48,12 @@ fn scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
 }
 
 fn scenario_of(models: &[(&str, usize)], name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
-    let mut text = format!("[scenario]\nname = \"{name}\"\nseed = {seed}\nnights = {nights}\nprobes = 40\n");
+    scenario_with(models, "", name, seed, nights, events)
+}
+
+/// `extra` goes into `[scenario]` (e.g. `contagion = 42`).
+fn scenario_with(models: &[(&str, usize)], extra: &str, name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
+    let mut text = format!("[scenario]\nname = \"{name}\"\nseed = {seed}\nnights = {nights}\nprobes = 40\n{extra}");
     for (m, v) in models {
         text.push_str(&format!("[[models]]\nname = \"{m}\"\nvoice = {v}\n"));
     }
@@ -188,13 +193,7 @@ fn largest_rise(results: &[NightResult], metric: &str) -> Vec<f64> {
 }
 
 fn contagion_scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
-    let mut text =
-        format!("[scenario]\nname = \"{name}\"\nseed = {seed}\nnights = {nights}\nprobes = 40\ncontagion = 42\n");
-    for (m, v) in MODELS {
-        text.push_str(&format!("[[models]]\nname = \"{m}\"\nvoice = {v}\n"));
-    }
-    text.push_str(events);
-    Scenario::parse(std::path::Path::new("(generated)"), &text).expect("a valid generated scenario")
+    scenario_with(MODELS, "contagion = 42\n", name, seed, nights, events)
 }
 
 /// The `contagion` rule on stable ecosystems, then on one model turning susceptible.
