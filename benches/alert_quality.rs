@@ -239,23 +239,20 @@ fn contagion_null(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    if args.first().is_some_and(|a| a == "contagion") {
+    // A named sweep of one rule's null: `undeclared` or `contagion` [SEEDS] [NIGHTS].
+    type Sweep = fn(&tokio::runtime::Runtime, u64, u32);
+    let sweep: Option<Sweep> = match args.first().map(String::as_str) {
+        Some("undeclared") => Some(undeclared_null),
+        Some("contagion") => Some(contagion_null),
+        _ => None,
+    };
+    if let Some(sweep) = sweep {
         args.remove(0);
         let seeds: u64 = args.first().map_or(1, |a| a.parse().expect("a number of seeds"));
         let nights: u32 = args.get(1).map_or(365, |a| a.parse().expect("a number of nights"));
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
         let start = std::time::Instant::now();
-        contagion_null(&rt, seeds, nights);
-        println!("\n(whole sweep: {:.0} s)", start.elapsed().as_secs_f64());
-        return;
-    }
-    if args.first().is_some_and(|a| a == "undeclared") {
-        args.remove(0);
-        let seeds: u64 = args.first().map_or(1, |a| a.parse().expect("a number of seeds"));
-        let nights: u32 = args.get(1).map_or(365, |a| a.parse().expect("a number of nights"));
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        let start = std::time::Instant::now();
-        undeclared_null(&rt, seeds, nights);
+        sweep(&rt, seeds, nights);
         println!("\n(whole sweep: {:.0} s)", start.elapsed().as_secs_f64());
         return;
     }
