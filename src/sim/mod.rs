@@ -115,8 +115,9 @@ pub struct SimState {
     config: SimConfig,
     requests: AtomicU64,
     night: AtomicU32,
-    /// In a scenario, how many seedless requests each (model, system, prompt) has had tonight:
-    /// Anthropic sends no seed, and a scenario must replay exactly (see [`SimState::generate`]).
+    /// How many seedless requests each (model, system, prompt) has had tonight: Anthropic sends
+    /// no seed, and a scenario must replay exactly, a test must not pass or fail by the draw
+    /// (see [`SimState::seedless_seed`]).
     seedless: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
 }
 
@@ -124,19 +125,21 @@ impl SimState {
     /// The answer of `model`: as the scenario makes it tonight, or as its name makes it.
     fn generate(&self, model: &str, system: Option<&str>, prompt: &str, mut params: GenParams) -> models::Generated {
         let night = self.night.load(Ordering::Relaxed);
-        let Some(scenario) = self.config.scenario.as_ref() else { return generate(model, system, prompt, params) };
+        let scenario = self.config.scenario.as_ref();
         if params.seed.is_none() {
-            params.seed = Some(self.seedless_seed(scenario.meta.seed, night, model, system, prompt));
+            let stream = scenario.map_or(0, |s| s.meta.seed);
+            params.seed = Some(self.seedless_seed(stream, night, model, system, prompt));
         }
+        let Some(scenario) = scenario else { return generate(model, system, prompt, params) };
         match scenario.profile(model, night) {
             Some(profile) => models::generate_with(&profile, model, system, prompt, params),
             None => generate(model, system, prompt, params),
         }
     }
 
-    /// The seed of a request that carried none, in a scenario: the n-th such request for one
-    /// (model, system, prompt) tonight gets the n-th seed of a stream fixed by the scenario's
-    /// seed and the night. Samples still differ from each other, and a night replays the same
+    /// The seed of a request that carried none: the n-th such request for one (model, system,
+    /// prompt) tonight gets the n-th seed of a stream fixed by the scenario's seed (0 outside a
+    /// scenario) and the night. Samples still differ from each other, and a night replays the same
     /// set of answers whatever order its concurrent requests arrive in (which sample index
     /// holds which answer may swap; no measure depends on sample order).
     fn seedless_seed(&self, scenario_seed: u64, night: u32, model: &str, system: Option<&str>, prompt: &str) -> u64 {
@@ -425,26 +428,30 @@ async fn openai_embeddings(
 mod tests {
     use super::*;
 
-    fn state() -> SimState {
-        let config = SimConfig { scenario: Some(Arc::new(scenario::Scenario::demo())), ..SimConfig::default() };
+    fn state(scenario: bool) -> SimState {
+        let scenario = scenario.then(|| Arc::new(scenario::Scenario::demo()));
+        let config = SimConfig { scenario, ..SimConfig::default() };
         SimState { config, requests: AtomicU64::new(0), night: AtomicU32::new(1), seedless: Default::default() }
     }
 
-    /// Anthropic sends no seed: in a scenario its samples still differ from each other, and a
-    /// night replays the same answers (the lineage test once failed on a replay that did not).
+    /// Anthropic sends no seed: its samples still differ from each other, and a night replays
+    /// the same answers, in a scenario (the lineage test once failed on a replay that did not)
+    /// and outside one (a family test once failed on a draw in CI).
     #[test]
-    fn seedless_requests_in_a_scenario_vary_and_replay() {
+    fn seedless_requests_vary_and_replay() {
         let model = &scenario::Scenario::demo().models[0].name;
         let params = || GenParams { temperature: Some(0.8), max_tokens: Some(300), seed: None };
         let night = |sim: &SimState| -> Vec<String> {
             (0..4).map(|_| sim.generate(model, None, "How should I plan a garden?", params()).text).collect()
         };
-        let (first, second) = (state(), state());
-        let a = night(&first);
-        assert!(a.iter().any(|t| t != &a[0]), "samples differ: {a:?}");
-        assert_eq!(a, night(&second), "the same night replays");
-        first.night.store(2, Ordering::Relaxed);
-        first.seedless.lock().unwrap().clear();
-        assert_ne!(a, night(&first), "another night samples anew");
+        for scenario in [true, false] {
+            let (first, second) = (state(scenario), state(scenario));
+            let a = night(&first);
+            assert!(a.iter().any(|t| t != &a[0]), "samples differ: {a:?}");
+            assert_eq!(a, night(&second), "the same night replays");
+            first.night.store(2, Ordering::Relaxed);
+            first.seedless.lock().unwrap().clear();
+            assert_ne!(a, night(&first), "another night samples anew");
+        }
     }
 }
