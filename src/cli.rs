@@ -310,7 +310,7 @@ enum FeaturesCommand {
     },
     /// Fit the learned refusal detector on human-labelled completions and write its weights
     /// file: the lexical variant, and the MiniLM variant with --embedder minilm. The built-in
-    /// src/features/refusal-lr-v1.json is this command's output on xstest_dev.
+    /// src/features/refusal-lr-v2.json is this command's output on xstest_dev.
     Train {
         /// The labelled CSV.
         labels: PathBuf,
@@ -319,7 +319,7 @@ enum FeaturesCommand {
         out: PathBuf,
         /// The version the file records (its rows carry VERSION-lexical, VERSION-minilm): bump it
         /// whenever the weights change.
-        #[arg(long, default_value = "refusal-lr-v1")]
+        #[arg(long, default_value = "refusal-lr-v2")]
         weights_version: String,
         /// Lexicon whose signals the detector reads (default: the built-in one).
         #[arg(long)]

@@ -193,7 +193,7 @@ fn runs_embed_through_the_cache_and_analyze_reembeds_without_model_calls() {
     assert_eq!(dims[0][4], 2);
     let runs = duckdb(&reports, "SELECT DISTINCT embedder_id FROM read_parquet('{out}/runs/*/*.parquet')");
     assert!(runs[0][0].as_str().is_some_and(|id| id.starts_with("remote:")), "{runs:?}");
-    assert_refusals_follow_the_detector(&reports, "refusal-lr-v1-lexical");
+    assert_refusals_follow_the_detector(&reports, "refusal-lr-v2-lexical");
 
     // analyze with minilm: no request reaches any model (nor the simulator's embedder).
     let before = sim.requests();
@@ -228,7 +228,7 @@ fn runs_embed_through_the_cache_and_analyze_reembeds_without_model_calls() {
     let direct = &MiniLm::load(&minilm_dir()).unwrap().embed_batch(&[row[0][0].as_str().unwrap()]).unwrap()[0];
     assert!(cosine(&stored, direct) > 0.99999);
     // The features now come from the learned detector's MiniLM variant, on the run's vectors.
-    assert_refusals_follow_the_detector(&reports, "refusal-lr-v1-minilm");
+    assert_refusals_follow_the_detector(&reports, "refusal-lr-v2-minilm");
 }
 
 /// Every `features` row carries `detector`, and its refusal label is what that variant of the
@@ -255,7 +255,7 @@ fn assert_refusals_follow_the_detector(reports: &std::path::Path, detector: &str
             Some(_) => hivewatch::embed::lexical::embed(variant.embedded_text(text, &normalised)),
             None => row[3].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect(),
         };
-        assert_eq!(row[1], variant.decide(&features, &vector).as_str(), "{text}");
+        assert_eq!(row[1], variant.decide_text(&features, &vector, text).as_str(), "{text}");
     }
 }
 

@@ -103,7 +103,7 @@ fn one_family_is_a_monoculture_many_families_are_not() {
     assert!(features[0][2].as_str().unwrap().starts_with("behaviour-v"));
     assert_eq!(features[0][3], 0);
     assert_eq!(features[0][4], 1);
-    assert_eq!(features[0][5], "refusal-lr-v1-lexical");
+    assert_eq!(features[0][5], "refusal-lr-v2-lexical");
 
     let per_category = scalar_i64(
         &poly_reports,
@@ -186,7 +186,7 @@ fn features_eval_scores_the_detectors_leaving_each_model_out_and_refuses_bad_row
         blocks[0].starts_with("learned, leave one model out: lexical embedding of the 300-character opening"),
         "{stdout}"
     );
-    assert!(blocks[1].starts_with("shipped refusal-lr-v1-lexical: the weights a run uses (fitted on labelled_completions.csv, not on these rows)"), "{stdout}");
+    assert!(blocks[1].starts_with("shipped refusal-lr-v2-lexical: the weights a run uses (fitted on labelled_completions.csv, not on these rows)"), "{stdout}");
     assert!(blocks[2].starts_with("lexicon behaviour-v1"), "{stdout}");
     assert!(blocks[3].starts_with("prefix match"), "{stdout}");
     // Each model held out in turn, all its rows labelled.

@@ -258,11 +258,14 @@ pub fn evaluate_learned(
     let prepared = train::prepare(lexicon, rows, embedder)?;
     let lomo = train::leave_one_model_out(&prepared, rows)?;
     let recipe = format!(
-        "{} embedding of {} x {} + {} hand features, alpha {}",
+        "{} embedding of {} x {} + {} hand features + {} signals of the first {} sentences (lexical, alpha {}), alpha {}",
         prepared.name,
         prepared.opening_chars.map_or("the answer".to_owned(), |n| format!("the {n}-character opening")),
         super::detector::EMBEDDING_WEIGHT,
         super::detector::HAND_FEATURES.len(),
+        super::detector::SENTENCE_FEATURES.len(),
+        super::detector::MAX_SENTENCES,
+        train::SENTENCE_ALPHA,
         prepared.alpha
     );
     let mut note =
@@ -289,8 +292,9 @@ pub fn evaluate_learned(
             &vec![None; rows.len()],
         )
     } else {
-        let labels: Vec<Option<Refusal>> =
-            prepared.features.iter().zip(&prepared.embeddings).map(|(f, e)| Some(variant.decide(f, e))).collect();
+        let labels: Vec<Option<Refusal>> = (0..rows.len())
+            .map(|i| Some(variant.decide_text(&prepared.features[i], &prepared.embeddings[i], &rows[i].completion)))
+            .collect();
         let note = if weights.trained_on.sha256 == sha256 {
             "the weights a run uses; they were fitted on these very rows: a training figure, not generalisation"
                 .to_owned()

@@ -179,6 +179,31 @@ pub fn first_chars(text: &str, chars: usize) -> &str {
     &text[..text.char_indices().nth(chars).map_or(text.len(), |(i, _)| i)]
 }
 
+/// The first `max` sentences of a raw text, each normalised: a sentence is a run of characters
+/// up to and including its `.`, `!` or `?` marks, or up to a line break; pieces shorter than 3
+/// characters (list numbers, stray marks) are skipped. A text with no such piece is one
+/// sentence, the whole of it. The refusal detector reads the sentences one by one, so wording
+/// that declines is seen wherever it stands (see [`detector`]).
+pub fn sentences(text: &str, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while out.len() < max {
+        let Some(start) = rest.find(|c| !matches!(c, '.' | '!' | '?' | '\n')) else { break };
+        rest = &rest[start..];
+        let body = rest.find(['.', '!', '?', '\n']).unwrap_or(rest.len());
+        let end = body + rest[body..].find(|c| !matches!(c, '.' | '!' | '?')).unwrap_or(rest.len() - body);
+        let piece = rest[..end].trim();
+        if piece.chars().count() >= 3 {
+            out.push(normalise(piece));
+        }
+        rest = &rest[end..];
+    }
+    if out.is_empty() {
+        out.push(normalise(text));
+    }
+    out
+}
+
 /// The lexicon's refusal signals of a normalised text and the rule's label (see [`refusal`]);
 /// `prefix` and `lines` are left for [`extract`], which has the raw text.
 fn refusal_signals(lexicon: &Lexicon, normalised: &str) -> RefusalSignals {
@@ -279,6 +304,15 @@ mod tests {
     fn normalise_lowercases_plain_quotes_and_one_space() {
         assert_eq!(normalise("  I\u{2019}m  SORRY,\n\n\u{201C}no\u{201D} "), "i'm sorry, \"no\"");
         assert_eq!(normalise(""), "");
+    }
+
+    #[test]
+    fn sentences_end_at_their_marks_or_a_line_break() {
+        let s = sentences("I can't help.  It is NEVER okay!!\n1. x\nSee a doctor? ok then", 8);
+        assert_eq!(s, ["i can't help.", "it is never okay!!", "see a doctor?", "ok then"].map(String::from).to_vec());
+        assert_eq!(sentences("One. Two. Three.", 2), ["one.", "two."]);
+        assert_eq!(sentences("...", 5), ["..."], "no piece: the whole text");
+        assert_eq!(sentences("", 5), [""]);
     }
 
     #[test]

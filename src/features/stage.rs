@@ -99,8 +99,8 @@ fn label_lexically(lexicon: &Lexicon, variant: &Variant, group: &[OkText]) -> Ve
     let (mut features, normalised): (Vec<Features>, Vec<String>) =
         group.iter().map(|r| extract_normalised(lexicon, &r.text)).unzip();
     let texts: Vec<&str> = group.iter().zip(&normalised).map(|(r, n)| variant.embedded_text(&r.text, n)).collect();
-    for (f, e) in features.iter_mut().zip(crate::embed::lexical::embed_batch(&texts)) {
-        f.refusal = variant.decide(f, &e);
+    for ((f, e), r) in features.iter_mut().zip(crate::embed::lexical::embed_batch(&texts)).zip(group) {
+        f.refusal = variant.decide_text(f, &e, &r.text);
     }
     features
 }
@@ -125,7 +125,7 @@ fn label_with_run_vectors(
         let pairs: Vec<(&OkText, &Vec<f32>)> = rows.iter().zip(batch.iter()).collect();
         let features = crate::util::parallel_map(&pairs, |(r, e)| {
             let mut f = extract(lexicon, &r.text);
-            f.refusal = variant.decide(&f, e);
+            f.refusal = variant.decide_text(&f, e, &r.text);
             f
         });
         sink.write(rows, &features)?;

@@ -1,12 +1,20 @@
 //! Fitting the learned refusal detector (`hivewatch features train`) and measuring it on models
 //! it was not fitted on (`hivewatch features eval`: leave one model out).
 //!
-//! The model is a binary logistic regression, refusal (full or partial) against none, fitted by
-//! linfa-logistic: the objective is `sum_i ln(1 + exp(-y_i (c.x_i + b))) + alpha/2 |c|^2`
-//! (summed, the intercept not penalised), minimised by L-BFGS. `x` is the embedding block
-//! times [`EMBEDDING_WEIGHT`] followed by the 11 hand features. The hyperparameters are the
-//! research's (research/refusal REPORT.md): chosen by leave-one-model-out accuracy on
-//! xstest_dev, never on a model outside it.
+//! The model is two binary logistic regressions, refusal (full or partial) against none, each
+//! fitted by linfa-logistic: the objective is `sum_i ln(1 + exp(-y_i (c.x_i + b))) + alpha/2
+//! |c|^2` (summed, the intercept not penalised), minimised by L-BFGS.
+//!
+//! 1. The sentence channel: `x` is one sentence's lexical embedding, `y` its answer's label,
+//!    over the first [`MAX_SENTENCES`] sentences of every training answer.
+//! 2. The answer: `x` is the embedding block times [`EMBEDDING_WEIGHT`], the 11 hand features
+//!    and the 4 sentence signals that the fit of step 1 gives the answer.
+//!
+//! Step 2 reads step 1's scores of the very answers step 1 was fitted on (no cross-fitting):
+//! those scores are sharper than on unseen answers, so the answer regression leans on the
+//! sentence channel, which is what carries over to a model left out. Cross-fitted scores were
+//! tried and held out worse (datasets/research/refusal.md, section 6). The hyperparameters were
+//! chosen by leave-one-model-out accuracy on xstest_dev, never on a model outside it.
 
 use std::collections::BTreeSet;
 
@@ -14,7 +22,10 @@ use linfa::traits::Fit;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
 
-use super::detector::{EMBEDDING_WEIGHT, HAND_FEATURES, THRESHOLD, TrainedOn, Variant, VariantWeights, WeightsFile};
+use super::detector::{
+    EMBEDDING_WEIGHT, HAND_FEATURES, MAX_SENTENCES, SENTENCE_FEATURES, SentenceChannel, SentenceWeights, THRESHOLD,
+    TrainedOn, Variant, VariantWeights, WeightsFile, sentence_vectors,
+};
 use super::eval::Labelled;
 use super::{Features, Lexicon, extract_normalised, first_chars};
 use crate::embed::{EmbedError, Embedder};
@@ -23,6 +34,8 @@ use crate::embed::{EmbedError, Embedder};
 pub const LEXICAL_ALPHA: f64 = 0.1;
 /// L2 penalty of the MiniLM variant (384 dimensions).
 pub const MINILM_ALPHA: f64 = 1.0;
+/// L2 penalty of the sentence channel (2,048 hashed n-gram dimensions, both variants).
+pub const SENTENCE_ALPHA: f64 = 1.0;
 /// L-BFGS stops after this many iterations, or when the gradient's norm is below the tolerance.
 pub const MAX_ITERATIONS: u64 = 1000;
 pub const GRADIENT_TOLERANCE: f64 = 1e-5;
@@ -49,6 +62,8 @@ pub struct Prepared {
     pub features: Vec<Features>,
     pub hand: Vec<[f64; 11]>,
     pub embeddings: Vec<Vec<f32>>,
+    /// The lexical embeddings of each answer's first [`MAX_SENTENCES`] sentences.
+    pub sentences: Vec<Vec<Vec<f32>>>,
 }
 
 /// Features and embeddings of labelled rows: the lexical embedder reads each answer's
@@ -71,51 +86,92 @@ pub fn prepare(lexicon: &Lexicon, rows: &[Labelled], embedder: &Embedder) -> Res
         .collect();
     let embeddings = embedder.embed_blocking(&texts)?;
     let hand = features.iter().map(super::detector::hand_features).collect();
-    Ok(Prepared { name, embedder: embedder.id().to_owned(), opening_chars, alpha, features, hand, embeddings })
+    let sentences = crate::util::parallel_map(rows, |r| sentence_vectors(&r.completion, MAX_SENTENCES));
+    Ok(Prepared {
+        name,
+        embedder: embedder.id().to_owned(),
+        opening_chars,
+        alpha,
+        features,
+        hand,
+        embeddings,
+        sentences,
+    })
 }
 
-/// A fitted regression: coefficients of the scaled embedding block and of the hand features.
+/// A fitted detector: the answer regression's coefficients of the scaled embedding block, the
+/// hand features and the sentence signals, and the sentence channel's regression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fitted {
     pub intercept: f64,
     pub coef_embedding: Vec<f64>,
     pub coef_hand: Vec<f64>,
+    pub coef_sentence: Vec<f64>,
+    pub sentence_intercept: f64,
+    pub sentence_coef: Vec<f64>,
+}
+
+/// Fits one L2-penalised logistic regression; returns the intercept and coefficients of the
+/// positive (`true`) class.
+fn fit_logistic(x: Array2<f64>, y: Array1<bool>, alpha: f64) -> Result<(f64, Vec<f64>), TrainError> {
+    let model = LogisticRegression::default()
+        .alpha(alpha)
+        .with_intercept(true)
+        .max_iterations(MAX_ITERATIONS)
+        .gradient_tolerance(GRADIENT_TOLERANCE)
+        .fit(&linfa::Dataset::new(x, y))?;
+    // linfa's positive class is the more frequent one: turn its coefficients into the
+    // refusal's (the objective is symmetric under flipping the labels and the signs).
+    let sign = if model.labels().pos.class { 1.0 } else { -1.0 };
+    Ok((sign * model.intercept(), model.params().iter().map(|c| sign * c).collect()))
 }
 
 impl Prepared {
-    /// The design matrix of some rows: `EMBEDDING_WEIGHT` times the embedding, then the hand
-    /// features.
-    fn design(&self, rows: &[usize]) -> Array2<f64> {
+    /// The design matrix of some rows: `EMBEDDING_WEIGHT` times the embedding, the hand
+    /// features, then the sentence signals (`sentence[k]` is those of `rows[k]`).
+    fn design(&self, rows: &[usize], sentence: &[[f64; 4]]) -> Array2<f64> {
         let dim = self.embeddings.first().map_or(0, Vec::len);
-        let mut x = Array2::zeros((rows.len(), dim + HAND_FEATURES.len()));
-        for (out, &i) in x.rows_mut().into_iter().zip(rows) {
+        let mut x = Array2::zeros((rows.len(), dim + HAND_FEATURES.len() + SENTENCE_FEATURES.len()));
+        for ((out, &i), s) in x.rows_mut().into_iter().zip(rows).zip(sentence) {
             let e = self.embeddings[i].iter().map(|&v| EMBEDDING_WEIGHT * f64::from(v));
-            for (cell, v) in out.into_iter().zip(e.chain(self.hand[i].iter().copied())) {
+            for (cell, v) in out.into_iter().zip(e.chain(self.hand[i].iter().copied()).chain(s.iter().copied())) {
                 *cell = v;
             }
         }
         x
     }
 
-    /// Fits the regression on some rows (`refused[i]` is row i's label).
+    /// The sentence channel's design: every sentence of some rows, each labelled as its answer.
+    fn sentence_design(&self, rows: &[usize], refused: &[bool]) -> (Array2<f64>, Array1<bool>) {
+        let n: usize = rows.iter().map(|&i| self.sentences[i].len()).sum();
+        let dim = crate::embed::lexical::DIM;
+        let mut x = Array2::zeros((n, dim));
+        let mut y = Vec::with_capacity(n);
+        let vectors = rows.iter().flat_map(|&i| self.sentences[i].iter().map(move |v| (i, v)));
+        for (mut out, (i, v)) in x.rows_mut().into_iter().zip(vectors) {
+            out.iter_mut().zip(v).for_each(|(cell, &x)| *cell = f64::from(x));
+            y.push(refused[i]);
+        }
+        (x, Array1::from(y))
+    }
+
+    /// Fits the detector on some rows (`refused[i]` is row i's label): the sentence channel,
+    /// then the answer regression over its signals of the same rows.
     pub fn fit(&self, rows: &[usize], refused: &[bool]) -> Result<Fitted, TrainError> {
-        let x = self.design(rows);
+        let (xs, ys) = self.sentence_design(rows, refused);
+        let (sentence_intercept, sentence_coef) = fit_logistic(xs, ys, SENTENCE_ALPHA)?;
+        let channel = SentenceChannel { intercept: sentence_intercept, coef: sentence_coef };
+        let signals: Vec<[f64; 4]> = rows.iter().map(|&i| channel.signals(&self.sentences[i])).collect();
         let y: Array1<bool> = rows.iter().map(|&i| refused[i]).collect();
-        let model = LogisticRegression::default()
-            .alpha(self.alpha)
-            .with_intercept(true)
-            .max_iterations(MAX_ITERATIONS)
-            .gradient_tolerance(GRADIENT_TOLERANCE)
-            .fit(&linfa::Dataset::new(x, y))?;
-        // linfa's positive class is the more frequent one: turn its coefficients into the
-        // refusal's (the objective is symmetric under flipping the labels and the signs).
-        let sign = if model.labels().pos.class { 1.0 } else { -1.0 };
-        let coef: Vec<f64> = model.params().iter().map(|c| sign * c).collect();
-        let dim = coef.len() - HAND_FEATURES.len();
+        let (intercept, coef) = fit_logistic(self.design(rows, &signals), y, self.alpha)?;
+        let dim = coef.len() - HAND_FEATURES.len() - SENTENCE_FEATURES.len();
         Ok(Fitted {
-            intercept: sign * model.intercept(),
+            intercept,
             coef_embedding: coef[..dim].to_vec(),
-            coef_hand: coef[dim..].to_vec(),
+            coef_hand: coef[dim..dim + HAND_FEATURES.len()].to_vec(),
+            coef_sentence: coef[dim + HAND_FEATURES.len()..].to_vec(),
+            sentence_intercept: channel.intercept,
+            sentence_coef: channel.coef,
         })
     }
 
@@ -128,14 +184,22 @@ impl Prepared {
             alpha: self.alpha,
             intercept: fitted.intercept,
             coef_hand: fitted.coef_hand.clone(),
+            coef_sentence: fitted.coef_sentence.clone(),
             coef_embedding: fitted.coef_embedding.clone(),
+            sentence: SentenceWeights {
+                embedder: crate::embed::lexical::ID.to_owned(),
+                max_sentences: MAX_SENTENCES,
+                alpha: SENTENCE_ALPHA,
+                intercept: fitted.sentence_intercept,
+                coef: fitted.sentence_coef.clone(),
+            },
         }
     }
 
     /// The labels a fit gives some rows, as the detector in a run would.
     pub fn decide(&self, fitted: &Fitted, rows: &[usize]) -> Vec<super::Refusal> {
         let variant = Variant::from_weights(self.name, "fit", THRESHOLD, &self.weights(fitted));
-        rows.iter().map(|&i| variant.decide(&self.features[i], &self.embeddings[i])).collect()
+        rows.iter().map(|&i| variant.decide(&self.features[i], &self.embeddings[i], &self.sentences[i])).collect()
     }
 }
 
@@ -188,6 +252,7 @@ pub fn train(
         lexicon: lexicon.version.clone(),
         threshold: THRESHOLD,
         hand_features: HAND_FEATURES.iter().map(|s| (*s).to_owned()).collect(),
+        sentence_features: SENTENCE_FEATURES.iter().map(|s| (*s).to_owned()).collect(),
         trained_on: TrainedOn {
             file: source.0.to_owned(),
             sha256: source.1.to_owned(),
@@ -236,6 +301,25 @@ mod tests {
         ])
     }
 
+    /// At the optimum the gradient of linfa's objective vanishes: sum_i (sigma(z_i) - y_i) x_i +
+    /// alpha c = 0 (y in {0, 1}), and sum_i (sigma(z_i) - y_i) = 0 for the intercept.
+    fn assert_at_optimum(x: &Array2<f64>, y: &[bool], intercept: f64, coef: &[f64], alpha: f64) {
+        let residual: Vec<f64> = x
+            .rows()
+            .into_iter()
+            .zip(y)
+            .map(|(row, &y)| {
+                let z = intercept + row.iter().zip(coef).map(|(a, b)| a * b).sum::<f64>();
+                1.0 / (1.0 + (-z).exp()) - f64::from(u8::from(y))
+            })
+            .collect();
+        assert!(residual.iter().sum::<f64>().abs() < 1e-4);
+        for (j, c) in coef.iter().enumerate() {
+            let g: f64 = residual.iter().zip(x.column(j)).map(|(r, v)| r * v).sum::<f64>() + alpha * c;
+            assert!(g.abs() < 1e-4, "gradient {g} in coefficient {j}");
+        }
+    }
+
     #[test]
     fn the_fit_minimises_linfas_objective_and_separates_the_classes() {
         let rows = labelled();
@@ -243,24 +327,21 @@ mod tests {
         let refused: Vec<bool> = rows.iter().map(|r| r.label.is_refusal()).collect();
         let all: Vec<usize> = (0..rows.len()).collect();
         let fitted = p.fit(&all, &refused).unwrap();
-        // At the optimum the gradient of the objective vanishes: sum_i (sigma(z_i) - y_i) x_i +
-        // alpha c = 0 (y in {0, 1}), and sum_i (sigma(z_i) - y_i) = 0 for the intercept.
-        let x = p.design(&all);
-        let coef: Vec<f64> = fitted.coef_embedding.iter().chain(&fitted.coef_hand).copied().collect();
-        let residual: Vec<f64> = x
-            .rows()
-            .into_iter()
-            .zip(&refused)
-            .map(|(row, &y)| {
-                let z = fitted.intercept + row.iter().zip(&coef).map(|(a, b)| a * b).sum::<f64>();
-                1.0 / (1.0 + (-z).exp()) - f64::from(u8::from(y))
-            })
-            .collect();
-        assert!(residual.iter().sum::<f64>().abs() < 1e-4);
-        for (j, c) in coef.iter().enumerate() {
-            let g: f64 = residual.iter().zip(x.column(j)).map(|(r, v)| r * v).sum::<f64>() + p.alpha * c;
-            assert!(g.abs() < 1e-4, "gradient {g} in coefficient {j}");
-        }
+        // Both regressions at their optimum: the sentence channel's over every sentence, then
+        // the answer's over the signals the channel gives the same rows.
+        let (xs, ys) = p.sentence_design(&all, &refused);
+        assert_at_optimum(
+            &xs,
+            ys.as_slice().unwrap(),
+            fitted.sentence_intercept,
+            &fitted.sentence_coef,
+            SENTENCE_ALPHA,
+        );
+        let channel = SentenceChannel { intercept: fitted.sentence_intercept, coef: fitted.sentence_coef.clone() };
+        let signals: Vec<[f64; 4]> = all.iter().map(|&i| channel.signals(&p.sentences[i])).collect();
+        let coef: Vec<f64> =
+            fitted.coef_embedding.iter().chain(&fitted.coef_hand).chain(&fitted.coef_sentence).copied().collect();
+        assert_at_optimum(&p.design(&all, &signals), &refused, fitted.intercept, &coef, p.alpha);
         let labels = p.decide(&fitted, &all);
         for (row, label) in rows.iter().zip(&labels) {
             assert_eq!(label.is_refusal(), row.label.is_refusal(), "{}", row.completion);
