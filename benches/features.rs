@@ -10,7 +10,8 @@
 //! Then it times the whole features stage (read `responses`, extract, label, write Parquet) three
 //! times, once per detector: the lexicon's rule; the learned detector's lexical variant (what
 //! every run not embedded with that MiniLM uses: a lexical embedding of each opening); and its
-//! MiniLM variant (the run's vectors read back from `embeddings`). The texts repeat, but nothing
+//! MiniLM variant (the run's vectors read back from `embeddings`). Both learned variants also
+//! embed each answer's first five sentences lexically (the sentence channel). The texts repeat, but nothing
 //! in the stage caches by text. benches/features.sh runs it with GNU time.
 
 use std::path::Path;
