@@ -1,7 +1,8 @@
 //! Contagion (paired probes) end to end: the adoption rule against answers labelled by reading;
 //! and a simulated ecosystem over real HTTP where one model becomes susceptible to feeds: its
 //! adoption is measured and alerted within three nights, an immune model's stays near zero, the
-//! injected markers are counted exactly, and the exposed answers enter no other measure.
+//! injected markers are counted exactly, and the exposed answers enter no other measure; and
+//! one where most models turn susceptible together, so exposure makes them converge.
 
 mod common;
 
@@ -109,22 +110,31 @@ end = 6
 strength = 0.8
 "#;
 
-#[test]
-fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_with_nothing() {
+/// The night of a row (1 for the scenario's first), in SQL over the output.
+const NIGHT: &str = "date_diff('day', (SELECT min(run_date) FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true)), run_date) + 1";
+
+/// Runs a scenario through `hivewatch demo`; returns the folder holding its output (`out`).
+fn run_scenario(scenario: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scenario.toml");
-    std::fs::write(&file, SCENARIO).unwrap();
+    std::fs::write(&file, scenario).unwrap();
     let out_dir = dir.path().join("out");
     let out = hivewatch(&["demo", "--scenario", file.to_str().unwrap(), "--output", out_dir.to_str().unwrap()], &[]);
     assert!(out.status.code().is_some_and(|c| c <= 1), "{}", text(&out));
-    let out = out_dir.as_path();
-    let night = "date_diff('day', (SELECT min(run_date) FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true)), run_date) + 1";
+    dir
+}
+
+#[test]
+fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_with_nothing() {
+    let dir = run_scenario(SCENARIO);
+    let out = dir.path().join("out");
+    let out = out.as_path();
 
     // Adoption under exposure, per model and night.
     let gains = duckdb(
         out,
         &format!(
-            "SELECT {night}, scope, value FROM read_parquet('{{out}}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE metric = 'adoption_gain' AND scope LIKE 'model:%' ORDER BY 1, 2"
+            "SELECT {NIGHT}, scope, value FROM read_parquet('{{out}}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE metric = 'adoption_gain' AND scope LIKE 'model:%' ORDER BY 1, 2"
         ),
     );
     let gain = |n: i64, model: &str| {
@@ -153,7 +163,7 @@ fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_w
     let claim = duckdb(
         out,
         &format!(
-            "SELECT {night} > 3, scope, avg(value) FROM read_parquet('{{out}}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE metric = 'claim_similarity_gain' AND scope IN ('model:a-1', 'model:c-1') GROUP BY ALL ORDER BY 1, 2"
+            "SELECT {NIGHT} > 3, scope, avg(value) FROM read_parquet('{{out}}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE metric = 'claim_similarity_gain' AND scope IN ('model:a-1', 'model:c-1') GROUP BY ALL ORDER BY 1, 2"
         ),
     );
     println!("claim similarity gain (before night 4 / from it): {claim:?}");
@@ -169,7 +179,7 @@ fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_w
     let alerts = duckdb(
         out,
         &format!(
-            "SELECT {night}, scope, metric FROM read_parquet('{{out}}/alerts/*/*.parquet', hive_partitioning=true) WHERE rule = 'contagion' AND severity <> 'info' ORDER BY 1"
+            "SELECT {NIGHT}, scope, metric FROM read_parquet('{{out}}/alerts/*/*.parquet', hive_partitioning=true) WHERE rule = 'contagion' AND severity <> 'info' ORDER BY 1"
         ),
     );
     assert!(
@@ -229,4 +239,51 @@ fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_w
     assert_eq!((sides[0][0].is_null(), sides[0][1].as_i64()), (true, Some(12)));
     assert_eq!((sides[1][0].as_str(), sides[1][1].as_i64()), (Some("control"), Some(42)));
     assert_eq!((sides[2][0].as_str(), sides[2][1].as_i64()), (Some("exposed"), Some(42)));
+}
+
+/// Five of the six models turn susceptible on night 4, so after a feed they repeat the same
+/// broadcast post: their exposed answers grow alike while their cold ones do not. The overall
+/// convergence-under-exposure measures move and the rule's convergence branch fires.
+#[test]
+fn models_turning_susceptible_together_converge_under_exposure_and_are_alerted() {
+    let scenario = SCENARIO.replace(
+        "models = [\"c-1\"]\nstart = 4\nend = 6\nstrength = 0.8",
+        "models = [\"b-1\", \"c-1\", \"d-1\", \"e-1\", \"f-1\"]\nstart = 4\nend = 4\nstrength = 0.9",
+    );
+    assert_ne!(scenario, SCENARIO, "the event was rewritten");
+    let dir = run_scenario(&scenario);
+    let out = dir.path().join("out");
+    let overall = |metric: &str| -> Vec<f64> {
+        duckdb(
+            &out,
+            &format!(
+                "SELECT value FROM read_parquet('{{out}}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE scope = 'overall' AND metric = '{metric}' ORDER BY run_date"
+            ),
+        )
+        .iter()
+        .map(|r| r[0].as_f64().unwrap())
+        .collect()
+    };
+    let gain = overall("exposure_similarity_gain");
+    let vendi = overall("exposure_vendi_ratio_change");
+    println!("exposure_similarity_gain {gain:?}; exposure_vendi_ratio_change {vendi:?}");
+    assert_eq!((gain.len(), vendi.len()), (6, 6));
+    let (before, after) = gain.split_at(3);
+    let lowest_after = after.iter().copied().fold(f64::MAX, f64::min);
+    assert!(before.iter().all(|&b| lowest_after > b + 0.04), "exposed answers grow alike from night 4: {gain:?}");
+    let (before, after) = vendi.split_at(3);
+    let highest_after = after.iter().copied().fold(f64::MIN, f64::max);
+    assert!(before.iter().all(|&b| highest_after < b - 0.02), "and fewer effective models among them: {vendi:?}");
+
+    let alerts = duckdb(
+        &out,
+        &format!(
+            "SELECT {NIGHT}, severity FROM read_parquet('{{out}}/alerts/*/*.parquet', hive_partitioning=true) WHERE rule = 'contagion' AND scope = 'overall' AND metric = 'exposure_similarity_gain' ORDER BY 1"
+        ),
+    );
+    assert!(
+        alerts.iter().any(|r| r[0].as_i64() == Some(4) && r[1] != "info"),
+        "convergence under exposure alerted on the night it began: {alerts:?}"
+    );
+    assert!(alerts.iter().all(|r| r[0].as_i64() >= Some(4)), "nothing before: {alerts:?}");
 }
