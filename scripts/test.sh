@@ -39,6 +39,12 @@ if [ -f ../shared/reference/minilm_dev.json ]; then
     HIVEWATCH_MINILM_REFERENCE="$(cd ../shared/reference && pwd)/minilm_dev.json"
     export HIVEWATCH_MINILM_REFERENCE
 fi
+# XSTest's labelled completions beside the clone, when they are there: the refusal detector's
+# held-out accuracy is checked on them (tests/measures.rs).
+if [ -f ../shared/data/xstest_dev/labelled_completions.csv ]; then
+    HIVEWATCH_XSTEST_CSV="$(cd ../shared/data/xstest_dev && pwd)/labelled_completions.csv"
+    export HIVEWATCH_XSTEST_CSV
+fi
 # Where the CPU lists AMX, its tile product must be tested (a machine without it skips that test).
 if grep -qw amx_tile /proc/cpuinfo 2> /dev/null; then
     export HIVEWATCH_EXPECT_AMX=1

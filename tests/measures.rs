@@ -214,6 +214,36 @@ fn features_eval_scores_the_detectors_leaving_each_model_out_and_refuses_bad_row
     assert!(text(&out).contains("labels.csv:3") && text(&out).contains("maybe"), "{}", text(&out));
 }
 
+/// The learned detector on models it was not fitted on, on real answers: XSTest's labelled
+/// completions of three models (scripts/test.sh names them when they are beside the clone), each
+/// model labelled by a fit on the other two, at 0.93 accuracy or above (README, "Behavioural
+/// features and the refusal detector").
+#[test]
+fn the_refusal_detector_holds_on_each_xstest_model_left_out() {
+    let Some(csv) = std::env::var_os("HIVEWATCH_XSTEST_CSV") else {
+        eprintln!("skipped: HIVEWATCH_XSTEST_CSV is not set (scripts/test.sh sets it when ../shared/data is there)");
+        return;
+    };
+    let out = hivewatch(&["features", "eval", csv.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let summary = stdout.lines().last().unwrap();
+    let held_out: Vec<(String, f64)> = summary
+        .strip_prefix("leave-one-model-out accuracy by held-out model: ")
+        .and_then(|s| s.split(" (lowest").next())
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .split(", ")
+        .map(|m| {
+            let (name, acc) = m.rsplit_once(' ').unwrap();
+            (name.to_owned(), acc.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(held_out.len(), 3, "{summary}");
+    for (model, accuracy) in &held_out {
+        assert!(*accuracy >= 0.93, "{model} held out: {accuracy} ({summary})");
+    }
+}
+
 /// `features train` writes a weights file that loads, records what it was fitted on, and that
 /// `features eval --weights` then scores as a training figure on the same rows.
 #[test]
