@@ -110,16 +110,10 @@ end = 6
 strength = 0.8
 "#;
 
-/// The night of a row (1 for the scenario's first), in SQL over the output.
-const NIGHT: &str = "date_diff('day', (SELECT min(run_date) FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true)), run_date) + 1";
-
 /// Runs a scenario through `hivewatch demo`; returns the folder holding its output (`out`).
 fn run_scenario(scenario: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("scenario.toml");
-    std::fs::write(&file, scenario).unwrap();
-    let out_dir = dir.path().join("out");
-    let out = hivewatch(&["demo", "--scenario", file.to_str().unwrap(), "--output", out_dir.to_str().unwrap()], &[]);
+    let (out, _) = demo_scenario(dir.path(), scenario);
     assert!(out.status.code().is_some_and(|c| c <= 1), "{}", text(&out));
     dir
 }

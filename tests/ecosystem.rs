@@ -35,10 +35,7 @@ voice = 1
 "#;
 
 fn run_scenario(dir: &std::path::Path, header: &str, events: &str) -> (String, std::path::PathBuf) {
-    let file = dir.join("scenario.toml");
-    std::fs::write(&file, format!("{header}\n{MODELS}\n{events}")).unwrap();
-    let out_dir = dir.join("out");
-    let out = hivewatch(&["demo", "--scenario", file.to_str().unwrap(), "--output", out_dir.to_str().unwrap()], &[]);
+    let (out, out_dir) = demo_scenario(dir, &format!("{header}\n{MODELS}\n{events}"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     (String::from_utf8_lossy(&out.stdout).into_owned(), out_dir)
 }
@@ -47,7 +44,9 @@ fn run_scenario(dir: &std::path::Path, header: &str, events: &str) -> (String, s
 fn raised(out: &std::path::Path) -> Vec<(i64, String, String)> {
     let rows = duckdb(
         out,
-        "SELECT date_diff('day', (SELECT min(run_date) FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true)), run_date) + 1, rule, scope FROM read_parquet('{out}/alerts/*/*.parquet', hive_partitioning=true) WHERE severity <> 'info' ORDER BY 1, 2, 3",
+        &format!(
+            "SELECT {NIGHT}, rule, scope FROM read_parquet('{{out}}/alerts/*/*.parquet', hive_partitioning=true) WHERE severity <> 'info' ORDER BY 1, 2, 3"
+        ),
     );
     rows.iter()
         .map(|r| (r[0].as_i64().unwrap(), r[1].as_str().unwrap().to_owned(), r[2].as_str().unwrap().to_owned()))

@@ -24,11 +24,8 @@ fn scenario(seed: u64, f2: &str, events: &str) -> String {
     s
 }
 
-fn run(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
-    let file = dir.join("scenario.toml");
-    std::fs::write(&file, text).unwrap();
-    let out_dir = dir.join("out");
-    let out = hivewatch(&["demo", "--scenario", file.to_str().unwrap(), "--output", out_dir.to_str().unwrap()], &[]);
+fn run(dir: &std::path::Path, scenario: &str) -> std::path::PathBuf {
+    let (out, out_dir) = demo_scenario(dir, scenario);
     assert_eq!(out.status.code(), Some(0), "{}", text_of(&out));
     out_dir
 }

@@ -107,6 +107,19 @@ pub fn hivewatch(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
+/// Writes a scenario file into `dir` and runs `hivewatch demo` on it; the output goes to
+/// `dir/out`. The caller checks the exit code (1 when the scenario raises an alert).
+pub fn demo_scenario(dir: &Path, scenario: &str) -> (Output, PathBuf) {
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out_dir = dir.join("out");
+    let out = hivewatch(&["demo", "--scenario", file.to_str().unwrap(), "--output", out_dir.to_str().unwrap()], &[]);
+    (out, out_dir)
+}
+
+/// The night of a row (1 for the output's first run), as SQL over `{out}` for [`duckdb`].
+pub const NIGHT: &str = "date_diff('day', (SELECT min(run_date) FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true)), run_date) + 1";
+
 pub fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
