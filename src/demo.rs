@@ -17,10 +17,8 @@ use crate::run::RunOptions;
 use crate::sim::SimConfig;
 use crate::sim::scenario::Scenario;
 
-/// `println!` that never panics on a closed stdout (see [`crate::cli::say`]).
-macro_rules! say {
-    ($($arg:tt)*) => { crate::cli::say(format_args!($($arg)*)) };
-}
+use crate::say::say;
+use crate::vocab::metric;
 
 /// The core suite compiled in, so the demo works from any folder.
 const CORE_SUITE: &[(&str, &str)] = &[
@@ -169,9 +167,9 @@ impl NightResult {
             "night {:>2} {}: effective models {:.2}, model Vendi ratio {:.3}, families {}{building}{alerts}",
             self.night,
             self.date,
-            self.overall("effective_models"),
-            self.overall("model_vendi_ratio"),
-            self.overall("families"),
+            self.overall(metric::EFFECTIVE_MODELS),
+            self.overall(metric::MODEL_VENDI_RATIO),
+            self.overall(metric::FAMILIES),
         )
     }
 }
@@ -217,14 +215,15 @@ pub async fn run_scenario(
         let plan = Plan::new(config, suite.clone());
         let opts = RunOptions { fresh: true, run_date: Some(date), ..Default::default() };
         let report = crate::run::run(plan, &opts, &mut crate::progress::Silent).await?;
+        let derived = report.derived.as_ref().expect("a nightly run derives its tables");
         let result = NightResult {
             night,
             date,
-            run_id: report.run_id.clone(),
-            metrics: crate::metrics::tables::run_metrics::read(&report.run_metrics)?,
-            alerts: report.alerts.clone(),
+            run_id: report.row.run_id.clone(),
+            metrics: crate::metrics::tables::run_metrics::read(&derived.measured.run_metrics)?,
+            alerts: derived.alerts.clone(),
             coverage: report.row.coverage(),
-            comparable_runs: report.comparable_runs,
+            comparable_runs: derived.comparable_runs,
         };
         each(&result);
         results.push(result);
@@ -234,7 +233,9 @@ pub async fn run_scenario(
 }
 
 /// Rules about the ecosystem's diversity as a whole (the pair rule is about one pair).
-const ECOSYSTEM_RULES: &[&str] = &["drop", "trend", "floor", "shift", "concentration", "refusal"];
+fn is_ecosystem_rule(name: &str) -> bool {
+    crate::alert::RULES.iter().any(|r| r.name == name && r.scope == crate::alert::RuleScope::Ecosystem)
+}
 
 /// Nights after an event's end during which an ecosystem alert is still its doing: the change
 /// stays in the baseline until the baseline window has moved past it.
@@ -318,11 +319,11 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
             r.raised()
                 .find(|a| match (susceptible, &a.scope) {
                     (Some(models), Scope::Model(m)) => {
-                        a.rule == "contagion" && models.iter().any(|n| n == "*" || n == m)
+                        a.rule == crate::alert::rule::CONTAGION && models.iter().any(|n| n == "*" || n == m)
                     }
                     (Some(_), _) => false,
-                    (None, _) if pairs.is_empty() => ECOSYSTEM_RULES.contains(&a.rule.as_str()),
-                    (None, _) => a.rule == "pair" && pairs.contains(&a.scope),
+                    (None, _) if pairs.is_empty() => is_ecosystem_rule(&a.rule),
+                    (None, _) => a.rule == crate::alert::rule::PAIR && pairs.contains(&a.scope),
                 })
                 .map(short_alert)
         };
@@ -346,7 +347,7 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
     for r in results {
         for a in r.raised() {
             raised += 1;
-            let ok = if a.rule == "pair" {
+            let ok = if a.rule == crate::alert::rule::PAIR {
                 if !flagged_pairs.contains(&a.scope) {
                     flagged_pairs.push(a.scope.clone());
                 }
@@ -354,7 +355,7 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
             } else {
                 // A contagion alert is explained by a model turning susceptible, any other by an
                 // ecosystem-wide event.
-                let explains = |e: &&EventScore| match (&a.scope, a.rule == "contagion") {
+                let explains = |e: &&EventScore| match (&a.scope, a.rule == crate::alert::rule::CONTAGION) {
                     (Scope::Model(m), true) => e.susceptible.iter().any(|n| n == "*" || n == m),
                     (_, true) => !e.susceptible.is_empty(),
                     (_, false) => e.susceptible.is_empty(),

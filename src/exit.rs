@@ -1,4 +1,8 @@
-//! Exit codes, for cron and wrappers. Documented in README.md; never renumber them.
+//! Exit codes, for cron and wrappers. Documented in README.md; never renumber them. Every
+//! library error says what kind of failure it is ([`crate::failure::Classify`]); this is the
+//! one map from that kind to a number.
+
+use crate::failure::{Classify, Failure};
 
 /// The run finished (some requests may have failed; coverage says how many).
 pub const OK: i32 = 0;
@@ -14,71 +18,44 @@ pub const LOCKED: i32 = 4;
 /// to resume).
 pub const CHECK_FAILED: i32 = 5;
 
-/// The exit code of an object-store failure: a configuration problem found before any request
-/// (2), another analysis holding the night (4), or a failure mid-run (3).
-fn for_remote(e: &crate::remote::RemoteError) -> i32 {
-    use crate::remote::RemoteErrorKind as K;
-    match e.kind {
-        K::Config => BAD_INPUT,
-        K::LeaseHeld => LOCKED,
-        K::Failed => RUN_FAILED,
+/// The exit code of a kind of failure.
+pub fn code(failure: Failure) -> i32 {
+    match failure {
+        Failure::BadInput => BAD_INPUT,
+        Failure::Locked => LOCKED,
+        Failure::Failed => RUN_FAILED,
     }
 }
 
-/// The exit code of a consortium analysis's error.
-fn for_consortium(e: &crate::consortium::ConsortiumError) -> Option<i32> {
-    use crate::consortium::ConsortiumError as C;
-    match e {
-        C::Input(_) | C::Embed(crate::embed::EmbedError::Model { .. }) => Some(BAD_INPUT),
-        C::Remote(r) => Some(for_remote(r)),
-        C::Locked(crate::store::lock::LockError::Held { .. }) => Some(LOCKED),
-        _ => None,
+/// The kind of failure of the first cause in an error's chain that knows its kind: the
+/// outermost library error, which asks the errors it wraps.
+fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Failure> {
+    macro_rules! first_of {
+        ($($t:ty),* $(,)?) => {
+            $(if let Some(e) = cause.downcast_ref::<$t>() { return Some(e.failure()); })*
+        };
     }
+    first_of!(
+        crate::run::Interrupted,
+        crate::run::RunError,
+        crate::consortium::ConsortiumError,
+        crate::import::ImportError,
+        crate::analyze::AnalyzeError,
+        crate::session::SessionError,
+        crate::pipeline::PipelineError,
+        crate::remote::RemoteError,
+        crate::store::lock::LockError,
+        crate::store::StoreError,
+        crate::embed::EmbedError,
+        crate::features::train::TrainError,
+        crate::input::InputError,
+        crate::sim::faults::FaultSpecError,
+    );
+    None
 }
 
-/// The exit code for an error, by what it is.
+/// The exit code for an error, by what it is: the first cause in its chain that classifies
+/// itself decides; anything else is a failed run.
 pub fn for_error(err: &anyhow::Error) -> i32 {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<crate::remote::RemoteError>() {
-            return for_remote(e);
-        }
-        if let Some(code) = cause.downcast_ref::<crate::consortium::ConsortiumError>().and_then(for_consortium) {
-            return code;
-        }
-        if let Some(crate::run::Interrupted::Failed(crate::run::RunError::Remote(e))) = cause.downcast_ref() {
-            return for_remote(e);
-        }
-        if let Some(crate::run::RunError::Remote(e)) = cause.downcast_ref() {
-            return for_remote(e);
-        }
-        if cause.is::<crate::input::InputError>() || cause.is::<crate::sim::faults::FaultSpecError>() {
-            return BAD_INPUT;
-        }
-        if let Some(crate::store::lock::LockError::Held { .. }) = cause.downcast_ref() {
-            return LOCKED;
-        }
-        if let Some(crate::store::lock::LockError::Unusable { .. }) = cause.downcast_ref() {
-            return BAD_INPUT;
-        }
-        if let Some(crate::run::Interrupted::Failed(e)) = cause.downcast_ref() {
-            match e {
-                crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. }) => return LOCKED,
-                crate::run::RunError::Locked(crate::store::lock::LockError::Unusable { .. }) => return BAD_INPUT,
-                crate::run::RunError::Embed(crate::embed::EmbedError::Model { .. }) => return BAD_INPUT,
-                crate::run::RunError::Input(_) => return BAD_INPUT,
-                _ => {}
-            }
-        }
-        match cause.downcast_ref() {
-            Some(crate::run::RunError::Locked(crate::store::lock::LockError::Held { .. })) => return LOCKED,
-            Some(crate::run::RunError::Locked(crate::store::lock::LockError::Unusable { .. })) => return BAD_INPUT,
-            Some(crate::run::RunError::Embed(crate::embed::EmbedError::Model { .. })) => return BAD_INPUT,
-            Some(crate::run::RunError::Input(_)) => return BAD_INPUT,
-            _ => {}
-        }
-        if let Some(crate::embed::EmbedError::Model { .. }) = cause.downcast_ref() {
-            return BAD_INPUT;
-        }
-    }
-    RUN_FAILED
+    err.chain().find_map(classify).map_or(RUN_FAILED, code)
 }

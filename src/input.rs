@@ -62,6 +62,18 @@ impl LineIndex {
     }
 }
 
+/// A run date later than tomorrow (UTC) is refused: tomorrow is today somewhere, anything
+/// later is a typo, and a future night would stand as the latest forever after. `what` names
+/// where the date came from (a flag, or an import's rows).
+pub fn refuse_future_date(date: chrono::NaiveDate, what: &str) -> Result<(), InputError> {
+    let latest = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    if date > latest {
+        return Err(InputError::new(Path::new("(command line)"), None, format!("{what}: {date} is in the future"))
+            .hint(format!("a run date may be at most {latest} (today in every time zone)")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,10 @@
 //! union; [`sim`] is the simulated ecosystem the tests and the demo run against. See ARCHITECTURE.md for the map and the layering rules.
 
 // Foundations: they know nothing of the pipeline.
+pub mod failure;
 pub mod input;
+pub mod net;
+pub mod say;
 pub mod secrets;
 pub mod util;
 pub mod vocab;
@@ -34,6 +37,7 @@ pub mod report;
 pub mod trend;
 
 // Orchestration and the edge.
+pub mod analyze;
 pub mod cli;
 pub mod consortium;
 pub mod demo;
@@ -44,4 +48,5 @@ pub mod progress;
 pub mod query;
 pub mod remote;
 pub mod run;
+pub mod session;
 pub mod sim;

@@ -37,6 +37,16 @@ pub enum PipelineError {
     Stopped,
 }
 
+impl crate::failure::Classify for PipelineError {
+    fn failure(&self) -> crate::failure::Failure {
+        match self {
+            PipelineError::Store(e) => crate::failure::Classify::failure(e),
+            PipelineError::Embed(e) => crate::failure::Classify::failure(e),
+            PipelineError::Stopped => crate::failure::Failure::Failed,
+        }
+    }
+}
+
 static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Asks every tail running in this process to stop at its next stage boundary (a signal

@@ -8,24 +8,20 @@
 //! the command that finishes it (`--run-date` its date).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, Utc};
 
-use crate::alert::Alert;
 use crate::collect::journal::{Journal, RunDir, RunState, RunStatus, completed_names};
 use crate::collect::responses::{self, EndpointCounts};
-use crate::collect::{self, CollectSummary, Progress};
-use crate::embed::cache::EmbeddingCache;
-use crate::embed::{self, EmbedStats, Embedder};
-use crate::features::Lexicon;
-use crate::pipeline::{Derived, PipelineError, Tail, derive_tables};
+use crate::collect::{self, Progress};
+use crate::consortium::{member_dir, member_role};
+use crate::failure::{Classify, Failure};
 use crate::plan::runs::RunRow;
 use crate::plan::{Plan, RequestKey};
-use crate::remote::{RemoteError, Target};
 use crate::secrets::Redactor;
-use crate::store::{self, Output, StoreError, lock::LockError};
+use crate::session::{Collection, Instruments, Night, Origin, Place, Session, SessionError};
+use crate::store::{Output, StoreError};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -38,56 +34,25 @@ pub struct RunOptions {
     pub collect_only: bool,
 }
 
-#[derive(Debug)]
-pub struct RunReport {
-    pub run_id: String,
-    pub run_date: NaiveDate,
-    pub resumed: bool,
-    pub collected: CollectSummary,
-    pub per_endpoint: EndpointCounts,
-    pub row: RunRow,
-    pub tables: Vec<PathBuf>,
-    pub embedded: EmbedStats,
-    /// The run's `run_metrics` file (the sinks read the overall rows from it).
-    pub run_metrics: PathBuf,
-    /// Alerts of the night (info included); [`crate::alert::raised`] counts those that page.
-    pub alerts: Vec<Alert>,
-    /// Tonight's trend rows.
-    pub trends: Vec<crate::trend::TrendRow>,
-    /// Comparable earlier runs the trends were measured against.
-    pub comparable_runs: usize,
-    /// The run's report page.
-    pub report: PathBuf,
-    /// Where the tables went: the folder, or the object-store URL.
-    pub output: String,
-    /// A member's collect-only run: published, not analysed (no embeddings, no alerts).
-    pub collect_only: bool,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    Locked(#[from] LockError),
+    Session(#[from] SessionError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Embed(#[from] embed::EmbedError),
-    #[error(transparent)]
     Input(#[from] crate::input::InputError),
-    #[error(transparent)]
-    Remote(#[from] RemoteError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
-    #[error("interrupted after collection; what arrived is journaled: run the same command again to resume")]
-    Stopped,
 }
 
-impl From<PipelineError> for RunError {
-    fn from(e: PipelineError) -> Self {
-        match e {
-            PipelineError::Store(e) => RunError::Store(e),
-            PipelineError::Embed(e) => RunError::Embed(e),
-            PipelineError::Stopped => RunError::Stopped,
+impl Classify for RunError {
+    fn failure(&self) -> Failure {
+        match self {
+            RunError::Session(e) => e.failure(),
+            RunError::Store(e) => e.failure(),
+            RunError::Input(e) => e.failure(),
+            RunError::Io { .. } => Failure::Failed,
         }
     }
 }
@@ -97,17 +62,22 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
     move |source| RunError::Io { context, source }
 }
 
-/// Runs (or resumes) collection for `plan`, writes `responses`, then every derived table.
-pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> Result<RunReport, RunError> {
-    let target = open_target(&plan.config, opts.collect_only).await?;
-    let output = target.output.clone();
-    let lock = store::lock::acquire(&output)?;
-    // Build the embedder first: a missing model folder must stop the run before any request.
-    let embedder = Embedder::from_config(&plan.config)?;
-    tracing::info!(embedder = embedder.id(), "embedder ready");
-    let (lexicon, refusal) = crate::features::instruments(plan.config.lexicon.as_deref(), plan.config.refusal)?;
-
-    record_alert_rules(&output, &plan.config.alerts)?;
+/// Runs (or resumes) collection for `plan`, writes `responses`, then every derived table (a
+/// member's collect-only night: publishes what it collected instead).
+pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> Result<Night, RunError> {
+    let cfg = &plan.config;
+    // The instruments first: a missing model folder must stop the run before any request.
+    let kit = match opts.collect_only {
+        true => None,
+        false => Some((Instruments::from_config(cfg)?, cfg.alerts.clone())),
+    };
+    // A member only adds objects: a refused delete is not its problem.
+    let mut session = Session::open(place(cfg, opts.collect_only), kit, !opts.collect_only).await?;
+    if let Some(instruments) = session.instruments() {
+        tracing::info!(embedder = instruments.embedder.id(), "embedder ready");
+    }
+    session.record_rules()?;
+    let output = session.output().clone();
     let run_date = opts.run_date.unwrap_or_else(|| Utc::now().date_naive());
     let (dir, mut state, resumed) = find_or_create_run(&output, &plan, opts.fresh, run_date)?;
     let journal_path = dir.journal_path();
@@ -116,7 +86,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let mut journal = Journal::open(&journal_path).map_err(io(format!("opening {}", journal_path.display())))?;
     let redactor = Redactor::new(plan.config.endpoints.iter().filter_map(|e| e.api_key.as_ref()));
     let plan = Arc::new(plan);
-    let collected = collect::collect(Arc::clone(&plan), done, &mut journal, redactor, progress)
+    let summary = collect::collect(Arc::clone(&plan), done, &mut journal, redactor, progress)
         .await
         .map_err(io(format!("writing the journal {}", journal_path.display())))?;
     drop(journal);
@@ -125,51 +95,44 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let per_endpoint = responses::write_from_journal(&plan, &state.run_id, &journal_path, &responses_path)?;
     let probes_path = crate::plan::probe_table::path(&output, state.run_date, &state.run_id);
     crate::plan::probe_table::write(&probes_path, &state.run_id, &plan.suite.probes)?;
-    let row = collected_row(&plan, &state, &per_endpoint);
-    if opts.collect_only {
-        return publish_member(
-            &target,
-            row,
-            &dir,
-            state,
-            vec![responses_path, probes_path],
-            per_endpoint,
-            collected,
-            resumed,
-        )
-        .await;
-    }
-    if let Some(mirror) = &target.mirror {
-        let settings = crate::trend::TrendSettings::from_alerts(&plan.config.alerts);
-        crate::remote::history::pull(mirror, &output, &row.info(), &embedder.tag(), &settings).await?;
-    }
-    let (_lock, derived) = run_tail(&plan, &output, row, lock, (embedder, lexicon, refusal)).await?;
-    publish(&target, &[vec![responses_path.clone(), probes_path.clone()], derived.tables.clone()].concat()).await?;
+    let mut row = collected_row(&plan, &state, &per_endpoint);
+    let collection = Collection { resumed, summary, per_endpoint };
+    let collected = vec![responses_path, probes_path];
 
+    if opts.collect_only {
+        // A member's night: its `responses`, then its `runs` row (whose presence says the
+        // night is published) under `members/member=<name>/`. A crash before the state is
+        // marked complete resumes and publishes the same files again under the same keys.
+        row.finished_at = Utc::now();
+        let runs_path = crate::plan::runs::write(&output, &row)?;
+        let tables = session.publish([collected, vec![runs_path]].concat()).await?;
+        mark_complete(&dir, &mut state, row.finished_at)?;
+        let origin = Origin::Published(collection);
+        let history = Default::default();
+        return Ok(Night { origin, row, output: session.describe(), tables, derived: None, history });
+    }
+    let (derived, history) = session.derive(row, None, true).await?;
+    let tables = session.publish([collected, derived.tables.clone()].concat()).await?;
     // Only now is the run complete; a crash before this line resumes and rewrites the tables.
     mark_complete(&dir, &mut state, derived.row.finished_at)?;
-
-    Ok(RunReport {
-        run_id: state.run_id,
-        run_date: state.run_date,
-        resumed,
-        collected,
-        per_endpoint,
-        row: derived.row,
-        tables: [vec![responses_path, probes_path], derived.tables]
-            .iter()
-            .flatten()
-            .map(|p| target.published_name(p))
-            .collect(),
-        embedded: derived.embedded,
-        run_metrics: derived.measured.run_metrics,
-        alerts: derived.alerts,
-        trends: derived.trends,
-        comparable_runs: derived.comparable_runs,
-        report: derived.report,
-        output: target.describe(),
-        collect_only: false,
+    let row = derived.row.clone();
+    Ok(Night {
+        origin: Origin::Collected(collection),
+        row,
+        output: session.describe(),
+        tables,
+        derived: Some(derived),
+        history,
     })
+}
+
+/// Where `hivewatch run` writes: the configuration's output, or with `collect_only` its
+/// consortium member's part of it (`members/member=<name>/`, its state apart).
+pub fn place(cfg: &crate::config::Config, collect_only: bool) -> Place<'_> {
+    match cfg.consortium.member.as_deref().filter(|_| collect_only) {
+        Some(m) => Place { role: member_role(m), under: Some(member_dir(m)), ..Place::of(cfg) },
+        None => Place::of(cfg),
+    }
 }
 
 /// Marks a run complete in its state file, then removes its journal: the tables (or the
@@ -183,16 +146,6 @@ fn mark_complete(dir: &RunDir, state: &mut RunState, finished_at: chrono::DateTi
         tracing::warn!("could not remove the finished journal {}: {e}", journal_path.display());
     }
     Ok(())
-}
-
-/// Records the alert rules in the output: what `analyze` and `import` use on it when given no
-/// configuration.
-fn record_alert_rules(output: &Output, rules: &crate::alert::AlertConfig) -> Result<(), RunError> {
-    let bytes = serde_json::to_vec_pretty(rules)
-        .map_err(|e| RunError::Io { context: "recording the alert rules".into(), source: std::io::Error::other(e) })?;
-    let path = output.alert_rules_path();
-    store::write_atomic(&path, |f| std::io::Write::write_all(f, &bytes))
-        .map_err(io(format!("recording the alert rules in {}", path.display())))
 }
 
 /// The unfinished run of this plan and run date to resume (unless `fresh`), else a new one;
@@ -253,121 +206,6 @@ fn collected_row(plan: &Plan, state: &RunState, per_endpoint: &EndpointCounts) -
     }
 }
 
-/// The tail on a blocking thread, holding the lock (returned with the tables): a signal then
-/// reaches `run_interruptible` (which asks the tail to stop at its next stage boundary) instead
-/// of waiting for the end.
-async fn run_tail(
-    plan: &Arc<Plan>,
-    output: &Output,
-    row: RunRow,
-    lock: store::lock::OutputLock,
-    (embedder, lexicon, refusal): (Embedder, Lexicon, crate::features::detector::RefusalDetector),
-) -> Result<(store::lock::OutputLock, Derived), RunError> {
-    let cache =
-        EmbeddingCache::open(&output.embed_cache_dir(), embedder.id()).map_err(io("opening the embedding cache"))?;
-    let plan = Arc::clone(plan);
-    let output = output.clone();
-    let tail = tokio::task::spawn_blocking(move || {
-        let mut cache = cache;
-        let mut tail = Tail {
-            embedder: &embedder,
-            cache: &mut cache,
-            lexicon: &lexicon,
-            refusal: &refusal,
-            alerts: &plan.config.alerts,
-            stamp_finish: true,
-        };
-        let derived = derive_tables(&output, row, &mut tail);
-        (lock, derived)
-    });
-    match tail.await {
-        Ok((lock, derived)) => Ok((lock, derived?)),
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(RunError::Stopped),
-    }
-}
-
-/// Where a run writes: the output folder in place, or an object-store output through its local
-/// mirror; a member's part of either. An object store is checked writable (a small object put
-/// and deleted) before any request is sent.
-pub async fn open_target(config: &crate::config::Config, collect_only: bool) -> Result<Target, RunError> {
-    let target = match (&config.consortium.member, collect_only) {
-        (Some(member), true) => crate::consortium::member_target(config, member),
-        _ => Target::open(config, "", false),
-    }
-    .map_err(RemoteError::as_config)?;
-    if target.remote.is_some() {
-        // A member only adds objects: a refused delete is not its problem.
-        target.check_writable(!collect_only).await?;
-    }
-    Ok(target)
-}
-
-/// Pushes a night's files to an object-store output (the `runs` row last), then forgets what the
-/// mirror no longer needs. Nothing to do for a folder output.
-async fn publish(target: &Target, tables: &[PathBuf]) -> Result<(), RunError> {
-    let Some(mirror) = &target.mirror else { return Ok(()) };
-    let mut files = tables.to_vec();
-    // The pages beside tonight's (before the `runs` row, which goes last). The index is the
-    // mirror's: a fresh mirror lists only the nights it has seen (noted in the README).
-    for page in ["latest.html", "index.html", "index.json"] {
-        let path = target.output.html_dir().join(page);
-        if path.exists() {
-            files.insert(files.len() - 1, path);
-        }
-    }
-    target.push(&files).await?;
-    if let Err(e) = crate::remote::history::forget_pushed(mirror) {
-        tracing::warn!("could not tidy the mirror {}: {e}", mirror.root().display());
-    }
-    tracing::info!(files = files.len(), output = %target.describe(), "published the night");
-    Ok(())
-}
-
-/// A member's collect-only run, once collection is complete: its `responses` and then its
-/// `runs` row (whose presence says the night is published) under `members/member=<name>/`.
-/// A crash before the state is marked complete resumes and publishes the same files again
-/// under the same keys: the member's night is published exactly once.
-#[allow(clippy::too_many_arguments)]
-async fn publish_member(
-    target: &Target,
-    mut row: RunRow,
-    dir: &RunDir,
-    mut state: RunState,
-    collected_tables: Vec<PathBuf>,
-    per_endpoint: EndpointCounts,
-    collected: CollectSummary,
-    resumed: bool,
-) -> Result<RunReport, RunError> {
-    row.finished_at = Utc::now();
-    let runs_path = crate::plan::runs::write(&target.output, &row)?;
-    let tables = [collected_tables, vec![runs_path]].concat();
-    target.push(&tables).await?;
-    if let Some(mirror) = &target.mirror
-        && let Err(e) = crate::remote::history::forget_pushed(mirror)
-    {
-        tracing::warn!("could not tidy the mirror {}: {e}", mirror.root().display());
-    }
-    mark_complete(dir, &mut state, row.finished_at)?;
-    Ok(RunReport {
-        run_id: state.run_id,
-        run_date: state.run_date,
-        resumed,
-        collected,
-        per_endpoint,
-        row,
-        tables: tables.iter().map(|p| target.published_name(p)).collect(),
-        embedded: EmbedStats { embedder_id: String::new(), rows: 0, newly_embedded: 0, path: PathBuf::new() },
-        run_metrics: PathBuf::new(),
-        alerts: Vec::new(),
-        trends: Vec::new(),
-        comparable_runs: 0,
-        report: PathBuf::new(),
-        output: target.describe(),
-        collect_only: true,
-    })
-}
-
 /// A new run's identity: time, plan and a random tag, so two runs started in the same second
 /// stay apart.
 fn new_state(plan: &Plan, run_date: Option<NaiveDate>) -> RunState {
@@ -395,7 +233,7 @@ fn new_state(plan: &Plan, run_date: Option<NaiveDate>) -> RunState {
 /// (it writes every file whole or not at all, and the run is not marked complete, so the same
 /// command resumes it). The caller should give the tail a moment to stop before the process
 /// exits (`cli::main` shuts the runtime down with a timeout).
-pub async fn run_interruptible(plan: Plan, opts: RunOptions) -> Result<RunReport, Interrupted> {
+pub async fn run_interruptible(plan: Plan, opts: RunOptions) -> Result<Night, Interrupted> {
     let mut progress = crate::progress::for_stderr();
     tokio::select! {
         r = run(plan, &opts, progress.as_mut()) => Ok(r?),
@@ -415,6 +253,15 @@ pub enum Interrupted {
     Signal(&'static str),
 }
 
+impl Classify for Interrupted {
+    fn failure(&self) -> Failure {
+        match self {
+            Interrupted::Failed(e) => e.failure(),
+            Interrupted::Signal(_) => Failure::Failed,
+        }
+    }
+}
+
 async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
@@ -430,21 +277,6 @@ async fn shutdown_signal() -> &'static str {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
     }
-}
-
-/// Sends the night's alerts to the configured sinks (textfile, webhook). A sink that fails is
-/// logged, never fatal: the alerts are already in their table and in the exit code.
-pub async fn notify(config: &crate::config::Config, report: &RunReport, duration_s: f64) {
-    let night = crate::alert::sinks::NightSummary {
-        run_id: &report.run_id,
-        run_date: report.run_date,
-        row: &report.row,
-        embedder_id: &report.embedded.embedder_id,
-        run_metrics: &report.run_metrics,
-        alerts: &report.alerts,
-        duration_s,
-    };
-    crate::alert::sinks::notify(config, &night).await;
 }
 
 /// How many of the journal's requests ended ok and failed (the last outcome of each key).

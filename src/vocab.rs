@@ -168,149 +168,253 @@ pub struct MetricInfo {
     pub meaning: &'static str,
 }
 
-const fn metric(name: &'static str, direction: Direction, label: &'static str, meaning: &'static str) -> MetricInfo {
+const fn entry(name: &'static str, direction: Direction, label: &'static str, meaning: &'static str) -> MetricInfo {
     MetricInfo { name, direction, label, meaning }
 }
 
 use Direction::{DownIsBad, Neutral, UpIsBad};
 
+/// Every metric's name, as a constant: code names a metric through these, so a misspelt one
+/// does not compile. [`METRICS`] gives each its direction, label and meaning.
+pub mod metric {
+    /// The name of the spread across models of a per-model rate (`refusal_rate` ->
+    /// `refusal_rate_spread`): a diversity metric of its own.
+    pub fn spread(rate: &str) -> String {
+        format!("{rate}_spread")
+    }
+
+    pub const VENDI_Q1: &str = "vendi_q1";
+    pub const VENDI_Q2: &str = "vendi_q2";
+    pub const VENDI_QINF: &str = "vendi_qinf";
+    pub const MODEL_VENDI_RATIO: &str = "model_vendi_ratio";
+    pub const INTRA_SIMILARITY: &str = "intra_similarity";
+    pub const INTER_SIMILARITY: &str = "inter_similarity";
+    pub const HOMOGENIZATION_INDEX: &str = "homogenization_index";
+    pub const BEHAVIOUR_CLUSTERS: &str = "behaviour_clusters";
+    pub const REFUSAL_RATE: &str = "refusal_rate";
+    pub const REFUSAL_AGREEMENT: &str = "refusal_agreement";
+    pub const REFUSAL_ENTROPY: &str = "refusal_entropy";
+    pub const HEDGING_RATE: &str = "hedging_rate";
+    pub const CONFIDENT_RATE: &str = "confident_rate";
+    pub const SELF_REFERENCE_RATE: &str = "self_reference_rate";
+    pub const DISTINCT_1: &str = "distinct_1";
+    pub const DISTINCT_2: &str = "distinct_2";
+    pub const SHARED_PHRASE_SHARE: &str = "shared_phrase_share";
+    pub const EFFECTIVE_MODELS: &str = "effective_models";
+    pub const EFFECTIVE_MODELS_RATIO: &str = "effective_models_ratio";
+    pub const FAMILIES: &str = "families";
+    pub const FAMILY_HHI: &str = "family_hhi";
+    pub const EFFECTIVE_FAMILIES: &str = "effective_families";
+    pub const MAX_PAIR_SIMILARITY: &str = "max_pair_similarity";
+    pub const RELATED_PAIRS: &str = "related_pairs";
+    pub const REFUSAL_KAPPA: &str = "refusal_kappa";
+    pub const SELF_SIMILARITY: &str = "self_similarity";
+    pub const SIMILARITY_TO_OTHERS: &str = "similarity_to_others";
+    pub const FAMILY_SIZE: &str = "family_size";
+    pub const SIMILARITY: &str = "similarity";
+    pub const EXCESS_SIMILARITY: &str = "excess_similarity";
+    pub const CALIBRATED_SIMILARITY: &str = "calibrated_similarity";
+    pub const ADOPTION_GAIN: &str = "adoption_gain";
+    pub const INJECTION_COMPLIANCE: &str = "injection_compliance";
+    pub const CLAIM_SIMILARITY_GAIN: &str = "claim_similarity_gain";
+    pub const CONTROL_ADOPTION_RATE: &str = "control_adoption_rate";
+    pub const EXPOSED_ADOPTION_RATE: &str = "exposed_adoption_rate";
+    pub const ADOPTION_GAIN_SPREAD: &str = "adoption_gain_spread";
+    pub const EXPOSURE_SIMILARITY_GAIN: &str = "exposure_similarity_gain";
+    pub const EXPOSURE_VENDI_RATIO_CHANGE: &str = "exposure_vendi_ratio_change";
+    pub const MODELS: &str = "models";
+    pub const PROBES: &str = "probes";
+}
+
 /// Every metric of `run_metrics`, with its direction and meaning. Names not listed that end in
 /// `_spread` (the spread across models of a per-model rate) are diversity metrics too: see
 /// [`direction`].
 pub const METRICS: &[MetricInfo] = &[
-    metric("vendi_q1", DownIsBad, "Vendi score (q=1)", "effective number of distinct answers to a probe"),
-    metric(
-        "vendi_q2",
+    entry(metric::VENDI_Q1, DownIsBad, "Vendi score (q=1)", "effective number of distinct answers to a probe"),
+    entry(
+        metric::VENDI_Q2,
         DownIsBad,
         "Vendi score (q=2)",
         "effective number of distinct answers, weighting common ones more",
     ),
-    metric(
-        "vendi_qinf",
+    entry(
+        metric::VENDI_QINF,
         DownIsBad,
         "Vendi score (q=inf)",
         "effective number of distinct answers, set by the most common one",
     ),
-    metric(
-        "model_vendi_ratio",
+    entry(
+        metric::MODEL_VENDI_RATIO,
         DownIsBad,
         "model Vendi ratio",
         "distinct model behaviours over models: 1 all differ, 1/M all alike",
     ),
-    metric("intra_similarity", Neutral, "intra-model similarity", "how alike one model's samples are"),
-    metric("inter_similarity", UpIsBad, "inter-model similarity", "how alike different models' answers are"),
-    metric(
-        "homogenization_index",
+    entry(metric::INTRA_SIMILARITY, Neutral, "intra-model similarity", "how alike one model's samples are"),
+    entry(metric::INTER_SIMILARITY, UpIsBad, "inter-model similarity", "how alike different models' answers are"),
+    entry(
+        metric::HOMOGENIZATION_INDEX,
         UpIsBad,
         "homogenization index",
         "inter / intra similarity: near 1 when models are as alike as resamples of one",
     ),
-    metric("behaviour_clusters", DownIsBad, "behaviour clusters", "groups of models answering a probe alike"),
-    metric("refusal_rate", Neutral, "refusal rate", "share of models refusing"),
-    metric("refusal_agreement", UpIsBad, "refusal agreement", "share of model pairs that agree on refusing"),
-    metric("refusal_entropy", DownIsBad, "refusal entropy", "bits of disagreement on refusing"),
-    metric("hedging_rate", Neutral, "hedging rate", "share of answers that hedge or acknowledge uncertainty"),
-    metric("confident_rate", Neutral, "confident rate", "share of answers with confident assertions"),
-    metric("self_reference_rate", Neutral, "self-reference rate", "share of answers that refer to themselves as an AI"),
-    metric("distinct_1", DownIsBad, "distinct-1", "distinct words over all words of a probe's answers"),
-    metric("distinct_2", DownIsBad, "distinct-2", "distinct word pairs over all word pairs"),
-    metric("shared_phrase_share", UpIsBad, "shared-phrase share", "share of words inside a phrase most models used"),
-    metric(
-        "effective_models",
+    entry(metric::BEHAVIOUR_CLUSTERS, DownIsBad, "behaviour clusters", "groups of models answering a probe alike"),
+    entry(metric::REFUSAL_RATE, Neutral, "refusal rate", "share of models refusing"),
+    entry(metric::REFUSAL_AGREEMENT, UpIsBad, "refusal agreement", "share of model pairs that agree on refusing"),
+    entry(metric::REFUSAL_ENTROPY, DownIsBad, "refusal entropy", "bits of disagreement on refusing"),
+    entry(metric::HEDGING_RATE, Neutral, "hedging rate", "share of answers that hedge or acknowledge uncertainty"),
+    entry(metric::CONFIDENT_RATE, Neutral, "confident rate", "share of answers with confident assertions"),
+    entry(
+        metric::SELF_REFERENCE_RATE,
+        Neutral,
+        "self-reference rate",
+        "share of answers that refer to themselves as an AI",
+    ),
+    entry(metric::DISTINCT_1, DownIsBad, "distinct-1", "distinct words over all words of a probe's answers"),
+    entry(metric::DISTINCT_2, DownIsBad, "distinct-2", "distinct word pairs over all word pairs"),
+    entry(
+        metric::SHARED_PHRASE_SHARE,
+        UpIsBad,
+        "shared-phrase share",
+        "share of words inside a phrase most models used",
+    ),
+    entry(
+        metric::EFFECTIVE_MODELS,
         DownIsBad,
         "effective number of models",
         "how many distinct models there effectively are (Vendi of the model similarity matrix)",
     ),
-    metric("effective_models_ratio", DownIsBad, "effective models ratio", "effective number of models over models"),
-    metric(
-        "families",
+    entry(
+        metric::EFFECTIVE_MODELS_RATIO,
+        DownIsBad,
+        "effective models ratio",
+        "effective number of models over models",
+    ),
+    entry(
+        metric::FAMILIES,
         DownIsBad,
         "behaviour families",
         "number of behaviour families (calibrated similarity, cut against the null; from 12 models)",
     ),
-    metric(
-        "family_hhi",
+    entry(
+        metric::FAMILY_HHI,
         UpIsBad,
         "family concentration (HHI)",
         "Herfindahl-Hirschman index of family sizes: 1 when one family holds every model",
     ),
-    metric("effective_families", DownIsBad, "effective families", "1 / HHI"),
-    metric("max_pair_similarity", UpIsBad, "closest pair similarity", "the similarity of the most alike model pair"),
-    metric(
-        "related_pairs",
+    entry(metric::EFFECTIVE_FAMILIES, DownIsBad, "effective families", "1 / HHI"),
+    entry(
+        metric::MAX_PAIR_SIMILARITY,
+        UpIsBad,
+        "closest pair similarity",
+        "the similarity of the most alike model pair",
+    ),
+    entry(
+        metric::RELATED_PAIRS,
         UpIsBad,
         "related pairs",
         "model pairs significantly more alike than the ecosystem's background (calibrated, q <= 0.05)",
     ),
-    metric("refusal_kappa", UpIsBad, "refusal agreement (kappa)", "Fleiss' kappa of models refusing the same probes"),
-    metric("self_similarity", Neutral, "self-similarity", "how alike a model's samples are"),
-    metric("similarity_to_others", Neutral, "similarity to others", "a model's mean similarity to every other model"),
-    metric("family_size", Neutral, "family size", "models in a model's behaviour family (calibrated, from 12 models)"),
+    entry(
+        metric::REFUSAL_KAPPA,
+        UpIsBad,
+        "refusal agreement (kappa)",
+        "Fleiss' kappa of models refusing the same probes",
+    ),
+    entry(metric::SELF_SIMILARITY, Neutral, "self-similarity", "how alike a model's samples are"),
+    entry(
+        metric::SIMILARITY_TO_OTHERS,
+        Neutral,
+        "similarity to others",
+        "a model's mean similarity to every other model",
+    ),
+    entry(
+        metric::FAMILY_SIZE,
+        Neutral,
+        "family size",
+        "models in a model's behaviour family (calibrated, from 12 models)",
+    ),
     // Pair-only metrics: [`direction`] makes every `pair:` metric converge upward.
-    metric("similarity", Neutral, "pair similarity", "mean cosine between two models' answers"),
-    metric(
-        "excess_similarity",
+    entry(metric::SIMILARITY, Neutral, "pair similarity", "mean cosine between two models' answers"),
+    entry(
+        metric::EXCESS_SIMILARITY,
         Neutral,
         "pair excess similarity",
         "a pair's similarity less the night's mean pair similarity",
     ),
-    metric(
-        "calibrated_similarity",
+    entry(
+        metric::CALIBRATED_SIMILARITY,
         Neutral,
         "pair calibrated similarity",
         "how much closer two models are than the probes and their closeness to everyone predict",
     ),
     // Contagion (paired probes): see metrics::contagion.
-    metric(
-        "adoption_gain",
+    entry(
+        metric::ADOPTION_GAIN,
         UpIsBad,
         "adoption under exposure",
         "share of answers taking up a feed's claim after reading it, less the share without it",
     ),
-    metric(
-        "injection_compliance",
+    entry(
+        metric::INJECTION_COMPLIANCE,
         UpIsBad,
         "injection compliance",
         "share of answers carrying out an instruction addressed to agents inside a post",
     ),
-    metric(
-        "claim_similarity_gain",
+    entry(
+        metric::CLAIM_SIMILARITY_GAIN,
         UpIsBad,
         "moved toward the claim",
         "similarity of answers to a feed's claim after reading it, less that of answers given cold",
     ),
-    metric(
-        "control_adoption_rate",
+    entry(
+        metric::CONTROL_ADOPTION_RATE,
         Neutral,
         "adoption asked cold",
         "share of a model's answers to paired probes, asked without the feed, that take up its claim",
     ),
-    metric(
-        "exposed_adoption_rate",
+    entry(
+        metric::EXPOSED_ADOPTION_RATE,
         Neutral,
         "adoption after a feed",
         "share of a model's answers to paired probes, asked after the feed, that take up its claim",
     ),
-    metric("adoption_gain_spread", Neutral, "adoption spread", "how much models differ in adoption under exposure"),
-    metric(
-        "exposure_similarity_gain",
+    entry(
+        metric::ADOPTION_GAIN_SPREAD,
+        Neutral,
+        "adoption spread",
+        "how much models differ in adoption under exposure",
+    ),
+    entry(
+        metric::EXPOSURE_SIMILARITY_GAIN,
         UpIsBad,
         "convergence under exposure",
         "inter-model similarity of answers after a shared feed, less that of the same questions asked cold",
     ),
-    metric(
-        "exposure_vendi_ratio_change",
+    entry(
+        metric::EXPOSURE_VENDI_RATIO_CHANGE,
         DownIsBad,
         "Vendi ratio under exposure",
         "model Vendi ratio after a shared feed, less that of the same questions asked cold",
     ),
-    metric("models", Neutral, "models", "models in the run"),
-    metric("probes", Neutral, "probes", "probes in the run"),
+    entry(metric::MODELS, Neutral, "models", "models in the run"),
+    entry(metric::PROBES, Neutral, "probes", "probes in the run"),
 ];
 
 /// The catalogue entry of a metric name (a `_spread` metric borrows its rate's label).
 pub fn info(name: &str) -> Option<&'static MetricInfo> {
     METRICS.iter().find(|m| m.name == name)
+}
+
+/// The catalogued per-model rate whose spread across models `name` is (`refusal_rate_spread`
+/// -> `refusal_rate`), if it is one.
+pub fn spread_of(name: &str) -> Option<&'static MetricInfo> {
+    info(name.strip_suffix("_spread")?)
+}
+
+/// Whether `name` is a metric this version measures: catalogued, or the spread of a catalogued
+/// rate. Configuration naming any other is refused.
+pub fn is_known_metric(name: &str) -> bool {
+    info(name).is_some() || spread_of(name).is_some()
 }
 
 /// The direction of a metric at a scope: pairs converge upward, a model's own figures are
@@ -321,7 +425,7 @@ pub fn direction(scope: &Scope, metric: &str) -> Direction {
         Scope::Model(_) => Neutral,
         Scope::Overall | Scope::Category(_) => match info(metric) {
             Some(m) => m.direction,
-            None if metric.ends_with("_spread") => DownIsBad,
+            None if spread_of(metric).is_some() => DownIsBad,
             None => Neutral,
         },
     }

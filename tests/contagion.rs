@@ -233,6 +233,17 @@ fn a_model_turning_susceptible_is_measured_and_alerted_and_exposed_answers_mix_w
     assert_eq!((sides[0][0].is_null(), sides[0][1].as_i64()), (true, Some(12)));
     assert_eq!((sides[1][0].as_str(), sides[1][1].as_i64()), (Some("control"), Some(42)));
     assert_eq!((sides[2][0].as_str(), sides[2][1].as_i64()), (Some("exposed"), Some(42)));
+
+    // Every metric the measure stage emitted is in the catalogue (its direction decides whether
+    // a rule may watch it; an uncatalogued one would be descriptive by accident).
+    let names = duckdb(
+        out,
+        "SELECT DISTINCT metric FROM read_parquet('{out}/run_metrics/*/*.parquet', hive_partitioning=true) ORDER BY 1",
+    );
+    assert!(names.len() > 30, "{names:?}");
+    for name in names.iter().map(|r| r[0].as_str().unwrap()) {
+        assert!(hivewatch::vocab::is_known_metric(name), "`{name}` is emitted but not in vocab::METRICS");
+    }
 }
 
 /// Five of the six models turn susceptible on night 4, so after a feed they repeat the same

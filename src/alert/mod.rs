@@ -21,7 +21,9 @@ pub use crate::config::alerts::{
     AlertConfig, ConcentrationRule, ContagionRule, DropRule, FloorRule, PairRule, RefusalRule, ShiftRule, TrendRule,
     UndeclaredRule,
 };
+pub use crate::config::alerts::{RULES, RuleInfo, RuleScope, rule};
 use crate::lineage::{LineageRow, Verdict};
+use crate::vocab::metric;
 
 /// How bad an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -110,7 +112,14 @@ pub fn panel_change(change: &PanelChange) -> Alert {
         format!("ecosystem trends are judged on the {} models present tonight and in every baseline run", change.judged)
     };
     let message = format!("the panel changed: {}; {judged}", change.words());
-    night_alert(Severity::Info, "panel_change", "models", change.tonight as f64, change.before as f64, message)
+    night_alert(
+        Severity::Info,
+        rule::PANEL_CHANGE,
+        metric::MODELS,
+        change.tonight as f64,
+        change.before as f64,
+        message,
+    )
 }
 
 /// Evaluates the rules on tonight's trend rows and sets each row's status (alert for a critical
@@ -122,16 +131,23 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
             coverage * 100.0,
             config.min_coverage * 100.0
         );
-        return vec![night_alert(Severity::Critical, "coverage", "coverage", coverage, config.min_coverage, message)];
+        return vec![night_alert(
+            Severity::Critical,
+            rule::COVERAGE,
+            "coverage",
+            coverage,
+            config.min_coverage,
+            message,
+        )];
     }
     let mut out = Vec::new();
     if rows.iter().any(|r| r.instrument_change) {
         let message = "the suite, the sampling or the embedder changed: a new baseline starts tonight".into();
-        out.push(night_alert(Severity::Info, "instrument_change", "", 0.0, 0.0, message));
+        out.push(night_alert(Severity::Info, rule::INSTRUMENT_CHANGE, "", 0.0, 0.0, message));
     }
     let spread_fell = rows
         .iter()
-        .find(|r| r.scope.is_overall() && r.metric == "refusal_rate_spread")
+        .find(|r| r.scope.is_overall() && r.metric == metric::spread(metric::REFUSAL_RATE))
         .and_then(|r| r.delta)
         .is_some_and(|d| d < 0.0);
     for row in rows.iter_mut() {
@@ -199,7 +215,7 @@ pub fn undeclared(
         let Scope::Pair(a, b) = &scope else { unreachable!("a pair scope") };
         out.push(Alert {
             severity: level.0,
-            rule: "undeclared".into(),
+            rule: rule::UNDECLARED.into(),
             scope: scope.clone(),
             metric: "q_value".into(),
             value: q,
@@ -219,19 +235,19 @@ pub fn undeclared(
 
 /// The enabled rules that fire on one trend row.
 fn fired_rules(row: &TrendRow, config: &AlertConfig, spread_fell: bool) -> Vec<(&'static str, Fired)> {
-    let on = |enabled: bool, rule: &dyn Fn() -> Option<Fired>| if enabled { rule() } else { None };
+    let on = |enabled: bool, judge: &dyn Fn() -> Option<Fired>| if enabled { judge() } else { None };
     [
-        ("drop", on(config.drop.enabled, &|| drop_rule(&config.drop, row))),
-        ("trend", on(config.trend.enabled, &|| trend_rule(&config.trend, row))),
-        ("floor", on(config.floor.enabled, &|| floor_rule(&config.floor, row))),
-        ("shift", on(config.shift.enabled, &|| shift_rule(&config.shift, row))),
-        ("pair", on(config.pair.enabled, &|| pair_rule(&config.pair, row))),
-        ("concentration", on(config.concentration.enabled, &|| concentration_rule(&config.concentration, row))),
-        ("refusal", on(config.refusal.enabled, &|| refusal_rule(&config.refusal, row, spread_fell))),
-        ("contagion", on(config.contagion.enabled, &|| contagion_rule(&config.contagion, row))),
+        (rule::DROP, on(config.drop.enabled, &|| drop_rule(&config.drop, row))),
+        (rule::TREND, on(config.trend.enabled, &|| trend_rule(&config.trend, row))),
+        (rule::FLOOR, on(config.floor.enabled, &|| floor_rule(&config.floor, row))),
+        (rule::SHIFT, on(config.shift.enabled, &|| shift_rule(&config.shift, row))),
+        (rule::PAIR, on(config.pair.enabled, &|| pair_rule(&config.pair, row))),
+        (rule::CONCENTRATION, on(config.concentration.enabled, &|| concentration_rule(&config.concentration, row))),
+        (rule::REFUSAL, on(config.refusal.enabled, &|| refusal_rule(&config.refusal, row, spread_fell))),
+        (rule::CONTAGION, on(config.contagion.enabled, &|| contagion_rule(&config.contagion, row))),
     ]
     .into_iter()
-    .filter_map(|(rule, fired)| Some((rule, fired?)))
+    .filter_map(|(name, fired)| Some((name, fired?)))
     .collect()
 }
 
@@ -350,7 +366,7 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
 fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
     let (mk, delta, base) = (row.mann_kendall?, row.delta?, row.baseline?);
     let Scope::Pair(a, b) = &row.scope else { return None };
-    if row.metric != "excess_similarity" || row.trend_n < rule.min_runs {
+    if row.metric != metric::EXCESS_SIMILARITY || row.trend_n < rule.min_runs {
         return None;
     }
     if mk.p >= rule.p || mk.slope <= 0.0 || !beyond_interval(row, base) {
@@ -369,7 +385,7 @@ fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
 
 fn concentration_rule(rule: &ConcentrationRule, row: &TrendRow) -> Option<Fired> {
     let (pct, base) = (row.pct_change?, row.baseline?);
-    if !row.scope.is_overall() || row.metric != "family_hhi" {
+    if !row.scope.is_overall() || row.metric != metric::FAMILY_HHI {
         return None;
     }
     fired(
@@ -385,7 +401,7 @@ fn concentration_rule(rule: &ConcentrationRule, row: &TrendRow) -> Option<Fired>
 
 fn refusal_rule(rule: &RefusalRule, row: &TrendRow, spread_fell: bool) -> Option<Fired> {
     let delta = row.delta?;
-    if !row.scope.is_overall() || row.metric != "refusal_agreement" || !spread_fell {
+    if !row.scope.is_overall() || row.metric != metric::REFUSAL_AGREEMENT || !spread_fell {
         return None;
     }
     fired(
@@ -404,11 +420,11 @@ fn refusal_rule(rule: &RefusalRule, row: &TrendRow, spread_fell: bool) -> Option
 fn contagion_rule(rule: &ContagionRule, row: &TrendRow) -> Option<Fired> {
     let (delta, base) = (row.delta?, row.baseline?);
     match (&row.scope, row.metric.as_str()) {
-        (Scope::Model(model), metric @ ("adoption_gain" | "injection_compliance")) => {
+        (Scope::Model(model), name @ (metric::ADOPTION_GAIN | metric::INJECTION_COMPLIANCE)) => {
             if !row.ci.is_none_or(|(lo, _)| lo > base) {
                 return None;
             }
-            let (what, warn, critical) = if metric == "adoption_gain" {
+            let (what, warn, critical) = if name == metric::ADOPTION_GAIN {
                 ("takes up what a feed broadcasts", rule.warn_pts, rule.critical_pts)
             } else {
                 (
@@ -420,14 +436,14 @@ fn contagion_rule(rule: &ContagionRule, row: &TrendRow) -> Option<Fired> {
             fired(
                 level(delta, warn, critical)?,
                 format!(
-                    "{model} {what} more than before: {metric} {}{}, up {delta:.2} on its baseline of {}",
+                    "{model} {what} more than before: {name} {}{}, up {delta:.2} on its baseline of {}",
                     fmt(row.value),
                     interval(row),
                     fmt(base)
                 ),
             )
         }
-        (Scope::Overall, "exposure_similarity_gain") if beyond_interval(row, base) => fired(
+        (Scope::Overall, metric::EXPOSURE_SIMILARITY_GAIN) if beyond_interval(row, base) => fired(
             level(delta, rule.warn_similarity, rule.critical_similarity)?,
             format!(
                 "convergence under exposure: after a shared feed the models' answers are more alike than asked cold by {}, up {delta:.3} on its baseline{}",

@@ -9,11 +9,15 @@ use serde_json::json;
 
 use super::{Alert, Severity};
 use crate::metrics::aggregate::RunMetric;
+use crate::net::retry::{RetryPolicy, with_retries};
 use crate::secrets::{Redactor, SecretKey};
 
 /// Attempts of a webhook POST (the first and the retries).
 pub const WEBHOOK_ATTEMPTS: u32 = 3;
+/// One attempt's limit.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every attempt and wait together.
+pub const WEBHOOK_BUDGET: Duration = Duration::from_secs(25);
 
 /// The Slack-compatible message for a run's alerts.
 pub fn webhook_payload(run_id: &str, run_date: chrono::NaiveDate, alerts: &[Alert]) -> serde_json::Value {
@@ -41,65 +45,50 @@ pub fn webhook_payload(run_id: &str, run_date: chrono::NaiveDate, alerts: &[Aler
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     /// The status and the start of the reply (Slack says `no_service`, `invalid_payload`, ...).
-    #[error("the webhook answered HTTP {0} after {WEBHOOK_ATTEMPTS} attempts: {1}")]
-    Status(u16, String),
+    #[error("the webhook answered HTTP {status} after {attempts} attempt(s): {said}")]
+    Status { status: u16, attempts: u32, said: String },
     /// Why no reply came: the whole cause chain ("connection refused", "timed out", a TLS
     /// error), with the URL scrubbed from it.
-    #[error("the webhook could not be reached after {WEBHOOK_ATTEMPTS} attempts: {0}")]
-    Transport(String),
+    #[error("the webhook could not be reached after {attempts} attempt(s): {said}")]
+    Transport { attempts: u32, said: String },
 }
 
-/// A transport error with every cause, the URL (a secret) scrubbed wherever it appears.
-fn cause_chain(e: reqwest::Error, redactor: &Redactor) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let c = cause.to_string();
-        if !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
-        }
-        source = cause.source();
-    }
-    redactor.redact(&text)
-}
-
-/// POSTs `payload` to the webhook, retrying transport errors, 429 and 5xx with a short backoff.
-/// No redirect is followed: it would send the alerts elsewhere, and the `Referer` a redirect
-/// carries would be the URL itself, which is the secret.
+/// POSTs `payload` to the webhook through the one retry layer (transport errors, 429 and 5xx
+/// are retried, with `Retry-After` honoured, within [`WEBHOOK_BUDGET`]: a hanging receiver
+/// cannot hold a night's end, or a SIGTERM, for long). No redirect is followed: it would send
+/// the alerts elsewhere, and the `Referer` a redirect carries would be the URL itself, which is
+/// the secret.
 pub async fn post_webhook(url: &SecretKey, payload: &serde_json::Value) -> Result<(), WebhookError> {
+    use crate::net::client::{read_reply, transport_error};
     let redactor = Redactor::new([url]);
-    let client = reqwest::Client::builder()
-        .timeout(WEBHOOK_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .referer(false)
-        .build()
-        .map_err(|e| WebhookError::Transport(cause_chain(e, &redactor)))?;
-    let mut last = WebhookError::Transport("no attempt".into());
-    for attempt in 0..WEBHOOK_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+    let client = crate::net::client::no_redirect_client(WEBHOOK_TIMEOUT)
+        .map_err(|e| WebhookError::Transport { attempts: 0, said: redactor.redact(&e.to_string()) })?;
+    let body = serde_json::to_vec(payload).expect("a JSON value serialises");
+    let policy = RetryPolicy::new(WEBHOOK_ATTEMPTS - 1, WEBHOOK_BUDGET);
+    let retried = with_retries(&policy, |_| {
+        let (client, body, redactor) = (&client, &body, &redactor);
+        async move {
+            let reply = client
+                .post(url.expose())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .map_err(|e| transport_error(e.without_url()))?;
+            read_reply(reply, 64 * 1024, redactor).await.map(|_| ())
         }
-        match client.post(url.expose()).json(payload).send().await {
-            Ok(reply) if reply.status().is_success() => return Ok(()),
-            Ok(reply) => {
-                let status = reply.status();
-                let body = tokio::time::timeout(WEBHOOK_TIMEOUT, reply.bytes()).await.ok().and_then(Result::ok);
-                let text =
-                    body.map(|b| String::from_utf8_lossy(&b[..b.len().min(4096)]).into_owned()).unwrap_or_default();
-                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                let said = redactor.redact_capped(&text, 200).0;
-                last =
-                    WebhookError::Status(status.as_u16(), if said.is_empty() { "no reply body".into() } else { said });
-                if !(status.is_server_error() || status.as_u16() == 429) {
-                    break;
-                }
-            }
-            Err(e) => last = WebhookError::Transport(cause_chain(e, &redactor)),
+    })
+    .await;
+    let Err(e) = retried.result else { return Ok(()) };
+    let attempts = retried.attempts;
+    let said = redactor.redact_capped(&e.message, 300).0;
+    Err(match e.http_status {
+        Some(status) => {
+            let said = said.strip_prefix(&format!("HTTP {status}: ")).unwrap_or(&said).trim().to_owned();
+            WebhookError::Status { status, attempts, said: if said.is_empty() { "no reply body".into() } else { said } }
         }
-    }
-    Err(last)
+        None => WebhookError::Transport { attempts, said },
+    })
 }
 
 /// The Prometheus text exposition of a run: last success, duration, coverage, the overall

@@ -1,10 +1,115 @@
 //! `[alerts]` of the configuration: windows, the coverage guard, the sinks, and one table per
 //! rule with its warning and critical levels. The rules themselves are in `crate::alert`.
 
+use crate::vocab::metric;
 use serde::{Deserialize, Serialize};
 
 fn list(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// What an alert rule is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleScope {
+    /// The night as a whole: whether it can be judged, and what changed in the instrument.
+    Night,
+    /// The ecosystem's diversity as a whole.
+    Ecosystem,
+    /// One model pair.
+    Pair,
+    /// One model (or, for contagion, the ecosystem under exposure too).
+    Model,
+}
+
+/// One alert rule, as people meet it: its name in `[alerts]`, in the `alerts` table and in
+/// messages, what it watches and from which night it can judge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuleInfo {
+    pub name: &'static str,
+    pub scope: RuleScope,
+    /// Whether `[alerts.<name>]` configures it (the night rules are always on).
+    pub configurable: bool,
+    /// One line for the README and the report.
+    pub meaning: &'static str,
+}
+
+/// Every rule's name, as a constant: code names a rule through these.
+pub mod rule {
+    pub const COVERAGE: &str = "coverage";
+    pub const MEMBERS: &str = "members";
+    pub const INSTRUMENT_CHANGE: &str = "instrument_change";
+    pub const PANEL_CHANGE: &str = "panel_change";
+    pub const DROP: &str = "drop";
+    pub const TREND: &str = "trend";
+    pub const FLOOR: &str = "floor";
+    pub const SHIFT: &str = "shift";
+    pub const PAIR: &str = "pair";
+    pub const CONCENTRATION: &str = "concentration";
+    pub const REFUSAL: &str = "refusal";
+    pub const UNDECLARED: &str = "undeclared";
+    pub const CONTAGION: &str = "contagion";
+}
+
+const fn rule_info(name: &'static str, scope: RuleScope, configurable: bool, meaning: &'static str) -> RuleInfo {
+    RuleInfo { name, scope, configurable, meaning }
+}
+
+/// Every alert rule, once: the judge, the command line's rule line, the configuration's checks
+/// and the README's table (checked by a test) all read this list.
+pub const RULES: &[RuleInfo] = &[
+    rule_info(rule::COVERAGE, RuleScope::Night, false, "too few requests succeeded: diversity is not judged tonight"),
+    rule_info(
+        rule::MEMBERS,
+        RuleScope::Night,
+        false,
+        "a consortium member did not publish: diversity is not judged tonight",
+    ),
+    rule_info(
+        rule::INSTRUMENT_CHANGE,
+        RuleScope::Night,
+        false,
+        "suite, sampling or embedder changed: a new baseline starts (info)",
+    ),
+    rule_info(rule::PANEL_CHANGE, RuleScope::Night, false, "the set of models changed, said in words (info)"),
+    rule_info(
+        rule::DROP,
+        RuleScope::Ecosystem,
+        true,
+        "a diversity metric fell against its baseline, beyond tonight's interval",
+    ),
+    rule_info(
+        rule::TREND,
+        RuleScope::Ecosystem,
+        true,
+        "a significant monotonic trend toward convergence (Mann-Kendall)",
+    ),
+    rule_info(rule::FLOOR, RuleScope::Ecosystem, true, "a diversity metric under an absolute floor"),
+    rule_info(rule::SHIFT, RuleScope::Ecosystem, true, "a sudden sustained shift toward convergence (CUSUM)"),
+    rule_info(rule::PAIR, RuleScope::Pair, true, "a model pair converging apart from the rest"),
+    rule_info(rule::CONCENTRATION, RuleScope::Ecosystem, true, "one behaviour family taking over (family HHI up)"),
+    rule_info(
+        rule::REFUSAL,
+        RuleScope::Ecosystem,
+        true,
+        "models agreeing more on what they refuse while their refusal rates draw together",
+    ),
+    rule_info(
+        rule::UNDECLARED,
+        RuleScope::Pair,
+        true,
+        "two models far more alike than the background, with no declared relation",
+    ),
+    rule_info(
+        rule::CONTAGION,
+        RuleScope::Model,
+        true,
+        "a model taking up what a feed broadcasts, or the models converging under exposure",
+    ),
+];
+
+/// The registry's entry of a rule name.
+pub fn rule_info_of(name: &str) -> Option<&'static RuleInfo> {
+    RULES.iter().find(|r| r.name == name)
 }
 
 /// `[alerts]`: windows, the coverage guard, the sinks and one table per rule.
@@ -68,7 +173,7 @@ impl Default for DropRule {
     fn default() -> Self {
         DropRule {
             enabled: true,
-            metrics: list(&["model_vendi_ratio", "effective_models"]),
+            metrics: list(&[metric::MODEL_VENDI_RATIO, metric::EFFECTIVE_MODELS]),
             warn_pct: 10.0,
             critical_pct: 25.0,
         }
@@ -92,7 +197,7 @@ impl Default for TrendRule {
     fn default() -> Self {
         TrendRule {
             enabled: true,
-            metrics: list(&["model_vendi_ratio", "effective_models", "homogenization_index"]),
+            metrics: list(&[metric::MODEL_VENDI_RATIO, metric::EFFECTIVE_MODELS, metric::HOMOGENIZATION_INDEX]),
             warn_p: 0.01,
             critical_p: 0.001,
             min_runs: 8,
@@ -113,7 +218,7 @@ pub struct FloorRule {
 
 impl Default for FloorRule {
     fn default() -> Self {
-        FloorRule { enabled: true, metric: "effective_models".into(), warn: 2.0, critical: 1.5 }
+        FloorRule { enabled: true, metric: metric::EFFECTIVE_MODELS.into(), warn: 2.0, critical: 1.5 }
     }
 }
 
@@ -132,7 +237,7 @@ impl Default for ShiftRule {
     fn default() -> Self {
         ShiftRule {
             enabled: true,
-            metrics: list(&["model_vendi_ratio", "effective_models", "homogenization_index"]),
+            metrics: list(&[metric::MODEL_VENDI_RATIO, metric::EFFECTIVE_MODELS, metric::HOMOGENIZATION_INDEX]),
             warn: 6.0,
             critical: 12.0,
         }
@@ -249,6 +354,22 @@ impl Default for ContagionRule {
 }
 
 impl AlertConfig {
+    /// Whether a configurable rule is on (`None`: a rule that is always on, or no rule).
+    pub fn enabled(&self, rule: &str) -> Option<bool> {
+        Some(match rule {
+            rule::DROP => self.drop.enabled,
+            rule::TREND => self.trend.enabled,
+            rule::FLOOR => self.floor.enabled,
+            rule::SHIFT => self.shift.enabled,
+            rule::PAIR => self.pair.enabled,
+            rule::CONCENTRATION => self.concentration.enabled,
+            rule::REFUSAL => self.refusal.enabled,
+            rule::UNDECLARED => self.undeclared.enabled,
+            rule::CONTAGION => self.contagion.enabled,
+            _ => return None,
+        })
+    }
+
     /// Checks the levels; an error names the key and what to change.
     pub fn validate(&self) -> Result<(), String> {
         let ordered = |name: &str, warn: f64, critical: f64, up: bool| -> Result<(), String> {
@@ -259,15 +380,15 @@ impl AlertConfig {
                 Err(format!("[alerts] {name}: the warning level {warn} must come before the critical level {critical}"))
             }
         };
-        ordered("drop", self.drop.warn_pct, self.drop.critical_pct, true)?;
+        ordered(rule::DROP, self.drop.warn_pct, self.drop.critical_pct, true)?;
         ordered("trend (p-values)", self.trend.warn_p, self.trend.critical_p, false)?;
-        ordered("floor", self.floor.warn, self.floor.critical, false)?;
-        ordered("shift", self.shift.warn, self.shift.critical, true)?;
-        ordered("pair", self.pair.warn_delta, self.pair.critical_delta, true)?;
-        ordered("concentration", self.concentration.warn_pct, self.concentration.critical_pct, true)?;
-        ordered("refusal", self.refusal.warn_pts, self.refusal.critical_pts, true)?;
+        ordered(rule::FLOOR, self.floor.warn, self.floor.critical, false)?;
+        ordered(rule::SHIFT, self.shift.warn, self.shift.critical, true)?;
+        ordered(rule::PAIR, self.pair.warn_delta, self.pair.critical_delta, true)?;
+        ordered(rule::CONCENTRATION, self.concentration.warn_pct, self.concentration.critical_pct, true)?;
+        ordered(rule::REFUSAL, self.refusal.warn_pts, self.refusal.critical_pts, true)?;
         ordered("undeclared (q-values)", self.undeclared.warn_q, self.undeclared.critical_q, false)?;
-        ordered("contagion", self.contagion.warn_pts, self.contagion.critical_pts, true)?;
+        ordered(rule::CONTAGION, self.contagion.warn_pts, self.contagion.critical_pts, true)?;
         ordered("contagion (injection)", self.contagion.warn_injection, self.contagion.critical_injection, true)?;
         ordered("contagion (similarity)", self.contagion.warn_similarity, self.contagion.critical_similarity, true)?;
         if !(0.0..=LINEAGE_FDR).contains(&self.undeclared.warn_q) {
@@ -282,12 +403,18 @@ impl AlertConfig {
         if self.baseline_runs < 3 || self.trend_runs < 3 {
             return Err("[alerts] baseline_runs and trend_runs must be at least 3".into());
         }
-        let checked = [("drop", &self.drop.metrics), ("trend", &self.trend.metrics), ("shift", &self.shift.metrics)];
+        let checked =
+            [(rule::DROP, &self.drop.metrics), (rule::TREND, &self.trend.metrics), (rule::SHIFT, &self.shift.metrics)];
         let named = checked.iter().flat_map(|(rule, ms)| ms.iter().map(move |m| (*rule, m)));
-        for (rule, m) in named.chain(std::iter::once(("floor", &self.floor.metric))) {
+        for (rule, m) in named.chain(std::iter::once((rule::FLOOR, &self.floor.metric))) {
+            if !crate::vocab::is_known_metric(m) {
+                return Err(format!(
+                    "[alerts] {rule}: `{m}` is not a metric this version measures (README, \"Metrics\", lists them)"
+                ));
+            }
             if !crate::vocab::is_diversity_metric(m) {
                 return Err(format!(
-                    "[alerts] {rule}: `{m}` is not a diversity metric of run_metrics (README lists them)"
+                    "[alerts] {rule}: `{m}` is descriptive, not a diversity metric: no direction of it means convergence (README lists the diversity metrics)"
                 ));
             }
         }
@@ -298,3 +425,50 @@ impl AlertConfig {
 /// The lineage table's false discovery rate (its `undeclared` verdict), which the rule's levels
 /// must not exceed (`crate::metrics::relatedness::FDR`; the configuration names no stage).
 const LINEAGE_FDR: f64 = 0.05;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's rule table and `[alerts]` key table list exactly the registry's rules.
+    #[test]
+    fn the_readme_lists_every_rule_and_no_other() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let table = readme.split("| rule | fires when |").nth(1).expect("the README's rule table");
+        let rows: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with("| `"))
+            .map(|l| l.trim_start_matches("| `").split('`').next().unwrap())
+            .collect();
+        let registry: Vec<&str> = RULES.iter().map(|r| r.name).collect();
+        let mut sorted = (rows.clone(), registry.clone());
+        sorted.0.sort();
+        sorted.1.sort();
+        assert_eq!(sorted.0, sorted.1, "README rule table {rows:?} against the registry {registry:?}");
+        for r in RULES.iter().filter(|r| r.configurable) {
+            assert!(readme.contains(&format!("| `{}` | `{{", r.name)), "[alerts] key table lacks `{}`", r.name);
+            assert!(AlertConfig::default().enabled(r.name).is_some(), "{} has no enabled switch", r.name);
+        }
+        for r in RULES.iter().filter(|r| !r.configurable) {
+            assert_eq!(AlertConfig::default().enabled(r.name), None);
+        }
+    }
+
+    /// An unknown metric name switched its rule off silently; it is refused now.
+    #[test]
+    fn a_misspelt_metric_is_refused_not_ignored() {
+        let mut c = AlertConfig::default();
+        c.drop.metrics.push("effective_model".into());
+        assert!(c.validate().unwrap_err().contains("not a metric this version measures"));
+        let mut c = AlertConfig::default();
+        c.shift.metrics = vec!["refusl_rate_spread".into()];
+        assert!(c.validate().is_err(), "a spread of no catalogued rate is no metric");
+        let mut c = AlertConfig::default();
+        c.trend.metrics = vec!["refusal_rate_spread".into()];
+        c.validate().unwrap();
+        let mut c = AlertConfig::default();
+        c.floor.metric = "refusal_rate".into();
+        assert!(c.validate().unwrap_err().contains("descriptive"));
+    }
+}

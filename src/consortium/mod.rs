@@ -19,7 +19,6 @@
 pub mod table;
 pub mod union;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,15 +26,13 @@ use chrono::{NaiveDate, Utc};
 
 use crate::alert::{Alert, Severity};
 use crate::config::Config;
-use crate::embed::{EmbedStats, Embedder};
-use crate::features::Lexicon;
+use crate::failure::{Classify, Failure};
 use crate::input::InputError;
-use crate::pipeline::{PipelineError, Tail, derive_tables_guarded};
 use crate::plan::runs::{self, RunRow};
 use crate::probes::Suite;
-use crate::remote::{Remote, RemoteError, Target, history, lease};
-use crate::store::{Output, StoreError, lock::LockError};
-use crate::trend::TrendSettings;
+use crate::remote::{Remote, RemoteError, lease};
+use crate::session::{Instruments, Night, Origin, Place, Session, SessionError};
+use crate::store::{Output, StoreError};
 use crate::vocab::Scope;
 use table::{MemberRun, MemberStatus};
 
@@ -92,34 +89,31 @@ pub fn check_run_role(cfg: &Config, collect_only: bool) -> Result<(), InputError
     Ok(())
 }
 
-/// Where a member's `run --collect-only` writes: `members/member=<name>/` of the output (in
-/// place for a folder, through the mirror for a store), its state in its own folder.
-pub fn member_target(cfg: &Config, member: &str) -> Result<Target, RemoteError> {
-    let mut target = Target::open(cfg, &member_role(member), false)?;
-    let state = target.output.state_dir().to_owned();
-    target.output = Output::with_state(target.output.root().join(member_dir(member)), state);
-    Ok(target)
-}
-
 /// How a coordinator's analysis failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsortiumError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
     #[error(transparent)]
     Input(#[from] InputError),
     #[error(transparent)]
     Remote(#[from] RemoteError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Pipeline(#[from] PipelineError),
-    #[error(transparent)]
-    Embed(#[from] crate::embed::EmbedError),
-    #[error(transparent)]
-    Locked(#[from] LockError),
     #[error("{url}: no member published {date} by the deadline (expected {expected}){excluded}")]
     NothingPublished { url: String, date: NaiveDate, expected: String, excluded: String },
-    #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+}
+
+impl Classify for ConsortiumError {
+    fn failure(&self) -> Failure {
+        match self {
+            ConsortiumError::Session(e) => e.failure(),
+            ConsortiumError::Input(e) => e.failure(),
+            ConsortiumError::Remote(e) => e.failure(),
+            ConsortiumError::Store(e) => e.failure(),
+            ConsortiumError::NothingPublished { .. } => Failure::Failed,
+        }
+    }
 }
 
 /// What `hivewatch analyze --date` was asked.
@@ -132,31 +126,21 @@ pub struct AnalyzeOptions {
     pub poll: Duration,
 }
 
-/// What an analysis did.
+/// What an analysis did: the night, and each expected member's part in it.
 #[derive(Debug)]
-pub struct NightReport {
-    pub run_id: String,
-    pub date: NaiveDate,
-    pub output: String,
+pub struct UnionNight {
+    pub night: Night,
     pub members: Vec<MemberRun>,
-    pub row: RunRow,
-    pub embedded: EmbedStats,
-    pub alerts: Vec<Alert>,
-    /// The night's `run_metrics` file (local: the sinks read the overall rows from it).
-    pub run_metrics: PathBuf,
-    /// Files written, relative to the output root.
-    pub tables: Vec<String>,
-    pub history: history::HistoryStats,
 }
 
-impl NightReport {
+impl UnionNight {
     pub fn missing(&self) -> Vec<&str> {
         self.members.iter().filter(|m| m.status != MemberStatus::Published).map(|m| m.member.as_str()).collect()
     }
 }
 
 /// The coordinator's analysis of one night: lease, wait for members, union, tail, publish.
-pub async fn analyze(cfg: &Config, opts: &AnalyzeOptions) -> Result<NightReport, ConsortiumError> {
+pub async fn analyze(cfg: &Config, opts: &AnalyzeOptions) -> Result<UnionNight, ConsortiumError> {
     if cfg.consortium.members.is_empty() {
         return Err(InputError::new(
             &cfg.path,
@@ -168,16 +152,14 @@ pub async fn analyze(cfg: &Config, opts: &AnalyzeOptions) -> Result<NightReport,
     }
     // Everything that can be wrong in the input is found before the store is touched.
     let suite = Suite::load(&cfg.suite_dir)?;
-    let embedder = Embedder::from_config(cfg)?;
-    let (lexicon, refusal) = crate::features::instruments(cfg.lexicon.as_deref(), cfg.refusal)?;
-    let target = Target::open(cfg, ANALYSIS_ROLE, true).map_err(RemoteError::as_config)?;
-    let remote = Arc::clone(target.remote.as_ref().expect("opened with its store"));
-    let _lock = crate::store::lock::acquire(&target.output)?;
-    target.check_writable(true).await?;
+    let kit = (Instruments::from_config(cfg)?, cfg.alerts.clone());
+    let place = Place { role: ANALYSIS_ROLE.into(), with_store: true, ..Place::of(cfg) };
+    let mut session = Session::open(place, Some(kit), true).await?;
+    let remote = Arc::clone(session.remote().expect("opened with its store"));
     let lease =
         lease::acquire(&remote, &lease_key(opts.date), &format!("hivewatch analyze --date {}", opts.date), LEASE_TTL)
             .await?;
-    let result = analyze_held(cfg, opts, &target, &remote, &suite, &embedder, (&lexicon, &refusal), &lease).await;
+    let result = analyze_held(cfg, opts, &mut session, &remote, &suite, &lease).await;
     let released = lease.release().await;
     let report = result?;
     if let Err(e) = released {
@@ -189,7 +171,7 @@ pub async fn analyze(cfg: &Config, opts: &AnalyzeOptions) -> Result<NightReport,
 /// One member's part of the night: its latest published run of `date` (its row, then its
 /// responses), or why it is left out.
 async fn member_night(
-    target: &Target,
+    session: &Session,
     suite: &Suite,
     member: &String,
     run_ids: &[String],
@@ -203,7 +185,8 @@ async fn member_night(
             "the member published more than one run for {date}: the latest, {run_id}, is analysed"
         );
     }
-    let member_output = Output::with_state(target.output.root().join(member_dir(member)), target.output.state_dir());
+    let output = session.output();
+    let member_output = Output::with_state(output.root().join(member_dir(member)), output.state_dir());
     let key =
         |table: &str| format!("{}/{table}/run_date={}/{run_id}.parquet", member_dir(member), date.format("%Y-%m-%d"));
     let excluded = |note: String, row: Option<&RunRow>| MemberRun {
@@ -213,7 +196,7 @@ async fn member_night(
         note: Some(note),
         ..MemberRun::missing(member)
     };
-    fetch(target, &key(runs::TABLE)).await?;
+    session.fetch(&key(runs::TABLE)).await?;
     let row = match runs::read(&member_output, date, &run_id) {
         Ok(r) => r,
         Err(e) => return Ok((excluded(format!("its runs row cannot be read: {e}"), None), None)),
@@ -225,7 +208,7 @@ async fn member_night(
         );
         return Ok((excluded(note, Some(&row)), None));
     }
-    let Some(responses) = fetch(target, &key(crate::collect::responses::TABLE)).await? else {
+    let Some(responses) = session.fetch(&key(crate::collect::responses::TABLE)).await? else {
         return Ok((excluded("its runs row is published but its responses file is not".into(), Some(&row)), None));
     };
     let published = MemberRun {
@@ -243,65 +226,43 @@ async fn member_night(
     Ok((published, Some((union::MemberPart { member: member.clone(), run_id, responses }, row))))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn analyze_held(
     cfg: &Config,
     opts: &AnalyzeOptions,
-    target: &Target,
+    session: &mut Session,
     remote: &Arc<Remote>,
     suite: &Suite,
-    embedder: &Embedder,
-    (lexicon, refusal): (&Lexicon, &crate::features::detector::RefusalDetector),
     lease: &lease::Lease,
-) -> Result<NightReport, ConsortiumError> {
+) -> Result<UnionNight, ConsortiumError> {
     let date = opts.date;
     let started_at = Utc::now();
     let published = wait_for_members(remote, &cfg.consortium.members, date, opts).await?;
 
-    let (rows, parts) = gather_members(cfg, remote, target, suite, &published, date).await?;
+    let (members, parts) = gather_members(cfg, remote, session, suite, &published, date).await?;
 
     let run_id = union_run_id(date);
-    let output = &target.output;
-    let responses_path = crate::collect::responses::path(output, date, &run_id);
+    let output = session.output().clone();
+    let responses_path = crate::collect::responses::path(&output, date, &run_id);
     let member_parts: Vec<union::MemberPart> = parts.iter().map(|(p, _)| p.clone()).collect();
     let union_rows = tokio::task::block_in_place(|| union::write(&responses_path, &run_id, &member_parts))?;
-    let members_path = table::path(output, date, &run_id);
-    table::write(&members_path, &run_id, &rows)?;
-    let probes_path = crate::plan::probe_table::path(output, date, &run_id);
+    let members_path = table::path(&output, date, &run_id);
+    table::write(&members_path, &run_id, &members)?;
+    let probes_path = crate::plan::probe_table::path(&output, date, &run_id);
     crate::plan::probe_table::write(&probes_path, &run_id, &suite.probes)?;
     let row = union_row(&run_id, date, started_at, suite, &parts);
     tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
 
-    let settings = TrendSettings::from_alerts(&cfg.alerts);
-    let history = match &target.mirror {
-        Some(m) => history::pull(m, output, &row.info(), &embedder.tag(), &settings).await?,
-        None => history::HistoryStats::default(),
-    };
-
-    let guard = members_guard(&rows, date);
-    let mut cache = crate::embed::cache::EmbeddingCache::open(&output.embed_cache_dir(), embedder.id())
-        .map_err(|source| ConsortiumError::Io { context: "opening the embedding cache".into(), source })?;
-    let derived = tokio::task::block_in_place(|| {
-        let mut tail = Tail { embedder, cache: &mut cache, lexicon, refusal, alerts: &cfg.alerts, stamp_finish: true };
-        derive_tables_guarded(output, row, &mut tail, guard)
-    })?;
+    let guard = members_guard(&members, date);
+    let (derived, history) = session.derive(row, guard, true).await?;
     if lease.lost() {
         return Err(lease.lost_error().into());
     }
-
-    let tables = publish(target, vec![responses_path, probes_path, members_path], &derived.tables).await?;
-    Ok(NightReport {
-        run_id,
-        date,
-        output: target.describe(),
-        members: rows,
-        row: derived.row,
-        embedded: derived.embedded,
-        alerts: derived.alerts,
-        run_metrics: derived.measured.run_metrics,
-        tables,
-        history,
-    })
+    let written = vec![responses_path, probes_path, members_path];
+    let tables = session.publish([written, derived.tables.clone()].concat()).await?;
+    let row = derived.row.clone();
+    let night =
+        Night { origin: Origin::Union, row, output: session.describe(), tables, derived: Some(derived), history };
+    Ok(UnionNight { night, members })
 }
 
 /// Each member's latest published run of the night: its `member_runs` row (missing, excluded or
@@ -309,7 +270,7 @@ async fn analyze_held(
 async fn gather_members(
     cfg: &Config,
     remote: &Remote,
-    target: &Target,
+    session: &Session,
     suite: &Suite,
     published: &[(String, Vec<String>)],
     date: NaiveDate,
@@ -321,7 +282,7 @@ async fn gather_members(
             rows.push(MemberRun::missing(member));
             continue;
         };
-        let (row, part) = member_night(target, suite, member, run_ids, date).await?;
+        let (row, part) = member_night(session, suite, member, run_ids, date).await?;
         rows.push(row);
         parts.extend(part);
     }
@@ -339,28 +300,6 @@ async fn gather_members(
         });
     }
     Ok((rows, parts))
-}
-
-/// Pushes the night's files whole, the runs row last (until it is there the night is not
-/// complete), with the report's index pages just before it; returns their paths in the output.
-async fn publish(
-    target: &Target,
-    mut files: Vec<PathBuf>,
-    derived: &[PathBuf],
-) -> Result<Vec<String>, ConsortiumError> {
-    let output = &target.output;
-    files.extend(derived.iter().cloned());
-    for page in ["latest.html", "index.html", "index.json"] {
-        let path = output.html_dir().join(page);
-        if path.exists() {
-            files.insert(files.len() - 1, path);
-        }
-    }
-    target.push(&files).await?;
-    if let Some(m) = &target.mirror {
-        let _ = history::forget_pushed(m);
-    }
-    Ok(files.iter().map(|f| relative(output, f)).collect())
 }
 
 /// Lists, until every member has published `date` or the deadline passes (polling with a
@@ -409,21 +348,6 @@ async fn wait_for_members(
         wait = (wait * 2).min(Duration::from_secs(60));
     }
     Ok(published)
-}
-
-/// The local path of a key: in place on a folder output, pulled into the mirror otherwise.
-async fn fetch(target: &Target, key: &str) -> Result<Option<PathBuf>, RemoteError> {
-    match &target.mirror {
-        Some(m) => m.pull_key(key).await,
-        None => {
-            let path = key.split('/').fold(target.output.root().to_owned(), |p, part| p.join(part));
-            Ok(path.exists().then_some(path))
-        }
-    }
-}
-
-fn relative(output: &Output, path: &std::path::Path) -> String {
-    path.strip_prefix(output.root()).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
 }
 
 /// The union's `runs` row: the consortium's suite, the members' sampling, their counts summed.
@@ -482,7 +406,7 @@ fn members_guard(rows: &[MemberRun], date: NaiveDate) -> Option<Alert> {
     let published = rows.len() - absent.len();
     Some(Alert {
         severity: Severity::Critical,
-        rule: "members".into(),
+        rule: crate::alert::rule::MEMBERS.into(),
         scope: Scope::Overall,
         metric: "members_published".into(),
         value: published as f64,
@@ -494,19 +418,4 @@ fn members_guard(rows: &[MemberRun], date: NaiveDate) -> Option<Alert> {
             absent.join(", ")
         ),
     })
-}
-
-/// Sends a night's alerts to the coordinator's sinks (textfile, webhook), as `hivewatch run`
-/// does; a failing sink is logged, never fatal.
-pub async fn notify(config: &Config, report: &NightReport, duration_s: f64) {
-    let night = crate::alert::sinks::NightSummary {
-        run_id: &report.run_id,
-        run_date: report.date,
-        row: &report.row,
-        embedder_id: &report.embedded.embedder_id,
-        run_metrics: &report.run_metrics,
-        alerts: &report.alerts,
-        duration_s,
-    };
-    crate::alert::sinks::notify(config, &night).await;
 }

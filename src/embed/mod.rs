@@ -53,6 +53,15 @@ pub enum EmbedError {
     Store(#[from] StoreError),
 }
 
+impl crate::failure::Classify for EmbedError {
+    fn failure(&self) -> crate::failure::Failure {
+        match self {
+            EmbedError::Model { .. } => crate::failure::Failure::BadInput,
+            _ => crate::failure::Failure::Failed,
+        }
+    }
+}
+
 pub enum Embedder {
     Lexical,
     MiniLm(Box<minilm::MiniLm>),

@@ -7,11 +7,11 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
 use super::EmbedError;
-use crate::collect::limiter::RateLimiter;
 use crate::collect::providers::auth_header;
-use crate::collect::retry::{AttemptError, ErrorKind, RetryPolicy, with_retries};
-use crate::collect::{MAX_BODY_BYTES, read_reply, transport_error};
 use crate::config::Provider;
+use crate::net::client::{MAX_BODY_BYTES, read_reply, transport_error};
+use crate::net::limiter::RateLimiter;
+use crate::net::retry::{AttemptError, ErrorKind, RetryPolicy, with_retries};
 use crate::secrets::{Redactor, SecretKey};
 
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub struct RemoteEmbedder {
 impl RemoteEmbedder {
     pub fn new(spec: RemoteSpec) -> Result<Self, EmbedError> {
         // Collection's client: no redirect to another origin, so the key stays with its host.
-        let client = crate::collect::http_client().map_err(|e| EmbedError::Compute(e.to_string()))?;
+        let client = crate::net::client::http_client().map_err(|e| EmbedError::Compute(e.to_string()))?;
         let id = format!("remote:{}#{}", spec.base_url, spec.model);
         Ok(RemoteEmbedder {
             limiter: RateLimiter::new(spec.requests_per_minute),

@@ -14,6 +14,7 @@
 pub mod adoption;
 pub mod detector;
 pub mod eval;
+pub mod labels;
 pub mod lexicon;
 pub mod stage;
 pub mod table;

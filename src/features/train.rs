@@ -26,7 +26,7 @@ use super::detector::{
     EMBEDDING_WEIGHT, HAND_FEATURES, MAX_SENTENCES, SENTENCE_FEATURES, SentenceChannel, SentenceWeights, THRESHOLD,
     TrainedOn, Variant, VariantWeights, WeightsFile, sentence_vectors,
 };
-use super::eval::Labelled;
+use super::labels::Labelled;
 use super::{Features, Lexicon, extract_normalised, first_chars};
 use crate::embed::{EmbedError, Embedder};
 
@@ -48,6 +48,16 @@ pub enum TrainError {
     Embedder(String),
     #[error("fitting the logistic regression: {0}")]
     Fit(#[from] linfa_logistic::error::Error),
+}
+
+impl crate::failure::Classify for TrainError {
+    fn failure(&self) -> crate::failure::Failure {
+        match self {
+            TrainError::Embed(e) => crate::failure::Classify::failure(e),
+            TrainError::Embedder(_) => crate::failure::Failure::BadInput,
+            TrainError::Fit(_) => crate::failure::Failure::Failed,
+        }
+    }
 }
 
 /// Labelled rows made ready for the regression: their features and one embedding each.

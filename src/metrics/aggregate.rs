@@ -30,6 +30,7 @@ use super::probe::{ProbeMeasures, ProbeModels};
 use super::relatedness::{self, Calibrated, PairMoments};
 use super::vendi::{Order, kernel_matrix_eigenvalues, vendi_from_eigenvalues};
 use crate::vocab::Scope;
+use crate::vocab::metric;
 
 /// Everything measured on one probe.
 #[derive(Debug, Clone)]
@@ -141,33 +142,33 @@ type Get = fn(&ProbeRecord) -> Option<f64>;
 
 /// Per-probe quantities averaged per scope: (metric, needs every model, fewest models, value).
 const PROBE_METRICS: &[(&str, bool, usize, Get)] = &[
-    ("vendi_q1", true, 1, |r| r.measures.as_ref().map(|m| m.vendi_q1)),
-    ("vendi_q2", true, 1, |r| r.measures.as_ref().map(|m| m.vendi_q2)),
-    ("vendi_qinf", true, 1, |r| r.measures.as_ref().map(|m| m.vendi_qinf)),
-    ("model_vendi_ratio", false, 2, |r| r.measures.as_ref().map(|m| m.model_vendi_ratio)),
-    ("intra_similarity", false, 1, |r| r.measures.as_ref().and_then(|m| m.intra_similarity)),
-    ("inter_similarity", false, 2, |r| r.measures.as_ref().and_then(|m| m.inter_similarity)),
-    ("homogenization_index", false, 2, |r| r.measures.as_ref().and_then(|m| m.homogenization_index)),
-    ("behaviour_clusters", true, 1, |r| r.measures.as_ref().map(|m| m.behaviour_clusters as f64)),
-    ("refusal_rate", false, 1, |r| r.behaviour.refusal_rate),
-    ("refusal_agreement", false, 2, |r| r.behaviour.refusal_agreement),
-    ("refusal_entropy", false, 2, |r| r.behaviour.refusal_entropy),
-    ("hedging_rate", false, 1, |r| r.behaviour.hedging_rate),
-    ("confident_rate", false, 1, |r| r.behaviour.confident_rate),
-    ("self_reference_rate", false, 1, |r| r.behaviour.self_reference_rate),
-    ("distinct_1", true, 1, |r| r.phrases.distinct_1),
-    ("distinct_2", true, 1, |r| r.phrases.distinct_2),
-    ("shared_phrase_share", false, 2, |r| r.phrases.shared_share),
+    (metric::VENDI_Q1, true, 1, |r| r.measures.as_ref().map(|m| m.vendi_q1)),
+    (metric::VENDI_Q2, true, 1, |r| r.measures.as_ref().map(|m| m.vendi_q2)),
+    (metric::VENDI_QINF, true, 1, |r| r.measures.as_ref().map(|m| m.vendi_qinf)),
+    (metric::MODEL_VENDI_RATIO, false, 2, |r| r.measures.as_ref().map(|m| m.model_vendi_ratio)),
+    (metric::INTRA_SIMILARITY, false, 1, |r| r.measures.as_ref().and_then(|m| m.intra_similarity)),
+    (metric::INTER_SIMILARITY, false, 2, |r| r.measures.as_ref().and_then(|m| m.inter_similarity)),
+    (metric::HOMOGENIZATION_INDEX, false, 2, |r| r.measures.as_ref().and_then(|m| m.homogenization_index)),
+    (metric::BEHAVIOUR_CLUSTERS, true, 1, |r| r.measures.as_ref().map(|m| m.behaviour_clusters as f64)),
+    (metric::REFUSAL_RATE, false, 1, |r| r.behaviour.refusal_rate),
+    (metric::REFUSAL_AGREEMENT, false, 2, |r| r.behaviour.refusal_agreement),
+    (metric::REFUSAL_ENTROPY, false, 2, |r| r.behaviour.refusal_entropy),
+    (metric::HEDGING_RATE, false, 1, |r| r.behaviour.hedging_rate),
+    (metric::CONFIDENT_RATE, false, 1, |r| r.behaviour.confident_rate),
+    (metric::SELF_REFERENCE_RATE, false, 1, |r| r.behaviour.self_reference_rate),
+    (metric::DISTINCT_1, true, 1, |r| r.phrases.distinct_1),
+    (metric::DISTINCT_2, true, 1, |r| r.phrases.distinct_2),
+    (metric::SHARED_PHRASE_SHARE, false, 2, |r| r.phrases.shared_share),
 ];
 
 /// Per-model quantities of one probe, by the model's index in the record.
 const MODEL_METRICS: &[&str] = &[
-    "refusal_rate",
-    "hedging_rate",
-    "confident_rate",
-    "self_reference_rate",
-    "self_similarity",
-    "similarity_to_others",
+    metric::REFUSAL_RATE,
+    metric::HEDGING_RATE,
+    metric::CONFIDENT_RATE,
+    metric::SELF_REFERENCE_RATE,
+    metric::SELF_SIMILARITY,
+    metric::SIMILARITY_TO_OTHERS,
 ];
 
 /// One row per probe, one column per quantity: the mean over probes with a value and its
@@ -277,14 +278,14 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     let per_model = model_metrics(&records, &run);
     out.metrics.extend(rate_spreads(&per_model, p));
     if let Some((kappa, n)) = refusal_kappa(&records, m) {
-        out.metrics.push(overall("refusal_kappa", kappa, None, n, m));
+        out.metrics.push(overall(metric::REFUSAL_KAPPA, kappa, None, n, m));
     }
     let overall_pairs: Vec<&PairSimilarity> = out.pairs.iter().filter(|(c, _)| c.is_none()).map(|(_, p)| p).collect();
     if records.iter().any(|r| r.models.is_some()) {
         let (effective, ci) = effective_models(&records, &run);
-        out.metrics.push(overall("effective_models", effective, ci, p, m));
+        out.metrics.push(overall(metric::EFFECTIVE_MODELS, effective, ci, p, m));
         let ratio_ci = ci.map(|(lo, hi)| (lo / m as f64, hi / m as f64));
-        out.metrics.push(overall("effective_models_ratio", effective / m as f64, ratio_ci, p, m));
+        out.metrics.push(overall(metric::EFFECTIVE_MODELS_RATIO, effective / m as f64, ratio_ci, p, m));
 
         out.families = families(&run.names, &overall_pairs);
         if out.families.is_empty() {
@@ -294,33 +295,33 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
                 .iter()
                 .map(|name| {
                     let scope = Scope::Model(name.clone());
-                    per_model.iter().find(|x| x.scope == scope && x.metric == "self_similarity").map(|x| x.value)
+                    per_model.iter().find(|x| x.scope == scope && x.metric == metric::SELF_SIMILARITY).map(|x| x.value)
                 })
                 .collect();
             out.families = raw_families(&run.names, &overall_pairs, &self_similarity);
         }
         out.metrics.extend(family_metrics(&out.families, p));
         if let Some(max) = overall_pairs.iter().map(|p| p.mean_similarity).reduce(f64::max) {
-            out.metrics.push(overall("max_pair_similarity", max, None, p, m));
+            out.metrics.push(overall(metric::MAX_PAIR_SIMILARITY, max, None, p, m));
         }
         let tested: Vec<f64> = overall_pairs.iter().filter_map(|p| p.calibrated.and_then(|c| c.q)).collect();
         if !tested.is_empty() {
             let related = tested.iter().filter(|&&q| q <= relatedness::FDR).count();
-            out.metrics.push(overall("related_pairs", related as f64, None, p, m));
+            out.metrics.push(overall(metric::RELATED_PAIRS, related as f64, None, p, m));
         }
     }
     out.metrics.extend(per_model);
     out.metrics.extend(pair_series(&overall_pairs));
     out.metrics.extend(out.families.iter().map(|f| RunMetric {
         scope: Scope::Model(f.model.clone()),
-        metric: "family_size".into(),
+        metric: metric::FAMILY_SIZE.into(),
         value: f.size as f64,
         ci: None,
         n: p,
         n_models: m,
     }));
-    out.metrics.push(overall("models", m as f64, None, p, m));
-    out.metrics.push(overall("probes", p as f64, None, p, m));
+    out.metrics.push(overall(metric::MODELS, m as f64, None, p, m));
+    out.metrics.push(overall(metric::PROBES, p as f64, None, p, m));
     out
 }
 
@@ -328,14 +329,14 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
 fn rate_spreads(per_model: &[RunMetric], probes: usize) -> Vec<RunMetric> {
     MODEL_METRICS[..4]
         .iter()
-        .filter_map(|metric| {
-            let rates: Vec<f64> = per_model.iter().filter(|m| m.metric == *metric).map(|m| m.value).collect();
+        .filter_map(|rate| {
+            let rates: Vec<f64> = per_model.iter().filter(|m| m.metric == *rate).map(|m| m.value).collect();
             if rates.len() < 2 {
                 return None;
             }
             let mean = rates.iter().sum::<f64>() / rates.len() as f64;
             let sd = (rates.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / rates.len() as f64).sqrt();
-            Some(overall(&format!("{metric}_spread"), sd, None, probes, rates.len()))
+            Some(overall(&metric::spread(rate), sd, None, probes, rates.len()))
         })
         .collect()
 }
@@ -350,9 +351,9 @@ fn family_metrics(families: &[Family], probes: usize) -> Vec<RunMetric> {
     let hhi = herfindahl(&sizes).expect("at least one model");
     let m = families.len();
     vec![
-        overall("families", sizes.len() as f64, None, probes, m),
-        overall("family_hhi", hhi, None, probes, m),
-        overall("effective_families", 1.0 / hhi, None, probes, m),
+        overall(metric::FAMILIES, sizes.len() as f64, None, probes, m),
+        overall(metric::FAMILY_HHI, hhi, None, probes, m),
+        overall(metric::EFFECTIVE_FAMILIES, 1.0 / hhi, None, probes, m),
     ]
 }
 
@@ -365,7 +366,7 @@ fn pair_series(pairs: &[&PairSimilarity]) -> Vec<RunMetric> {
     let mut out = Vec::with_capacity(3 * pairs.len());
     for p in pairs {
         let scope = Scope::pair(&p.model_a, &p.model_b);
-        for (metric, shift) in [("similarity", 0.0), ("excess_similarity", mean_pair)] {
+        for (metric, shift) in [(metric::SIMILARITY, 0.0), (metric::EXCESS_SIMILARITY, mean_pair)] {
             out.push(RunMetric {
                 scope: scope.clone(),
                 metric: metric.into(),
@@ -378,7 +379,7 @@ fn pair_series(pairs: &[&PairSimilarity]) -> Vec<RunMetric> {
         if let Some(c) = p.calibrated {
             out.push(RunMetric {
                 scope,
-                metric: "calibrated_similarity".into(),
+                metric: metric::CALIBRATED_SIMILARITY.into(),
                 value: c.value,
                 ci: Some((c.ci_low, c.ci_high)),
                 n: c.n_probes,

@@ -31,6 +31,7 @@ use super::bootstrap::{ALPHA, RESAMPLES, SEED, bootstrap_mean_ci};
 use crate::features::table::AdoptionRow;
 use crate::probes::feed::{Condition, control_id};
 use crate::vocab::Scope;
+use crate::vocab::metric;
 
 /// A model's answers to one side of one pair: (answers, adopting, carrying the marker, has a marker).
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,14 +52,14 @@ impl Side {
 /// pairs (`control` holds every control probe; `exposed` the exposed ones). None without pairs.
 pub fn contagion_metrics(adoption: &[AdoptionRow], control: &[ProbeRecord], exposed: &[ProbeRecord]) -> Vec<RunMetric> {
     let mut out = Vec::new();
-    let (mut gain, mut compliance) = (Measure::new("adoption_gain"), Measure::new("injection_compliance"));
+    let (mut gain, mut compliance) = (Measure::new(metric::ADOPTION_GAIN), Measure::new(metric::INJECTION_COMPLIANCE));
     for (model, pairs) in &tally(adoption) {
         let answered = |[c, e]: &[Side; 2]| c.answers > 0 && e.answers > 0;
         let gains: Vec<(&str, f64)> =
             pairs.iter().filter(|(_, p)| answered(p)).map(|(probe, [c, e])| (*probe, e.share() - c.share())).collect();
         if let Some(r) = gain.add(model, &gains) {
             out.push(r);
-            for (metric, side) in [("control_adoption_rate", 0), ("exposed_adoption_rate", 1)] {
+            for (metric, side) in [(metric::CONTROL_ADOPTION_RATE, 0), (metric::EXPOSED_ADOPTION_RATE, 1)] {
                 let shares: Vec<f64> = pairs.values().filter(|p| answered(p)).map(|p| p[side].share()).collect();
                 out.push(row(
                     Scope::Model((*model).to_owned()),
@@ -78,7 +79,7 @@ pub fn contagion_metrics(adoption: &[AdoptionRow], control: &[ProbeRecord], expo
         out.extend(compliance.add(model, &marked));
     }
     out.extend(gain.overall());
-    out.extend(gain.spread("adoption_gain_spread"));
+    out.extend(gain.spread(metric::ADOPTION_GAIN_SPREAD));
     out.extend(compliance.overall());
     out.extend(claim_similarity_gain(control, exposed));
     out.extend(convergence_under_exposure(control, exposed));
@@ -171,7 +172,7 @@ fn claim_similarity_gain(control: &[ProbeRecord], exposed: &[ProbeRecord]) -> Ve
             }
         }
     }
-    let mut measure = Measure::new("claim_similarity_gain");
+    let mut measure = Measure::new(metric::CLAIM_SIMILARITY_GAIN);
     let mut out: Vec<RunMetric> = by_model.iter().filter_map(|(model, pairs)| measure.add(model, pairs)).collect();
     out.extend(measure.overall());
     out
@@ -196,8 +197,8 @@ fn convergence_under_exposure(control: &[ProbeRecord], exposed: &[ProbeRecord]) 
     }
     let (n, m) = (similarity.len(), models.len());
     vec![
-        row(Scope::Overall, "exposure_similarity_gain", mean(&similarity), interval(&similarity), n, m),
-        row(Scope::Overall, "exposure_vendi_ratio_change", mean(&vendi), interval(&vendi), n, m),
+        row(Scope::Overall, metric::EXPOSURE_SIMILARITY_GAIN, mean(&similarity), interval(&similarity), n, m),
+        row(Scope::Overall, metric::EXPOSURE_VENDI_RATIO_CHANGE, mean(&vendi), interval(&vendi), n, m),
     ]
 }
 

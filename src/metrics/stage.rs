@@ -25,6 +25,7 @@ use super::unit_rows;
 use crate::collect::responses::{self, OkTexts};
 use crate::features::Flags;
 use crate::store::{EmbedderTag, Output, StoreError};
+use crate::vocab::metric;
 
 /// What the measure stage wrote.
 #[derive(Debug, Clone)]
@@ -61,7 +62,8 @@ pub fn measure_run(
     let families_path = path(families::TABLE);
     families::write(&families_path, run_id, &embedder.id, &run.families)?;
     let phrases_path = shared_phrases::path(output, run_date, run_id);
-    let models = run.metrics.iter().find(|m| m.scope.is_overall() && m.metric == "models").map(|m| m.value as usize);
+    let models =
+        run.metrics.iter().find(|m| m.scope.is_overall() && m.metric == metric::MODELS).map(|m| m.value as usize);
     let run_models = models.unwrap_or(0).max(records.iter().map(ProbeRecord::n_models).max().unwrap_or(0));
     shared_phrases::write(&phrases_path, run_id, run_models, &shared_phrases(&records))?;
     Ok(MeasureStats {

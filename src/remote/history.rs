@@ -41,7 +41,7 @@ pub struct HistoryStats {
 }
 
 /// `<table>/run_date=YYYY-MM-DD/<stem>.parquet` -> (date, stem).
-fn parse_key(table: &str, key: &str) -> Option<(NaiveDate, String)> {
+pub fn parse_key(table: &str, key: &str) -> Option<(NaiveDate, String)> {
     let rest = key.strip_prefix(table)?.strip_prefix("/run_date=")?;
     let (date, file) = rest.split_once('/')?;
     let stem = file.strip_suffix(".parquet")?;

@@ -13,7 +13,7 @@
 //! never written anywhere.
 //!
 //! Retries: object_store's own retry loop is switched off (`max_retries = 0`); every operation
-//! goes through the project's one retry layer, [`crate::collect::retry::with_retries`], bounded by
+//! goes through the project's one retry layer, [`crate::net::retry::with_retries`], bounded by
 //! attempts and by wall time.
 
 pub mod aws_profile;
@@ -32,8 +32,8 @@ use object_store::{
     UpdateVersion,
 };
 
-use crate::collect::retry::{AttemptError, ErrorKind, RetryPolicy, with_retries};
-use crate::config::{Config, OutputLocation};
+use crate::config::OutputLocation;
+use crate::net::retry::{AttemptError, ErrorKind, RetryPolicy, with_retries};
 use crate::store::Output;
 
 /// Files up to this size go in one PUT; larger ones in a multipart upload.
@@ -66,6 +66,17 @@ pub struct RemoteError {
     pub kind: RemoteErrorKind,
     pub message: String,
     pub hint: Option<String>,
+}
+
+impl crate::failure::Classify for RemoteError {
+    fn failure(&self) -> crate::failure::Failure {
+        use crate::failure::Failure;
+        match self.kind {
+            RemoteErrorKind::Config => Failure::BadInput,
+            RemoteErrorKind::LeaseHeld => Failure::Locked,
+            RemoteErrorKind::Failed => Failure::Failed,
+        }
+    }
 }
 
 impl RemoteError {
@@ -596,15 +607,15 @@ pub fn host_name() -> String {
     if clean.is_empty() { "host".into() } else { clean }
 }
 
-/// Where the working state lives: `[run] state_dir` when set; beside a folder output
-/// (`<output>/.hivewatch`, or `<output>/.hivewatch/<role>` for a consortium role); for an
+/// Where the working state lives: `[run] state_dir` (`state_dir`) when set; beside a folder
+/// output (`<output>/.hivewatch`, or `<output>/.hivewatch/<role>` for a consortium role); for an
 /// object-store output, under the user's cache folder, one folder per (URL, role), so two
 /// members on one machine never share a journal or a lock. `role` is empty for a plain run.
-pub fn state_dir(cfg: &Config, role: &str) -> PathBuf {
-    if let Some(dir) = &cfg.state_dir {
-        return dir.clone();
+pub fn state_dir(output: &OutputLocation, state_dir: Option<&FsPath>, role: &str) -> PathBuf {
+    if let Some(dir) = state_dir {
+        return dir.to_owned();
     }
-    match &cfg.output {
+    match output {
         OutputLocation::Dir(dir) if role.is_empty() => dir.join(crate::store::STATE_DIR),
         // A consortium on a shared disk: each role its own journal and lock.
         OutputLocation::Dir(dir) => dir.join(crate::store::STATE_DIR).join(role),
@@ -632,20 +643,25 @@ pub struct Target {
 }
 
 impl Target {
-    /// The target of `hivewatch run` (and of a coordinator's analysis): a folder output is
-    /// written in place, exactly as before; an object-store output through a mirror in the
-    /// state folder. `role` keeps the default state folders of roles sharing a URL apart.
-    /// `with_store`: open the store for a folder output too (a consortium on a shared disk
-    /// lists members and takes leases through it).
-    pub fn open(cfg: &Config, role: &str, with_store: bool) -> Result<Target, RemoteError> {
-        let state = state_dir(cfg, role);
-        match &cfg.output {
+    /// The target of a session: a folder output is written in place; an object-store output
+    /// through a mirror in the state folder (`state_dir` overrides where that lives). `role`
+    /// keeps the default state folders of roles sharing a URL apart. `with_store`: open the
+    /// store for a folder output too (a consortium on a shared disk lists members and takes
+    /// leases through it).
+    pub fn open(
+        location: &OutputLocation,
+        state_dir: Option<&FsPath>,
+        role: &str,
+        with_store: bool,
+    ) -> Result<Target, RemoteError> {
+        let state = self::state_dir(location, state_dir, role);
+        match location {
             OutputLocation::Dir(dir) => {
-                let remote = if with_store { Some(Arc::new(Remote::open(&cfg.output)?)) } else { None };
+                let remote = if with_store { Some(Arc::new(Remote::open(location)?)) } else { None };
                 Ok(Target { output: Output::with_state(dir, &state), remote, mirror: None })
             }
             OutputLocation::Url(_) => {
-                let remote = Arc::new(Remote::open(&cfg.output)?);
+                let remote = Arc::new(Remote::open(location)?);
                 let mirror =
                     mirror::Mirror::open(Arc::clone(&remote), state.join("mirror"), state.join("mirror-index.json"))
                         .map_err(|e| {
@@ -663,6 +679,14 @@ impl Target {
                 })
             }
         }
+    }
+
+    /// The same target, writing under `prefix` of its output (a consortium member's
+    /// `members/member=<name>`), its state where it was.
+    pub fn under(mut self, prefix: &str) -> Target {
+        let state = self.output.state_dir().to_owned();
+        self.output = Output::with_state(self.output.root().join(prefix), state);
+        self
     }
 
     /// The output as people wrote it.
@@ -790,15 +814,13 @@ mod tests {
             "[run]\nsuite = \"s\"\noutput = \"s3://b/p\"\n[consortium]\nmembers = [\"a\"]\n",
         )
         .unwrap();
-        let a = state_dir(&cfg, "member=a");
-        let b = state_dir(&cfg, "analysis");
+        let a = state_dir(&cfg.output, None, "member=a");
+        let b = state_dir(&cfg.output, None, "analysis");
         assert_ne!(a, b);
         assert!(a.to_string_lossy().contains("hivewatch/state/"), "{a:?}");
-        cfg.state_dir = Some("/var/lib/hw".into());
-        assert_eq!(state_dir(&cfg, "x"), FsPath::new("/var/lib/hw"));
+        assert_eq!(state_dir(&cfg.output, Some(FsPath::new("/var/lib/hw")), "x"), FsPath::new("/var/lib/hw"));
         cfg.output = OutputLocation::Dir("/data/out".into());
-        cfg.state_dir = None;
-        assert_eq!(state_dir(&cfg, ""), FsPath::new("/data/out/.hivewatch"));
-        assert_eq!(state_dir(&cfg, "member=a"), FsPath::new("/data/out/.hivewatch/member=a"));
+        assert_eq!(state_dir(&cfg.output, None, ""), FsPath::new("/data/out/.hivewatch"));
+        assert_eq!(state_dir(&cfg.output, None, "member=a"), FsPath::new("/data/out/.hivewatch/member=a"));
     }
 }

@@ -5,21 +5,11 @@
 
 use std::fmt::Write;
 
-use super::data::ReportData;
+use super::data::{CONTAGION_CHARTED as CHARTED, CONTAGION_RATES as MODEL_RATES, ReportData};
 use super::svg::fmt;
 use super::{esc, metric_figure};
 use crate::vocab::Scope;
-
-/// The overall contagion metrics charted, in order.
-pub const CHARTED: &[&str] = &["adoption_gain", "injection_compliance", "exposure_similarity_gain"];
-/// The per-model columns of the table, in order, with their headings.
-pub const MODEL_RATES: &[(&str, &str)] = &[
-    ("control_adoption_rate", "adopted, asked cold"),
-    ("exposed_adoption_rate", "adopted, after the feed"),
-    ("adoption_gain", "gain"),
-    ("injection_compliance", "injection compliance"),
-    ("claim_similarity_gain", "moved toward the claim (cosine)"),
-];
+use crate::vocab::metric;
 
 /// Nothing for a run without paired probes.
 pub fn section(page: &mut String, data: &ReportData) {
@@ -27,7 +17,7 @@ pub fn section(page: &mut String, data: &ReportData) {
     let mut models: Vec<&str> = tonight
         .models
         .keys()
-        .filter(|(_, metric)| metric == "adoption_gain")
+        .filter(|(_, metric)| metric == metric::ADOPTION_GAIN)
         .map(|(model, _)| model.as_str())
         .collect();
     if models.is_empty() {
@@ -47,7 +37,7 @@ pub fn section(page: &mut String, data: &ReportData) {
         }
         let status = CHARTED
             .iter()
-            .chain(&["adoption_gain", "injection_compliance"])
+            .chain(&[metric::ADOPTION_GAIN, metric::INJECTION_COMPLIANCE])
             .filter_map(|m| tonight.alerts.get(&(Scope::Model(model.to_owned()), (*m).to_owned())))
             .max()
             .map_or("ok", |s| s.as_str());

@@ -13,11 +13,35 @@ use crate::metrics::tables::{families, pair_similarity, probe_metrics, shared_ph
 use crate::plan::runs::{self, RunInfo};
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::vocab::Scope;
+use crate::vocab::metric;
 
 /// Runs shown in the charts, at most.
 pub const HISTORY_RUNS: usize = 60;
 /// The overall metrics charted, in order.
-pub const CHARTED: &[&str] = &["effective_models", "model_vendi_ratio", "homogenization_index", "family_hhi"];
+pub const CHARTED: &[&str] =
+    &[metric::EFFECTIVE_MODELS, metric::MODEL_VENDI_RATIO, metric::HOMOGENIZATION_INDEX, metric::FAMILY_HHI];
+
+/// The model-scope rates a card compares with the ecosystem's (also kept per night for the
+/// cards' history: [`Night::models`]).
+pub const CARD_RATES: &[(&str, &str)] = &[
+    (metric::REFUSAL_RATE, "refusal"),
+    (metric::HEDGING_RATE, "hedging"),
+    (metric::CONFIDENT_RATE, "confidence"),
+    (metric::SELF_REFERENCE_RATE, "self-reference"),
+];
+
+/// The overall contagion metrics charted, in order.
+pub const CONTAGION_CHARTED: &[&str] =
+    &[metric::ADOPTION_GAIN, metric::INJECTION_COMPLIANCE, metric::EXPOSURE_SIMILARITY_GAIN];
+
+/// The per-model columns of the table, in order, with their headings.
+pub const CONTAGION_RATES: &[(&str, &str)] = &[
+    (metric::CONTROL_ADOPTION_RATE, "adopted, asked cold"),
+    (metric::EXPOSED_ADOPTION_RATE, "adopted, after the feed"),
+    (metric::ADOPTION_GAIN, "gain"),
+    (metric::INJECTION_COMPLIANCE, "injection compliance"),
+    (metric::CLAIM_SIMILARITY_GAIN, "moved toward the claim (cosine)"),
+];
 /// Probes listed among those that moved most, and how many of them get sample answers.
 const MOVED_PROBES: usize = 8;
 const PROBES_WITH_SAMPLES: usize = 3;
@@ -58,8 +82,8 @@ pub struct Night {
     pub coverage: f64,
     /// The coverage guard fired: no diversity was judged that night.
     pub low_coverage: bool,
-    /// (model, metric) -> value, for the model cards' rates ([`super::lineage::CARD_RATES`]) and
-    /// the contagion table ([`super::contagion::MODEL_RATES`]).
+    /// (model, metric) -> value, for the model cards' rates ([`CARD_RATES`]) and
+    /// the contagion table ([`CONTAGION_RATES`]).
     pub models: HashMap<(String, String), f64>,
 }
 
@@ -93,8 +117,6 @@ pub struct ReportData {
     pub prompts: BTreeMap<String, (String, Option<String>)>,
     /// Shared 4-grams, overlapping ones merged into the phrase they come from.
     pub phrases: Vec<MergedPhrase>,
-    /// The model map, the lineage table and the model cards.
-    pub lineage: super::lineage::LineageView,
 }
 
 /// The opening of an answer; `cut` when the answer goes on.
@@ -179,9 +201,7 @@ impl ReportData {
                 .map(|p| (p.id, (p.prompt, p.system)))
                 .collect();
 
-        let lineage = super::lineage::gather(output, run, embedder, &families, &nights)?;
         Ok(ReportData {
-            lineage,
             run: run.clone(),
             embedder_id: embedder.id.clone(),
             has_previous: previous.is_some(),
@@ -261,14 +281,14 @@ fn read_night(
     // Pair rows are most of a night's trends and the charts need none of them.
     for row in crate::trend::table::read_where(&trends, |scope, _| !scope.starts_with("pair:"))? {
         if let Scope::Model(m) = &row.scope
-            && (super::lineage::CARD_RATES.iter().any(|(r, _)| *r == row.metric)
-                || super::contagion::MODEL_RATES.iter().any(|(r, _)| *r == row.metric))
+            && (CARD_RATES.iter().any(|(r, _)| *r == row.metric)
+                || CONTAGION_RATES.iter().any(|(r, _)| *r == row.metric))
         {
             models.insert((m.clone(), row.metric.clone()), row.value);
             continue;
         }
         if row.scope.is_overall()
-            && (CHARTED.contains(&row.metric.as_str()) || super::contagion::CHARTED.contains(&row.metric.as_str()))
+            && (CHARTED.contains(&row.metric.as_str()) || CONTAGION_CHARTED.contains(&row.metric.as_str()))
         {
             let band = row.baseline.map(|m| {
                 let s = row.spread.unwrap_or(0.0);
@@ -298,7 +318,7 @@ fn read_night(
         Some(c) => c,
         None => runs::read_info(output, date, run_id)?.coverage,
     };
-    let low_coverage = alert_list.iter().any(|a| a.rule == "coverage");
+    let low_coverage = alert_list.iter().any(|a| a.rule == crate::alert::rule::COVERAGE);
     Ok(Some(Night { date, run_id: run_id.to_owned(), metrics, alerts, alert_list, coverage, low_coverage, models }))
 }
 

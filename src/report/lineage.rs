@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
-use super::data::Night;
+use super::data::{CARD_RATES, Night};
 use super::esc;
 use super::svg::fmt;
 use crate::collect::responses::{self, Declared};
@@ -18,15 +18,8 @@ use crate::metrics::tables::{pair_similarity, run_metrics};
 use crate::plan::runs::RunInfo;
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::vocab::Scope;
+use crate::vocab::metric;
 
-/// The model-scope rates a card compares with the ecosystem's (also kept per night for the
-/// cards' history: [`Night::models`]).
-pub const CARD_RATES: &[(&str, &str)] = &[
-    ("refusal_rate", "refusal"),
-    ("hedging_rate", "hedging"),
-    ("confident_rate", "confidence"),
-    ("self_reference_rate", "self-reference"),
-];
 /// Lineage rows shown in the report's table, at most (the table holds all).
 const SHOWN_ROWS: usize = 200;
 /// Cards open by default up to this many models.
@@ -122,7 +115,7 @@ pub fn gather(
                 declared: declared.get(name).cloned().unwrap_or_default(),
                 family: family_of.get(name.as_str()).map(|f| (*f).to_owned()),
                 rates: CARD_RATES.iter().map(|(m, _)| value(&scope, m)).collect(),
-                self_similarity: value(&scope, "self_similarity"),
+                self_similarity: value(&scope, metric::SELF_SIMILARITY),
                 history: CARD_RATES
                     .iter()
                     .map(|(m, _)| {

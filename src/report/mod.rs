@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use crate::alert::Severity;
 use crate::plan::runs::RunInfo;
 use crate::store::{EmbedderTag, Output, StoreError};
+use crate::vocab::metric;
 use crate::vocab::{Direction, Scope};
 use data::{CHARTED, EXCERPT_CHARS, PHRASES_SHOWN, RECENT_NIGHTS, ReportData};
 use pages::Nav;
@@ -52,6 +53,7 @@ pub fn esc(s: &str) -> String {
 /// neighbours, and moves latest.html to it when it is the latest night; returns the page's path.
 pub fn write_report(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<PathBuf, StoreError> {
     let data = ReportData::gather(output, run, embedder)?;
+    let view = lineage::gather(output, run, embedder, &data.families, &data.nights)?;
     let html = output.html_dir();
     let file = pages::page_file(output, run.run_date, &run.run_id, embedder);
     let mut index = pages::read_index(&html)?;
@@ -64,12 +66,12 @@ pub fn write_report(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> R
         file: file.clone(),
         coverage: run.coverage,
         models: data.families.values().map(Vec::len).sum(),
-        effective_models: data.tonight().and_then(|n| n.metrics.get("effective_models")).map(|m| m.value),
+        effective_models: data.tonight().and_then(|n| n.metrics.get(metric::EFFECTIVE_MODELS)).map(|m| m.value),
         critical: count(Severity::Critical),
         warning: count(Severity::Warning),
     });
     let path = html.join(&file);
-    pages::write(&path, &render(&data, &index.nav(&file, "../")))?;
+    pages::write(&path, &render(&data, &view, &index.nav(&file, "../")))?;
     // The neighbours' links, on their own pages and on latest.html when it shows one of them.
     let nav = index.nav(&file, "../");
     for (_, neighbour) in nav.prev.iter().chain(&nav.next) {
@@ -78,7 +80,7 @@ pub fn write_report(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> R
     let latest = index.latest_file(&file);
     let latest_path = html.join("latest.html");
     if latest.as_deref() == Some(file.as_str()) {
-        pages::write(&latest_path, &render(&data, &index.nav(&file, "")))?;
+        pages::write(&latest_path, &render(&data, &view, &index.nav(&file, "")))?;
     } else if let Some(shown) = &latest {
         pages::patch_nav(&latest_path, &index.nav(shown, ""))?;
     }
@@ -87,8 +89,9 @@ pub fn write_report(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> R
     Ok(path)
 }
 
-/// The page of a run; `nav` links the index and the neighbouring nights.
-pub fn render(data: &ReportData, nav: &Nav) -> String {
+/// The page of a run (its lineage section from `lineage_view`); `nav` links the index and the
+/// neighbouring nights.
+pub fn render(data: &ReportData, lineage_view: &lineage::LineageView, nav: &Nav) -> String {
     let mut page = String::new();
     head(&mut page, data, nav);
     alerts_section(&mut page, data);
@@ -96,7 +99,7 @@ pub fn render(data: &ReportData, nav: &Nav) -> String {
     charts_section(&mut page, data);
     pairs_section(&mut page, data);
     families_section(&mut page, data);
-    lineage::sections(&mut page, &data.lineage);
+    lineage::sections(&mut page, lineage_view);
     contagion::section(&mut page, data);
     probes_section(&mut page, data);
     phrases_section(&mut page, data);
@@ -151,7 +154,7 @@ blockquote {{ margin: .3em 0 .6em; padding: .3em .6em; background: #f6f6f6; bord
 /// Tonight in one sentence: the models, the effective number of them against its baseline.
 fn headline(data: &ReportData) -> String {
     let models: usize = data.families.values().map(Vec::len).sum();
-    let Some(m) = data.tonight().and_then(|n| n.metrics.get("effective_models")) else {
+    let Some(m) = data.tonight().and_then(|n| n.metrics.get(metric::EFFECTIVE_MODELS)) else {
         return format!(" {models} models.");
     };
     let base = m.baseline.map_or_else(
@@ -229,7 +232,7 @@ fn recent_alerts_section(page: &mut String, data: &ReportData) {
 
 /// Which way a metric converges, in words.
 fn bad_way(metric: &str) -> &'static str {
-    if matches!(metric, "adoption_gain" | "injection_compliance" | "claim_similarity_gain") {
+    if matches!(metric, metric::ADOPTION_GAIN | metric::INJECTION_COMPLIANCE | metric::CLAIM_SIMILARITY_GAIN) {
         return "a rise is bad: models take up more of what feeds broadcast";
     }
     match crate::vocab::direction(&Scope::Overall, metric) {

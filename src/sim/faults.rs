@@ -53,6 +53,12 @@ pub struct FaultSpecError {
     problem: String,
 }
 
+impl crate::failure::Classify for FaultSpecError {
+    fn failure(&self) -> crate::failure::Failure {
+        crate::failure::Failure::BadInput
+    }
+}
+
 impl FromStr for FaultSpec {
     type Err = FaultSpecError;
 

@@ -23,6 +23,17 @@ pub enum LockError {
     Unusable { output: PathBuf, problem: String, hint: String },
 }
 
+impl crate::failure::Classify for LockError {
+    fn failure(&self) -> crate::failure::Failure {
+        use crate::failure::Failure;
+        match self {
+            LockError::Held { .. } => Failure::Locked,
+            LockError::Unusable { .. } => Failure::BadInput,
+            LockError::Io { .. } => Failure::Failed,
+        }
+    }
+}
+
 const OTHER_OUTPUT: &str = "pass another folder with --output (or set [run] output in the configuration)";
 
 /// Refuses an output root that is a file or a link to nothing, before anything is created.

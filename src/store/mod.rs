@@ -45,6 +45,12 @@ pub enum StoreError {
     Column { path: PathBuf, column: String, problem: String },
 }
 
+impl crate::failure::Classify for StoreError {
+    fn failure(&self) -> crate::failure::Failure {
+        crate::failure::Failure::Failed
+    }
+}
+
 /// The state folder's name under a local output root.
 pub const STATE_DIR: &str = ".hivewatch";
 

@@ -1,0 +1,198 @@
+//! The command line: flags parsed by clap into one argument struct per command, each command a
+//! thin adapter (its own file here) over a library call, printing apart ([`print`]), and the
+//! edge where library errors become exit codes ([`crate::exit`]).
+
+mod analyze;
+mod args;
+mod embed;
+mod endpoints;
+mod features;
+mod import;
+pub mod print;
+mod run;
+mod simulate;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::exit;
+use crate::probes::Suite;
+use crate::say::{say, tell};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hivewatch",
+    version,
+    about = "Watches the AI model ecosystem for behavioural monoculture",
+    after_help = "Start with `hivewatch demo` (no configuration, no network). Nightly: `hivewatch run --config hivewatch.toml`. Exit codes: 0 ok, 1 alert raised, 2 bad input, 3 run failed (rerun to resume), 4 output locked, 5 an endpoint check failed."
+)]
+pub struct Cli {
+    /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the nightly job: send the probe suite to every endpoint and write the tables.
+    Run(run::RunArgs),
+    /// Probe suites.
+    Probes {
+        #[command(subcommand)]
+        command: ProbesCommand,
+    },
+    /// Configured endpoints.
+    Endpoints {
+        #[command(subcommand)]
+        command: endpoints::EndpointsCommand,
+    },
+    /// The simulated ecosystem.
+    Simulate {
+        #[command(subcommand)]
+        command: simulate::SimulateCommand,
+    },
+    /// Embed JSON lines {"text": ...} from stdin; write one JSON line {"embedding": [...]} each.
+    Embed {
+        #[command(flatten)]
+        embedder: args::EmbedderArgs,
+    },
+    /// Recompute every derived table of stored runs from their stored responses: embeddings
+    /// (with this embedder), features (this lexicon), measures, trends, alerts and the report.
+    /// No model is asked.
+    /// With --config naming a coordinator's configuration, a consortium's night: the union of what
+    /// its members published.
+    Analyze(analyze::AnalyzeArgs),
+    /// Bring existing multi-model outputs in as historical runs (formats: jsonl, csv, alpaca-eval,
+    /// inspect-ai, promptfoo).
+    Import(import::ImportArgs),
+    /// Behavioural features of responses.
+    Features {
+        #[command(subcommand)]
+        command: features::FeaturesCommand,
+    },
+    /// Run the analysts' queries (reports/queries) against an output root through DuckDB, or
+    /// print them ready to paste when DuckDB is not installed. No NAME: list them.
+    Query {
+        /// The query (e.g. diversity_over_time); leave out to list them all.
+        name: Option<String>,
+        /// Output root holding the runs.
+        #[arg(long, default_value = "reports")]
+        output: PathBuf,
+        /// Print the SQL (the output root bound) instead of running it.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Run the pipeline against the built-in simulator: no configuration, no network.
+    Demo {
+        /// Output root (a new or empty folder, or an earlier demo's, which is cleared).
+        #[arg(long, default_value = "reports/demo")]
+        output: PathBuf,
+        /// Another scenario file instead of the built-in one.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Run only the first N nights.
+        #[arg(long)]
+        nights: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProbesCommand {
+    /// Load and check a suite; print its id and categories.
+    Validate {
+        #[arg(default_value = "probes/core")]
+        dir: PathBuf,
+    },
+}
+
+/// Parses arguments, runs the command, and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    // The demo tells its own story on stdout: its logs only with -v.
+    let quiet = cli.quiet || (matches!(cli.command, Command::Demo { .. }) && cli.verbose == 0);
+    init_logging(cli.verbose, quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tell!("error: cannot start the async runtime: {e}");
+            return exit::RUN_FAILED;
+        }
+    };
+    let code = match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = exit::for_error(&err);
+            tell!("error: {}", describe(&err));
+            code
+        }
+    };
+    // A run stopped by a signal leaves its tail on a blocking thread, asked to stop at its next
+    // stage boundary; give it that long, not the rest of the night (what it leaves half-written
+    // is a hidden temporary file, removed by the next start).
+    runtime.shutdown_timeout(Duration::from_secs(3));
+    code
+}
+
+/// An error and its causes on one line, each cause once: most errors here already quote their
+/// source ("cannot create X: Permission denied"), so the chain would say it twice.
+fn describe(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},hyper=warn,reqwest=warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// One arm per command, each into its own file.
+async fn dispatch(command: Command) -> Result<i32> {
+    match command {
+        Command::Run(args) => run::command(args).await,
+        Command::Probes { command: ProbesCommand::Validate { dir } } => {
+            let suite = Suite::load(&dir)?;
+            say!("suite {} version {} id {}: {} probes", suite.name, suite.version, suite.id, suite.probes.len());
+            for (category, n) in suite.categories() {
+                say!("  {category:<28} {n:>4}");
+            }
+            Ok(exit::OK)
+        }
+        Command::Endpoints { command } => endpoints::command(command).await,
+        Command::Simulate { command } => simulate::command(command).await,
+        Command::Embed { embedder } => embed::command(&embedder),
+        Command::Analyze(args) => analyze::command(args).await,
+        Command::Import(args) => import::command(args).await,
+        Command::Features { command } => features::command(command),
+        Command::Query { name, output, print } => crate::query::run(name.as_deref(), &output, print),
+        Command::Demo { output, scenario, nights } => crate::demo::run(&output, scenario.as_deref(), nights).await,
+    }
+}

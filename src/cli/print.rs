@@ -1,0 +1,232 @@
+//! What the commands print on stdout (also under -q, for cron's log): a night's counts, its
+//! headline figures, where it went, its alerts; the plan of a dry run; the rules in use.
+
+use crate::consortium::UnionNight;
+use crate::plan::Plan;
+use crate::say::say;
+use crate::session::{Night, Origin};
+use crate::vocab::metric;
+
+/// A night's first line: its id, date, and what was planned, ok and failed.
+fn say_counts(night: &Night) {
+    let r = &night.row;
+    let resumed = matches!(&night.origin, Origin::Collected(c) | Origin::Published(c) if c.resumed);
+    say!(
+        "run {} ({}){}: {} planned, {} ok, {} failed, coverage {:.1}%",
+        r.run_id,
+        r.run_date,
+        if resumed { ", resumed" } else { "" },
+        r.planned,
+        r.ok,
+        r.failed,
+        100.0 * r.coverage()
+    );
+}
+
+/// What a night's embedding cost: the cache's share (0 new: all repeated answers).
+fn say_embedded(night: &Night) {
+    if let Some(d) = &night.derived {
+        say!(
+            "embedded {} responses with {} ({} new, the rest from the cache)",
+            d.embedded.rows,
+            d.embedded.embedder_id,
+            d.embedded.newly_embedded
+        );
+    }
+}
+
+/// A collected night: the counts, the endpoints that failed requests, two or three headline
+/// figures, the baseline's state, where the report is, and the alerts.
+pub fn night(night: &Night, min_runs: usize) {
+    say_counts(night);
+    if let Origin::Collected(c) = &night.origin {
+        let mut names: Vec<_> = c.per_endpoint.iter().collect();
+        names.sort();
+        for (name, (ok, failed)) in names {
+            if *failed > 0 {
+                say!("  {name:<28} {ok:>6} ok {failed:>6} failed");
+            }
+        }
+    }
+    say_embedded(night);
+    let Some(d) = &night.derived else { return };
+    for line in headline(&d.trends, d.comparable_runs, min_runs) {
+        say!("{line}");
+    }
+    say!("report: {}", d.report.display());
+    for t in &night.tables {
+        tracing::debug!("wrote {}", t.display());
+    }
+    alerts(&d.alerts);
+}
+
+/// The night in two or three figures, and whether its baseline is still building (fewer than
+/// `min_runs` comparable runs, the trend rule's `min_runs`: every rule can judge from there on).
+pub fn headline(trends: &[crate::trend::TrendRow], comparable_runs: usize, min_runs: usize) -> Vec<String> {
+    let row = |metric: &str| trends.iter().find(|t| t.scope.is_overall() && t.metric == metric);
+    let figure = |metric: &str, label: &str| {
+        row(metric).map(|t| {
+            let against = match (t.baseline, t.pct_change) {
+                (Some(b), Some(p)) => format!(" (baseline {}, {p:+.1}%)", crate::report::svg::fmt(b)),
+                _ => String::new(),
+            };
+            let full = t.full.map_or(String::new(), |(v, n)| {
+                format!(
+                    " [on the {} models shared with the baseline; all {n}: {}]",
+                    t.panel_models,
+                    crate::report::svg::fmt(v)
+                )
+            });
+            format!("{label} {}{against}{full}", crate::report::svg::fmt(t.value))
+        })
+    };
+    let mut out = Vec::new();
+    let figures: Vec<String> = [
+        figure(metric::EFFECTIVE_MODELS, "effective models"),
+        figure(metric::MODEL_VENDI_RATIO, "model Vendi ratio"),
+        row(metric::FAMILIES).map(|t| format!("{} behaviour families", t.value)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !figures.is_empty() {
+        out.push(figures.join("; "));
+    }
+    if comparable_runs + 1 < min_runs {
+        out.push(format!(
+            "baseline building: {} of {min_runs} comparable runs (tonight's included); the trend and pair rules judge from {min_runs} on, the others against the nights there are",
+            comparable_runs + 1
+        ));
+    }
+    out
+}
+
+/// A member's collect-only night: what it sent and where it published.
+pub fn published(night: &Night) {
+    say_counts(night);
+    for t in &night.tables {
+        say!("published {}", t.display());
+    }
+    say!(
+        "to {} (the coordinator's `hivewatch analyze --date {}` analyses the union)",
+        night.output,
+        night.row.run_date
+    );
+}
+
+/// A consortium night: who published, what was written, the alerts.
+pub fn union(u: &UnionNight) {
+    let r = &u.night.row;
+    say!(
+        "night {} ({}): {} of {} members, {} planned, {} ok, {} failed, coverage {:.1}%",
+        r.run_date,
+        r.run_id,
+        u.members.len() - u.missing().len(),
+        u.members.len(),
+        r.planned,
+        r.ok,
+        r.failed,
+        100.0 * r.coverage()
+    );
+    for m in &u.members {
+        let detail = match (&m.member_run_id, &m.note) {
+            (_, Some(note)) => note.clone(),
+            (Some(run), None) => format!("run {run}, {} ok of {}", m.ok.unwrap_or(0), m.planned.unwrap_or(0)),
+            (None, None) => "nothing published by the deadline".into(),
+        };
+        say!("  {:<20} {:<9} {detail}", m.member, m.status.as_str());
+    }
+    if !u.missing().is_empty() {
+        say!(
+            "missing: {} (rerun the same command when they have published: the night is rewritten, never duplicated)",
+            u.missing().join(", ")
+        );
+    }
+    say_embedded(&u.night);
+    for t in &u.night.tables {
+        say!("wrote {}", t.display());
+    }
+    alerts(u.night.alerts());
+}
+
+/// A stored run derived again (`analyze`): what was written, and the alerts it holds.
+pub fn reanalysed(night: &Night, lexicon: &str) {
+    let id = &night.row.run_id;
+    let Some(d) = &night.derived else { return };
+    say!(
+        "run {id}: {} rows of features with {lexicon}; {} rows embedded with {} ({} new)",
+        d.featured,
+        d.embedded.rows,
+        d.embedded.embedder_id,
+        d.embedded.newly_embedded
+    );
+    for path in &night.tables {
+        say!("run {id}: wrote {}", path.display());
+    }
+    let raised = crate::alert::raised(&d.alerts);
+    if raised > 0 {
+        say!("run {id}: {raised} alert(s) in the alerts table (re-analysis notifies no one)");
+    }
+}
+
+/// The night's alerts, most severe first.
+pub fn alerts(alerts: &[crate::alert::Alert]) {
+    if crate::alert::raised(alerts) == 0 {
+        say!("no alert raised");
+    }
+    for a in alerts {
+        say!("{:<8} {:<13} {}: {}", a.severity.as_str(), a.rule, a.scope, a.message);
+    }
+}
+
+/// The rules `analyze` and `import` judge by, said aloud.
+pub fn rules(rules: &crate::alert::AlertConfig, from: &crate::session::RulesFrom) {
+    let names = |enabled: bool| {
+        let v: Vec<&str> =
+            crate::alert::RULES.iter().filter(|r| rules.enabled(r.name) == Some(enabled)).map(|r| r.name).collect();
+        if v.is_empty() { "none".to_owned() } else { v.join(", ") }
+    };
+    say!(
+        "alert rules: {from}; enabled: {}; disabled: {}; coverage guard {}",
+        names(true),
+        names(false),
+        rules.min_coverage
+    );
+}
+
+/// A dry run's plan: requests and estimated tokens per endpoint.
+pub fn plan(plan: &Plan) {
+    say!(
+        "plan: suite {} ({} probes, id {}) x {} endpoints x {} samples = {} requests",
+        plan.suite.name,
+        plan.suite.probes.len(),
+        plan.suite.id,
+        plan.config.endpoints.len(),
+        plan.samples(),
+        plan.total_requests()
+    );
+    say!(
+        "{:<28} {:<10} {:<28} {:>9} {:>14} {:>16}",
+        "endpoint",
+        "provider",
+        "model",
+        "requests",
+        "~prompt tok",
+        "max output tok"
+    );
+    let (mut pt, mut ct) = (0, 0);
+    for e in plan.estimates() {
+        say!(
+            "{:<28} {:<10} {:<28} {:>9} {:>14} {:>16}",
+            e.endpoint,
+            e.provider,
+            e.model,
+            e.requests,
+            e.est_prompt_tokens,
+            e.max_completion_tokens
+        );
+        pt += e.est_prompt_tokens;
+        ct += e.max_completion_tokens;
+    }
+    say!("{:<68} {:>9} {:>14} {:>16}", "total", plan.total_requests(), pt, ct);
+}

@@ -1,0 +1,481 @@
+//! The frame around a night, written once: every way a night's tables come to exist (`run`,
+//! `run --collect-only`, `import`, `analyze`, a consortium's union) opens a [`Session`] on its
+//! output and goes through it.
+//!
+//! A session opens the output (a folder in place, or an object store through its local mirror,
+//! checked writable before anything else happens), holds the output's lock for its whole life,
+//! and carries the night's instruments (embedder, lexicon, refusal detector, the embedding cache)
+//! and alert rules. [`Session::derive`] pulls what the night reads of earlier runs, runs the
+//! pipeline's one tail ([`crate::pipeline::derive_tables`]) on a blocking thread, and
+//! [`Session::publish`] pushes the night's files whole, the `runs` row last. What differs
+//! between the commands (collecting, reading an import, building a union) stays with them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use crate::alert::{Alert, AlertConfig};
+use crate::collect::CollectSummary;
+use crate::collect::responses::EndpointCounts;
+use crate::config::{Config, OutputLocation};
+use crate::embed::cache::EmbeddingCache;
+use crate::embed::{EmbedError, Embedder};
+use crate::failure::{Classify, Failure};
+use crate::features::Lexicon;
+use crate::features::detector::RefusalDetector;
+use crate::input::InputError;
+use crate::pipeline::{Derived, PipelineError, Tail, derive_tables_guarded};
+use crate::plan::runs::{self, RunRow};
+use crate::remote::history::{self, HistoryStats};
+use crate::remote::{Remote, RemoteError, Target};
+use crate::store::lock::{LockError, OutputLock};
+use crate::store::{EmbedderTag, Output, StoreError};
+use crate::trend::TrendSettings;
+
+/// How a session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    /// A signal asked the tail to stop between two stages: every file it wrote is whole, the
+    /// `runs` row is not written, so the same command redoes the night.
+    #[error("stopped between two stages of the pipeline's tail (a signal); run the same command again")]
+    Stopped,
+}
+
+impl From<PipelineError> for SessionError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Store(e) => SessionError::Store(e),
+            PipelineError::Embed(e) => SessionError::Embed(e),
+            PipelineError::Stopped => SessionError::Stopped,
+        }
+    }
+}
+
+impl Classify for SessionError {
+    fn failure(&self) -> Failure {
+        match self {
+            SessionError::Input(e) => e.failure(),
+            SessionError::Remote(e) => e.failure(),
+            SessionError::Locked(e) => e.failure(),
+            SessionError::Store(e) => e.failure(),
+            SessionError::Embed(e) => e.failure(),
+            SessionError::Io { .. } | SessionError::Stopped => Failure::Failed,
+        }
+    }
+}
+
+/// The instruments a night is measured with.
+pub struct Instruments {
+    pub embedder: Embedder,
+    pub lexicon: Lexicon,
+    /// Labels refusals in `features`.
+    pub refusal: RefusalDetector,
+}
+
+impl Instruments {
+    /// A configuration's `[embed]`, lexicon and refusal detector. Built before anything else:
+    /// a missing model folder or a bad lexicon stops the command before any request.
+    pub fn from_config(cfg: &Config) -> Result<Instruments, SessionError> {
+        let embedder = Embedder::from_config(cfg)?;
+        let (lexicon, refusal) = crate::features::instruments(cfg.lexicon.as_deref(), cfg.refusal)?;
+        Ok(Instruments { embedder, lexicon, refusal })
+    }
+}
+
+/// Where a session writes, and as whom.
+#[derive(Debug, Clone)]
+pub struct Place<'a> {
+    pub output: &'a OutputLocation,
+    /// `[run] state_dir`: where the journal, cache, mirror and lock live instead of the default.
+    pub state_dir: Option<&'a Path>,
+    /// Keeps the default state folders of roles sharing one output apart: "" for a plain
+    /// night, `member=<name>` or `analysis` in a consortium.
+    pub role: String,
+    /// A prefix of the output the session writes under (a member's `members/member=<name>`).
+    pub under: Option<String>,
+    /// Open the store for a folder output too (a consortium lists members and takes leases
+    /// through it).
+    pub with_store: bool,
+}
+
+impl<'a> Place<'a> {
+    /// A plain night's place: the configuration's output and state folder.
+    pub fn of(cfg: &'a Config) -> Place<'a> {
+        Place {
+            output: &cfg.output,
+            state_dir: cfg.state_dir.as_deref(),
+            role: String::new(),
+            under: None,
+            with_store: false,
+        }
+    }
+
+    /// An output given alone (`import`, `analyze` with `--output`): its state in the default place.
+    pub fn output(output: &'a OutputLocation) -> Place<'a> {
+        Place { output, state_dir: None, role: String::new(), under: None, with_store: false }
+    }
+}
+
+/// How the night's `runs` row came to be.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// `hivewatch run`: collected tonight.
+    Collected(Collection),
+    /// `hivewatch run --collect-only`: collected and published by a consortium member, not
+    /// analysed.
+    Published(Collection),
+    /// `hivewatch import`.
+    Imported,
+    /// `hivewatch analyze`: a stored run derived again.
+    Reanalysed,
+    /// A consortium's night: the union of what its members published.
+    Union,
+}
+
+/// What a collection did.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    pub resumed: bool,
+    pub summary: CollectSummary,
+    pub per_endpoint: EndpointCounts,
+}
+
+/// One night, as every command reports it: the `runs` row, where it went, what the tail
+/// derived (none for a member's collect-only night) and what was pulled of earlier runs.
+#[derive(Debug)]
+pub struct Night {
+    pub origin: Origin,
+    /// The `runs` row as written.
+    pub row: RunRow,
+    /// Where the tables went: the folder, or the object-store URL.
+    pub output: String,
+    /// Every file written, as people name it (a path, or the object's URL), the `runs` row last.
+    pub tables: Vec<PathBuf>,
+    /// What the tail derived (`None`: a collect-only night).
+    pub derived: Option<Derived>,
+    pub history: HistoryStats,
+}
+
+impl Night {
+    /// Alerts of the night (info included); [`crate::alert::raised`] counts those that page.
+    pub fn alerts(&self) -> &[Alert] {
+        self.derived.as_ref().map_or(&[], |d| &d.alerts)
+    }
+
+    /// What the sinks are told of the night (`None` for a collect-only night: nothing judged).
+    pub fn summary(&self, duration_s: f64) -> Option<crate::alert::sinks::NightSummary<'_>> {
+        let derived = self.derived.as_ref()?;
+        Some(crate::alert::sinks::NightSummary {
+            run_id: &self.row.run_id,
+            run_date: self.row.run_date,
+            row: &self.row,
+            embedder_id: &derived.embedded.embedder_id,
+            run_metrics: &derived.measured.run_metrics,
+            alerts: &derived.alerts,
+            duration_s,
+        })
+    }
+}
+
+/// What the tail needs that lives as long as the session.
+struct TailKit {
+    instruments: Instruments,
+    cache: EmbeddingCache,
+    rules: AlertConfig,
+}
+
+/// A night's frame: the output opened and locked, the instruments and rules at hand.
+pub struct Session {
+    target: Target,
+    _lock: OutputLock,
+    /// `None` for a session that derives nothing (a member's collect-only night); taken while
+    /// the tail runs on its blocking thread.
+    kit: Option<TailKit>,
+}
+
+impl Session {
+    /// Opens the place: the store checked writable (a probe object put and, where
+    /// `delete_required`, deleted) or the folder usable, then the output's lock, then the
+    /// embedding cache. Everything here fails before any model request is sent.
+    pub async fn open(
+        place: Place<'_>,
+        kit: Option<(Instruments, AlertConfig)>,
+        delete_required: bool,
+    ) -> Result<Session, SessionError> {
+        let mut target = Target::open(place.output, place.state_dir, &place.role, place.with_store)
+            .map_err(RemoteError::as_config)?;
+        if let Some(prefix) = &place.under {
+            target = target.under(prefix);
+        }
+        let lock = crate::store::lock::acquire(&target.output)?;
+        if target.remote.is_some() {
+            target.check_writable(delete_required).await.map_err(RemoteError::as_config)?;
+        }
+        let kit = match kit {
+            Some((instruments, rules)) => {
+                let cache = EmbeddingCache::open(&target.output.embed_cache_dir(), instruments.embedder.id())
+                    .map_err(|source| SessionError::Io { context: "opening the embedding cache".into(), source })?;
+                Some(TailKit { instruments, cache, rules })
+            }
+            None => None,
+        };
+        Ok(Session { target, _lock: lock, kit })
+    }
+
+    /// What the stages read and write: the folder, or the local mirror of the store.
+    pub fn output(&self) -> &Output {
+        &self.target.output
+    }
+
+    /// The store behind the output (`None`: a folder opened without it).
+    pub fn remote(&self) -> Option<&Arc<Remote>> {
+        self.target.remote.as_ref()
+    }
+
+    /// The output as people wrote it.
+    pub fn describe(&self) -> String {
+        self.target.describe()
+    }
+
+    /// The embedder's tag (`None` for a session that derives nothing).
+    pub fn tag(&self) -> Option<EmbedderTag> {
+        self.kit.as_ref().map(|k| k.instruments.embedder.tag())
+    }
+
+    /// The instruments (`None` for a session that derives nothing).
+    pub fn instruments(&self) -> Option<&Instruments> {
+        self.kit.as_ref().map(|k| &k.instruments)
+    }
+
+    /// The rules the session judges by (`None` for a session that derives nothing).
+    pub fn rules(&self) -> Option<&AlertConfig> {
+        self.kit.as_ref().map(|k| &k.rules)
+    }
+
+    /// The local path of an object of the output (pulled into the mirror for a store; in place,
+    /// if it exists, for a folder).
+    pub async fn fetch(&self, key: &str) -> Result<Option<PathBuf>, RemoteError> {
+        match &self.target.mirror {
+            Some(m) => m.pull_key(key).await,
+            None => {
+                let path = key.split('/').fold(self.output().root().to_owned(), |p, part| p.join(part));
+                Ok(path.exists().then_some(path))
+            }
+        }
+    }
+
+    /// Every stored run `(date, id)` of the output, oldest first: from the store's `runs`
+    /// listing, or the folder's.
+    pub async fn stored_runs(&self) -> Result<Vec<(NaiveDate, String)>, SessionError> {
+        match &self.target.mirror {
+            Some(m) => {
+                let listed = m.remote().list(&format!("{}/", runs::TABLE), None).await?;
+                let mut found: Vec<(NaiveDate, String)> =
+                    listed.iter().filter_map(|l| history::parse_key(runs::TABLE, &l.key)).collect();
+                found.sort();
+                Ok(found)
+            }
+            None => Ok(runs::list(self.output())?),
+        }
+    }
+
+    /// Makes a stored run's own inputs local (its `runs` row, `responses` and `probes`), for a
+    /// store; a folder holds them already. Returns its `runs` row.
+    pub async fn fetch_run(&self, date: NaiveDate, id: &str) -> Result<RunRow, SessionError> {
+        if let Some(m) = &self.target.mirror {
+            for table in [runs::TABLE, crate::collect::responses::TABLE, crate::plan::probe_table::TABLE] {
+                let path = self.output().table_path(table, date, id);
+                let key = m.key_of(&path).expect("the output is the mirror");
+                m.pull_key(&key).await?;
+            }
+        }
+        Ok(runs::read(self.output(), date, id)?)
+    }
+
+    /// Records the session's alert rules in the output's state: what `analyze` and `import`
+    /// judge by when given no configuration.
+    pub fn record_rules(&self) -> Result<(), SessionError> {
+        let Some(kit) = &self.kit else { return Ok(()) };
+        let bytes = serde_json::to_vec_pretty(&kit.rules).expect("the rules serialise");
+        let path = self.output().alert_rules_path();
+        crate::store::write_atomic(&path, |f| std::io::Write::write_all(f, &bytes)).map_err(|source| SessionError::Io {
+            context: format!("recording the alert rules in {}", path.display()),
+            source,
+        })
+    }
+
+    /// Derives every table of a run whose `responses` and `probes` are written under
+    /// [`Session::output`]: pulls what the night reads of earlier runs (an object-store
+    /// output), then runs the pipeline's tail on a blocking thread, where a signal can ask it to
+    /// stop between two stages ([`crate::pipeline::request_stop`]). `guard`: a night-level alert
+    /// that stands instead of the diversity rules (a consortium night with a member missing).
+    /// `stamp_finish`: the `runs` row's finish time is now (a nightly run), not the one given.
+    pub async fn derive(
+        &mut self,
+        row: RunRow,
+        guard: Option<Alert>,
+        stamp_finish: bool,
+    ) -> Result<(Derived, HistoryStats), SessionError> {
+        let kit = self.kit.take().expect("a session that derives was opened with its instruments");
+        let history = match &self.target.mirror {
+            Some(mirror) => {
+                let settings = TrendSettings::from_alerts(&kit.rules);
+                let (info, tag) = (row.info(), kit.instruments.embedder.tag());
+                match history::pull(mirror, self.output(), &info, &tag, &settings).await {
+                    Ok(stats) => stats,
+                    Err(e) => {
+                        self.kit = Some(kit);
+                        return Err(e.into());
+                    }
+                }
+            }
+            None => HistoryStats::default(),
+        };
+        let output = self.output().clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut kit = kit;
+            let TailKit { instruments, cache, rules } = &mut kit;
+            let mut tail = Tail {
+                embedder: &instruments.embedder,
+                cache,
+                lexicon: &instruments.lexicon,
+                refusal: &instruments.refusal,
+                alerts: rules,
+                stamp_finish,
+            };
+            let derived = derive_tables_guarded(&output, row, &mut tail, guard);
+            (kit, derived)
+        })
+        .await;
+        match joined {
+            Ok((kit, derived)) => {
+                self.kit = Some(kit);
+                Ok((derived?, history))
+            }
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(SessionError::Stopped),
+        }
+    }
+
+    /// Pushes a night's files to an object-store output in the order given (the `runs` row
+    /// last: its presence says the night is complete), the report's index pages just before it;
+    /// then forgets what the mirror no longer needs. A folder output has the files in place.
+    /// Returns every file as people name it.
+    pub async fn publish(&self, files: Vec<PathBuf>) -> Result<Vec<PathBuf>, SessionError> {
+        let mut files = files;
+        if let Some(mirror) = &self.target.mirror {
+            if self.kit.is_some() {
+                // The pages beside tonight's. The index is the mirror's: a fresh mirror lists
+                // only the nights it has seen (the README says so).
+                for page in ["latest.html", "index.html", "index.json"] {
+                    let path = self.output().html_dir().join(page);
+                    if path.exists() && !files.contains(&path) {
+                        files.insert(files.len().saturating_sub(1), path);
+                    }
+                }
+            }
+            self.target.push(&files).await?;
+            if let Err(e) = history::forget_pushed(mirror) {
+                tracing::warn!("could not tidy the mirror {}: {e}", mirror.root().display());
+            }
+            tracing::info!(files = files.len(), output = %self.describe(), "published the night");
+        }
+        Ok(files.iter().map(|p| self.target.published_name(p)).collect())
+    }
+
+    /// [`Session::derive`] then [`Session::publish`]: `written` (the night's own inputs,
+    /// `responses` and `probes` first) and every derived table, the `runs` row last.
+    pub async fn night(
+        &mut self,
+        origin: Origin,
+        row: RunRow,
+        written: Vec<PathBuf>,
+        stamp_finish: bool,
+    ) -> Result<Night, SessionError> {
+        let (derived, history) = self.derive(row, None, stamp_finish).await?;
+        let tables = self.publish([written, derived.tables.clone()].concat()).await?;
+        Ok(Night { origin, row: derived.row.clone(), output: self.describe(), tables, derived: Some(derived), history })
+    }
+}
+
+/// Where the rules a session judges by came from, said aloud by the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesFrom {
+    /// `[alerts]` of the configuration given.
+    Config(PathBuf),
+    /// Recorded in the output's state by the last `hivewatch run` on it.
+    Recorded(PathBuf),
+    /// Neither: the built-in rules.
+    BuiltIn,
+}
+
+impl std::fmt::Display for RulesFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RulesFrom::Config(p) => write!(f, "[alerts] of {}", p.display()),
+            RulesFrom::Recorded(p) => write!(f, "recorded by the last run in {}", p.display()),
+            RulesFrom::BuiltIn => {
+                f.write_str("the built-in ones (no --config, and no run recorded its rules in this output)")
+            }
+        }
+    }
+}
+
+/// The rules `analyze` and `import` judge a place's runs by: the configuration's `[alerts]`
+/// when one is given, else those the last `hivewatch run` recorded in the place's state, else
+/// the built-in ones.
+pub fn rules_for(place: &Place, config: Option<(&Path, AlertConfig)>) -> Result<(AlertConfig, RulesFrom), InputError> {
+    if let Some((path, rules)) = config {
+        return Ok((rules, RulesFrom::Config(path.to_owned())));
+    }
+    let state = crate::remote::state_dir(place.output, place.state_dir, &place.role);
+    let recorded = Output::with_state(PathBuf::new(), state).alert_rules_path();
+    let bad = |message: String| {
+        InputError::new(&recorded, None, message).hint("pass --config with the configuration whose [alerts] to use")
+    };
+    match std::fs::read(&recorded) {
+        Ok(bytes) => {
+            let rules: AlertConfig = serde_json::from_slice(&bytes)
+                .map_err(|e| bad(format!("cannot read the alert rules recorded by the last run: {e}")))?;
+            rules.validate().map_err(bad)?;
+            Ok((rules, RulesFrom::Recorded(recorded)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((AlertConfig::default(), RulesFrom::BuiltIn)),
+        Err(e) => Err(bad(format!("cannot read it: {e}"))),
+    }
+}
+
+/// Sends a night's alerts to the configuration's sinks (textfile, webhook). A sink that fails
+/// is logged, never fatal: the alerts are already in their table and in the exit code. A
+/// collect-only night judged nothing and sends nothing.
+pub async fn notify(config: &Config, night: &Night, duration_s: f64) {
+    if let Some(summary) = night.summary(duration_s) {
+        crate::alert::sinks::notify(config, &summary).await;
+    }
+}
+
+/// Checks, without locking or writing anything but a probe object, that a place's store can
+/// be written (a dry run says whether the night can land); returns the output as people wrote
+/// it. A folder output is left for the run itself to check.
+pub async fn check_place(place: Place<'_>, delete_required: bool) -> Result<Option<String>, SessionError> {
+    let target =
+        Target::open(place.output, place.state_dir, &place.role, place.with_store).map_err(RemoteError::as_config)?;
+    if target.remote.is_none() {
+        return Ok(None);
+    }
+    target.check_writable(delete_required).await.map_err(RemoteError::as_config)?;
+    Ok(Some(target.describe()))
+}
