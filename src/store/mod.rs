@@ -1,6 +1,9 @@
 //! Store: the plumbing every table goes through, and nothing about any one table. Each stage
-//! owns its tables (row type, schema, write, read) beside its code; this module gives them
+//! owns its tables (a [`table::Table`]: declaration, row type, to and from Arrow) beside its
+//! code; this module gives them
 //!
+//! - [`table`]: the [`table::Table`] trait, [`table::RunRef`] (a run as the stages name it),
+//!   the column builder whose calls are a table's schema, and generic path, write and read;
 //! - [`Output`]: where everything lives under an output root (the tables' Hive layout, the
 //!   state folder with the journal, the embedding cache, scratch space and the lock);
 //! - [`TableWriter`]: a Parquet file written batch by batch to a temporary name, then synced
@@ -16,6 +19,7 @@
 
 pub mod columns;
 pub mod lock;
+pub mod table;
 
 use std::fs::File;
 use std::io::{self, Write};
