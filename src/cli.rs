@@ -1207,7 +1207,7 @@ fn analyze(
         .context("opening the embedding cache")?;
     let mut tail = Tail { embedder, cache: &mut cache, lexicon, refusal, alerts, stamp_finish: false };
     for (date, id) in all.iter().filter(|(_, id)| wanted.is_empty() || wanted.contains(id)) {
-        let row = crate::plan::runs::read(&output, *date, id)?;
+        let row = crate::plan::runs::read(&output, &crate::store::table::RunRef::new(*date, id, embedder.tag()))?;
         let derived = derive_tables(&output, row, &mut tail)?;
         say!(
             "run {id}: {} rows of features with {}; {} rows embedded with {} ({} new)",

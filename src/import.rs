@@ -40,9 +40,11 @@ use crate::config::models::ModelCards;
 use crate::input::InputError;
 use crate::metrics::spill::{Payload, Spill, read_partition};
 use crate::pipeline::{Derived, PipelineError, Tail, derive_tables};
+use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::RunRow;
 use crate::probes::{Probe, Suite};
 use crate::store::Output;
+use crate::store::table::{self, RunRef};
 
 /// Input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -540,8 +542,8 @@ impl Collector {
             writer.write(&responses::imported_batch(&run.run_id, row.started_at, &batch, &declared)?)?;
         }
         writer.finish()?;
-        let probes = crate::plan::probe_table::path(output, run.run_date, &run.run_id);
-        crate::plan::probe_table::write(&probes, &run.run_id, &run.suite.probes)?;
+        let at = RunRef::new(run.run_date, run.run_id.clone(), tail.embedder.tag());
+        table::write::<ProbesTable>(output, &at, &run.suite.probes)?;
         derive_tables(output, row, tail)
     }
 }

@@ -144,7 +144,7 @@ pub fn derive_tables_guarded(
         row.finished_at = Utc::now();
     }
     check_stop()?;
-    let runs_path = runs::write(output, &row)?;
+    let runs_path = runs::write(output, &row, &tag)?;
     let tables = [
         vec![embedded.path.clone(), features_path],
         measured.tables.clone(),

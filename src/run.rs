@@ -21,11 +21,13 @@ use crate::embed::cache::EmbeddingCache;
 use crate::embed::{self, EmbedStats, Embedder};
 use crate::features::Lexicon;
 use crate::pipeline::{Derived, PipelineError, Tail, derive_tables};
+use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::RunRow;
 use crate::plan::{Plan, RequestKey};
 use crate::remote::{RemoteError, Target};
 use crate::secrets::Redactor;
-use crate::store::{self, Output, StoreError, lock::LockError};
+use crate::store::table::{self, RunRef};
+use crate::store::{self, EmbedderTag, Output, StoreError, lock::LockError};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -123,13 +125,14 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
 
     let responses_path = responses::path(&output, state.run_date, &state.run_id);
     let per_endpoint = responses::write_from_journal(&plan, &state.run_id, &journal_path, &responses_path)?;
-    let probes_path = crate::plan::probe_table::path(&output, state.run_date, &state.run_id);
-    crate::plan::probe_table::write(&probes_path, &state.run_id, &plan.suite.probes)?;
+    let run = RunRef::new(state.run_date, state.run_id.clone(), embedder.tag());
+    let probes_path = table::write::<ProbesTable>(&output, &run, &plan.suite.probes)?;
     let row = collected_row(&plan, &state, &per_endpoint);
     if opts.collect_only {
         return publish_member(
             &target,
             row,
+            &run.tag,
             &dir,
             state,
             vec![responses_path, probes_path],
@@ -332,6 +335,7 @@ async fn publish(target: &Target, tables: &[PathBuf]) -> Result<(), RunError> {
 async fn publish_member(
     target: &Target,
     mut row: RunRow,
+    tag: &EmbedderTag,
     dir: &RunDir,
     mut state: RunState,
     collected_tables: Vec<PathBuf>,
@@ -340,7 +344,7 @@ async fn publish_member(
     resumed: bool,
 ) -> Result<RunReport, RunError> {
     row.finished_at = Utc::now();
-    let runs_path = crate::plan::runs::write(&target.output, &row)?;
+    let runs_path = crate::plan::runs::write(&target.output, &row, tag)?;
     let tables = [collected_tables, vec![runs_path]].concat();
     target.push(&tables).await?;
     if let Some(mirror) = &target.mirror

@@ -391,9 +391,12 @@ fn probes_read_back_as_written() {
             )
         },
     ];
-    let path = file(dir.path(), hivewatch::plan::probe_table::TABLE);
-    assert_eq!(hivewatch::plan::probe_table::write(&path, "r1", &probes).unwrap(), 4);
-    assert_eq!(hivewatch::plan::probe_table::read(&path).unwrap(), probes);
+    use hivewatch::plan::probe_table::ProbesTable;
+    use hivewatch::store::table::{self, RunRef};
+    let output = Output::local(dir.path());
+    let run = RunRef::new(date(), "r1", tag());
+    table::write::<ProbesTable>(&output, &run, &probes).unwrap();
+    assert_eq!(table::read_if_any::<ProbesTable>(&output, &run).unwrap(), probes);
     // A run written before the table existed has none.
-    assert!(hivewatch::plan::probe_table::read(&dir.path().join("none.parquet")).unwrap().is_empty());
+    assert!(table::read_if_any::<ProbesTable>(&output, &RunRef::new(date(), "r0", tag())).unwrap().is_empty());
 }

@@ -31,9 +31,11 @@ use crate::embed::{EmbedStats, Embedder};
 use crate::features::Lexicon;
 use crate::input::InputError;
 use crate::pipeline::{PipelineError, Tail, derive_tables_guarded};
-use crate::plan::runs::{self, RunRow};
+use crate::plan::probe_table::ProbesTable;
+use crate::plan::runs::{self, RunRow, RunsTable};
 use crate::probes::Suite;
 use crate::remote::{Remote, RemoteError, Target, history, lease};
+use crate::store::table::{RunRef, Table};
 use crate::store::{Output, StoreError, lock::LockError};
 use crate::trend::TrendSettings;
 use crate::vocab::Scope;
@@ -193,8 +195,9 @@ async fn member_night(
     suite: &Suite,
     member: &String,
     run_ids: &[String],
-    date: NaiveDate,
+    night: &RunRef,
 ) -> Result<(MemberRun, Option<(union::MemberPart, RunRow)>), ConsortiumError> {
+    let date = night.date;
     let run_id = run_ids.last().expect("published means at least one run").clone();
     if run_ids.len() > 1 {
         tracing::warn!(
@@ -213,8 +216,8 @@ async fn member_night(
         note: Some(note),
         ..MemberRun::missing(member)
     };
-    fetch(target, &key(runs::TABLE)).await?;
-    let row = match runs::read(&member_output, date, &run_id) {
+    fetch(target, &key(RunsTable::DECL.name)).await?;
+    let row = match runs::read(&member_output, &RunRef::new(date, run_id.clone(), night.tag.clone())) {
         Ok(r) => r,
         Err(e) => return Ok((excluded(format!("its runs row cannot be read: {e}"), None), None)),
     };
@@ -258,17 +261,17 @@ async fn analyze_held(
     let started_at = Utc::now();
     let published = wait_for_members(remote, &cfg.consortium.members, date, opts).await?;
 
-    let (rows, parts) = gather_members(cfg, remote, target, suite, &published, date).await?;
+    let run = RunRef::new(date, union_run_id(date), embedder.tag());
+    let (rows, parts) = gather_members(cfg, remote, target, suite, &published, &run).await?;
 
-    let run_id = union_run_id(date);
+    let run_id = run.id.clone();
     let output = &target.output;
     let responses_path = crate::collect::responses::path(output, date, &run_id);
     let member_parts: Vec<union::MemberPart> = parts.iter().map(|(p, _)| p.clone()).collect();
     let union_rows = tokio::task::block_in_place(|| union::write(&responses_path, &run_id, &member_parts))?;
     let members_path = table::path(output, date, &run_id);
     table::write(&members_path, &run_id, &rows)?;
-    let probes_path = crate::plan::probe_table::path(output, date, &run_id);
-    crate::plan::probe_table::write(&probes_path, &run_id, &suite.probes)?;
+    let probes_path = crate::store::table::write::<ProbesTable>(output, &run, &suite.probes)?;
     let row = union_row(&run_id, date, started_at, suite, &parts);
     tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
 
@@ -312,8 +315,9 @@ async fn gather_members(
     target: &Target,
     suite: &Suite,
     published: &[(String, Vec<String>)],
-    date: NaiveDate,
+    night: &RunRef,
 ) -> Result<(Vec<MemberRun>, Vec<(union::MemberPart, RunRow)>), ConsortiumError> {
+    let date = night.date;
     let mut rows: Vec<MemberRun> = Vec::new();
     let mut parts: Vec<(union::MemberPart, RunRow)> = Vec::new();
     for member in &cfg.consortium.members {
@@ -321,7 +325,7 @@ async fn gather_members(
             rows.push(MemberRun::missing(member));
             continue;
         };
-        let (row, part) = member_night(target, suite, member, run_ids, date).await?;
+        let (row, part) = member_night(target, suite, member, run_ids, night).await?;
         rows.push(row);
         parts.extend(part);
     }
@@ -379,7 +383,7 @@ async fn wait_for_members(
             if published.iter().any(|(m, _)| m == member) {
                 continue;
             }
-            let dir = format!("{}/{}/run_date={}/", member_dir(member), runs::TABLE, date.format("%Y-%m-%d"));
+            let dir = format!("{}/{}/run_date={}/", member_dir(member), RunsTable::DECL.name, date.format("%Y-%m-%d"));
             let mut ids: Vec<String> = remote
                 .list(&dir, None)
                 .await?

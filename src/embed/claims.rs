@@ -15,8 +15,10 @@ use arrow_schema::{DataType, Field, Schema};
 use chrono::NaiveDate;
 
 use super::{EmbedError, Embedder};
+use crate::plan::probe_table::ProbesTable;
 use crate::probes::feed::Condition;
 use crate::store::columns::Columns;
+use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
 
 pub const TABLE: &str = "claim_embeddings";
@@ -45,7 +47,7 @@ pub fn embed_claims(
     run_id: &str,
     embedder: &Embedder,
 ) -> Result<u64, EmbedError> {
-    let probes = crate::plan::probe_table::read(&crate::plan::probe_table::path(output, run_date, run_id))?;
+    let probes = table::read_if_any::<ProbesTable>(output, &RunRef::new(run_date, run_id, embedder.tag()))?;
     let claims: Vec<(&str, &str, &str)> = probes
         .iter()
         .filter_map(|p| {

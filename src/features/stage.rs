@@ -11,6 +11,7 @@ use super::adoption::RunAdoption;
 use super::detector::{Choice, RefusalDetector, Variant};
 use super::{Features, Lexicon, extract, extract_normalised, table};
 use crate::collect::responses::{self, OkText};
+use crate::store::table::RunRef;
 use crate::store::{EmbedderTag, Output, StoreError, TableWriter};
 
 /// Texts extracted per batch (and per Parquet write).
@@ -38,7 +39,7 @@ pub fn write_features(
 ) -> Result<FeaturesStats, StoreError> {
     let responses = responses::path(output, run_date, run_id);
     let categories = responses::probe_categories(&responses)?;
-    let adoption = RunAdoption::read(&crate::plan::probe_table::path(output, run_date, run_id))?;
+    let adoption = RunAdoption::read(output, &RunRef::new(run_date, run_id, embedder.clone()))?;
     let mut texts = responses::OkTexts::open(&responses, CHUNK)?;
     let choice = detector.choose(&embedder.id);
     let out = table::path(output, run_date, run_id);

@@ -15,13 +15,19 @@ use chrono::NaiveDate;
 use super::mirror::{Mirror, PullStats};
 use super::{Listed, Remote, RemoteError};
 use crate::metrics::tables::{probe_metrics, run_metrics};
-use crate::plan::runs::{self, RunInfo};
+use crate::plan::runs::{self, RunInfo, RunsTable};
+use crate::store::table::{RunRef, Table};
 use crate::store::{EmbedderTag, Output};
 use crate::trend::TrendSettings;
 
 /// The tables of earlier runs a night reads. Everything else in the mirror is tonight's.
-pub const HISTORY_TABLES: &[&str] =
-    &[runs::TABLE, run_metrics::TABLE, crate::trend::table::TABLE, crate::alert::table::TABLE, probe_metrics::TABLE];
+pub const HISTORY_TABLES: &[&str] = &[
+    RunsTable::DECL.name,
+    run_metrics::TABLE,
+    crate::trend::table::TABLE,
+    crate::alert::table::TABLE,
+    probe_metrics::TABLE,
+];
 
 /// Earlier runs a night may read: the report's chart history, or the trend stage's look-back,
 /// whichever is longer.
@@ -77,7 +83,7 @@ pub async fn pull(
     // The runs rows first: comparability is read from them.
     let mut wanted: HashSet<String> = selected.iter().map(|(_, _, l)| l.key.clone()).collect();
     let forgotten_runs = mirror
-        .forget(&|k| !k.starts_with(&format!("{}/", runs::TABLE)) || wanted.contains(k) || tonights(k))
+        .forget(&|k| !k.starts_with(&format!("{}/", RunsTable::DECL.name)) || wanted.contains(k) || tonights(k))
         .map_err(|e| local_error(remote.url(), e))?;
     let mut pulled = mirror.pull(&selected.iter().map(|(_, _, l)| l.clone()).collect::<Vec<_>>()).await?;
 
@@ -104,7 +110,7 @@ pub async fn pull(
         want(key(crate::alert::table::TABLE, *d, id), &mut objects);
         let metrics = key(run_metrics::TABLE, *d, id);
         if listed.contains_key(&metrics) {
-            let info = runs::read_info(output, *d, id)
+            let info = runs::read_info(output, &RunRef::new(*d, id.clone(), tag.clone()))
                 .map_err(|e| local_error(remote.url(), std::io::Error::other(e.to_string())))?;
             if info.comparable(tonight) {
                 want(metrics, &mut objects);
@@ -142,7 +148,7 @@ async fn latest_runs(
         let mut v: Vec<_> = listed
             .iter()
             .filter_map(|l| {
-                let (d, id) = parse_key(runs::TABLE, &l.key)?;
+                let (d, id) = parse_key(RunsTable::DECL.name, &l.key)?;
                 before(&d, &id).then(|| (d, id, l.clone()))
             })
             .collect();
@@ -151,9 +157,11 @@ async fn latest_runs(
     };
     // Nightly runs: a window of 2n days holds the last n. Sparser runs: list them all.
     let from = tonight.run_date - chrono::Days::new(2 * n as u64 + 31);
-    let mut found = earlier(&remote.list(&format!("{}/", runs::TABLE), Some(&date_key(runs::TABLE, from))).await?);
+    let mut found = earlier(
+        &remote.list(&format!("{}/", RunsTable::DECL.name), Some(&date_key(RunsTable::DECL.name, from))).await?,
+    );
     if found.len() < n {
-        found = earlier(&remote.list(&format!("{}/", runs::TABLE), None).await?);
+        found = earlier(&remote.list(&format!("{}/", RunsTable::DECL.name), None).await?);
     }
     Ok(found.split_off(found.len().saturating_sub(n)))
 }

@@ -10,7 +10,9 @@ use crate::alert::{self, Alert, Severity};
 use crate::collect::responses::{self, OkTexts};
 use crate::metrics::tables::shared_phrases::SharedPhrase;
 use crate::metrics::tables::{families, pair_similarity, probe_metrics, shared_phrases};
+use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::{self, RunInfo};
+use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::vocab::Scope;
 
@@ -172,12 +174,14 @@ impl ReportData {
         let heads: HashSet<&str> = families.values().filter_map(|m| m.first().map(String::as_str)).collect();
         let shown: HashSet<&str> = moved.iter().take(PROBES_WITH_SAMPLES).map(|m| m.probe.as_str()).collect();
         let samples = sample_answers(&responses::path(output, run.run_date, &run.run_id), &shown, &heads)?;
-        let prompts =
-            crate::plan::probe_table::read(&crate::plan::probe_table::path(output, run.run_date, &run.run_id))?
-                .into_iter()
-                .filter(|p| shown.contains(p.id.as_str()))
-                .map(|p| (p.id, (p.prompt, p.system)))
-                .collect();
+        let prompts = table::read_if_any::<ProbesTable>(
+            output,
+            &RunRef::new(run.run_date, run.run_id.clone(), embedder.clone()),
+        )?
+        .into_iter()
+        .filter(|p| shown.contains(p.id.as_str()))
+        .map(|p| (p.id, (p.prompt, p.system)))
+        .collect();
 
         let lineage = super::lineage::gather(output, run, embedder, &families, &nights)?;
         Ok(ReportData {
@@ -296,7 +300,7 @@ fn read_night(
     }
     let coverage = match coverage {
         Some(c) => c,
-        None => runs::read_info(output, date, run_id)?.coverage,
+        None => runs::read_info(output, &RunRef::new(date, run_id, embedder.clone()))?.coverage,
     };
     let low_coverage = alert_list.iter().any(|a| a.rule == "coverage");
     Ok(Some(Night { date, run_id: run_id.to_owned(), metrics, alerts, alert_list, coverage, low_coverage, models }))

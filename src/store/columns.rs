@@ -33,17 +33,25 @@ impl<'a> Columns<'a> {
         self.batch.num_rows()
     }
 
+    /// The file the batch was read from.
+    pub fn path(&self) -> &'a Path {
+        self.path
+    }
+
+    /// A [`StoreError::Column`] naming this file and `column` (a value this version cannot read).
+    pub fn error(&self, column: &str, problem: impl Into<String>) -> StoreError {
+        StoreError::Column { path: self.path.to_owned(), column: column.to_owned(), problem: problem.into() }
+    }
+
     /// Whether the batch has a column (tables gain columns; older files lack them).
     pub fn has(&self, name: &str) -> bool {
         self.batch.column_by_name(name).is_some()
     }
 
     fn column(&self, name: &str, want: &str, ok: impl Fn(&DataType) -> bool) -> Result<&'a dyn Array, StoreError> {
-        let problem =
-            |problem: String| StoreError::Column { path: self.path.to_owned(), column: name.to_owned(), problem };
-        let col = self.batch.column_by_name(name).ok_or_else(|| problem("is missing".into()))?;
+        let col = self.batch.column_by_name(name).ok_or_else(|| self.error(name, "is missing"))?;
         if !ok(col.data_type()) {
-            return Err(problem(format!("is {} where {want} was expected", col.data_type())));
+            return Err(self.error(name, format!("is {} where {want} was expected", col.data_type())));
         }
         Ok(col.as_ref())
     }

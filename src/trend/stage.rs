@@ -11,6 +11,7 @@ use super::{Panel, PanelChange, TrendRow, TrendSettings, compute_trends, table};
 use crate::metrics::aggregate::RunMetric;
 use crate::metrics::tables::run_metrics;
 use crate::plan::runs::{self, RunInfo};
+use crate::store::table::RunRef;
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::vocab::Scope;
 
@@ -40,7 +41,8 @@ pub fn trend_run(
     let today = run_metrics::read(&metrics_path(tonight.run_date, &tonight.run_id))?;
     let window = settings.baseline_runs.max(settings.trend_runs);
 
-    let (comparable, any_earlier) = comparable_runs(output, tonight, window, &|date, id| metrics_path(date, id))?;
+    let (comparable, any_earlier) =
+        comparable_runs(output, tonight, embedder, window, &|date, id| metrics_path(date, id))?;
     let history: Vec<Vec<RunMetric>> =
         comparable.iter().map(|(date, id)| run_metrics::read(&metrics_path(*date, id))).collect::<Result<_, _>>()?;
     let carried = match comparable.last() {
@@ -120,6 +122,7 @@ pub fn trend_run(
 fn comparable_runs(
     output: &Output,
     tonight: &RunInfo,
+    embedder: &EmbedderTag,
     window: usize,
     metrics_path: &dyn Fn(NaiveDate, &str) -> PathBuf,
 ) -> Result<(Vec<(NaiveDate, String)>, bool), StoreError> {
@@ -134,7 +137,9 @@ fn comparable_runs(
         if comparable.len() == window {
             break;
         }
-        if metrics_path(date, &id).exists() && runs::read_info(output, date, &id)?.comparable(tonight) {
+        if metrics_path(date, &id).exists()
+            && runs::read_info(output, &RunRef::new(date, id.clone(), embedder.clone()))?.comparable(tonight)
+        {
             comparable.push((date, id));
         }
     }
