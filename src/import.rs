@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use crate::collect::responses::{self, ImportedResponse};
+use crate::collect::responses::{ImportedResponse, ResponseRow, ResponsesTable};
 use crate::config::models::ModelCards;
 use crate::input::InputError;
 use crate::metrics::spill::{Payload, Spill, read_partition};
@@ -513,12 +513,12 @@ impl Collector {
     /// for a nightly run.
     pub fn write_run(&mut self, output: &Output, run: &ImportedRun, tail: &mut Tail) -> Result<Derived, PipelineError> {
         let row = run.row();
-        let out = responses::path(output, run.run_date, &run.run_id);
+        let at = RunRef::new(run.run_date, run.run_id.clone(), tail.embedder.tag());
         let partition = self.spill.partition_path(crate::metrics::spill::partition_of(&run.key));
         let categories: HashMap<&str, &str> =
             self.groups[&run.key].prompts.iter().map(|(id, (_, category))| (id.as_str(), category.as_str())).collect();
-        let mut writer = crate::store::TableWriter::create(&out, std::sync::Arc::clone(&responses::SCHEMA))?;
-        let mut batch: Vec<ImportedResponse> = Vec::with_capacity(BATCH_ROWS);
+        let mut writer = table::writer::<ResponsesTable>(output, &at)?;
+        let mut batch: Vec<ResponseRow> = Vec::with_capacity(BATCH_ROWS);
         let mut failed: Result<(), PipelineError> = Ok(());
         let io = |source| crate::store::StoreError::Io { path: partition.clone(), source };
         let cards = self.cards.as_ref();
@@ -528,9 +528,10 @@ impl Collector {
                 return;
             }
             let Some(response) = decode(model, &payload, &categories) else { return };
-            batch.push(response);
+            let meta = declared(&response.model);
+            batch.push(response.into_row(row.started_at, meta));
             if batch.len() == BATCH_ROWS {
-                failed = responses::imported_batch(&run.run_id, row.started_at, &batch, &declared)
+                failed = table::batch::<ResponsesTable>(&at, &batch)
                     .and_then(|b| writer.write(&b))
                     .map_err(PipelineError::from);
                 batch.clear();
@@ -539,10 +540,9 @@ impl Collector {
         .map_err(io)?;
         failed?;
         if !batch.is_empty() {
-            writer.write(&responses::imported_batch(&run.run_id, row.started_at, &batch, &declared)?)?;
+            writer.write(&table::batch::<ResponsesTable>(&at, &batch)?)?;
         }
         writer.finish()?;
-        let at = RunRef::new(run.run_date, run.run_id.clone(), tail.embedder.tag());
         table::write::<ProbesTable>(output, &at, &run.suite.probes)?;
         derive_tables(output, row, tail)
     }

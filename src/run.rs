@@ -15,7 +15,7 @@ use chrono::{NaiveDate, Utc};
 
 use crate::alert::Alert;
 use crate::collect::journal::{Journal, RunDir, RunState, RunStatus, completed_names};
-use crate::collect::responses::{self, EndpointCounts};
+use crate::collect::responses::{self, EndpointCounts, ResponsesTable};
 use crate::collect::{self, CollectSummary, Progress};
 use crate::embed::cache::EmbeddingCache;
 use crate::embed::{self, EmbedStats, Embedder};
@@ -123,9 +123,9 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         .map_err(io(format!("writing the journal {}", journal_path.display())))?;
     drop(journal);
 
-    let responses_path = responses::path(&output, state.run_date, &state.run_id);
-    let per_endpoint = responses::write_from_journal(&plan, &state.run_id, &journal_path, &responses_path)?;
     let run = RunRef::new(state.run_date, state.run_id.clone(), embedder.tag());
+    let responses_path = table::path::<ResponsesTable>(&output, &run);
+    let per_endpoint = responses::write_from_journal(&plan, &output, &run, &journal_path)?;
     let probes_path = table::write::<ProbesTable>(&output, &run, &plan.suite.probes)?;
     let row = collected_row(&plan, &state, &per_endpoint);
     if opts.collect_only {

@@ -14,6 +14,7 @@ use hivewatch::metrics::aggregate::{Family, PairSimilarity, RunMetric};
 use hivewatch::metrics::tables::shared_phrases::SharedPhrase;
 use hivewatch::metrics::tables::{families, pair_similarity, probe_metrics, run_metrics, shared_phrases};
 use hivewatch::plan::{Plan, SentParams};
+use hivewatch::store::table::{self, RunRef};
 use hivewatch::store::{EmbedderTag, Output};
 use hivewatch::trend::stats::MannKendall;
 use hivewatch::trend::{TrendRow, table as trends};
@@ -77,8 +78,9 @@ fn responses_from_a_journal_and_from_an_import_read_back() {
     // A second outcome of a key already journaled: the first wins.
     j.append(&record(0, Status::Ok, Some("a duplicate"))).unwrap();
     drop(j);
-    let path = responses::path(&output, date(), "r1");
-    let counts = responses::write_from_journal(&plan, "r1", &journal, &path).unwrap();
+    let run = RunRef::new(date(), "r1", tag());
+    let path = table::path::<responses::ResponsesTable>(&output, &run);
+    let counts = responses::write_from_journal(&plan, &output, &run, &journal).unwrap();
     assert_eq!(counts["a"], (1, 1));
     let mut ok = OkTexts::open(&path, 10).unwrap();
     let chunk = ok.next_chunk().unwrap().unwrap();
@@ -88,7 +90,6 @@ fn responses_from_a_journal_and_from_an_import_read_back() {
     assert!(ok.next_chunk().unwrap().is_none());
     assert_eq!(responses::probe_categories(&path).unwrap(), HashMap::from([("p1".into(), "c".into())]));
 
-    let imported = file(dir.path(), "imported");
     let rows = vec![ImportedResponse {
         model: "m".into(),
         probe_id: "p2".into(),
@@ -97,7 +98,7 @@ fn responses_from_a_journal_and_from_an_import_read_back() {
         text: "imported answer".into(),
         truncated: false,
     }];
-    responses::write_imported(&imported, "r1", Utc::now(), &rows).unwrap();
+    let imported = responses::write_imported(&output, &RunRef::new(date(), "r2", tag()), Utc::now(), &rows).unwrap();
     let chunk = OkTexts::open(&imported, 10).unwrap().next_chunk().unwrap().unwrap();
     assert_eq!((chunk[0].endpoint.as_str(), chunk[0].text.as_str()), ("m", "imported answer"));
 }
@@ -106,14 +107,14 @@ fn responses_from_a_journal_and_from_an_import_read_back() {
 fn embeddings_read_back_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let output = Output::local(dir.path());
-    let path = hivewatch::embed::table::path(&output, date(), "r1", &tag());
+    use hivewatch::embed::table::{EmbeddingRow, EmbeddingsTable};
     let rows = vec![
         responses::OkText { endpoint: "a".into(), probe_id: "p1".into(), sample_index: 0, text: "x".into() },
         responses::OkText { endpoint: "b".into(), probe_id: "p2".into(), sample_index: 1, text: "y".into() },
     ];
     let vectors = vec![vec![0.5f32, -1.0, 2.0], vec![0.0, 1.0, 0.25]];
-    let batch = hivewatch::embed::table::batch("r1", "lexical-v1", &rows, &vectors).unwrap();
-    hivewatch::store::write_batch(&path, batch).unwrap();
+    let rows: Vec<_> = rows.into_iter().zip(vectors.clone()).map(|(r, v)| EmbeddingRow::of(r, v)).collect();
+    let path = table::write::<EmbeddingsTable>(&output, &RunRef::new(date(), "r1", tag()), &rows).unwrap();
     let mut back = Vec::new();
     hivewatch::embed::table::for_each_row(&path, |e, p, v| {
         back.push((e.to_owned(), p.to_owned(), v.to_vec()));
@@ -144,7 +145,6 @@ fn features_read_back_as_flags() {
         .collect();
     let features: Vec<_> = texts.iter().map(|t| hivewatch::features::extract(&lexicon, t)).collect();
     let categories = HashMap::from([("p1".to_owned(), "c".to_owned())]);
-    let path = hivewatch::features::table::path(&output, date(), "r1");
     // Every other row is the exposed side of a paired probe, adopting on every third.
     use hivewatch::features::adoption::Adoption;
     use hivewatch::probes::feed::Condition;
@@ -153,10 +153,11 @@ fn features_read_back_as_flags() {
             (i % 2 == 1).then_some((Condition::Exposed, Adoption { adopted: i % 3 == 0, marker_count: Some(i as u32) }))
         })
         .collect();
-    let batch =
-        hivewatch::features::table::batch("r1", &lexicon.version, "lexicon", &categories, &rows, &features, &adoption)
-            .unwrap();
-    hivewatch::store::write_batch(&path, batch).unwrap();
+    use hivewatch::features::table::{FeatureRow, FeaturesTable};
+    let stored: Vec<FeatureRow> = (rows.iter().zip(&features).zip(&adoption))
+        .map(|((r, f), a)| FeatureRow::of(r, &categories[&r.probe_id], (&lexicon.version, "lexicon"), f, *a))
+        .collect();
+    let path = table::write::<FeaturesTable>(&output, &RunRef::new(date(), "r1", tag()), &stored).unwrap();
     let adopted = hivewatch::features::table::read_adoption(&path).unwrap();
     assert_eq!(adopted.len(), rows.len() / 2, "unpaired rows carry no adoption");
     assert!(adopted.iter().all(|a| a.condition == Condition::Exposed && a.probe_id == "p1"));
@@ -392,7 +393,6 @@ fn probes_read_back_as_written() {
         },
     ];
     use hivewatch::plan::probe_table::ProbesTable;
-    use hivewatch::store::table::{self, RunRef};
     let output = Output::local(dir.path());
     let run = RunRef::new(date(), "r1", tag());
     table::write::<ProbesTable>(&output, &run, &probes).unwrap();

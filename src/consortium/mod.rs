@@ -26,6 +26,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 
 use crate::alert::{Alert, Severity};
+use crate::collect::responses::ResponsesTable;
 use crate::config::Config;
 use crate::embed::{EmbedStats, Embedder};
 use crate::features::Lexicon;
@@ -228,7 +229,7 @@ async fn member_night(
         );
         return Ok((excluded(note, Some(&row)), None));
     }
-    let Some(responses) = fetch(target, &key(crate::collect::responses::TABLE)).await? else {
+    let Some(responses) = fetch(target, &key(ResponsesTable::DECL.name)).await? else {
         return Ok((excluded("its runs row is published but its responses file is not".into(), Some(&row)), None));
     };
     let published = MemberRun {
@@ -266,9 +267,9 @@ async fn analyze_held(
 
     let run_id = run.id.clone();
     let output = &target.output;
-    let responses_path = crate::collect::responses::path(output, date, &run_id);
+    let responses_path = crate::store::table::path::<ResponsesTable>(output, &run);
     let member_parts: Vec<union::MemberPart> = parts.iter().map(|(p, _)| p.clone()).collect();
-    let union_rows = tokio::task::block_in_place(|| union::write(&responses_path, &run_id, &member_parts))?;
+    let union_rows = tokio::task::block_in_place(|| union::write(output, &run, &member_parts))?;
     let members_path = table::path(output, date, &run_id);
     table::write(&members_path, &run_id, &rows)?;
     let probes_path = crate::store::table::write::<ProbesTable>(output, &run, &suite.probes)?;

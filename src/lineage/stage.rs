@@ -25,7 +25,8 @@ pub fn lineage_run(
             .filter(|(category, _)| category.is_none())
             .map(|(_, p)| p)
             .collect();
-    let declared = responses::declared(&responses::path(output, run_date, run_id))?;
+    let run = crate::store::table::RunRef::new(run_date, run_id, embedder.clone());
+    let declared = responses::declared(&crate::store::table::path::<responses::ResponsesTable>(output, &run))?;
     let models: Vec<String> = pairs
         .iter()
         .flat_map(|p| [p.model_a.clone(), p.model_b.clone()])

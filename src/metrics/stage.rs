@@ -22,8 +22,11 @@ use super::spill::{Payload, Spill, read_partition};
 use super::tables::shared_phrases::SharedPhrase;
 use super::tables::{families, pair_similarity, probe_metrics, run_metrics, shared_phrases};
 use super::unit_rows;
-use crate::collect::responses::{self, OkTexts};
+use crate::collect::responses::{self, OkTexts, ResponsesTable};
+use crate::embed::table::EmbeddingsTable;
 use crate::features::Flags;
+use crate::features::table::FeaturesTable;
+use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
 
 /// What the measure stage wrote.
@@ -108,7 +111,8 @@ fn measured_sides(
     if exposed.is_empty() {
         return Ok((control, Vec::new()));
     }
-    let mut adoption = crate::features::table::read_adoption(&crate::features::table::path(output, run_date, run_id))?;
+    let run = RunRef::new(run_date, run_id, embedder.clone());
+    let mut adoption = crate::features::table::read_adoption(&table::path::<FeaturesTable>(output, &run))?;
     adoption.retain(|a| panel.is_none_or(|p| p.contains(&a.endpoint)));
     let contagion = super::contagion::contagion_metrics(&adoption, &control, &exposed);
     Ok((control, contagion))
@@ -124,15 +128,15 @@ fn probe_records(
     panel: Option<&BTreeSet<String>>,
 ) -> Result<Vec<ProbeRecord>, StoreError> {
     let kept = |endpoint: &str| panel.is_none_or(|p| p.contains(endpoint));
-    let embeddings = crate::embed::table::path(output, run_date, run_id, embedder);
-    let responses = responses::path(output, run_date, run_id);
+    let run = RunRef::new(run_date, run_id, embedder.clone());
+    let embeddings = table::path::<EmbeddingsTable>(output, &run);
+    let responses = table::path::<ResponsesTable>(output, &run);
     let categories = responses::probe_categories(&responses)?;
-    let flags = crate::features::table::read_flags(&crate::features::table::path(output, run_date, run_id))?;
-    let claims: HashMap<String, Vec<f64>> =
-        crate::embed::claims::read(&crate::embed::claims::path(output, run_date, run_id, embedder))?
-            .into_iter()
-            .map(|(probe, v)| (probe, unit_rows(&[v]).remove(0)))
-            .collect();
+    let flags = crate::features::table::read_flags(&table::path::<FeaturesTable>(output, &run))?;
+    let claims: HashMap<String, Vec<f64>> = crate::embed::claims::read_vectors(output, &run)?
+        .into_iter()
+        .map(|(probe, v)| (probe, unit_rows(&[v]).remove(0)))
+        .collect();
 
     let scratch = output.scratch_dir();
     let io = |path: &Path| {

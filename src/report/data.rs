@@ -173,15 +173,13 @@ impl ReportData {
 
         let heads: HashSet<&str> = families.values().filter_map(|m| m.first().map(String::as_str)).collect();
         let shown: HashSet<&str> = moved.iter().take(PROBES_WITH_SAMPLES).map(|m| m.probe.as_str()).collect();
-        let samples = sample_answers(&responses::path(output, run.run_date, &run.run_id), &shown, &heads)?;
-        let prompts = table::read_if_any::<ProbesTable>(
-            output,
-            &RunRef::new(run.run_date, run.run_id.clone(), embedder.clone()),
-        )?
-        .into_iter()
-        .filter(|p| shown.contains(p.id.as_str()))
-        .map(|p| (p.id, (p.prompt, p.system)))
-        .collect();
+        let tonight = RunRef::new(run.run_date, run.run_id.clone(), embedder.clone());
+        let samples = sample_answers(&table::path::<responses::ResponsesTable>(output, &tonight), &shown, &heads)?;
+        let prompts = table::read_if_any::<ProbesTable>(output, &tonight)?
+            .into_iter()
+            .filter(|p| shown.contains(p.id.as_str()))
+            .map(|p| (p.id, (p.prompt, p.system)))
+            .collect();
 
         let lineage = super::lineage::gather(output, run, embedder, &families, &nights)?;
         Ok(ReportData {

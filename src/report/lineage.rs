@@ -88,7 +88,10 @@ pub fn gather(
         .map(|(_, p)| p)
         .collect();
     let rows = lineage::table::read(&lineage::table::path(output, run.run_date, &run.run_id, embedder))?;
-    let responses_path = responses::path(output, run.run_date, &run.run_id);
+    let responses_path = crate::store::table::path::<responses::ResponsesTable>(
+        output,
+        &crate::store::table::RunRef::new(run.run_date, run.run_id.clone(), embedder.clone()),
+    );
     let declared = if responses_path.exists() { responses::declared(&responses_path)? } else { BTreeMap::new() };
     let metrics = run_metrics::read(&path(run_metrics::TABLE))?;
 

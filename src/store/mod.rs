@@ -340,6 +340,11 @@ impl TableWriter {
         Ok(TableWriter { path: path.to_owned(), tmp, writer: Some(writer), rows: 0 })
     }
 
+    /// Where the file appears when finished.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
         let writer = self.writer.as_mut().expect("a finished writer is consumed");
         writer.write(batch).map_err(|source| StoreError::Parquet { path: self.path.clone(), source })?;
