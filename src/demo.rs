@@ -221,7 +221,9 @@ pub async fn run_scenario(
             night,
             date,
             run_id: report.run_id.clone(),
-            metrics: crate::metrics::tables::run_metrics::read(&report.run_metrics)?,
+            metrics: crate::store::table::read_file::<crate::metrics::tables::run_metrics::RunMetricsTable>(
+                &report.run_metrics,
+            )?,
             alerts: report.alerts.clone(),
             coverage: report.row.coverage(),
             comparable_runs: report.comparable_runs,

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
+use crate::alert::table::AlertsTable;
 use crate::alert::{self, Alert, AlertConfig};
 use crate::embed::cache::EmbeddingCache;
 use crate::embed::{self, EmbedError, EmbedStats, Embedder};
@@ -21,7 +22,9 @@ use crate::features::detector::RefusalDetector;
 use crate::lineage::LineageRow;
 use crate::metrics::stage::MeasureStats;
 use crate::plan::runs::{self, RunInfo, RunRow};
+use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
+use crate::trend::table::TrendsTable;
 use crate::trend::{TrendRow, TrendSettings};
 
 /// Errors of the derived stages.
@@ -189,10 +192,9 @@ fn judge(
             alerts
         }
     };
-    let trends_path = output.per_embedder_path(crate::trend::table::TABLE, date, id, tag);
-    crate::trend::table::write(&trends_path, id, &tag.id, &trends)?;
-    let alerts_path = output.per_embedder_path(alert::table::TABLE, date, id, tag);
-    alert::table::write(&alerts_path, id, &tag.id, &alerts)?;
+    let run = RunRef::new(date, id, tag.clone());
+    let trends_path = table::write::<TrendsTable>(output, &run, &trends)?;
+    let alerts_path = table::write::<AlertsTable>(output, &run, &alerts)?;
     tracing::info!(run_id = %id, trends = trends.len(), alerts = alert::raised(&alerts), "compared with earlier runs");
     Ok(Judged { trends, alerts, comparable_runs, tables: vec![trends_path, alerts_path] })
 }

@@ -3,21 +3,25 @@
 //! rather than in a night's run.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, Utc};
+use hivewatch::alert::table::AlertsTable;
 use hivewatch::alert::{Alert, Severity};
 use hivewatch::collect::responses::{self, ImportedResponse, OkTexts};
 use hivewatch::collect::{ResponseRecord, Status};
 use hivewatch::features::{Flags, Refusal};
 use hivewatch::metrics::aggregate::{Family, PairSimilarity, RunMetric};
-use hivewatch::metrics::tables::shared_phrases::SharedPhrase;
-use hivewatch::metrics::tables::{families, pair_similarity, probe_metrics, run_metrics, shared_phrases};
+use hivewatch::metrics::tables::families::FamiliesTable;
+use hivewatch::metrics::tables::pair_similarity::PairSimilarityTable;
+use hivewatch::metrics::tables::probe_metrics::{ProbeMetricsTable, ProbeRow};
+use hivewatch::metrics::tables::run_metrics::RunMetricsTable;
+use hivewatch::metrics::tables::shared_phrases::{SharedPhrase, SharedPhrasesTable};
 use hivewatch::plan::{Plan, SentParams};
 use hivewatch::store::table::{self, RunRef};
 use hivewatch::store::{EmbedderTag, Output};
+use hivewatch::trend::TrendRow;
 use hivewatch::trend::stats::MannKendall;
-use hivewatch::trend::{TrendRow, table as trends};
+use hivewatch::trend::table::{self as trends, TrendsTable};
 use hivewatch::vocab::{Direction, Scope, Status as TrendStatus};
 
 fn date() -> NaiveDate {
@@ -26,10 +30,6 @@ fn date() -> NaiveDate {
 
 fn tag() -> EmbedderTag {
     EmbedderTag { name: "lexical".into(), id: "lexical-v1".into() }
-}
-
-fn file(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name).join("run_date=2026-03-04").join("r1.parquet")
 }
 
 #[test]
@@ -220,9 +220,10 @@ fn the_measure_tables_read_back_as_written() {
             },
         ),
     ];
-    let path = file(dir.path(), pair_similarity::TABLE);
-    pair_similarity::write(&path, "r1", "e", &pairs).unwrap();
-    assert_eq!(pair_similarity::read(&path).unwrap(), pairs);
+    let output = Output::local(dir.path());
+    let run = RunRef::new(date(), "r1", tag());
+    table::write::<PairSimilarityTable>(&output, &run, &pairs).unwrap();
+    assert_eq!(table::read::<PairSimilarityTable>(&output, &run).unwrap(), pairs);
 
     let metrics = vec![
         RunMetric {
@@ -250,22 +251,19 @@ fn the_measure_tables_read_back_as_written() {
             n_models: 1,
         },
     ];
-    let path = file(dir.path(), run_metrics::TABLE);
-    run_metrics::write(&path, "r1", "e", &metrics).unwrap();
-    assert_eq!(run_metrics::read(&path).unwrap(), metrics);
+    table::write::<RunMetricsTable>(&output, &run, &metrics).unwrap();
+    assert_eq!(table::read::<RunMetricsTable>(&output, &run).unwrap(), metrics);
 
     let fams = vec![
         Family { model: "a".into(), family: "a".into(), size: 2 },
         Family { model: "b".into(), family: "a".into(), size: 2 },
     ];
-    let path = file(dir.path(), families::TABLE);
-    families::write(&path, "r1", "e", &fams).unwrap();
-    assert_eq!(families::read(&path).unwrap(), fams);
+    table::write::<FamiliesTable>(&output, &run, &fams).unwrap();
+    assert_eq!(table::read::<FamiliesTable>(&output, &run).unwrap(), fams);
 
-    let phrases = vec![SharedPhrase { phrase: "here are some tips".into(), probes: 4, max_models: 3 }];
-    let path = file(dir.path(), shared_phrases::TABLE);
-    shared_phrases::write(&path, "r1", 5, &phrases).unwrap();
-    assert_eq!(shared_phrases::read(&path).unwrap(), phrases);
+    let phrases = vec![SharedPhrase { phrase: "here are some tips".into(), probes: 4, max_models: 3, run_models: 5 }];
+    table::write::<SharedPhrasesTable>(&output, &run, &phrases).unwrap();
+    assert_eq!(table::read::<SharedPhrasesTable>(&output, &run).unwrap(), phrases);
 
     // probe_metrics is written from probe records; its reader gives what the report needs.
     use hivewatch::metrics::aggregate::ProbeRecord;
@@ -284,9 +282,8 @@ fn the_measure_tables_read_back_as_written() {
         phrases: hivewatch::metrics::phrases::probe_phrases(&[]),
         claim_similarity: Default::default(),
     };
-    let path = file(dir.path(), probe_metrics::TABLE);
-    probe_metrics::write(&path, "r1", "e", std::slice::from_ref(&record)).unwrap();
-    let back = probe_metrics::read(&path).unwrap();
+    table::write::<ProbeMetricsTable>(&output, &run, &[ProbeRow::of(&record)]).unwrap();
+    let back = table::read::<ProbeMetricsTable>(&output, &run).unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!((back[0].probe.as_str(), back[0].category.as_str(), back[0].n_models), ("p1", "c", 2));
     assert_eq!(back[0].model_vendi_ratio, record.measures.as_ref().map(|m| m.model_vendi_ratio));
@@ -333,12 +330,13 @@ fn trends_and_alerts_read_back_as_written() {
     bare.ci = None;
     bare.status = TrendStatus::Ok;
     bare.full = None;
-    let path = file(dir.path(), trends::TABLE);
-    trends::write(&path, "r1", "e", &[row.clone(), bare.clone()]).unwrap();
-    let back = trends::read(&path).unwrap();
+    let output = Output::local(dir.path());
+    let run = RunRef::new(date(), "r1", tag());
+    table::write::<TrendsTable>(&output, &run, &[row.clone(), bare.clone()]).unwrap();
+    let back = table::read::<TrendsTable>(&output, &run).unwrap();
     // Var(S) and the intercept are not stored (NaN on both sides): compare the printed form.
     assert_eq!(format!("{back:?}"), format!("{:?}", vec![row.clone(), bare]));
-    let carried = trends::read_carried(&path).unwrap();
+    let carried = trends::read_carried(&output, &run).unwrap();
     assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].cusum_high, 7.5);
     assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].panel_id.as_deref(), Some("0123456789ab"));
 
@@ -352,9 +350,8 @@ fn trends_and_alerts_read_back_as_written() {
         threshold: 0.03,
         message: "converging".into(),
     }];
-    let path = file(dir.path(), hivewatch::alert::table::TABLE);
-    hivewatch::alert::table::write(&path, "r1", "e", &alerts).unwrap();
-    assert_eq!(hivewatch::alert::table::read(&path).unwrap(), alerts);
+    table::write::<AlertsTable>(&output, &run, &alerts).unwrap();
+    assert_eq!(table::read::<AlertsTable>(&output, &run).unwrap(), alerts);
 }
 
 #[test]

@@ -82,7 +82,7 @@ impl Table for ResponsesTable {
             .opt_str("feed_id", rows.iter().map(|r| r.feed_id.as_ref()))
     }
 
-    fn from_arrow(c: &Columns, _: &RunRef) -> Result<Vec<ResponseRow>, StoreError> {
+    fn from_arrow(c: &Columns) -> Result<Vec<ResponseRow>, StoreError> {
         let s = |name: &str| c.strings(name);
         let (endpoint, provider, model, vendor, family) =
             (s("endpoint")?, s("provider")?, s("model")?, s("vendor")?, s("family")?);

@@ -270,8 +270,7 @@ async fn analyze_held(
     let responses_path = crate::store::table::path::<ResponsesTable>(output, &run);
     let member_parts: Vec<union::MemberPart> = parts.iter().map(|(p, _)| p.clone()).collect();
     let union_rows = tokio::task::block_in_place(|| union::write(output, &run, &member_parts))?;
-    let members_path = table::path(output, date, &run_id);
-    table::write(&members_path, &run_id, &rows)?;
+    let members_path = crate::store::table::write::<table::MemberRunsTable>(output, &run, &rows)?;
     let probes_path = crate::store::table::write::<ProbesTable>(output, &run, &suite.probes)?;
     let row = union_row(&run_id, date, started_at, suite, &parts);
     tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");

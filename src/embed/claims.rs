@@ -42,7 +42,7 @@ impl Table for ClaimEmbeddingsTable {
             .list_f32("embedding", rows.iter().map(|r| &r.embedding))
     }
 
-    fn from_arrow(c: &Columns, _: &RunRef) -> Result<Vec<ClaimRow>, StoreError> {
+    fn from_arrow(c: &Columns) -> Result<Vec<ClaimRow>, StoreError> {
         let (probe, feed, claim, lists) =
             (c.strings("probe_id")?, c.strings("feed_id")?, c.strings("claim")?, c.f32_lists("embedding")?);
         Ok((0..c.rows())

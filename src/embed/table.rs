@@ -52,7 +52,7 @@ impl Table for EmbeddingsTable {
             .list_f32("embedding", rows.iter().map(|r| &r.embedding))
     }
 
-    fn from_arrow(c: &Columns, _: &RunRef) -> Result<Vec<EmbeddingRow>, StoreError> {
+    fn from_arrow(c: &Columns) -> Result<Vec<EmbeddingRow>, StoreError> {
         let (endpoint, probe, sample) = (c.strings("endpoint")?, c.strings("probe_id")?, c.i32s("sample_index")?);
         let (hash, lists) = (c.strings("text_hash")?, c.f32_lists("embedding")?);
         Ok((0..c.rows())

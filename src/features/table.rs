@@ -111,7 +111,7 @@ impl Table for FeaturesTable {
             .opt_i32("marker_count", adoption().map(|a| a.and_then(|(_, a)| a.marker_count.map(|n| n as i32))))
     }
 
-    fn from_arrow(c: &Columns, _: &RunRef) -> Result<Vec<FeatureRow>, StoreError> {
+    fn from_arrow(c: &Columns) -> Result<Vec<FeatureRow>, StoreError> {
         let s = |name: &str| c.strings(name);
         let (endpoint, probe, category, lexicon, detector) =
             (s("endpoint")?, s("probe_id")?, s("category")?, s("lexicon_version")?, s("refusal_detector")?);

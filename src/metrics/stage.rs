@@ -19,8 +19,11 @@ use super::behaviour::probe_behaviour;
 use super::phrases::{probe_phrases, words};
 use super::probe::{ModelSamples, probe_measures};
 use super::spill::{Payload, Spill, read_partition};
-use super::tables::shared_phrases::SharedPhrase;
-use super::tables::{families, pair_similarity, probe_metrics, run_metrics, shared_phrases};
+use super::tables::families::FamiliesTable;
+use super::tables::pair_similarity::PairSimilarityTable;
+use super::tables::probe_metrics::{ProbeMetricsTable, ProbeRow};
+use super::tables::run_metrics::RunMetricsTable;
+use super::tables::shared_phrases::{SharedPhrase, SharedPhrasesTable};
 use super::unit_rows;
 use crate::collect::responses::{self, OkTexts, ResponsesTable};
 use crate::embed::table::EmbeddingsTable;
@@ -54,23 +57,19 @@ pub fn measure_run(
     let mut run = aggregate(&records);
     run.metrics.extend(contagion);
 
-    let path = |table: &str| output.per_embedder_path(table, run_date, run_id, embedder);
-    let probe_path = path(probe_metrics::TABLE);
-    let probes = probe_metrics::write(&probe_path, run_id, &embedder.id, &records)?;
-    let pair_path = path(pair_similarity::TABLE);
-    let pairs = pair_similarity::write(&pair_path, run_id, &embedder.id, &run.pairs)?;
-    let metrics_path = path(run_metrics::TABLE);
-    let metrics = run_metrics::write(&metrics_path, run_id, &embedder.id, &run.metrics)?;
-    let families_path = path(families::TABLE);
-    families::write(&families_path, run_id, &embedder.id, &run.families)?;
-    let phrases_path = shared_phrases::path(output, run_date, run_id);
+    let at = RunRef::new(run_date, run_id, embedder.clone());
+    let probe_rows: Vec<ProbeRow> = records.iter().map(ProbeRow::of).collect();
+    let probe_path = table::write::<ProbeMetricsTable>(output, &at, &probe_rows)?;
+    let pair_path = table::write::<PairSimilarityTable>(output, &at, &run.pairs)?;
+    let metrics_path = table::write::<RunMetricsTable>(output, &at, &run.metrics)?;
+    let families_path = table::write::<FamiliesTable>(output, &at, &run.families)?;
     let models = run.metrics.iter().find(|m| m.scope.is_overall() && m.metric == "models").map(|m| m.value as usize);
     let run_models = models.unwrap_or(0).max(records.iter().map(ProbeRecord::n_models).max().unwrap_or(0));
-    shared_phrases::write(&phrases_path, run_id, run_models, &shared_phrases(&records))?;
+    let phrases_path = table::write::<SharedPhrasesTable>(output, &at, &shared_phrases(&records, run_models))?;
     Ok(MeasureStats {
-        probes,
-        pairs,
-        metrics,
+        probes: probe_rows.len() as u64,
+        pairs: run.pairs.len() as u64,
+        metrics: run.metrics.len() as u64,
         run_metrics: metrics_path.clone(),
         tables: vec![probe_path, pair_path, metrics_path, families_path, phrases_path],
     })
@@ -214,9 +213,9 @@ fn probe_record(
     }
 }
 
-/// Phrases shared on some probe, with the number of probes and the most models on one probe;
-/// most widespread first.
-fn shared_phrases(records: &[ProbeRecord]) -> Vec<SharedPhrase> {
+/// Phrases shared on some probe, with the number of probes and the most models on one probe
+/// (of the run's `run_models`); most widespread first.
+fn shared_phrases(records: &[ProbeRecord], run_models: usize) -> Vec<SharedPhrase> {
     let mut by_phrase: HashMap<&str, (usize, usize)> = HashMap::new();
     for r in records {
         for (phrase, models) in &r.phrases.shared {
@@ -227,7 +226,7 @@ fn shared_phrases(records: &[ProbeRecord]) -> Vec<SharedPhrase> {
     }
     let mut out: Vec<SharedPhrase> = by_phrase
         .into_iter()
-        .map(|(p, (probes, max_models))| SharedPhrase { phrase: p.to_owned(), probes, max_models })
+        .map(|(p, (probes, max_models))| SharedPhrase { phrase: p.to_owned(), probes, max_models, run_models })
         .collect();
     out.sort_by(|a, b| b.probes.cmp(&a.probes).then(b.max_models.cmp(&a.max_models)).then(a.phrase.cmp(&b.phrase)));
     out

@@ -34,7 +34,7 @@ impl Table for ProbesTable {
             )
     }
 
-    fn from_arrow(c: &Columns, _: &RunRef) -> Result<Vec<Probe>, StoreError> {
+    fn from_arrow(c: &Columns) -> Result<Vec<Probe>, StoreError> {
         let (id, category, system, prompt) =
             (c.strings("probe_id")?, c.strings("category")?, c.strings("system")?, c.strings("prompt")?);
         let paired = c.has("condition");

@@ -38,7 +38,7 @@ impl Table for RunsTable {
             .f64("coverage", rows.iter().map(RunRow::coverage))
     }
 
-    fn from_arrow(c: &Columns, run: &RunRef) -> Result<Vec<RunRow>, StoreError> {
+    fn from_arrow(c: &Columns) -> Result<Vec<RunRow>, StoreError> {
         let text = |name: &str| c.strings(name);
         let (run_id, config_hash, suite_name, suite_version, suite_id) =
             (text("run_id")?, text("config_hash")?, text("suite_name")?, text("suite_version")?, text("suite_id")?);
@@ -50,10 +50,11 @@ impl Table for RunsTable {
         let (endpoints, probes, samples) = (count("endpoints")?, count("probes")?, count("samples")?);
         let (planned, ok, failed) = (count("planned")?, count("ok")?, count("failed")?);
         let n = |col: &arrow_array::Int64Array, i: usize| col.value(i).max(0) as u64;
+        let run_date = c.partition_date()?;
         Ok((0..c.rows())
             .map(|i| RunRow {
                 run_id: run_id.value(i).to_owned(),
-                run_date: run.date,
+                run_date,
                 started_at: Columns::time(started_at, i),
                 finished_at: Columns::time(finished_at, i),
                 config_hash: config_hash.value(i).to_owned(),
@@ -133,7 +134,7 @@ pub fn list(output: &Output) -> Result<Vec<(NaiveDate, String)>, StoreError> {
 /// Reads a run's row back.
 pub fn read(output: &Output, run: &RunRef) -> Result<RunRow, StoreError> {
     let path = table::path::<RunsTable>(output, run);
-    table::read_file::<RunsTable>(&path, run)?.into_iter().next().ok_or_else(|| StoreError::Io {
+    table::read_file::<RunsTable>(&path)?.into_iter().next().ok_or_else(|| StoreError::Io {
         path,
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, "the runs file has no row"),
     })

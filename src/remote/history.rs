@@ -14,19 +14,22 @@ use chrono::NaiveDate;
 
 use super::mirror::{Mirror, PullStats};
 use super::{Listed, Remote, RemoteError};
-use crate::metrics::tables::{probe_metrics, run_metrics};
+use crate::alert::table::AlertsTable;
+use crate::metrics::tables::probe_metrics::ProbeMetricsTable;
+use crate::metrics::tables::run_metrics::RunMetricsTable;
 use crate::plan::runs::{self, RunInfo, RunsTable};
 use crate::store::table::{RunRef, Table};
 use crate::store::{EmbedderTag, Output};
 use crate::trend::TrendSettings;
+use crate::trend::table::TrendsTable;
 
 /// The tables of earlier runs a night reads. Everything else in the mirror is tonight's.
 pub const HISTORY_TABLES: &[&str] = &[
     RunsTable::DECL.name,
-    run_metrics::TABLE,
-    crate::trend::table::TABLE,
-    crate::alert::table::TABLE,
-    probe_metrics::TABLE,
+    RunMetricsTable::DECL.name,
+    TrendsTable::DECL.name,
+    AlertsTable::DECL.name,
+    ProbeMetricsTable::DECL.name,
 ];
 
 /// Earlier runs a night may read: the report's chart history, or the trend stage's look-back,
@@ -106,9 +109,9 @@ pub async fn pull(
     };
     let mut newest_comparable = None;
     for (d, id, _) in &selected {
-        want(key(crate::trend::table::TABLE, *d, id), &mut objects);
-        want(key(crate::alert::table::TABLE, *d, id), &mut objects);
-        let metrics = key(run_metrics::TABLE, *d, id);
+        want(key(TrendsTable::DECL.name, *d, id), &mut objects);
+        want(key(AlertsTable::DECL.name, *d, id), &mut objects);
+        let metrics = key(RunMetricsTable::DECL.name, *d, id);
         if listed.contains_key(&metrics) {
             let info = runs::read_info(output, &RunRef::new(*d, id.clone(), tag.clone()))
                 .map_err(|e| local_error(remote.url(), std::io::Error::other(e.to_string())))?;
@@ -119,7 +122,7 @@ pub async fn pull(
         }
     }
     if let Some((d, id)) = newest_comparable {
-        want(key(probe_metrics::TABLE, d, &id), &mut objects);
+        want(key(ProbeMetricsTable::DECL.name, d, &id), &mut objects);
     }
     let forgotten = forget_history(mirror, &wanted, &tonights).map_err(|e| local_error(remote.url(), e))?;
     let more = mirror.pull(&objects).await?;

@@ -43,6 +43,15 @@ impl<'a> Columns<'a> {
         StoreError::Column { path: self.path.to_owned(), column: column.to_owned(), problem: problem.into() }
     }
 
+    /// The run date of the Hive partition the file is in (`.../run_date=YYYY-MM-DD/<file>`): a
+    /// column for DuckDB, a folder on disk.
+    pub fn partition_date(&self) -> Result<NaiveDate, StoreError> {
+        let folder = self.path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str());
+        folder
+            .and_then(super::partition_date)
+            .ok_or_else(|| self.error("run_date", "is not in a run_date=YYYY-MM-DD folder"))
+    }
+
     /// Whether the batch has a column (tables gain columns; older files lack them).
     pub fn has(&self, name: &str) -> bool {
         self.batch.column_by_name(name).is_some()

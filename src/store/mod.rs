@@ -107,12 +107,7 @@ impl Output {
         };
         for partition in partitions {
             let partition = partition.map_err(io)?.path();
-            let Some(date) = partition
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("run_date="))
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            else {
+            let Some(date) = partition.file_name().and_then(|n| n.to_str()).and_then(partition_date) else {
                 continue;
             };
             for file in std::fs::read_dir(&partition).map_err(io)? {
@@ -163,6 +158,11 @@ impl Output {
     pub fn html_dir(&self) -> PathBuf {
         self.root.join("html")
     }
+}
+
+/// The date of a partition folder's name `run_date=YYYY-MM-DD`.
+pub fn partition_date(folder: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(folder.strip_prefix("run_date=")?, "%Y-%m-%d").ok()
 }
 
 /// What the store needs to know of an embedder: its short name (in file names) and its id

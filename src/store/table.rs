@@ -113,7 +113,7 @@ pub trait Table {
 
     /// One batch of a file of this table back as rows (a missing or retyped column is a
     /// [`StoreError::Column`] naming the file, through [`Columns`]).
-    fn from_arrow(c: &Columns, run: &RunRef) -> Result<Vec<Self::Row>, StoreError>;
+    fn from_arrow(c: &Columns) -> Result<Vec<Self::Row>, StoreError>;
 }
 
 /// Where `run`'s file of table `T` is.
@@ -135,8 +135,13 @@ pub fn batch<T: Table>(run: &RunRef, rows: &[T::Row]) -> Result<RecordBatch, Sto
 /// returns its path.
 pub fn write<T: Table>(output: &Output, run: &RunRef, rows: &[T::Row]) -> Result<PathBuf, StoreError> {
     let path = path::<T>(output, run);
-    super::write_batch(&path, batch::<T>(run, rows)?)?;
+    write_file::<T>(&path, run, rows)?;
     Ok(path)
+}
+
+/// Writes rows of table `T` as a whole file elsewhere (a cache in the state folder), atomically.
+pub fn write_file<T: Table>(path: &Path, run: &RunRef, rows: &[T::Row]) -> Result<(), StoreError> {
+    super::write_batch(path, batch::<T>(run, rows)?).map(|_| ())
 }
 
 /// A writer for `run`'s file of table `T`, filled batch by batch ([`batch`]) and published by
@@ -147,21 +152,22 @@ pub fn writer<T: Table>(output: &Output, run: &RunRef) -> Result<TableWriter, St
 
 /// Reads `run`'s file of table `T` back (no file: an error).
 pub fn read<T: Table>(output: &Output, run: &RunRef) -> Result<Vec<T::Row>, StoreError> {
-    read_file::<T>(&path::<T>(output, run), run)
+    read_file::<T>(&path::<T>(output, run))
 }
 
 /// Reads `run`'s file of table `T` back; no file (a run written before the table existed, or
 /// one that has none of its rows): no rows.
 pub fn read_if_any<T: Table>(output: &Output, run: &RunRef) -> Result<Vec<T::Row>, StoreError> {
     let path = path::<T>(output, run);
-    if path.exists() { read_file::<T>(&path, run) } else { Ok(Vec::new()) }
+    if path.exists() { read_file::<T>(&path) } else { Ok(Vec::new()) }
 }
 
-/// Reads a file of table `T` wherever it is (a member's file, a cache in the state folder).
-pub fn read_file<T: Table>(path: &Path, run: &RunRef) -> Result<Vec<T::Row>, StoreError> {
+/// Reads a file of table `T` wherever it is (one named by a stage's result, a cache in the
+/// state folder).
+pub fn read_file<T: Table>(path: &Path) -> Result<Vec<T::Row>, StoreError> {
     let mut out = Vec::new();
     for batch in super::read_batches(path)? {
-        out.extend(T::from_arrow(&Columns::new(&batch, path), run)?);
+        out.extend(T::from_arrow(&Columns::new(&batch, path))?);
     }
     Ok(out)
 }
@@ -308,7 +314,7 @@ mod tests {
                 .opt_f64("value", rows.iter().map(|r| r.1))
         }
 
-        fn from_arrow(c: &Columns, _: &RunRef) -> Result<Vec<Self::Row>, StoreError> {
+        fn from_arrow(c: &Columns) -> Result<Vec<Self::Row>, StoreError> {
             let (name, value) = (c.strings("name")?, c.f64s("value")?);
             Ok((0..c.rows()).map(|i| (name.value(i).to_owned(), Columns::opt_f64(value, i))).collect())
         }
