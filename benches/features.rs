@@ -73,7 +73,8 @@ fn main() {
     ] {
         let detector = RefusalDetector::build(Some(method), &lexicon).unwrap();
         let start = Instant::now();
-        let stats = stage::write_features(&out, date, RUN_ID, &lexicon, &detector, embedder).unwrap();
+        let run = RunRef::new(date, RUN_ID, embedder.clone());
+        let stats = stage::write_features(&out, &run, &lexicon, &detector).unwrap();
         let wall = start.elapsed().as_secs_f64();
         println!(
             "{what:<44} {}: {} rows in {wall:.2} s, {:.0} ms per 1,000 responses",

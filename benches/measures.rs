@@ -57,13 +57,9 @@ fn main() {
         }
         "measure" => {
             let start = Instant::now();
-            let stats = hivewatch::metrics::stage::measure_run(
-                &Output::local(dir.join("reports")),
-                run_date(),
-                RUN_ID,
-                &Embedder::Lexical.tag(),
-            )
-            .expect("measure stage");
+            let run = RunRef::new(run_date(), RUN_ID, Embedder::Lexical.tag());
+            let stats = hivewatch::metrics::stage::measure_run(&Output::local(dir.join("reports")), &run)
+                .expect("measure stage");
             println!(
                 "measure stage: {} probes, {} pair rows, {} run_metrics rows in {:.2} s",
                 stats.probes,

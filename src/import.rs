@@ -44,7 +44,7 @@ use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::RunRow;
 use crate::probes::{Probe, Suite};
 use crate::store::Output;
-use crate::store::table::{self, RunRef};
+use crate::store::table;
 
 /// Input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -513,7 +513,7 @@ impl Collector {
     /// for a nightly run.
     pub fn write_run(&mut self, output: &Output, run: &ImportedRun, tail: &mut Tail) -> Result<Derived, PipelineError> {
         let row = run.row();
-        let at = RunRef::new(run.run_date, run.run_id.clone(), tail.embedder.tag());
+        let at = row.run_ref(&tail.embedder.tag());
         let partition = self.spill.partition_path(crate::metrics::spill::partition_of(&run.key));
         let categories: HashMap<&str, &str> =
             self.groups[&run.key].prompts.iter().map(|(id, (_, category))| (id.as_str(), category.as_str())).collect();

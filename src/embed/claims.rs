@@ -7,8 +7,6 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
-
 use super::{EmbedError, Embedder};
 use crate::plan::probe_table::ProbesTable;
 use crate::probes::feed::Condition;
@@ -58,14 +56,8 @@ impl Table for ClaimEmbeddingsTable {
 
 /// Embeds the claims of the run's paired probes (read from its `probes` table) and writes the
 /// table; returns how many (0, and no file, for a run without paired probes).
-pub fn embed_claims(
-    output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &Embedder,
-) -> Result<u64, EmbedError> {
-    let run = RunRef::new(run_date, run_id, embedder.tag());
-    let probes = table::read_if_any::<ProbesTable>(output, &run)?;
+pub fn embed_claims(output: &Output, run: &RunRef, embedder: &Embedder) -> Result<u64, EmbedError> {
+    let probes = table::read_if_any::<ProbesTable>(output, run)?;
     let claims: Vec<(&str, &str, &str)> = probes
         .iter()
         .filter_map(|p| {
@@ -88,7 +80,7 @@ pub fn embed_claims(
             embedding,
         })
         .collect();
-    table::write::<ClaimEmbeddingsTable>(output, &run, &rows)?;
+    table::write::<ClaimEmbeddingsTable>(output, run, &rows)?;
     Ok(rows.len() as u64)
 }
 

@@ -281,18 +281,17 @@ pub struct EmbedStats {
     pub path: PathBuf,
 }
 
-/// Embeds the ok responses of one run and writes its `embeddings` table for this embedder (and,
-/// for a run with paired probes, `claim_embeddings`). Blocking (see [`Embedder::embed_blocking`]).
+/// Embeds the ok responses of one run and writes its `embeddings` table for this embedder (the
+/// run's: `run.tag` is `embedder.tag()`; and, for a run with paired probes, `claim_embeddings`).
+/// Blocking (see [`Embedder::embed_blocking`]).
 pub fn embed_run(
     output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
+    run: &RunRef,
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
 ) -> Result<EmbedStats, EmbedError> {
-    let run = RunRef::new(run_date, run_id, embedder.tag());
-    let mut reader = OkTexts::open(&store::table::path::<ResponsesTable>(output, &run), CHUNK_ROWS)?;
-    let mut writer = store::table::writer::<EmbeddingsTable>(output, &run)?;
+    let mut reader = OkTexts::open(&store::table::path::<ResponsesTable>(output, run), CHUNK_ROWS)?;
+    let mut writer = store::table::writer::<EmbeddingsTable>(output, run)?;
     let out = writer.path().to_owned();
     let mut newly = 0u64;
     while let Some(chunk) = reader.next_chunk()? {
@@ -300,10 +299,10 @@ pub fn embed_run(
         let (vectors, n) = embed_cached(embedder, cache, &texts)?;
         newly += n as u64;
         let rows: Vec<EmbeddingRow> = chunk.into_iter().zip(vectors).map(|(r, v)| EmbeddingRow::of(r, v)).collect();
-        writer.write(&store::table::batch::<EmbeddingsTable>(&run, &rows)?)?;
+        writer.write(&store::table::batch::<EmbeddingsTable>(run, &rows)?)?;
     }
     let rows = writer.finish()?;
-    claims::embed_claims(output, run_date, run_id, embedder)?;
+    claims::embed_claims(output, run, embedder)?;
     Ok(EmbedStats { embedder_id: embedder.id().to_owned(), rows, newly_embedded: newly, path: out })
 }
 

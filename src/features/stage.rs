@@ -5,15 +5,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
-
 use super::adoption::RunAdoption;
 use super::detector::{Choice, RefusalDetector, Variant};
 use super::table::{FeatureRow, FeaturesTable};
 use super::{Features, Lexicon, extract, extract_normalised};
 use crate::collect::responses::{self, OkText, ResponsesTable};
 use crate::store::table::RunRef;
-use crate::store::{self, EmbedderTag, Output, StoreError, TableWriter};
+use crate::store::{self, Output, StoreError, TableWriter};
 
 /// Texts extracted per batch (and per Parquet write).
 const CHUNK: usize = 4096;
@@ -27,28 +25,25 @@ pub struct FeaturesStats {
     pub detector: String,
 }
 
-/// Writes the `features` table of a run. `embedder` is the run's embedder: the learned detector
-/// reuses its vectors when its MiniLM variant was fitted for it, and embeds the openings
-/// lexically otherwise.
+/// Writes the `features` table of a run. The run's embedder (`run.tag`) matters to the learned
+/// detector: it reuses the run's vectors when its MiniLM variant was fitted for that embedder,
+/// and embeds the openings lexically otherwise.
 pub fn write_features(
     output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
+    run: &RunRef,
     lexicon: &Lexicon,
     detector: &RefusalDetector,
-    embedder: &EmbedderTag,
 ) -> Result<FeaturesStats, StoreError> {
-    let run = RunRef::new(run_date, run_id, embedder.clone());
-    let responses = store::table::path::<ResponsesTable>(output, &run);
+    let responses = store::table::path::<ResponsesTable>(output, run);
     let categories = responses::probe_categories(&responses)?;
-    let adoption = RunAdoption::read(output, &run)?;
+    let adoption = RunAdoption::read(output, run)?;
     let mut texts = responses::OkTexts::open(&responses, CHUNK)?;
-    let choice = detector.choose(&embedder.id);
-    let writer = store::table::writer::<FeaturesTable>(output, &run)?;
+    let choice = detector.choose(&run.tag.id);
+    let writer = store::table::writer::<FeaturesTable>(output, run)?;
     let out = writer.path().to_owned();
     let mut sink = Sink {
         writer,
-        run: &run,
+        run,
         lexicon: &lexicon.version,
         detector: choice.id(),
         categories: &categories,
@@ -68,7 +63,7 @@ pub fn write_features(
             }
         }
         Choice::Learned(variant) => {
-            let vectors = store::table::path::<crate::embed::table::EmbeddingsTable>(output, &run);
+            let vectors = store::table::path::<crate::embed::table::EmbeddingsTable>(output, run);
             label_with_run_vectors(lexicon, variant, &mut texts, &vectors, &mut sink)?;
         }
     }

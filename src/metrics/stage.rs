@@ -12,8 +12,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
-
 use super::aggregate::{ProbeRecord, RunMetric, aggregate};
 use super::behaviour::probe_behaviour;
 use super::phrases::{probe_phrases, words};
@@ -30,7 +28,7 @@ use crate::embed::table::EmbeddingsTable;
 use crate::features::Flags;
 use crate::features::table::FeaturesTable;
 use crate::store::table::{self, RunRef};
-use crate::store::{EmbedderTag, Output, StoreError};
+use crate::store::{Output, StoreError};
 
 /// What the measure stage wrote.
 #[derive(Debug, Clone)]
@@ -47,29 +45,24 @@ pub struct MeasureStats {
 type Answers = (BTreeMap<String, Vec<Vec<f32>>>, BTreeMap<String, Vec<String>>);
 
 /// Computes and writes the measure tables for one run and embedder.
-pub fn measure_run(
-    output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &EmbedderTag,
-) -> Result<MeasureStats, StoreError> {
-    let (records, contagion) = measured_sides(output, run_date, run_id, embedder, None)?;
-    let mut run = aggregate(&records);
-    run.metrics.extend(contagion);
+pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreError> {
+    let (records, contagion) = measured_sides(output, run, None)?;
+    let mut measured = aggregate(&records);
+    measured.metrics.extend(contagion);
 
-    let at = RunRef::new(run_date, run_id, embedder.clone());
     let probe_rows: Vec<ProbeRow> = records.iter().map(ProbeRow::of).collect();
-    let probe_path = table::write::<ProbeMetricsTable>(output, &at, &probe_rows)?;
-    let pair_path = table::write::<PairSimilarityTable>(output, &at, &run.pairs)?;
-    let metrics_path = table::write::<RunMetricsTable>(output, &at, &run.metrics)?;
-    let families_path = table::write::<FamiliesTable>(output, &at, &run.families)?;
-    let models = run.metrics.iter().find(|m| m.scope.is_overall() && m.metric == "models").map(|m| m.value as usize);
+    let probe_path = table::write::<ProbeMetricsTable>(output, run, &probe_rows)?;
+    let pair_path = table::write::<PairSimilarityTable>(output, run, &measured.pairs)?;
+    let metrics_path = table::write::<RunMetricsTable>(output, run, &measured.metrics)?;
+    let families_path = table::write::<FamiliesTable>(output, run, &measured.families)?;
+    let overall_models = measured.metrics.iter().find(|m| m.scope.is_overall() && m.metric == "models");
+    let models = overall_models.map(|m| m.value as usize);
     let run_models = models.unwrap_or(0).max(records.iter().map(ProbeRecord::n_models).max().unwrap_or(0));
-    let phrases_path = table::write::<SharedPhrasesTable>(output, &at, &shared_phrases(&records, run_models))?;
+    let phrases_path = table::write::<SharedPhrasesTable>(output, run, &shared_phrases(&records, run_models))?;
     Ok(MeasureStats {
         probes: probe_rows.len() as u64,
-        pairs: run.pairs.len() as u64,
-        metrics: run.metrics.len() as u64,
+        pairs: measured.pairs.len() as u64,
+        metrics: measured.metrics.len() as u64,
         run_metrics: metrics_path.clone(),
         tables: vec![probe_path, pair_path, metrics_path, families_path, phrases_path],
     })
@@ -79,14 +72,8 @@ pub fn measure_run(
 /// measure recomputed from the stored tables over those models' answers alone, and nothing
 /// written. The trend stage compares like with like with it when the set of models changed
 /// (see [`crate::trend`]); it costs what measuring the run once did.
-pub fn measure_panel(
-    output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &EmbedderTag,
-    panel: &BTreeSet<String>,
-) -> Result<Vec<RunMetric>, StoreError> {
-    let (records, contagion) = measured_sides(output, run_date, run_id, embedder, Some(panel))?;
+pub fn measure_panel(output: &Output, run: &RunRef, panel: &BTreeSet<String>) -> Result<Vec<RunMetric>, StoreError> {
+    let (records, contagion) = measured_sides(output, run, Some(panel))?;
     let mut metrics = aggregate(&records).metrics;
     metrics.extend(contagion);
     Ok(metrics)
@@ -98,20 +85,15 @@ pub fn measure_panel(
 /// exposed side and the adoption rows. With `panel`, only those endpoints' answers.
 fn measured_sides(
     output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &EmbedderTag,
+    run: &RunRef,
     panel: Option<&BTreeSet<String>>,
 ) -> Result<(Vec<ProbeRecord>, Vec<RunMetric>), StoreError> {
     let (exposed, control): (Vec<ProbeRecord>, Vec<ProbeRecord>) =
-        probe_records(output, run_date, run_id, embedder, panel)?
-            .into_iter()
-            .partition(|r| crate::probes::feed::is_exposed(&r.probe));
+        probe_records(output, run, panel)?.into_iter().partition(|r| crate::probes::feed::is_exposed(&r.probe));
     if exposed.is_empty() {
         return Ok((control, Vec::new()));
     }
-    let run = RunRef::new(run_date, run_id, embedder.clone());
-    let mut adoption = crate::features::table::read_adoption(&table::path::<FeaturesTable>(output, &run))?;
+    let mut adoption = crate::features::table::read_adoption(&table::path::<FeaturesTable>(output, run))?;
     adoption.retain(|a| panel.is_none_or(|p| p.contains(&a.endpoint)));
     let contagion = super::contagion::contagion_metrics(&adoption, &control, &exposed);
     Ok((control, contagion))
@@ -121,18 +103,15 @@ fn measured_sides(
 /// one partition at a time. With `panel`, only those endpoints' answers are kept.
 fn probe_records(
     output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &EmbedderTag,
+    run: &RunRef,
     panel: Option<&BTreeSet<String>>,
 ) -> Result<Vec<ProbeRecord>, StoreError> {
     let kept = |endpoint: &str| panel.is_none_or(|p| p.contains(endpoint));
-    let run = RunRef::new(run_date, run_id, embedder.clone());
-    let embeddings = table::path::<EmbeddingsTable>(output, &run);
-    let responses = table::path::<ResponsesTable>(output, &run);
+    let embeddings = table::path::<EmbeddingsTable>(output, run);
+    let responses = table::path::<ResponsesTable>(output, run);
     let categories = responses::probe_categories(&responses)?;
-    let flags = crate::features::table::read_flags(&table::path::<FeaturesTable>(output, &run))?;
-    let claims: HashMap<String, Vec<f64>> = crate::embed::claims::read_vectors(output, &run)?
+    let flags = crate::features::table::read_flags(&table::path::<FeaturesTable>(output, run))?;
+    let claims: HashMap<String, Vec<f64>> = crate::embed::claims::read_vectors(output, run)?
         .into_iter()
         .map(|(probe, v)| (probe, unit_rows(&[v]).remove(0)))
         .collect();

@@ -155,6 +155,11 @@ pub struct RunInfo {
 pub const IMPORTED_SAMPLING: &str = "imported";
 
 impl RunInfo {
+    /// The run as the stages name it, analysed with `tag`.
+    pub fn run_ref(&self, tag: &EmbedderTag) -> RunRef {
+        RunRef::new(self.run_date, self.run_id.clone(), tag.clone())
+    }
+
     /// Imported rather than collected (`hivewatch import`).
     pub fn is_imported(&self) -> bool {
         self.sampling_id == IMPORTED_SAMPLING

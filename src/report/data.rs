@@ -138,8 +138,7 @@ pub struct MergedPhrase {
 impl ReportData {
     /// Reads what the page of `run` shows, for one embedder.
     pub fn gather(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<Self, StoreError> {
-        let at = |date, id: &str| RunRef::new(date, id, embedder.clone());
-        let tonight = at(run.run_date, &run.run_id);
+        let tonight = run.run_ref(embedder);
         let nights = history(output, run, embedder)?;
         let previous = previous_comparable(&nights);
 
@@ -161,7 +160,7 @@ impl ReportData {
         };
         let now = ratios(&tonight)?;
         let before = match previous {
-            Some(p) => ratios(&at(p.date, &p.run_id))?,
+            Some(p) => ratios(&RunRef::new(p.date, p.run_id.clone(), embedder.clone()))?,
             None => BTreeMap::new(),
         };
         let mut moved: Vec<MovedProbe> = now

@@ -53,7 +53,7 @@ pub fn esc(s: &str) -> String {
 pub fn write_report(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<PathBuf, StoreError> {
     let data = ReportData::gather(output, run, embedder)?;
     let html = output.html_dir();
-    let file = pages::page_file(output, run.run_date, &run.run_id, embedder);
+    let file = pages::page_file(output, &run.run_ref(embedder));
     let mut index = pages::read_index(&html)?;
     let count = |s: Severity| data.alerts.iter().filter(|a| a.severity == s).count();
     index.upsert(pages::Entry {

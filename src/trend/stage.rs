@@ -38,7 +38,7 @@ pub fn trend_run(
     embedder: &EmbedderTag,
     settings: &TrendSettings,
 ) -> Result<Trends, StoreError> {
-    let tonight_run = RunRef::new(tonight.run_date, tonight.run_id.clone(), embedder.clone());
+    let tonight_run = tonight.run_ref(embedder);
     let today = table::read::<RunMetricsTable>(output, &tonight_run)?;
     let window = settings.baseline_runs.max(settings.trend_runs);
 
@@ -182,8 +182,7 @@ impl<'a> PanelCache<'a> {
             panel = panel.len(),
             "measuring an earlier run again on tonight's judged panel"
         );
-        let metrics =
-            crate::metrics::stage::measure_panel(self.output, run.date, &run.id, self.embedder, &panel.models)?;
+        let metrics = crate::metrics::stage::measure_panel(self.output, run, &panel.models)?;
         table::write_file::<RunMetricsTable>(&path, run, &metrics)?;
         Ok((metrics, path))
     }
