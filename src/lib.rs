@@ -45,3 +45,4 @@ pub mod query;
 pub mod remote;
 pub mod run;
 pub mod sim;
+pub mod tables;

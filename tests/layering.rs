@@ -22,7 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stage: alert", &["alert"]),
     ("stage: report", &["report"]),
     ("the pipeline's tail", &["pipeline"]),
-    ("orchestration", &["run", "import", "progress", "sim", "remote", "consortium"]),
+    ("orchestration", &["run", "import", "progress", "sim", "remote", "consortium", "tables"]),
     ("the edge", &["demo", "cli", "exit", "query"]),
 ];
 

@@ -1,12 +1,14 @@
 //! What a night reads of earlier runs, pulled into the mirror before the tail, so the stages
 //! find it where they look on a folder output. Bounded: the last [`runs_needed`] runs' `runs`
-//! rows, and of those only this embedder's `trends` and `alerts` (the report's history and the
-//! CUSUM state), the comparable runs' `run_metrics` (the trend windows) and the latest
-//! comparable run's `probe_metrics` (the report's probes that moved). A night's cost does not
-//! grow with history: listings start at the oldest date needed.
+//! rows, and of those only this embedder's files of the tables declared read later
+//! ([`crate::tables::read_later`], by their [`History`]): every run's (`trends` and `alerts`:
+//! the report's history and the CUSUM state), the comparable runs' (`run_metrics`: the trend
+//! windows) and the latest comparable run's (`probe_metrics`: the report's probes that moved).
+//! A night's cost does not grow with history: listings start at the oldest date needed.
 //!
-//! A stage that starts reading another table of earlier runs must be added here, or it will
-//! not find it on an object-store output (the tests of `tests/consortium.rs` would say so).
+//! A stage that starts reading another table of earlier runs must declare it so (its
+//! [`History`]), or it will not find it on an object-store output (the tests of
+//! `tests/consortium.rs` would say so).
 
 use std::collections::HashSet;
 
@@ -14,23 +16,18 @@ use chrono::NaiveDate;
 
 use super::mirror::{Mirror, PullStats};
 use super::{Listed, Remote, RemoteError};
-use crate::alert::table::AlertsTable;
-use crate::metrics::tables::probe_metrics::ProbeMetricsTable;
-use crate::metrics::tables::run_metrics::RunMetricsTable;
 use crate::plan::runs::{self, RunInfo, RunsTable};
-use crate::store::table::{RunRef, Table};
+use crate::store::table::{History, RunRef, Table, TableDecl};
 use crate::store::{EmbedderTag, Output};
+use crate::tables::read_later;
 use crate::trend::TrendSettings;
-use crate::trend::table::TrendsTable;
 
-/// The tables of earlier runs a night reads. Everything else in the mirror is tonight's.
-pub const HISTORY_TABLES: &[&str] = &[
-    RunsTable::DECL.name,
-    RunMetricsTable::DECL.name,
-    TrendsTable::DECL.name,
-    AlertsTable::DECL.name,
-    ProbeMetricsTable::DECL.name,
-];
+/// Whether a mirrored key is of a table of earlier runs a night reads. Everything else in the
+/// mirror is tonight's.
+fn is_history(key: &str) -> bool {
+    let table = key.split('/').next().unwrap_or("");
+    read_later().any(|t| t.name == table)
+}
 
 /// Earlier runs a night may read: the report's chart history, or the trend stage's look-back,
 /// whichever is longer.
@@ -75,9 +72,8 @@ pub async fn pull(
 ) -> Result<HistoryStats, RemoteError> {
     let remote = mirror.remote();
     let selected = latest_runs(remote, tonight, runs_needed(settings)).await?;
-    let key = |table: &str, d: NaiveDate, id: &str| {
-        mirror.key_of(&output.per_embedder_path(table, d, id, tag)).expect("the output is the mirror")
-    };
+    let key =
+        |table: &TableDecl, run: &RunRef| mirror.key_of(&table.path(output, run)).expect("the output is the mirror");
     let tonights = |k: &str| {
         parse_key(k.split('/').next().unwrap_or(""), k)
             .is_some_and(|(d, stem)| d == tonight.run_date && stem.starts_with(&tonight.run_id))
@@ -94,12 +90,15 @@ pub async fn pull(
         let forgotten = forget_history(mirror, &wanted, &tonights).map_err(|e| local_error(remote.url(), e))?;
         return Ok(HistoryStats { runs: 0, pulled, forgotten: forgotten + forgotten_runs });
     };
+    // The runs rows are pulled; the other tables read later are listed from the oldest date.
+    let later: Vec<&TableDecl> = read_later().filter(|t| t.name != RunsTable::DECL.name).collect();
     let mut listed = std::collections::HashMap::new();
-    for table in &HISTORY_TABLES[1..] {
-        for l in remote.list(&format!("{table}/"), Some(&date_key(table, oldest))).await? {
+    for table in &later {
+        for l in remote.list(&format!("{}/", table.name), Some(&date_key(table.name, oldest))).await? {
             listed.insert(l.key.clone(), l);
         }
     }
+    let read_as = |history: History| later.iter().filter(move |t| t.history == history);
     let mut objects = Vec::new();
     let mut want = |k: String, objects: &mut Vec<Listed>| {
         if let Some(l) = listed.get(&k) {
@@ -109,20 +108,27 @@ pub async fn pull(
     };
     let mut newest_comparable = None;
     for (d, id, _) in &selected {
-        want(key(TrendsTable::DECL.name, *d, id), &mut objects);
-        want(key(AlertsTable::DECL.name, *d, id), &mut objects);
-        let metrics = key(RunMetricsTable::DECL.name, *d, id);
-        if listed.contains_key(&metrics) {
-            let info = runs::read_info(output, &RunRef::new(*d, id.clone(), tag.clone()))
+        let run = RunRef::new(*d, id.clone(), tag.clone());
+        for table in read_as(History::Window) {
+            want(key(table, &run), &mut objects);
+        }
+        // A run is comparable only with these files (its `run_metrics`) and tonight's instrument.
+        let comparable: Vec<String> = read_as(History::Comparable).map(|t| key(t, &run)).collect();
+        if comparable.iter().all(|k| listed.contains_key(k)) {
+            let info = runs::read_info(output, &run)
                 .map_err(|e| local_error(remote.url(), std::io::Error::other(e.to_string())))?;
             if info.comparable(tonight) {
-                want(metrics, &mut objects);
-                newest_comparable = Some((*d, id.clone()));
+                for k in comparable {
+                    want(k, &mut objects);
+                }
+                newest_comparable = Some(run);
             }
         }
     }
-    if let Some((d, id)) = newest_comparable {
-        want(key(ProbeMetricsTable::DECL.name, d, &id), &mut objects);
+    if let Some(run) = newest_comparable {
+        for table in read_as(History::LatestComparable) {
+            want(key(table, &run), &mut objects);
+        }
     }
     let forgotten = forget_history(mirror, &wanted, &tonights).map_err(|e| local_error(remote.url(), e))?;
     let more = mirror.pull(&objects).await?;
@@ -175,16 +181,13 @@ fn forget_history(
     wanted: &HashSet<String>,
     tonights: &dyn Fn(&str) -> bool,
 ) -> std::io::Result<usize> {
-    mirror.forget(&|k| {
-        let table = k.split('/').next().unwrap_or("");
-        !HISTORY_TABLES.contains(&table) || wanted.contains(k) || tonights(k)
-    })
+    mirror.forget(&|k| !is_history(k) || wanted.contains(k) || tonights(k))
 }
 
 /// After a night is pushed: keep only the history tables in the mirror (tonight's among them
 /// are tomorrow's history); the night's responses, embeddings and the rest are in the store.
 pub fn forget_pushed(mirror: &Mirror) -> std::io::Result<usize> {
-    mirror.forget(&|k| HISTORY_TABLES.contains(&k.split('/').next().unwrap_or("")))
+    mirror.forget(&is_history)
 }
 
 fn local_error(url: &str, e: std::io::Error) -> RemoteError {
