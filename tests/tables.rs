@@ -1,28 +1,25 @@
-//! Every table read back as written: each stage's writer, then the reader the later stages
-//! use, on the same rows. A column renamed on one side only, or a type changed, fails here
-//! rather than in a night's run.
+//! Every table read back as written. Each declared table (`hivewatch::tables::TABLES`) makes
+//! a round trip through its declaration: rows written, the file's schema the declaration's, the
+//! rows read back the same; a table declared without a case here fails
+//! `every_declared_table_has_a_round_trip`. Then the readers the later stages use on their own
+//! (ok texts, flags, adoption, vectors, the carried trend state) on rows written by the stages'
+//! writers. A column renamed on one side only, or a type changed, fails here rather than in a
+//! night's run.
 
-use std::collections::HashMap;
+#[path = "tables/rows.rs"]
+mod rows;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Debug;
 
 use chrono::{NaiveDate, Utc};
-use hivewatch::alert::table::AlertsTable;
-use hivewatch::alert::{Alert, Severity};
 use hivewatch::collect::responses::{self, ImportedResponse, OkTexts};
 use hivewatch::collect::{ResponseRecord, Status};
 use hivewatch::features::{Flags, Refusal};
-use hivewatch::metrics::aggregate::{Family, PairSimilarity, RunMetric};
-use hivewatch::metrics::tables::families::FamiliesTable;
-use hivewatch::metrics::tables::pair_similarity::PairSimilarityTable;
-use hivewatch::metrics::tables::probe_metrics::{ProbeMetricsTable, ProbeRow};
-use hivewatch::metrics::tables::run_metrics::RunMetricsTable;
-use hivewatch::metrics::tables::shared_phrases::{SharedPhrase, SharedPhrasesTable};
 use hivewatch::plan::{Plan, SentParams};
-use hivewatch::store::table::{self, RunRef};
+use hivewatch::store::table::{self, RunRef, Table};
 use hivewatch::store::{EmbedderTag, Output};
-use hivewatch::trend::TrendRow;
-use hivewatch::trend::stats::MannKendall;
-use hivewatch::trend::table::{self as trends, TrendsTable};
-use hivewatch::vocab::{Direction, Scope, Status as TrendStatus};
+use hivewatch::tables::TABLES;
 
 fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 4).unwrap()
@@ -30,6 +27,130 @@ fn date() -> NaiveDate {
 
 fn tag() -> EmbedderTag {
     EmbedderTag { name: "lexical".into(), id: "lexical-v1".into() }
+}
+
+fn run() -> RunRef {
+    RunRef::new(date(), "r1", tag())
+}
+
+/// Writes `rows` of table `T` for [`run`], checks the file's schema is the declaration's and
+/// reads them back. Compared printed, so that what is not stored reads back as NaN on both
+/// sides (a trend's Var(S)). Returns the table's name.
+fn round_trip<T: Table>(output: &Output, rows: &[T::Row]) -> &'static str
+where
+    T::Row: Debug,
+{
+    let path = table::write::<T>(output, &run(), rows).unwrap();
+    assert_eq!(path, T::DECL.path(output, &run()));
+    let stored = hivewatch::store::read_batches(&path).unwrap();
+    assert_eq!(stored[0].schema(), table::schema::<T>(), "{}: the file's schema", T::DECL.name);
+    let back = table::read::<T>(output, &run()).unwrap();
+    assert_eq!(format!("{back:#?}"), format!("{rows:#?}"), "{} read back", T::DECL.name);
+    T::DECL.name
+}
+
+/// One round trip per declared table, with rows that fill every column (nulls included).
+fn round_trips(output: &Output) -> Vec<&'static str> {
+    use hivewatch::alert::table::AlertsTable;
+    use hivewatch::collect::responses::ResponsesTable;
+    use hivewatch::consortium::table::MemberRunsTable;
+    use hivewatch::embed::claims::ClaimEmbeddingsTable;
+    use hivewatch::embed::table::EmbeddingsTable;
+    use hivewatch::features::table::FeaturesTable;
+    use hivewatch::lineage::table::LineageTable;
+    use hivewatch::metrics::tables::families::FamiliesTable;
+    use hivewatch::metrics::tables::pair_similarity::PairSimilarityTable;
+    use hivewatch::metrics::tables::probe_metrics::ProbeMetricsTable;
+    use hivewatch::metrics::tables::run_metrics::RunMetricsTable;
+    use hivewatch::metrics::tables::shared_phrases::SharedPhrasesTable;
+    use hivewatch::plan::probe_table::ProbesTable;
+    use hivewatch::plan::runs::RunsTable;
+    use hivewatch::trend::table::TrendsTable;
+    vec![
+        round_trip::<RunsTable>(output, &rows::runs()),
+        round_trip::<ProbesTable>(output, &rows::probes()),
+        round_trip::<ResponsesTable>(output, &rows::responses()),
+        round_trip::<EmbeddingsTable>(output, &rows::embeddings()),
+        round_trip::<ClaimEmbeddingsTable>(output, &rows::claims()),
+        round_trip::<FeaturesTable>(output, &rows::features()),
+        round_trip::<ProbeMetricsTable>(output, &rows::probe_metrics()),
+        round_trip::<PairSimilarityTable>(output, &rows::pairs()),
+        round_trip::<RunMetricsTable>(output, &rows::run_metrics()),
+        round_trip::<FamiliesTable>(output, &rows::families()),
+        round_trip::<SharedPhrasesTable>(output, &rows::shared_phrases()),
+        round_trip::<LineageTable>(output, &rows::lineage()),
+        round_trip::<TrendsTable>(output, &rows::trends()),
+        round_trip::<AlertsTable>(output, &rows::alerts()),
+        round_trip::<MemberRunsTable>(output, &rows::member_runs()),
+    ]
+}
+
+#[test]
+fn every_declared_table_reads_back_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    round_trips(&Output::local(dir.path()));
+}
+
+/// The table names a source file declares (`TableDecl::per_run("x")`, `per_embedder("x")`),
+/// its unit tests left out.
+fn declared_in(text: &str) -> Vec<String> {
+    let code = text.split("\n#[cfg(test)]").next().unwrap_or(text);
+    let mut out = Vec::new();
+    for call in ["TableDecl::per_run(\"", "TableDecl::per_embedder(\""] {
+        for (at, _) in code.match_indices(call) {
+            let rest = &code[at + call.len()..];
+            out.push(rest[..rest.find('"').unwrap()].to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_declared_table_has_a_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let tested: BTreeSet<&str> = round_trips(&Output::local(dir.path())).into_iter().collect();
+    let listed: BTreeSet<&str> = TABLES.iter().map(|t| t.name).collect();
+    assert_eq!(tested, listed, "every table in hivewatch::tables::TABLES has a round trip in round_trips()");
+    // And every table declared in the source is in that list.
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut declared = BTreeSet::new();
+    for file in files {
+        for name in declared_in(&std::fs::read_to_string(&file).unwrap()) {
+            assert!(listed.contains(name.as_str()), "{}: table `{name}` is not in tables::TABLES", file.display());
+            declared.insert(name);
+        }
+    }
+    assert_eq!(declared.len(), listed.len(), "the source scan found every listed declaration");
+}
+
+#[test]
+fn the_trends_state_carries_and_a_missing_table_has_no_rows() {
+    use hivewatch::plan::probe_table::ProbesTable;
+    use hivewatch::trend::table::{TrendsTable, read_carried};
+    let dir = tempfile::tempdir().unwrap();
+    let output = Output::local(dir.path());
+    let trends = rows::trends();
+    table::write::<TrendsTable>(&output, &run(), &trends).unwrap();
+    let carried = read_carried(&output, &run()).unwrap();
+    let row = &trends[0];
+    assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].cusum_high, 7.5);
+    assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].panel_id.as_deref(), Some("0123456789ab"));
+    // A run written before a table existed has none of its rows.
+    let older = RunRef::new(date(), "r0", tag());
+    assert!(read_carried(&output, &older).unwrap().is_empty());
+    assert!(table::read_if_any::<ProbesTable>(&output, &older).unwrap().is_empty());
+    assert!(table::read::<ProbesTable>(&output, &older).is_err());
 }
 
 #[test]
@@ -180,220 +301,4 @@ fn features_read_back_as_flags() {
     assert_eq!(flags[&("a".to_owned(), "p1".to_owned())], expected);
     assert_eq!(expected[0].refusal, Refusal::Full);
     assert!(expected[1].hedging);
-}
-
-#[test]
-fn the_measure_tables_read_back_as_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let pairs = vec![
-        (
-            None,
-            PairSimilarity {
-                model_a: "a".into(),
-                model_b: "b|c".into(),
-                mean_similarity: 0.4,
-                ci_low: 0.3,
-                ci_high: 0.5,
-                n_probes: 7,
-                calibrated: Some(hivewatch::metrics::aggregate::CalibratedPair {
-                    value: 0.05,
-                    se: 0.01,
-                    ci_low: 0.03,
-                    ci_high: 0.07,
-                    n_probes: 40,
-                    z: Some(3.2),
-                    p: Some(0.0007),
-                    q: Some(0.01),
-                }),
-            },
-        ),
-        (
-            Some("cat".into()),
-            PairSimilarity {
-                model_a: "a".into(),
-                model_b: "d".into(),
-                mean_similarity: -0.1,
-                ci_low: -0.2,
-                ci_high: 0.0,
-                n_probes: 3,
-                calibrated: None,
-            },
-        ),
-    ];
-    let output = Output::local(dir.path());
-    let run = RunRef::new(date(), "r1", tag());
-    table::write::<PairSimilarityTable>(&output, &run, &pairs).unwrap();
-    assert_eq!(table::read::<PairSimilarityTable>(&output, &run).unwrap(), pairs);
-
-    let metrics = vec![
-        RunMetric {
-            scope: Scope::Overall,
-            metric: "effective_models".into(),
-            value: 3.5,
-            ci: Some((3.0, 4.0)),
-            n: 200,
-            n_models: 12,
-        },
-        RunMetric {
-            scope: Scope::pair("a|x", "b"),
-            metric: "similarity".into(),
-            value: 0.2,
-            ci: None,
-            n: 5,
-            n_models: 2,
-        },
-        RunMetric {
-            scope: Scope::Model("m".into()),
-            metric: "refusal_rate".into(),
-            value: 0.0,
-            ci: None,
-            n: 1,
-            n_models: 1,
-        },
-    ];
-    table::write::<RunMetricsTable>(&output, &run, &metrics).unwrap();
-    assert_eq!(table::read::<RunMetricsTable>(&output, &run).unwrap(), metrics);
-
-    let fams = vec![
-        Family { model: "a".into(), family: "a".into(), size: 2 },
-        Family { model: "b".into(), family: "a".into(), size: 2 },
-    ];
-    table::write::<FamiliesTable>(&output, &run, &fams).unwrap();
-    assert_eq!(table::read::<FamiliesTable>(&output, &run).unwrap(), fams);
-
-    let phrases = vec![SharedPhrase { phrase: "here are some tips".into(), probes: 4, max_models: 3, run_models: 5 }];
-    table::write::<SharedPhrasesTable>(&output, &run, &phrases).unwrap();
-    assert_eq!(table::read::<SharedPhrasesTable>(&output, &run).unwrap(), phrases);
-
-    // probe_metrics is written from probe records; its reader gives what the report needs.
-    use hivewatch::metrics::aggregate::ProbeRecord;
-    use hivewatch::metrics::probe::{ModelSamples, probe_measures};
-    let samples = vec![
-        ModelSamples { model: "a".into(), rows: vec![vec![1.0, 0.0]] },
-        ModelSamples { model: "b".into(), rows: vec![vec![0.0, 1.0]] },
-    ];
-    let (measures, models) = probe_measures(&samples).unzip();
-    let record = ProbeRecord {
-        probe: "p1".into(),
-        category: "c".into(),
-        measures,
-        models,
-        behaviour: hivewatch::metrics::behaviour::probe_behaviour(&[]),
-        phrases: hivewatch::metrics::phrases::probe_phrases(&[]),
-        claim_similarity: Default::default(),
-    };
-    table::write::<ProbeMetricsTable>(&output, &run, &[ProbeRow::of(&record)]).unwrap();
-    let back = table::read::<ProbeMetricsTable>(&output, &run).unwrap();
-    assert_eq!(back.len(), 1);
-    assert_eq!((back[0].probe.as_str(), back[0].category.as_str(), back[0].n_models), ("p1", "c", 2));
-    assert_eq!(back[0].model_vendi_ratio, record.measures.as_ref().map(|m| m.model_vendi_ratio));
-}
-
-#[test]
-fn trends_and_alerts_read_back_as_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let row = TrendRow {
-        scope: Scope::pair("a", "b"),
-        metric: "excess_similarity".into(),
-        direction: Direction::UpIsBad,
-        value: 0.1,
-        ci: Some((0.05, 0.15)),
-        n: 80,
-        segment_start: "r0".into(),
-        instrument_change: false,
-        baseline_n: 14,
-        baseline: Some(0.02),
-        spread: Some(0.01),
-        delta: Some(0.08),
-        pct_change: Some(400.0),
-        robust_z: Some(8.0),
-        mann_kendall: Some(MannKendall {
-            s: 40.0,
-            var_s: f64::NAN,
-            z: 3.1,
-            p: 0.002,
-            tau: 0.5,
-            slope: 0.01,
-            intercept: f64::NAN,
-        }),
-        trend_n: 14,
-        cusum_low: 0.0,
-        cusum_high: 7.5,
-        status: TrendStatus::Watch,
-        panel_models: 4,
-        panel_id: "0123456789ab".into(),
-        full: Some((0.12, 5)),
-    };
-    let mut bare = row.clone();
-    bare.scope = Scope::Overall;
-    bare.mann_kendall = None;
-    bare.ci = None;
-    bare.status = TrendStatus::Ok;
-    bare.full = None;
-    let output = Output::local(dir.path());
-    let run = RunRef::new(date(), "r1", tag());
-    table::write::<TrendsTable>(&output, &run, &[row.clone(), bare.clone()]).unwrap();
-    let back = table::read::<TrendsTable>(&output, &run).unwrap();
-    // Var(S) and the intercept are not stored (NaN on both sides): compare the printed form.
-    assert_eq!(format!("{back:?}"), format!("{:?}", vec![row.clone(), bare]));
-    let carried = trends::read_carried(&output, &run).unwrap();
-    assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].cusum_high, 7.5);
-    assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].panel_id.as_deref(), Some("0123456789ab"));
-
-    let alerts = vec![Alert {
-        severity: Severity::Warning,
-        rule: "pair".into(),
-        scope: Scope::pair("a", "b"),
-        metric: "excess_similarity".into(),
-        value: 0.1,
-        baseline: None,
-        threshold: 0.03,
-        message: "converging".into(),
-    }];
-    table::write::<AlertsTable>(&output, &run, &alerts).unwrap();
-    assert_eq!(table::read::<AlertsTable>(&output, &run).unwrap(), alerts);
-}
-
-#[test]
-fn probes_read_back_as_written() {
-    use hivewatch::probes::Probe;
-    use hivewatch::probes::feed::{AdoptionRules, Condition, Pairing};
-    let dir = tempfile::tempdir().unwrap();
-    let pairing = |condition| {
-        Some(Pairing {
-            condition,
-            feed_id: "0123456789ab".into(),
-            claim: "The Moon is cheese.".into(),
-            adoption: AdoptionRules { adopt: vec![r"\bcheese\b".into()], reject: vec![], marker: Some("#moon".into()) },
-        })
-    };
-    let probes = vec![
-        Probe::plain(
-            "p1".into(),
-            "policy".into(),
-            "Should cities favour trains?".into(),
-            Some("Answer briefly.".into()),
-        ),
-        Probe::plain("p2".into(), "creative".into(), "A poem, <please>".into(), None),
-        Probe {
-            pairing: pairing(Condition::Control),
-            ..Probe::plain("p3".into(), "false_claim".into(), "What is the Moon made of?".into(), None)
-        },
-        Probe {
-            pairing: pairing(Condition::Exposed),
-            ..Probe::plain(
-                "p3#exposed".into(),
-                "false_claim".into(),
-                "Posts ...\n\nQuestion: What is the Moon made of?".into(),
-                None,
-            )
-        },
-    ];
-    use hivewatch::plan::probe_table::ProbesTable;
-    let output = Output::local(dir.path());
-    let run = RunRef::new(date(), "r1", tag());
-    table::write::<ProbesTable>(&output, &run, &probes).unwrap();
-    assert_eq!(table::read_if_any::<ProbesTable>(&output, &run).unwrap(), probes);
-    // A run written before the table existed has none.
-    assert!(table::read_if_any::<ProbesTable>(&output, &RunRef::new(date(), "r0", tag())).unwrap().is_empty());
 }

@@ -118,39 +118,3 @@ impl Table for MemberRunsTable {
             .collect())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_read_back_as_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let at = DateTime::from_timestamp_micros(1_780_000_000_000_000).unwrap();
-        let rows = vec![
-            MemberRun {
-                member: "lab-a".into(),
-                status: MemberStatus::Published,
-                member_run_id: Some("r1".into()),
-                suite_id: Some("s".into()),
-                endpoints: Some(20),
-                planned: Some(8000),
-                ok: Some(7990),
-                failed: Some(10),
-                published_at: Some(at),
-                note: None,
-            },
-            MemberRun {
-                note: Some("ran another suite".into()),
-                status: MemberStatus::Excluded,
-                ..MemberRun::missing("lab-b")
-            },
-            MemberRun::missing("lab-c"),
-        ];
-        let output = crate::store::Output::local(dir.path());
-        let tag = crate::store::EmbedderTag { name: "lexical".into(), id: "lexical-v1".into() };
-        let run = RunRef::new(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), "consortium-20260101", tag);
-        crate::store::table::write::<MemberRunsTable>(&output, &run, &rows).unwrap();
-        assert_eq!(crate::store::table::read::<MemberRunsTable>(&output, &run).unwrap(), rows);
-    }
-}
