@@ -89,7 +89,7 @@ fn undeclared_q_per_night(out: &std::path::Path) -> Vec<f64> {
     files
         .iter()
         .map(|f| {
-            hivewatch::lineage::table::read(f)
+            hivewatch::store::table::read_file::<hivewatch::lineage::table::LineageTable>(f)
                 .expect("a lineage file")
                 .iter()
                 .filter(|r| r.verdict == Some(Verdict::Undeclared))

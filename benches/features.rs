@@ -19,10 +19,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use hivewatch::collect::responses::{self, OkText};
+use hivewatch::collect::responses::{OkText, ResponsesTable};
 use hivewatch::config::RefusalMethod;
+use hivewatch::embed::table::{EmbeddingRow, EmbeddingsTable};
 use hivewatch::features::detector::{LearnedWeights, RefusalDetector};
 use hivewatch::features::{Lexicon, stage};
+use hivewatch::store::table::{self, RunRef};
 use hivewatch::store::{self, EmbedderTag, Output};
 use rand::{Rng, SeedableRng};
 
@@ -71,7 +73,8 @@ fn main() {
     ] {
         let detector = RefusalDetector::build(Some(method), &lexicon).unwrap();
         let start = Instant::now();
-        let stats = stage::write_features(&out, date, RUN_ID, &lexicon, &detector, embedder).unwrap();
+        let run = RunRef::new(date, RUN_ID, embedder.clone());
+        let stats = stage::write_features(&out, &run, &lexicon, &detector).unwrap();
         let wall = start.elapsed().as_secs_f64();
         println!(
             "{what:<44} {}: {} rows in {wall:.2} s, {:.0} ms per 1,000 responses",
@@ -103,11 +106,11 @@ fn write_run(out: &Output, date: NaiveDate, rows: &[OkText], tag: &EmbedderTag) 
         ("response_text", s(rows.iter().map(|r| r.text.as_str()).collect())),
     ])
     .unwrap();
-    store::write_batch(&responses::path(out, date, RUN_ID), batch).unwrap();
+    let run = RunRef::new(date, RUN_ID, tag.clone());
+    store::write_batch(&table::path::<ResponsesTable>(out, &run), batch).unwrap();
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(19);
-    let path = hivewatch::embed::table::path(out, date, RUN_ID, tag);
-    let mut writer = store::TableWriter::create(&path, Arc::clone(&hivewatch::embed::table::SCHEMA)).unwrap();
+    let mut writer = table::writer::<EmbeddingsTable>(out, &run).unwrap();
     for chunk in rows.chunks(8192) {
         let vectors: Vec<Vec<f32>> = chunk
             .iter()
@@ -117,7 +120,8 @@ fn write_run(out: &Output, date: NaiveDate, rows: &[OkText], tag: &EmbedderTag) 
                 v
             })
             .collect();
-        writer.write(&hivewatch::embed::table::batch(RUN_ID, &tag.id, chunk, &vectors).unwrap()).unwrap();
+        let rows: Vec<EmbeddingRow> = chunk.iter().cloned().zip(vectors).map(|(r, v)| EmbeddingRow::of(r, v)).collect();
+        writer.write(&table::batch::<EmbeddingsTable>(&run, &rows).unwrap()).unwrap();
     }
     writer.finish().unwrap();
 }

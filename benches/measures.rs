@@ -18,9 +18,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use hivewatch::collect::responses::{self, OkText};
+use hivewatch::collect::responses::{OkText, ResponsesTable};
 use hivewatch::embed::Embedder;
+use hivewatch::embed::table::{EmbeddingRow, EmbeddingsTable};
+use hivewatch::features::table::{FeatureRow, FeaturesTable};
 use hivewatch::features::{Features, Lexicon, Refusal};
+use hivewatch::store::table::{self, RunRef};
 use hivewatch::store::{self, Output};
 use rand::{Rng, SeedableRng};
 
@@ -54,13 +57,9 @@ fn main() {
         }
         "measure" => {
             let start = Instant::now();
-            let stats = hivewatch::metrics::stage::measure_run(
-                &Output::local(dir.join("reports")),
-                run_date(),
-                RUN_ID,
-                &Embedder::Lexical.tag(),
-            )
-            .expect("measure stage");
+            let run = RunRef::new(run_date(), RUN_ID, Embedder::Lexical.tag());
+            let stats = hivewatch::metrics::stage::measure_run(&Output::local(dir.join("reports")), &run)
+                .expect("measure stage");
             println!(
                 "measure stage: {} probes, {} pair rows, {} run_metrics rows in {:.2} s",
                 stats.probes,
@@ -96,7 +95,7 @@ fn generate(dir: &Path, s: &Shape) {
     let mut features: Vec<Features> = Vec::new();
     let lexicon = Lexicon::builtin();
     let mut categories = std::collections::HashMap::new();
-    let embeddings_path = hivewatch::embed::table::path(&out, run_date(), RUN_ID, &Embedder::Lexical.tag());
+    let run = RunRef::new(run_date(), RUN_ID, Embedder::Lexical.tag());
     let mut pending_batches: Vec<arrow_array::RecordBatch> = Vec::new();
     let mut all_rows: Vec<OkText> = Vec::new();
     let mut all_features: Vec<Features> = Vec::new();
@@ -129,34 +128,26 @@ fn generate(dir: &Path, s: &Shape) {
             }
         }
         if rows.len() >= 8192 || p + 1 == s.probes {
-            pending_batches.push(hivewatch::embed::table::batch(RUN_ID, "bench", &rows, &vectors).unwrap());
+            let embedded: Vec<EmbeddingRow> =
+                rows.iter().zip(vectors.drain(..)).map(|(r, v)| EmbeddingRow::of(r.clone(), v)).collect();
+            pending_batches.push(table::batch::<EmbeddingsTable>(&run, &embedded).unwrap());
             all_rows.append(&mut rows);
             all_features.append(&mut features);
-            vectors.clear();
         }
     }
     raw.flush().unwrap();
-    let mut writer =
-        store::TableWriter::create(&embeddings_path, std::sync::Arc::clone(&hivewatch::embed::table::SCHEMA)).unwrap();
+    let mut writer = table::writer::<EmbeddingsTable>(&out, &run).unwrap();
     for batch in &pending_batches {
         writer.write(batch).unwrap();
     }
     writer.finish().unwrap();
-    let features_path = hivewatch::features::table::path(&out, run_date(), RUN_ID);
-    store::write_batch(
-        &features_path,
-        hivewatch::features::table::batch(
-            RUN_ID,
-            &lexicon.version,
-            &format!("lexicon-{}", lexicon.version),
-            &categories,
-            &all_rows,
-            &all_features,
-            &vec![None; all_rows.len()],
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let detector = format!("lexicon-{}", lexicon.version);
+    let stored: Vec<FeatureRow> = all_rows
+        .iter()
+        .zip(&all_features)
+        .map(|(r, f)| FeatureRow::of(r, &categories[&r.probe_id], (&lexicon.version, &detector), f, None))
+        .collect();
+    table::write::<FeaturesTable>(&out, &run, &stored).unwrap();
     write_responses(&out, &categories, &all_rows);
     println!("generated {} responses in {:.1} s", all_rows.len(), start.elapsed().as_secs_f64());
 }
@@ -175,7 +166,8 @@ fn write_responses(out: &Output, categories: &std::collections::HashMap<String, 
         ("response_text", s(rows.iter().map(|r| r.text.as_str()).collect())),
     ])
     .unwrap();
-    store::write_batch(&responses::path(out, run_date(), RUN_ID), batch).unwrap();
+    let run = RunRef::new(run_date(), RUN_ID, Embedder::Lexical.tag());
+    store::write_batch(&table::path::<ResponsesTable>(out, &run), batch).unwrap();
 }
 
 fn vendi(dir: &Path) {

@@ -6,6 +6,7 @@
 use crate::failure::{Classify, Failure};
 use crate::input::InputError;
 use crate::session::{Night, Origin, Session, SessionError};
+use crate::store::table::RunRef;
 
 /// How a re-analysis failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +51,8 @@ pub async fn analyze(
     let mut nights = Vec::new();
     for (date, id) in all.iter().filter(|(_, id)| wanted.is_empty() || wanted.contains(id)) {
         // The run's own inputs are read, not written: only what is derived is published.
-        let row = session.fetch_run(*date, id).await?;
+        let tag = session.tag().expect("an analysis session derives");
+        let row = session.fetch_run(&RunRef::new(*date, id.clone(), tag)).await?;
         let night = session.night(Origin::Reanalysed, row, Vec::new(), false).await?;
         each(&night);
         nights.push(night);

@@ -220,7 +220,9 @@ pub async fn run_scenario(
             night,
             date,
             run_id: report.row.run_id.clone(),
-            metrics: crate::metrics::tables::run_metrics::read(&derived.measured.run_metrics)?,
+            metrics: crate::store::table::read_file::<crate::metrics::tables::run_metrics::RunMetricsTable>(
+                &derived.measured.run_metrics,
+            )?,
             alerts: derived.alerts.clone(),
             coverage: report.row.coverage(),
             comparable_runs: derived.comparable_runs,

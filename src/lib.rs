@@ -50,3 +50,4 @@ pub mod remote;
 pub mod run;
 pub mod session;
 pub mod sim;
+pub mod tables;

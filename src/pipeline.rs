@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
+use crate::alert::table::AlertsTable;
 use crate::alert::{self, Alert, AlertConfig};
 use crate::embed::cache::EmbeddingCache;
 use crate::embed::{self, EmbedError, EmbedStats, Embedder};
@@ -21,7 +22,9 @@ use crate::features::detector::RefusalDetector;
 use crate::lineage::LineageRow;
 use crate::metrics::stage::MeasureStats;
 use crate::plan::runs::{self, RunInfo, RunRow};
-use crate::store::{EmbedderTag, Output, StoreError};
+use crate::store::table::{self, RunRef};
+use crate::store::{Output, StoreError};
+use crate::trend::table::TrendsTable;
 use crate::trend::{TrendRow, TrendSettings};
 
 /// Errors of the derived stages.
@@ -105,13 +108,13 @@ pub fn derive_tables_guarded(
     tail: &mut Tail,
     guard: Option<Alert>,
 ) -> Result<Derived, PipelineError> {
-    let (date, id) = (row.run_date, row.run_id.clone());
-    let tag = tail.embedder.tag();
+    let run = row.run_ref(&tail.embedder.tag());
+    let (id, tag) = (&run.id, &run.tag);
 
     check_stop()?;
-    let embedded = embed::embed_run(output, date, &id, tail.embedder, tail.cache)?;
+    let embedded = embed::embed_run(output, &run, tail.embedder, tail.cache)?;
     if tail.embedder.is_cached() {
-        embed::bound_cache(output, &tag, tail.cache, embed::CACHE_RUNS, embedded.rows)?;
+        embed::bound_cache(output, tag, tail.cache, embed::CACHE_RUNS, embedded.rows)?;
     }
     tracing::info!(
         run_id = %id,
@@ -121,7 +124,7 @@ pub fn derive_tables_guarded(
         "embedded the responses"
     );
     check_stop()?;
-    let features = crate::features::stage::write_features(output, date, &id, tail.lexicon, tail.refusal, &tag)?;
+    let features = crate::features::stage::write_features(output, &run, tail.lexicon, tail.refusal)?;
     let (features_path, featured) = (features.path, features.rows);
     tracing::info!(
         run_id = %id,
@@ -131,9 +134,9 @@ pub fn derive_tables_guarded(
         "extracted behavioural features"
     );
     check_stop()?;
-    let measured = crate::metrics::stage::measure_run(output, date, &id, &tag)?;
+    let measured = crate::metrics::stage::measure_run(output, &run)?;
     tracing::info!(run_id = %id, probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
-    let (lineage, lineage_path, declares_any) = crate::lineage::stage::lineage_run(output, date, &id, &tag)?;
+    let (lineage, lineage_path, declares_any) = crate::lineage::stage::lineage_run(output, &run)?;
     tracing::info!(
         run_id = %id,
         rows = lineage.len(),
@@ -144,17 +147,17 @@ pub fn derive_tables_guarded(
     check_stop()?;
     row.embedder_id.get_or_insert_with(|| tag.id.clone());
     let info = row.info();
-    let judged = judge(output, &info, &tag, tail.alerts, (&lineage, declares_any), guard)?;
+    let judged = judge(output, (&info, &run), tail.alerts, (&lineage, declares_any), guard)?;
 
     check_stop()?;
-    let report = crate::report::write_report(output, &info, &tag)?;
+    let report = crate::report::write_report(output, &info, tag)?;
     tracing::info!(run_id = %id, "wrote the report {}", report.display());
 
     if tail.stamp_finish {
         row.finished_at = Utc::now();
     }
     check_stop()?;
-    let runs_path = runs::write(output, &row)?;
+    let runs_path = runs::write(output, &row, tag)?;
     let tables = [
         vec![embedded.path.clone(), features_path],
         measured.tables.clone(),
@@ -180,15 +183,13 @@ struct Judged {
 /// (with a members guard, that alert alone: a night missing members is judged by no other rule).
 fn judge(
     output: &Output,
-    info: &RunInfo,
-    tag: &EmbedderTag,
+    (info, run): (&RunInfo, &RunRef),
     rules: &AlertConfig,
     (lineage, declares_any): (&[LineageRow], bool),
     guard: Option<Alert>,
 ) -> Result<Judged, PipelineError> {
-    let (date, id) = (info.run_date, info.run_id.as_str());
     let crate::trend::stage::Trends { rows: mut trends, panel_change, comparable_runs } =
-        crate::trend::stage::trend_run(output, info, tag, &TrendSettings::from_alerts(rules))?;
+        crate::trend::stage::trend_run(output, info, &run.tag, &TrendSettings::from_alerts(rules))?;
     let alerts = match guard {
         Some(guard) => vec![guard],
         None => {
@@ -199,10 +200,8 @@ fn judge(
             alerts
         }
     };
-    let trends_path = output.per_embedder_path(crate::trend::table::TABLE, date, id, tag);
-    crate::trend::table::write(&trends_path, id, &tag.id, &trends)?;
-    let alerts_path = output.per_embedder_path(alert::table::TABLE, date, id, tag);
-    alert::table::write(&alerts_path, id, &tag.id, &alerts)?;
-    tracing::info!(run_id = %id, trends = trends.len(), alerts = alert::raised(&alerts), "compared with earlier runs");
+    let trends_path = table::write::<TrendsTable>(output, run, &trends)?;
+    let alerts_path = table::write::<AlertsTable>(output, run, &alerts)?;
+    tracing::info!(run_id = %run.id, trends = trends.len(), alerts = alert::raised(&alerts), "compared with earlier runs");
     Ok(Judged { trends, alerts, comparable_runs, tables: vec![trends_path, alerts_path] })
 }

@@ -13,15 +13,17 @@ use std::sync::Arc;
 use chrono::{NaiveDate, Utc};
 
 use crate::collect::journal::{Journal, RunDir, RunState, RunStatus, completed_names};
-use crate::collect::responses::{self, EndpointCounts};
+use crate::collect::responses::{self, EndpointCounts, ResponsesTable};
 use crate::collect::{self, Progress};
 use crate::consortium::{member_dir, member_role};
 use crate::failure::{Classify, Failure};
+use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::RunRow;
 use crate::plan::{Plan, RequestKey};
 use crate::secrets::Redactor;
 use crate::session::{Collection, Instruments, Night, Origin, Place, Session, SessionError};
-use crate::store::{Output, StoreError};
+use crate::store::table::{self, RunRef};
+use crate::store::{EmbedderTag, Output, StoreError};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -91,10 +93,12 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         .map_err(io(format!("writing the journal {}", journal_path.display())))?;
     drop(journal);
 
-    let responses_path = responses::path(&output, state.run_date, &state.run_id);
-    let per_endpoint = responses::write_from_journal(&plan, &state.run_id, &journal_path, &responses_path)?;
-    let probes_path = crate::plan::probe_table::path(&output, state.run_date, &state.run_id);
-    crate::plan::probe_table::write(&probes_path, &state.run_id, &plan.suite.probes)?;
+    // A member's collect-only night analyses nothing: its tables are per run, no embedder's.
+    let tag = session.tag().unwrap_or_else(EmbedderTag::none);
+    let run = RunRef::new(state.run_date, state.run_id.clone(), tag);
+    let responses_path = table::path::<ResponsesTable>(&output, &run);
+    let per_endpoint = responses::write_from_journal(&plan, &output, &run, &journal_path)?;
+    let probes_path = table::write::<ProbesTable>(&output, &run, &plan.suite.probes)?;
     let mut row = collected_row(&plan, &state, &per_endpoint);
     let collection = Collection { resumed, summary, per_endpoint };
     let collected = vec![responses_path, probes_path];
@@ -104,7 +108,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         // night is published) under `members/member=<name>/`. A crash before the state is
         // marked complete resumes and publishes the same files again under the same keys.
         row.finished_at = Utc::now();
-        let runs_path = crate::plan::runs::write(&output, &row)?;
+        let runs_path = crate::plan::runs::write(&output, &row, &run.tag)?;
         let tables = session.publish([collected, vec![runs_path]].concat()).await?;
         mark_complete(&dir, &mut state, row.finished_at)?;
         let origin = Origin::Published(collection);

@@ -18,6 +18,7 @@ use chrono::NaiveDate;
 use crate::alert::{Alert, AlertConfig};
 use crate::collect::CollectSummary;
 use crate::collect::responses::EndpointCounts;
+use crate::collect::responses::ResponsesTable;
 use crate::config::{Config, OutputLocation};
 use crate::embed::cache::EmbeddingCache;
 use crate::embed::{EmbedError, Embedder};
@@ -26,10 +27,12 @@ use crate::features::Lexicon;
 use crate::features::detector::RefusalDetector;
 use crate::input::InputError;
 use crate::pipeline::{Derived, PipelineError, Tail, derive_tables_guarded};
-use crate::plan::runs::{self, RunRow};
+use crate::plan::probe_table::ProbesTable;
+use crate::plan::runs::{self, RunRow, RunsTable};
 use crate::remote::history::{self, HistoryStats};
 use crate::remote::{Remote, RemoteError, Target};
 use crate::store::lock::{LockError, OutputLock};
+use crate::store::table::{self, RunRef, Table};
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::trend::TrendSettings;
 
@@ -282,9 +285,10 @@ impl Session {
     pub async fn stored_runs(&self) -> Result<Vec<(NaiveDate, String)>, SessionError> {
         match &self.target.mirror {
             Some(m) => {
-                let listed = m.remote().list(&format!("{}/", runs::TABLE), None).await?;
+                let name = RunsTable::DECL.name;
+                let listed = m.remote().list(&format!("{name}/"), None).await?;
                 let mut found: Vec<(NaiveDate, String)> =
-                    listed.iter().filter_map(|l| history::parse_key(runs::TABLE, &l.key)).collect();
+                    listed.iter().filter_map(|l| history::parse_key(name, &l.key)).collect();
                 found.sort();
                 Ok(found)
             }
@@ -294,15 +298,19 @@ impl Session {
 
     /// Makes a stored run's own inputs local (its `runs` row, `responses` and `probes`), for a
     /// store; a folder holds them already. Returns its `runs` row.
-    pub async fn fetch_run(&self, date: NaiveDate, id: &str) -> Result<RunRow, SessionError> {
+    pub async fn fetch_run(&self, run: &RunRef) -> Result<RunRow, SessionError> {
         if let Some(m) = &self.target.mirror {
-            for table in [runs::TABLE, crate::collect::responses::TABLE, crate::plan::probe_table::TABLE] {
-                let path = self.output().table_path(table, date, id);
+            let paths = [
+                table::path::<RunsTable>(self.output(), run),
+                table::path::<ResponsesTable>(self.output(), run),
+                table::path::<ProbesTable>(self.output(), run),
+            ];
+            for path in paths {
                 let key = m.key_of(&path).expect("the output is the mirror");
                 m.pull_key(&key).await?;
             }
         }
-        Ok(runs::read(self.output(), date, id)?)
+        Ok(runs::read(self.output(), run)?)
     }
 
     /// Records the session's alert rules in the output's state: what `analyze` and `import`

@@ -1,23 +1,25 @@
-//! Every table read back as written: each stage's writer, then the reader the later stages
-//! use, on the same rows. A column renamed on one side only, or a type changed, fails here
-//! rather than in a night's run.
+//! Every table read back as written. Each declared table (`hivewatch::tables::TABLES`) makes
+//! a round trip through its declaration: rows written, the file's schema the declaration's, the
+//! rows read back the same; a table declared without a case here fails
+//! `every_declared_table_has_a_round_trip`. Then the readers the later stages use on their own
+//! (ok texts, flags, adoption, vectors, the carried trend state) on rows written by the stages'
+//! writers. A column renamed on one side only, or a type changed, fails here rather than in a
+//! night's run.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+#[path = "tables/rows.rs"]
+mod rows;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Debug;
 
 use chrono::{NaiveDate, Utc};
-use hivewatch::alert::{Alert, Severity};
 use hivewatch::collect::responses::{self, ImportedResponse, OkTexts};
 use hivewatch::collect::{ResponseRecord, Status};
 use hivewatch::features::{Flags, Refusal};
-use hivewatch::metrics::aggregate::{Family, PairSimilarity, RunMetric};
-use hivewatch::metrics::tables::shared_phrases::SharedPhrase;
-use hivewatch::metrics::tables::{families, pair_similarity, probe_metrics, run_metrics, shared_phrases};
 use hivewatch::plan::{Plan, SentParams};
+use hivewatch::store::table::{self, RunRef, Table};
 use hivewatch::store::{EmbedderTag, Output};
-use hivewatch::trend::stats::MannKendall;
-use hivewatch::trend::{TrendRow, table as trends};
-use hivewatch::vocab::{Direction, Scope, Status as TrendStatus};
+use hivewatch::tables::TABLES;
 
 fn date() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 4).unwrap()
@@ -27,8 +29,128 @@ fn tag() -> EmbedderTag {
     EmbedderTag { name: "lexical".into(), id: "lexical-v1".into() }
 }
 
-fn file(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name).join("run_date=2026-03-04").join("r1.parquet")
+fn run() -> RunRef {
+    RunRef::new(date(), "r1", tag())
+}
+
+/// Writes `rows` of table `T` for [`run`], checks the file's schema is the declaration's and
+/// reads them back. Compared printed, so that what is not stored reads back as NaN on both
+/// sides (a trend's Var(S)). Returns the table's name.
+fn round_trip<T: Table>(output: &Output, rows: &[T::Row]) -> &'static str
+where
+    T::Row: Debug,
+{
+    let path = table::write::<T>(output, &run(), rows).unwrap();
+    assert_eq!(path, T::DECL.path(output, &run()));
+    let stored = hivewatch::store::read_batches(&path).unwrap();
+    assert_eq!(stored[0].schema(), table::schema::<T>(), "{}: the file's schema", T::DECL.name);
+    let back = table::read::<T>(output, &run()).unwrap();
+    assert_eq!(format!("{back:#?}"), format!("{rows:#?}"), "{} read back", T::DECL.name);
+    T::DECL.name
+}
+
+/// One round trip per declared table, with rows that fill every column (nulls included).
+fn round_trips(output: &Output) -> Vec<&'static str> {
+    use hivewatch::alert::table::AlertsTable;
+    use hivewatch::collect::responses::ResponsesTable;
+    use hivewatch::consortium::table::MemberRunsTable;
+    use hivewatch::embed::claims::ClaimEmbeddingsTable;
+    use hivewatch::embed::table::EmbeddingsTable;
+    use hivewatch::features::table::FeaturesTable;
+    use hivewatch::lineage::table::LineageTable;
+    use hivewatch::metrics::tables::families::FamiliesTable;
+    use hivewatch::metrics::tables::pair_similarity::PairSimilarityTable;
+    use hivewatch::metrics::tables::probe_metrics::ProbeMetricsTable;
+    use hivewatch::metrics::tables::run_metrics::RunMetricsTable;
+    use hivewatch::metrics::tables::shared_phrases::SharedPhrasesTable;
+    use hivewatch::plan::probe_table::ProbesTable;
+    use hivewatch::plan::runs::RunsTable;
+    use hivewatch::trend::table::TrendsTable;
+    vec![
+        round_trip::<RunsTable>(output, &rows::runs()),
+        round_trip::<ProbesTable>(output, &rows::probes()),
+        round_trip::<ResponsesTable>(output, &rows::responses()),
+        round_trip::<EmbeddingsTable>(output, &rows::embeddings()),
+        round_trip::<ClaimEmbeddingsTable>(output, &rows::claims()),
+        round_trip::<FeaturesTable>(output, &rows::features()),
+        round_trip::<ProbeMetricsTable>(output, &rows::probe_metrics()),
+        round_trip::<PairSimilarityTable>(output, &rows::pairs()),
+        round_trip::<RunMetricsTable>(output, &rows::run_metrics()),
+        round_trip::<FamiliesTable>(output, &rows::families()),
+        round_trip::<SharedPhrasesTable>(output, &rows::shared_phrases()),
+        round_trip::<LineageTable>(output, &rows::lineage()),
+        round_trip::<TrendsTable>(output, &rows::trends()),
+        round_trip::<AlertsTable>(output, &rows::alerts()),
+        round_trip::<MemberRunsTable>(output, &rows::member_runs()),
+    ]
+}
+
+#[test]
+fn every_declared_table_reads_back_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    round_trips(&Output::local(dir.path()));
+}
+
+/// The table names a source file declares (`TableDecl::per_run("x")`, `per_embedder("x")`),
+/// its unit tests left out.
+fn declared_in(text: &str) -> Vec<String> {
+    let code = text.split("\n#[cfg(test)]").next().unwrap_or(text);
+    let mut out = Vec::new();
+    for call in ["TableDecl::per_run(\"", "TableDecl::per_embedder(\""] {
+        for (at, _) in code.match_indices(call) {
+            let rest = &code[at + call.len()..];
+            out.push(rest[..rest.find('"').unwrap()].to_owned());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_declared_table_has_a_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let tested: BTreeSet<&str> = round_trips(&Output::local(dir.path())).into_iter().collect();
+    let listed: BTreeSet<&str> = TABLES.iter().map(|t| t.name).collect();
+    assert_eq!(tested, listed, "every table in hivewatch::tables::TABLES has a round trip in round_trips()");
+    // And every table declared in the source is in that list.
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut declared = BTreeSet::new();
+    for file in files {
+        for name in declared_in(&std::fs::read_to_string(&file).unwrap()) {
+            assert!(listed.contains(name.as_str()), "{}: table `{name}` is not in tables::TABLES", file.display());
+            declared.insert(name);
+        }
+    }
+    assert_eq!(declared.len(), listed.len(), "the source scan found every listed declaration");
+}
+
+#[test]
+fn the_trends_state_carries_and_a_missing_table_has_no_rows() {
+    use hivewatch::plan::probe_table::ProbesTable;
+    use hivewatch::trend::table::{TrendsTable, read_carried};
+    let dir = tempfile::tempdir().unwrap();
+    let output = Output::local(dir.path());
+    let trends = rows::trends();
+    table::write::<TrendsTable>(&output, &run(), &trends).unwrap();
+    let carried = read_carried(&output, &run()).unwrap();
+    let row = &trends[0];
+    assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].cusum_high, 7.5);
+    assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].panel_id.as_deref(), Some("0123456789ab"));
+    // A run written before a table existed has none of its rows.
+    let older = RunRef::new(date(), "r0", tag());
+    assert!(read_carried(&output, &older).unwrap().is_empty());
+    assert!(table::read_if_any::<ProbesTable>(&output, &older).unwrap().is_empty());
+    assert!(table::read::<ProbesTable>(&output, &older).is_err());
 }
 
 #[test]
@@ -77,8 +199,9 @@ fn responses_from_a_journal_and_from_an_import_read_back() {
     // A second outcome of a key already journaled: the first wins.
     j.append(&record(0, Status::Ok, Some("a duplicate"))).unwrap();
     drop(j);
-    let path = responses::path(&output, date(), "r1");
-    let counts = responses::write_from_journal(&plan, "r1", &journal, &path).unwrap();
+    let run = RunRef::new(date(), "r1", tag());
+    let path = table::path::<responses::ResponsesTable>(&output, &run);
+    let counts = responses::write_from_journal(&plan, &output, &run, &journal).unwrap();
     assert_eq!(counts["a"], (1, 1));
     let mut ok = OkTexts::open(&path, 10).unwrap();
     let chunk = ok.next_chunk().unwrap().unwrap();
@@ -88,7 +211,6 @@ fn responses_from_a_journal_and_from_an_import_read_back() {
     assert!(ok.next_chunk().unwrap().is_none());
     assert_eq!(responses::probe_categories(&path).unwrap(), HashMap::from([("p1".into(), "c".into())]));
 
-    let imported = file(dir.path(), "imported");
     let rows = vec![ImportedResponse {
         model: "m".into(),
         probe_id: "p2".into(),
@@ -97,7 +219,7 @@ fn responses_from_a_journal_and_from_an_import_read_back() {
         text: "imported answer".into(),
         truncated: false,
     }];
-    responses::write_imported(&imported, "r1", Utc::now(), &rows).unwrap();
+    let imported = responses::write_imported(&output, &RunRef::new(date(), "r2", tag()), Utc::now(), &rows).unwrap();
     let chunk = OkTexts::open(&imported, 10).unwrap().next_chunk().unwrap().unwrap();
     assert_eq!((chunk[0].endpoint.as_str(), chunk[0].text.as_str()), ("m", "imported answer"));
 }
@@ -106,14 +228,14 @@ fn responses_from_a_journal_and_from_an_import_read_back() {
 fn embeddings_read_back_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let output = Output::local(dir.path());
-    let path = hivewatch::embed::table::path(&output, date(), "r1", &tag());
+    use hivewatch::embed::table::{EmbeddingRow, EmbeddingsTable};
     let rows = vec![
         responses::OkText { endpoint: "a".into(), probe_id: "p1".into(), sample_index: 0, text: "x".into() },
         responses::OkText { endpoint: "b".into(), probe_id: "p2".into(), sample_index: 1, text: "y".into() },
     ];
     let vectors = vec![vec![0.5f32, -1.0, 2.0], vec![0.0, 1.0, 0.25]];
-    let batch = hivewatch::embed::table::batch("r1", "lexical-v1", &rows, &vectors).unwrap();
-    hivewatch::store::write_batch(&path, batch).unwrap();
+    let rows: Vec<_> = rows.into_iter().zip(vectors.clone()).map(|(r, v)| EmbeddingRow::of(r, v)).collect();
+    let path = table::write::<EmbeddingsTable>(&output, &RunRef::new(date(), "r1", tag()), &rows).unwrap();
     let mut back = Vec::new();
     hivewatch::embed::table::for_each_row(&path, |e, p, v| {
         back.push((e.to_owned(), p.to_owned(), v.to_vec()));
@@ -144,7 +266,6 @@ fn features_read_back_as_flags() {
         .collect();
     let features: Vec<_> = texts.iter().map(|t| hivewatch::features::extract(&lexicon, t)).collect();
     let categories = HashMap::from([("p1".to_owned(), "c".to_owned())]);
-    let path = hivewatch::features::table::path(&output, date(), "r1");
     // Every other row is the exposed side of a paired probe, adopting on every third.
     use hivewatch::features::adoption::Adoption;
     use hivewatch::probes::feed::Condition;
@@ -153,10 +274,11 @@ fn features_read_back_as_flags() {
             (i % 2 == 1).then_some((Condition::Exposed, Adoption { adopted: i % 3 == 0, marker_count: Some(i as u32) }))
         })
         .collect();
-    let batch =
-        hivewatch::features::table::batch("r1", &lexicon.version, "lexicon", &categories, &rows, &features, &adoption)
-            .unwrap();
-    hivewatch::store::write_batch(&path, batch).unwrap();
+    use hivewatch::features::table::{FeatureRow, FeaturesTable};
+    let stored: Vec<FeatureRow> = (rows.iter().zip(&features).zip(&adoption))
+        .map(|((r, f), a)| FeatureRow::of(r, &categories[&r.probe_id], (&lexicon.version, "lexicon"), f, *a))
+        .collect();
+    let path = table::write::<FeaturesTable>(&output, &RunRef::new(date(), "r1", tag()), &stored).unwrap();
     let adopted = hivewatch::features::table::read_adoption(&path).unwrap();
     assert_eq!(adopted.len(), rows.len() / 2, "unpaired rows carry no adoption");
     assert!(adopted.iter().all(|a| a.condition == Condition::Exposed && a.probe_id == "p1"));
@@ -179,221 +301,4 @@ fn features_read_back_as_flags() {
     assert_eq!(flags[&("a".to_owned(), "p1".to_owned())], expected);
     assert_eq!(expected[0].refusal, Refusal::Full);
     assert!(expected[1].hedging);
-}
-
-#[test]
-fn the_measure_tables_read_back_as_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let pairs = vec![
-        (
-            None,
-            PairSimilarity {
-                model_a: "a".into(),
-                model_b: "b|c".into(),
-                mean_similarity: 0.4,
-                ci_low: 0.3,
-                ci_high: 0.5,
-                n_probes: 7,
-                calibrated: Some(hivewatch::metrics::aggregate::CalibratedPair {
-                    value: 0.05,
-                    se: 0.01,
-                    ci_low: 0.03,
-                    ci_high: 0.07,
-                    n_probes: 40,
-                    z: Some(3.2),
-                    p: Some(0.0007),
-                    q: Some(0.01),
-                }),
-            },
-        ),
-        (
-            Some("cat".into()),
-            PairSimilarity {
-                model_a: "a".into(),
-                model_b: "d".into(),
-                mean_similarity: -0.1,
-                ci_low: -0.2,
-                ci_high: 0.0,
-                n_probes: 3,
-                calibrated: None,
-            },
-        ),
-    ];
-    let path = file(dir.path(), pair_similarity::TABLE);
-    pair_similarity::write(&path, "r1", "e", &pairs).unwrap();
-    assert_eq!(pair_similarity::read(&path).unwrap(), pairs);
-
-    let metrics = vec![
-        RunMetric {
-            scope: Scope::Overall,
-            metric: "effective_models".into(),
-            value: 3.5,
-            ci: Some((3.0, 4.0)),
-            n: 200,
-            n_models: 12,
-        },
-        RunMetric {
-            scope: Scope::pair("a|x", "b"),
-            metric: "similarity".into(),
-            value: 0.2,
-            ci: None,
-            n: 5,
-            n_models: 2,
-        },
-        RunMetric {
-            scope: Scope::Model("m".into()),
-            metric: "refusal_rate".into(),
-            value: 0.0,
-            ci: None,
-            n: 1,
-            n_models: 1,
-        },
-    ];
-    let path = file(dir.path(), run_metrics::TABLE);
-    run_metrics::write(&path, "r1", "e", &metrics).unwrap();
-    assert_eq!(run_metrics::read(&path).unwrap(), metrics);
-
-    let fams = vec![
-        Family { model: "a".into(), family: "a".into(), size: 2 },
-        Family { model: "b".into(), family: "a".into(), size: 2 },
-    ];
-    let path = file(dir.path(), families::TABLE);
-    families::write(&path, "r1", "e", &fams).unwrap();
-    assert_eq!(families::read(&path).unwrap(), fams);
-
-    let phrases = vec![SharedPhrase { phrase: "here are some tips".into(), probes: 4, max_models: 3 }];
-    let path = file(dir.path(), shared_phrases::TABLE);
-    shared_phrases::write(&path, "r1", 5, &phrases).unwrap();
-    assert_eq!(shared_phrases::read(&path).unwrap(), phrases);
-
-    // probe_metrics is written from probe records; its reader gives what the report needs.
-    use hivewatch::metrics::aggregate::ProbeRecord;
-    use hivewatch::metrics::probe::{ModelSamples, probe_measures};
-    let samples = vec![
-        ModelSamples { model: "a".into(), rows: vec![vec![1.0, 0.0]] },
-        ModelSamples { model: "b".into(), rows: vec![vec![0.0, 1.0]] },
-    ];
-    let (measures, models) = probe_measures(&samples).unzip();
-    let record = ProbeRecord {
-        probe: "p1".into(),
-        category: "c".into(),
-        measures,
-        models,
-        behaviour: hivewatch::metrics::behaviour::probe_behaviour(&[]),
-        phrases: hivewatch::metrics::phrases::probe_phrases(&[]),
-        claim_similarity: Default::default(),
-    };
-    let path = file(dir.path(), probe_metrics::TABLE);
-    probe_metrics::write(&path, "r1", "e", std::slice::from_ref(&record)).unwrap();
-    let back = probe_metrics::read(&path).unwrap();
-    assert_eq!(back.len(), 1);
-    assert_eq!((back[0].probe.as_str(), back[0].category.as_str(), back[0].n_models), ("p1", "c", 2));
-    assert_eq!(back[0].model_vendi_ratio, record.measures.as_ref().map(|m| m.model_vendi_ratio));
-}
-
-#[test]
-fn trends_and_alerts_read_back_as_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let row = TrendRow {
-        scope: Scope::pair("a", "b"),
-        metric: "excess_similarity".into(),
-        direction: Direction::UpIsBad,
-        value: 0.1,
-        ci: Some((0.05, 0.15)),
-        n: 80,
-        segment_start: "r0".into(),
-        instrument_change: false,
-        baseline_n: 14,
-        baseline: Some(0.02),
-        spread: Some(0.01),
-        delta: Some(0.08),
-        pct_change: Some(400.0),
-        robust_z: Some(8.0),
-        mann_kendall: Some(MannKendall {
-            s: 40.0,
-            var_s: f64::NAN,
-            z: 3.1,
-            p: 0.002,
-            tau: 0.5,
-            slope: 0.01,
-            intercept: f64::NAN,
-        }),
-        trend_n: 14,
-        cusum_low: 0.0,
-        cusum_high: 7.5,
-        status: TrendStatus::Watch,
-        panel_models: 4,
-        panel_id: "0123456789ab".into(),
-        full: Some((0.12, 5)),
-    };
-    let mut bare = row.clone();
-    bare.scope = Scope::Overall;
-    bare.mann_kendall = None;
-    bare.ci = None;
-    bare.status = TrendStatus::Ok;
-    bare.full = None;
-    let path = file(dir.path(), trends::TABLE);
-    trends::write(&path, "r1", "e", &[row.clone(), bare.clone()]).unwrap();
-    let back = trends::read(&path).unwrap();
-    // Var(S) and the intercept are not stored (NaN on both sides): compare the printed form.
-    assert_eq!(format!("{back:?}"), format!("{:?}", vec![row.clone(), bare]));
-    let carried = trends::read_carried(&path).unwrap();
-    assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].cusum_high, 7.5);
-    assert_eq!(carried[&(row.scope.clone(), row.metric.clone())].panel_id.as_deref(), Some("0123456789ab"));
-
-    let alerts = vec![Alert {
-        severity: Severity::Warning,
-        rule: "pair".into(),
-        scope: Scope::pair("a", "b"),
-        metric: "excess_similarity".into(),
-        value: 0.1,
-        baseline: None,
-        threshold: 0.03,
-        message: "converging".into(),
-    }];
-    let path = file(dir.path(), hivewatch::alert::table::TABLE);
-    hivewatch::alert::table::write(&path, "r1", "e", &alerts).unwrap();
-    assert_eq!(hivewatch::alert::table::read(&path).unwrap(), alerts);
-}
-
-#[test]
-fn probes_read_back_as_written() {
-    use hivewatch::probes::Probe;
-    use hivewatch::probes::feed::{AdoptionRules, Condition, Pairing};
-    let dir = tempfile::tempdir().unwrap();
-    let pairing = |condition| {
-        Some(Pairing {
-            condition,
-            feed_id: "0123456789ab".into(),
-            claim: "The Moon is cheese.".into(),
-            adoption: AdoptionRules { adopt: vec![r"\bcheese\b".into()], reject: vec![], marker: Some("#moon".into()) },
-        })
-    };
-    let probes = vec![
-        Probe::plain(
-            "p1".into(),
-            "policy".into(),
-            "Should cities favour trains?".into(),
-            Some("Answer briefly.".into()),
-        ),
-        Probe::plain("p2".into(), "creative".into(), "A poem, <please>".into(), None),
-        Probe {
-            pairing: pairing(Condition::Control),
-            ..Probe::plain("p3".into(), "false_claim".into(), "What is the Moon made of?".into(), None)
-        },
-        Probe {
-            pairing: pairing(Condition::Exposed),
-            ..Probe::plain(
-                "p3#exposed".into(),
-                "false_claim".into(),
-                "Posts ...\n\nQuestion: What is the Moon made of?".into(),
-                None,
-            )
-        },
-    ];
-    let path = file(dir.path(), hivewatch::plan::probe_table::TABLE);
-    assert_eq!(hivewatch::plan::probe_table::write(&path, "r1", &probes).unwrap(), 4);
-    assert_eq!(hivewatch::plan::probe_table::read(&path).unwrap(), probes);
-    // A run written before the table existed has none.
-    assert!(hivewatch::plan::probe_table::read(&dir.path().join("none.parquet")).unwrap().is_empty());
 }

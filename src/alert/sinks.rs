@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{Alert, Severity};
 use crate::metrics::aggregate::RunMetric;
+use crate::metrics::tables::run_metrics::RunMetricsTable;
 use crate::net::retry::{RetryPolicy, with_retries};
 use crate::secrets::{Redactor, SecretKey};
 
@@ -154,7 +155,7 @@ pub struct NightSummary<'a> {
 /// the exit code.
 pub async fn notify(config: &crate::config::Config, night: &NightSummary<'_>) {
     if let Some(path) = &config.alerts.textfile {
-        let overall = match crate::metrics::tables::run_metrics::read(night.run_metrics) {
+        let overall = match crate::store::table::read_file::<RunMetricsTable>(night.run_metrics) {
             Ok(rows) => rows.into_iter().filter(|m| m.scope.is_overall()).collect(),
             Err(e) => {
                 tracing::warn!("could not read {}: {e}", night.run_metrics.display());

@@ -3,72 +3,174 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
 
-use arrow_array::builder::{ListBuilder, StringBuilder};
-use arrow_array::{
-    ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray, UInt64Array,
-};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::StringArray;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::IntoDeserializer;
 
 use super::journal::for_each_record;
 use super::{ResponseRecord, Status};
 use crate::config::EndpointMeta;
-use crate::plan::Plan;
+use crate::net::retry::ErrorKind;
+use crate::plan::{Plan, SentParams};
+use crate::probes::feed::Condition;
 use crate::store::columns::Columns;
-use crate::store::{Output, StoreError, TableWriter, date32, utc_micros, write_batch};
+use crate::store::table::{self, Builder, RunRef, Table, TableDecl};
+use crate::store::{Output, StoreError};
 
-pub const TABLE: &str = "responses";
 const BATCH_ROWS: usize = 4096;
 
-pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    use DataType::*;
-    let f = |name: &str, dt: DataType, nullable: bool| Field::new(name, dt, nullable);
-    Arc::new(Schema::new(vec![
-        f("run_id", Utf8, false),
-        f("endpoint", Utf8, false),
-        f("provider", Utf8, false),
-        f("model", Utf8, false),
-        f("vendor", Utf8, true),
-        f("family", Utf8, true),
-        f("release_date", Date32, true),
-        f("parents", List(Arc::new(Field::new("item", Utf8, true))), false),
-        f("probe_id", Utf8, false),
-        f("category", Utf8, false),
-        f("sample_index", Int32, false),
-        f("temperature", Float64, true),
-        f("top_p", Float64, true),
-        f("max_tokens", Int32, false),
-        f("seed", UInt64, true),
-        f("status", Utf8, false),
-        f("error_kind", Utf8, true),
-        f("error_message", Utf8, true),
-        f("http_status", Int32, true),
-        f("attempts", Int32, false),
-        f("latency_ms", Int64, false),
-        f("elapsed_ms", Int64, false),
-        f("prompt_tokens", Int64, true),
-        f("completion_tokens", Int64, true),
-        f("finish_reason", Utf8, true),
-        f("response_text", Utf8, true),
-        f("response_truncated", Boolean, false),
-        f("response_hash", Utf8, true),
-        f("started_at", utc_micros(), false),
-        f("finished_at", utc_micros(), false),
-        // A paired probe's side (control / exposed) and its feed's id; null for other probes.
-        f("condition", Utf8, true),
-        f("feed_id", Utf8, true),
-    ]))
-});
+/// Table `responses`, written batch by batch (from the journal, an import, a consortium's
+/// union with two columns more: [`crate::consortium::union`]).
+pub struct ResponsesTable;
+
+/// One `responses` row: a journaled outcome with what the plan says of its endpoint and probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseRow {
+    /// The outcome (its text's hash is a column too, computed as it is written).
+    pub record: ResponseRecord,
+    /// The endpoint's provider (`import` for imported rows) and the model it was asked for.
+    pub provider: String,
+    pub model: String,
+    /// What the endpoint's configuration declares of the model.
+    pub meta: EndpointMeta,
+    pub category: String,
+    /// A paired probe's side and its feed's id; None for other probes.
+    pub condition: Option<Condition>,
+    pub feed_id: Option<String>,
+}
+
+impl Table for ResponsesTable {
+    type Row = ResponseRow;
+    const DECL: TableDecl = TableDecl::per_run("responses");
+
+    fn to_arrow(run: &RunRef, rows: &[ResponseRow], b: Builder) -> Builder {
+        let rec = || rows.iter().map(|r| &r.record);
+        let meta = || rows.iter().map(|r| &r.meta);
+        b.same_str("run_id", &run.id)
+            .str("endpoint", rec().map(|r| &r.endpoint))
+            .str("provider", rows.iter().map(|r| &r.provider))
+            .str("model", rows.iter().map(|r| &r.model))
+            .opt_str("vendor", meta().map(|m| m.vendor.as_ref()))
+            .opt_str("family", meta().map(|m| m.family.as_ref()))
+            .opt_date32("release_date", meta().map(|m| m.release_date))
+            .list_str("parents", meta().map(|m| &m.parents))
+            .str("probe_id", rec().map(|r| &r.probe_id))
+            .str("category", rows.iter().map(|r| &r.category))
+            .i32("sample_index", rec().map(|r| r.sample_index as i32))
+            .opt_f64("temperature", rec().map(|r| r.params.temperature))
+            .opt_f64("top_p", rec().map(|r| r.params.top_p))
+            .i32("max_tokens", rec().map(|r| r.params.max_tokens as i32))
+            .opt_u64("seed", rec().map(|r| r.params.seed))
+            .str("status", rec().map(|r| r.status.as_str()))
+            .opt_str("error_kind", rec().map(|r| r.error_kind.map(|k| k.as_str())))
+            .opt_str("error_message", rec().map(|r| r.error_message.as_ref()))
+            .opt_i32("http_status", rec().map(|r| r.http_status.map(i32::from)))
+            .i32("attempts", rec().map(|r| r.attempts as i32))
+            .i64("latency_ms", rec().map(|r| r.latency_ms as i64))
+            .i64("elapsed_ms", rec().map(|r| r.elapsed_ms as i64))
+            .opt_i64("prompt_tokens", rec().map(|r| r.prompt_tokens.map(|v| v as i64)))
+            .opt_i64("completion_tokens", rec().map(|r| r.completion_tokens.map(|v| v as i64)))
+            .opt_str("finish_reason", rec().map(|r| r.finish_reason.as_ref()))
+            .opt_str("response_text", rec().map(|r| r.text.as_ref()))
+            .bool("response_truncated", rec().map(|r| r.text_truncated))
+            .opt_str("response_hash", rec().map(|r| r.text.as_ref().map(|t| crate::util::sha256_hex(t.as_bytes()))))
+            .utc_micros("started_at", rec().map(|r| r.started_at))
+            .utc_micros("finished_at", rec().map(|r| r.finished_at))
+            .opt_str("condition", rows.iter().map(|r| r.condition.map(Condition::as_str)))
+            .opt_str("feed_id", rows.iter().map(|r| r.feed_id.as_ref()))
+    }
+
+    fn from_arrow(c: &Columns) -> Result<Vec<ResponseRow>, StoreError> {
+        let s = |name: &str| c.strings(name);
+        let (endpoint, provider, model, vendor, family) =
+            (s("endpoint")?, s("provider")?, s("model")?, s("vendor")?, s("family")?);
+        let (probe, category, status, kind, message) =
+            (s("probe_id")?, s("category")?, s("status")?, s("error_kind")?, s("error_message")?);
+        let (finish, text) = (s("finish_reason")?, s("response_text")?);
+        let (release, parents) = (c.date32s("release_date")?, c.str_lists("parents")?);
+        let (sample, max_tokens, http, attempts) =
+            (c.i32s("sample_index")?, c.i32s("max_tokens")?, c.i32s("http_status")?, c.i32s("attempts")?);
+        let (temperature, top_p, seed) = (c.f64s("temperature")?, c.f64s("top_p")?, c.u64s("seed")?);
+        let (latency, elapsed) = (c.i64s("latency_ms")?, c.i64s("elapsed_ms")?);
+        let (prompt_tokens, completion_tokens) = (c.i64s("prompt_tokens")?, c.i64s("completion_tokens")?);
+        let (truncated, started, finished) =
+            (c.bools("response_truncated")?, c.timestamps("started_at")?, c.timestamps("finished_at")?);
+        // Files written before pairs existed lack the last two columns.
+        let paired = c.has("condition");
+        let (condition, feed) = if paired { (Some(s("condition")?), Some(s("feed_id")?)) } else { (None, None) };
+        let opt = |col: &StringArray, i| Columns::opt_str(col, i).map(str::to_owned);
+        let label = |column: &str, v: &str| c.error(column, format!("holds {v:?}, which this version does not know"));
+        (0..c.rows())
+            .map(|i| {
+                let status = Status::deserialize(status.value(i).into_deserializer())
+                    .map_err(|_: serde::de::value::Error| label("status", status.value(i)))?;
+                let error_kind = Columns::opt_str(kind, i)
+                    .map(|k| {
+                        ErrorKind::deserialize(k.into_deserializer())
+                            .map_err(|_: serde::de::value::Error| label("error_kind", k))
+                    })
+                    .transpose()?;
+                let condition = condition.and_then(|col| Columns::opt_str(col, i));
+                let record = ResponseRecord {
+                    endpoint: endpoint.value(i).to_owned(),
+                    probe_id: probe.value(i).to_owned(),
+                    sample_index: sample.value(i) as u32,
+                    params: SentParams {
+                        temperature: Columns::opt_f64(temperature, i),
+                        top_p: Columns::opt_f64(top_p, i),
+                        max_tokens: max_tokens.value(i) as u32,
+                        seed: Columns::opt_u64(seed, i),
+                    },
+                    status,
+                    error_kind,
+                    error_message: opt(message, i),
+                    http_status: Columns::opt_i32(http, i).map(|v| v as u16),
+                    attempts: attempts.value(i) as u32,
+                    latency_ms: latency.value(i) as u64,
+                    elapsed_ms: elapsed.value(i) as u64,
+                    prompt_tokens: Columns::opt_i64(prompt_tokens, i).map(|v| v as u64),
+                    completion_tokens: Columns::opt_i64(completion_tokens, i).map(|v| v as u64),
+                    finish_reason: opt(finish, i),
+                    text: opt(text, i),
+                    text_truncated: truncated.value(i),
+                    started_at: Columns::time(started, i),
+                    finished_at: Columns::time(finished, i),
+                };
+                Ok(ResponseRow {
+                    record,
+                    provider: provider.value(i).to_owned(),
+                    model: model.value(i).to_owned(),
+                    meta: EndpointMeta {
+                        vendor: opt(vendor, i),
+                        family: opt(family, i),
+                        release_date: Columns::opt_date(release, i),
+                        parents: Columns::str_list_row(parents, i),
+                    },
+                    category: category.value(i).to_owned(),
+                    condition: condition
+                        .map(|v| Condition::parse(v).ok_or_else(|| label("condition", v)))
+                        .transpose()?,
+                    feed_id: feed.and_then(|col| opt(col, i)),
+                })
+            })
+            .collect()
+    }
+}
 
 /// Counts of the rows written, per endpoint name: (ok, failed).
 pub type EndpointCounts = HashMap<String, (u64, u64)>;
 
-/// Streams a run's journal into the `responses` table, each (endpoint, probe, sample) once (the
+/// Streams a run's journal into its `responses` table, each (endpoint, probe, sample) once (the
 /// first journaled outcome wins). Rows for names the plan does not know are skipped with a
 /// warning (they cannot come from the same plan).
-pub fn write_from_journal(plan: &Plan, run_id: &str, journal: &Path, out: &Path) -> Result<EndpointCounts, StoreError> {
+pub fn write_from_journal(
+    plan: &Plan,
+    output: &Output,
+    run: &RunRef,
+    journal: &Path,
+) -> Result<EndpointCounts, StoreError> {
     let endpoints: HashMap<&str, usize> =
         plan.config.endpoints.iter().enumerate().map(|(i, e)| (e.name.as_str(), i)).collect();
     let probes: HashMap<&str, usize> = plan.suite.probes.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
@@ -89,9 +191,9 @@ pub fn write_from_journal(plan: &Plan, run_id: &str, journal: &Path, out: &Path)
     let samples = plan.samples() as usize;
     let mut seen = vec![false; plan.total_requests() as usize];
     let mut counts = EndpointCounts::new();
-    let mut batch: Vec<Row> = Vec::with_capacity(BATCH_ROWS);
+    let mut batch: Vec<ResponseRow> = Vec::with_capacity(BATCH_ROWS);
     let mut unknown = 0u64;
-    let mut writer = TableWriter::create(out, Arc::clone(&SCHEMA))?;
+    let mut writer = table::writer::<ResponsesTable>(output, run)?;
     for rec in rx.iter() {
         let rec = rec.map_err(|source| StoreError::Io { path: journal.to_owned(), source })?;
         let (Some(&e), Some(&p)) = (endpoints.get(rec.endpoint.as_str()), probes.get(rec.probe_id.as_str())) else {
@@ -112,14 +214,23 @@ pub fn write_from_journal(plan: &Plan, run_id: &str, journal: &Path, out: &Path)
             Status::Ok => c.0 += 1,
             Status::Error => c.1 += 1,
         }
-        batch.push((e, p, rec));
+        let (endpoint, probe) = (&plan.config.endpoints[e], &plan.suite.probes[p]);
+        batch.push(ResponseRow {
+            record: rec,
+            provider: endpoint.provider.as_str().to_owned(),
+            model: endpoint.model.clone(),
+            meta: endpoint.meta.clone(),
+            category: probe.category.clone(),
+            condition: probe.condition(),
+            feed_id: probe.pairing.as_ref().map(|x| x.feed_id.clone()),
+        });
         if batch.len() == BATCH_ROWS {
-            writer.write(&to_batch(plan, run_id, &batch)?)?;
+            writer.write(&table::batch::<ResponsesTable>(run, &batch)?)?;
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        writer.write(&to_batch(plan, run_id, &batch)?)?;
+        writer.write(&table::batch::<ResponsesTable>(run, &batch)?)?;
     }
     writer.finish()?;
     let _ = reader.join();
@@ -127,61 +238,6 @@ pub fn write_from_journal(plan: &Plan, run_id: &str, journal: &Path, out: &Path)
         tracing::warn!(rows = unknown, "journal rows that name no endpoint, probe or sample of this plan were skipped");
     }
     Ok(counts)
-}
-
-/// A record with its endpoint and probe indices in the plan.
-type Row = (usize, usize, ResponseRecord);
-
-fn to_batch(plan: &Plan, run_id: &str, rows: &[Row]) -> Result<RecordBatch, StoreError> {
-    let eps = &plan.config.endpoints;
-    let probes = &plan.suite.probes;
-    let strs =
-        |f: &dyn Fn(&Row) -> Option<String>| -> ArrayRef { Arc::new(rows.iter().map(f).collect::<StringArray>()) };
-    let mut parents = ListBuilder::new(StringBuilder::new());
-    for (e, _, _) in rows {
-        for p in &eps[*e].meta.parents {
-            parents.values().append_value(p);
-        }
-        parents.append(true);
-    }
-    let ts = |f: &dyn Fn(&ResponseRecord) -> i64| -> ArrayRef {
-        Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| f(&r.2))).with_timezone("UTC"))
-    };
-    let columns: Vec<ArrayRef> = vec![
-        strs(&|_| Some(run_id.to_owned())),
-        strs(&|(e, _, _)| Some(eps[*e].name.clone())),
-        strs(&|(e, _, _)| Some(eps[*e].provider.as_str().to_owned())),
-        strs(&|(e, _, _)| Some(eps[*e].model.clone())),
-        strs(&|(e, _, _)| eps[*e].meta.vendor.clone()),
-        strs(&|(e, _, _)| eps[*e].meta.family.clone()),
-        Arc::new(rows.iter().map(|(e, _, _)| eps[*e].meta.release_date.map(date32)).collect::<Date32Array>()),
-        Arc::new(parents.finish()),
-        strs(&|(_, p, _)| Some(probes[*p].id.clone())),
-        strs(&|(_, p, _)| Some(probes[*p].category.clone())),
-        Arc::new(rows.iter().map(|r| r.2.sample_index as i32).collect::<Int32Array>()),
-        Arc::new(rows.iter().map(|r| r.2.params.temperature).collect::<Float64Array>()),
-        Arc::new(rows.iter().map(|r| r.2.params.top_p).collect::<Float64Array>()),
-        Arc::new(rows.iter().map(|r| r.2.params.max_tokens as i32).collect::<Int32Array>()),
-        Arc::new(rows.iter().map(|r| r.2.params.seed).collect::<UInt64Array>()),
-        strs(&|r| Some(r.2.status.as_str().to_owned())),
-        strs(&|r| r.2.error_kind.map(|k| k.as_str().to_owned())),
-        strs(&|r| r.2.error_message.clone()),
-        Arc::new(rows.iter().map(|r| r.2.http_status.map(i32::from)).collect::<Int32Array>()),
-        Arc::new(rows.iter().map(|r| r.2.attempts as i32).collect::<Int32Array>()),
-        Arc::new(rows.iter().map(|r| r.2.latency_ms as i64).collect::<Int64Array>()),
-        Arc::new(rows.iter().map(|r| r.2.elapsed_ms as i64).collect::<Int64Array>()),
-        Arc::new(rows.iter().map(|r| r.2.prompt_tokens.map(|v| v as i64)).collect::<Int64Array>()),
-        Arc::new(rows.iter().map(|r| r.2.completion_tokens.map(|v| v as i64)).collect::<Int64Array>()),
-        strs(&|r| r.2.finish_reason.clone()),
-        strs(&|r| r.2.text.clone()),
-        Arc::new(rows.iter().map(|r| Some(r.2.text_truncated)).collect::<BooleanArray>()),
-        strs(&|r| r.2.text.as_ref().map(|t| crate::util::sha256_hex(t.as_bytes()))),
-        ts(&|r| r.started_at.timestamp_micros()),
-        ts(&|r| r.finished_at.timestamp_micros()),
-        strs(&|(_, p, _)| probes[*p].condition().map(|c| c.as_str().to_owned())),
-        strs(&|(_, p, _)| probes[*p].pairing.as_ref().map(|x| x.feed_id.clone())),
-    ];
-    RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
 }
 
 /// One ok response's key and text, as the later stages read it.
@@ -213,7 +269,7 @@ impl OkTexts {
         use arrow_array::Array;
         while self.pending.len() < self.chunk {
             let Some(batch) = self.reader.next() else { break };
-            let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+            let batch = batch.map_err(|source| StoreError::Arrow { table: ResponsesTable::DECL.name, source })?;
             let c = Columns::new(&batch, &self.path);
             let (endpoint, probe, sample, status, text) = (
                 c.strings("endpoint")?,
@@ -245,7 +301,7 @@ impl OkTexts {
 pub fn probe_categories(path: &Path) -> Result<HashMap<String, String>, StoreError> {
     let mut out = HashMap::new();
     for batch in crate::store::projected_reader(path, &["probe_id", "category"], 8192)? {
-        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let batch = batch.map_err(|source| StoreError::Arrow { table: ResponsesTable::DECL.name, source })?;
         let c = Columns::new(&batch, path);
         let (probe, category) = (c.strings("probe_id")?, c.strings("category")?);
         for i in 0..batch.num_rows() {
@@ -273,7 +329,7 @@ pub fn declared(path: &Path) -> Result<std::collections::BTreeMap<String, Declar
     use arrow_array::{Array, ListArray};
     let mut out = std::collections::BTreeMap::new();
     for batch in crate::store::projected_reader(path, &["endpoint", "model", "vendor", "family", "parents"], 8192)? {
-        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let batch = batch.map_err(|source| StoreError::Arrow { table: ResponsesTable::DECL.name, source })?;
         let c = Columns::new(&batch, path);
         let (endpoint, model, vendor, family) =
             (c.strings("endpoint")?, c.strings("model")?, c.strings("vendor")?, c.strings("family")?);
@@ -310,11 +366,6 @@ pub fn declared(path: &Path) -> Result<std::collections::BTreeMap<String, Declar
     Ok(out)
 }
 
-/// Where a run's `responses` file is.
-pub fn path(output: &Output, run_date: chrono::NaiveDate, run_id: &str) -> std::path::PathBuf {
-    output.table_path(TABLE, run_date, run_id)
-}
-
 /// One response brought in from another tool's log (see [`crate::import`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportedResponse {
@@ -326,74 +377,49 @@ pub struct ImportedResponse {
     pub truncated: bool,
 }
 
-/// Writes imported responses as a `responses` table: every row ok, with no request behind it
-/// (provider `import`, no sampling parameters, no latency, no token counts), declaring nothing.
-pub fn write_imported(
-    out: &Path,
-    run_id: &str,
-    at: chrono::DateTime<chrono::Utc>,
-    rows: &[ImportedResponse],
-) -> Result<u64, StoreError> {
-    write_batch(out, imported_batch(run_id, at, rows, &|_| None)?)
+impl ImportedResponse {
+    /// As a `responses` row: ok, with no request behind it (provider `import`, no sampling
+    /// parameters, no latency, no token counts), declaring what `meta` says (`import --models`).
+    pub fn into_row(self, at: DateTime<Utc>, meta: Option<EndpointMeta>) -> ResponseRow {
+        let record = ResponseRecord {
+            endpoint: self.model.clone(),
+            probe_id: self.probe_id,
+            sample_index: self.sample_index as u32,
+            params: SentParams { temperature: None, top_p: None, max_tokens: 0, seed: None },
+            status: Status::Ok,
+            error_kind: None,
+            error_message: None,
+            http_status: None,
+            attempts: 0,
+            latency_ms: 0,
+            elapsed_ms: 0,
+            prompt_tokens: None,
+            completion_tokens: None,
+            finish_reason: None,
+            text: Some(self.text),
+            text_truncated: self.truncated,
+            started_at: at,
+            finished_at: at,
+        };
+        ResponseRow {
+            record,
+            provider: "import".into(),
+            model: self.model,
+            meta: meta.unwrap_or_default(),
+            category: self.category,
+            condition: None,
+            feed_id: None,
+        }
+    }
 }
 
-/// One batch of imported responses (see [`write_imported`]), for writing a large import in
-/// batches, each model with what its card declares (`import --models`).
-pub fn imported_batch(
-    run_id: &str,
-    at: chrono::DateTime<chrono::Utc>,
+/// Writes imported responses as a run's `responses` table, declaring nothing.
+pub fn write_imported(
+    output: &Output,
+    run: &RunRef,
+    at: DateTime<Utc>,
     rows: &[ImportedResponse],
-    declared: &dyn Fn(&str) -> Option<EndpointMeta>,
-) -> Result<RecordBatch, StoreError> {
-    let s = |f: &dyn Fn(&ImportedResponse) -> Option<String>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<StringArray>())
-    };
-    let metas: Vec<Option<EndpointMeta>> = rows.iter().map(|r| declared(&r.model)).collect();
-    let mut parents = ListBuilder::new(StringBuilder::new());
-    for meta in &metas {
-        for p in meta.iter().flat_map(|m| &m.parents) {
-            parents.values().append_value(p);
-        }
-        parents.append(true);
-    }
-    let n = rows.len();
-    let micros = at.timestamp_micros();
-    let ts = || -> ArrayRef {
-        Arc::new(TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(micros, n)).with_timezone("UTC"))
-    };
-    let columns: Vec<ArrayRef> = vec![
-        s(&|_| Some(run_id.to_owned())),
-        s(&|r| Some(r.model.clone())),
-        s(&|_| Some("import".to_owned())),
-        s(&|r| Some(r.model.clone())),
-        Arc::new(metas.iter().map(|m| m.as_ref().and_then(|m| m.vendor.clone())).collect::<StringArray>()),
-        Arc::new(metas.iter().map(|m| m.as_ref().and_then(|m| m.family.clone())).collect::<StringArray>()),
-        Arc::new(metas.iter().map(|m| m.as_ref().and_then(|m| m.release_date.map(date32))).collect::<Date32Array>()),
-        Arc::new(parents.finish()),
-        s(&|r| Some(r.probe_id.clone())),
-        s(&|r| Some(r.category.clone())),
-        Arc::new(rows.iter().map(|r| r.sample_index).collect::<Int32Array>()),
-        Arc::new(Float64Array::from(vec![None; n])),
-        Arc::new(Float64Array::from(vec![None; n])),
-        Arc::new(Int32Array::from(vec![0; n])),
-        Arc::new(UInt64Array::from(vec![None; n])),
-        s(&|_| Some("ok".to_owned())),
-        s(&|_| None),
-        s(&|_| None),
-        Arc::new(Int32Array::from(vec![None; n])),
-        Arc::new(Int32Array::from(vec![0; n])),
-        Arc::new(Int64Array::from(vec![0; n])),
-        Arc::new(Int64Array::from(vec![0; n])),
-        Arc::new(Int64Array::from(vec![None; n])),
-        Arc::new(Int64Array::from(vec![None; n])),
-        s(&|_| None),
-        s(&|r| Some(r.text.clone())),
-        Arc::new(rows.iter().map(|r| Some(r.truncated)).collect::<BooleanArray>()),
-        s(&|r| Some(crate::util::sha256_hex(r.text.as_bytes()))),
-        ts(),
-        ts(),
-        s(&|_| None),
-        s(&|_| None),
-    ];
-    RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
+) -> Result<std::path::PathBuf, StoreError> {
+    let rows: Vec<ResponseRow> = rows.iter().map(|r| r.clone().into_row(at, None)).collect();
+    table::write::<ResponsesTable>(output, run, &rows)
 }

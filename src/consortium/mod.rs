@@ -25,13 +25,16 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 
 use crate::alert::{Alert, Severity};
+use crate::collect::responses::ResponsesTable;
 use crate::config::Config;
 use crate::failure::{Classify, Failure};
 use crate::input::InputError;
-use crate::plan::runs::{self, RunRow};
+use crate::plan::probe_table::ProbesTable;
+use crate::plan::runs::{self, RunRow, RunsTable};
 use crate::probes::Suite;
 use crate::remote::{Remote, RemoteError, lease};
 use crate::session::{Instruments, Night, Origin, Place, Session, SessionError};
+use crate::store::table::{RunRef, Table};
 use crate::store::{Output, StoreError};
 use crate::vocab::Scope;
 use table::{MemberRun, MemberStatus};
@@ -175,8 +178,9 @@ async fn member_night(
     suite: &Suite,
     member: &String,
     run_ids: &[String],
-    date: NaiveDate,
+    night: &RunRef,
 ) -> Result<(MemberRun, Option<(union::MemberPart, RunRow)>), ConsortiumError> {
+    let date = night.date;
     let run_id = run_ids.last().expect("published means at least one run").clone();
     if run_ids.len() > 1 {
         tracing::warn!(
@@ -196,8 +200,8 @@ async fn member_night(
         note: Some(note),
         ..MemberRun::missing(member)
     };
-    session.fetch(&key(runs::TABLE)).await?;
-    let row = match runs::read(&member_output, date, &run_id) {
+    session.fetch(&key(RunsTable::DECL.name)).await?;
+    let row = match runs::read(&member_output, &RunRef::new(date, run_id.clone(), night.tag.clone())) {
         Ok(r) => r,
         Err(e) => return Ok((excluded(format!("its runs row cannot be read: {e}"), None), None)),
     };
@@ -208,7 +212,7 @@ async fn member_night(
         );
         return Ok((excluded(note, Some(&row)), None));
     }
-    let Some(responses) = session.fetch(&key(crate::collect::responses::TABLE)).await? else {
+    let Some(responses) = session.fetch(&key(ResponsesTable::DECL.name)).await? else {
         return Ok((excluded("its runs row is published but its responses file is not".into(), Some(&row)), None));
     };
     let published = MemberRun {
@@ -238,17 +242,17 @@ async fn analyze_held(
     let started_at = Utc::now();
     let published = wait_for_members(remote, &cfg.consortium.members, date, opts).await?;
 
-    let (members, parts) = gather_members(cfg, remote, session, suite, &published, date).await?;
+    let tag = session.tag().expect("the coordinator's session derives");
+    let run = RunRef::new(date, union_run_id(date), tag);
+    let (members, parts) = gather_members(cfg, remote, session, suite, &published, &run).await?;
 
-    let run_id = union_run_id(date);
+    let run_id = run.id.clone();
     let output = session.output().clone();
-    let responses_path = crate::collect::responses::path(&output, date, &run_id);
+    let responses_path = crate::store::table::path::<ResponsesTable>(&output, &run);
     let member_parts: Vec<union::MemberPart> = parts.iter().map(|(p, _)| p.clone()).collect();
-    let union_rows = tokio::task::block_in_place(|| union::write(&responses_path, &run_id, &member_parts))?;
-    let members_path = table::path(&output, date, &run_id);
-    table::write(&members_path, &run_id, &members)?;
-    let probes_path = crate::plan::probe_table::path(&output, date, &run_id);
-    crate::plan::probe_table::write(&probes_path, &run_id, &suite.probes)?;
+    let union_rows = tokio::task::block_in_place(|| union::write(&output, &run, &member_parts))?;
+    let members_path = crate::store::table::write::<table::MemberRunsTable>(&output, &run, &members)?;
+    let probes_path = crate::store::table::write::<ProbesTable>(&output, &run, &suite.probes)?;
     let row = union_row(&run_id, date, started_at, suite, &parts);
     tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
 
@@ -273,8 +277,9 @@ async fn gather_members(
     session: &Session,
     suite: &Suite,
     published: &[(String, Vec<String>)],
-    date: NaiveDate,
+    night: &RunRef,
 ) -> Result<(Vec<MemberRun>, Vec<(union::MemberPart, RunRow)>), ConsortiumError> {
+    let date = night.date;
     let mut rows: Vec<MemberRun> = Vec::new();
     let mut parts: Vec<(union::MemberPart, RunRow)> = Vec::new();
     for member in &cfg.consortium.members {
@@ -282,7 +287,7 @@ async fn gather_members(
             rows.push(MemberRun::missing(member));
             continue;
         };
-        let (row, part) = member_night(session, suite, member, run_ids, date).await?;
+        let (row, part) = member_night(session, suite, member, run_ids, night).await?;
         rows.push(row);
         parts.extend(part);
     }
@@ -318,7 +323,7 @@ async fn wait_for_members(
             if published.iter().any(|(m, _)| m == member) {
                 continue;
             }
-            let dir = format!("{}/{}/run_date={}/", member_dir(member), runs::TABLE, date.format("%Y-%m-%d"));
+            let dir = format!("{}/{}/run_date={}/", member_dir(member), RunsTable::DECL.name, date.format("%Y-%m-%d"));
             let mut ids: Vec<String> = remote
                 .list(&dir, None)
                 .await?

@@ -2,36 +2,14 @@
 //! published (`published`), had not by the deadline (`missing`), or published something the
 //! union could not take (`excluded`, with the reason in `note`), and which of its runs went in.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
+use chrono::{DateTime, Utc};
 
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow_schema::{DataType, Field, Schema};
-use chrono::{DateTime, NaiveDate, Utc};
-
+use crate::store::StoreError;
 use crate::store::columns::Columns;
-use crate::store::{Output, StoreError, read_batches_if_any, utc_micros, write_batch};
+use crate::store::table::{Builder, RunRef, Table, TableDecl};
 
-pub const TABLE: &str = "member_runs";
-
-pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    use DataType::*;
-    let f = |name: &str, dt: DataType, nullable: bool| Field::new(name, dt, nullable);
-    Arc::new(Schema::new(vec![
-        f("run_id", Utf8, false),
-        f("member", Utf8, false),
-        f("status", Utf8, false),
-        f("member_run_id", Utf8, true),
-        f("suite_id", Utf8, true),
-        f("endpoints", Int64, true),
-        f("planned", Int64, true),
-        f("ok", Int64, true),
-        f("failed", Int64, true),
-        f("coverage", Float64, true),
-        f("published_at", utc_micros(), true),
-        f("note", Utf8, true),
-    ]))
-});
+/// Table `member_runs`.
+pub struct MemberRunsTable;
 
 /// A member's part in a night.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,54 +62,31 @@ impl MemberRun {
     }
 }
 
-pub fn path(output: &Output, run_date: NaiveDate, run_id: &str) -> PathBuf {
-    output.table_path(TABLE, run_date, run_id)
-}
+impl Table for MemberRunsTable {
+    type Row = MemberRun;
+    const DECL: TableDecl = TableDecl::per_run("member_runs");
 
-pub fn write(out: &Path, run_id: &str, rows: &[MemberRun]) -> Result<u64, StoreError> {
-    let s = |f: &dyn Fn(&MemberRun) -> Option<String>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<StringArray>())
-    };
-    let n = |f: &dyn Fn(&MemberRun) -> Option<u64>| -> ArrayRef {
-        Arc::new(rows.iter().map(|r| f(r).map(|v| v as i64)).collect::<Int64Array>())
-    };
-    let columns: Vec<ArrayRef> = vec![
-        s(&|_| Some(run_id.to_owned())),
-        s(&|r| Some(r.member.clone())),
-        s(&|r| Some(r.status.as_str().to_owned())),
-        s(&|r| r.member_run_id.clone()),
-        s(&|r| r.suite_id.clone()),
-        n(&|r| r.endpoints),
-        n(&|r| r.planned),
-        n(&|r| r.ok),
-        n(&|r| r.failed),
-        Arc::new(
-            rows.iter()
-                .map(|r| match (r.ok, r.planned) {
-                    (Some(ok), Some(p)) if p > 0 => Some(ok as f64 / p as f64),
-                    _ => None,
-                })
-                .collect::<Float64Array>(),
-        ),
-        Arc::new(
-            rows.iter()
-                .map(|r| r.published_at.map(|t| t.timestamp_micros()))
-                .collect::<TimestampMicrosecondArray>()
-                .with_timezone("UTC"),
-        ),
-        s(&|r| r.note.clone()),
-    ];
-    let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
-        .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-    write_batch(out, batch)
-}
+    fn to_arrow(run: &RunRef, rows: &[MemberRun], b: Builder) -> Builder {
+        let n = |f: fn(&MemberRun) -> Option<u64>| rows.iter().map(move |r| f(r).map(|v| v as i64));
+        let coverage = |r: &MemberRun| match (r.ok, r.planned) {
+            (Some(ok), Some(p)) if p > 0 => Some(ok as f64 / p as f64),
+            _ => None,
+        };
+        b.same_str("run_id", &run.id)
+            .str("member", rows.iter().map(|r| &r.member))
+            .str("status", rows.iter().map(|r| r.status.as_str()))
+            .opt_str("member_run_id", rows.iter().map(|r| r.member_run_id.as_ref()))
+            .opt_str("suite_id", rows.iter().map(|r| r.suite_id.as_ref()))
+            .opt_i64("endpoints", n(|r| r.endpoints))
+            .opt_i64("planned", n(|r| r.planned))
+            .opt_i64("ok", n(|r| r.ok))
+            .opt_i64("failed", n(|r| r.failed))
+            .opt_f64("coverage", rows.iter().map(coverage))
+            .opt_utc_micros("published_at", rows.iter().map(|r| r.published_at))
+            .opt_str("note", rows.iter().map(|r| r.note.as_ref()))
+    }
 
-/// Reads a `member_runs` file back (no file: no rows).
-pub fn read(path: &Path) -> Result<Vec<MemberRun>, StoreError> {
-    use arrow_array::Array;
-    let mut out = Vec::new();
-    for batch in read_batches_if_any(path)? {
-        let c = Columns::new(&batch, path);
+    fn from_arrow(c: &Columns) -> Result<Vec<MemberRun>, StoreError> {
         let (member, status, run, suite, note) = (
             c.strings("member")?,
             c.strings("status")?,
@@ -141,17 +96,10 @@ pub fn read(path: &Path) -> Result<Vec<MemberRun>, StoreError> {
         );
         let (endpoints, planned, ok, failed) =
             (c.i64s("endpoints")?, c.i64s("planned")?, c.i64s("ok")?, c.i64s("failed")?);
-        let at = batch
-            .column_by_name("published_at")
-            .and_then(|a| a.as_any().downcast_ref::<TimestampMicrosecondArray>())
-            .ok_or_else(|| StoreError::Column {
-                path: path.to_owned(),
-                column: "published_at".into(),
-                problem: "is missing or not a timestamp".into(),
-            })?;
-        let count = |a: &Int64Array, i: usize| (!a.is_null(i)).then(|| a.value(i).max(0) as u64);
-        for i in 0..batch.num_rows() {
-            out.push(MemberRun {
+        let at = c.timestamps("published_at")?;
+        let count = |a, i| Columns::opt_i64(a, i).map(|v| v.max(0) as u64);
+        Ok((0..c.rows())
+            .map(|i| MemberRun {
                 member: member.value(i).to_owned(),
                 status: match status.value(i) {
                     "published" => MemberStatus::Published,
@@ -164,45 +112,9 @@ pub fn read(path: &Path) -> Result<Vec<MemberRun>, StoreError> {
                 planned: count(planned, i),
                 ok: count(ok, i),
                 failed: count(failed, i),
-                published_at: (!at.is_null(i))
-                    .then(|| DateTime::from_timestamp_micros(at.value(i)).unwrap_or_default()),
+                published_at: Columns::opt_time(at, i),
                 note: Columns::opt_str(note, i).map(str::to_owned),
-            });
-        }
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_read_back_as_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let at = DateTime::from_timestamp_micros(1_780_000_000_000_000).unwrap();
-        let rows = vec![
-            MemberRun {
-                member: "lab-a".into(),
-                status: MemberStatus::Published,
-                member_run_id: Some("r1".into()),
-                suite_id: Some("s".into()),
-                endpoints: Some(20),
-                planned: Some(8000),
-                ok: Some(7990),
-                failed: Some(10),
-                published_at: Some(at),
-                note: None,
-            },
-            MemberRun {
-                note: Some("ran another suite".into()),
-                status: MemberStatus::Excluded,
-                ..MemberRun::missing("lab-b")
-            },
-            MemberRun::missing("lab-c"),
-        ];
-        let p = dir.path().join("m.parquet");
-        assert_eq!(write(&p, "consortium-20260101", &rows).unwrap(), 3);
-        assert_eq!(read(&p).unwrap(), rows);
+            })
+            .collect())
     }
 }

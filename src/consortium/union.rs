@@ -10,16 +10,20 @@ use std::sync::{Arc, LazyLock};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
 
-use crate::collect::responses;
-use crate::store::{StoreError, TableWriter};
+use crate::collect::responses::ResponsesTable;
+use crate::store::table::{self, RunRef, Table};
+use crate::store::{Output, StoreError, TableWriter};
 
-/// `responses`' columns, then `member` and `member_run_id`.
+/// `responses`' columns (its declaration's), then `member` and `member_run_id`.
 pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    let mut fields: Vec<Field> = responses::SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> =
+        table::schema::<ResponsesTable>().fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new("member", arrow_schema::DataType::Utf8, false));
     fields.push(Field::new("member_run_id", arrow_schema::DataType::Utf8, false));
     Arc::new(Schema::new(fields))
 });
+
+const TABLE: &str = ResponsesTable::DECL.name;
 
 /// One member's published night, as it goes into the union.
 #[derive(Debug, Clone)]
@@ -35,14 +39,14 @@ pub fn endpoint_name(member: &str, endpoint: &str) -> String {
     format!("{member}/{endpoint}")
 }
 
-/// Writes the union of the members' `responses` as one file, streaming (a batch in memory at a
-/// time). Returns the rows written.
-pub fn write(out: &Path, run_id: &str, parts: &[MemberPart]) -> Result<u64, StoreError> {
-    let mut writer = TableWriter::create(out, Arc::clone(&SCHEMA))?;
+/// Writes the union of the members' `responses` as the run's `responses` file, streaming (a
+/// batch in memory at a time). Returns the rows written.
+pub fn write(output: &Output, run: &RunRef, parts: &[MemberPart]) -> Result<u64, StoreError> {
+    let mut writer = TableWriter::create(&table::path::<ResponsesTable>(output, run), Arc::clone(&SCHEMA))?;
     for part in parts {
         for batch in crate::store::batch_reader(&part.responses, 4096)? {
-            let batch = batch.map_err(|source| StoreError::Arrow { table: responses::TABLE, source })?;
-            writer.write(&relabel(&batch, &part.responses, run_id, part)?)?;
+            let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+            writer.write(&relabel(&batch, &part.responses, &run.id, part)?)?;
         }
     }
     writer.finish()
@@ -55,7 +59,7 @@ fn relabel(batch: &RecordBatch, path: &Path, run_id: &str, part: &MemberPart) ->
     let column_error =
         |name: &str, problem: String| StoreError::Column { path: path.to_owned(), column: name.to_owned(), problem };
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(SCHEMA.fields().len());
-    for field in responses::SCHEMA.fields() {
+    for field in &SCHEMA.fields()[..SCHEMA.fields().len() - 2] {
         let name = field.name();
         let column = match name.as_str() {
             "run_id" => Arc::new(StringArray::from(vec![run_id; n])) as ArrayRef,
@@ -86,14 +90,14 @@ fn relabel(batch: &RecordBatch, path: &Path, run_id: &str, part: &MemberPart) ->
     }
     columns.push(Arc::new(StringArray::from(vec![part.member.as_str(); n])));
     columns.push(Arc::new(StringArray::from(vec![part.run_id.as_str(); n])));
-    RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
-        .map_err(|source| StoreError::Arrow { table: responses::TABLE, source })
+    RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::collect::responses::{ImportedResponse, write_imported};
+    use crate::store::EmbedderTag;
 
     #[test]
     fn members_with_the_same_endpoint_names_stay_apart() {
@@ -107,16 +111,18 @@ mod tests {
             truncated: false,
         };
         let at = chrono::Utc::now();
-        let a = dir.path().join("a.parquet");
-        let b = dir.path().join("b.parquet");
-        write_imported(&a, "run-a", at, &[row("gpt", "p1"), row("gpt", "p2")]).unwrap();
-        write_imported(&b, "run-b", at, &[row("gpt", "p1")]).unwrap();
+        let output = Output::local(dir.path());
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let run = |id: &str| RunRef::new(date, id, EmbedderTag { name: "lexical".into(), id: "lexical-v1".into() });
+        let a = write_imported(&output, &run("run-a"), at, &[row("gpt", "p1"), row("gpt", "p2")]).unwrap();
+        let b = write_imported(&output, &run("run-b"), at, &[row("gpt", "p1")]).unwrap();
         let parts = [
             MemberPart { member: "lab-a".into(), run_id: "run-a".into(), responses: a },
             MemberPart { member: "lab-b".into(), run_id: "run-b".into(), responses: b },
         ];
-        let out = dir.path().join("union.parquet");
-        assert_eq!(write(&out, "consortium-20260101", &parts).unwrap(), 3);
+        let union = run("consortium-20260101");
+        assert_eq!(write(&output, &union, &parts).unwrap(), 3);
+        let out = table::path::<ResponsesTable>(&output, &union);
 
         let batches = crate::store::read_batches(&out).unwrap();
         let c = crate::store::columns::Columns::new(&batches[0], &out);

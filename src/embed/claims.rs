@@ -6,46 +6,58 @@
 //! run without paired probes.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
-
-use arrow_array::builder::{Float32Builder, ListBuilder};
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
-use chrono::NaiveDate;
 
 use super::{EmbedError, Embedder};
+use crate::plan::probe_table::ProbesTable;
 use crate::probes::feed::Condition;
 use crate::store::columns::Columns;
-use crate::store::{EmbedderTag, Output, StoreError};
+use crate::store::table::{self, Builder, RunRef, Table, TableDecl};
+use crate::store::{Output, StoreError};
 
-pub const TABLE: &str = "claim_embeddings";
+/// Table `claim_embeddings`.
+pub struct ClaimEmbeddingsTable;
 
-pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    use DataType::*;
-    Arc::new(Schema::new(vec![
-        Field::new("run_id", Utf8, false),
-        Field::new("probe_id", Utf8, false),
-        Field::new("feed_id", Utf8, false),
-        Field::new("embedder_id", Utf8, false),
-        Field::new("claim", Utf8, false),
-        Field::new("embedding", List(Arc::new(Field::new("item", Float32, true))), false),
-    ]))
-});
+/// One paired probe's claim and its vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimRow {
+    /// The control side's id.
+    pub probe_id: String,
+    pub feed_id: String,
+    pub claim: String,
+    pub embedding: Vec<f32>,
+}
 
-pub fn path(output: &Output, run_date: NaiveDate, run_id: &str, embedder: &EmbedderTag) -> PathBuf {
-    output.per_embedder_path(TABLE, run_date, run_id, embedder)
+impl Table for ClaimEmbeddingsTable {
+    type Row = ClaimRow;
+    const DECL: TableDecl = TableDecl::per_embedder("claim_embeddings");
+
+    fn to_arrow(run: &RunRef, rows: &[ClaimRow], b: Builder) -> Builder {
+        b.same_str("run_id", &run.id)
+            .str("probe_id", rows.iter().map(|r| &r.probe_id))
+            .str("feed_id", rows.iter().map(|r| &r.feed_id))
+            .same_str("embedder_id", &run.tag.id)
+            .str("claim", rows.iter().map(|r| &r.claim))
+            .list_f32("embedding", rows.iter().map(|r| &r.embedding))
+    }
+
+    fn from_arrow(c: &Columns) -> Result<Vec<ClaimRow>, StoreError> {
+        let (probe, feed, claim, lists) =
+            (c.strings("probe_id")?, c.strings("feed_id")?, c.strings("claim")?, c.f32_lists("embedding")?);
+        Ok((0..c.rows())
+            .map(|i| ClaimRow {
+                probe_id: probe.value(i).to_owned(),
+                feed_id: feed.value(i).to_owned(),
+                claim: claim.value(i).to_owned(),
+                embedding: Columns::f32_list_row(lists, i),
+            })
+            .collect())
+    }
 }
 
 /// Embeds the claims of the run's paired probes (read from its `probes` table) and writes the
 /// table; returns how many (0, and no file, for a run without paired probes).
-pub fn embed_claims(
-    output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &Embedder,
-) -> Result<u64, EmbedError> {
-    let probes = crate::plan::probe_table::read(&crate::plan::probe_table::path(output, run_date, run_id))?;
+pub fn embed_claims(output: &Output, run: &RunRef, embedder: &Embedder) -> Result<u64, EmbedError> {
+    let probes = table::read_if_any::<ProbesTable>(output, run)?;
     let claims: Vec<(&str, &str, &str)> = probes
         .iter()
         .filter_map(|p| {
@@ -58,38 +70,24 @@ pub fn embed_claims(
     }
     let texts: Vec<&str> = claims.iter().map(|c| c.2).collect();
     let vectors = embedder.embed_blocking(&texts)?;
-    let mut list = ListBuilder::new(Float32Builder::new());
-    for v in &vectors {
-        list.values().append_slice(v);
-        list.append(true);
-    }
-    let s = |f: &dyn Fn(&(&str, &str, &str)) -> String| -> ArrayRef {
-        Arc::new(claims.iter().map(|c| Some(f(c))).collect::<StringArray>())
-    };
-    let columns: Vec<ArrayRef> = vec![
-        s(&|_| run_id.to_owned()),
-        s(&|c| c.0.to_owned()),
-        s(&|c| c.1.to_owned()),
-        s(&|_| embedder.id().to_owned()),
-        s(&|c| c.2.to_owned()),
-        Arc::new(list.finish()),
-    ];
-    let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
-        .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-    Ok(crate::store::write_batch(&path(output, run_date, run_id, &embedder.tag()), batch)?)
+    let rows: Vec<ClaimRow> = claims
+        .iter()
+        .zip(vectors)
+        .map(|(&(probe_id, feed_id, claim), embedding)| ClaimRow {
+            probe_id: probe_id.to_owned(),
+            feed_id: feed_id.to_owned(),
+            claim: claim.to_owned(),
+            embedding,
+        })
+        .collect();
+    table::write::<ClaimEmbeddingsTable>(output, run, &rows)?;
+    Ok(rows.len() as u64)
 }
 
-/// control probe id -> its claim's vector, from a `claim_embeddings` file (none: empty).
-pub fn read(path: &Path) -> Result<HashMap<String, Vec<f32>>, StoreError> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::Float32Type;
-    let mut out = HashMap::new();
-    for batch in crate::store::read_batches_if_any(path)? {
-        let c = Columns::new(&batch, path);
-        let (probe, lists) = (c.strings("probe_id")?, c.f32_lists("embedding")?);
-        for i in 0..batch.num_rows() {
-            out.insert(probe.value(i).to_owned(), lists.value(i).as_primitive::<Float32Type>().values().to_vec());
-        }
-    }
-    Ok(out)
+/// control probe id -> its claim's vector, from a run's `claim_embeddings` (none: empty).
+pub fn read_vectors(output: &Output, run: &RunRef) -> Result<HashMap<String, Vec<f32>>, StoreError> {
+    Ok(table::read_if_any::<ClaimEmbeddingsTable>(output, run)?
+        .into_iter()
+        .map(|r| (r.probe_id, r.embedding))
+        .collect())
 }

@@ -27,12 +27,14 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
-use crate::collect::responses::{self, OkTexts};
+use crate::collect::responses::{OkTexts, ResponsesTable};
 use crate::config::{Config, EmbedConfig};
 use crate::secrets::SecretKey;
-use crate::store::{EmbedderTag, Output, StoreError, TableWriter};
+use crate::store::table::{RunRef, Table};
+use crate::store::{self, EmbedderTag, Output, StoreError};
 use cache::{EmbeddingCache, TextHash};
 use minilm::hub;
+use table::{EmbeddingRow, EmbeddingsTable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -251,15 +253,21 @@ pub fn bound_cache(
     if (cache.len() as u64) <= limit {
         return Ok(0);
     }
-    let ours = table::path(output, NaiveDate::MIN, "", embedder);
+    let path = |date, run_id: &str| {
+        store::table::path::<EmbeddingsTable>(output, &RunRef::new(date, run_id, embedder.clone()))
+    };
+    let ours = path(NaiveDate::MIN, "");
     let suffix = ours.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-    let mut files: Vec<(NaiveDate, String)> =
-        output.list_partitions(table::TABLE)?.into_iter().filter(|(_, stem)| stem.ends_with(&suffix)).collect();
+    let mut files: Vec<(NaiveDate, String)> = output
+        .list_partitions(EmbeddingsTable::DECL.name)?
+        .into_iter()
+        .filter(|(_, stem)| stem.ends_with(&suffix))
+        .collect();
     files.sort();
     let mut keep = std::collections::HashSet::new();
     for (date, stem) in files.iter().rev().take(keep_runs) {
         let run_id = stem.strip_suffix(&suffix).unwrap_or(stem);
-        keep.extend(table::text_hashes(&table::path(output, *date, run_id, embedder))?);
+        keep.extend(table::text_hashes(&path(*date, run_id))?);
     }
     let dropped = cache
         .retain(|h| keep.contains(h))
@@ -282,27 +290,28 @@ pub struct EmbedStats {
     pub path: PathBuf,
 }
 
-/// Embeds the ok responses of one run and writes its `embeddings` table for this embedder (and,
-/// for a run with paired probes, `claim_embeddings`). Blocking (see [`Embedder::embed_blocking`]).
+/// Embeds the ok responses of one run and writes its `embeddings` table for this embedder (the
+/// run's: `run.tag` is `embedder.tag()`; and, for a run with paired probes, `claim_embeddings`).
+/// Blocking (see [`Embedder::embed_blocking`]).
 pub fn embed_run(
     output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
+    run: &RunRef,
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
 ) -> Result<EmbedStats, EmbedError> {
-    let out = table::path(output, run_date, run_id, &embedder.tag());
-    let mut reader = OkTexts::open(&responses::path(output, run_date, run_id), CHUNK_ROWS)?;
-    let mut writer = TableWriter::create(&out, std::sync::Arc::clone(&table::SCHEMA))?;
+    let mut reader = OkTexts::open(&store::table::path::<ResponsesTable>(output, run), CHUNK_ROWS)?;
+    let mut writer = store::table::writer::<EmbeddingsTable>(output, run)?;
+    let out = writer.path().to_owned();
     let mut newly = 0u64;
     while let Some(chunk) = reader.next_chunk()? {
         let texts: Vec<&str> = chunk.iter().map(|r| r.text.as_str()).collect();
         let (vectors, n) = embed_cached(embedder, cache, &texts)?;
         newly += n as u64;
-        writer.write(&table::batch(run_id, embedder.id(), &chunk, &vectors)?)?;
+        let rows: Vec<EmbeddingRow> = chunk.into_iter().zip(vectors).map(|(r, v)| EmbeddingRow::of(r, v)).collect();
+        writer.write(&store::table::batch::<EmbeddingsTable>(run, &rows)?)?;
     }
     let rows = writer.finish()?;
-    claims::embed_claims(output, run_date, run_id, embedder)?;
+    claims::embed_claims(output, run, embedder)?;
     Ok(EmbedStats { embedder_id: embedder.id().to_owned(), rows, newly_embedded: newly, path: out })
 }
 
@@ -353,8 +362,9 @@ mod tests {
             for (t, v) in texts.iter().zip(&vectors) {
                 cache.put(text_hash(&t.text), v).unwrap();
             }
-            let path = table::path(&output, date, &run_id, &tag);
-            crate::store::write_batch(&path, table::batch(&run_id, &tag.id, &texts, &vectors).unwrap()).unwrap();
+            let stored: Vec<_> = texts.into_iter().zip(vectors).map(|(t, v)| EmbeddingRow::of(t, v)).collect();
+            let run = RunRef::new(date, &run_id, tag.clone());
+            crate::store::table::write::<EmbeddingsTable>(&output, &run, &stored).unwrap();
             bound_cache(&output, &tag, &mut cache, keep_runs, rows).unwrap();
             assert!(cache.len() as u64 <= 2 * keep_runs as u64 * rows, "night {night}: {}", cache.len());
             sizes.push(std::fs::metadata(cache.path()).unwrap().len());

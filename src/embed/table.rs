@@ -3,36 +3,68 @@
 //! One file per run and embedder: `embeddings/run_date=D/<run_id>.<embedder name>-<id hash>.parquet`,
 //! so re-embedding a past run with another embedder adds a file beside the first.
 
-use std::path::{Path, PathBuf};
-
-use std::sync::{Arc, LazyLock};
-
-use arrow_array::builder::{Float32Builder, ListBuilder};
-use arrow_array::{ArrayRef, Int32Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
-use chrono::NaiveDate;
+use std::path::Path;
 
 use crate::collect::responses::OkText;
+use crate::store::StoreError;
 use crate::store::columns::Columns;
-use crate::store::{EmbedderTag, Output, StoreError};
+use crate::store::table::{Builder, RunRef, Table, TableDecl};
 
-pub const TABLE: &str = "embeddings";
+/// Table `embeddings`, written batch by batch ([`super::embed_run`]).
+pub struct EmbeddingsTable;
 
-pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    use DataType::*;
-    Arc::new(Schema::new(vec![
-        Field::new("run_id", Utf8, false),
-        Field::new("endpoint", Utf8, false),
-        Field::new("probe_id", Utf8, false),
-        Field::new("sample_index", Int32, false),
-        Field::new("embedder_id", Utf8, false),
-        Field::new("text_hash", Utf8, false),
-        Field::new("embedding", List(Arc::new(Field::new("item", Float32, true))), false),
-    ]))
-});
+/// One ok response's vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingRow {
+    pub endpoint: String,
+    pub probe_id: String,
+    pub sample_index: i32,
+    /// The hex SHA-256 of the text (what the embedding cache keys its vectors by).
+    pub text_hash: String,
+    pub embedding: Vec<f32>,
+}
 
-pub fn path(output: &Output, run_date: NaiveDate, run_id: &str, embedder: &EmbedderTag) -> PathBuf {
-    output.per_embedder_path(TABLE, run_date, run_id, embedder)
+impl EmbeddingRow {
+    /// A response's row, with its vector.
+    pub fn of(text: OkText, embedding: Vec<f32>) -> Self {
+        let text_hash = hex::encode(super::text_hash(&text.text));
+        EmbeddingRow {
+            endpoint: text.endpoint,
+            probe_id: text.probe_id,
+            sample_index: text.sample_index,
+            text_hash,
+            embedding,
+        }
+    }
+}
+
+impl Table for EmbeddingsTable {
+    type Row = EmbeddingRow;
+    const DECL: TableDecl = TableDecl::per_embedder("embeddings");
+
+    fn to_arrow(run: &RunRef, rows: &[EmbeddingRow], b: Builder) -> Builder {
+        b.same_str("run_id", &run.id)
+            .str("endpoint", rows.iter().map(|r| &r.endpoint))
+            .str("probe_id", rows.iter().map(|r| &r.probe_id))
+            .i32("sample_index", rows.iter().map(|r| r.sample_index))
+            .same_str("embedder_id", &run.tag.id)
+            .str("text_hash", rows.iter().map(|r| &r.text_hash))
+            .list_f32("embedding", rows.iter().map(|r| &r.embedding))
+    }
+
+    fn from_arrow(c: &Columns) -> Result<Vec<EmbeddingRow>, StoreError> {
+        let (endpoint, probe, sample) = (c.strings("endpoint")?, c.strings("probe_id")?, c.i32s("sample_index")?);
+        let (hash, lists) = (c.strings("text_hash")?, c.f32_lists("embedding")?);
+        Ok((0..c.rows())
+            .map(|i| EmbeddingRow {
+                endpoint: endpoint.value(i).to_owned(),
+                probe_id: probe.value(i).to_owned(),
+                sample_index: sample.value(i),
+                text_hash: hash.value(i).to_owned(),
+                embedding: Columns::f32_list_row(lists, i),
+            })
+            .collect())
+    }
 }
 
 /// Calls `f(endpoint, probe id, vector)` for every row of an `embeddings` file, streaming.
@@ -44,7 +76,7 @@ pub fn for_each_row(
     use arrow_array::types::Float32Type;
     let mut n = 0;
     for batch in crate::store::batch_reader(path, 1024)? {
-        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let batch = batch.map_err(|source| StoreError::Arrow { table: EmbeddingsTable::DECL.name, source })?;
         let c = Columns::new(&batch, path);
         let (endpoint, probe, lists) = (c.strings("endpoint")?, c.strings("probe_id")?, c.f32_lists("embedding")?);
         for i in 0..batch.num_rows() {
@@ -60,7 +92,7 @@ pub fn for_each_row(
 pub fn text_hashes(path: &Path) -> Result<Vec<super::cache::TextHash>, StoreError> {
     let mut out = Vec::new();
     for batch in crate::store::projected_reader(path, &["text_hash"], 8192)? {
-        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        let batch = batch.map_err(|source| StoreError::Arrow { table: EmbeddingsTable::DECL.name, source })?;
         let c = Columns::new(&batch, path);
         let hashes = c.strings("text_hash")?;
         for i in 0..batch.num_rows() {
@@ -71,30 +103,4 @@ pub fn text_hashes(path: &Path) -> Result<Vec<super::cache::TextHash>, StoreErro
         }
     }
     Ok(out)
-}
-
-pub fn batch(
-    run_id: &str,
-    embedder_id: &str,
-    rows: &[OkText],
-    vectors: &[Vec<f32>],
-) -> Result<RecordBatch, StoreError> {
-    let mut list = ListBuilder::new(Float32Builder::new());
-    for v in vectors {
-        list.values().append_slice(v);
-        list.append(true);
-    }
-    let s = |f: &dyn Fn(&OkText) -> String| -> ArrayRef {
-        Arc::new(rows.iter().map(|r| Some(f(r))).collect::<StringArray>())
-    };
-    let columns: Vec<ArrayRef> = vec![
-        s(&|_| run_id.to_owned()),
-        s(&|r| r.endpoint.clone()),
-        s(&|r| r.probe_id.clone()),
-        Arc::new(rows.iter().map(|r| r.sample_index).collect::<Int32Array>()),
-        s(&|_| embedder_id.to_owned()),
-        s(&|r| hex::encode(super::text_hash(&r.text))),
-        Arc::new(list.finish()),
-    ];
-    RecordBatch::try_new(Arc::clone(&SCHEMA), columns).map_err(|source| StoreError::Arrow { table: TABLE, source })
 }

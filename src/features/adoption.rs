@@ -13,9 +13,11 @@ use std::path::Path;
 
 use regex::Regex;
 
+use crate::plan::probe_table::ProbesTable;
 use crate::probes::Probe;
 use crate::probes::feed::{AdoptionRules, Condition};
-use crate::store::StoreError;
+use crate::store::table::{self, RunRef};
+use crate::store::{Output, StoreError};
 
 /// One response's adoption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +76,9 @@ impl RunAdoption {
     }
 
     /// From a run's `probes` file (none, or no paired probes: nothing to score).
-    pub fn read(path: &Path) -> Result<Self, StoreError> {
-        Self::of(&crate::plan::probe_table::read(path)?, path)
+    pub fn read(output: &Output, run: &RunRef) -> Result<Self, StoreError> {
+        let probes = table::read_if_any::<ProbesTable>(output, run)?;
+        Self::of(&probes, &table::path::<ProbesTable>(output, run))
     }
 
     pub fn is_empty(&self) -> bool {

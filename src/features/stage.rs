@@ -5,13 +5,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
-
 use super::adoption::RunAdoption;
 use super::detector::{Choice, RefusalDetector, Variant};
-use super::{Features, Lexicon, extract, extract_normalised, table};
-use crate::collect::responses::{self, OkText};
-use crate::store::{EmbedderTag, Output, StoreError, TableWriter};
+use super::table::{FeatureRow, FeaturesTable};
+use super::{Features, Lexicon, extract, extract_normalised};
+use crate::collect::responses::{self, OkText, ResponsesTable};
+use crate::store::table::RunRef;
+use crate::store::{self, Output, StoreError, TableWriter};
 
 /// Texts extracted per batch (and per Parquet write).
 const CHUNK: usize = 4096;
@@ -25,26 +25,25 @@ pub struct FeaturesStats {
     pub detector: String,
 }
 
-/// Writes the `features` table of a run. `embedder` is the run's embedder: the learned detector
-/// reuses its vectors when its MiniLM variant was fitted for it, and embeds the openings
-/// lexically otherwise.
+/// Writes the `features` table of a run. The run's embedder (`run.tag`) matters to the learned
+/// detector: it reuses the run's vectors when its MiniLM variant was fitted for that embedder,
+/// and embeds the openings lexically otherwise.
 pub fn write_features(
     output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
+    run: &RunRef,
     lexicon: &Lexicon,
     detector: &RefusalDetector,
-    embedder: &EmbedderTag,
 ) -> Result<FeaturesStats, StoreError> {
-    let responses = responses::path(output, run_date, run_id);
+    let responses = store::table::path::<ResponsesTable>(output, run);
     let categories = responses::probe_categories(&responses)?;
-    let adoption = RunAdoption::read(&crate::plan::probe_table::path(output, run_date, run_id))?;
+    let adoption = RunAdoption::read(output, run)?;
     let mut texts = responses::OkTexts::open(&responses, CHUNK)?;
-    let choice = detector.choose(&embedder.id);
-    let out = table::path(output, run_date, run_id);
+    let choice = detector.choose(&run.tag.id);
+    let writer = store::table::writer::<FeaturesTable>(output, run)?;
+    let out = writer.path().to_owned();
     let mut sink = Sink {
-        writer: TableWriter::create(&out, std::sync::Arc::clone(&table::SCHEMA))?,
-        run_id,
+        writer,
+        run,
         lexicon: &lexicon.version,
         detector: choice.id(),
         categories: &categories,
@@ -64,7 +63,7 @@ pub fn write_features(
             }
         }
         Choice::Learned(variant) => {
-            let vectors = crate::embed::table::path(output, run_date, run_id, embedder);
+            let vectors = store::table::path::<crate::embed::table::EmbeddingsTable>(output, run);
             label_with_run_vectors(lexicon, variant, &mut texts, &vectors, &mut sink)?;
         }
     }
@@ -74,7 +73,7 @@ pub fn write_features(
 
 struct Sink<'a> {
     writer: TableWriter,
-    run_id: &'a str,
+    run: &'a RunRef,
     lexicon: &'a str,
     detector: &'a str,
     categories: &'a HashMap<String, String>,
@@ -88,8 +87,11 @@ impl Sink<'_> {
         } else {
             crate::util::parallel_map(rows, |r| self.adoption.score(&r.probe_id, &r.text))
         };
-        let batch = table::batch(self.run_id, self.lexicon, self.detector, self.categories, rows, features, &adoption)?;
-        self.writer.write(&batch)
+        let category = |r: &OkText| self.categories.get(&r.probe_id).map_or("", String::as_str);
+        let rows: Vec<FeatureRow> = (rows.iter().zip(features).zip(adoption))
+            .map(|((r, f), a)| FeatureRow::of(r, category(r), (self.lexicon, self.detector), f, a))
+            .collect();
+        self.writer.write(&store::table::batch::<FeaturesTable>(self.run, &rows)?)
     }
 }
 

@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::{Format, Row};
-use crate::collect::responses::{self, ImportedResponse};
+use crate::collect::responses::{ImportedResponse, ResponseRow, ResponsesTable};
 use crate::config::models::ModelCards;
 use crate::input::InputError;
 use crate::metrics::spill::{Payload, Spill, read_partition};
+use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::RunRow;
 use crate::probes::{Probe, Suite};
-use crate::store::{Output, StoreError};
+use crate::store::table;
+use crate::store::{EmbedderTag, Output, StoreError};
 
 /// One imported run, ready to write (its rows wait in the spill of the [`Collector`]).
 #[derive(Debug, Clone)]
@@ -160,14 +162,20 @@ impl Collector {
 
     /// Writes one run's `responses` from the spill (in batches) and its `probes`; returns the
     /// two files.
-    pub fn write_run(&mut self, output: &Output, run: &ImportedRun) -> Result<Vec<PathBuf>, StoreError> {
+    pub fn write_run(
+        &mut self,
+        output: &Output,
+        run: &ImportedRun,
+        tag: &EmbedderTag,
+    ) -> Result<Vec<PathBuf>, StoreError> {
         let row = run.row();
-        let out = responses::path(output, run.run_date, &run.run_id);
+        let at = row.run_ref(tag);
         let partition = self.spill.partition_path(crate::metrics::spill::partition_of(&run.key));
         let categories: HashMap<&str, &str> =
             self.groups[&run.key].prompts.iter().map(|(id, (_, category))| (id.as_str(), category.as_str())).collect();
-        let mut writer = crate::store::TableWriter::create(&out, std::sync::Arc::clone(&responses::SCHEMA))?;
-        let mut batch: Vec<ImportedResponse> = Vec::with_capacity(BATCH_ROWS);
+        let out = table::path::<ResponsesTable>(output, &at);
+        let mut writer = table::writer::<ResponsesTable>(output, &at)?;
+        let mut batch: Vec<ResponseRow> = Vec::with_capacity(BATCH_ROWS);
         let mut failed: Result<(), StoreError> = Ok(());
         let io = |source| crate::store::StoreError::Io { path: partition.clone(), source };
         let cards = self.cards.as_ref();
@@ -177,21 +185,20 @@ impl Collector {
                 return;
             }
             let Some(response) = decode(model, &payload, &categories) else { return };
-            batch.push(response);
+            let meta = declared(&response.model);
+            batch.push(response.into_row(row.started_at, meta));
             if batch.len() == BATCH_ROWS {
-                failed = responses::imported_batch(&run.run_id, row.started_at, &batch, &declared)
-                    .and_then(|b| writer.write(&b));
+                failed = table::batch::<ResponsesTable>(&at, &batch).and_then(|b| writer.write(&b));
                 batch.clear();
             }
         })
         .map_err(io)?;
         failed?;
         if !batch.is_empty() {
-            writer.write(&responses::imported_batch(&run.run_id, row.started_at, &batch, &declared)?)?;
+            writer.write(&table::batch::<ResponsesTable>(&at, &batch)?)?;
         }
         writer.finish()?;
-        let probes = crate::plan::probe_table::path(output, run.run_date, &run.run_id);
-        crate::plan::probe_table::write(&probes, &run.run_id, &run.suite.probes)?;
+        let probes = table::write::<ProbesTable>(output, &at, &run.suite.probes)?;
         Ok(vec![out, probes])
     }
 }

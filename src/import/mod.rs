@@ -167,9 +167,10 @@ pub async fn import(job: ImportJob<'_>, session: &mut Session) -> Result<Importe
     if let Some(cards) = cards {
         collector.declare(cards)?;
     }
+    let tag = session.tag().expect("an import session derives");
     let mut nights = Vec::new();
     for run in runs {
-        let written = collector.write_run(&output, &run)?;
+        let written = collector.write_run(&output, &run, &tag)?;
         let night = session.night(Origin::Imported, run.row(), written, false).await?;
         nights.push((run, night));
     }

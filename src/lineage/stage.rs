@@ -4,28 +4,22 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use chrono::NaiveDate;
-
-use super::{LineageRow, lineage_rows, table};
+use super::table::LineageTable;
+use super::{LineageRow, lineage_rows};
 use crate::collect::responses;
-use crate::metrics::tables::pair_similarity;
-use crate::store::{EmbedderTag, Output, StoreError};
+use crate::metrics::tables::pair_similarity::PairSimilarityTable;
+use crate::store::table::{self, RunRef};
+use crate::store::{Output, StoreError};
 
 /// Computes and writes the `lineage` table of one run and embedder; returns its rows, its path,
 /// and whether the run declares any lineage at all (a vendor, family or parent for any model).
-pub fn lineage_run(
-    output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &EmbedderTag,
-) -> Result<(Vec<LineageRow>, PathBuf, bool), StoreError> {
-    let pairs: Vec<_> =
-        pair_similarity::read(&output.per_embedder_path(pair_similarity::TABLE, run_date, run_id, embedder))?
-            .into_iter()
-            .filter(|(category, _)| category.is_none())
-            .map(|(_, p)| p)
-            .collect();
-    let declared = responses::declared(&responses::path(output, run_date, run_id))?;
+pub fn lineage_run(output: &Output, run: &RunRef) -> Result<(Vec<LineageRow>, PathBuf, bool), StoreError> {
+    let pairs: Vec<_> = table::read_if_any::<PairSimilarityTable>(output, run)?
+        .into_iter()
+        .filter(|(category, _)| category.is_none())
+        .map(|(_, p)| p)
+        .collect();
+    let declared = responses::declared(&table::path::<responses::ResponsesTable>(output, run))?;
     let models: Vec<String> = pairs
         .iter()
         .flat_map(|p| [p.model_a.clone(), p.model_b.clone()])
@@ -34,8 +28,7 @@ pub fn lineage_run(
         .into_iter()
         .collect();
     let rows = lineage_rows(&pairs, &declared, &models);
-    let path = table::path(output, run_date, run_id, embedder);
-    table::write(&path, run_id, &embedder.id, &rows)?;
+    let path = table::write::<LineageTable>(output, run, &rows)?;
     let declares_any = declared.values().any(|d| d.vendor.is_some() || d.family.is_some() || !d.parents.is_empty());
     Ok((rows, path, declares_any))
 }

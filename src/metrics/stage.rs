@@ -12,19 +12,23 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
-
 use super::aggregate::{ProbeRecord, RunMetric, aggregate};
 use super::behaviour::probe_behaviour;
 use super::phrases::{probe_phrases, words};
 use super::probe::{ModelSamples, probe_measures};
 use super::spill::{Payload, Spill, read_partition};
-use super::tables::shared_phrases::SharedPhrase;
-use super::tables::{families, pair_similarity, probe_metrics, run_metrics, shared_phrases};
+use super::tables::families::FamiliesTable;
+use super::tables::pair_similarity::PairSimilarityTable;
+use super::tables::probe_metrics::{ProbeMetricsTable, ProbeRow};
+use super::tables::run_metrics::RunMetricsTable;
+use super::tables::shared_phrases::{SharedPhrase, SharedPhrasesTable};
 use super::unit_rows;
-use crate::collect::responses::{self, OkTexts};
+use crate::collect::responses::{self, OkTexts, ResponsesTable};
+use crate::embed::table::EmbeddingsTable;
 use crate::features::Flags;
-use crate::store::{EmbedderTag, Output, StoreError};
+use crate::features::table::FeaturesTable;
+use crate::store::table::{self, RunRef};
+use crate::store::{Output, StoreError};
 use crate::vocab::metric;
 
 /// What the measure stage wrote.
@@ -42,34 +46,24 @@ pub struct MeasureStats {
 type Answers = (BTreeMap<String, Vec<Vec<f32>>>, BTreeMap<String, Vec<String>>);
 
 /// Computes and writes the measure tables for one run and embedder.
-pub fn measure_run(
-    output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &EmbedderTag,
-) -> Result<MeasureStats, StoreError> {
-    let (records, contagion) = measured_sides(output, run_date, run_id, embedder, None)?;
-    let mut run = aggregate(&records);
-    run.metrics.extend(contagion);
+pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreError> {
+    let (records, contagion) = measured_sides(output, run, None)?;
+    let mut measured = aggregate(&records);
+    measured.metrics.extend(contagion);
 
-    let path = |table: &str| output.per_embedder_path(table, run_date, run_id, embedder);
-    let probe_path = path(probe_metrics::TABLE);
-    let probes = probe_metrics::write(&probe_path, run_id, &embedder.id, &records)?;
-    let pair_path = path(pair_similarity::TABLE);
-    let pairs = pair_similarity::write(&pair_path, run_id, &embedder.id, &run.pairs)?;
-    let metrics_path = path(run_metrics::TABLE);
-    let metrics = run_metrics::write(&metrics_path, run_id, &embedder.id, &run.metrics)?;
-    let families_path = path(families::TABLE);
-    families::write(&families_path, run_id, &embedder.id, &run.families)?;
-    let phrases_path = shared_phrases::path(output, run_date, run_id);
-    let models =
-        run.metrics.iter().find(|m| m.scope.is_overall() && m.metric == metric::MODELS).map(|m| m.value as usize);
+    let probe_rows: Vec<ProbeRow> = records.iter().map(ProbeRow::of).collect();
+    let probe_path = table::write::<ProbeMetricsTable>(output, run, &probe_rows)?;
+    let pair_path = table::write::<PairSimilarityTable>(output, run, &measured.pairs)?;
+    let metrics_path = table::write::<RunMetricsTable>(output, run, &measured.metrics)?;
+    let families_path = table::write::<FamiliesTable>(output, run, &measured.families)?;
+    let overall_models = measured.metrics.iter().find(|m| m.scope.is_overall() && m.metric == metric::MODELS);
+    let models = overall_models.map(|m| m.value as usize);
     let run_models = models.unwrap_or(0).max(records.iter().map(ProbeRecord::n_models).max().unwrap_or(0));
-    shared_phrases::write(&phrases_path, run_id, run_models, &shared_phrases(&records))?;
+    let phrases_path = table::write::<SharedPhrasesTable>(output, run, &shared_phrases(&records, run_models))?;
     Ok(MeasureStats {
-        probes,
-        pairs,
-        metrics,
+        probes: probe_rows.len() as u64,
+        pairs: measured.pairs.len() as u64,
+        metrics: measured.metrics.len() as u64,
         run_metrics: metrics_path.clone(),
         tables: vec![probe_path, pair_path, metrics_path, families_path, phrases_path],
     })
@@ -79,14 +73,8 @@ pub fn measure_run(
 /// measure recomputed from the stored tables over those models' answers alone, and nothing
 /// written. The trend stage compares like with like with it when the set of models changed
 /// (see [`crate::trend`]); it costs what measuring the run once did.
-pub fn measure_panel(
-    output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &EmbedderTag,
-    panel: &BTreeSet<String>,
-) -> Result<Vec<RunMetric>, StoreError> {
-    let (records, contagion) = measured_sides(output, run_date, run_id, embedder, Some(panel))?;
+pub fn measure_panel(output: &Output, run: &RunRef, panel: &BTreeSet<String>) -> Result<Vec<RunMetric>, StoreError> {
+    let (records, contagion) = measured_sides(output, run, Some(panel))?;
     let mut metrics = aggregate(&records).metrics;
     metrics.extend(contagion);
     Ok(metrics)
@@ -98,19 +86,15 @@ pub fn measure_panel(
 /// exposed side and the adoption rows. With `panel`, only those endpoints' answers.
 fn measured_sides(
     output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &EmbedderTag,
+    run: &RunRef,
     panel: Option<&BTreeSet<String>>,
 ) -> Result<(Vec<ProbeRecord>, Vec<RunMetric>), StoreError> {
     let (exposed, control): (Vec<ProbeRecord>, Vec<ProbeRecord>) =
-        probe_records(output, run_date, run_id, embedder, panel)?
-            .into_iter()
-            .partition(|r| crate::probes::feed::is_exposed(&r.probe));
+        probe_records(output, run, panel)?.into_iter().partition(|r| crate::probes::feed::is_exposed(&r.probe));
     if exposed.is_empty() {
         return Ok((control, Vec::new()));
     }
-    let mut adoption = crate::features::table::read_adoption(&crate::features::table::path(output, run_date, run_id))?;
+    let mut adoption = crate::features::table::read_adoption(&table::path::<FeaturesTable>(output, run))?;
     adoption.retain(|a| panel.is_none_or(|p| p.contains(&a.endpoint)));
     let contagion = super::contagion::contagion_metrics(&adoption, &control, &exposed);
     Ok((control, contagion))
@@ -120,21 +104,18 @@ fn measured_sides(
 /// one partition at a time. With `panel`, only those endpoints' answers are kept.
 fn probe_records(
     output: &Output,
-    run_date: NaiveDate,
-    run_id: &str,
-    embedder: &EmbedderTag,
+    run: &RunRef,
     panel: Option<&BTreeSet<String>>,
 ) -> Result<Vec<ProbeRecord>, StoreError> {
     let kept = |endpoint: &str| panel.is_none_or(|p| p.contains(endpoint));
-    let embeddings = crate::embed::table::path(output, run_date, run_id, embedder);
-    let responses = responses::path(output, run_date, run_id);
+    let embeddings = table::path::<EmbeddingsTable>(output, run);
+    let responses = table::path::<ResponsesTable>(output, run);
     let categories = responses::probe_categories(&responses)?;
-    let flags = crate::features::table::read_flags(&crate::features::table::path(output, run_date, run_id))?;
-    let claims: HashMap<String, Vec<f64>> =
-        crate::embed::claims::read(&crate::embed::claims::path(output, run_date, run_id, embedder))?
-            .into_iter()
-            .map(|(probe, v)| (probe, unit_rows(&[v]).remove(0)))
-            .collect();
+    let flags = crate::features::table::read_flags(&table::path::<FeaturesTable>(output, run))?;
+    let claims: HashMap<String, Vec<f64>> = crate::embed::claims::read_vectors(output, run)?
+        .into_iter()
+        .map(|(probe, v)| (probe, unit_rows(&[v]).remove(0)))
+        .collect();
 
     let scratch = output.scratch_dir();
     let io = |path: &Path| {
@@ -212,9 +193,9 @@ fn probe_record(
     }
 }
 
-/// Phrases shared on some probe, with the number of probes and the most models on one probe;
-/// most widespread first.
-fn shared_phrases(records: &[ProbeRecord]) -> Vec<SharedPhrase> {
+/// Phrases shared on some probe, with the number of probes and the most models on one probe
+/// (of the run's `run_models`); most widespread first.
+fn shared_phrases(records: &[ProbeRecord], run_models: usize) -> Vec<SharedPhrase> {
     let mut by_phrase: HashMap<&str, (usize, usize)> = HashMap::new();
     for r in records {
         for (phrase, models) in &r.phrases.shared {
@@ -225,7 +206,7 @@ fn shared_phrases(records: &[ProbeRecord]) -> Vec<SharedPhrase> {
     }
     let mut out: Vec<SharedPhrase> = by_phrase
         .into_iter()
-        .map(|(p, (probes, max_models))| SharedPhrase { phrase: p.to_owned(), probes, max_models })
+        .map(|(p, (probes, max_models))| SharedPhrase { phrase: p.to_owned(), probes, max_models, run_models })
         .collect();
     out.sort_by(|a, b| b.probes.cmp(&a.probes).then(b.max_models.cmp(&a.max_models)).then(a.phrase.cmp(&b.phrase)));
     out

@@ -2,41 +2,77 @@
 //! coverage. A run's `runs` file is written last, after every other table of the run: its
 //! presence is what says the run is complete.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
+use std::path::PathBuf;
 
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow_schema::{DataType, Field, Schema};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::store::columns::Columns;
-use crate::store::{Output, StoreError, utc_micros, write_batch};
+use crate::store::table::{self, Builder, History, RunRef, Table, TableDecl};
+use crate::store::{EmbedderTag, Output, StoreError};
 
-pub const TABLE: &str = "runs";
+/// Table `runs`: one row a run, in its own file.
+pub struct RunsTable;
 
-pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    use DataType::*;
-    let f = |name: &str, dt: DataType, nullable: bool| Field::new(name, dt, nullable);
-    Arc::new(Schema::new(vec![
-        f("run_id", Utf8, false),
-        f("started_at", utc_micros(), false),
-        f("finished_at", utc_micros(), false),
-        f("tool_version", Utf8, false),
-        f("config_hash", Utf8, false),
-        f("suite_name", Utf8, false),
-        f("suite_version", Utf8, false),
-        f("suite_id", Utf8, false),
-        f("sampling_id", Utf8, false),
-        f("embedder_id", Utf8, true),
-        f("endpoints", Int64, false),
-        f("probes", Int64, false),
-        f("samples", Int64, false),
-        f("planned", Int64, false),
-        f("ok", Int64, false),
-        f("failed", Int64, false),
-        f("coverage", Float64, false),
-    ]))
-});
+impl Table for RunsTable {
+    type Row = RunRow;
+    const DECL: TableDecl = TableDecl::per_run("runs").read_later(History::Window);
+
+    fn to_arrow(_: &RunRef, rows: &[RunRow], b: Builder) -> Builder {
+        let count = |f: fn(&RunRow) -> u64| rows.iter().map(move |r| f(r) as i64);
+        b.str("run_id", rows.iter().map(|r| &r.run_id))
+            .utc_micros("started_at", rows.iter().map(|r| r.started_at))
+            .utc_micros("finished_at", rows.iter().map(|r| r.finished_at))
+            .str("tool_version", rows.iter().map(|_| env!("CARGO_PKG_VERSION")))
+            .str("config_hash", rows.iter().map(|r| &r.config_hash))
+            .str("suite_name", rows.iter().map(|r| &r.suite_name))
+            .str("suite_version", rows.iter().map(|r| &r.suite_version))
+            .str("suite_id", rows.iter().map(|r| &r.suite_id))
+            .str("sampling_id", rows.iter().map(|r| &r.sampling_id))
+            .opt_str("embedder_id", rows.iter().map(|r| r.embedder_id.as_ref()))
+            .i64("endpoints", count(|r| r.endpoints))
+            .i64("probes", count(|r| r.probes))
+            .i64("samples", count(|r| r.samples))
+            .i64("planned", count(|r| r.planned))
+            .i64("ok", count(|r| r.ok))
+            .i64("failed", count(|r| r.failed))
+            .f64("coverage", rows.iter().map(RunRow::coverage))
+    }
+
+    fn from_arrow(c: &Columns) -> Result<Vec<RunRow>, StoreError> {
+        let text = |name: &str| c.strings(name);
+        let (run_id, config_hash, suite_name, suite_version, suite_id) =
+            (text("run_id")?, text("config_hash")?, text("suite_name")?, text("suite_version")?, text("suite_id")?);
+        // Runs written before the column existed have none: never comparable.
+        let sampling_id = c.strings("sampling_id").ok();
+        let embedder_id = text("embedder_id")?;
+        let (started_at, finished_at) = (c.timestamps("started_at")?, c.timestamps("finished_at")?);
+        let count = |name: &str| c.i64s(name);
+        let (endpoints, probes, samples) = (count("endpoints")?, count("probes")?, count("samples")?);
+        let (planned, ok, failed) = (count("planned")?, count("ok")?, count("failed")?);
+        let n = |col: &arrow_array::Int64Array, i: usize| col.value(i).max(0) as u64;
+        let run_date = c.partition_date()?;
+        Ok((0..c.rows())
+            .map(|i| RunRow {
+                run_id: run_id.value(i).to_owned(),
+                run_date,
+                started_at: Columns::time(started_at, i),
+                finished_at: Columns::time(finished_at, i),
+                config_hash: config_hash.value(i).to_owned(),
+                suite_name: suite_name.value(i).to_owned(),
+                suite_version: suite_version.value(i).to_owned(),
+                suite_id: suite_id.value(i).to_owned(),
+                sampling_id: sampling_id.map(|s| s.value(i).to_owned()).unwrap_or_default(),
+                embedder_id: Columns::opt_str(embedder_id, i).map(str::to_owned),
+                endpoints: n(endpoints, i),
+                probes: n(probes, i),
+                samples: n(samples, i),
+                planned: n(planned, i),
+                ok: n(ok, i),
+                failed: n(failed, i),
+            })
+            .collect())
+    }
+}
 
 /// The one row of `runs` for a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,97 +115,27 @@ impl RunRow {
         if self.planned == 0 { 0.0 } else { self.ok as f64 / self.planned as f64 }
     }
 
-    /// Where the row is stored.
-    pub fn path(&self, output: &Output) -> PathBuf {
-        output.table_path(TABLE, self.run_date, &self.run_id)
+    /// The run as the stages name it, analysed with `tag`.
+    pub fn run_ref(&self, tag: &EmbedderTag) -> RunRef {
+        RunRef::new(self.run_date, self.run_id.clone(), tag.clone())
     }
 }
 
 /// Writes a run's row (atomically, replacing an earlier one).
-pub fn write(output: &Output, row: &RunRow) -> Result<PathBuf, StoreError> {
-    let s = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v])) };
-    let n = |v: u64| -> ArrayRef { Arc::new(Int64Array::from(vec![v as i64])) };
-    let t = |v: DateTime<Utc>| -> ArrayRef {
-        Arc::new(TimestampMicrosecondArray::from(vec![v.timestamp_micros()]).with_timezone("UTC"))
-    };
-    let columns = vec![
-        s(&row.run_id),
-        t(row.started_at),
-        t(row.finished_at),
-        s(env!("CARGO_PKG_VERSION")),
-        s(&row.config_hash),
-        s(&row.suite_name),
-        s(&row.suite_version),
-        s(&row.suite_id),
-        s(&row.sampling_id),
-        Arc::new(StringArray::from(vec![row.embedder_id.clone()])) as ArrayRef,
-        n(row.endpoints),
-        n(row.probes),
-        n(row.samples),
-        n(row.planned),
-        n(row.ok),
-        n(row.failed),
-        Arc::new(Float64Array::from(vec![row.coverage()])),
-    ];
-    let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
-        .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-    let path = row.path(output);
-    write_batch(&path, batch)?;
-    Ok(path)
+pub fn write(output: &Output, row: &RunRow, tag: &EmbedderTag) -> Result<PathBuf, StoreError> {
+    table::write::<RunsTable>(output, &row.run_ref(tag), std::slice::from_ref(row))
 }
 
 /// Every run with a `runs` file under `output`, as (run date, run id), oldest first.
 pub fn list(output: &Output) -> Result<Vec<(NaiveDate, String)>, StoreError> {
-    output.list_partitions(TABLE)
+    output.list_partitions(RunsTable::DECL.name)
 }
 
 /// Reads a run's row back.
-pub fn read(output: &Output, run_date: NaiveDate, run_id: &str) -> Result<RunRow, StoreError> {
-    let path = output.table_path(TABLE, run_date, run_id);
-    read_file(&path, run_date)
-}
-
-fn read_file(path: &Path, run_date: NaiveDate) -> Result<RunRow, StoreError> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::TimestampMicrosecondType;
-    for batch in crate::store::read_batches(path)? {
-        if batch.num_rows() == 0 {
-            continue;
-        }
-        let c = Columns::new(&batch, path);
-        let text = |name: &str| -> Result<String, StoreError> { Ok(c.strings(name)?.value(0).to_owned()) };
-        let count = |name: &str| -> Result<u64, StoreError> { Ok(c.i64s(name)?.value(0).max(0) as u64) };
-        let time = |name: &str| -> Result<DateTime<Utc>, StoreError> {
-            let col = batch.column_by_name(name).ok_or_else(|| StoreError::Column {
-                path: path.to_owned(),
-                column: name.into(),
-                problem: "is missing".into(),
-            })?;
-            let micros = col.as_primitive::<TimestampMicrosecondType>().value(0);
-            Ok(DateTime::from_timestamp_micros(micros).unwrap_or_default())
-        };
-        return Ok(RunRow {
-            run_id: text("run_id")?,
-            run_date,
-            started_at: time("started_at")?,
-            finished_at: time("finished_at")?,
-            config_hash: text("config_hash")?,
-            suite_name: text("suite_name")?,
-            suite_version: text("suite_version")?,
-            suite_id: text("suite_id")?,
-            // Runs written before the column existed have none: never comparable.
-            sampling_id: c.strings("sampling_id").map(|s| s.value(0).to_owned()).unwrap_or_default(),
-            embedder_id: Columns::opt_str(c.strings("embedder_id")?, 0).map(str::to_owned),
-            endpoints: count("endpoints")?,
-            probes: count("probes")?,
-            samples: count("samples")?,
-            planned: count("planned")?,
-            ok: count("ok")?,
-            failed: count("failed")?,
-        });
-    }
-    Err(StoreError::Io {
-        path: path.to_owned(),
+pub fn read(output: &Output, run: &RunRef) -> Result<RunRow, StoreError> {
+    let path = table::path::<RunsTable>(output, run);
+    table::read_file::<RunsTable>(&path)?.into_iter().next().ok_or_else(|| StoreError::Io {
+        path,
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, "the runs file has no row"),
     })
 }
@@ -189,6 +155,11 @@ pub struct RunInfo {
 pub const IMPORTED_SAMPLING: &str = "imported";
 
 impl RunInfo {
+    /// The run as the stages name it, analysed with `tag`.
+    pub fn run_ref(&self, tag: &EmbedderTag) -> RunRef {
+        RunRef::new(self.run_date, self.run_id.clone(), tag.clone())
+    }
+
     /// Imported rather than collected (`hivewatch import`).
     pub fn is_imported(&self) -> bool {
         self.sampling_id == IMPORTED_SAMPLING
@@ -202,8 +173,8 @@ impl RunInfo {
 }
 
 /// Reads what trends need of a stored run.
-pub fn read_info(output: &Output, run_date: NaiveDate, run_id: &str) -> Result<RunInfo, StoreError> {
-    Ok(read(output, run_date, run_id)?.info())
+pub fn read_info(output: &Output, run: &RunRef) -> Result<RunInfo, StoreError> {
+    Ok(read(output, run)?.info())
 }
 
 #[cfg(test)]
@@ -233,10 +204,12 @@ mod tests {
             ok: 1190,
             failed: 10,
         };
-        write(&output, &row).unwrap();
-        assert_eq!(read(&output, row.run_date, &row.run_id).unwrap(), row);
+        let tag = EmbedderTag { name: "lexical".into(), id: "lexical-v1".into() };
+        write(&output, &row, &tag).unwrap();
+        let run = row.run_ref(&tag);
+        assert_eq!(read(&output, &run).unwrap(), row);
         assert_eq!(list(&output).unwrap(), vec![(row.run_date, row.run_id.clone())]);
-        let info = read_info(&output, row.run_date, &row.run_id).unwrap();
+        let info = read_info(&output, &run).unwrap();
         assert!((info.coverage - 1190.0 / 1200.0).abs() < 1e-12);
     }
 }

@@ -1,12 +1,14 @@
 //! What a night reads of earlier runs, pulled into the mirror before the tail, so the stages
 //! find it where they look on a folder output. Bounded: the last [`runs_needed`] runs' `runs`
-//! rows, and of those only this embedder's `trends` and `alerts` (the report's history and the
-//! CUSUM state), the comparable runs' `run_metrics` (the trend windows) and the latest
-//! comparable run's `probe_metrics` (the report's probes that moved). A night's cost does not
-//! grow with history: listings start at the oldest date needed.
+//! rows, and of those only this embedder's files of the tables declared read later
+//! ([`crate::tables::read_later`], by their [`History`]): every run's (`trends` and `alerts`:
+//! the report's history and the CUSUM state), the comparable runs' (`run_metrics`: the trend
+//! windows) and the latest comparable run's (`probe_metrics`: the report's probes that moved).
+//! A night's cost does not grow with history: listings start at the oldest date needed.
 //!
-//! A stage that starts reading another table of earlier runs must be added here, or it will
-//! not find it on an object-store output (the tests of `tests/consortium.rs` would say so).
+//! A stage that starts reading another table of earlier runs must declare it so (its
+//! [`History`]), or it will not find it on an object-store output (the tests of
+//! `tests/consortium.rs` would say so).
 
 use std::collections::HashSet;
 
@@ -14,14 +16,18 @@ use chrono::NaiveDate;
 
 use super::mirror::{Mirror, PullStats};
 use super::{Listed, Remote, RemoteError};
-use crate::metrics::tables::{probe_metrics, run_metrics};
-use crate::plan::runs::{self, RunInfo};
+use crate::plan::runs::{self, RunInfo, RunsTable};
+use crate::store::table::{History, RunRef, Table, TableDecl};
 use crate::store::{EmbedderTag, Output};
+use crate::tables::read_later;
 use crate::trend::TrendSettings;
 
-/// The tables of earlier runs a night reads. Everything else in the mirror is tonight's.
-pub const HISTORY_TABLES: &[&str] =
-    &[runs::TABLE, run_metrics::TABLE, crate::trend::table::TABLE, crate::alert::table::TABLE, probe_metrics::TABLE];
+/// Whether a mirrored key is of a table of earlier runs a night reads. Everything else in the
+/// mirror is tonight's.
+fn is_history(key: &str) -> bool {
+    let table = key.split('/').next().unwrap_or("");
+    read_later().any(|t| t.name == table)
+}
 
 /// Earlier runs a night may read: the report's chart history, or the trend stage's look-back,
 /// whichever is longer.
@@ -66,9 +72,8 @@ pub async fn pull(
 ) -> Result<HistoryStats, RemoteError> {
     let remote = mirror.remote();
     let selected = latest_runs(remote, tonight, runs_needed(settings)).await?;
-    let key = |table: &str, d: NaiveDate, id: &str| {
-        mirror.key_of(&output.per_embedder_path(table, d, id, tag)).expect("the output is the mirror")
-    };
+    let key =
+        |table: &TableDecl, run: &RunRef| mirror.key_of(&table.path(output, run)).expect("the output is the mirror");
     let tonights = |k: &str| {
         parse_key(k.split('/').next().unwrap_or(""), k)
             .is_some_and(|(d, stem)| d == tonight.run_date && stem.starts_with(&tonight.run_id))
@@ -77,7 +82,7 @@ pub async fn pull(
     // The runs rows first: comparability is read from them.
     let mut wanted: HashSet<String> = selected.iter().map(|(_, _, l)| l.key.clone()).collect();
     let forgotten_runs = mirror
-        .forget(&|k| !k.starts_with(&format!("{}/", runs::TABLE)) || wanted.contains(k) || tonights(k))
+        .forget(&|k| !k.starts_with(&format!("{}/", RunsTable::DECL.name)) || wanted.contains(k) || tonights(k))
         .map_err(|e| local_error(remote.url(), e))?;
     let mut pulled = mirror.pull(&selected.iter().map(|(_, _, l)| l.clone()).collect::<Vec<_>>()).await?;
 
@@ -85,12 +90,15 @@ pub async fn pull(
         let forgotten = forget_history(mirror, &wanted, &tonights).map_err(|e| local_error(remote.url(), e))?;
         return Ok(HistoryStats { runs: 0, pulled, forgotten: forgotten + forgotten_runs });
     };
+    // The runs rows are pulled; the other tables read later are listed from the oldest date.
+    let later: Vec<&TableDecl> = read_later().filter(|t| t.name != RunsTable::DECL.name).collect();
     let mut listed = std::collections::HashMap::new();
-    for table in &HISTORY_TABLES[1..] {
-        for l in remote.list(&format!("{table}/"), Some(&date_key(table, oldest))).await? {
+    for table in &later {
+        for l in remote.list(&format!("{}/", table.name), Some(&date_key(table.name, oldest))).await? {
             listed.insert(l.key.clone(), l);
         }
     }
+    let read_as = |history: History| later.iter().filter(move |t| t.history == history);
     let mut objects = Vec::new();
     let mut want = |k: String, objects: &mut Vec<Listed>| {
         if let Some(l) = listed.get(&k) {
@@ -100,20 +108,27 @@ pub async fn pull(
     };
     let mut newest_comparable = None;
     for (d, id, _) in &selected {
-        want(key(crate::trend::table::TABLE, *d, id), &mut objects);
-        want(key(crate::alert::table::TABLE, *d, id), &mut objects);
-        let metrics = key(run_metrics::TABLE, *d, id);
-        if listed.contains_key(&metrics) {
-            let info = runs::read_info(output, *d, id)
+        let run = RunRef::new(*d, id.clone(), tag.clone());
+        for table in read_as(History::Window) {
+            want(key(table, &run), &mut objects);
+        }
+        // A run is comparable only with these files (its `run_metrics`) and tonight's instrument.
+        let comparable: Vec<String> = read_as(History::Comparable).map(|t| key(t, &run)).collect();
+        if comparable.iter().all(|k| listed.contains_key(k)) {
+            let info = runs::read_info(output, &run)
                 .map_err(|e| local_error(remote.url(), std::io::Error::other(e.to_string())))?;
             if info.comparable(tonight) {
-                want(metrics, &mut objects);
-                newest_comparable = Some((*d, id.clone()));
+                for k in comparable {
+                    want(k, &mut objects);
+                }
+                newest_comparable = Some(run);
             }
         }
     }
-    if let Some((d, id)) = newest_comparable {
-        want(key(probe_metrics::TABLE, d, &id), &mut objects);
+    if let Some(run) = newest_comparable {
+        for table in read_as(History::LatestComparable) {
+            want(key(table, &run), &mut objects);
+        }
     }
     let forgotten = forget_history(mirror, &wanted, &tonights).map_err(|e| local_error(remote.url(), e))?;
     let more = mirror.pull(&objects).await?;
@@ -142,7 +157,7 @@ async fn latest_runs(
         let mut v: Vec<_> = listed
             .iter()
             .filter_map(|l| {
-                let (d, id) = parse_key(runs::TABLE, &l.key)?;
+                let (d, id) = parse_key(RunsTable::DECL.name, &l.key)?;
                 before(&d, &id).then(|| (d, id, l.clone()))
             })
             .collect();
@@ -151,9 +166,11 @@ async fn latest_runs(
     };
     // Nightly runs: a window of 2n days holds the last n. Sparser runs: list them all.
     let from = tonight.run_date - chrono::Days::new(2 * n as u64 + 31);
-    let mut found = earlier(&remote.list(&format!("{}/", runs::TABLE), Some(&date_key(runs::TABLE, from))).await?);
+    let mut found = earlier(
+        &remote.list(&format!("{}/", RunsTable::DECL.name), Some(&date_key(RunsTable::DECL.name, from))).await?,
+    );
     if found.len() < n {
-        found = earlier(&remote.list(&format!("{}/", runs::TABLE), None).await?);
+        found = earlier(&remote.list(&format!("{}/", RunsTable::DECL.name), None).await?);
     }
     Ok(found.split_off(found.len().saturating_sub(n)))
 }
@@ -164,16 +181,13 @@ fn forget_history(
     wanted: &HashSet<String>,
     tonights: &dyn Fn(&str) -> bool,
 ) -> std::io::Result<usize> {
-    mirror.forget(&|k| {
-        let table = k.split('/').next().unwrap_or("");
-        !HISTORY_TABLES.contains(&table) || wanted.contains(k) || tonights(k)
-    })
+    mirror.forget(&|k| !is_history(k) || wanted.contains(k) || tonights(k))
 }
 
 /// After a night is pushed: keep only the history tables in the mirror (tonight's among them
 /// are tomorrow's history); the night's responses, embeddings and the rest are in the store.
 pub fn forget_pushed(mirror: &Mirror) -> std::io::Result<usize> {
-    mirror.forget(&|k| HISTORY_TABLES.contains(&k.split('/').next().unwrap_or("")))
+    mirror.forget(&is_history)
 }
 
 fn local_error(url: &str, e: std::io::Error) -> RemoteError {

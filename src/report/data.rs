@@ -6,12 +6,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use crate::alert::{self, Alert, Severity};
+use crate::alert::table::AlertsTable;
+use crate::alert::{Alert, Severity};
 use crate::collect::responses::{self, OkTexts};
-use crate::metrics::tables::shared_phrases::SharedPhrase;
-use crate::metrics::tables::{families, pair_similarity, probe_metrics, shared_phrases};
+use crate::metrics::tables::families::FamiliesTable;
+use crate::metrics::tables::pair_similarity::PairSimilarityTable;
+use crate::metrics::tables::probe_metrics::ProbeMetricsTable;
+use crate::metrics::tables::shared_phrases::{SharedPhrase, SharedPhrasesTable};
+use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::{self, RunInfo};
+use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
+use crate::trend::table::TrendsTable;
 use crate::vocab::Scope;
 use crate::vocab::metric;
 
@@ -154,30 +160,29 @@ pub struct MergedPhrase {
 impl ReportData {
     /// Reads what the page of `run` shows, for one embedder.
     pub fn gather(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<Self, StoreError> {
-        let path = |table: &str| output.per_embedder_path(table, run.run_date, &run.run_id, embedder);
+        let tonight = run.run_ref(embedder);
         let nights = history(output, run, embedder)?;
         let previous = previous_comparable(&nights);
 
-        let pairs = pair_similarity::read(&path(pair_similarity::TABLE))?
+        let pairs = table::read_if_any::<PairSimilarityTable>(output, &tonight)?
             .into_iter()
             .filter(|(category, _)| category.is_none())
             .map(|(_, p)| ((p.model_a, p.model_b), p.mean_similarity))
             .collect();
         let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for f in families::read(&path(families::TABLE))? {
+        for f in table::read_if_any::<FamiliesTable>(output, &tonight)? {
             families.entry(f.family).or_default().push(f.model);
         }
 
-        let ratios = |date, id: &str| -> Result<BTreeMap<String, (String, f64)>, StoreError> {
-            let file = output.per_embedder_path(probe_metrics::TABLE, date, id, embedder);
-            Ok(probe_metrics::read(&file)?
+        let ratios = |run: &RunRef| -> Result<BTreeMap<String, (String, f64)>, StoreError> {
+            Ok(table::read_if_any::<ProbeMetricsTable>(output, run)?
                 .into_iter()
                 .filter_map(|p| Some((p.probe, (p.category, p.model_vendi_ratio?))))
                 .collect())
         };
-        let now = ratios(run.run_date, &run.run_id)?;
+        let now = ratios(&tonight)?;
         let before = match previous {
-            Some(p) => ratios(p.date, &p.run_id)?,
+            Some(p) => ratios(&RunRef::new(p.date, p.run_id.clone(), embedder.clone()))?,
             None => BTreeMap::new(),
         };
         let mut moved: Vec<MovedProbe> = now
@@ -193,26 +198,25 @@ impl ReportData {
 
         let heads: HashSet<&str> = families.values().filter_map(|m| m.first().map(String::as_str)).collect();
         let shown: HashSet<&str> = moved.iter().take(PROBES_WITH_SAMPLES).map(|m| m.probe.as_str()).collect();
-        let samples = sample_answers(&responses::path(output, run.run_date, &run.run_id), &shown, &heads)?;
-        let prompts =
-            crate::plan::probe_table::read(&crate::plan::probe_table::path(output, run.run_date, &run.run_id))?
-                .into_iter()
-                .filter(|p| shown.contains(p.id.as_str()))
-                .map(|p| (p.id, (p.prompt, p.system)))
-                .collect();
+        let samples = sample_answers(&table::path::<responses::ResponsesTable>(output, &tonight), &shown, &heads)?;
+        let prompts = table::read_if_any::<ProbesTable>(output, &tonight)?
+            .into_iter()
+            .filter(|p| shown.contains(p.id.as_str()))
+            .map(|p| (p.id, (p.prompt, p.system)))
+            .collect();
 
         Ok(ReportData {
             run: run.clone(),
             embedder_id: embedder.id.clone(),
             has_previous: previous.is_some(),
             nights,
-            alerts: alert::table::read(&path(alert::table::TABLE))?,
+            alerts: table::read_if_any::<AlertsTable>(output, &tonight)?,
             pairs,
             families,
             moved,
             samples,
             prompts,
-            phrases: merge_phrases(&shared_phrases::read(&shared_phrases::path(output, run.run_date, &run.run_id))?),
+            phrases: merge_phrases(&table::read_if_any::<SharedPhrasesTable>(output, &tonight)?),
         })
     }
 
@@ -272,14 +276,14 @@ fn read_night(
     embedder: &EmbedderTag,
     coverage: Option<f64>,
 ) -> Result<Option<Night>, StoreError> {
-    let trends = output.per_embedder_path(crate::trend::table::TABLE, date, run_id, embedder);
-    if !trends.exists() {
+    let night = RunRef::new(date, run_id, embedder.clone());
+    if !table::path::<TrendsTable>(output, &night).exists() {
         return Ok(None);
     }
     let mut metrics = HashMap::new();
     let mut models = HashMap::new();
     // Pair rows are most of a night's trends and the charts need none of them.
-    for row in crate::trend::table::read_where(&trends, |scope, _| !scope.starts_with("pair:"))? {
+    for row in crate::trend::table::read_where(output, &night, |scope, _| !scope.starts_with("pair:"))? {
         if let Scope::Model(m) = &row.scope
             && (CARD_RATES.iter().any(|(r, _)| *r == row.metric)
                 || CONTAGION_RATES.iter().any(|(r, _)| *r == row.metric))
@@ -307,7 +311,7 @@ fn read_night(
         }
     }
     let mut alerts: HashMap<(Scope, String), Severity> = HashMap::new();
-    let alert_list = alert::table::read(&output.per_embedder_path(alert::table::TABLE, date, run_id, embedder))?;
+    let alert_list = table::read_if_any::<AlertsTable>(output, &night)?;
     for a in &alert_list {
         if a.severity >= Severity::Warning {
             let worst = alerts.entry((a.scope.clone(), a.metric.clone())).or_insert(a.severity);
@@ -316,7 +320,7 @@ fn read_night(
     }
     let coverage = match coverage {
         Some(c) => c,
-        None => runs::read_info(output, date, run_id)?.coverage,
+        None => runs::read_info(output, &night)?.coverage,
     };
     let low_coverage = alert_list.iter().any(|a| a.rule == crate::alert::rule::COVERAGE);
     Ok(Some(Night { date, run_id: run_id.to_owned(), metrics, alerts, alert_list, coverage, low_coverage, models }))
@@ -412,7 +416,7 @@ mod tests {
     use super::*;
 
     fn phrase(text: &str, probes: usize) -> SharedPhrase {
-        SharedPhrase { phrase: text.into(), probes, max_models: 3 }
+        SharedPhrase { phrase: text.into(), probes, max_models: 3, run_models: 4 }
     }
 
     #[test]

@@ -11,12 +11,14 @@ use super::data::{CARD_RATES, Night};
 use super::esc;
 use super::svg::fmt;
 use crate::collect::responses::{self, Declared};
+use crate::lineage::table::LineageTable;
 use crate::lineage::{self, LineageRow, Verdict};
 use crate::metrics::aggregate::PairSimilarity;
 use crate::metrics::relatedness::{self, classical_mds};
-use crate::metrics::tables::{pair_similarity, run_metrics};
-use crate::plan::runs::RunInfo;
-use crate::store::{EmbedderTag, Output, StoreError};
+use crate::metrics::tables::pair_similarity::PairSimilarityTable;
+use crate::metrics::tables::run_metrics::RunMetricsTable;
+use crate::store::table::{self, RunRef};
+use crate::store::{Output, StoreError};
 use crate::vocab::Scope;
 use crate::vocab::metric;
 
@@ -69,21 +71,19 @@ pub struct LineageView {
 /// what its `responses` declare; `families` and `nights` as the rest of the page has them.
 pub fn gather(
     output: &Output,
-    run: &RunInfo,
-    embedder: &EmbedderTag,
+    run: &RunRef,
     families: &BTreeMap<String, Vec<String>>,
     nights: &[Night],
 ) -> Result<LineageView, StoreError> {
-    let path = |table: &str| output.per_embedder_path(table, run.run_date, &run.run_id, embedder);
-    let pairs: Vec<_> = pair_similarity::read(&path(pair_similarity::TABLE))?
+    let pairs: Vec<_> = table::read_if_any::<PairSimilarityTable>(output, run)?
         .into_iter()
         .filter(|(c, _)| c.is_none())
         .map(|(_, p)| p)
         .collect();
-    let rows = lineage::table::read(&lineage::table::path(output, run.run_date, &run.run_id, embedder))?;
-    let responses_path = responses::path(output, run.run_date, &run.run_id);
+    let rows = table::read_if_any::<LineageTable>(output, run)?;
+    let responses_path = table::path::<responses::ResponsesTable>(output, run);
     let declared = if responses_path.exists() { responses::declared(&responses_path)? } else { BTreeMap::new() };
-    let metrics = run_metrics::read(&path(run_metrics::TABLE))?;
+    let metrics = table::read::<RunMetricsTable>(output, run)?;
 
     let mut names: Vec<String> = pairs.iter().flat_map(|p| [p.model_a.clone(), p.model_b.clone()]).collect();
     names.sort();

@@ -53,9 +53,9 @@ pub fn esc(s: &str) -> String {
 /// neighbours, and moves latest.html to it when it is the latest night; returns the page's path.
 pub fn write_report(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<PathBuf, StoreError> {
     let data = ReportData::gather(output, run, embedder)?;
-    let view = lineage::gather(output, run, embedder, &data.families, &data.nights)?;
+    let view = lineage::gather(output, &run.run_ref(embedder), &data.families, &data.nights)?;
     let html = output.html_dir();
-    let file = pages::page_file(output, run.run_date, &run.run_id, embedder);
+    let file = pages::page_file(output, &run.run_ref(embedder));
     let mut index = pages::read_index(&html)?;
     let count = |s: Severity| data.alerts.iter().filter(|a| a.severity == s).count();
     index.upsert(pages::Entry {

@@ -19,7 +19,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::esc;
-use crate::store::{EmbedderTag, Output, StoreError};
+use crate::store::table::RunRef;
+use crate::store::{Output, StoreError};
 
 /// One page as the index lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,10 +93,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 }
 
 /// The page file of a run and embedder, under `html/`.
-pub fn page_file(output: &Output, run_date: NaiveDate, run_id: &str, embedder: &EmbedderTag) -> String {
-    let stem = output.per_embedder_path("html", run_date, run_id, embedder);
-    let stem = stem.file_stem().and_then(|s| s.to_str()).unwrap_or(run_id).to_owned();
-    format!("{run_date}/{stem}.html")
+pub fn page_file(output: &Output, run: &RunRef) -> String {
+    let stem = output.per_embedder_path("html", run.date, &run.id, &run.tag);
+    let stem = stem.file_stem().and_then(|s| s.to_str()).unwrap_or(&run.id).to_owned();
+    format!("{}/{stem}.html", run.date)
 }
 
 /// The embedder part of a page's file tag: `<name>-<hash>`.

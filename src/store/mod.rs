@@ -1,6 +1,9 @@
 //! Store: the plumbing every table goes through, and nothing about any one table. Each stage
-//! owns its tables (row type, schema, write, read) beside its code; this module gives them
+//! owns its tables (a [`table::Table`]: declaration, row type, to and from Arrow) beside its
+//! code; this module gives them
 //!
+//! - [`table`]: the [`table::Table`] trait, [`table::RunRef`] (a run as the stages name it),
+//!   the column builder whose calls are a table's schema, and generic path, write and read;
 //! - [`Output`]: where everything lives under an output root (the tables' Hive layout, the
 //!   state folder with the journal, the embedding cache, scratch space and the lock);
 //! - [`TableWriter`]: a Parquet file written batch by batch to a temporary name, then synced
@@ -16,6 +19,7 @@
 
 pub mod columns;
 pub mod lock;
+pub mod table;
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -109,12 +113,7 @@ impl Output {
         };
         for partition in partitions {
             let partition = partition.map_err(io)?.path();
-            let Some(date) = partition
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_prefix("run_date="))
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            else {
+            let Some(date) = partition.file_name().and_then(|n| n.to_str()).and_then(partition_date) else {
                 continue;
             };
             for file in std::fs::read_dir(&partition).map_err(io)? {
@@ -167,12 +166,25 @@ impl Output {
     }
 }
 
+/// The date of a partition folder's name `run_date=YYYY-MM-DD`.
+pub fn partition_date(folder: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(folder.strip_prefix("run_date=")?, "%Y-%m-%d").ok()
+}
+
 /// What the store needs to know of an embedder: its short name (in file names) and its id
 /// (in every row that depends on it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmbedderTag {
     pub name: String,
     pub id: String,
+}
+
+impl EmbedderTag {
+    /// The tag of a night that embeds nothing (a consortium member's collect-only night): its
+    /// tables are all per run, so no file name or row ever carries it.
+    pub fn none() -> EmbedderTag {
+        EmbedderTag { name: "none".into(), id: "none".into() }
+    }
 }
 
 /// Writes a file atomically: `write` fills a temporary sibling, which is synced and renamed over
@@ -340,6 +352,11 @@ impl TableWriter {
         let writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))
             .map_err(|source| StoreError::Parquet { path: path.to_owned(), source })?;
         Ok(TableWriter { path: path.to_owned(), tmp, writer: Some(writer), rows: 0 })
+    }
+
+    /// Where the file appears when finished.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::{Panel, PanelChange, TrendRow, TrendSettings, compute_trends, table};
+use super::table::read_carried;
+use super::{Panel, PanelChange, TrendRow, TrendSettings, compute_trends};
 use crate::metrics::aggregate::RunMetric;
-use crate::metrics::tables::run_metrics;
+use crate::metrics::tables::run_metrics::RunMetricsTable;
 use crate::plan::runs::{self, RunInfo};
+use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::vocab::Scope;
 
@@ -36,15 +38,15 @@ pub fn trend_run(
     embedder: &EmbedderTag,
     settings: &TrendSettings,
 ) -> Result<Trends, StoreError> {
-    let metrics_path = |date, id: &str| output.per_embedder_path(run_metrics::TABLE, date, id, embedder);
-    let today = run_metrics::read(&metrics_path(tonight.run_date, &tonight.run_id))?;
+    let tonight_run = tonight.run_ref(embedder);
+    let today = table::read::<RunMetricsTable>(output, &tonight_run)?;
     let window = settings.baseline_runs.max(settings.trend_runs);
 
-    let (comparable, any_earlier) = comparable_runs(output, tonight, window, &|date, id| metrics_path(date, id))?;
+    let (comparable, any_earlier) = comparable_runs(output, tonight, embedder, window)?;
     let history: Vec<Vec<RunMetric>> =
-        comparable.iter().map(|(date, id)| run_metrics::read(&metrics_path(*date, id))).collect::<Result<_, _>>()?;
+        comparable.iter().map(|run| table::read::<RunMetricsTable>(output, run)).collect::<Result<_, _>>()?;
     let carried = match comparable.last() {
-        Some((date, id)) => table::read_carried(&output.per_embedder_path(table::TABLE, *date, id, embedder))?,
+        Some(run) => read_carried(output, run)?,
         None => HashMap::new(),
     };
     let instrument_change = any_earlier && comparable.is_empty();
@@ -75,18 +77,18 @@ pub fn trend_run(
     // Every run of the window, tonight's included, on the judged panel.
     let cache = PanelCache::new(output, embedder);
     let mut used = Vec::new();
-    let mut on_judged = |date: NaiveDate, id: &str, own: &Panel, stored: &[RunMetric]| {
+    let mut on_judged = |run: &RunRef, own: &Panel, stored: &[RunMetric]| {
         if own.id == judged.id {
             return Ok(stored.to_vec());
         }
-        let (metrics, file) = cache.metrics(date, id, &metrics_path(date, id), &judged)?;
+        let (metrics, file) = cache.metrics(run, &judged)?;
         used.push(file);
         Ok::<_, StoreError>(metrics)
     };
-    let today_judged = on_judged(tonight.run_date, &tonight.run_id, &tonight_panel, &today)?;
+    let today_judged = on_judged(&tonight_run, &tonight_panel, &today)?;
     let window_runs = comparable.iter().zip(&panels).zip(&history);
     let history_judged: Vec<Vec<RunMetric>> =
-        window_runs.map(|(((date, id), own), stored)| on_judged(*date, id, own, stored)).collect::<Result<_, _>>()?;
+        window_runs.map(|((run, own), stored)| on_judged(run, own, stored)).collect::<Result<_, _>>()?;
     cache.prune(&used);
 
     let mut rows =
@@ -120,22 +122,23 @@ pub fn trend_run(
 fn comparable_runs(
     output: &Output,
     tonight: &RunInfo,
+    embedder: &EmbedderTag,
     window: usize,
-    metrics_path: &dyn Fn(NaiveDate, &str) -> PathBuf,
-) -> Result<(Vec<(NaiveDate, String)>, bool), StoreError> {
+) -> Result<(Vec<RunRef>, bool), StoreError> {
     let mut earlier: Vec<(NaiveDate, String)> = runs::list(output)?
         .into_iter()
         .filter(|(date, id)| (*date, id.as_str()) < (tonight.run_date, tonight.run_id.as_str()))
         .collect();
     let any_earlier = !earlier.is_empty();
     earlier.reverse();
-    let mut comparable: Vec<(NaiveDate, String)> = Vec::new();
+    let mut comparable: Vec<RunRef> = Vec::new();
     for (date, id) in earlier.into_iter().take(LOOK_BACK * window) {
         if comparable.len() == window {
             break;
         }
-        if metrics_path(date, &id).exists() && runs::read_info(output, date, &id)?.comparable(tonight) {
-            comparable.push((date, id));
+        let run = RunRef::new(date, id, embedder.clone());
+        if table::path::<RunMetricsTable>(output, &run).exists() && runs::read_info(output, &run)?.comparable(tonight) {
+            comparable.push(run);
         }
     }
     comparable.reverse();
@@ -164,24 +167,23 @@ impl<'a> PanelCache<'a> {
         format!(".{}-{}.", self.embedder.name, &crate::util::sha256_hex(self.embedder.id.as_bytes())[..8])
     }
 
-    fn metrics(
-        &self,
-        date: NaiveDate,
-        run_id: &str,
-        stored: &Path,
-        panel: &Panel,
-    ) -> Result<(Vec<RunMetric>, PathBuf), StoreError> {
-        let stem = stored.file_stem().and_then(|s| s.to_str()).unwrap_or(run_id);
+    fn metrics(&self, run: &RunRef, panel: &Panel) -> Result<(Vec<RunMetric>, PathBuf), StoreError> {
+        let stored = table::path::<RunMetricsTable>(self.output, run);
+        let stem = stored.file_stem().and_then(|s| s.to_str()).unwrap_or(&run.id);
         let path = self.dir.join(format!("{stem}.{}.parquet", panel.id));
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        if let (Some(cached), Some(source)) = (modified(&path), modified(stored))
+        if let (Some(cached), Some(source)) = (modified(&path), modified(&stored))
             && cached >= source
         {
-            return Ok((run_metrics::read(&path)?, path));
+            return Ok((table::read_file::<RunMetricsTable>(&path)?, path));
         }
-        tracing::info!(run_id, panel = panel.len(), "measuring an earlier run again on tonight's judged panel");
-        let metrics = crate::metrics::stage::measure_panel(self.output, date, run_id, self.embedder, &panel.models)?;
-        run_metrics::write(&path, run_id, &self.embedder.id, &metrics)?;
+        tracing::info!(
+            run_id = run.id,
+            panel = panel.len(),
+            "measuring an earlier run again on tonight's judged panel"
+        );
+        let metrics = crate::metrics::stage::measure_panel(self.output, run, &panel.models)?;
+        table::write_file::<RunMetricsTable>(&path, run, &metrics)?;
         Ok((metrics, path))
     }
 

@@ -1,5 +1,6 @@
 //! The measure stage's tables: `probe_metrics`, `pair_similarity`, `run_metrics`, `families`
-//! (per run and embedder) and `shared_phrases` (per run): each its schema, writer and reader.
+//! (per run and embedder) and `shared_phrases` (per run): each declared once, a
+//! [`crate::store::table::Table`].
 
 pub mod families;
 pub mod pair_similarity;

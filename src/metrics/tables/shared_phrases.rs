@@ -2,73 +2,48 @@
 //! (see [`crate::metrics::phrases`]): in how many probes, by how many models at most. It does
 //! not depend on the embedder, so it is written once per run.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
-
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
-use chrono::NaiveDate;
-
+use crate::store::StoreError;
 use crate::store::columns::Columns;
-use crate::store::{Output, StoreError, read_batches_if_any, write_batch};
+use crate::store::table::{Builder, RunRef, Table, TableDecl};
 
-pub const TABLE: &str = "shared_phrases";
+/// Table `shared_phrases`.
+pub struct SharedPhrasesTable;
 
-pub static SCHEMA: LazyLock<Arc<Schema>> = LazyLock::new(|| {
-    use DataType::*;
-    let f = |name: &str, dt: DataType| Field::new(name, dt, false);
-    Arc::new(Schema::new(vec![
-        f("run_id", Utf8),
-        f("phrase", Utf8),
-        f("words", Int64),
-        f("probes", Int64),
-        f("max_models", Int64),
-        f("run_models", Int64),
-    ]))
-});
-
-/// A phrase shared on `probes` probes, by at most `max_models` models.
+/// A phrase shared on `probes` probes, by at most `max_models` models, of the `run_models`
+/// models of the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SharedPhrase {
     pub phrase: String,
     pub probes: usize,
     pub max_models: usize,
+    pub run_models: usize,
 }
 
-pub fn path(output: &Output, run_date: NaiveDate, run_id: &str) -> PathBuf {
-    output.table_path(TABLE, run_date, run_id)
-}
+impl Table for SharedPhrasesTable {
+    type Row = SharedPhrase;
+    const DECL: TableDecl = TableDecl::per_run("shared_phrases");
 
-pub fn write(out: &Path, run_id: &str, run_models: usize, rows: &[SharedPhrase]) -> Result<u64, StoreError> {
-    let n = |f: &dyn Fn(&SharedPhrase) -> usize| -> ArrayRef {
-        Arc::new(rows.iter().map(|r| f(r) as i64).collect::<Int64Array>())
-    };
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(rows.iter().map(|_| Some(run_id)).collect::<StringArray>()),
-        Arc::new(rows.iter().map(|r| Some(r.phrase.as_str())).collect::<StringArray>()),
-        n(&|_| crate::metrics::phrases::PHRASE_WORDS),
-        n(&|r| r.probes),
-        n(&|r| r.max_models),
-        n(&|_| run_models),
-    ];
-    let batch = RecordBatch::try_new(Arc::clone(&SCHEMA), columns)
-        .map_err(|source| StoreError::Arrow { table: TABLE, source })?;
-    write_batch(out, batch)
-}
+    fn to_arrow(run: &RunRef, rows: &[SharedPhrase], b: Builder) -> Builder {
+        let n = |f: fn(&SharedPhrase) -> usize| rows.iter().map(move |r| f(r) as i64);
+        b.same_str("run_id", &run.id)
+            .str("phrase", rows.iter().map(|r| &r.phrase))
+            .i64("words", n(|_| crate::metrics::phrases::PHRASE_WORDS))
+            .i64("probes", n(|r| r.probes))
+            .i64("max_models", n(|r| r.max_models))
+            .i64("run_models", n(|r| r.run_models))
+    }
 
-/// Reads a `shared_phrases` file back, most widespread first as written (no file: no rows).
-pub fn read(path: &Path) -> Result<Vec<SharedPhrase>, StoreError> {
-    let mut out = Vec::new();
-    for batch in read_batches_if_any(path)? {
-        let c = Columns::new(&batch, path);
+    /// Most widespread first, as written.
+    fn from_arrow(c: &Columns) -> Result<Vec<SharedPhrase>, StoreError> {
         let (phrase, probes, max_models) = (c.strings("phrase")?, c.i64s("probes")?, c.i64s("max_models")?);
-        for i in 0..c.rows() {
-            out.push(SharedPhrase {
+        let run_models = c.i64s("run_models")?;
+        Ok((0..c.rows())
+            .map(|i| SharedPhrase {
                 phrase: phrase.value(i).to_owned(),
                 probes: probes.value(i) as usize,
                 max_models: max_models.value(i) as usize,
-            });
-        }
+                run_models: run_models.value(i) as usize,
+            })
+            .collect())
     }
-    Ok(out)
 }
