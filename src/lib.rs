@@ -9,6 +9,9 @@
 //! mirror; [`consortium`] is members collecting with their own keys and one analysis over the
 //! union; [`sim`] is the simulated ecosystem the tests and the demo run against. See ARCHITECTURE.md for the map and the layering rules.
 
+// A function fits on a screen: clippy.toml sets the limit (ARCHITECTURE.md, "Invariants").
+#![warn(clippy::too_many_lines)]
+
 // Foundations: they know nothing of the pipeline.
 pub mod failure;
 pub mod input;

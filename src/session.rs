@@ -227,15 +227,20 @@ impl Session {
         if target.remote.is_some() {
             target.check_writable(delete_required).await.map_err(RemoteError::as_config)?;
         }
-        let kit = match kit {
-            Some((instruments, rules)) => {
-                let cache = EmbeddingCache::open(&target.output.embed_cache_dir(), instruments.embedder.id())
-                    .map_err(|source| SessionError::Io { context: "opening the embedding cache".into(), source })?;
-                Some(TailKit { instruments, cache, rules })
-            }
-            None => None,
-        };
-        Ok(Session { target, _lock: lock, kit })
+        let mut session = Session { target, _lock: lock, kit: None };
+        if let Some((instruments, rules)) = kit {
+            session.equip(instruments, rules)?;
+        }
+        Ok(session)
+    }
+
+    /// Gives a session opened without them its instruments and rules (and opens the embedding
+    /// cache): for `import` and `analyze`, whose rules may be the ones recorded in the output.
+    pub fn equip(&mut self, instruments: Instruments, rules: AlertConfig) -> Result<(), SessionError> {
+        let cache = EmbeddingCache::open(&self.target.output.embed_cache_dir(), instruments.embedder.id())
+            .map_err(|source| SessionError::Io { context: "opening the embedding cache".into(), source })?;
+        self.kit = Some(TailKit { instruments, cache, rules });
+        Ok(())
     }
 
     /// What the stages read and write: the folder, or the local mirror of the store.
@@ -442,15 +447,17 @@ impl std::fmt::Display for RulesFrom {
     }
 }
 
-/// The rules `analyze` and `import` judge a place's runs by: the configuration's `[alerts]`
-/// when one is given, else those the last `hivewatch run` recorded in the place's state, else
+/// The rules `analyze` and `import` judge an output's runs by: the configuration's `[alerts]`
+/// when one is given, else those the last `hivewatch run` recorded in the output's state, else
 /// the built-in ones.
-pub fn rules_for(place: &Place, config: Option<(&Path, AlertConfig)>) -> Result<(AlertConfig, RulesFrom), InputError> {
+pub fn rules_for(
+    output: &Output,
+    config: Option<(&Path, AlertConfig)>,
+) -> Result<(AlertConfig, RulesFrom), InputError> {
     if let Some((path, rules)) = config {
         return Ok((rules, RulesFrom::Config(path.to_owned())));
     }
-    let state = crate::remote::state_dir(place.output, place.state_dir, &place.role);
-    let recorded = Output::with_state(PathBuf::new(), state).alert_rules_path();
+    let recorded = output.alert_rules_path();
     let bad = |message: String| {
         InputError::new(&recorded, None, message).hint("pass --config with the configuration whose [alerts] to use")
     };

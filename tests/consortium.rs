@@ -529,3 +529,63 @@ fn a_denied_write_is_refused_before_any_request() {
     );
     assert_eq!(listed.trim(), "[]", "nothing half-written is left");
 }
+
+/// Issue 27: `import` and `analyze` write to object storage too. Before, `import --output
+/// s3://bucket/prefix` wrote a local folder named `s3:/bucket/prefix` in the working folder and
+/// nothing to the bucket. Now both go through the same session as a nightly run: an import
+/// lands in the bucket, DuckDB reads it from there, and `analyze` on a new machine (nothing
+/// mirrored) re-derives the run from the store and rewrites its tables, never duplicating them.
+#[test]
+fn import_and_analyze_read_and_write_object_storage() {
+    let s3 = S3Server::start(&[]);
+    s3.bucket("hive");
+    let url = "s3://hive/imported";
+    let work = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/generic.jsonl");
+    let lines = std::fs::read_to_string(&example).unwrap().lines().filter(|l| !l.trim().is_empty()).count();
+    let run_in = |args: &[&str], cache: &str| {
+        let mut env = s3.env();
+        env.push(("XDG_CACHE_HOME", work.path().join(cache).display().to_string()));
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).current_dir(work.path()).env("NO_PROXY", "127.0.0.1").env_remove("RUST_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+
+    let out = run_in(&["import", "--format", "jsonl", example.to_str().unwrap(), "--output", url], "cache-a");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let entries: Vec<String> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !entries.iter().any(|e| e.starts_with("s3")),
+        "nothing written to a local folder named after the URL: {entries:?}"
+    );
+    for table in ["runs", "responses", "probes", "embeddings", "features", "run_metrics", "trends", "alerts"] {
+        assert!(!s3.ls("hive", &format!("imported/{table}/")).is_empty(), "the import's {table} is in the bucket");
+    }
+    let count = |table: &str| {
+        s3.sql(
+            url,
+            &format!("SELECT count(*) FROM read_parquet('{{root}}/{table}/*/*.parquet', hive_partitioning=true)"),
+        )[0][0]
+            .as_i64()
+            .unwrap()
+    };
+    let (responses, features) = (count("responses"), count("features"));
+    assert_eq!(responses as usize, lines, "every imported row, read back from the store");
+    assert_eq!(features, responses);
+
+    // Another machine (a fresh cache): analyze pulls the run's inputs from the store.
+    let objects_before = s3.ls("hive", "imported/").len();
+    let out = run_in(&["analyze", "--output", url], "cache-b");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("wrote {url}/features/")), "the derived tables are named by their URL: {said}");
+    assert_eq!(count("features"), features, "re-derived in place, not duplicated");
+    assert_eq!(count("responses"), responses);
+    assert_eq!(s3.ls("hive", "imported/").len(), objects_before, "the same objects, rewritten");
+}

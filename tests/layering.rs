@@ -281,7 +281,10 @@ fn the_cycle_check_sees_a_cycle() {
 fn no_file_is_longer_than_a_reader_can_hold() {
     const LIMIT: usize = 520;
     // File, and why it is longer.
-    const LONGER: &[(&str, &str)] = &[];
+    const LONGER: &[(&str, &str)] = &[(
+        "sim/models.rs",
+        "a simulated model's whole answer is one recipe (generate_with): the order of its random draws is what makes a seed replay",
+    )];
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);

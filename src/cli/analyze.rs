@@ -64,11 +64,12 @@ pub async fn command(a: AnalyzeArgs) -> Result<i32> {
     let refusal = args::refusal_detector(a.refusal.as_deref(), &lexicon)?;
     let output = args::output_flag(&a.output)?;
     let place = Place::output(&output);
-    let (rules, from) = crate::session::rules_for(&place, config)?;
-    print::rules(&rules, &from);
     let lexicon_version = lexicon.version.clone();
     let instruments = Instruments { embedder, lexicon, refusal };
-    let mut session = Session::open(place, Some((instruments, rules)), false).await?;
+    let mut session = Session::open(place, None, false).await?;
+    let (rules, from) = crate::session::rules_for(session.output(), config)?;
+    print::rules(&rules, &from);
+    session.equip(instruments, rules)?;
     crate::analyze::analyze(&mut session, &a.runs, |night| print::reanalysed(night, &lexicon_version)).await?;
     Ok(exit::OK)
 }

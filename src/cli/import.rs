@@ -61,10 +61,11 @@ pub async fn command(a: ImportArgs) -> Result<i32> {
     let config = a.config.as_deref().map(|path| Config::load(path).map(|cfg| (path, cfg.alerts))).transpose()?;
     let output = args::output_flag(&a.output)?;
     let place = Place::output(&output);
-    let (rules, from) = crate::session::rules_for(&place, config)?;
-    print::rules(&rules, &from);
     let instruments = Instruments { embedder, lexicon, refusal };
-    let mut session = Session::open(place, Some((instruments, rules)), false).await?;
+    let mut session = Session::open(place, None, false).await?;
+    let (rules, from) = crate::session::rules_for(session.output(), config)?;
+    print::rules(&rules, &from);
+    session.equip(instruments, rules)?;
     let job = ImportJob { files: &a.files, format: a.format, run_date, on_bad_row: a.on_bad_row, cards };
     let imported = crate::import::import(job, &mut session).await?;
     for b in &imported.skipped {

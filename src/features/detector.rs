@@ -338,44 +338,10 @@ impl LearnedWeights {
             return bad(format!("threshold {} is not a probability", file.threshold));
         }
         for (name, v) in [("lexical", Some(&file.lexical)), ("minilm", file.minilm.as_ref())] {
-            let Some(v) = v else { continue };
-            if v.coef_hand.len() != HAND_FEATURES.len()
-                || v.coef_sentence.len() != SENTENCE_FEATURES.len()
-                || v.coef_embedding.is_empty()
+            if let Some(v) = v
+                && let Err(problem) = check_variant(name, v)
             {
-                return bad(format!(
-                    "{name}: {} hand, {} sentence and {} embedding coefficients; {} hand, {} sentence and at least one embedding coefficient expected",
-                    v.coef_hand.len(),
-                    v.coef_sentence.len(),
-                    v.coef_embedding.len(),
-                    HAND_FEATURES.len(),
-                    SENTENCE_FEATURES.len()
-                ));
-            }
-            let sentence = &v.sentence;
-            if sentence.embedder != crate::embed::lexical::ID
-                || sentence.coef.len() != crate::embed::lexical::DIM
-                || sentence.max_sentences == 0
-            {
-                return bad(format!(
-                    "{name}: the sentence channel reads {} sentences with {} {}-number vectors; this hivewatch embeds sentences with `{}` ({} numbers)",
-                    sentence.max_sentences,
-                    sentence.embedder,
-                    sentence.coef.len(),
-                    crate::embed::lexical::ID,
-                    crate::embed::lexical::DIM
-                ));
-            }
-            let scalars = [v.intercept, v.embedding_weight, sentence.intercept];
-            if !scalars
-                .iter()
-                .chain(&v.coef_hand)
-                .chain(&v.coef_sentence)
-                .chain(&v.coef_embedding)
-                .chain(&sentence.coef)
-                .all(|x| x.is_finite())
-            {
-                return bad(format!("{name}: a coefficient is not a finite number"));
+                return bad(problem);
             }
         }
         if file.lexical.embedder != crate::embed::lexical::ID || file.lexical.opening_chars.is_none() {
@@ -409,6 +375,49 @@ impl LearnedWeights {
             _ => &self.lexical,
         }
     }
+}
+
+/// Checks one variant's coefficients against what this version computes; the error says how.
+fn check_variant(name: &str, v: &VariantWeights) -> Result<(), String> {
+    if v.coef_hand.len() != HAND_FEATURES.len()
+        || v.coef_sentence.len() != SENTENCE_FEATURES.len()
+        || v.coef_embedding.is_empty()
+    {
+        return Err(format!(
+            "{name}: {} hand, {} sentence and {} embedding coefficients; {} hand, {} sentence and at least one embedding coefficient expected",
+            v.coef_hand.len(),
+            v.coef_sentence.len(),
+            v.coef_embedding.len(),
+            HAND_FEATURES.len(),
+            SENTENCE_FEATURES.len()
+        ));
+    }
+    let sentence = &v.sentence;
+    if sentence.embedder != crate::embed::lexical::ID
+        || sentence.coef.len() != crate::embed::lexical::DIM
+        || sentence.max_sentences == 0
+    {
+        return Err(format!(
+            "{name}: the sentence channel reads {} sentences with {} {}-number vectors; this hivewatch embeds sentences with `{}` ({} numbers)",
+            sentence.max_sentences,
+            sentence.embedder,
+            sentence.coef.len(),
+            crate::embed::lexical::ID,
+            crate::embed::lexical::DIM
+        ));
+    }
+    let scalars = [v.intercept, v.embedding_weight, sentence.intercept];
+    if !scalars
+        .iter()
+        .chain(&v.coef_hand)
+        .chain(&v.coef_sentence)
+        .chain(&v.coef_embedding)
+        .chain(&sentence.coef)
+        .all(|x| x.is_finite())
+    {
+        return Err(format!("{name}: a coefficient is not a finite number"));
+    }
+    Ok(())
 }
 
 /// The configured refusal detector.

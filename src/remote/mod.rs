@@ -17,11 +17,17 @@
 //! attempts and by wall time.
 
 pub mod aws_profile;
+mod error;
 pub mod history;
 pub mod lease;
 pub mod mirror;
+mod target;
 
-use std::path::{Path as FsPath, PathBuf};
+use error::transient;
+pub use error::{Cloud, RemoteError, RemoteErrorKind};
+pub use target::{Target, host_name, state_dir};
+
+use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +40,6 @@ use object_store::{
 
 use crate::config::OutputLocation;
 use crate::net::retry::{AttemptError, ErrorKind, RetryPolicy, with_retries};
-use crate::store::Output;
 
 /// Files up to this size go in one PUT; larger ones in a multipart upload.
 pub const MULTIPART_THRESHOLD: usize = 32 * 1024 * 1024;
@@ -45,80 +50,6 @@ const PARTS_IN_FLIGHT: usize = 4;
 /// Where hivewatch keeps its own objects under the output prefix (the write probe, leases).
 /// A leading underscore: Spark, Hive and Trino skip it, and no table glob reaches it.
 pub const SYSTEM_PREFIX: &str = "_hivewatch";
-
-/// What kind of failure: decides the exit code at the edge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RemoteErrorKind {
-    /// The output cannot be used as configured (bad URL, no credentials, no such bucket, no
-    /// write access, unreachable store), found before any model request: exit 2.
-    Config,
-    /// An operation failed mid-run (after its retries): exit 3, rerun to resume.
-    Failed,
-    /// Another analysis holds the night's lease: exit 4.
-    LeaseHeld,
-}
-
-/// An object-store failure, naming the output URL, the object and what to check.
-#[derive(Debug, thiserror::Error)]
-#[error("{url}: {message}{}", hint.as_ref().map(|h| format!("\n  hint: {h}")).unwrap_or_default())]
-pub struct RemoteError {
-    pub url: String,
-    pub kind: RemoteErrorKind,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-impl crate::failure::Classify for RemoteError {
-    fn failure(&self) -> crate::failure::Failure {
-        use crate::failure::Failure;
-        match self.kind {
-            RemoteErrorKind::Config => Failure::BadInput,
-            RemoteErrorKind::LeaseHeld => Failure::Locked,
-            RemoteErrorKind::Failed => Failure::Failed,
-        }
-    }
-}
-
-impl RemoteError {
-    fn new(url: &str, kind: RemoteErrorKind, message: impl Into<String>, hint: Option<String>) -> Self {
-        RemoteError { url: url.to_owned(), kind, message: message.into(), hint }
-    }
-
-    /// The same error, as a configuration problem found before any request was sent.
-    pub fn as_config(mut self) -> Self {
-        if self.kind == RemoteErrorKind::Failed {
-            self.kind = RemoteErrorKind::Config;
-        }
-        self
-    }
-}
-
-/// Which store a URL names: decides the hints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cloud {
-    S3,
-    Gcs,
-    Azure,
-    /// A folder, through object_store's local file system (a consortium on a shared disk).
-    Folder,
-}
-
-impl Cloud {
-    fn credentials_hint(self) -> &'static str {
-        match self {
-            Cloud::S3 => {
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary keys), or AWS_PROFILE naming a profile with static keys in ~/.aws/credentials; AWS_REGION for the bucket's region; AWS_ENDPOINT (and AWS_ALLOW_HTTP=true for http://) for an S3-compatible server"
-            }
-            Cloud::Gcs => {
-                "set GOOGLE_APPLICATION_CREDENTIALS (or GOOGLE_SERVICE_ACCOUNT) to a service-account key file with access to the bucket"
-            }
-            Cloud::Azure => {
-                "set AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or AZURE_STORAGE_SAS_KEY, or a service principal's AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and AZURE_TENANT_ID)"
-            }
-            Cloud::Folder => "check that the folder exists and this user may write to it",
-        }
-    }
-}
 
 /// One object as listed: its key under the output prefix, size and ETag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,41 +244,6 @@ impl Remote {
                 ))
             }
         }
-    }
-
-    /// A permanent store error as a [`RemoteError`] with what to check.
-    pub fn explain(&self, what: &str, key: &str, e: &object_store::Error) -> RemoteError {
-        use object_store::Error as E;
-        let at = self.describe(key);
-        let (message, hint) = match e {
-            E::Unauthenticated { .. } => (
-                format!("{what} {at}: the store refused the credentials: {e}"),
-                Some(self.cloud.credentials_hint().to_owned()),
-            ),
-            E::PermissionDenied { .. } => (
-                format!("{what} {at}: permission denied: {e}"),
-                Some(match self.cloud {
-                    Cloud::S3 => "the credentials lack access: hivewatch needs s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on the prefix (a member needs only ListBucket, GetObject and PutObject)".to_owned(),
-                    Cloud::Gcs => "the service account needs storage.objects.list, get, create and delete on the bucket".to_owned(),
-                    Cloud::Azure => "the identity needs read, write, list and delete on the container (Storage Blob Data Contributor)".to_owned(),
-                    Cloud::Folder => Cloud::Folder.credentials_hint().to_owned(),
-                }),
-            ),
-            E::NotFound { .. } if looks_like_missing_bucket(e) => (
-                format!("{what} {at}: the bucket does not exist: {e}"),
-                Some("check the bucket name in output, and the region or endpoint it is served from".to_owned()),
-            ),
-            other => {
-                let text = other.to_string();
-                let hint = if text.contains("credential") || text.contains("Credential") || text.contains("token") {
-                    Some(self.cloud.credentials_hint().to_owned())
-                } else {
-                    None
-                };
-                (format!("{what} {at}: {text}"), hint)
-            }
-        };
-        RemoteError::new(&self.url, RemoteErrorKind::Failed, message, hint)
     }
 
     /// Checks, with one small object put and deleted, that the output can be written: run
@@ -550,193 +446,8 @@ impl Remote {
     }
 }
 
-/// Whether a store error is worth another attempt, and as what kind: broken connections,
-/// timeouts, 5xx, 429 and 408. Everything else (not found, denied, precondition, bad request)
-/// would fail the same way again.
-fn transient(e: &object_store::Error) -> Option<ErrorKind> {
-    use object_store::Error as E;
-    match e {
-        E::Generic { .. } => {}
-        _ => return None,
-    }
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(c) = cause {
-        if let Some(h) = c.downcast_ref::<object_store::client::HttpError>() {
-            use object_store::client::HttpErrorKind as K;
-            return match h.kind() {
-                K::Connect => Some(ErrorKind::Connect),
-                K::Request | K::Interrupted | K::Decode => Some(ErrorKind::Connect),
-                K::Timeout => Some(ErrorKind::Timeout),
-                _ => None,
-            };
-        }
-        cause = c.source();
-    }
-    // The status of a failed reply is only in the message ("...status code: 503 ...").
-    let text = e.to_string();
-    let status = text.split("status code: ").nth(1).and_then(|rest| rest.get(..3)).and_then(|s| s.parse::<u16>().ok());
-    match status {
-        Some(429) => Some(ErrorKind::RateLimited),
-        Some(408) => Some(ErrorKind::Timeout),
-        Some(500..=599) => Some(ErrorKind::ServerError),
-        _ => None,
-    }
-}
-
-fn looks_like_missing_bucket(e: &object_store::Error) -> bool {
-    let t = e.to_string();
-    t.contains("NoSuchBucket") || t.contains("bucket does not exist") || t.contains("ContainerNotFound")
-}
-
 fn generic_io(e: std::io::Error, path: &FsPath) -> object_store::Error {
     object_store::Error::Generic { store: "local", source: format!("{}: {e}", path.display()).into() }
-}
-
-/// This machine's name, for lease holders and probe objects.
-pub fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most `len` bytes into the buffer we own.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let name = if ok {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        String::new()
-    };
-    let clean: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
-    if clean.is_empty() { "host".into() } else { clean }
-}
-
-/// Where the working state lives: `[run] state_dir` (`state_dir`) when set; beside a folder
-/// output (`<output>/.hivewatch`, or `<output>/.hivewatch/<role>` for a consortium role); for an
-/// object-store output, under the user's cache folder, one folder per (URL, role), so two
-/// members on one machine never share a journal or a lock. `role` is empty for a plain run.
-pub fn state_dir(output: &OutputLocation, state_dir: Option<&FsPath>, role: &str) -> PathBuf {
-    if let Some(dir) = state_dir {
-        return dir.to_owned();
-    }
-    match output {
-        OutputLocation::Dir(dir) if role.is_empty() => dir.join(crate::store::STATE_DIR),
-        // A consortium on a shared disk: each role its own journal and lock.
-        OutputLocation::Dir(dir) => dir.join(crate::store::STATE_DIR).join(role),
-        OutputLocation::Url(url) => {
-            let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-            let cache = var("XDG_CACHE_HOME")
-                .or_else(|| var("HOME").map(|h| h.join(".cache")))
-                .unwrap_or_else(|| PathBuf::from(".cache"));
-            let tag = &crate::util::sha256_hex(format!("{url}\n{role}").as_bytes())[..16];
-            cache.join("hivewatch").join("state").join(tag)
-        }
-    }
-}
-
-/// Where a run's files go and how they get there: the [`Output`] the stages write to (the
-/// folder itself, or the local mirror of an object-store output), and the store behind it.
-#[derive(Debug)]
-pub struct Target {
-    /// What the stages read and write.
-    pub output: Output,
-    /// The store, for listing, leases and publishing; `None` for a plain folder output.
-    pub remote: Option<Arc<Remote>>,
-    /// The local mirror of an object-store output (`None` when the output is a folder).
-    pub mirror: Option<mirror::Mirror>,
-}
-
-impl Target {
-    /// The target of a session: a folder output is written in place; an object-store output
-    /// through a mirror in the state folder (`state_dir` overrides where that lives). `role`
-    /// keeps the default state folders of roles sharing a URL apart. `with_store`: open the
-    /// store for a folder output too (a consortium on a shared disk lists members and takes
-    /// leases through it).
-    pub fn open(
-        location: &OutputLocation,
-        state_dir: Option<&FsPath>,
-        role: &str,
-        with_store: bool,
-    ) -> Result<Target, RemoteError> {
-        let state = self::state_dir(location, state_dir, role);
-        match location {
-            OutputLocation::Dir(dir) => {
-                let remote = if with_store { Some(Arc::new(Remote::open(location)?)) } else { None };
-                Ok(Target { output: Output::with_state(dir, &state), remote, mirror: None })
-            }
-            OutputLocation::Url(_) => {
-                let remote = Arc::new(Remote::open(location)?);
-                let mirror =
-                    mirror::Mirror::open(Arc::clone(&remote), state.join("mirror"), state.join("mirror-index.json"))
-                        .map_err(|e| {
-                            RemoteError::new(
-                                remote.url(),
-                                RemoteErrorKind::Config,
-                                format!("cannot open the local mirror in {}: {e}", state.display()),
-                                Some("check [run] state_dir".into()),
-                            )
-                        })?;
-                Ok(Target {
-                    output: Output::with_state(mirror.root(), &state),
-                    remote: Some(remote),
-                    mirror: Some(mirror),
-                })
-            }
-        }
-    }
-
-    /// The same target, writing under `prefix` of its output (a consortium member's
-    /// `members/member=<name>`), its state where it was.
-    pub fn under(mut self, prefix: &str) -> Target {
-        let state = self.output.state_dir().to_owned();
-        self.output = Output::with_state(self.output.root().join(prefix), state);
-        self
-    }
-
-    /// The output as people wrote it.
-    pub fn describe(&self) -> String {
-        match &self.remote {
-            Some(r) => r.url().to_owned(),
-            None => self.output.root().display().to_string(),
-        }
-    }
-
-    /// Checks that the output can be written (a folder: created; a store: a probe object).
-    pub async fn check_writable(&self, delete_required: bool) -> Result<(), RemoteError> {
-        match &self.remote {
-            Some(r) => r.check_writable(delete_required).await,
-            None => {
-                let root = self.output.root();
-                let probe = root.join(format!(".hivewatch-probe-{}", std::process::id()));
-                let r = std::fs::create_dir_all(root)
-                    .and_then(|()| std::fs::write(&probe, b""))
-                    .and_then(|()| std::fs::remove_file(&probe));
-                r.map_err(|e| {
-                    RemoteError::new(
-                        &root.display().to_string(),
-                        RemoteErrorKind::Config,
-                        format!("cannot write to the output folder: {e}"),
-                        Some(Cloud::Folder.credentials_hint().into()),
-                    )
-                })
-            }
-        }
-    }
-
-    /// Publishes files the stages wrote under [`Target::output`]'s root, in the order given
-    /// (put the `runs` row last: its presence says the run is complete). A folder output has
-    /// nothing to do: the files are in place.
-    pub async fn push(&self, files: &[PathBuf]) -> Result<(), RemoteError> {
-        match &self.mirror {
-            Some(m) => m.push(files).await,
-            None => Ok(()),
-        }
-    }
-
-    /// How to name a file the stages wrote, for people: its URL for an object-store output (the
-    /// mirror is an implementation detail), its path for a folder.
-    pub fn published_name(&self, path: &FsPath) -> PathBuf {
-        match (&self.mirror, &self.remote) {
-            (Some(m), Some(r)) => m.key_of(path).map_or_else(|| path.to_owned(), |k| PathBuf::from(r.describe(&k))),
-            _ => path.to_owned(),
-        }
-    }
 }
 
 #[cfg(test)]
