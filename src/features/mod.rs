@@ -17,6 +17,7 @@ pub mod eval;
 pub mod labels;
 pub mod lexicon;
 pub mod stage;
+pub mod style;
 pub mod table;
 pub mod train;
 
@@ -130,6 +131,8 @@ pub struct Features {
     /// ISO 639-3 code when the detector is confident, `und` otherwise.
     pub language: &'static str,
     pub signals: RefusalSignals,
+    /// How it is written ([`style`]); None for an empty answer.
+    pub style: Option<style::Style>,
 }
 
 impl Features {
@@ -252,7 +255,7 @@ pub fn extract_normalised(lexicon: &Lexicon, text: &str) -> (Features, String) {
         }
     }
     let signals = RefusalSignals { prefix: eval::prefix_refusal(text), lines, ..refusal_signals(lexicon, &normalised) };
-    let features = Features {
+    let mut features = Features {
         refusal: signals.lexicon,
         hedges: count_matches(&lexicon.hedging, &normalised),
         uncertainty: count_matches(&lexicon.uncertainty, &normalised),
@@ -265,7 +268,9 @@ pub fn extract_normalised(lexicon: &Lexicon, text: &str) -> (Features, String) {
         words: text.split_whitespace().count() as u32,
         language: language(text),
         signals,
+        style: None,
     };
+    features.style = style::style(text, &features);
     (features, normalised)
 }
 

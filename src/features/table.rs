@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::adoption::Adoption;
+use super::style::{self, Style};
 use super::{Features, Flags, Refusal};
 use crate::collect::responses::OkText;
 use crate::probes::feed::Condition;
@@ -40,6 +41,10 @@ pub struct FeatureRow {
     pub language: String,
     /// Paired probes only: the side, and the adoption of the feed.
     pub adoption: Option<(Condition, Adoption)>,
+    /// The style instrument ([`style::VERSION`]; empty in files written before it).
+    pub style_version: String,
+    /// How the answer is written (None: an empty answer, or a file written before style).
+    pub style: Option<Style>,
 }
 
 impl FeatureRow {
@@ -73,6 +78,8 @@ impl FeatureRow {
             words: f.words,
             language: f.language.to_owned(),
             adoption,
+            style_version: style::VERSION.to_owned(),
+            style: f.style.clone(),
         }
     }
 }
@@ -84,7 +91,8 @@ impl Table for FeaturesTable {
     fn to_arrow(run: &RunRef, rows: &[FeatureRow], b: Builder) -> Builder {
         let count = |f: fn(&FeatureRow) -> u32| rows.iter().map(move |r| f(r) as i32);
         let adoption = || rows.iter().map(|r| r.adoption);
-        b.same_str("run_id", &run.id)
+        let b = b
+            .same_str("run_id", &run.id)
             .str("endpoint", rows.iter().map(|r| &r.endpoint))
             .str("probe_id", rows.iter().map(|r| &r.probe_id))
             .str("category", rows.iter().map(|r| &r.category))
@@ -109,6 +117,12 @@ impl Table for FeaturesTable {
             .opt_str("condition", adoption().map(|a| a.map(|(c, _)| c.as_str())))
             .opt_bool("adopted", adoption().map(|a| a.map(|(_, a)| a.adopted)))
             .opt_i32("marker_count", adoption().map(|a| a.and_then(|(_, a)| a.marker_count.map(|n| n as i32))))
+            .str("style_version", rows.iter().map(|r| &r.style_version))
+            .opt_str("style_opener", rows.iter().map(|r| r.style.as_ref().map(|s| &s.opener)))
+            .opt_str("style_closer", rows.iter().map(|r| r.style.as_ref().map(|s| &s.closer)));
+        style::FEATURES.iter().enumerate().fold(b, |b, (k, (name, _))| {
+            b.opt_f64(&format!("style_{name}"), rows.iter().map(|r| r.style.as_ref().map(|s| s.values[k])))
+        })
     }
 
     fn from_arrow(c: &Columns) -> Result<Vec<FeatureRow>, StoreError> {
@@ -129,6 +143,7 @@ impl Table for FeaturesTable {
         let (list_items, headings, code_blocks) = (i("list_items")?, i("headings")?, i("code_blocks")?);
         let (chars, words) = (c.i64s("chars")?, c.i64s("words")?);
         let adoption = adoption_columns(c)?;
+        let styles = StyleColumns::of(c)?;
         let n = |col: &arrow_array::Int32Array, k: usize| col.value(k).max(0) as u32;
         Ok((0..c.rows())
             .map(|k| FeatureRow {
@@ -153,8 +168,51 @@ impl Table for FeaturesTable {
                 words: words.value(k).max(0) as u32,
                 language: language.value(k).to_owned(),
                 adoption: adoption.as_ref().and_then(|a| a.row(k)),
+                style_version: styles.as_ref().map_or("", |s| s.version.value(k)).to_owned(),
+                style: styles.as_ref().and_then(|s| s.row(k)),
             })
             .collect())
+    }
+}
+
+/// The style columns of a batch (files written before style have none).
+pub struct StyleColumns<'a> {
+    version: &'a arrow_array::StringArray,
+    opener: &'a arrow_array::StringArray,
+    closer: &'a arrow_array::StringArray,
+    values: Vec<&'a arrow_array::Float64Array>,
+}
+
+impl<'a> StyleColumns<'a> {
+    /// The batch's style columns, if it has them.
+    pub fn of(c: &Columns<'a>) -> Result<Option<Self>, StoreError> {
+        if !c.has("style_version") {
+            return Ok(None);
+        }
+        let values =
+            style::FEATURES.iter().map(|(name, _)| c.f64s(&format!("style_{name}"))).collect::<Result<_, _>>()?;
+        Ok(Some(StyleColumns {
+            version: c.strings("style_version")?,
+            opener: c.strings("style_opener")?,
+            closer: c.strings("style_closer")?,
+            values,
+        }))
+    }
+
+    /// Row `i`'s style (None for an empty answer).
+    pub fn row(&self, i: usize) -> Option<Style> {
+        let opener = Columns::opt_str(self.opener, i)?;
+        let mut values = [0.0; style::COUNT];
+        for (v, col) in values.iter_mut().zip(&self.values) {
+            *v = Columns::opt_f64(col, i)?;
+        }
+        Some(Style { values, opener: opener.to_owned(), closer: Columns::opt_str(self.closer, i)?.to_owned() })
+    }
+
+    /// The names of the columns a style reader projects.
+    pub fn names() -> Vec<String> {
+        let fixed = ["style_version", "style_opener", "style_closer"].map(str::to_owned);
+        fixed.into_iter().chain(style::FEATURES.iter().map(|(name, _)| format!("style_{name}"))).collect()
     }
 }
 
@@ -206,6 +264,28 @@ pub fn read_flags(path: &Path) -> Result<HashMap<(String, String), Vec<Flags>>, 
         }
     }
     Ok(out)
+}
+
+/// Calls `f(endpoint, probe id, style)` for every response of a `features` file that has a
+/// style; nothing for a file written before style.
+pub fn for_each_style(path: &Path, mut f: impl FnMut(&str, &str, Style)) -> Result<(), StoreError> {
+    if !crate::store::has_column(path, "style_version")? {
+        return Ok(());
+    }
+    let names = StyleColumns::names();
+    let wanted: Vec<&str> = ["endpoint", "probe_id"].into_iter().chain(names.iter().map(String::as_str)).collect();
+    for batch in crate::store::projected_reader(path, &wanted, 8192)? {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: FeaturesTable::DECL.name, source })?;
+        let c = Columns::new(&batch, path);
+        let (endpoint, probe) = (c.strings("endpoint")?, c.strings("probe_id")?);
+        let Some(styles) = StyleColumns::of(&c)? else { continue };
+        for i in 0..batch.num_rows() {
+            if let Some(style) = styles.row(i) {
+                f(endpoint.value(i), probe.value(i), style);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One paired response's adoption, as the contagion measures read it.
