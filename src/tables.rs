@@ -16,6 +16,7 @@ use crate::embed::table::EmbeddingsTable;
 use crate::features::table::FeaturesTable;
 use crate::lineage::table::LineageTable;
 use crate::metrics::tables::families::FamiliesTable;
+use crate::metrics::tables::lineage_tree::LineageTreeTable;
 use crate::metrics::tables::pair_similarity::PairSimilarityTable;
 use crate::metrics::tables::probe_metrics::ProbeMetricsTable;
 use crate::metrics::tables::run_metrics::RunMetricsTable;
@@ -38,6 +39,7 @@ pub const TABLES: &[&TableDecl] = &[
     &PairSimilarityTable::DECL,
     &RunMetricsTable::DECL,
     &FamiliesTable::DECL,
+    &LineageTreeTable::DECL,
     &SharedPhrasesTable::DECL,
     &LineageTable::DECL,
     &TrendsTable::DECL,

@@ -155,6 +155,47 @@ impl fmt::Display for Status {
     }
 }
 
+/// A level of the family tree (`families.level`): one dendrogram of the calibrated, fused
+/// similarity cut at three false discovery rates, so the levels nest. Configuration names one
+/// (`[alerts.concentration] level`) for the concentration rule and the headline family count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FamilyLevel {
+    /// Near copies: a family's average member pair passes Benjamini-Hochberg at 1e-6.
+    NearCopy,
+    /// Close family: at 5% (the one cut before the tree).
+    #[default]
+    Close,
+    /// Vendor line: at 30%.
+    VendorLine,
+}
+
+impl FamilyLevel {
+    /// Finest first.
+    pub const ALL: [FamilyLevel; 3] = [FamilyLevel::NearCopy, FamilyLevel::Close, FamilyLevel::VendorLine];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FamilyLevel::NearCopy => "near_copy",
+            FamilyLevel::Close => "close",
+            FamilyLevel::VendorLine => "vendor_line",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FamilyLevel> {
+        FamilyLevel::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// In words, for the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            FamilyLevel::NearCopy => "near copies",
+            FamilyLevel::Close => "close family",
+            FamilyLevel::VendorLine => "vendor line",
+        }
+    }
+}
+
 /// One metric of `run_metrics` as the stages see it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MetricInfo {
@@ -183,6 +224,25 @@ pub mod metric {
         format!("{rate}_spread")
     }
 
+    /// The number of families at a level of the tree (`families` is the close family's, the
+    /// series from before the tree).
+    pub fn families_at(level: super::FamilyLevel) -> &'static str {
+        match level {
+            super::FamilyLevel::NearCopy => FAMILIES_NEAR_COPY,
+            super::FamilyLevel::Close => FAMILIES,
+            super::FamilyLevel::VendorLine => FAMILIES_VENDOR_LINE,
+        }
+    }
+
+    /// The family concentration (HHI) at a level of the tree.
+    pub fn family_hhi_at(level: super::FamilyLevel) -> &'static str {
+        match level {
+            super::FamilyLevel::NearCopy => FAMILY_HHI_NEAR_COPY,
+            super::FamilyLevel::Close => FAMILY_HHI,
+            super::FamilyLevel::VendorLine => FAMILY_HHI_VENDOR_LINE,
+        }
+    }
+
     pub const VENDI_Q1: &str = "vendi_q1";
     pub const VENDI_Q2: &str = "vendi_q2";
     pub const VENDI_QINF: &str = "vendi_qinf";
@@ -204,6 +264,10 @@ pub mod metric {
     pub const EFFECTIVE_MODELS_RATIO: &str = "effective_models_ratio";
     pub const FAMILIES: &str = "families";
     pub const FAMILY_HHI: &str = "family_hhi";
+    pub const FAMILIES_NEAR_COPY: &str = "families_near_copy";
+    pub const FAMILY_HHI_NEAR_COPY: &str = "family_hhi_near_copy";
+    pub const FAMILIES_VENDOR_LINE: &str = "families_vendor_line";
+    pub const FAMILY_HHI_VENDOR_LINE: &str = "family_hhi_vendor_line";
     pub const EFFECTIVE_FAMILIES: &str = "effective_families";
     pub const MAX_PAIR_SIMILARITY: &str = "max_pair_similarity";
     pub const RELATED_PAIRS: &str = "related_pairs";
@@ -293,7 +357,7 @@ pub const METRICS: &[MetricInfo] = &[
         metric::FAMILIES,
         DownIsBad,
         "behaviour families",
-        "number of behaviour families (calibrated similarity, cut against the null; from 12 models)",
+        "number of behaviour families (the tree's close level: calibrated similarity cut against the null; from 12 models)",
     ),
     entry(
         metric::FAMILY_HHI,
@@ -302,6 +366,10 @@ pub const METRICS: &[MetricInfo] = &[
         "Herfindahl-Hirschman index of family sizes: 1 when one family holds every model",
     ),
     entry(metric::EFFECTIVE_FAMILIES, DownIsBad, "effective families", "1 / HHI"),
+    entry(metric::FAMILIES_NEAR_COPY, DownIsBad, "near-copy families", "families at the tree's near-copy level"),
+    entry(metric::FAMILY_HHI_NEAR_COPY, UpIsBad, "near-copy concentration", "family HHI at the near-copy level"),
+    entry(metric::FAMILIES_VENDOR_LINE, DownIsBad, "vendor-line families", "families at the tree's vendor-line level"),
+    entry(metric::FAMILY_HHI_VENDOR_LINE, UpIsBad, "vendor-line concentration", "family HHI at the vendor-line level"),
     entry(
         metric::MAX_PAIR_SIMILARITY,
         UpIsBad,

@@ -61,10 +61,14 @@ fn one_family_is_a_monoculture_many_families_are_not() {
         assert!(p[3].as_f64() <= p[2].as_f64() && p[2].as_f64() <= p[4].as_f64(), "CI holds the mean: {p:?}");
     }
     // Families: the planted pair is one family, every other model its own; one family in mono.
+    // (Six models: no null, so every level of the tree is the raw clustering.)
     let families = duckdb(
         &poly_reports,
-        "SELECT endpoint, family, family_size FROM read_parquet('{out}/families/*/*.parquet') ORDER BY 1",
+        "SELECT endpoint, family, family_size FROM read_parquet('{out}/families/*/*.parquet') WHERE level = 'close' ORDER BY 1",
     );
+    let levels =
+        scalar_i64(&poly_reports, "SELECT count(DISTINCT level) FROM read_parquet('{out}/families/*/*.parquet')");
+    assert_eq!(levels, 3, "a row per model and level");
     let family_of = |m: &str| families.iter().find(|r| r[0] == m).map(|r| r[1].clone()).unwrap();
     assert_eq!(family_of("acme-a"), family_of("acme-z"), "{families:?}");
     assert_eq!(families.iter().filter(|r| r[2] == 1).count(), 4, "{families:?}");

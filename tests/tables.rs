@@ -59,6 +59,7 @@ fn round_trips(output: &Output) -> Vec<&'static str> {
     use hivewatch::features::table::FeaturesTable;
     use hivewatch::lineage::table::LineageTable;
     use hivewatch::metrics::tables::families::FamiliesTable;
+    use hivewatch::metrics::tables::lineage_tree::LineageTreeTable;
     use hivewatch::metrics::tables::pair_similarity::PairSimilarityTable;
     use hivewatch::metrics::tables::probe_metrics::ProbeMetricsTable;
     use hivewatch::metrics::tables::run_metrics::RunMetricsTable;
@@ -77,6 +78,7 @@ fn round_trips(output: &Output) -> Vec<&'static str> {
         round_trip::<PairSimilarityTable>(output, &rows::pairs()),
         round_trip::<RunMetricsTable>(output, &rows::run_metrics()),
         round_trip::<FamiliesTable>(output, &rows::families()),
+        round_trip::<LineageTreeTable>(output, &rows::lineage_tree()),
         round_trip::<SharedPhrasesTable>(output, &rows::shared_phrases()),
         round_trip::<LineageTable>(output, &rows::lineage()),
         round_trip::<TrendsTable>(output, &rows::trends()),

@@ -276,6 +276,7 @@ mod tests {
             behaviour: crate::metrics::behaviour::probe_behaviour(&[]),
             phrases: crate::metrics::phrases::probe_phrases(&[]),
             claim_similarity: claim_similarity(&[ModelSamples { model: "m".into(), rows }], &claim),
+            style: None,
         };
         // Cold: orthogonal to the claim and half-way; after the feed: on the claim.
         let s = 0.5f64.sqrt();

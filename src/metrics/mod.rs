@@ -8,13 +8,18 @@ pub mod behaviour;
 pub mod bootstrap;
 pub mod cluster;
 pub mod contagion;
+pub mod fusion;
 pub mod phrases;
 pub mod probe;
 pub mod relatedness;
 pub mod spill;
 pub mod stage;
+pub mod style;
 pub mod tables;
+pub mod tree;
 pub mod vendi;
+#[cfg(test)]
+mod worked_example;
 
 /// Rows scaled to unit length, as f64 (the zero row stays zero).
 pub fn unit_rows(rows: &[Vec<f32>]) -> Vec<Vec<f64>> {

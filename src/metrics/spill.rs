@@ -18,6 +18,8 @@ pub enum Payload {
     Vector = 0,
     /// A response text, UTF-8.
     Text = 1,
+    /// A response's scaled style ([`super::style::Scaling::to_bytes`]).
+    Style = 2,
 }
 
 /// Records of (endpoint, probe, payload) written to partition files by probe.
@@ -73,7 +75,11 @@ pub fn partition_of(probe: &str) -> u64 {
 /// Calls `f(payload kind, endpoint, probe, payload)` for every record of a partition file.
 pub fn read_partition(path: &Path, mut f: impl FnMut(Payload, String, String, Vec<u8>)) -> std::io::Result<()> {
     read_records(path, |tag, endpoint, probe, payload| {
-        let kind = if tag == Payload::Vector as u8 { Payload::Vector } else { Payload::Text };
+        let kind = match tag {
+            0 => Payload::Vector,
+            1 => Payload::Text,
+            _ => Payload::Style,
+        };
         f(kind, endpoint, probe, payload)
     })
 }

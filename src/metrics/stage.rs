@@ -17,7 +17,9 @@ use super::behaviour::probe_behaviour;
 use super::phrases::{probe_phrases, words};
 use super::probe::{ModelSamples, probe_measures};
 use super::spill::{Payload, Spill, read_partition};
+use super::style::{ScaledStyle, Scaling, ScalingFit, StyleProbe};
 use super::tables::families::FamiliesTable;
+use super::tables::lineage_tree::LineageTreeTable;
 use super::tables::pair_similarity::PairSimilarityTable;
 use super::tables::probe_metrics::{ProbeMetricsTable, ProbeRow};
 use super::tables::run_metrics::RunMetricsTable;
@@ -42,8 +44,8 @@ pub struct MeasureStats {
     pub tables: Vec<PathBuf>,
 }
 
-/// One probe's answers: vectors and texts by model.
-type Answers = (BTreeMap<String, Vec<Vec<f32>>>, BTreeMap<String, Vec<String>>);
+/// One probe's answers: vectors, texts and scaled styles by model.
+type Answers = (BTreeMap<String, Vec<Vec<f32>>>, BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<ScaledStyle>>);
 
 /// Computes and writes the measure tables for one run and embedder.
 pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreError> {
@@ -56,6 +58,7 @@ pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreE
     let pair_path = table::write::<PairSimilarityTable>(output, run, &measured.pairs)?;
     let metrics_path = table::write::<RunMetricsTable>(output, run, &measured.metrics)?;
     let families_path = table::write::<FamiliesTable>(output, run, &measured.families)?;
+    let tree_path = table::write::<LineageTreeTable>(output, run, &measured.tree)?;
     let overall_models = measured.metrics.iter().find(|m| m.scope.is_overall() && m.metric == metric::MODELS);
     let models = overall_models.map(|m| m.value as usize);
     let run_models = models.unwrap_or(0).max(records.iter().map(ProbeRecord::n_models).max().unwrap_or(0));
@@ -65,7 +68,7 @@ pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreE
         pairs: measured.pairs.len() as u64,
         metrics: measured.metrics.len() as u64,
         run_metrics: metrics_path.clone(),
-        tables: vec![probe_path, pair_path, metrics_path, families_path, phrases_path],
+        tables: vec![probe_path, pair_path, metrics_path, families_path, tree_path, phrases_path],
     })
 }
 
@@ -138,6 +141,7 @@ fn probe_records(
             spill.push(Payload::Text, &t.endpoint, &t.probe_id, t.text.as_bytes()).map_err(io(&scratch))?;
         }
     }
+    let scaling = spill_styles(&table::path::<FeaturesTable>(output, run), &kept, &mut spill, &scratch)?;
 
     let mut records: Vec<ProbeRecord> = Vec::new();
     for path in spill.finish().map_err(io(&scratch))? {
@@ -153,6 +157,7 @@ fn probe_records(
                 Payload::Text => {
                     entry.1.entry(endpoint).or_default().push(String::from_utf8_lossy(&payload).into_owned());
                 }
+                Payload::Style => entry.2.entry(endpoint).or_default().push(Scaling::from_bytes(&payload)),
             }
         })
         .map_err(io(&path))?;
@@ -160,7 +165,10 @@ fn probe_records(
         let probes: Vec<(String, Answers)> = by_probe.into_iter().collect();
         records.extend(crate::util::parallel_map(&probes, |(probe, answers)| {
             let claim = claims.get(crate::probes::feed::control_id(probe)).map(Vec::as_slice);
-            probe_record(probe, answers, categories.get(probe).cloned().unwrap_or_default(), &flags, claim)
+            let mut record =
+                probe_record(probe, answers, categories.get(probe).cloned().unwrap_or_default(), &flags, claim);
+            record.style = scaling.as_ref().and_then(|s| StyleProbe::of(&answers.2, s));
+            record
         }));
     }
     records.sort_by(|a, b| a.probe.cmp(&b.probe));
@@ -170,7 +178,7 @@ fn probe_records(
 /// Everything measured on one probe from its answers.
 fn probe_record(
     probe: &str,
-    (vectors, texts): &Answers,
+    (vectors, texts, _): &Answers,
     category: String,
     flags: &HashMap<(String, String), Vec<Flags>>,
     claim: Option<&[f64]>,
@@ -190,6 +198,37 @@ fn probe_record(
         behaviour: probe_behaviour(&behaviour_input),
         phrases: probe_phrases(&phrase_input),
         claim_similarity: claim.map(|c| super::contagion::claim_similarity(&samples, c)).unwrap_or_default(),
+        style: None,
+    }
+}
+
+/// The run's style scaling ([`super::style`]) over the kept answers of its `features` (the
+/// exposed side of paired probes left out, as from every measure but contagion), and each of
+/// those answers scaled into the spill. None when the features have no style.
+fn spill_styles(
+    features: &Path,
+    kept: &dyn Fn(&str) -> bool,
+    spill: &mut Spill,
+    scratch: &Path,
+) -> Result<Option<Scaling>, StoreError> {
+    let counted = |endpoint: &str, probe: &str| kept(endpoint) && !crate::probes::feed::is_exposed(probe);
+    let mut fit = ScalingFit::style_v1();
+    crate::features::table::for_each_style(features, |endpoint, probe, style| {
+        if counted(endpoint, probe) {
+            fit.push(&style.values, &style.opener, &style.closer);
+        }
+    })?;
+    let Some(scaling) = fit.finish() else { return Ok(None) };
+    let mut failed = None;
+    crate::features::table::for_each_style(features, |endpoint, probe, style| {
+        if failed.is_none() && counted(endpoint, probe) {
+            let bytes = Scaling::to_bytes(&scaling.scale(&style.values, &style.opener, &style.closer));
+            failed = spill.push(Payload::Style, endpoint, probe, &bytes).err();
+        }
+    })?;
+    match failed {
+        Some(source) => Err(StoreError::Io { path: scratch.to_owned(), source }),
+        None => Ok(Some(scaling)),
     }
 }
 

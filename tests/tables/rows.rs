@@ -13,7 +13,8 @@ use hivewatch::features::adoption::Adoption;
 use hivewatch::features::table::FeatureRow;
 use hivewatch::features::{Features, Lexicon};
 use hivewatch::lineage::{LineageRow, Relation, Verdict};
-use hivewatch::metrics::aggregate::{CalibratedPair, Family, PairSimilarity, ProbeRecord, RunMetric};
+use hivewatch::metrics::aggregate::{CalibratedPair, Family, PairSimilarity, ProbeRecord, RunMetric, TreeNode};
+use hivewatch::metrics::fusion::Signal;
 use hivewatch::metrics::tables::pair_similarity::Row as PairRow;
 use hivewatch::metrics::tables::probe_metrics::ProbeRow;
 use hivewatch::metrics::tables::shared_phrases::SharedPhrase;
@@ -24,7 +25,7 @@ use hivewatch::probes::Probe;
 use hivewatch::probes::feed::{AdoptionRules, Condition, Pairing};
 use hivewatch::trend::TrendRow;
 use hivewatch::trend::stats::MannKendall;
-use hivewatch::vocab::{Direction, Scope, Status as TrendStatus};
+use hivewatch::vocab::{Direction, FamilyLevel, Scope, Status as TrendStatus};
 
 /// A time with microseconds, as the tables store it.
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -176,6 +177,8 @@ pub fn features() -> Vec<FeatureRow> {
             &f[1],
             Some((Condition::Control, Adoption { adopted: false, marker_count: None })),
         ),
+        // An empty answer has no style.
+        FeatureRow::of(&text(" "), "claim", instruments, &hivewatch::features::extract(&lexicon, " "), None),
     ]
 }
 
@@ -194,6 +197,7 @@ pub fn probe_metrics() -> Vec<ProbeRow> {
         behaviour: hivewatch::metrics::behaviour::probe_behaviour(&[]),
         phrases: hivewatch::metrics::phrases::probe_phrases(&[]),
         claim_similarity: Default::default(),
+        style: None,
     };
     let measured = ProbeRow::of(&record);
     assert_eq!((measured.n_models, measured.behaviour_clusters.is_some()), (2, true));
@@ -215,6 +219,10 @@ pub fn pairs() -> Vec<PairRow> {
         z: Some(3.2),
         p: Some(7e-4),
         q: None,
+        z_content: Some(2.5),
+        z_style: Some(-0.3),
+        carried_by: Some(Signal::Style),
+        carried_share: Some(1.2),
     };
     let pair = |b: &str, calibrated| PairSimilarity {
         model_a: "a".into(),
@@ -239,9 +247,35 @@ pub fn run_metrics() -> Vec<RunMetric> {
 }
 
 pub fn families() -> Vec<Family> {
+    let family = |model: &str, family: &str, size, level, cut_z| Family {
+        model: model.into(),
+        family: family.into(),
+        size,
+        level,
+        cut_z,
+    };
     vec![
-        Family { model: "a".into(), family: "a".into(), size: 2 },
-        Family { model: "b".into(), family: "a".into(), size: 2 },
+        family("a", "a", 2, FamilyLevel::Close, Some(3.1)),
+        family("b", "a", 2, FamilyLevel::Close, Some(3.1)),
+        family("a", "a", 1, FamilyLevel::NearCopy, None),
+        family("b", "b", 1, FamilyLevel::NearCopy, None),
+        family("a", "a", 2, FamilyLevel::VendorLine, Some(2.0)),
+        family("b", "a", 2, FamilyLevel::VendorLine, Some(2.0)),
+    ]
+}
+
+pub fn lineage_tree() -> Vec<TreeNode> {
+    vec![
+        TreeNode {
+            step: 0,
+            left: 0,
+            right: 2,
+            left_model: Some("a".into()),
+            right_model: Some("c|\"".into()),
+            mean_z: 4.5,
+            size: 2,
+        },
+        TreeNode { step: 1, left: 1, right: 3, left_model: Some("b".into()), right_model: None, mean_z: -0.2, size: 3 },
     ]
 }
 
@@ -257,13 +291,26 @@ pub fn lineage() -> Vec<LineageRow> {
         calibrated: Some((0.05, 0.03, 0.07)),
         z: Some(3.2),
         q: Some(0.01),
+        z_content: Some(2.9),
+        z_style: Some(2.4),
+        carried: Some((Signal::Content, 0.6)),
         n_probes: 40,
         declared: Some(Relation::Parent),
         same_vendor: true,
         verdict: Some(Verdict::DeclaredAndEvident),
     };
-    let bare =
-        LineageRow { rank: None, calibrated: None, z: None, q: None, declared: None, verdict: None, ..row.clone() };
+    let bare = LineageRow {
+        rank: None,
+        calibrated: None,
+        z: None,
+        q: None,
+        z_content: None,
+        z_style: None,
+        carried: None,
+        declared: None,
+        verdict: None,
+        ..row.clone()
+    };
     vec![row, bare]
 }
 

@@ -27,13 +27,14 @@ use super::herfindahl;
 use super::phrases::ProbePhrases;
 use super::probe::{ProbeMeasures, ProbeModels};
 use super::relatedness;
+use super::style::StyleProbe;
 use super::vendi::{Order, kernel_matrix_eigenvalues, vendi_from_eigenvalues};
-use crate::vocab::Scope;
 use crate::vocab::metric;
+use crate::vocab::{FamilyLevel, Scope};
 
 mod pairs;
 
-pub use pairs::{CalibratedPair, Family, PairSimilarity};
+pub use pairs::{CalibratedPair, Family, PairSimilarity, TreeNode};
 use pairs::{families, pair_series, raw_families, scope_pairs};
 
 /// Everything measured on one probe.
@@ -49,6 +50,9 @@ pub struct ProbeRecord {
     /// For a paired probe (either side), each model's mean cosine between its answers and the
     /// feed's claim ([`super::contagion::claim_similarity`]); empty for other probes.
     pub claim_similarity: BTreeMap<String, f64>,
+    /// How the models write on the probe ([`super::style`]); None when no answer has a style
+    /// (or the run's features have none).
+    pub style: Option<StyleProbe>,
 }
 
 impl ProbeRecord {
@@ -79,8 +83,11 @@ pub struct RunAggregates {
     pub metrics: Vec<RunMetric>,
     /// (category or `None` for all probes, pair).
     pub pairs: Vec<(Option<String>, PairSimilarity)>,
-    /// Empty when the run has too few models for a null ([`relatedness::MIN_MODELS`]).
+    /// One row per model and level of the tree ([`super::tree`]); with too few models for a
+    /// null ([`relatedness::MIN_MODELS`]), the raw clustering at every level.
     pub families: Vec<Family>,
+    /// The dendrogram of the families (empty without a null).
+    pub tree: Vec<TreeNode>,
 }
 
 type Get = fn(&ProbeRecord) -> Option<f64>;
@@ -195,6 +202,7 @@ fn record_models(r: &ProbeRecord) -> impl Iterator<Item = &str> {
         .iter()
         .flat_map(|m| m.models.iter().map(String::as_str))
         .chain(r.behaviour.models.iter().map(|(n, _)| n.as_str()))
+        .chain(r.style.iter().flat_map(|s| s.models.iter().map(String::as_str)))
 }
 
 /// A metric of the `overall` scope over a run of `n_models` models.
@@ -232,7 +240,7 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
         let ratio_ci = ci.map(|(lo, hi)| (lo / m as f64, hi / m as f64));
         out.metrics.push(overall(metric::EFFECTIVE_MODELS_RATIO, effective / m as f64, ratio_ci, p, m));
 
-        out.families = families(&run.names, &overall_pairs);
+        (out.families, out.tree) = families(&run.names, &overall_pairs);
         if out.families.is_empty() {
             // Too few models for a null: the raw clustering, as before calibration.
             let self_similarity: Vec<Option<f64>> = run
@@ -257,7 +265,7 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     }
     out.metrics.extend(per_model);
     out.metrics.extend(pair_series(&overall_pairs));
-    out.metrics.extend(out.families.iter().map(|f| RunMetric {
+    out.metrics.extend(out.families.iter().filter(|f| f.level == FamilyLevel::Close).map(|f| RunMetric {
         scope: Scope::Model(f.model.clone()),
         metric: metric::FAMILY_SIZE.into(),
         value: f.size as f64,
@@ -286,20 +294,26 @@ fn rate_spreads(per_model: &[RunMetric], probes: usize) -> Vec<RunMetric> {
         .collect()
 }
 
-/// The number of families, their concentration (HHI) and the effective number of families.
+/// At each level of the tree, the number of families and their concentration (HHI); the
+/// effective number of families at the close level.
 fn family_metrics(families: &[Family], probes: usize) -> Vec<RunMetric> {
-    let mut by_family: BTreeMap<&str, usize> = BTreeMap::new();
-    for f in families {
-        by_family.insert(&f.family, f.size);
+    let mut out = Vec::new();
+    for level in FamilyLevel::ALL {
+        let mut by_family: BTreeMap<&str, usize> = BTreeMap::new();
+        let at: Vec<&Family> = families.iter().filter(|f| f.level == level).collect();
+        for f in &at {
+            by_family.insert(&f.family, f.size);
+        }
+        let sizes: Vec<usize> = by_family.into_values().collect();
+        let Some(hhi) = herfindahl(&sizes) else { continue };
+        let m = at.len();
+        out.push(overall(metric::families_at(level), sizes.len() as f64, None, probes, m));
+        out.push(overall(metric::family_hhi_at(level), hhi, None, probes, m));
+        if level == FamilyLevel::Close {
+            out.push(overall(metric::EFFECTIVE_FAMILIES, 1.0 / hhi, None, probes, m));
+        }
     }
-    let sizes: Vec<usize> = by_family.into_values().collect();
-    let hhi = herfindahl(&sizes).expect("at least one model");
-    let m = families.len();
-    vec![
-        overall(metric::FAMILIES, sizes.len() as f64, None, probes, m),
-        overall(metric::FAMILY_HHI, hhi, None, probes, m),
-        overall(metric::EFFECTIVE_FAMILIES, 1.0 / hhi, None, probes, m),
-    ]
+    out
 }
 
 /// The means over a scope's probes of the per-probe quantities, with coverage rules.
@@ -444,6 +458,7 @@ mod tests {
             behaviour: probe_behaviour(&[]),
             phrases: probe_phrases(&[]),
             claim_similarity: BTreeMap::new(),
+            style: None,
         }
     }
 
@@ -471,8 +486,9 @@ mod tests {
         let agg = aggregate(&same);
         assert!((metric(&agg, "overall", "effective_models").value - 1.0).abs() < 1e-9);
         // Four models are too few for a null: no tests, and the families of the raw clustering
-        // (identical models: one family of four).
-        assert!(agg.families.iter().all(|f| f.family == "a" && f.size == 4) && agg.families.len() == 4);
+        // (identical models: one family of four), the same at every level of the tree.
+        assert!(agg.families.iter().all(|f| f.family == "a" && f.size == 4) && agg.families.len() == 3 * 4);
+        assert!(agg.tree.is_empty());
         assert_eq!(metric(&agg, "overall", "families").value, 1.0);
         assert!(!agg.metrics.iter().any(|m| m.metric == "related_pairs"));
         assert!(agg.pairs.iter().all(|(_, p)| p.calibrated.is_some_and(|c| c.z.is_none() && c.q.is_none())));
@@ -553,8 +569,12 @@ mod tests {
         for samples in [1, 3] {
             let records = ecosystem(14, 40, samples, &[&[0, 1], &[2, 3, 4]], &[]);
             let agg = aggregate(&records);
-            let family = |m: &str| agg.families.iter().find(|f| f.model == m).unwrap().family.clone();
+            let close = |f: &&Family| f.level == FamilyLevel::Close;
+            let family = |m: &str| agg.families.iter().filter(close).find(|f| f.model == m).unwrap().family.clone();
             assert_eq!((family("m00"), family("m01")), ("m00".into(), "m00".into()), "{:?}", agg.families);
+            // A tree of 13 merges, and levels that nest.
+            assert_eq!(agg.tree.len(), 13);
+            assert_eq!(agg.families.len(), 3 * 14);
             assert!(["m02", "m03", "m04"].iter().all(|m| family(m) == "m02"), "{:?}", agg.families);
             assert!((5..14).all(|i| family(&format!("m{i:02}")) == format!("m{i:02}")), "{:?}", agg.families);
             assert_eq!(metric(&agg, "overall", "families").value, 11.0);

@@ -1,6 +1,7 @@
 //! The model-pair side of a run's aggregates: each pair's similarity over its common probes
-//! (raw, with a bootstrap interval, and calibrated against the scope's null), the pair series
-//! of `run_metrics`, and the families cut from the calibrated pairs.
+//! (raw, with a bootstrap interval, and calibrated against the scope's null, per signal and
+//! fused: [`crate::metrics::fusion`]), the pair series of `run_metrics`, and the family tree
+//! cut from the fused pairs ([`crate::metrics::tree`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,8 +10,10 @@ use faer::Mat;
 use super::{ProbeRecord, RunMetric, RunModels};
 use crate::metrics::bootstrap::{ALPHA, ProbeBootstrap};
 use crate::metrics::cluster::{SAME_BEHAVIOUR, clusters, normalised_similarity, sizes};
+use crate::metrics::fusion::{self, Fused, Signal};
 use crate::metrics::relatedness::{self, Calibrated, PairMoments};
-use crate::vocab::{Scope, metric};
+use crate::metrics::tree::{Tree, level_cuts};
+use crate::vocab::{FamilyLevel, Scope, metric};
 
 /// Similarity of one model pair over a set of probes.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,45 +32,74 @@ pub struct PairSimilarity {
     pub calibrated: Option<CalibratedPair>,
 }
 
-/// A pair's calibrated similarity (see [`super::relatedness`]).
+/// A pair's calibrated similarity (see [`super::relatedness`]): the content signal's mean
+/// residual and interval, and the test of the signals fused ([`crate::metrics::fusion`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CalibratedPair {
-    /// Mean double-centred residual `d`.
+    /// Mean double-centred residual `d` of the content signal (the run's embedding).
     pub value: f64,
     pub se: f64,
     /// `d -+ t(0.975, n-1) se`.
     pub ci_low: f64,
     pub ci_high: f64,
     pub n_probes: usize,
-    /// Against the scope's null: `z`, one-sided `p` and the Benjamini-Hochberg `q` (None with
-    /// fewer than 30 common probes or fewer than 12 models).
+    /// The fused test against the scope's nulls: `z`, one-sided `p` and the Benjamini-Hochberg
+    /// `q` (None with fewer than 30 common probes in a signal or fewer than 12 models). With
+    /// no style signal, the content's own.
     pub z: Option<f64>,
     pub p: Option<f64>,
     pub q: Option<f64>,
+    /// Each signal's own `z` against its own null.
+    pub z_content: Option<f64>,
+    pub z_style: Option<f64>,
+    /// The signal with the larger share of a positive fused `z`, and that share.
+    pub carried_by: Option<Signal>,
+    pub carried_share: Option<f64>,
 }
 
 impl CalibratedPair {
-    fn of(c: Calibrated) -> Self {
-        let test = c.test;
+    fn of(c: Calibrated, z_style: Option<f64>, fused: Option<Fused>) -> Self {
         CalibratedPair {
             value: c.stat.mean,
             se: c.stat.se,
             ci_low: c.stat.ci.0,
             ci_high: c.stat.ci.1,
             n_probes: c.stat.n,
-            z: test.map(|t| t.0),
-            p: test.map(|t| t.1),
-            q: test.map(|t| t.2),
+            z: fused.map(|f| f.z),
+            p: fused.map(|f| f.p),
+            q: fused.map(|f| f.q),
+            z_content: c.test.map(|t| t.0),
+            z_style,
+            carried_by: fused.and_then(|f| f.carried.map(|c| c.0)),
+            carried_share: fused.and_then(|f| f.carried.map(|c| c.1)),
         }
     }
 }
 
-/// A model's behaviour family in the run.
+/// A model's behaviour family in the run, at one level of the tree.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
     pub model: String,
     /// The family's first member by name.
     pub family: String,
+    pub size: usize,
+    pub level: FamilyLevel,
+    /// The level's cut on the fused `z` (None: no pair qualifies, or no null: then the
+    /// families are the raw clustering, the same at every level).
+    pub cut_z: Option<f64>,
+}
+
+/// One merge of the family tree ([`crate::metrics::tree::Merge`]) with the models it joins
+/// where a side is a single model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TreeNode {
+    /// 0-based; the merge makes cluster `models + step` (models are clusters 0..models-1, by name).
+    pub step: usize,
+    pub left: usize,
+    pub right: usize,
+    pub left_model: Option<String>,
+    pub right_model: Option<String>,
+    pub mean_z: f64,
     pub size: usize,
 }
 
@@ -105,7 +137,7 @@ pub(super) fn pair_series(pairs: &[&PairSimilarity]) -> Vec<RunMetric> {
 }
 
 /// Each model pair's mean similarity over the scope's probes both answered, with its interval,
-/// and its calibrated similarity judged against the scope's null.
+/// and its calibrated similarity: each signal judged against its own null, then fused.
 pub(super) fn scope_pairs(records: &[&ProbeRecord], members: &[usize], run: &RunModels) -> Vec<PairSimilarity> {
     let pairs = run.pairs();
     let raw = ProbeBootstrap::standard(members.len()).summarise(
@@ -117,12 +149,30 @@ pub(super) fn scope_pairs(records: &[&ProbeRecord], members: &[usize], run: &Run
         },
         ALPHA,
     );
-    let (moments, models) = residual_moments(records, members, run);
+    let (moments, models) = residual_moments(records, members, run, |r| {
+        r.models.as_ref().map(|pm| (pm.models.as_slice(), pm.similarity_matrix()))
+    });
     let (calibrated, _) = relatedness::calibrate_pairs(&moments, models);
+    let (style_moments, style_models) = residual_moments(records, members, run, |r| {
+        r.style.as_ref().map(|s| (s.models.as_slice(), s.similarity_matrix()))
+    });
+    let z_style: Vec<Option<f64>> = relatedness::calibrate_pairs(&style_moments, style_models)
+        .0
+        .iter()
+        .map(|c| c.and_then(|c| c.test.map(|t| t.0)))
+        .collect();
+    let z_content: Vec<Option<f64>> = calibrated.iter().map(|c| c.and_then(|c| c.test.map(|t| t.0))).collect();
+    let mut signals = vec![(Signal::Content, z_content.as_slice())];
+    // A run without style (features from before it, or too few answers) fuses content alone.
+    if z_style.iter().any(Option::is_some) {
+        signals.push((Signal::Style, z_style.as_slice()));
+    }
+    let (fused, _) = fusion::fuse(&signals);
     raw.into_iter()
         .zip(&pairs)
         .zip(calibrated)
-        .filter_map(|((s, &(a, b)), c)| {
+        .enumerate()
+        .filter_map(|(k, ((s, &(a, b)), c))| {
             let (mean, lo, hi, n) = s?;
             Some(PairSimilarity {
                 model_a: run.names[a].clone(),
@@ -131,27 +181,29 @@ pub(super) fn scope_pairs(records: &[&ProbeRecord], members: &[usize], run: &Run
                 ci_low: lo,
                 ci_high: hi,
                 n_probes: n,
-                calibrated: c.map(CalibratedPair::of),
+                calibrated: c.map(|c| CalibratedPair::of(c, z_style[k], fused[k])),
             })
         })
         .collect()
 }
 
-/// Each pair's running moments of its per-probe double-centred residuals over the scope's
-/// probes (in probe order), and how many models have vectors in the scope.
-pub(super) fn residual_moments(
-    records: &[&ProbeRecord],
+/// Each pair's running moments of one signal's per-probe double-centred residuals over the
+/// scope's probes (in probe order), and how many models the signal has in the scope. `signal`
+/// gives a record's models (sorted by name) and their similarity matrix.
+pub(super) fn residual_moments<'r>(
+    records: &[&'r ProbeRecord],
     members: &[usize],
     run: &RunModels,
+    signal: impl Fn(&'r ProbeRecord) -> Option<(&'r [String], Vec<f64>)>,
 ) -> (Vec<PairMoments>, usize) {
     let mut moments = vec![PairMoments::default(); run.pairs().len()];
     let mut seen = vec![false; run.len()];
     for &p in members {
-        let Some(pm) = &records[p].models else { continue };
-        let global: Vec<usize> = pm.models.iter().map(|n| run.index[n]).collect();
+        let Some((names, sim)) = signal(records[p]) else { continue };
+        let global: Vec<usize> = names.iter().map(|n| run.index[n]).collect();
         global.iter().for_each(|&g| seen[g] = true);
-        let k = pm.len();
-        let Some(e) = relatedness::double_centre(&pm.similarity_matrix(), k) else { continue };
+        let k = names.len();
+        let Some(e) = relatedness::double_centre(&sim, k) else { continue };
         for x in 0..k {
             for y in x + 1..k {
                 // `global` is ascending: models are sorted by name in both.
@@ -164,9 +216,10 @@ pub(super) fn residual_moments(
 
 /// Behaviour families where the run has too few models for the calibrated ones (fewer than
 /// [`relatedness::MIN_MODELS`]): models clustered by run-level normalised similarity (see
-/// [`super::cluster`]) at [`SAME_BEHAVIOUR`]; each family is named by its first member. Raw
-/// similarity mixes probe difficulty and hubness into the pairs (why the calibrated families
-/// exist), but a handful of models cannot give a null to calibrate against.
+/// [`super::cluster`]) at [`SAME_BEHAVIOUR`]; each family is named by its first member, and
+/// every level of the tree is this one clustering. Raw similarity mixes probe difficulty and
+/// hubness into the pairs (why the calibrated families exist), but a handful of models cannot
+/// give a null to calibrate against.
 pub(super) fn raw_families(
     models: &[String],
     pairs: &[&PairSimilarity],
@@ -185,11 +238,17 @@ pub(super) fn raw_families(
         normalised[a * m + b] = v;
         normalised[b * m + a] = v;
     }
-    named_families(models, &clusters(&normalised, m, SAME_BEHAVIOUR))
+    let labels = clusters(&normalised, m, SAME_BEHAVIOUR);
+    FamilyLevel::ALL.into_iter().flat_map(|level| named_families(models, &labels, level, None)).collect()
 }
 
 /// Families from cluster labels, each named by its first member.
-pub(super) fn named_families(models: &[String], labels: &[usize]) -> Vec<Family> {
+pub(super) fn named_families(
+    models: &[String],
+    labels: &[usize],
+    level: FamilyLevel,
+    cut_z: Option<f64>,
+) -> Vec<Family> {
     let family_sizes = sizes(labels);
     let mut first: BTreeMap<usize, &str> = BTreeMap::new();
     for (i, &l) in labels.iter().enumerate() {
@@ -198,19 +257,25 @@ pub(super) fn named_families(models: &[String], labels: &[usize]) -> Vec<Family>
     labels
         .iter()
         .enumerate()
-        .map(|(i, &l)| Family { model: models[i].clone(), family: first[&l].to_owned(), size: family_sizes[l] })
+        .map(|(i, &l)| Family {
+            model: models[i].clone(),
+            family: first[&l].to_owned(),
+            size: family_sizes[l],
+            level,
+            cut_z,
+        })
         .collect()
 }
 
-/// Behaviour families on the calibrated similarity ([`relatedness::families`]): average
-/// linkage on the pairs' `z`, cut at the smallest `z` with `q <= 0.05`; every model its own
-/// family when no pair is significant. Empty when the run has no null (fewer than
-/// [`relatedness::MIN_MODELS`] models: then [`raw_families`]).
-pub(super) fn families(models: &[String], pairs: &[&PairSimilarity]) -> Vec<Family> {
+/// The family tree on the fused calibrated similarity ([`crate::metrics::tree`]): average
+/// linkage on the pairs' `z`, cut at each level's false discovery rate (a level where no pair
+/// qualifies has every model alone), and the dendrogram. Empty when the run has no null (fewer
+/// than [`relatedness::MIN_MODELS`] models: then [`raw_families`]).
+pub(super) fn families(models: &[String], pairs: &[&PairSimilarity]) -> (Vec<Family>, Vec<TreeNode>) {
     let m = models.len();
     let tested: Vec<(f64, f64)> = pairs.iter().filter_map(|p| p.calibrated.and_then(|c| Some((c.z?, c.q?)))).collect();
     if tested.is_empty() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let index: HashMap<&str, usize> = models.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let mut z = vec![f64::NAN; m * m];
@@ -221,9 +286,20 @@ pub(super) fn families(models: &[String], pairs: &[&PairSimilarity]) -> Vec<Fami
             z[b * m + a] = v;
         }
     }
-    let labels = match relatedness::z_cut(tested.into_iter()) {
-        Some(cut) => relatedness::families(&z, m, cut),
-        None => (0..m).collect(),
-    };
-    named_families(models, &labels)
+    let tree = Tree::of(&z, m);
+    let families =
+        level_cuts(&tested).into_iter().flat_map(|(level, cut)| named_families(models, &tree.labels(cut), level, cut));
+    let leaf = |c: usize| (c < m).then(|| models[c].clone());
+    let nodes = (tree.merges.iter().enumerate())
+        .map(|(step, g)| TreeNode {
+            step,
+            left: g.left,
+            right: g.right,
+            left_model: leaf(g.left),
+            right_model: leaf(g.right),
+            mean_z: g.mean_z,
+            size: g.size,
+        })
+        .collect();
+    (families.collect(), nodes)
 }
