@@ -2,8 +2,9 @@
 //! by calibrated similarity and every relative its configuration declares, each with a verdict.
 //!
 //! A model's partners are ranked by `z`, the pair's calibrated similarity against the
-//! ecosystem's null ([`crate::metrics::relatedness`]; by the calibrated similarity itself when
-//! the run has too few models for a null). Rows: the [`NEAREST`] nearest, and every declared
+//! ecosystem's null, the content and style signals fused ([`crate::metrics::relatedness`],
+//! [`crate::metrics::fusion`]; by the content's calibrated similarity itself when the run has
+//! too few models for a null). Each row keeps each signal's own z and which carried it. Rows: the [`NEAREST`] nearest, and every declared
 //! relative. What counts as declared: one names the other among its `parents` (by endpoint name
 //! or model id), or both carry the same `family`. A shared `vendor` is shown, not judged: one
 //! vendor's generations answer differently (datasets/multimodel.md).
@@ -11,7 +12,7 @@
 //! Verdicts, from the pair's test (`q` by Benjamini-Hochberg over all pairs, at
 //! [`relatedness::FDR`]):
 //! - `insufficient_coverage`: the two share fewer than [`relatedness::MIN_COMMON_PROBES`]
-//!   probes (answered among three models or more);
+//!   probes (answered among three models or more) in a signal;
 //! - `insufficient_models`: the run has fewer than [`relatedness::MIN_MODELS`] models, so no
 //!   null to judge against;
 //! - `declared_and_evident`: declared and `q <= 0.05`;
@@ -26,6 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::collect::responses::Declared;
 use crate::metrics::aggregate::PairSimilarity;
+use crate::metrics::fusion::Signal;
 use crate::metrics::relatedness;
 
 /// Nearest relatives listed per model.
@@ -105,8 +107,14 @@ pub struct LineageRow {
     pub rank: Option<usize>,
     /// Calibrated similarity and its 95% interval (None when the pair never shared two probes).
     pub calibrated: Option<(f64, f64, f64)>,
+    /// The fused test (what ranks and judges).
     pub z: Option<f64>,
     pub q: Option<f64>,
+    /// Each signal's own z.
+    pub z_content: Option<f64>,
+    pub z_style: Option<f64>,
+    /// The signal that carried a positive `z`, and its share of it.
+    pub carried: Option<(Signal, f64)>,
     /// Probes the calibrated similarity is over.
     pub n_probes: usize,
     /// What the configuration declares (None: nothing).
@@ -140,6 +148,10 @@ pub fn verdict(pair: Option<&PairSimilarity>, declared: bool, has_null: bool) ->
     }
     if !has_null {
         return Some(Verdict::InsufficientModels);
+    }
+    if c.is_some_and(|c| c.z.is_none()) {
+        // Tested by content, not by every signal (too few common probes with a style).
+        return Some(Verdict::InsufficientCoverage);
     }
     let related = c.and_then(|c| c.q).is_some_and(|q| q <= relatedness::FDR);
     match (declared, related) {
@@ -199,6 +211,9 @@ pub fn lineage_rows(
                 calibrated: c.map(|c| (c.value, c.ci_low, c.ci_high)),
                 z: c.and_then(|c| c.z),
                 q: c.and_then(|c| c.q),
+                z_content: c.and_then(|c| c.z_content),
+                z_style: c.and_then(|c| c.z_style),
+                carried: c.and_then(|c| Some((c.carried_by?, c.carried_share?))),
                 n_probes: c.map_or(0, |c| c.n_probes),
                 declared: declared_as,
                 same_vendor: vendor(model).is_some() && vendor(model) == vendor(relative),
@@ -231,6 +246,10 @@ mod tests {
                 z,
                 p: z.map(relatedness::normal_sf),
                 q,
+                z_content: z,
+                z_style: None,
+                carried_by: None,
+                carried_share: None,
             }),
         }
     }

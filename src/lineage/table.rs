@@ -1,6 +1,9 @@
 //! Table `lineage`: one row per (model, relative), run and embedder: [`super::LineageRow`].
+//! `z` and `q_value` are the signals fused (what ranks and judges); `z_content`, `z_style`,
+//! `carried_by` and `carried_share` say what each signal saw and which carried the verdict.
 
 use super::{LineageRow, Relation, Verdict};
+use crate::metrics::fusion::Signal;
 use crate::store::StoreError;
 use crate::store::columns::Columns;
 use crate::store::table::{Builder, RunRef, Table, TableDecl};
@@ -28,6 +31,10 @@ impl Table for LineageTable {
             .opt_str("declared", rows.iter().map(|r| r.declared.map(Relation::as_str)))
             .bool("same_vendor", rows.iter().map(|r| r.same_vendor))
             .opt_str("verdict", rows.iter().map(|r| r.verdict.map(Verdict::as_str)))
+            .opt_f64("z_content", x(|r| r.z_content))
+            .opt_f64("z_style", x(|r| r.z_style))
+            .opt_str("carried_by", rows.iter().map(|r| r.carried.map(|c| c.0.as_str())))
+            .opt_f64("carried_share", x(|r| r.carried.map(|c| c.1)))
     }
 
     fn from_arrow(c: &Columns) -> Result<Vec<LineageRow>, StoreError> {
@@ -37,6 +44,8 @@ impl Table for LineageTable {
         let (value, lo, hi, z, q) =
             (c.f64s("calibrated_similarity")?, c.f64s("ci_low")?, c.f64s("ci_high")?, c.f64s("z")?, c.f64s("q_value")?);
         let bad = |column: &str, v: &str| c.error(column, format!("holds {v:?}, which this version does not know"));
+        let (z_content, z_style, carried_by, share) =
+            (c.f64s("z_content")?, c.f64s("z_style")?, c.strings("carried_by")?, c.f64s("carried_share")?);
         (0..c.rows())
             .map(|i| {
                 let declared = match Columns::opt_str(declared, i) {
@@ -47,6 +56,10 @@ impl Table for LineageTable {
                     Some(v) => Some(Verdict::parse(v).ok_or_else(|| bad("verdict", v))?),
                     None => None,
                 };
+                let carried = match Columns::opt_str(carried_by, i) {
+                    Some(s) => Some((Signal::parse(s).ok_or_else(|| bad("carried_by", s))?, share.value(i))),
+                    None => None,
+                };
                 Ok(LineageRow {
                     model: model.value(i).to_owned(),
                     relative: relative.value(i).to_owned(),
@@ -54,6 +67,9 @@ impl Table for LineageTable {
                     calibrated: Columns::opt_f64(value, i).map(|v| (v, lo.value(i), hi.value(i))),
                     z: Columns::opt_f64(z, i),
                     q: Columns::opt_f64(q, i),
+                    z_content: Columns::opt_f64(z_content, i),
+                    z_style: Columns::opt_f64(z_style, i),
+                    carried,
                     n_probes: n.value(i) as usize,
                     declared,
                     same_vendor: vendor.value(i),
