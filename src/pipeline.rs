@@ -150,7 +150,7 @@ pub fn derive_tables_guarded(
     let judged = judge(output, (&info, &run), tail.alerts, (&lineage, declares_any), guard)?;
 
     check_stop()?;
-    let report = crate::report::write_report(output, &info, tag)?;
+    let report = crate::report::write_report(output, &info, tag, tail.alerts.concentration.level)?;
     tracing::info!(run_id = %id, "wrote the report {}", report.display());
 
     if tail.stamp_finish {

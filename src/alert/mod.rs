@@ -385,7 +385,7 @@ fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
 
 fn concentration_rule(rule: &ConcentrationRule, row: &TrendRow) -> Option<Fired> {
     let (pct, base) = (row.pct_change?, row.baseline?);
-    if !row.scope.is_overall() || row.metric != metric::FAMILY_HHI {
+    if !row.scope.is_overall() || row.metric != metric::family_hhi_at(rule.level) {
         return None;
     }
     fired(
@@ -474,6 +474,9 @@ mod tests {
             calibrated: Some((0.2, 0.18, 0.22)),
             z: Some(5.0),
             q: Some(5e-6),
+            z_content: Some(5.0),
+            z_style: None,
+            carried: None,
             n_probes: 200,
             declared: None,
             same_vendor: false,

@@ -265,18 +265,21 @@ impl Default for PairRule {
     }
 }
 
-/// One behaviour family taking over: the Herfindahl-Hirschman index of family sizes up.
+/// One behaviour family taking over: the Herfindahl-Hirschman index of family sizes up, at the
+/// `level` of the family tree (`near_copy`, `close`, `vendor_line`; the report's headline family
+/// count reads the same level).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConcentrationRule {
     pub enabled: bool,
     pub warn_pct: f64,
     pub critical_pct: f64,
+    pub level: crate::vocab::FamilyLevel,
 }
 
 impl Default for ConcentrationRule {
     fn default() -> Self {
-        ConcentrationRule { enabled: true, warn_pct: 25.0, critical_pct: 50.0 }
+        ConcentrationRule { enabled: true, warn_pct: 25.0, critical_pct: 50.0, level: Default::default() }
     }
 }
 

@@ -18,8 +18,8 @@ use crate::plan::runs::{self, RunInfo};
 use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::trend::table::TrendsTable;
-use crate::vocab::Scope;
 use crate::vocab::metric;
+use crate::vocab::{FamilyLevel, Scope};
 
 /// Runs shown in the charts, at most.
 pub const HISTORY_RUNS: usize = 60;
@@ -112,8 +112,10 @@ pub struct ReportData {
     pub alerts: Vec<Alert>,
     /// Overall similarity of each model pair (names in order).
     pub pairs: HashMap<(String, String), f64>,
-    /// Family name -> members.
+    /// Family name -> members, at the level of the family tree the configuration names.
     pub families: BTreeMap<String, Vec<String>>,
+    /// That level.
+    pub family_level: FamilyLevel,
     /// Whether an earlier comparable run was found for the probes that moved.
     pub has_previous: bool,
     pub moved: Vec<MovedProbe>,
@@ -159,7 +161,14 @@ pub struct MergedPhrase {
 
 impl ReportData {
     /// Reads what the page of `run` shows, for one embedder.
-    pub fn gather(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<Self, StoreError> {
+    /// `level`: the family tree's level the families are shown at (the headline count, the
+    /// families section, the heatmap's order, the map's colours).
+    pub fn gather(
+        output: &Output,
+        run: &RunInfo,
+        embedder: &EmbedderTag,
+        level: FamilyLevel,
+    ) -> Result<Self, StoreError> {
         let tonight = run.run_ref(embedder);
         let nights = history(output, run, embedder)?;
         let previous = previous_comparable(&nights);
@@ -170,7 +179,7 @@ impl ReportData {
             .map(|(_, p)| ((p.model_a, p.model_b), p.mean_similarity))
             .collect();
         let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for f in table::read_if_any::<FamiliesTable>(output, &tonight)? {
+        for f in table::read_if_any::<FamiliesTable>(output, &tonight)?.into_iter().filter(|f| f.level == level) {
             families.entry(f.family).or_default().push(f.model);
         }
 
@@ -213,6 +222,7 @@ impl ReportData {
             alerts: table::read_if_any::<AlertsTable>(output, &tonight)?,
             pairs,
             families,
+            family_level: level,
             moved,
             samples,
             prompts,

@@ -1,8 +1,9 @@
 //! The report's who-is-like-whom sections: a map of the models (classical MDS of the calibrated
-//! similarity, coloured by family, declared parents drawn as lines), the `lineage` table's
-//! verdicts, and one card per model (its rates against the ecosystem's, its self-similarity,
-//! nearest relatives, what it declares, and its rates over past runs). Inline SVG, no script;
-//! every string through [`esc`].
+//! similarity, coloured by family, declared parents drawn as lines) beside the family tree
+//! ([`super::tree`]), the `lineage` table's verdicts (with the signal that carried each), and
+//! one card per model (its rates against the ecosystem's, its self-similarity, its relatives at
+//! each level of the tree, nearest relatives, what it declares, and its rates over past runs).
+//! Inline SVG, no script; every string through [`esc`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -10,6 +11,7 @@ use std::fmt::Write;
 use super::data::{CARD_RATES, Night};
 use super::esc;
 use super::svg::fmt;
+use super::tree::{self, TreeView};
 use crate::collect::responses::{self, Declared};
 use crate::lineage::table::LineageTable;
 use crate::lineage::{self, LineageRow, Verdict};
@@ -65,6 +67,8 @@ pub struct LineageView {
     /// The ecosystem's rates tonight, by [`CARD_RATES`].
     pub ecosystem: Vec<Option<f64>>,
     pub cards: Vec<ModelCard>,
+    /// The family tree and each model's relatives at each level.
+    pub tree: TreeView,
 }
 
 /// Reads what the sections show for `run`: its `pair_similarity`, `lineage`, `run_metrics` and
@@ -131,7 +135,8 @@ pub fn gather(
             }
         })
         .collect();
-    Ok(LineageView { rows, has_null, map, parents, ecosystem, cards })
+    let tree = tree::gather(output, run)?;
+    Ok(LineageView { rows, has_null, map, parents, ecosystem, cards, tree })
 }
 
 /// The model map's points: classical MDS of `top - s`, with s the pair's z where the run has a null (0,
@@ -180,12 +185,19 @@ pub fn sections(page: &mut String, view: &LineageView) {
     cards_section(page, view);
 }
 
-const STYLE: &str = "<style>\n.model-map .pt { stroke: #fff; stroke-width: 1; } .model-map .lbl { font-size: 10px; fill: #333; } .model-map .parent { stroke: #555; stroke-dasharray: 3 2; stroke-width: 1.2; fill: none; }\n.cards { display: flex; flex-wrap: wrap; gap: 10px; } .model-card { border: 1px solid #ddd; border-radius: 4px; padding: 4px 8px; width: 360px; } .model-card summary { font-weight: 600; cursor: pointer; } .model-card table { font-size: 12px; } .spark { vertical-align: middle; } .spark polyline { fill: none; stroke: #08519c; stroke-width: 1.2; }\n.verdict-undeclared { color: #b00; font-weight: 600; } .verdict-declared_not_evident { color: #b36200; } .verdict-declared_and_evident { color: #2b7a2b; }\n</style>\n";
+const STYLE: &str = "<style>\n.map-and-tree { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }\n.model-map .pt { stroke: #fff; stroke-width: 1; } .model-map .lbl { font-size: 10px; fill: #333; } .model-map .parent { stroke: #555; stroke-dasharray: 3 2; stroke-width: 1.2; fill: none; }\n.cards { display: flex; flex-wrap: wrap; gap: 10px; } .model-card { border: 1px solid #ddd; border-radius: 4px; padding: 4px 8px; width: 360px; } .model-card summary { font-weight: 600; cursor: pointer; } .model-card table { font-size: 12px; } .spark { vertical-align: middle; } .spark polyline { fill: none; stroke: #08519c; stroke-width: 1.2; }\n.verdict-undeclared { color: #b00; font-weight: 600; } .verdict-declared_not_evident { color: #b36200; } .verdict-declared_and_evident { color: #2b7a2b; }\n</style>\n";
 
 fn map_section(page: &mut String, view: &LineageView) {
-    page.push_str("<h2>Model map</h2>\n<p>Models placed by their calibrated similarity (classical MDS: near is alike, after each probe's difficulty and each model's closeness to everyone are taken out); colour: calibrated family (grey: a family of one); dashed lines: declared parents.</p>\n");
+    page.push_str("<h2>Model map and family tree</h2>\n<p>Left: models placed by their calibrated similarity (classical MDS: near is alike, after each probe's difficulty and each model's closeness to everyone are taken out); colour: calibrated family (grey: a family of one); dashed lines: declared parents. Right: the family tree, content and style fused: two branches join at the mean z between them, and each dashed line is a level's cut (near copies, close family, vendor line): the families of a level are the branches joined left of its line.</p>\n<div class=\"map-and-tree\">");
     page.push_str(&model_map(&view.map, &view.parents));
-    page.push('\n');
+    let colour = |name: &str| {
+        let c = view.map.iter().find(|p| p.name == name).and_then(|p| p.colour);
+        c.map_or("#999999", |c| PALETTE[c % PALETTE.len()])
+    };
+    page.push_str(&tree::dendrogram(&view.tree, &colour));
+    page.push_str("</div>\n<style>\n");
+    page.push_str(tree::STYLE);
+    page.push_str("</style>\n");
 }
 
 /// The map as inline SVG.
@@ -295,6 +307,24 @@ fn q_text(q: Option<f64>) -> String {
     }
 }
 
+/// The fused z and each signal's own.
+fn z_text(r: &LineageRow) -> String {
+    match (r.z_content, r.z_style) {
+        (Some(c), Some(s)) => format!("{} ({}, {})", opt(r.z), fmt(c), fmt(s)),
+        _ => opt(r.z),
+    }
+}
+
+/// Which signal carried a verdict: "; carried by style, 57%".
+fn carried_text(r: &LineageRow) -> String {
+    match (r.carried, r.verdict) {
+        (Some((signal, share)), Some(Verdict::Undeclared | Verdict::DeclaredAndEvident)) => {
+            format!(" (carried by {}, {:.0}%)", signal.as_str(), 100.0 * share)
+        }
+        _ => String::new(),
+    }
+}
+
 fn table_section(page: &mut String, view: &LineageView) {
     page.push_str("<h2>Lineage: declared and measured</h2>\n");
     if !view.has_null {
@@ -323,20 +353,21 @@ fn table_section(page: &mut String, view: &LineageView) {
         short(Verdict::DeclaredAndEvident),
         short(Verdict::InsufficientCoverage),
     );
-    page.push_str("<table class=\"lineage\"><tr><th>model</th><th>relative</th><th>rank</th><th>calibrated similarity (95% interval)</th><th>z</th><th>q</th><th>probes</th><th>declared</th><th>verdict</th></tr>\n");
+    page.push_str("<table class=\"lineage\"><tr><th>model</th><th>relative</th><th>rank</th><th>calibrated similarity (95% interval)</th><th>z (content, style)</th><th>q</th><th>probes</th><th>declared</th><th>verdict</th></tr>\n");
     for r in shown.iter().take(SHOWN_ROWS) {
         let _ = writeln!(
             page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
             esc(&r.model),
             esc(&r.relative),
             r.rank.map_or("-".into(), |k| k.to_string()),
             r.calibrated.map_or("-".into(), |(v, lo, hi)| format!("{} ({} to {})", fmt(v), fmt(lo), fmt(hi))),
-            opt(r.z),
+            z_text(r),
             q_text(r.q),
             r.n_probes,
             esc(r.declared.map_or("", |d| d.as_str())),
-            verdict_cell(r.verdict)
+            verdict_cell(r.verdict),
+            carried_text(r)
         );
     }
     page.push_str("</table>\n");
@@ -403,19 +434,21 @@ fn cards_section(page: &mut String, view: &LineageView) {
             "</table>\n<p>self-similarity {}</p>",
             card.self_similarity.map_or("- (one sample)".into(), fmt)
         );
+        page.push_str(&tree::relatives_html(&view.tree, &card.name));
         page.push_str(
-            "<table><tr><th>relative</th><th>rank</th><th>z</th><th>q</th><th>declared</th><th>verdict</th></tr>\n",
+            "<table><tr><th>relative</th><th>rank</th><th>z (content, style)</th><th>q</th><th>declared</th><th>verdict</th></tr>\n",
         );
         for r in &card.relatives {
             let _ = writeln!(
                 page,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
                 esc(&r.relative),
                 r.rank.map_or("-".into(), |k| k.to_string()),
-                opt(r.z),
+                z_text(r),
                 q_text(r.q),
                 esc(r.declared.map_or("", |d| d.as_str())),
-                verdict_cell(r.verdict)
+                verdict_cell(r.verdict),
+                carried_text(r)
             );
         }
         page.push_str("</table></details>\n");

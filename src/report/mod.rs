@@ -18,6 +18,7 @@ pub mod data;
 pub mod lineage;
 pub mod pages;
 pub mod svg;
+pub mod tree;
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -51,8 +52,14 @@ pub fn esc(s: &str) -> String {
 
 /// Writes the page of a run (after its trends and alerts), links it into the index and to its
 /// neighbours, and moves latest.html to it when it is the latest night; returns the page's path.
-pub fn write_report(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<PathBuf, StoreError> {
-    let data = ReportData::gather(output, run, embedder)?;
+/// Families are shown at `level` of the family tree (the configuration's).
+pub fn write_report(
+    output: &Output,
+    run: &RunInfo,
+    embedder: &EmbedderTag,
+    level: crate::vocab::FamilyLevel,
+) -> Result<PathBuf, StoreError> {
+    let data = ReportData::gather(output, run, embedder, level)?;
     let view = lineage::gather(output, &run.run_ref(embedder), &data.families, &data.nights)?;
     let html = output.html_dir();
     let file = pages::page_file(output, &run.run_ref(embedder));
@@ -165,8 +172,9 @@ fn headline(data: &ReportData) -> String {
         format!("; judged on the {} models tonight shares with its baseline (all {n}: {})", m.panel_models, fmt(full))
     });
     format!(
-        " {models} models in {} behaviour families; effectively {} distinct models{base}{panel}.",
+        " {models} models in {} behaviour families ({}); effectively {} distinct models{base}{panel}.",
         data.families.len(),
+        data.family_level.label(),
         fmt(m.value)
     )
 }
@@ -313,7 +321,11 @@ fn pairs_section(page: &mut String, data: &ReportData) {
 }
 
 fn families_section(page: &mut String, data: &ReportData) {
-    page.push_str("<h2>Behaviour families</h2>\n<p>Models whose answers are as alike as two samples of one model.</p>\n<table><tr><th>family</th><th>models</th></tr>\n");
+    let _ = write!(
+        page,
+        "<h2>Behaviour families</h2>\n<p>Families at the {} level of the family tree (<code>[alerts.concentration] level</code>; the tree and every level are under the model map).</p>\n<table><tr><th>family</th><th>models</th></tr>\n",
+        data.family_level.label()
+    );
     for (family, members) in &data.families {
         let _ = writeln!(
             page,

@@ -1,0 +1,210 @@
+//! The family tree on the report: the `lineage_tree` dendrogram as inline SVG (models down the
+//! left, merges to the right at the mean fused z of what they join, a dashed line at each
+//! level's cut), and each model's relatives at each level, from `families`. No script; every
+//! string through [`esc`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use super::esc;
+use super::svg::fmt;
+use crate::metrics::aggregate::TreeNode;
+use crate::metrics::tables::families::FamiliesTable;
+use crate::metrics::tables::lineage_tree::LineageTreeTable;
+use crate::store::table::{self, RunRef};
+use crate::store::{Output, StoreError};
+use crate::vocab::FamilyLevel;
+
+/// What the tree shows.
+#[derive(Debug, Clone, Default)]
+pub struct TreeView {
+    /// The leaves: the run's models in name order.
+    pub names: Vec<String>,
+    pub nodes: Vec<TreeNode>,
+    /// Each level's cut on z (None: no pair qualifies; every model alone there).
+    pub cuts: Vec<(FamilyLevel, Option<f64>)>,
+    /// Model -> per level, the other members of its family.
+    pub relatives: BTreeMap<String, Vec<(FamilyLevel, Vec<String>)>>,
+}
+
+/// Reads the run's `lineage_tree` and `families`.
+pub fn gather(output: &Output, run: &RunRef) -> Result<TreeView, StoreError> {
+    let nodes = table::read_if_any::<LineageTreeTable>(output, run)?;
+    let families = table::read_if_any::<FamiliesTable>(output, run)?;
+    let mut names: Vec<String> = families.iter().map(|f| f.model.clone()).collect();
+    names.sort();
+    names.dedup();
+    let mut cuts = Vec::new();
+    let mut relatives: BTreeMap<String, Vec<(FamilyLevel, Vec<String>)>> = BTreeMap::new();
+    for level in FamilyLevel::ALL {
+        let at: Vec<_> = families.iter().filter(|f| f.level == level).collect();
+        let Some(first) = at.first() else { continue };
+        cuts.push((level, first.cut_z));
+        let mut members: HashMap<&str, Vec<&str>> = HashMap::new();
+        for f in &at {
+            members.entry(f.family.as_str()).or_default().push(f.model.as_str());
+        }
+        for f in &at {
+            let others = members[f.family.as_str()].iter().filter(|m| **m != f.model).map(|m| (*m).to_owned());
+            relatives.entry(f.model.clone()).or_default().push((level, others.collect()));
+        }
+    }
+    Ok(TreeView { names, nodes, cuts, relatives })
+}
+
+/// A model's relatives at each level, as a line of the card.
+pub fn relatives_html(view: &TreeView, model: &str) -> String {
+    let Some(levels) = view.relatives.get(model) else { return String::new() };
+    let parts: Vec<String> = levels
+        .iter()
+        .map(|(level, others)| {
+            let who = if others.is_empty() {
+                "alone".to_owned()
+            } else {
+                others.iter().map(|o| esc(o)).collect::<Vec<_>>().join(", ")
+            };
+            format!("<b>{}</b>: {who}", level.label())
+        })
+        .collect();
+    format!("<p class=\"levels\">Relatives by level: {}.</p>\n", parts.join("; "))
+}
+
+/// Row height and margins of the dendrogram.
+const ROW: f64 = 14.0;
+const LABELS: f64 = 190.0;
+const WIDTH: f64 = 480.0;
+
+/// The leaves in the dendrogram's order (so no branch crosses another).
+fn leaf_order(nodes: &[TreeNode], n: usize) -> Vec<usize> {
+    let mut out = Vec::with_capacity(n);
+    let mut stack = vec![n + nodes.len() - 1];
+    while let Some(c) = stack.pop() {
+        if c < n {
+            out.push(c);
+        } else {
+            let node = &nodes[c - n];
+            stack.push(node.right);
+            stack.push(node.left);
+        }
+    }
+    out
+}
+
+/// The dendrogram as inline SVG; `colour` gives a model's palette colour (the map's).
+pub fn dendrogram(view: &TreeView, colour: &dyn Fn(&str) -> &'static str) -> String {
+    let n = view.names.len();
+    if view.nodes.is_empty() || view.nodes.len() + 1 != n {
+        return "<p class=\"info\">No family tree: it needs a null to cut against (12 models or more with 30 common probes).</p>\n".to_owned();
+    }
+    let (pad, h) = (24.0, ROW * n as f64 + 56.0);
+    let (hi, lo) =
+        view.nodes.iter().fold((f64::NEG_INFINITY, f64::INFINITY), |(h, l), m| (h.max(m.mean_z), l.min(m.mean_z)));
+    let (hi, lo) = (hi + 0.5, if hi - lo < 1e-9 { lo - 1.0 } else { lo });
+    // z runs right to left: the closest merges sit next to the models.
+    let x = |z: f64| LABELS + 8.0 + (hi - z) / (hi - lo) * (WIDTH - LABELS - 8.0 - pad);
+    let order = leaf_order(&view.nodes, n);
+    let mut at: Vec<(f64, f64)> = vec![(0.0, 0.0); n + view.nodes.len()];
+    let mut svg = format!(
+        r##"<svg class="family-tree" viewBox="0 0 {WIDTH} {h}" width="{WIDTH}" height="{h}" role="img" aria-label="family tree"><rect x="0" y="0" width="{WIDTH}" height="{h}" fill="#fafafa" stroke="#ddd"/>"##
+    );
+    for (row, &leaf) in order.iter().enumerate() {
+        let y = 20.0 + ROW * row as f64;
+        at[leaf] = (LABELS + 8.0, y);
+        let name = &view.names[leaf];
+        let _ = write!(
+            svg,
+            r#"<circle cx="{:.1}" cy="{y:.1}" r="3" fill="{}"/><text class="leaf" x="{LABELS:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            LABELS + 8.0,
+            colour(name),
+            y + 3.5,
+            esc(name)
+        );
+    }
+    for (k, node) in view.nodes.iter().enumerate() {
+        let ((lx, ly), (rx, ry)) = (at[node.left], at[node.right]);
+        let mx = x(node.mean_z).max(lx.max(rx));
+        let _ = write!(
+            svg,
+            r#"<path class="branch" d="M{lx:.1},{ly:.1} H{mx:.1} V{ry:.1} H{rx:.1}"><title>mean z {} between {} models</title></path>"#,
+            fmt(node.mean_z),
+            node.size
+        );
+        at[n + k] = (mx, (ly + ry) / 2.0);
+    }
+    let axis_y = h - 22.0;
+    for (level, cut) in &view.cuts {
+        let Some(cut) = cut.filter(|c| *c <= hi && *c >= lo) else { continue };
+        let cx = x(cut);
+        let _ = write!(
+            svg,
+            r#"<line class="cut cut-{}" x1="{cx:.1}" y1="10" x2="{cx:.1}" y2="{axis_y:.1}"><title>{}: families merge while their mean z is at least {}</title></line><text class="cutlbl" x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            level.as_str(),
+            level.label(),
+            fmt(cut),
+            axis_y + 12.0,
+            esc(level.label())
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text class="axis" x="{:.1}" y="{:.1}">mean fused z of a merge: {} (left) to {} (right)</text></svg>"#,
+        LABELS + 8.0,
+        h - 2.0,
+        fmt(hi - 0.5),
+        fmt(lo)
+    );
+    svg
+}
+
+/// The tree's style rules.
+pub const STYLE: &str = ".family-tree .leaf { font-size: 10px; fill: #333; } .family-tree .branch { fill: none; stroke: #555; stroke-width: 1.2; } .family-tree .cut { stroke-dasharray: 4 3; stroke-width: 1; } .family-tree .cut-near_copy { stroke: #d62728; } .family-tree .cut-close { stroke: #1f77b4; } .family-tree .cut-vendor_line { stroke: #2ca02c; } .family-tree .cutlbl, .family-tree .axis { font-size: 9px; fill: #555; } .levels { font-size: 12px; }\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> TreeView {
+        let node = |step, left, right, l: Option<&str>, r: Option<&str>, mean_z, size| TreeNode {
+            step,
+            left,
+            right,
+            left_model: l.map(str::to_owned),
+            right_model: r.map(str::to_owned),
+            mean_z,
+            size,
+        };
+        TreeView {
+            names: vec!["<a>".into(), "b".into(), "c\"".into()],
+            nodes: vec![node(0, 0, 2, Some("<a>"), Some("c\""), 6.0, 2), node(1, 1, 3, Some("b"), None, 0.5, 3)],
+            cuts: vec![
+                (FamilyLevel::NearCopy, Some(6.0)),
+                (FamilyLevel::Close, Some(3.0)),
+                (FamilyLevel::VendorLine, None),
+            ],
+            relatives: BTreeMap::from([(
+                "<a>".to_owned(),
+                vec![(FamilyLevel::Close, vec!["c\"".to_owned()]), (FamilyLevel::VendorLine, Vec::new())],
+            )]),
+        }
+    }
+
+    #[test]
+    fn the_dendrogram_draws_every_merge_and_cut_and_escapes_names() {
+        let svg = dendrogram(&view(), &|_| "#999999");
+        assert_eq!(svg.matches("class=\"branch\"").count(), 2);
+        assert_eq!(svg.matches("class=\"leaf\"").count(), 3);
+        assert_eq!(svg.matches("<line class=\"cut").count(), 2, "no line for a level without a cut");
+        assert!(!svg.contains("<a>") && svg.contains("&lt;a&gt;") && svg.contains("c&quot;"), "{svg}");
+        // The leaves follow the tree: the pair merged first sits together.
+        assert_eq!(leaf_order(&view().nodes, 3), vec![1, 0, 2]);
+        let lonely = TreeView { nodes: Vec::new(), ..view() };
+        assert!(dendrogram(&lonely, &|_| "#999999").contains("No family tree"));
+    }
+
+    #[test]
+    fn a_card_lists_relatives_at_each_level() {
+        let line = relatives_html(&view(), "<a>");
+        assert!(line.contains("<b>close family</b>: c&quot;") && line.contains("<b>vendor line</b>: alone"), "{line}");
+        assert_eq!(relatives_html(&view(), "zzz"), "");
+    }
+}
