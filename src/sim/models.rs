@@ -70,6 +70,9 @@ pub enum Part {
     Stock,
     Closers,
     SelfReference,
+    /// How answers are laid out, not what they say: lists, numbering, headings and length
+    /// (`structure`, `verbosity`): a model imitating another's style.
+    Format,
 }
 
 fn lerp(a: f64, b: f64, t: f64) -> f64 {
@@ -136,6 +139,10 @@ impl Profile {
         }
         if part == Part::SelfReference {
             p.self_reference = lerp(p.self_reference, target.self_reference, t);
+        }
+        if part == Part::Format {
+            p.structure = lerp(p.structure, target.structure, t);
+            p.verbosity = lerp(p.verbosity, target.verbosity, t);
         }
         if all || part == Part::Openers {
             lerp_all(&mut p.voice.openers, &target.voice.openers, t);

@@ -7,7 +7,9 @@
 //! - `influence`: `model` is fine-tuned toward `toward`'s outputs and drifts to it (sequential
 //!   influence; a suspected lineage to the measures);
 //! - `transmission`: one part of `from` (`openers`, `refusals`, `stock`, `closers`,
-//!   `self_reference`) spreads to the models in `to` (cultural transmission);
+//!   `self_reference`, `tone`, or `format`: lists, headings and length, how an answer is laid
+//!   out and not what it says) spreads to the models in `to` (cultural transmission; with
+//!   `format`, a model copying another's style);
 //! - `narrowing`: the models in `models` (`["*"]` for all) converge on confident, technocratic
 //!   answers, or with `toward = "humble"` on hedged, humble ones (epistemic narrowing);
 //! - `susceptibility`: the models in `models` come to take up what a feed broadcasts, in up to
@@ -122,6 +124,7 @@ fn part(name: &str) -> Option<Part> {
         "closers" => Part::Closers,
         "self_reference" => Part::SelfReference,
         "tone" => Part::Tone,
+        "format" => Part::Format,
         _ => return None,
     })
 }
@@ -197,7 +200,7 @@ impl Scenario {
                     }
                     if part(p).is_none() {
                         return Err(InputError::new(path, line(p), format!("unknown part `{p}`"))
-                            .hint("use openers, refusals, stock, closers, self_reference or tone"));
+                            .hint("use openers, refusals, stock, closers, self_reference, tone or format"));
                     }
                 }
                 Event::Susceptibility { models, .. } => {
