@@ -1,8 +1,9 @@
 //! Declared against measured lineage on the simulated ecosystem, through the whole nightly
 //! pipeline (`hivewatch demo --scenario`): a model declared with a parent it does not resemble
 //! is `declared_not_evident`; a model tuned on another's outputs, declaring nothing, is
-//! `undeclared` and raises the `undeclared` alert; a stable ecosystem declared truthfully raises
-//! no alert and has no `declared_not_evident` row. Read back with DuckDB.
+//! `undeclared` and raises the `undeclared` alert; a model copying another's style but not its
+//! content is found by the style signal and not by content alone; a stable ecosystem declared
+//! truthfully raises no alert and has no `declared_not_evident` row. Read back with DuckDB.
 
 mod common;
 
@@ -79,8 +80,11 @@ fn a_stable_ecosystem_declared_truthfully_raises_nothing() {
     }
     assert!(!rows.iter().any(|x| x.3 == "declared_not_evident"), "{rows:?}");
     // At the table's 5% false discovery rate an unrelated pair may be called undeclared now and
-    // then; none is anywhere near the alert's level, and nothing pages.
+    // then; none is anywhere near the alert's level, and nothing pages. With style fused in
+    // (issue 24) there is none at all here (seeds 41-44 checked: families have their own
+    // voices and formats, and no two share both).
     assert!(rows.iter().filter(|x| x.3 == "undeclared").all(|x| x.4 > 1e-3), "{rows:?}");
+    assert!(!rows.iter().any(|x| x.3 == "undeclared"), "no new undeclared relative: {rows:?}");
     assert!(!alerts(&out).iter().any(|(rule, _)| rule == "undeclared"), "{:?}", alerts(&out));
     // Families come from the calibrated similarity: the six declared ones, at the close level.
     let families = scalar_i64(
@@ -115,6 +119,51 @@ fn a_false_parent_is_not_evident_and_a_hidden_tuning_is_undeclared() {
     // The declared parent is drawn on the report's map.
     let page = std::fs::read_to_string(out.join("html/latest.html")).unwrap();
     assert!(page.contains("f-2 declares a-1 as a parent"), "the map draws the declared parent");
+}
+
+/// (z, q, z_content, z_style, carried_by) of every overall pair, by (model_a, model_b).
+fn pair_tests(out: &std::path::Path) -> Vec<(String, String, Option<f64>, Option<f64>, f64, f64, String)> {
+    duckdb(
+        out,
+        "SELECT model_a, model_b, z, q_value, z_content, z_style, coalesce(carried_by, '') FROM read_parquet('{out}/pair_similarity/*/*.parquet') WHERE category IS NULL ORDER BY 1, 2",
+    )
+    .into_iter()
+    .map(|r| {
+        let s = |i: usize| r[i].as_str().unwrap().to_owned();
+        (s(0), s(1), r[2].as_f64(), r[3].as_f64(), r[4].as_f64().unwrap(), r[5].as_f64().unwrap(), s(6))
+    })
+    .collect()
+}
+
+/// Issue 24: d-1 takes b-1's format (lists, numbering, headings, length, the degree of its
+/// hedging and its typography: how its answers are written) and keeps its own voice and
+/// templates (what they say). The style signal finds the pair (z about 12), content alone does
+/// not (its q over the night's pairs stays above 5%; z about 1.5), the fused test does and says
+/// style carried it, and `lineage` calls it undeclared.
+#[test]
+fn a_model_copying_anothers_style_is_found_by_style_not_by_content() {
+    use hivewatch::metrics::relatedness::{benjamini_hochberg, normal_sf};
+    let dir = tempfile::tempdir().unwrap();
+    let events = "[[events]]\nkind = \"transmission\"\nfrom = \"b-1\"\nto = [\"d-1\"]\npart = \"format\"\nstart = 1\nend = 1\nstrength = 1.0\n";
+    // b-1 has a house style (em dashes, bold topics, curly apostrophes) on top of its family's.
+    let with_style = scenario(43, "", events)
+        .replace("name = \"b-1\"\nvoice = 1\n", "name = \"b-1\"\nvoice = 1\ntypography = 1.0\n");
+    let out = run(dir.path(), &with_style);
+    let pairs = pair_tests(&out);
+    let content_q = benjamini_hochberg(&pairs.iter().map(|p| normal_sf(p.4)).collect::<Vec<f64>>());
+    let at = pairs.iter().position(|p| p.0 == "b-1" && p.1 == "d-1").unwrap_or_else(|| panic!("{pairs:?}"));
+    let (_, _, z, q, z_content, z_style, carried) = pairs[at].clone();
+    assert!(content_q[at] > 0.05, "content alone does not find it: z_content {z_content}, q {}", content_q[at]);
+    assert!(z_style > 3.0, "style does: z_style {z_style}");
+    assert!(q.unwrap() <= 0.05 && z.unwrap() > z_content, "the fused test finds it: z {z:?}, q {q:?}");
+    assert_eq!(carried, "style");
+    let rows = verdicts(&out);
+    assert!(rows.iter().any(|x| x.0 == "d-1" && x.1 == "b-1" && x.2.is_empty() && x.3 == "undeclared"), "{rows:?}");
+    // Every family pair is still found.
+    for f in ["a", "b", "c", "d", "e", "f"] {
+        let (a, b) = (format!("{f}-1"), format!("{f}-2"));
+        assert!(pairs.iter().any(|p| p.0 == a && p.1 == b && p.3.is_some_and(|q| q <= 0.05)), "{f}: {pairs:?}");
+    }
 }
 
 /// The night's answers as a generic JSONL export (model, prompt, response), as another tool would

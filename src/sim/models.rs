@@ -34,6 +34,9 @@ pub struct Profile {
     /// How readily the model takes up a feed it was shown (contagion): the chance that an
     /// answer to an exposed prompt repeats the feed's broadcast post ([`take_up`]).
     pub susceptibility: f64,
+    /// Typographic habits that change how an answer looks and none of its words ([`typeset`]):
+    /// 0 (none) unless a scenario gives a model some.
+    pub typography: f64,
 }
 
 /// Models not given a susceptibility take up a feed rarely.
@@ -70,8 +73,9 @@ pub enum Part {
     Stock,
     Closers,
     SelfReference,
-    /// How answers are laid out, not what they say: lists, numbering, headings and length
-    /// (`structure`, `verbosity`): a model imitating another's style.
+    /// How answers are written, not what they say: lists, numbering, headings, length, the
+    /// tone's degree and typography (`structure`, `verbosity`, `hedging`, `confidence`,
+    /// `typography`; not the phrases or templates): a model imitating another's style.
     Format,
 }
 
@@ -114,6 +118,7 @@ impl Profile {
             template_weights,
             family,
             susceptibility: DEFAULT_SUSCEPTIBILITY,
+            typography: 0.0,
         }
     }
 
@@ -141,8 +146,15 @@ impl Profile {
             p.self_reference = lerp(p.self_reference, target.self_reference, t);
         }
         if part == Part::Format {
-            p.structure = lerp(p.structure, target.structure, t);
-            p.verbosity = lerp(p.verbosity, target.verbosity, t);
+            for (x, y) in [
+                (&mut p.structure, target.structure),
+                (&mut p.verbosity, target.verbosity),
+                (&mut p.hedging, target.hedging),
+                (&mut p.confidence, target.confidence),
+                (&mut p.typography, target.typography),
+            ] {
+                *x = lerp(*x, y, t);
+            }
         }
         if all || part == Part::Openers {
             lerp_all(&mut p.voice.openers, &target.voice.openers, t);
@@ -528,6 +540,7 @@ pub fn generate_with(
         parts.join(if listy { "\n\n" } else { " " })
     };
 
+    let text = typeset(&text, profile.typography, &a);
     // Last of the draws, so an answer to a prompt without a feed replays as it always did.
     let text = take_up(&mut rng, profile.susceptibility, prompt, text);
 
@@ -558,6 +571,22 @@ fn take_up(rng: &mut StdRng, susceptibility: f64, prompt: &str, answer: String) 
     };
     let broadcast = (0..posts.len()).max_by_key(|&i| (shared(i), posts[i].text.len())).expect("posts");
     format!("{answer}\n\n{}", posts[broadcast].text)
+}
+
+/// A model's typographic habits, by degree, drawing nothing at random (so a seed replays as
+/// before): from 0.25 the first comma of a line becomes an em dash, from 0.5 the prompt's topic
+/// is set in bold, from 0.75 apostrophes are curly. Words are left as they are: what the answer
+/// says does not change, only how it looks.
+fn typeset(text: &str, typography: f64, topic: &str) -> String {
+    if typography < 0.25 {
+        return text.to_owned();
+    }
+    let mut lines: Vec<String> = text.lines().map(|l| l.replacen(", ", " \u{2014} ", 1)).collect();
+    if typography >= 0.5 {
+        lines = lines.into_iter().map(|l| l.replace(topic, &format!("**{topic}**"))).collect();
+    }
+    let out = lines.join("\n");
+    if typography >= 0.75 { out.replace('\'', "\u{2019}") } else { out }
 }
 
 fn capitalise(s: &str) -> String {
@@ -602,6 +631,24 @@ mod tests {
         );
         assert_eq!(g.finish_reason, "length");
         assert!(g.text.split_whitespace().count() <= 3);
+    }
+
+    #[test]
+    fn typography_changes_how_an_answer_looks_not_its_words() {
+        let p = "Should cities build more nuclear power or more solar farms?";
+        let plain = Profile::for_model("acme-large");
+        let typeset = Profile { typography: 1.0, ..plain.clone() };
+        let params = GenParams { temperature: Some(0.8), max_tokens: Some(400), seed: Some(3) };
+        let (a, b) = (
+            generate_with(&plain, "acme-large", None, p, params),
+            generate_with(&typeset, "acme-large", None, p, params),
+        );
+        let words = |t: &str| {
+            t.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert_eq!(words(&a.text), words(&b.text));
+        assert_ne!(a.text, b.text);
+        assert!(b.text.contains("**"), "{}", b.text);
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub struct ModelSpec {
     /// How readily it takes up a feed (0 to 1; see [`Profile::susceptibility`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub susceptibility: Option<f64>,
+    /// Its typographic habits (0 to 1; see [`Profile::typography`]; none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typography: Option<f64>,
 }
 
 fn default_parent_weight() -> f64 {
@@ -166,6 +169,16 @@ impl Scenario {
                     ));
                 }
                 p.susceptibility = s;
+            }
+            if let Some(t) = m.typography {
+                if !(0.0..=1.0).contains(&t) {
+                    return Err(InputError::new(
+                        path,
+                        line(&m.name),
+                        format!("{}: typography {t} is not in [0, 1]", m.name),
+                    ));
+                }
+                p.typography = t;
             }
             base.insert(m.name.clone(), p);
         }
