@@ -307,10 +307,10 @@ fn q_text(q: Option<f64>) -> String {
     }
 }
 
-/// The fused z and each signal's own.
+/// The fused z and each signal's own: "6.32 (content 6.76, style 5.25)".
 fn z_text(r: &LineageRow) -> String {
     match (r.z_content, r.z_style) {
-        (Some(c), Some(s)) => format!("{} ({}, {})", opt(r.z), fmt(c), fmt(s)),
+        (Some(c), Some(s)) => format!("{} (content {}, style {})", opt(r.z), fmt(c), fmt(s)),
         _ => opt(r.z),
     }
 }
@@ -353,7 +353,7 @@ fn table_section(page: &mut String, view: &LineageView) {
         short(Verdict::DeclaredAndEvident),
         short(Verdict::InsufficientCoverage),
     );
-    page.push_str("<table class=\"lineage\"><tr><th>model</th><th>relative</th><th>rank</th><th>calibrated similarity (95% interval)</th><th>z (content, style)</th><th>q</th><th>probes</th><th>declared</th><th>verdict</th></tr>\n");
+    page.push_str("<table class=\"lineage\"><tr><th>model</th><th>relative</th><th>rank</th><th>calibrated similarity (95% interval)</th><th>z (fused, and each signal's)</th><th>q</th><th>probes</th><th>declared</th><th>verdict</th></tr>\n");
     for r in shown.iter().take(SHOWN_ROWS) {
         let _ = writeln!(
             page,
@@ -403,7 +403,7 @@ fn sparkline(values: &[f64]) -> String {
 }
 
 fn cards_section(page: &mut String, view: &LineageView) {
-    page.push_str("<h2>Models</h2>\n<p>One card per model: its rates against the ecosystem's (the mean over models), with the rate over past comparable runs; its self-similarity (how alike its own samples are); its nearest relatives and what it declares.</p>\n<div class=\"cards\">\n");
+    page.push_str("<h2>Models</h2>\n<p>One card per model: its rates against the ecosystem's (the mean over models), with the rate over past comparable runs; its self-similarity (how alike its own samples are); its relatives at each level of the family tree; its nearest relatives (hover a z for each signal's, a verdict for the signal that carried it) and what it declares.</p>\n<div class=\"cards\">\n");
     let open = if view.cards.len() <= OPEN_CARDS { " open" } else { "" };
     for card in &view.cards {
         let d = &card.declared;
@@ -436,19 +436,20 @@ fn cards_section(page: &mut String, view: &LineageView) {
         );
         page.push_str(&tree::relatives_html(&view.tree, &card.name));
         page.push_str(
-            "<table><tr><th>relative</th><th>rank</th><th>z (content, style)</th><th>q</th><th>declared</th><th>verdict</th></tr>\n",
+            "<table><tr><th>relative</th><th>rank</th><th>z</th><th>q</th><th>declared</th><th>verdict</th></tr>\n",
         );
         for r in &card.relatives {
             let _ = writeln!(
                 page,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td></tr>",
                 esc(&r.relative),
                 r.rank.map_or("-".into(), |k| k.to_string()),
                 z_text(r),
+                opt(r.z),
                 q_text(r.q),
                 esc(r.declared.map_or("", |d| d.as_str())),
-                verdict_cell(r.verdict),
-                carried_text(r)
+                carried_text(r).trim().trim_matches(['(', ')']),
+                verdict_cell(r.verdict)
             );
         }
         page.push_str("</table></details>\n");

@@ -69,10 +69,14 @@ pub fn relatives_html(view: &TreeView, model: &str) -> String {
     format!("<p class=\"levels\">Relatives by level: {}.</p>\n", parts.join("; "))
 }
 
-/// Row height and margins of the dendrogram.
-const ROW: f64 = 14.0;
-const LABELS: f64 = 190.0;
-const WIDTH: f64 = 480.0;
+/// The dendrogram's size: it sits beside the 760-pixel model map on a 1,180-pixel page, as tall
+/// as the map until the models need more (at least [`MIN_ROW`] a model).
+const WIDTH: f64 = 380.0;
+const MAP_HEIGHT: f64 = 520.0;
+const MIN_ROW: f64 = 12.0;
+/// Room for the model names, and above the models for the cuts' names.
+const LABELS: f64 = 150.0;
+const TOP: f64 = 40.0;
 
 /// The leaves in the dendrogram's order (so no branch crosses another).
 fn leaf_order(nodes: &[TreeNode], n: usize) -> Vec<usize> {
@@ -90,32 +94,47 @@ fn leaf_order(nodes: &[TreeNode], n: usize) -> Vec<usize> {
     out
 }
 
+/// The levels' cuts that fall within the drawn range, levels with one cut named together
+/// ("close family = vendor line").
+fn cut_marks(cuts: &[(FamilyLevel, Option<f64>)], lo: f64, hi: f64) -> Vec<(f64, Vec<FamilyLevel>)> {
+    let mut marks: Vec<(f64, Vec<FamilyLevel>)> = Vec::new();
+    for &(level, cut) in cuts {
+        let Some(cut) = cut.filter(|c| (lo..=hi).contains(c)) else { continue };
+        match marks.iter_mut().find(|(z, _)| (z - cut).abs() < 1e-9) {
+            Some((_, levels)) => levels.push(level),
+            None => marks.push((cut, vec![level])),
+        }
+    }
+    marks
+}
+
 /// The dendrogram as inline SVG; `colour` gives a model's palette colour (the map's).
 pub fn dendrogram(view: &TreeView, colour: &dyn Fn(&str) -> &'static str) -> String {
     let n = view.names.len();
     if view.nodes.is_empty() || view.nodes.len() + 1 != n {
         return "<p class=\"info\">No family tree: it needs a null to cut against (12 models or more with 30 common probes).</p>\n".to_owned();
     }
-    let (pad, h) = (24.0, ROW * n as f64 + 56.0);
+    let row = ((MAP_HEIGHT - TOP - 30.0) / n as f64).clamp(MIN_ROW, 28.0);
+    let h = TOP + row * n as f64 + 30.0;
     let (hi, lo) =
         view.nodes.iter().fold((f64::NEG_INFINITY, f64::INFINITY), |(h, l), m| (h.max(m.mean_z), l.min(m.mean_z)));
     let (hi, lo) = (hi + 0.5, if hi - lo < 1e-9 { lo - 1.0 } else { lo });
     // z runs right to left: the closest merges sit next to the models.
-    let x = |z: f64| LABELS + 8.0 + (hi - z) / (hi - lo) * (WIDTH - LABELS - 8.0 - pad);
-    let order = leaf_order(&view.nodes, n);
+    let x0 = LABELS + 8.0;
+    let x = |z: f64| x0 + (hi - z) / (hi - lo) * (WIDTH - x0 - 16.0);
     let mut at: Vec<(f64, f64)> = vec![(0.0, 0.0); n + view.nodes.len()];
     let mut svg = format!(
         r##"<svg class="family-tree" viewBox="0 0 {WIDTH} {h}" width="{WIDTH}" height="{h}" role="img" aria-label="family tree"><rect x="0" y="0" width="{WIDTH}" height="{h}" fill="#fafafa" stroke="#ddd"/>"##
     );
-    for (row, &leaf) in order.iter().enumerate() {
-        let y = 20.0 + ROW * row as f64;
-        at[leaf] = (LABELS + 8.0, y);
+    for (k, &leaf) in leaf_order(&view.nodes, n).iter().enumerate() {
+        let y = TOP + row * (k as f64 + 0.5);
+        at[leaf] = (x0, y);
         let name = &view.names[leaf];
         let _ = write!(
             svg,
-            r#"<circle cx="{:.1}" cy="{y:.1}" r="3" fill="{}"/><text class="leaf" x="{LABELS:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LABELS + 8.0,
+            r#"<circle cx="{x0:.1}" cy="{y:.1}" r="3" fill="{}"/><text class="leaf" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
             colour(name),
+            LABELS + 2.0,
             y + 3.5,
             esc(name)
         );
@@ -131,25 +150,25 @@ pub fn dendrogram(view: &TreeView, colour: &dyn Fn(&str) -> &'static str) -> Str
         );
         at[n + k] = (mx, (ly + ry) / 2.0);
     }
-    let axis_y = h - 22.0;
-    for (level, cut) in &view.cuts {
-        let Some(cut) = cut.filter(|c| *c <= hi && *c >= lo) else { continue };
-        let cx = x(cut);
+    for (i, (cut, levels)) in cut_marks(&view.cuts, lo, hi).iter().enumerate() {
+        let cx = x(*cut);
+        let names: Vec<&str> = levels.iter().map(|l| l.label()).collect();
         let _ = write!(
             svg,
-            r#"<line class="cut cut-{}" x1="{cx:.1}" y1="10" x2="{cx:.1}" y2="{axis_y:.1}"><title>{}: families merge while their mean z is at least {}</title></line><text class="cutlbl" x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            level.as_str(),
-            level.label(),
-            fmt(cut),
-            axis_y + 12.0,
-            esc(level.label())
+            r#"<line class="cut cut-{}" x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}"><title>{}: families merge while their mean z is at least {}</title></line><text class="cutlbl" x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            levels[0].as_str(),
+            TOP - 16.0 + 10.0 * (i % 2) as f64,
+            h - 26.0,
+            esc(&names.join(" = ")),
+            fmt(*cut),
+            TOP - 18.0 + 10.0 * (i % 2) as f64,
+            esc(&format!("{} (z {})", names.join(" = "), fmt(*cut)))
         );
     }
     let _ = write!(
         svg,
-        r#"<text class="axis" x="{:.1}" y="{:.1}">mean fused z of a merge: {} (left) to {} (right)</text></svg>"#,
-        LABELS + 8.0,
-        h - 2.0,
+        r#"<text class="axis" x="8" y="{:.1}">mean z of a merge: {} (left) to {} (right)</text></svg>"#,
+        h - 8.0,
         fmt(hi - 0.5),
         fmt(lo)
     );
@@ -194,6 +213,12 @@ mod tests {
         assert_eq!(svg.matches("class=\"branch\"").count(), 2);
         assert_eq!(svg.matches("class=\"leaf\"").count(), 3);
         assert_eq!(svg.matches("<line class=\"cut").count(), 2, "no line for a level without a cut");
+        // Levels with one cut share a line, named together.
+        let same =
+            TreeView { cuts: vec![(FamilyLevel::Close, Some(3.0)), (FamilyLevel::VendorLine, Some(3.0))], ..view() };
+        let svg_same = dendrogram(&same, &|_| "#999999");
+        assert_eq!(svg_same.matches("<line class=\"cut").count(), 1);
+        assert!(svg_same.contains("close family = vendor line"), "{svg_same}");
         assert!(!svg.contains("<a>") && svg.contains("&lt;a&gt;") && svg.contains("c&quot;"), "{svg}");
         // The leaves follow the tree: the pair merged first sits together.
         assert_eq!(leaf_order(&view().nodes, 3), vec![1, 0, 2]);
