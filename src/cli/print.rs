@@ -37,7 +37,8 @@ fn say_embedded(night: &Night) {
 
 /// A collected night: the counts, the endpoints that failed requests, two or three headline
 /// figures, the baseline's state, where the report is, and the alerts.
-pub fn night(night: &Night, min_runs: usize) {
+/// `level`: the family tree's level the family count is at (`[alerts.concentration] level`).
+pub fn night(night: &Night, min_runs: usize, level: crate::vocab::FamilyLevel) {
     say_counts(night);
     if let Origin::Collected(c) = &night.origin {
         let mut names: Vec<_> = c.per_endpoint.iter().collect();
@@ -50,7 +51,7 @@ pub fn night(night: &Night, min_runs: usize) {
     }
     say_embedded(night);
     let Some(d) = &night.derived else { return };
-    for line in headline(&d.trends, d.comparable_runs, min_runs) {
+    for line in headline(&d.trends, d.comparable_runs, min_runs, level) {
         say!("{line}");
     }
     say!("report: {}", d.report.display());
@@ -62,7 +63,12 @@ pub fn night(night: &Night, min_runs: usize) {
 
 /// The night in two or three figures, and whether its baseline is still building (fewer than
 /// `min_runs` comparable runs, the trend rule's `min_runs`: every rule can judge from there on).
-pub fn headline(trends: &[crate::trend::TrendRow], comparable_runs: usize, min_runs: usize) -> Vec<String> {
+pub fn headline(
+    trends: &[crate::trend::TrendRow],
+    comparable_runs: usize,
+    min_runs: usize,
+    level: crate::vocab::FamilyLevel,
+) -> Vec<String> {
     let row = |metric: &str| trends.iter().find(|t| t.scope.is_overall() && t.metric == metric);
     let figure = |metric: &str, label: &str| {
         row(metric).map(|t| {
@@ -84,7 +90,7 @@ pub fn headline(trends: &[crate::trend::TrendRow], comparable_runs: usize, min_r
     let figures: Vec<String> = [
         figure(metric::EFFECTIVE_MODELS, "effective models"),
         figure(metric::MODEL_VENDI_RATIO, "model Vendi ratio"),
-        row(metric::FAMILIES).map(|t| format!("{} behaviour families", t.value)),
+        row(metric::families_at(level)).map(|t| format!("{} behaviour families ({})", t.value, level.label())),
     ]
     .into_iter()
     .flatten()

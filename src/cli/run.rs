@@ -56,7 +56,7 @@ pub async fn command(a: RunArgs) -> Result<i32> {
         return Ok(exit::OK);
     }
     crate::session::notify(&cfg, &night, started.elapsed().as_secs_f64()).await;
-    print::night(&night, cfg.alerts.trend.min_runs);
+    print::night(&night, cfg.alerts.trend.min_runs, cfg.alerts.concentration.level);
     Ok(if crate::alert::raised(night.alerts()) > 0 { exit::ALERT } else { exit::OK })
 }
 
