@@ -8,6 +8,9 @@
 //! `features` and `embeddings`) and the raw vectors to DIR/vectors.f32 (probe-major, f32 LE)
 //! with DIR/shape.json, for the Python reference. Models come in families of five: a probe's
 //! answer is the family's direction plus the model's own offset plus sampling noise.
+//! With `HIVEWATCH_BENCH_TEXTS=FILE.jsonl` the answers' texts are real ones instead (each line's
+//! `response`, taken in turn), so the style features vary as on real data (the 60 random words
+//! keep all but a few of them constant); the vectors stay the same.
 //! `measure` runs the whole measure stage on the stored tables (what `hivewatch run` and
 //! `analyze` call) and prints its wall time. `vendi` times only the Vendi scores (q = 1, 2, inf)
 //! of every probe's matrix, the part the Python reference (`vendi-score`) can do too.
@@ -99,6 +102,16 @@ fn generate(dir: &Path, s: &Shape) {
     let mut pending_batches: Vec<arrow_array::RecordBatch> = Vec::new();
     let mut all_rows: Vec<OkText> = Vec::new();
     let mut all_features: Vec<Features> = Vec::new();
+    let real: Vec<String> = std::env::var_os("HIVEWATCH_BENCH_TEXTS")
+        .map(|file| {
+            let text = std::fs::read_to_string(file).expect("HIVEWATCH_BENCH_TEXTS is readable");
+            text.lines()
+                .filter_map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).ok()?["response"].as_str().map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     for p in 0..s.probes {
         let probe = format!("p{p:05}");
         categories.insert(probe.clone(), format!("c{}", p % 10));
@@ -112,7 +125,10 @@ fn generate(dir: &Path, s: &Shape) {
                     raw.write_all(&x.to_le_bytes()).unwrap();
                 }
                 let text: Vec<&str> = (0..60).map(|_| words[rng.random_range(0..words.len())]).collect();
-                let text = text.join(" ");
+                let mut text = text.join(" ");
+                if !real.is_empty() {
+                    text.clone_from(&real[((p * s.models + m) * s.samples + k) % real.len()]);
+                }
                 let mut f = hivewatch::features::extract(&lexicon, &text);
                 if (m + p) % 17 == 0 {
                     f.refusal = Refusal::Full;

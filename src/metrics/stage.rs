@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::aggregate::{ProbeRecord, RunMetric, aggregate};
+use super::aggregate::{ProbeRecord, RunAggregates, RunMetric, aggregate_with, style_tests};
 use super::behaviour::probe_behaviour;
 use super::phrases::{probe_phrases, words};
 use super::probe::{ModelSamples, probe_measures};
@@ -49,8 +49,8 @@ type Answers = (BTreeMap<String, Vec<Vec<f32>>>, BTreeMap<String, Vec<String>>, 
 
 /// Computes and writes the measure tables for one run and embedder.
 pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreError> {
-    let (records, contagion) = measured_sides(output, run, None)?;
-    let mut measured = aggregate(&records);
+    let (mut records, contagion) = measured_sides(output, run, None)?;
+    let mut measured = aggregate_lean(&mut records);
     measured.metrics.extend(contagion);
 
     let probe_rows: Vec<ProbeRow> = records.iter().map(ProbeRow::of).collect();
@@ -77,10 +77,19 @@ pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreE
 /// written. The trend stage compares like with like with it when the set of models changed
 /// (see [`crate::trend`]); it costs what measuring the run once did.
 pub fn measure_panel(output: &Output, run: &RunRef, panel: &BTreeSet<String>) -> Result<Vec<RunMetric>, StoreError> {
-    let (records, contagion) = measured_sides(output, run, Some(panel))?;
-    let mut metrics = aggregate(&records).metrics;
+    let (mut records, contagion) = measured_sides(output, run, Some(panel))?;
+    let mut metrics = aggregate_lean(&mut records).metrics;
     metrics.extend(contagion);
     Ok(metrics)
+}
+
+/// The aggregates, the per-probe styles let go of once the style signal is measured (they are
+/// as large as a tenth of a run's content matrices, and the aggregates' bootstrap is the
+/// stage's peak of memory).
+fn aggregate_lean(records: &mut [ProbeRecord]) -> RunAggregates {
+    let style = style_tests(records);
+    records.iter_mut().for_each(|r| r.style = None);
+    aggregate_with(records, &style)
 }
 
 /// The records of the run's probes (the control side of paired probes included, the exposed

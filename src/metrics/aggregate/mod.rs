@@ -34,7 +34,7 @@ use crate::vocab::{FamilyLevel, Scope};
 
 mod pairs;
 
-pub use pairs::{CalibratedPair, Family, PairSimilarity, TreeNode};
+pub use pairs::{CalibratedPair, Family, PairSimilarity, StyleTests, TreeNode, style_tests};
 use pairs::{families, pair_series, raw_families, scope_pairs};
 
 /// Everything measured on one probe.
@@ -202,7 +202,6 @@ fn record_models(r: &ProbeRecord) -> impl Iterator<Item = &str> {
         .iter()
         .flat_map(|m| m.models.iter().map(String::as_str))
         .chain(r.behaviour.models.iter().map(|(n, _)| n.as_str()))
-        .chain(r.style.iter().flat_map(|s| s.models.iter().map(String::as_str)))
 }
 
 /// A metric of the `overall` scope over a run of `n_models` models.
@@ -212,6 +211,13 @@ fn overall(metric: &str, value: f64, ci: Option<(f64, f64)>, n: usize, n_models:
 
 /// The run's aggregates from its probe records (in any order).
 pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
+    aggregate_with(records, &style_tests(records))
+}
+
+/// [`aggregate`] with the style signal computed beforehand ([`style_tests`]), so the records
+/// need not keep their per-probe styles (a model with a style always has features, so the
+/// records name the same models with or without them).
+pub fn aggregate_with(records: &[ProbeRecord], style: &StyleTests) -> RunAggregates {
     let mut records: Vec<&ProbeRecord> = records.iter().collect();
     records.sort_by(|a, b| a.probe.cmp(&b.probe));
     let run = RunModels::of(&records);
@@ -225,7 +231,8 @@ pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
     }
     for (scope, category, members) in &scopes {
         out.metrics.extend(scope_metrics(scope, &records, members, &run));
-        out.pairs.extend(scope_pairs(&records, members, &run).into_iter().map(|p| (category.clone(), p)));
+        let z_style = style.0.get(category).map(Vec::as_slice);
+        out.pairs.extend(scope_pairs(&records, members, &run, z_style).into_iter().map(|p| (category.clone(), p)));
     }
 
     let per_model = model_metrics(&records, &run);
@@ -441,6 +448,7 @@ fn effective_models(records: &[&ProbeRecord], run: &RunModels) -> (f64, Option<(
 mod tests {
     use super::*;
     use crate::metrics::behaviour::probe_behaviour;
+    use crate::metrics::fusion::Signal;
     use crate::metrics::phrases::probe_phrases;
     use crate::metrics::probe::{ModelSamples, probe_measures};
     use crate::metrics::unit_rows;
@@ -606,6 +614,67 @@ mod tests {
             assert_eq!(agg.pairs.len(), 3 * 91);
             assert!(agg.pairs.iter().filter(|(c, _)| c.is_some()).all(|(_, p)| p.calibrated.unwrap().q.is_none()));
         }
+    }
+
+    /// Gives each record a style: every model its own random style per probe, except that m05
+    /// writes like m06 (their content is unrelated).
+    fn with_styles(records: &mut [ProbeRecord]) {
+        use crate::metrics::style::{ScalingFit, StyleProbe};
+        let mut rng = Lcg(11);
+        let raw: Vec<Vec<(String, Vec<f64>, String)>> = records
+            .iter()
+            .map(|r| {
+                let names = &r.models.as_ref().unwrap().models;
+                let mut rows: Vec<(String, Vec<f64>, String)> = names
+                    .iter()
+                    .map(|n| {
+                        (n.clone(), (0..4).map(|_| f64::from(rng.unit())).collect(), format!("w{}", rng.unit() > 0.5))
+                    })
+                    .collect();
+                let copied = rows.iter().find(|x| x.0 == "m06").map(|x| (x.1.clone(), x.2.clone()));
+                if let (Some(at), Some((v, w))) = (rows.iter().position(|x| x.0 == "m05"), copied) {
+                    rows[at].1 = v.iter().map(|x| x + 0.05 * f64::from(rng.unit())).collect();
+                    rows[at].2 = w;
+                }
+                rows
+            })
+            .collect();
+        let mut fit = ScalingFit::new(vec![0, 0, 1, 2]);
+        raw.iter().flatten().for_each(|(_, v, w)| fit.push(v, w, "end"));
+        let scaling = fit.finish().unwrap();
+        for (r, rows) in records.iter_mut().zip(&raw) {
+            let samples = rows.iter().map(|(n, v, w)| (n.clone(), vec![scaling.scale(v, w, "end")])).collect();
+            r.style = StyleProbe::of(&samples, &scaling);
+        }
+    }
+
+    #[test]
+    fn a_style_signal_fuses_with_content_and_carries_what_content_misses() {
+        let mut records = ecosystem(14, 40, 1, &[&[0, 1]], &[]);
+        with_styles(&mut records);
+        let agg = aggregate(&records);
+        let pair = |a: &str, b: &str| {
+            agg.pairs
+                .iter()
+                .find(|(c, p)| c.is_none() && p.model_a == a && p.model_b == b)
+                .unwrap()
+                .1
+                .calibrated
+                .unwrap()
+        };
+        let copied = pair("m05", "m06");
+        assert!(copied.z_style.unwrap() > 5.0 && copied.z_content.unwrap() < 3.0, "{copied:?}");
+        assert_eq!(copied.carried_by, Some(Signal::Style));
+        assert!(copied.q.unwrap() <= relatedness::FDR, "{copied:?}");
+        let planted = pair("m00", "m01");
+        assert_eq!(planted.carried_by, Some(Signal::Content), "{planted:?}");
+        // The stage's way (styles measured first, then let go of) gives the same aggregates.
+        let style = style_tests(&records);
+        records.iter_mut().for_each(|r| r.style = None);
+        let lean = aggregate_with(&records, &style);
+        assert_eq!(lean.pairs, agg.pairs);
+        assert_eq!(lean.families, agg.families);
+        assert!(aggregate(&records).pairs.iter().all(|(_, p)| p.calibrated.unwrap().z_style.is_none()));
     }
 
     #[test]

@@ -136,9 +136,68 @@ pub(super) fn pair_series(pairs: &[&PairSimilarity]) -> Vec<RunMetric> {
     out
 }
 
+/// Each scope's style `z` by pair index (category None: all probes), from the records' style
+/// ([`crate::metrics::style`]), calibrated against the scope's own null exactly as the content
+/// is. Computed apart from the rest so the stage can let go of the per-probe styles before the
+/// aggregates' larger matrices are built; empty when no record has a style.
+#[derive(Debug, Clone, Default)]
+pub struct StyleTests(pub(super) BTreeMap<Option<String>, Vec<Option<f64>>>);
+
+/// Probes whose style residuals are computed side by side.
+const STYLE_CHUNK: usize = 64;
+
+/// The style signal of every scope (see [`StyleTests`]): each probe's style similarity
+/// double-centred once, in probe order, into the moments of the whole run and of its category.
+pub fn style_tests(records: &[ProbeRecord]) -> StyleTests {
+    let mut sorted: Vec<&ProbeRecord> = records.iter().collect();
+    sorted.sort_by(|a, b| a.probe.cmp(&b.probe));
+    if !sorted.iter().any(|r| r.style.is_some()) {
+        return StyleTests::default();
+    }
+    let run = RunModels::of(&sorted);
+    let mut scopes: BTreeMap<Option<String>, (Vec<PairMoments>, Vec<bool>)> = BTreeMap::new();
+    let fresh = || (vec![PairMoments::default(); run.pairs().len()], vec![false; run.len()]);
+    for chunk in sorted.chunks(STYLE_CHUNK) {
+        let residuals = crate::util::parallel_map(chunk, |r| {
+            let s = r.style.as_ref()?;
+            let global: Vec<usize> = s.models.iter().map(|n| run.index[n]).collect();
+            Some((global, relatedness::double_centre(&s.similarity_matrix(), s.len())))
+        });
+        for (r, found) in chunk.iter().zip(residuals) {
+            let Some((global, e)) = found else { continue };
+            for scope in [None, Some(r.category.clone())] {
+                let (moments, seen) = scopes.entry(scope).or_insert_with(fresh);
+                global.iter().for_each(|&g| seen[g] = true);
+                let (Some(e), k) = (&e, global.len()) else { continue };
+                for x in 0..k {
+                    for y in x + 1..k {
+                        moments[run.pair_index(global[x], global[y])].push(e[x * k + y]);
+                    }
+                }
+            }
+        }
+    }
+    StyleTests(
+        scopes
+            .into_iter()
+            .map(|(scope, (moments, seen))| {
+                let models = seen.iter().filter(|&&s| s).count();
+                let (calibrated, _) = relatedness::calibrate_pairs(&moments, models);
+                (scope, calibrated.iter().map(|c| c.and_then(|c| c.test.map(|t| t.0))).collect())
+            })
+            .collect(),
+    )
+}
+
 /// Each model pair's mean similarity over the scope's probes both answered, with its interval,
-/// and its calibrated similarity: each signal judged against its own null, then fused.
-pub(super) fn scope_pairs(records: &[&ProbeRecord], members: &[usize], run: &RunModels) -> Vec<PairSimilarity> {
+/// and its calibrated similarity: each signal judged against its own null, then fused (the
+/// style's `z` of the scope by pair index, when the run has a style signal).
+pub(super) fn scope_pairs(
+    records: &[&ProbeRecord],
+    members: &[usize],
+    run: &RunModels,
+    z_style: Option<&[Option<f64>]>,
+) -> Vec<PairSimilarity> {
     let pairs = run.pairs();
     let raw = ProbeBootstrap::standard(members.len()).summarise(
         pairs.len(),
@@ -153,19 +212,12 @@ pub(super) fn scope_pairs(records: &[&ProbeRecord], members: &[usize], run: &Run
         r.models.as_ref().map(|pm| (pm.models.as_slice(), pm.similarity_matrix()))
     });
     let (calibrated, _) = relatedness::calibrate_pairs(&moments, models);
-    let (style_moments, style_models) = residual_moments(records, members, run, |r| {
-        r.style.as_ref().map(|s| (s.models.as_slice(), s.similarity_matrix()))
-    });
-    let z_style: Vec<Option<f64>> = relatedness::calibrate_pairs(&style_moments, style_models)
-        .0
-        .iter()
-        .map(|c| c.and_then(|c| c.test.map(|t| t.0)))
-        .collect();
     let z_content: Vec<Option<f64>> = calibrated.iter().map(|c| c.and_then(|c| c.test.map(|t| t.0))).collect();
+    let z_style = z_style.filter(|z| z.iter().any(Option::is_some));
     let mut signals = vec![(Signal::Content, z_content.as_slice())];
     // A run without style (features from before it, or too few answers) fuses content alone.
-    if z_style.iter().any(Option::is_some) {
-        signals.push((Signal::Style, z_style.as_slice()));
+    if let Some(z) = z_style {
+        signals.push((Signal::Style, z));
     }
     let (fused, _) = fusion::fuse(&signals);
     raw.into_iter()
@@ -181,7 +233,7 @@ pub(super) fn scope_pairs(records: &[&ProbeRecord], members: &[usize], run: &Run
                 ci_low: lo,
                 ci_high: hi,
                 n_probes: n,
-                calibrated: c.map(|c| CalibratedPair::of(c, z_style[k], fused[k])),
+                calibrated: c.map(|c| CalibratedPair::of(c, z_style.and_then(|z| z[k]), fused[k])),
             })
         })
         .collect()
