@@ -30,9 +30,15 @@ def q(root, sql):
     return duckdb.sql(sql.replace("{out}", str(root))).fetchall()
 
 
+def has_column(root, table, column):
+    return q(root, f"SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet('{{out}}/{table}/*/*.parquet')) "
+                   f"WHERE column_name = '{column}'")[0][0] > 0
+
+
 def matrices(root):
-    rows = q(root, "SELECT model_a, model_b, z, z_content, z_style, carried_by, q_value "
-                   "FROM read_parquet('{out}/pair_similarity/*/*.parquet', union_by_name = true) WHERE category IS NULL")
+    signals = "z_content, z_style, carried_by" if has_column(root, "pair_similarity", "z_content") else "z, NULL, NULL"
+    rows = q(root, f"SELECT model_a, model_b, z, {signals}, q_value "
+                   "FROM read_parquet('{out}/pair_similarity/*/*.parquet') WHERE category IS NULL")
     models = sorted({r[0] for r in rows} | {r[1] for r in rows})
     ix = {m: i for i, m in enumerate(models)}
     M = len(models)
@@ -48,9 +54,7 @@ def matrices(root):
 
 
 def families(root, models, level=None):
-    has_level = q(root, "SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet('{out}/families/*/*.parquet')) "
-                        "WHERE column_name = 'level'")[0][0]
-    where = f"WHERE level = '{level}'" if has_level and level else ""
+    where = f"WHERE level = '{level}'" if level and has_column(root, "families", "level") else ""
     fam = dict(q(root, f"SELECT endpoint, family FROM read_parquet('{{out}}/families/*/*.parquet') {where}"))
     names = sorted(set(fam.values()))
     return [names.index(fam[m]) for m in models]
