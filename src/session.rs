@@ -173,9 +173,20 @@ pub struct Night {
 }
 
 impl Night {
-    /// Alerts of the night (info included); [`crate::alert::raised`] counts those that page.
+    /// Alerts of the night (info included, held-back ones too): the nightly record.
     pub fn alerts(&self) -> &[Alert] {
         self.derived.as_ref().map_or(&[], |d| &d.alerts)
+    }
+
+    /// The night's incidents (open tonight, or resolved tonight).
+    pub fn incidents(&self) -> &[crate::alert::incident::Incident] {
+        self.derived.as_ref().map_or(&[], |d| &d.incidents)
+    }
+
+    /// Whether the night brings news that pages (an incident opened, escalated or no longer
+    /// explained, not held back, not acknowledged): the exit code's 1.
+    pub fn pages(&self) -> bool {
+        crate::alert::incident::bad_news(self.incidents())
     }
 
     /// What the sinks are told of the night (`None` for a collect-only night: nothing judged).
@@ -188,6 +199,7 @@ impl Night {
             embedder_id: &derived.embedded.embedder_id,
             run_metrics: &derived.measured.run_metrics,
             alerts: &derived.alerts,
+            incidents: &derived.incidents,
             duration_s,
         })
     }

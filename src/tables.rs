@@ -8,6 +8,7 @@
 //! It sits with the orchestration, not in the tail, because the consortium's `member_runs` is
 //! one of the tables.
 
+use crate::alert::incident_table::IncidentsTable;
 use crate::alert::table::AlertsTable;
 use crate::collect::responses::ResponsesTable;
 use crate::consortium::table::MemberRunsTable;
@@ -42,6 +43,7 @@ pub const TABLES: &[&TableDecl] = &[
     &LineageTable::DECL,
     &TrendsTable::DECL,
     &AlertsTable::DECL,
+    &IncidentsTable::DECL,
     &MemberRunsTable::DECL,
 ];
 

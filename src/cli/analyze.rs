@@ -96,5 +96,5 @@ async fn consortium(config: &Path, mut cfg: Config, a: &AnalyzeArgs) -> Result<i
     let union = crate::consortium::analyze(&cfg, &opts).await?;
     crate::session::notify(&cfg, &union.night, started.elapsed().as_secs_f64()).await;
     print::union(&union);
-    Ok(if crate::alert::raised(union.night.alerts()) > 0 { exit::ALERT } else { exit::OK })
+    Ok(if union.night.pages() { exit::ALERT } else { exit::OK })
 }

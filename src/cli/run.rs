@@ -56,8 +56,8 @@ pub async fn command(a: RunArgs) -> Result<i32> {
         return Ok(exit::OK);
     }
     crate::session::notify(&cfg, &night, started.elapsed().as_secs_f64()).await;
-    print::night(&night, cfg.alerts.trend.min_runs);
-    Ok(if crate::alert::raised(night.alerts()) > 0 { exit::ALERT } else { exit::OK })
+    print::night(&night, &cfg.alerts);
+    Ok(if night.pages() { exit::ALERT } else { exit::OK })
 }
 
 /// The plan, with everything a night checks before sending checked: keys (a warning here),

@@ -60,6 +60,9 @@ struct RawConfig {
     features: RawFeatures,
     #[serde(default)]
     alerts: alerts::AlertConfig,
+    /// `[[acknowledge]]`: decisions silencing incidents until a date.
+    #[serde(default)]
+    acknowledge: Vec<alerts::Acknowledgement>,
     #[serde(default)]
     endpoints: Vec<endpoint::RawEndpoint>,
     #[serde(default)]
@@ -212,9 +215,15 @@ impl Config {
         let embed = embed::parse(&raw.embed, &err, &resolve)?;
 
         let mut alerts = raw.alerts;
+        alerts.acknowledge.extend(raw.acknowledge);
         let alerts_line = source.find("[alerts").map(|at| lines.line(at));
         alerts.validate().map_err(|message| {
-            InputError::new(path, alerts_line, message)
+            let line = if message.starts_with("[[acknowledge]]") {
+                source.find("[[acknowledge]]").map(|at| lines.line(at))
+            } else {
+                alerts_line
+            };
+            InputError::new(path, line, message)
                 .hint("README's configuration reference lists the alert rules and their levels")
         })?;
         if let Some(var) = &alerts.webhook_url_env {

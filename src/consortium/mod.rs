@@ -422,5 +422,7 @@ fn members_guard(rows: &[MemberRun], date: NaiveDate) -> Option<Alert> {
             rows.len(),
             absent.join(", ")
         ),
+        incident: None,
+        inhibited_by: None,
     })
 }
