@@ -108,8 +108,8 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         // night is published) under `members/member=<name>/`. A crash before the state is
         // marked complete resumes and publishes the same files again under the same keys.
         row.finished_at = Utc::now();
-        let runs_path = crate::plan::runs::write(&output, &row, &run.tag)?;
-        let tables = session.publish([collected, vec![runs_path]].concat()).await?;
+        let sealed = seal_member_night(&plan.config, &output, &run, &row, &collected)?;
+        let tables = session.publish([collected, sealed].concat()).await?;
         mark_complete(&dir, &mut state, row.finished_at)?;
         let origin = Origin::Published(collection);
         let history = Default::default();
@@ -128,6 +128,27 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         derived: Some(derived),
         history,
     })
+}
+
+/// A member's night signed with its secret: the manifest, then its `runs` row (in the order
+/// to publish them, after `collected`), see [`crate::consortium::manifest`].
+fn seal_member_night(
+    cfg: &crate::config::Config,
+    output: &Output,
+    run: &RunRef,
+    row: &RunRow,
+    collected: &[std::path::PathBuf],
+) -> Result<Vec<std::path::PathBuf>, RunError> {
+    let (Some(member), Some(secret)) = (&cfg.consortium.member, &cfg.consortium.secret) else {
+        return Err(crate::input::InputError::new(
+            &cfg.path,
+            None,
+            "a consortium member signs what it publishes, and its secret is not set",
+        )
+        .hint("export the variable [consortium] secret_env names")
+        .into());
+    };
+    Ok(crate::consortium::manifest::seal(output, member, secret, run, row, collected)?)
 }
 
 /// Where `hivewatch run` writes: the configuration's output, or with `collect_only` its

@@ -31,6 +31,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
@@ -249,9 +250,12 @@ impl Remote {
     /// Checks, with one small object put and deleted, that the output can be written: run
     /// before any model request, so a bad bucket, missing credentials or a denied write stop
     /// the run while nothing has been spent. `delete_required`: whether a refused delete is an
-    /// error (a member never deletes; a coordinator releases leases).
-    pub async fn check_writable(&self, delete_required: bool) -> Result<(), RemoteError> {
-        let key = format!("{SYSTEM_PREFIX}/probe/{}-{}-{:08x}", host_name(), std::process::id(), rand::random::<u32>());
+    /// error (a member never deletes; a coordinator releases leases). `under`: the prefix the
+    /// session writes under (a consortium member's), where the probe object goes.
+    pub async fn check_writable(&self, under: Option<&str>, delete_required: bool) -> Result<(), RemoteError> {
+        let name =
+            format!("{SYSTEM_PREFIX}/probe/{}-{}-{:08x}", host_name(), std::process::id(), rand::random::<u32>());
+        let key = under.map_or_else(|| name.clone(), |u| format!("{u}/{name}"));
         // A bad endpoint fails fast: two retries, not the full policy.
         let quick = Remote { policy: RetryPolicy::new(2, Duration::from_secs(60)), ..self.clone() };
         let path = self.path(&key);
@@ -419,14 +423,16 @@ impl Remote {
         .await
     }
 
-    /// A small object's bytes and version, or `None` if it does not exist.
-    pub async fn get_bytes(&self, key: &str) -> Result<Option<(Vec<u8>, UpdateVersion)>, RemoteError> {
+    /// A small object's bytes, version and when it was last written, or `None` if it does not
+    /// exist.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<(Vec<u8>, UpdateVersion, DateTime<Utc>)>, RemoteError> {
         let path = self.path(key);
         let r = self
             .retried("reading", key, || async {
                 let got = self.store.get(&path).await?;
                 let version = UpdateVersion { e_tag: got.meta.e_tag.clone(), version: got.meta.version.clone() };
-                Ok((got.bytes().await?.to_vec(), version))
+                let written = got.meta.last_modified;
+                Ok((got.bytes().await?.to_vec(), version, written))
             })
             .await?;
         match r {
@@ -484,7 +490,7 @@ mod tests {
         assert_eq!(got.e_tag, up.e_tag);
         assert!(r.download("runs/none.parquet", &dir.path().join("n")).await.unwrap().is_none());
         assert!(!dir.path().join("n").exists());
-        r.check_writable(true).await.unwrap();
+        r.check_writable(None, true).await.unwrap();
         assert!(r.list(SYSTEM_PREFIX, None).await.unwrap().is_empty(), "the probe is deleted");
     }
 
@@ -522,7 +528,7 @@ mod tests {
     fn state_folders_of_roles_sharing_a_url_differ() {
         let mut cfg = crate::config::Config::parse(
             FsPath::new("/etc/hw/hivewatch.toml"),
-            "[run]\nsuite = \"s\"\noutput = \"s3://b/p\"\n[consortium]\nmembers = [\"a\"]\n",
+            "[run]\nsuite = \"s\"\noutput = \"s3://b/p\"\n[consortium]\nmembers = [\"a\"]\nsecrets_env = { a = \"A_SECRET\" }\n",
         )
         .unwrap();
         let a = state_dir(&cfg.output, None, "member=a");

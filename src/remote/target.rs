@@ -56,6 +56,9 @@ pub struct Target {
     pub remote: Option<Arc<Remote>>,
     /// The local mirror of an object-store output (`None` when the output is a folder).
     pub mirror: Option<mirror::Mirror>,
+    /// The prefix of the output written under (a consortium member's `members/member=<name>`):
+    /// its write check goes there too, so a member needs write access to its own prefix only.
+    under: Option<String>,
 }
 
 impl Target {
@@ -74,7 +77,7 @@ impl Target {
         match location {
             OutputLocation::Dir(dir) => {
                 let remote = if with_store { Some(Arc::new(Remote::open(location)?)) } else { None };
-                Ok(Target { output: Output::with_state(dir, &state), remote, mirror: None })
+                Ok(Target { output: Output::with_state(dir, &state), remote, mirror: None, under: None })
             }
             OutputLocation::Url(_) => {
                 let remote = Arc::new(Remote::open(location)?);
@@ -92,6 +95,7 @@ impl Target {
                     output: Output::with_state(mirror.root(), &state),
                     remote: Some(remote),
                     mirror: Some(mirror),
+                    under: None,
                 })
             }
         }
@@ -102,6 +106,7 @@ impl Target {
     pub fn under(mut self, prefix: &str) -> Target {
         let state = self.output.state_dir().to_owned();
         self.output = Output::with_state(self.output.root().join(prefix), state);
+        self.under = Some(prefix.trim_matches('/').to_owned());
         self
     }
 
@@ -116,7 +121,7 @@ impl Target {
     /// Checks that the output can be written (a folder: created; a store: a probe object).
     pub async fn check_writable(&self, delete_required: bool) -> Result<(), RemoteError> {
         match &self.remote {
-            Some(r) => r.check_writable(delete_required).await,
+            Some(r) => r.check_writable(self.under.as_deref(), delete_required).await,
             None => {
                 let root = self.output.root();
                 let probe = root.join(format!(".hivewatch-probe-{}", std::process::id()));
