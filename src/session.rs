@@ -318,6 +318,18 @@ impl Session {
         Ok(runs::read(self.output(), run)?)
     }
 
+    /// Removes every table file of a run (any embedder's, the `runs` row first; in the store too):
+    /// a run abandoned or stale, a date imported again. Returns what went.
+    pub async fn discard_run(&self, date: NaiveDate, run_id: &str) -> Result<Vec<String>, SessionError> {
+        let files = crate::tables::run_files(self.output(), date, run_id);
+        Ok(self.target.discard(&files, &crate::tables::partitions(self.output(), date), run_id).await?)
+    }
+
+    /// Whether a run's `runs` row is in the output (or its store).
+    pub async fn has_runs_row(&self, run: &RunRef) -> Result<bool, SessionError> {
+        Ok(self.target.has(&table::path::<RunsTable>(self.output(), run)).await?)
+    }
+
     /// Records the session's alert rules in the output's state: what `analyze` and `import`
     /// judge by when given no configuration.
     pub fn record_rules(&self) -> Result<(), SessionError> {

@@ -931,3 +931,109 @@ fn a_suite_of_100000_probes_in_one_file_loads_in_linear_time() {
         rx.recv_timeout(Duration::from_secs(120)).expect("a 100,000-probe suite loads within 2 minutes");
     assert_eq!(loaded, Ok(100_000), "{took:?}");
 }
+
+// -------------------------------------------------------------------------------------------
+// Issue 26: the second round.
+
+/// Starts `run` with `args`; kills it (SIGKILL) once `ready` holds; returns its stderr.
+fn killed_when(args: &[&str], ready: impl Fn() -> bool) -> String {
+    let mut child = Reaped(
+        Command::new(BIN)
+            .args(args)
+            .env("NO_PROXY", "127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_until(Duration::from_secs(90), &ready), "the run did not get there");
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGKILL) };
+    child.0.wait().unwrap();
+    let mut log = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    log
+}
+
+/// The run ids of a table's rows of one date, and how many rows.
+fn rows_of(out: &Path, table: &str, date: &str) -> (Vec<String>, i64) {
+    let sql = format!(
+        "SELECT list(DISTINCT run_id ORDER BY run_id), count(*) FROM read_parquet('{{out}}/{table}/*/*.parquet', hive_partitioning=true) WHERE run_date = '{date}'"
+    );
+    let rows = duckdb(out, &sql);
+    let ids = rows[0][0].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect());
+    (ids.unwrap_or_default(), rows[0][1].as_i64().unwrap_or(0))
+}
+
+/// Issue 26, item 3. Before: a run killed (SIGKILL) while its tail embedded left its
+/// `responses` in the tables; `run --fresh` then wrote a second run beside it (twice the rows
+/// for the same keys, two run ids, one `runs` row), and an unfinished run of another night kept
+/// its files in the analysts' globs, the hint saying only to delete its state folder. Now a run
+/// abandoned by `--fresh` goes whole, and a stale night's partial tables are taken out (its
+/// journal kept, so `--run-date` still finishes it).
+#[test]
+fn a_run_abandoned_by_fresh_or_left_stale_leaves_no_table_behind() {
+    let sim = TestSim::start(SimConfig::default());
+    let slow = Arc::new(AtomicBool::new(true));
+    let s = Arc::clone(&slow);
+    let embedder = Hostile::start(move |seen, _| {
+        let r = embeddings(seen, 8);
+        if s.load(Ordering::SeqCst) && !String::from_utf8_lossy(&seen.body).contains("hivewatch checks") {
+            Reply::Later(Duration::from_secs(30), Box::new(r))
+        } else {
+            r
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 10);
+    let header = format!("\n[embed]\nembedder = \"remote\"\nbase_url = \"{}/v1\"\nmodel = \"e\"\n", embedder.url);
+    let config = write_config(dir.path(), &suite, 2, &header, &endpoints(2, &sim, ""));
+    let out = reports(dir.path());
+    let c = config.to_str().unwrap();
+    let collected = |date: &str| {
+        let partition = out.join(format!("responses/run_date={date}"));
+        move || !files_under_if_any(&partition).is_empty()
+    };
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--config", c];
+        all.extend(args);
+        let o = hivewatch(&all, &[]);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+        text(&o)
+    };
+
+    // Killed while embedding, then started afresh: one run's rows.
+    killed_when(&["run", "--config", c, "--run-date", "2025-11-01"], collected("2025-11-01"));
+    slow.store(false, Ordering::SeqCst);
+    let log = run(&["--run-date", "2025-11-01", "--fresh"]);
+    assert!(log.contains("abandoned the unfinished run"), "{log}");
+    let (ids, rows) = rows_of(&out, "responses", "2025-11-01");
+    assert_eq!((ids.len(), rows), (1, 40), "one run, each key once: {ids:?}");
+    assert_eq!(rows_of(&out, "embeddings", "2025-11-01").0, ids);
+    assert_eq!(rows_of(&out, "runs", "2025-11-01").0, ids);
+
+    // Killed while embedding, then another night runs: the stale night's files are taken out of
+    // the tables, and the message says all there is to do.
+    slow.store(true, Ordering::SeqCst);
+    killed_when(&["run", "--config", c, "--run-date", "2025-11-02"], collected("2025-11-02"));
+    slow.store(false, Ordering::SeqCst);
+    let log = run(&["--run-date", "2025-11-03"]);
+    assert!(log.contains("of 2025-11-02 was left unfinished") && log.contains("taken out of the output"), "{log}");
+    assert!(log.contains("--run-date 2025-11-02") && log.contains("or delete"), "{log}");
+    assert_eq!(rows_of(&out, "responses", "2025-11-02"), (Vec::new(), 0), "nothing of the stale night in the tables");
+    let before = sim.requests();
+    let log = run(&["--run-date", "2025-11-02"]);
+    assert!(log.contains("resumed"), "{log}");
+    assert_eq!(sim.requests(), before, "finished from its journal");
+    assert_eq!(rows_of(&out, "responses", "2025-11-02").1, 40);
+    let runs = scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/runs/*/*.parquet')");
+    let responses = scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/responses/*/*.parquet')");
+    assert_eq!((runs, responses), (3, 120), "three nights, each key once");
+}
+
+fn files_under_if_any(dir: &Path) -> Vec<PathBuf> {
+    if dir.exists() {
+        files_under(dir).into_iter().filter(|f| f.extension().is_some_and(|e| e == "parquet")).collect()
+    } else {
+        Vec::new()
+    }
+}

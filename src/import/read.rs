@@ -34,8 +34,15 @@ fn row_of(get: &dyn Fn(&str) -> Option<String>) -> Result<Row, String> {
     {
         return Err(format!("`date` {r:?} is not YYYY-MM-DD"));
     }
+    let prompt_id = get("prompt_id").filter(|v| !v.trim().is_empty()).unwrap_or_else(|| prompt_id_of(&prompt));
+    if crate::probes::feed::is_exposed(&prompt_id) {
+        return Err(format!(
+            "prompt id {prompt_id:?} ends in {:?}, which marks the exposed side of a paired probe: its answers would be left out of every measure; rename the prompt",
+            crate::probes::feed::EXPOSED_SUFFIX
+        ));
+    }
     Ok(Row {
-        prompt_id: get("prompt_id").filter(|v| !v.trim().is_empty()).unwrap_or_else(|| prompt_id_of(&prompt)),
+        prompt_id,
         category: get("category").filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "imported".into()),
         model: model.trim().to_owned(),
         prompt,

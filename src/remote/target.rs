@@ -150,6 +150,47 @@ impl Target {
         }
     }
 
+    /// Removes a run's files (`files`, found under [`Target::output`]) and, for an object-store
+    /// output, every object of run `run_id` under the partition folders `dirs` (the `runs`
+    /// partition first): what a killed process may have pushed already. Returns the files and
+    /// objects removed, as people name them.
+    pub async fn discard(&self, files: &[PathBuf], dirs: &[PathBuf], run_id: &str) -> Result<Vec<String>, RemoteError> {
+        let mut removed = Vec::new();
+        for f in files {
+            match std::fs::remove_file(f) {
+                Ok(()) => removed.push(self.published_name(f).display().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    let message = format!("cannot remove {}: {e}", f.display());
+                    return Err(RemoteError::new(&self.describe(), RemoteErrorKind::Failed, message, None));
+                }
+            }
+        }
+        let (Some(m), Some(r)) = (&self.mirror, &self.remote) else { return Ok(removed) };
+        for dir in dirs {
+            let Some(prefix) = m.key_of(dir) else { continue };
+            for listed in r.list(&format!("{prefix}/"), None).await? {
+                let name = listed.key.rsplit('/').next().unwrap_or_default();
+                if Output::is_run_file(name, run_id) {
+                    r.delete(&listed.key).await?;
+                    removed.push(r.describe(&listed.key));
+                }
+            }
+        }
+        removed.sort();
+        removed.dedup();
+        Ok(removed)
+    }
+
+    /// Whether a file of [`Target::output`] exists: here, or (pulled into the mirror) in the store.
+    pub async fn has(&self, path: &FsPath) -> Result<bool, RemoteError> {
+        match (&self.mirror, path.exists()) {
+            (_, true) => Ok(true),
+            (Some(m), false) => Ok(m.pull_key(&m.key_of(path).expect("a file of the mirror")).await?.is_some()),
+            (None, false) => Ok(false),
+        }
+    }
+
     /// How to name a file the stages wrote, for people: its URL for an object-store output (the
     /// mirror is an implementation detail), its path for a folder.
     pub fn published_name(&self, path: &FsPath) -> PathBuf {
