@@ -487,6 +487,30 @@ fn an_unreachable_store_is_refused_before_any_request() {
     refused(&config, &env, &sim, &["AWS_ENDPOINT", "reachable"]);
 }
 
+/// Issue 26, item 2: an S3-compatible endpoint written with its credentials
+/// (`http://KEY:SECRET@host`) or a token in its query was printed verbatim in every error about
+/// the store, the cron log included. Now it is refused, its value never repeated.
+#[test]
+fn credentials_in_aws_endpoint_are_refused_and_never_printed() {
+    let sim = TestSim::start(SimConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let config = one_endpoint_config(root.path(), &sim, "s3://hive/x");
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    for endpoint in [
+        format!("http://AKIAEXAMPLE:test-secret-in-url@127.0.0.1:{closed}"),
+        format!("http://127.0.0.1:{closed}/?token=test-secret-token"),
+    ] {
+        let env = vec![
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ENDPOINT", endpoint),
+            ("AWS_ALLOW_HTTP", "true".to_owned()),
+        ];
+        refused(&config, &env, &sim, &["AWS_ENDPOINT carries credentials"]);
+    }
+}
+
 #[test]
 fn a_missing_bucket_is_refused_before_any_request() {
     let s3 = S3Server::start(&[]);

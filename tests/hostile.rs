@@ -1037,3 +1037,52 @@ fn files_under_if_any(dir: &Path) -> Vec<PathBuf> {
         Vec::new()
     }
 }
+
+/// Issue 26, item 7. Before: `run -c /dev/zero`, `import --models /dev/zero`, `analyze
+/// --lexicon /dev/zero` and a JSONL import with an endless line read gigabytes in seconds. Now
+/// each is refused (exit 2) naming the file and the cap, having read no more than the cap.
+#[test]
+fn endless_inputs_are_refused_with_their_name_and_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = reports(dir.path());
+    let o = out.to_str().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/generic.jsonl");
+    let e = example.to_str().unwrap();
+    for (args, cap) in [
+        (vec!["run", "-c", "/dev/zero"], "16 MiB"),
+        (vec!["import", "--format", "jsonl", e, "--models", "/dev/zero", "--output", o], "64 MiB"),
+        (vec!["analyze", "--lexicon", "/dev/zero", "--output", o], "16 MiB"),
+        (vec!["import", "--format", "jsonl", "/dev/zero", "--output", o], "64 MiB"),
+        (vec!["import", "--format", "csv", "/dev/zero", "--output", o], "64 MiB"),
+    ] {
+        let started = Instant::now();
+        let run = hivewatch(&args, &[]);
+        let said = text(&run);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains("/dev/zero") && said.contains(&format!("larger than {cap}")), "{args:?}: {said}");
+        assert!(started.elapsed() < Duration::from_secs(60), "{args:?}: {:?}", started.elapsed());
+    }
+}
+
+/// Issue 26, item 8: 40,000 model cards took 18.9 s to load (each card's line found by
+/// rescanning the file); now one index of lines serves them all.
+#[test]
+fn model_cards_load_in_linear_time() {
+    let mut cards = String::with_capacity(8 << 20);
+    for i in 0..100_000 {
+        cards.push_str(&format!(
+            "[[models]]\nname = \"model-{i:06}\"\nvendor = \"v{}\"\nfamily = \"f{}\"\n\n",
+            i % 7,
+            i % 13
+        ));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let loaded = hivewatch::config::models::ModelCards::parse(Path::new("models.toml"), &cards);
+        let _ =
+            tx.send((loaded.map(|c| c.get("model-099999").is_some()).map_err(|e| e.to_string()), started.elapsed()));
+    });
+    let (loaded, took) = rx.recv_timeout(Duration::from_secs(120)).expect("100,000 cards load within 2 minutes");
+    assert_eq!(loaded, Ok(true), "{took:?}");
+}

@@ -376,3 +376,33 @@ fn exposed_prompt_ids_are_refused_with_their_line() {
     assert_eq!(o.status.code(), Some(2), "{said}");
     assert!(said.contains(&format!("{}:2:", jsonl.display())) && said.contains("#exposed"), "{said}");
 }
+
+/// Issue 26, item 12: model cards that contradict themselves (a model its own parent, two
+/// models each other's parent, a release date in 2999) were accepted; each is refused with its
+/// file and line.
+#[test]
+fn contradictory_model_cards_are_refused_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let cards = dir.path().join("models.toml");
+    for (toml, said) in [
+        (
+            "[[models]]\nname = \"model-a\"\nparents = [\"model-a\"]\n",
+            "models.toml:2: model-a is declared its own parent",
+        ),
+        (
+            "[[models]]\nname = \"model-a\"\nparents = [\"model-b\"]\n\n[[models]]\nname = \"model-b\"\nparents = [\"model-a\"]\n",
+            "models.toml:2: model-a -> model-b -> model-a are each other's parents",
+        ),
+        (
+            "[[models]]\nname = \"model-a\"\nrelease_date = \"2999-01-01\"\n",
+            "models.toml:3: release_date 2999-01-01 is in the future",
+        ),
+    ] {
+        std::fs::write(&cards, toml).unwrap();
+        let o = import("jsonl", &[&example("generic.jsonl")], &["--models", cards.to_str().unwrap()], &out);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(said), "{said:?} in {}", text(&o));
+    }
+    assert!(!out.join("runs").exists(), "nothing imported");
+}

@@ -155,7 +155,7 @@ impl Config {
     /// Reads and validates a configuration file. Keys are not looked up here: see
     /// [`Config::resolve_keys`].
     pub fn load(path: &Path) -> Result<Self, InputError> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let source = crate::input::read_text_capped(path, crate::input::cap::CONFIG, "a configuration", |e| {
             InputError::new(path, None, format!("cannot read the configuration: {e}"))
                 .hint("pass the path of an existing hivewatch.toml with --config")
         })?;
@@ -213,6 +213,9 @@ impl Config {
             }
             endpoints.push(endpoint);
         }
+        let declared: Vec<(&str, &[String], usize)> =
+            endpoints.iter().map(|e| (e.name.as_str(), e.meta.parents.as_slice(), seen[&e.name])).collect();
+        endpoint::check_parents(path, &declared)?;
 
         let embed = embed::parse(&raw.embed, &err, &resolve)?;
 

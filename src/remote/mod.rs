@@ -108,6 +108,7 @@ impl Remote {
         let (scheme, prefix) = ObjectStoreScheme::parse(&parsed).map_err(|e| config(e.to_string(), None))?;
         let built: Result<(Arc<dyn ObjectStore>, Cloud), object_store::Error> = match scheme {
             ObjectStoreScheme::AmazonS3 => {
+                refuse_secrets_in_endpoint(env).map_err(|m| config(m, Some(Cloud::S3.credentials_hint().into())))?;
                 let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url).with_retry(no_retries());
                 if let Some(profile) =
                     aws_profile::load(env).map_err(|m| config(m, Some(Cloud::S3.credentials_hint().into())))?
@@ -452,6 +453,21 @@ impl Remote {
     }
 }
 
+/// An S3-compatible endpoint URL (`AWS_ENDPOINT`, or `AWS_ENDPOINT_URL`, both of which the
+/// client reads) that carries credentials (`http://KEY:SECRET@host`), a query (`?token=...`)
+/// or a fragment is refused, its value never repeated: the client would print it, whole, in
+/// every error about the store (the cron log), as it would an output URL's.
+fn refuse_secrets_in_endpoint(env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+    for var in ["AWS_ENDPOINT", "AWS_ENDPOINT_URL"] {
+        if env(var).is_some_and(|v| v.contains(['@', '?', '#'])) {
+            return Err(format!(
+                "{var} carries credentials, a query or a fragment (its value is not repeated here): write only scheme://host:port in it; keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn generic_io(e: std::io::Error, path: &FsPath) -> object_store::Error {
     object_store::Error::Generic { store: "local", source: format!("{}: {e}", path.display()).into() }
 }
@@ -506,6 +522,19 @@ mod tests {
         let dest = dir.path().join("back.parquet");
         r.download("responses/big.parquet", &dest).await.unwrap().unwrap();
         assert!(std::fs::read(&dest).unwrap() == data);
+    }
+
+    /// Issue 26, item 2: `http://KEY:SECRET@host` or `?token=` in AWS_ENDPOINT was printed.
+    #[test]
+    fn credentials_in_the_endpoint_are_refused_unrepeated() {
+        let policy = RetryPolicy::new(1, Duration::from_secs(1));
+        for endpoint in ["http://AKIA1:leaked-secret@127.0.0.1:9", "http://127.0.0.1:9/?token=leaked-secret"] {
+            let env = |k: &str| (k == "AWS_ENDPOINT").then(|| endpoint.to_owned());
+            let e = Remote::open_url("s3://bucket/p", policy, &env).unwrap_err();
+            assert_eq!(e.kind, RemoteErrorKind::Config);
+            assert!(e.to_string().contains("AWS_ENDPOINT carries credentials"), "{e}");
+            assert!(!e.to_string().contains("leaked-secret"), "{e}");
+        }
     }
 
     #[test]
