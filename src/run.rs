@@ -324,7 +324,7 @@ pub async fn run_interruptible(plan: Plan, opts: RunOptions) -> Result<Night, In
     let mut progress = crate::progress::for_stderr();
     tokio::select! {
         r = run(plan, &opts, progress.as_mut()) => Ok(r?),
-        signal = shutdown_signal() => {
+        signal = crate::util::shutdown_signal() => {
             crate::pipeline::request_stop();
             Err(Interrupted::Signal(signal))
         }
@@ -346,23 +346,6 @@ impl Classify for Interrupted {
             Interrupted::Failed(e) => e.failure(),
             Interrupted::Signal(_) => Failure::Failed,
         }
-    }
-}
-
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = term.recv() => "SIGTERM",
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
     }
 }
 

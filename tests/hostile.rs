@@ -1086,3 +1086,135 @@ fn model_cards_load_in_linear_time() {
     let (loaded, took) = rx.recv_timeout(Duration::from_secs(120)).expect("100,000 cards load within 2 minutes");
     assert_eq!(loaded, Ok(true), "{took:?}");
 }
+
+/// Issue 26, item 9. Before: a remote embedder whose vectors legitimately changed length failed
+/// every later night with exit 3 ("run the same command again"), against the vectors of its
+/// cache. Now the length is part of the embedder's id: the next night is another embedder (its
+/// own cache, a new baseline) and completes.
+#[test]
+fn a_remote_embedder_that_changes_its_dimension_is_a_new_embedder() {
+    let sim = TestSim::start(SimConfig::default());
+    let dim = Arc::new(AtomicUsize::new(8));
+    let d = Arc::clone(&dim);
+    let embedder = Hostile::start(move |seen, _| embeddings(seen, d.load(Ordering::SeqCst)));
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 6);
+    let header = format!("\n[embed]\nembedder = \"remote\"\nbase_url = \"{}/v1\"\nmodel = \"e\"\n", embedder.url);
+    let config = write_config(dir.path(), &suite, 2, &header, &endpoints(2, &sim, ""));
+    for (date, d) in [("2025-11-01", 8), ("2025-11-02", 16)] {
+        dim.store(d, Ordering::SeqCst);
+        let o = hivewatch(&["run", "--config", config.to_str().unwrap(), "--run-date", date], &[]);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    }
+    let ids = duckdb(
+        &reports(dir.path()),
+        "SELECT run_date::VARCHAR, embedder_id FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true) ORDER BY 1",
+    );
+    assert!(ids[0][1].as_str().unwrap().ends_with("#e@8d"), "{ids:?}");
+    assert!(ids[1][1].as_str().unwrap().ends_with("#e@16d"), "{ids:?}");
+    let change = scalar_i64(
+        &reports(dir.path()),
+        "SELECT count(*) FROM read_parquet('{out}/alerts/*/*.parquet', hive_partitioning=true) WHERE run_date = '2025-11-02' AND rule = 'instrument_change'",
+    );
+    assert!(change > 0, "a new baseline starts, said as a change of instrument");
+}
+
+/// Issue 26, item 11. Before: `run --dry-run` passed where the real run then failed: an output
+/// folder that cannot be written, a remote embedder that does not answer (the real run sent
+/// every request, then failed at embedding). Now the dry run and `endpoints check` check both,
+/// and the real run asks the embedder before any model request.
+#[test]
+fn a_dry_run_checks_the_output_folder_and_the_embedder() {
+    let sim = TestSim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 3);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let header = format!(
+        "\n[embed]\nembedder = \"remote\"\nbase_url = \"http://{closed}/v1\"\nmodel = \"e\"\nmax_retries = 1\n"
+    );
+    let config = write_config(dir.path(), &suite, 1, &header, &endpoints(1, &sim, ""));
+    let c = config.to_str().unwrap();
+    let dry = hivewatch(&["run", "--config", c, "--dry-run"], &[]);
+    assert_ne!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(text(&dry).contains("remote embeddings endpoint"), "{}", text(&dry));
+    let check = hivewatch(&["endpoints", "check", "--config", c], &[]);
+    let said = text(&check);
+    assert_eq!(check.status.code(), Some(hivewatch::exit::CHECK_FAILED), "{said}");
+    assert!(said.contains("(embedder)") && said.contains("FAILED"), "{said}");
+    let before = sim.requests();
+    let real = hivewatch(&["run", "--config", c], &[]);
+    assert_ne!(real.status.code(), Some(0), "{}", text(&real));
+    assert_eq!(sim.requests(), before, "no model request before the embedder answered");
+
+    // An output that is a file: refused by the dry run and the check, as by the run.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let lexical = write_config(dir.path(), &suite, 1, "", &endpoints(1, &sim, ""));
+    let text_cfg = std::fs::read_to_string(&lexical)
+        .unwrap()
+        .replace("output = \"reports\"", &format!("output = {:?}", file.display().to_string()));
+    std::fs::write(&lexical, text_cfg).unwrap();
+    let dry = hivewatch(&["run", "--config", lexical.to_str().unwrap(), "--dry-run"], &[]);
+    assert_eq!(dry.status.code(), Some(2), "{}", text(&dry));
+    assert!(text(&dry).contains("cannot be used"), "{}", text(&dry));
+    let check = hivewatch(&["endpoints", "check", "--config", lexical.to_str().unwrap()], &[]);
+    assert_eq!(check.status.code(), Some(hivewatch::exit::CHECK_FAILED), "{}", text(&check));
+    assert!(text(&check).contains("(output)"), "{}", text(&check));
+    // A usable one says so.
+    std::fs::write(
+        &lexical,
+        std::fs::read_to_string(&lexical).unwrap().replace(
+            &format!("{:?}", file.display().to_string()),
+            &format!("{:?}", dir.path().join("fresh").display().to_string()),
+        ),
+    )
+    .unwrap();
+    let dry = hivewatch(&["run", "--config", lexical.to_str().unwrap(), "--dry-run"], &[]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(text(&dry).contains("fresh: writable") && text(&dry).contains("embedder lexical"), "{}", text(&dry));
+    assert!(!dir.path().join("fresh").exists(), "a dry run creates nothing");
+}
+
+/// Issue 26, item 13: SIGTERM while the webhook hangs was ignored for about 30 s (the sinks ran
+/// after the run's signal handling). Now a signal stops the sending at once; the night is
+/// complete and its alerts are in their table.
+#[test]
+fn sigterm_while_the_webhook_hangs_stops_at_once() {
+    let sim = TestSim::start(SimConfig::default());
+    let hook = Hostile::start(|_, _| Reply::Later(Duration::from_secs(120), Box::new(reply(200, "ok"))));
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 4);
+    // One endpoint nothing answers: coverage 1/2, the coverage alert pages.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut eps = endpoints(1, &sim, "");
+    eps.push_str(&format!(
+        "\n[[endpoints]]\nname = \"gone\"\nprovider = \"openai\"\nbase_url = \"http://{closed}/v1\"\nmodel = \"gone\"\nmax_retries = 0\n"
+    ));
+    let config = write_config(dir.path(), &suite, 1, "\n[alerts]\nwebhook_url_env = \"HW_HOOK\"\n", &eps);
+    let mut child = Reaped(
+        Command::new(BIN)
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("NO_PROXY", "127.0.0.1")
+            .env("HW_HOOK", format!("{}/hook", hook.url))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_until(Duration::from_secs(60), || !hook.seen().is_empty()), "the webhook was not called");
+    let signalled = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap().success());
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(20), "SIGTERM was not honoured");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(signalled.elapsed() < Duration::from_secs(5), "stopped in {:?}: {log}", signalled.elapsed());
+    assert!(log.contains("SIGTERM: stopped sending the alerts"), "{log}");
+    assert_eq!(status.code(), Some(1), "the night is complete and paged: {log}");
+    assert_eq!(scalar_i64(&reports(dir.path()), "SELECT count(*) FROM read_parquet('{out}/runs/*/*.parquet')"), 1);
+}
