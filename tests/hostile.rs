@@ -1175,6 +1175,77 @@ fn a_dry_run_checks_the_output_folder_and_the_embedder() {
     assert!(!dir.path().join("fresh").exists(), "a dry run creates nothing");
 }
 
+/// Issue 26, item 13, what was left of the first round: `demo | head -1` panicked on the
+/// closed pipe; a corrupt state.json silently started a new run; the torn-journal warning came
+/// three times; a number like 1e300 came back with 301 digits; a Hub mirror answering any JSON
+/// object had it kept as config.json.
+#[test]
+fn the_leftovers_of_the_first_round() {
+    // demo | head -1
+    let dir = tempfile::tempdir().unwrap();
+    let demo_out = dir.path().join("demo");
+    let mut child = Command::new(BIN)
+        .args(["demo", "--nights", "1", "--output", demo_out.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take()); // head -1 has read its line and gone
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+
+    // A corrupt state.json is said, with what to do; a torn journal line is said once.
+    let sim = TestSim::start(SimConfig::default());
+    let suite = small_suite(dir.path(), 3);
+    let config = write_config(dir.path(), &suite, 1, "", &endpoint("acme-m0", "openai", &sim, ""));
+    let torn =
+        [journal_line("acme-m0", "p-000", 0), "{\"endpoint\":\"acme\0\0\n".into(), journal_line("acme-m0", "p-001", 0)]
+            .concat();
+    unfinished_run(&config, "2025-11-01", torn.as_bytes());
+    let broken_dir = reports(dir.path()).join(".hivewatch/runs/20251030T020000Z-0badc0de-0000");
+    std::fs::create_dir_all(&broken_dir).unwrap();
+    std::fs::write(broken_dir.join("state.json"), "{\"run_id\": \"20251").unwrap();
+    let run = hivewatch(&["run", "--config", config.to_str().unwrap(), "--run-date", "2025-11-01"], &[]);
+    let log = text(&run);
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{log}");
+    assert!(
+        log.contains("state.json: cannot be read") && log.contains(&format!("Delete {}", broken_dir.display())),
+        "{log}"
+    );
+    assert_eq!(log.matches("does not parse").count(), 1, "said once: {log}");
+
+    // 1e300 in the configuration comes back as 1e300.
+    let config = write_config(
+        dir.path(),
+        &suite,
+        1,
+        "[sampling]\ntemperature = 1e300\n",
+        &endpoint("acme-m0", "openai", &sim, ""),
+    );
+    let run = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(text(&run).contains("temperature 1e300 is outside") && !text(&run).contains("00000000"), "{}", text(&run));
+
+    // A Hub mirror answering 200 with any JSON object.
+    let hub = Hostile::start(|_, _| reply(200, r#"{"welcome": "to the mirror"}"#));
+    let cache = tempfile::tempdir().unwrap();
+    let embed = Command::new(BIN)
+        .args(["embed", "--embedder", "minilm", "--hf-model", "acme/mini"])
+        .env("HF_ENDPOINT", &hub.url)
+        .env("HIVEWATCH_MODEL_CACHE", cache.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = text(&embed);
+    assert_eq!(embed.status.code(), Some(2), "{said}");
+    assert!(said.contains("not a BERT configuration") && said.contains("nothing was kept"), "{said}");
+    assert!(files_under(cache.path()).is_empty(), "{:?}", files_under(cache.path()));
+}
+
 /// Issue 26, item 13: SIGTERM while the webhook hangs was ignored for about 30 s (the sinks ran
 /// after the run's signal handling). Now a signal stops the sending at once; the night is
 /// complete and its alerts are in their table.
