@@ -69,7 +69,7 @@ pub async fn command(a: AnalyzeArgs) -> Result<i32> {
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);
-    session.equip(instruments, rules)?;
+    session.equip(instruments, rules).await?;
     crate::analyze::analyze(&mut session, &a.runs, |night| print::reanalysed(night, &lexicon_version)).await?;
     Ok(exit::OK)
 }

@@ -1,6 +1,7 @@
 //! `[alerts]` of the configuration: windows, the coverage guard, the sinks, and one table per
 //! rule with its warning and critical levels. The rules themselves are in `crate::alert`.
 
+use crate::input::number;
 use crate::vocab::metric;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -445,7 +446,11 @@ impl AlertConfig {
             if ok {
                 Ok(())
             } else {
-                Err(format!("[alerts] {name}: the warning level {warn} must come before the critical level {critical}"))
+                Err(format!(
+                    "[alerts] {name}: the warning level {} must come before the critical level {}",
+                    number(warn),
+                    number(critical)
+                ))
             }
         };
         ordered(rule::DROP, self.drop.warn_pct, self.drop.critical_pct, true)?;
@@ -462,11 +467,11 @@ impl AlertConfig {
         if !(0.0..=LINEAGE_FDR).contains(&self.undeclared.warn_q) {
             return Err(format!(
                 "[alerts] undeclared: warn_q {} must be between 0 and 0.05 (a pair above 0.05 is not judged related)",
-                self.undeclared.warn_q
+                number(self.undeclared.warn_q)
             ));
         }
         if !(0.0..=1.0).contains(&self.min_coverage) {
-            return Err(format!("[alerts] min_coverage {} must be between 0 and 1", self.min_coverage));
+            return Err(format!("[alerts] min_coverage {} must be between 0 and 1", number(self.min_coverage)));
         }
         if self.baseline_runs < 3 || self.trend_runs < 3 {
             return Err("[alerts] baseline_runs and trend_runs must be at least 3".into());

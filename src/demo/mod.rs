@@ -289,7 +289,8 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
         "\nWhat the scenario did, and what hivewatch raised (the truth: {}):",
         shown_output.join("scenario-truth.json").display()
     );
-    print!("{}", scorecard(&scenario, &results));
+    let card = scorecard(&scenario, &results).to_string();
+    say!("{}", card.strip_suffix('\n').unwrap_or(&card));
 
     let me = invocation();
     let out = shown_output.display();
