@@ -4,7 +4,10 @@
 //! nightly record, and the sinks and the exit code speak of incidents (Prometheus
 //! Alertmanager's grouping and resolved notifications, PagerDuty's incidents).
 //!
-//! An incident is keyed by (rule, scope, metric). Tonight's open incidents come from the last
+//! An incident is keyed by (rule, scope, metric), except that the rules watching the
+//! ecosystem's diversity as a whole (drop, trend, floor, shift, concentration, refusal) share one
+//! incident per scope, [`CONVERGENCE`]: a narrowing that trips three rules on three metrics is
+//! one thing happening, paged once (Alertmanager's grouping). Tonight's open incidents come from the last
 //! night's `incidents` file of this embedder ([`track`] is pure: yesterday's open incidents and
 //! tonight's alerts in, tonight's incidents out). A night that judges nothing (the coverage or
 //! members guard stands instead of the rules, or a change of instrument starts a new baseline)
@@ -24,6 +27,18 @@ use super::{Alert, RuleScope, Severity, rule};
 pub use crate::config::alerts::{Acknowledgement, IncidentRules};
 use crate::config::alerts::rule_info_of;
 use crate::vocab::Scope;
+
+/// The incident of the ecosystem-wide rules: one per scope, whichever of them holds.
+pub const CONVERGENCE: &str = crate::config::alerts::CONVERGENCE_GROUP;
+
+/// The incident key of an alert: (rule or group, scope, metric or "" for a group).
+fn key_of(a: &Alert) -> (String, Scope, String) {
+    if is_ecosystem(&a.rule) {
+        (CONVERGENCE.to_owned(), a.scope.clone(), String::new())
+    } else {
+        (a.rule.clone(), a.scope.clone(), a.metric.clone())
+    }
+}
 
 /// What happened to an incident tonight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -126,6 +141,12 @@ impl Incident {
     fn key(&self) -> (&str, &Scope, &str) {
         (&self.rule, &self.scope, &self.metric)
     }
+
+    /// What the incident is about, for people: `convergence overall`, `pair pair:a|b
+    /// calibrated_similarity`.
+    pub fn about(&self) -> String {
+        if self.metric.is_empty() { format!("{} {}", self.rule, self.scope) } else { format!("{} {} {}", self.rule, self.scope, self.metric) }
+    }
 }
 
 /// Whether an acknowledgement silences an incident tonight.
@@ -172,20 +193,19 @@ pub fn track(
     for i in &mut out {
         i.event = if judged { Event::Quiet } else { Event::Frozen };
     }
+    // Alerts come most severe first: the first of an incident tonight sets its severity and
+    // message, the others only join it.
+    let mut touched: std::collections::HashSet<String> = std::collections::HashSet::new();
     for a in alerts.iter_mut().filter(|a| a.severity >= Severity::Warning) {
-        let held = out.iter_mut().find(|i| i.key() == (a.rule.as_str(), &a.scope, a.metric.as_str()));
-        let incident = match held {
-            Some(i) if i.event != Event::Opened => {
-                i.event = if a.severity > i.peak { Event::Escalated } else { Event::Continued };
-                i
-            }
-            Some(i) => i,
+        let (rule, scope, metric) = key_of(a);
+        let at = match out.iter().position(|i| i.key() == (rule.as_str(), &scope, metric.as_str())) {
+            Some(at) => at,
             None => {
                 out.push(Incident {
-                    id: incident_id(&a.rule, &a.scope, &a.metric, date),
-                    rule: a.rule.clone(),
-                    scope: a.scope.clone(),
-                    metric: a.metric.clone(),
+                    id: incident_id(&rule, &scope, &metric, date),
+                    rule,
+                    scope,
+                    metric,
                     opened: date,
                     last_seen: date,
                     last_change: date,
@@ -200,22 +220,27 @@ pub fn track(
                     acknowledged: None,
                     message: String::new(),
                 });
-                out.last_mut().expect("just pushed")
+                out.len() - 1
             }
         };
-        incident.last_seen = date;
+        let incident = &mut out[at];
+        a.incident = Some(incident.id.clone());
+        if !touched.insert(incident.id.clone()) {
+            continue;
+        }
+        if incident.event != Event::Opened {
+            incident.event = if a.severity > incident.peak { Event::Escalated } else { Event::Continued };
+        }
         if matches!(incident.event, Event::Opened | Event::Escalated) {
             incident.last_change = date;
         }
+        incident.last_seen = date;
         incident.severity = a.severity;
         incident.peak = incident.peak.max(a.severity);
-        if incident.run_ids.last().map(String::as_str) != Some(run_id) {
-            incident.nights += 1;
-            incident.run_ids.push(run_id.to_owned());
-        }
+        incident.nights += 1;
+        incident.run_ids.push(run_id.to_owned());
         incident.quiet = 0;
-        incident.message.clone_from(&a.message);
-        a.incident = Some(incident.id.clone());
+        incident.message = if is_ecosystem(&a.rule) { format!("{}: {}", a.rule, a.message) } else { a.message.clone() };
     }
     for i in out.iter_mut().filter(|i| i.event == Event::Quiet) {
         i.quiet += 1;
@@ -244,7 +269,7 @@ pub fn track(
 fn inhibit(out: &mut [Incident], alerts: &mut [Alert], tonight: NaiveDate, explain_nights: u32) {
     let open_eco: Vec<(String, NaiveDate, NaiveDate)> = out
         .iter()
-        .filter(|i| i.is_open() && is_ecosystem(&i.rule))
+        .filter(|i| i.is_open() && i.rule == CONVERGENCE)
         .map(|i| (i.id.clone(), i.opened, i.last_change))
         .collect();
     let fresh = open_eco
@@ -301,7 +326,7 @@ mod tests {
             value: 1.0,
             baseline: None,
             threshold: 0.5,
-            message: format!("{rule} fired"),
+            message: "fired".into(),
             incident: None,
             inhibited_by: None,
         }
@@ -346,6 +371,24 @@ mod tests {
     }
 
     #[test]
+    fn an_ecosystem_wide_narrowing_is_one_convergence_incident() {
+        let eco = |rule: &str, metric: &str, s| Alert { metric: metric.into(), ..alert(rule, Scope::Overall, s) };
+        let seq = nights(
+            vec![
+                vec![eco(rule::SHIFT, "effective_models", Severity::Warning), eco(rule::SHIFT, "model_vendi_ratio", Severity::Warning)],
+                vec![eco(rule::DROP, "effective_models", Severity::Critical), eco(rule::SHIFT, "effective_models", Severity::Warning)],
+                vec![eco(rule::TREND, "homogenization_index", Severity::Warning)],
+            ],
+            &[],
+        );
+        assert!(seq.iter().all(|n| n.len() == 1), "one incident: {seq:?}");
+        let events: Vec<Event> = seq.iter().map(|n| n[0].event).collect();
+        assert_eq!(events, [Event::Opened, Event::Escalated, Event::Continued]);
+        assert_eq!(seq[1][0].message, "drop: fired", "tonight's worst alert speaks for it");
+        assert_eq!((seq[2][0].rule.as_str(), seq[2][0].about()), (CONVERGENCE, "convergence overall".to_owned()));
+    }
+
+    #[test]
     fn a_night_that_judges_nothing_freezes_incidents() {
         let rules = IncidentRules::default();
         let mut a = vec![alert(rule::DROP, Scope::Overall, Severity::Warning)];
@@ -364,19 +407,18 @@ mod tests {
         let pair = || alert(rule::PAIR, Scope::pair("a", "b"), Severity::Warning);
         let seq = nights(vec![vec![eco(), pair()], vec![pair()], vec![pair()], vec![pair()], vec![pair()]], &[]);
         // A pair starting to converge well after the ecosystem incident opened is its own news.
-        let late = nights(
-            vec![vec![eco()], vec![eco()], vec![eco()], vec![eco()], vec![eco(), pair()]],
-            &[],
-        );
-        assert!(late[4].iter().find(|i| i.rule == rule::PAIR).unwrap().pages(), "not explained by an old incident");
+        let mut late: Vec<Vec<Alert>> = (0..8).map(|_| vec![eco()]).collect();
+        late.push(vec![eco(), pair()]);
+        let late = nights(late, &[]);
+        assert!(late[8].iter().find(|i| i.rule == rule::PAIR).unwrap().pages(), "not explained by an old incident");
         let pair_of = |n: &Vec<Incident>| n.iter().find(|i| i.rule == rule::PAIR).cloned().unwrap();
-        let eco_id = seq[0].iter().find(|i| i.rule == rule::DROP).unwrap().id.clone();
+        let eco_id = seq[0].iter().find(|i| i.rule == CONVERGENCE).unwrap().id.clone();
         for n in 0..3 {
             assert_eq!(pair_of(&seq[n]).inhibited_by.as_deref(), Some(eco_id.as_str()), "night {n}");
             assert!(!pair_of(&seq[n]).pages());
         }
         // The drop closes on night 4 (three quiet nights): the pair is released and paged once.
-        assert_eq!(seq[3].iter().find(|i| i.rule == rule::DROP).unwrap().event, Event::Resolved);
+        assert_eq!(seq[3].iter().find(|i| i.rule == CONVERGENCE).unwrap().event, Event::Resolved);
         assert_eq!(pair_of(&seq[3]).event, Event::Released);
         assert!(pair_of(&seq[3]).pages());
         assert_eq!(pair_of(&seq[4]).event, Event::Continued);

@@ -45,19 +45,19 @@ pub fn webhook_payload(
             said.push(format!("{} {word}", count(e)));
         }
     }
+    let critical = pages.iter().filter(|i| i.severity == Severity::Critical && i.event != Event::Resolved).count();
+    let worst = if critical > 0 { format!(" ({critical} critical)") } else { String::new() };
     let text = match kind {
-        "page" => format!("hivewatch {run_date}: incidents {}; {} open", said.join(", "), open.len()),
+        "page" => format!("hivewatch {run_date}: incidents {}{worst}; {} open", said.join(", "), open.len()),
         _ => format!("hivewatch {run_date}: digest, {} incident{} still open", open.len(), if open.len() == 1 { "" } else { "s" }),
     };
     let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": text}})];
     let line = |i: &Incident| {
         format!(
-            "*{}* {} `{}` {}{}: {} (incident {}, since {}, {} night{})",
+            "*{}* {} `{}`: {} (incident {}, since {}, {} night{})",
             i.event.as_str(),
             i.peak.as_str(),
-            i.rule,
-            i.scope,
-            if i.metric.is_empty() { String::new() } else { format!(" {}", i.metric) },
+            i.about(),
             i.message,
             i.id,
             i.opened,
@@ -70,7 +70,8 @@ pub fn webhook_payload(
     }
     let others: Vec<&&Incident> = open.iter().filter(|i| !pages.iter().any(|p| p.id == i.id)).collect();
     if !others.is_empty() {
-        let list: Vec<String> = others.iter().take(20).map(|i| format!("{} `{}` {} (since {})", i.peak.as_str(), i.rule, i.scope, i.opened)).collect();
+        let list: Vec<String> =
+            others.iter().take(20).map(|i| format!("{} `{}` (since {})", i.peak.as_str(), i.about(), i.opened)).collect();
         let title = if kind == "page" { "Still open" } else { "Open" };
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}:* {}", list.join("; "))}}));
     }
@@ -272,7 +273,7 @@ mod tests {
         let d = |n| chrono::NaiveDate::from_ymd_opt(2026, 1, n).unwrap();
         let first = night(&[], &mut [alert(Severity::Critical), alert(Severity::Info)], 1);
         let p = webhook_payload(d(1), &first, true, Some("https://x/r.html")).unwrap();
-        assert_eq!(p["text"], "hivewatch 2026-01-01: incidents 1 opened; 1 open");
+        assert_eq!(p["text"], "hivewatch 2026-01-01: incidents 1 opened (1 critical); 1 open");
         assert_eq!(p["kind"], "page");
         assert_eq!(p["blocks"].as_array().unwrap().len(), 3, "header, the incident, the report link: {p}");
         let second = night(&first, &mut [alert(Severity::Critical)], 2);

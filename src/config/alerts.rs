@@ -109,6 +109,9 @@ pub const RULES: &[RuleInfo] = &[
     ),
 ];
 
+/// The incident the ecosystem-wide rules share (`crate::alert::incident::CONVERGENCE`).
+pub const CONVERGENCE_GROUP: &str = "convergence";
+
 /// The registry's entry of a rule name.
 pub fn rule_info_of(name: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.name == name)
@@ -125,13 +128,15 @@ pub struct IncidentRules {
     /// exit code stays 0).
     pub digest: bool,
     /// An ecosystem-wide incident explains (and holds back) the `pair` incidents that open within
-    /// this many nights of its opening or escalating.
+    /// this many nights of its opening or escalating: a pair's trend needs about a week of
+    /// nights (the pair rule's `min_runs`) to show, so for that long a pair moving with the
+    /// ecosystem is the ecosystem's doing, not news of its own.
     pub explain_nights: u32,
 }
 
 impl Default for IncidentRules {
     fn default() -> Self {
-        IncidentRules { close_after: 3, digest: true, explain_nights: 3 }
+        IncidentRules { close_after: 3, digest: true, explain_nights: 7 }
     }
 }
 
@@ -521,9 +526,13 @@ impl AlertConfig {
 /// An acknowledgement names a rule of the registry and a scope as the tables write it, and says
 /// why.
 fn check_acknowledgement(ack: &Acknowledgement) -> Result<(), String> {
-    if rule_info_of(&ack.rule).is_none() {
+    if rule_info_of(&ack.rule).is_none() && ack.rule != CONVERGENCE_GROUP {
         let names: Vec<&str> = RULES.iter().map(|r| r.name).collect();
-        return Err(format!("[[acknowledge]] rule `{}` is no rule; the rules are {}", ack.rule, names.join(", ")));
+        return Err(format!(
+            "[[acknowledge]] rule `{}` is no rule; the rules are {}, and `{CONVERGENCE_GROUP}` (the ecosystem-wide rules' incident)",
+            ack.rule,
+            names.join(", ")
+        ));
     }
     if let Err(e) = ack.scope.parse::<crate::vocab::Scope>() {
         return Err(format!("[[acknowledge]] scope: {e}"));

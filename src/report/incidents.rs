@@ -42,12 +42,18 @@ pub fn section(page: &mut String, data: &ReportData) {
 
 fn row(page: &mut String, data: &ReportData, i: &Incident) {
     let state = match (i.is_open(), &i.inhibited_by, &i.acknowledged) {
-        (false, _, _) => format!("<span class=\"info\">resolved {}</span>", i.closed.map(|d| d.to_string()).unwrap_or_default()),
+        (false, held, _) => format!(
+            "<span class=\"info\">resolved {}{}</span>",
+            i.closed.map(|d| d.to_string()).unwrap_or_default(),
+            if held.is_some() { ", was held back" } else { "" }
+        ),
         (true, Some(by), _) => format!("<span class=\"info\">held back by {}</span>", esc(by)),
         (true, None, Some(ack)) => format!("<span class=\"info\">acknowledged {}</span>", esc(ack)),
         (true, None, None) => format!("<span class=\"{0}\">{0}</span>", i.severity.as_str()),
     };
-    let news = if i.event.pages() { format!(" <b>{}</b>", i.event.as_str()) } else { String::new() };
+    // Tonight's news beside the state (a resolution is the state itself).
+    let tonight = data.incidents.iter().any(|t| t.id == i.id && t.event == i.event);
+    let news = if tonight && i.pages() && i.is_open() { format!(" <b>{}</b>", i.event.as_str()) } else { String::new() };
     let about = if i.metric.is_empty() { i.scope.to_string() } else { format!("{} {}", i.scope, i.metric) };
     let _ = writeln!(
         page,
