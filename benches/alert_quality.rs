@@ -162,11 +162,14 @@ fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     println!("| rule | false pages | ARL0 (nights between false pages) |\n|---|---|---|");
     for info in RULES.iter().filter(|r| r.scope != RuleScope::Night) {
         let n = pages.get(info.name).copied().unwrap_or(0);
-        let arl = if n == 0 { format!("more than {total_nights}") } else { format!("{:.0}", total_nights as f64 / n as f64) };
+        let arl =
+            if n == 0 { format!("more than {total_nights}") } else { format!("{:.0}", total_nights as f64 / n as f64) };
         println!("| `{}` | {n} | {arl} |", info.name);
     }
     rises.sort_by(|a, b| b.total_cmp(a));
-    println!("\nPair rule on `calibrated_similarity`: nights whose largest qualifying rise reaches a level, of {total_nights}:\n");
+    println!(
+        "\nPair rule on `calibrated_similarity`: nights whose largest qualifying rise reaches a level, of {total_nights}:\n"
+    );
     println!("| warn_delta | nights |\n|---|---|");
     for level in [0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.06] {
         println!("| {level} | {} |", rises.iter().filter(|r| **r >= level).count());
@@ -214,13 +217,20 @@ fn pair_delays(rt: &tokio::runtime::Runtime) {
     println!("|---|---|---|---|---|");
     for strength in [0.5, 0.9] {
         for seed in 0..3u64 {
-            let events = format!("[[events]]\nkind = \"influence\"\nmodel = \"e-1\"\ntoward = \"b-1\"\nstart = 20\nend = 26\nstrength = {strength}\n");
+            let events = format!(
+                "[[events]]\nkind = \"influence\"\nmodel = \"e-1\"\ntoward = \"b-1\"\nstart = 20\nend = 26\nstrength = {strength}\n"
+            );
             let results = run(rt, scenario("lineage", 300 + seed, 30, &events));
             let pair_page = |i: &&hivewatch::alert::incident::Incident| i.scope.to_string().starts_with("pair:");
             let first = results.iter().find(|r| r.pages().filter(pair_page).any(|i| i.scope == "pair:b-1|e-1"));
             let others: std::collections::BTreeSet<String> = results
                 .iter()
-                .flat_map(|r| r.pages().filter(pair_page).filter(|i| i.scope != "pair:b-1|e-1").map(|i| format!("{} {}", i.rule, i.scope)))
+                .flat_map(|r| {
+                    r.pages()
+                        .filter(pair_page)
+                        .filter(|i| i.scope != "pair:b-1|e-1")
+                        .map(|i| format!("{} {}", i.rule, i.scope))
+                })
                 .collect();
             println!(
                 "| {strength} | {seed} | {} | {} | {} |",

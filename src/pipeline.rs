@@ -198,9 +198,7 @@ fn judge(
         crate::trend::stage::trend_run(output, info, &run.tag, &TrendSettings::from_alerts(rules))?;
     // A night judged by its rules: no guard stands instead of them, and its trends have a
     // baseline (a change of instrument starts a new one). Otherwise incidents are frozen.
-    let judged = guard.is_none()
-        && info.coverage >= rules.min_coverage
-        && !trends.iter().any(|t| t.instrument_change);
+    let judged = guard.is_none() && info.coverage >= rules.min_coverage && !trends.iter().any(|t| t.instrument_change);
     let mut alerts = match guard {
         Some(guard) => vec![guard],
         None => {
@@ -213,8 +211,15 @@ fn judge(
     };
     let previous = crate::alert::incident_table::previous(output, info, &run.tag)?;
     let tonight = (info.run_date, info.run_id.as_str());
-    let incidents =
-        alert::incident::track(&previous, &mut alerts, tonight, judged, &rules.incidents, &rules.acknowledge);
+    // How far tonight's pair series moved together: what an ecosystem-wide move explains.
+    let rises: Vec<f64> = trends
+        .iter()
+        .filter(|t| matches!(t.scope, crate::vocab::Scope::Pair(..)) && t.metric == rules.pair.metric)
+        .filter_map(|t| t.delta)
+        .collect();
+    let background = alert::incident::Background::of(&rises);
+    let acks = &rules.acknowledge;
+    let incidents = alert::incident::track(&previous, &mut alerts, tonight, judged, &rules.incidents, acks, background);
     let trends_path = table::write::<TrendsTable>(output, run, &trends)?;
     let alerts_path = table::write::<AlertsTable>(output, run, &alerts)?;
     let incidents_path = table::write::<IncidentsTable>(output, run, &incidents)?;

@@ -24,8 +24,8 @@
 use chrono::NaiveDate;
 
 use super::{Alert, RuleScope, Severity, rule};
-pub use crate::config::alerts::{Acknowledgement, IncidentRules};
 use crate::config::alerts::rule_info_of;
+pub use crate::config::alerts::{Acknowledgement, IncidentRules};
 use crate::vocab::Scope;
 
 /// The incident of the ecosystem-wide rules: one per scope, whichever of them holds.
@@ -145,7 +145,11 @@ impl Incident {
     /// What the incident is about, for people: `convergence overall`, `pair pair:a|b
     /// calibrated_similarity`.
     pub fn about(&self) -> String {
-        if self.metric.is_empty() { format!("{} {}", self.rule, self.scope) } else { format!("{} {} {}", self.rule, self.scope, self.metric) }
+        if self.metric.is_empty() {
+            format!("{} {}", self.rule, self.scope)
+        } else {
+            format!("{} {} {}", self.rule, self.scope, self.metric)
+        }
     }
 }
 
@@ -186,6 +190,7 @@ pub fn track(
     judged: bool,
     rules: &IncidentRules,
     acks: &[Acknowledgement],
+    pairs: Option<Background>,
 ) -> Vec<Incident> {
     let mut out: Vec<Incident> = previous.iter().filter(|i| i.is_open()).cloned().collect();
     let was_silenced: std::collections::HashSet<String> =
@@ -249,7 +254,7 @@ pub fn track(
             i.closed = Some(date);
         }
     }
-    inhibit(&mut out, alerts, date, rules.explain_nights);
+    inhibit(&mut out, alerts, date, rules.explain_nights, pairs);
     for i in &mut out {
         i.acknowledged = acks.iter().find(|a| acknowledges(a, i, date)).map(ack_words);
         // Held back or silenced until tonight, still holding, nothing explains it now: say so once.
@@ -262,11 +267,50 @@ pub fn track(
     out
 }
 
+/// How far tonight's pair series moved, all pairs together: the median of their rises over
+/// their baselines and its robust spread (1.4826 MAD).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Background {
+    pub median: f64,
+    pub spread: f64,
+}
+
+impl Background {
+    /// Of the rises of tonight's pair series (None with fewer than six pairs, or none moving).
+    pub fn of(rises: &[f64]) -> Option<Background> {
+        if rises.len() < 6 {
+            return None;
+        }
+        let median = crate::trend::stats::median(rises)?;
+        let deviations: Vec<f64> = rises.iter().map(|r| (r - median).abs()).collect();
+        let spread = 1.4826 * crate::trend::stats::median(&deviations)?;
+        (spread > 0.0).then_some(Background { median, spread })
+    }
+
+    /// Whether a pair's rise is one of tonight's crowd (the ecosystem's move), not an outlier.
+    fn explains(&self, rise: f64) -> bool {
+        (rise - self.median) / self.spread < EXPLAINED_Z
+    }
+}
+
+/// A pair rising more than this many robust spreads beyond tonight's typical pair rise moved on
+/// its own, whatever the ecosystem did: a lineage, not the crowd.
+pub const EXPLAINED_Z: f64 = 3.5;
+
 /// Holds back the pair incidents an ecosystem-wide incident explains: those that open while it
-/// is fresh (opened or escalated within `explain_nights`: when every model draws together, every
-/// pair's series moves at once), for as long as it stays open; and marks their alerts. A pair
-/// that starts converging later is its own news.
-fn inhibit(out: &mut [Incident], alerts: &mut [Alert], tonight: NaiveDate, explain_nights: u32) {
+/// is fresh (opened or escalated within `explain_nights`) and whose pair moved with the crowd
+/// of tonight's pairs (within [`EXPLAINED_Z`] robust spreads of their median rise): when every
+/// model draws together every pair's series moves. A pair that moved far more than the others
+/// (a lineage, which may itself be what lowered the ecosystem's diversity), or that starts
+/// later, is its own news. Held back for as long as the ecosystem incident stays open; their
+/// alerts marked.
+fn inhibit(
+    out: &mut [Incident],
+    alerts: &mut [Alert],
+    tonight: NaiveDate,
+    explain_nights: u32,
+    pairs: Option<Background>,
+) {
     let open_eco: Vec<(String, NaiveDate, NaiveDate)> = out
         .iter()
         .filter(|i| i.is_open() && i.rule == CONVERGENCE)
@@ -277,10 +321,16 @@ fn inhibit(out: &mut [Incident], alerts: &mut [Alert], tonight: NaiveDate, expla
         .filter(|(_, _, changed)| (tonight - *changed).num_days() < i64::from(explain_nights))
         .min_by_key(|(id, opened, _)| (*opened, id.clone()))
         .map(|(id, _, _)| id.clone());
+    let rise_of =
+        |id: &str| alerts.iter().find(|a| a.incident.as_deref() == Some(id)).and_then(|a| Some(a.value - a.baseline?));
     for i in out.iter_mut().filter(|i| i.rule == rule::PAIR) {
         let still = i.inhibited_by.as_ref().filter(|by| open_eco.iter().any(|(id, _, _)| id == *by)).cloned();
+        let with_the_crowd = match (pairs, rise_of(&i.id)) {
+            (Some(b), Some(rise)) => b.explains(rise),
+            _ => true,
+        };
         i.inhibited_by = match i.event {
-            Event::Opened => fresh.clone(),
+            Event::Opened => fresh.clone().filter(|_| with_the_crowd),
             _ => still,
         };
     }
@@ -339,7 +389,7 @@ mod tests {
         let mut out = Vec::new();
         for (n, mut tonight) in alerts.into_iter().enumerate() {
             let d = day(n as u32 + 1);
-            let incidents = track(&previous, &mut tonight, (d, &format!("r{n}")), true, &rules, acks);
+            let incidents = track(&previous, &mut tonight, (d, &format!("r{n}")), true, &rules, acks, None);
             previous = incidents.clone();
             out.push(incidents);
         }
@@ -353,8 +403,12 @@ mod tests {
         let ids: std::collections::BTreeSet<&str> = seq.iter().flatten().map(|i| i.id.as_str()).collect();
         assert_eq!(ids.len(), 1, "one incident");
         let events: Vec<&str> = seq.iter().map(|n| n.first().map_or("-", |i| i.event.as_str())).collect();
-        assert_eq!(events, ["opened", "continued", "continued", "continued", "continued", "quiet", "quiet", "resolved", "-"]);
-        let paged: Vec<usize> = seq.iter().enumerate().filter(|(_, n)| n.iter().any(Incident::pages)).map(|(k, _)| k).collect();
+        assert_eq!(
+            events,
+            ["opened", "continued", "continued", "continued", "continued", "quiet", "quiet", "resolved", "-"]
+        );
+        let paged: Vec<usize> =
+            seq.iter().enumerate().filter(|(_, n)| n.iter().any(Incident::pages)).map(|(k, _)| k).collect();
         assert_eq!(paged, [0, 7], "paged on its first night and when it closed");
         let closed = &seq[7][0];
         assert_eq!((closed.nights, closed.run_ids.len(), closed.closed), (5, 5, Some(day(8))));
@@ -375,8 +429,14 @@ mod tests {
         let eco = |rule: &str, metric: &str, s| Alert { metric: metric.into(), ..alert(rule, Scope::Overall, s) };
         let seq = nights(
             vec![
-                vec![eco(rule::SHIFT, "effective_models", Severity::Warning), eco(rule::SHIFT, "model_vendi_ratio", Severity::Warning)],
-                vec![eco(rule::DROP, "effective_models", Severity::Critical), eco(rule::SHIFT, "effective_models", Severity::Warning)],
+                vec![
+                    eco(rule::SHIFT, "effective_models", Severity::Warning),
+                    eco(rule::SHIFT, "model_vendi_ratio", Severity::Warning),
+                ],
+                vec![
+                    eco(rule::DROP, "effective_models", Severity::Critical),
+                    eco(rule::SHIFT, "effective_models", Severity::Warning),
+                ],
                 vec![eco(rule::TREND, "homogenization_index", Severity::Warning)],
             ],
             &[],
@@ -392,10 +452,10 @@ mod tests {
     fn a_night_that_judges_nothing_freezes_incidents() {
         let rules = IncidentRules::default();
         let mut a = vec![alert(rule::DROP, Scope::Overall, Severity::Warning)];
-        let first = track(&[], &mut a, (day(1), "r1"), true, &rules, &[]);
+        let first = track(&[], &mut a, (day(1), "r1"), true, &rules, &[], None);
         let mut prev = first;
         for n in 2..8 {
-            prev = track(&prev, &mut [], (day(n), "r"), false, &rules, &[]);
+            prev = track(&prev, &mut [], (day(n), "r"), false, &rules, &[], None);
             assert_eq!(prev[0].event, Event::Frozen);
             assert!(prev[0].is_open());
         }
@@ -422,6 +482,25 @@ mod tests {
         assert_eq!(pair_of(&seq[3]).event, Event::Released);
         assert!(pair_of(&seq[3]).pages());
         assert_eq!(pair_of(&seq[4]).event, Event::Continued);
+    }
+
+    #[test]
+    fn a_pair_moving_far_beyond_the_crowd_is_not_held_back() {
+        let rules = IncidentRules::default();
+        let eco = alert(rule::DROP, Scope::Overall, Severity::Critical);
+        let pair = |rise: f64| Alert {
+            value: 0.1 + rise,
+            baseline: Some(0.1),
+            ..alert(rule::PAIR, Scope::pair("a", "b"), Severity::Warning)
+        };
+        let crowd = Background::of(&[0.0, 0.01, -0.01, 0.02, 0.005, 0.015, -0.005, 0.01]).unwrap();
+        let mut with = vec![eco.clone(), pair(0.02)];
+        let held = track(&[], &mut with, (day(1), "r1"), true, &rules, &[], Some(crowd));
+        assert!(held.iter().find(|i| i.rule == rule::PAIR).unwrap().inhibited_by.is_some(), "moved with the crowd");
+        let mut beyond = vec![eco, pair(0.15)];
+        let news = track(&[], &mut beyond, (day(1), "r1"), true, &rules, &[], Some(crowd));
+        assert!(news.iter().find(|i| i.rule == rule::PAIR).unwrap().pages(), "a lineage is its own news");
+        assert_eq!(Background::of(&[0.1; 4]), None, "too few pairs for a background");
     }
 
     #[test]

@@ -48,8 +48,13 @@ impl Table for IncidentsTable {
     }
 
     fn from_arrow(c: &Columns) -> Result<Vec<Incident>, StoreError> {
-        let (id, rule, scope, metric, event) =
-            (c.strings("incident_id")?, c.strings("rule")?, c.strings("scope")?, c.strings("metric")?, c.strings("event")?);
+        let (id, rule, scope, metric, event) = (
+            c.strings("incident_id")?,
+            c.strings("rule")?,
+            c.strings("scope")?,
+            c.strings("metric")?,
+            c.strings("event")?,
+        );
         let (sev, peak, message) = (c.strings("severity")?, c.strings("peak_severity")?, c.strings("message")?);
         let (opened, last_seen, closed) = (c.date32s("opened")?, c.date32s("last_seen")?, c.date32s("closed")?);
         let last_change = c.date32s("last_change")?;

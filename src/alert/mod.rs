@@ -400,7 +400,11 @@ fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
         _ => "their similarity",
     };
     // Rising from below the background is drawing together, not yet a lineage.
-    let reading = if row.value > 0.0 { "a suspected lineage or sequential influence" } else { "still below the background, drawing together" };
+    let reading = if row.value > 0.0 {
+        "a suspected lineage or sequential influence"
+    } else {
+        "still below the background, drawing together"
+    };
     fired(
         level(delta, rule.warn_delta, rule.critical_delta)?,
         format!(

@@ -40,7 +40,12 @@ pub fn webhook_payload(
     };
     let count = |e: Event| pages.iter().filter(|i| i.event == e).count();
     let mut said = Vec::new();
-    for (e, word) in [(Event::Opened, "opened"), (Event::Escalated, "escalated"), (Event::Released, "no longer explained"), (Event::Resolved, "resolved")] {
+    for (e, word) in [
+        (Event::Opened, "opened"),
+        (Event::Escalated, "escalated"),
+        (Event::Released, "no longer explained"),
+        (Event::Resolved, "resolved"),
+    ] {
         if count(e) > 0 {
             said.push(format!("{} {word}", count(e)));
         }
@@ -49,7 +54,11 @@ pub fn webhook_payload(
     let worst = if critical > 0 { format!(" ({critical} critical)") } else { String::new() };
     let text = match kind {
         "page" => format!("hivewatch {run_date}: incidents {}{worst}; {} open", said.join(", "), open.len()),
-        _ => format!("hivewatch {run_date}: digest, {} incident{} still open", open.len(), if open.len() == 1 { "" } else { "s" }),
+        _ => format!(
+            "hivewatch {run_date}: digest, {} incident{} still open",
+            open.len(),
+            if open.len() == 1 { "" } else { "s" }
+        ),
     };
     let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": text}})];
     let line = |i: &Incident| {
@@ -70,10 +79,15 @@ pub fn webhook_payload(
     }
     let others: Vec<&&Incident> = open.iter().filter(|i| !pages.iter().any(|p| p.id == i.id)).collect();
     if !others.is_empty() {
-        let list: Vec<String> =
-            others.iter().take(20).map(|i| format!("{} `{}` (since {})", i.peak.as_str(), i.about(), i.opened)).collect();
+        let list: Vec<String> = others
+            .iter()
+            .take(20)
+            .map(|i| format!("{} `{}` (since {})", i.peak.as_str(), i.about(), i.opened))
+            .collect();
         let title = if kind == "page" { "Still open" } else { "Open" };
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}:* {}", list.join("; "))}}));
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}:* {}", list.join("; "))}}),
+        );
     }
     if let Some(url) = report {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("report: {url}")}]}));
@@ -177,7 +191,11 @@ pub fn textfile_contents(
             (format!("{{severity=\"{}\"}}", s.as_str()), n as f64)
         })
         .collect();
-    gauge("hivewatch_incidents_open", "Incidents open after the last run (neither held back nor acknowledged), by peak severity.", &open);
+    gauge(
+        "hivewatch_incidents_open",
+        "Incidents open after the last run (neither held back nor acknowledged), by peak severity.",
+        &open,
+    );
     let events: Vec<(String, f64)> = [Event::Opened, Event::Escalated, Event::Released, Event::Resolved]
         .iter()
         .map(|e| {
@@ -265,7 +283,7 @@ mod tests {
     /// One night of incidents from these alerts, after `previous`.
     fn night(previous: &[Incident], alerts: &mut [Alert], day: u32) -> Vec<Incident> {
         let date = chrono::NaiveDate::from_ymd_opt(2026, 1, day).unwrap();
-        incident::track(previous, alerts, (date, &format!("r{day}")), true, &Default::default(), &[])
+        incident::track(previous, alerts, (date, &format!("r{day}")), true, &Default::default(), &[], None)
     }
 
     #[test]
@@ -278,7 +296,10 @@ mod tests {
         assert_eq!(p["blocks"].as_array().unwrap().len(), 3, "header, the incident, the report link: {p}");
         let second = night(&first, &mut [alert(Severity::Critical)], 2);
         let p = webhook_payload(d(2), &second, true, None).unwrap();
-        assert_eq!((p["kind"].as_str(), p["text"].as_str()), (Some("digest"), Some("hivewatch 2026-01-02: digest, 1 incident still open")));
+        assert_eq!(
+            (p["kind"].as_str(), p["text"].as_str()),
+            (Some("digest"), Some("hivewatch 2026-01-02: digest, 1 incident still open"))
+        );
         assert!(webhook_payload(d(2), &second, false, None).is_none(), "no digest asked: nothing to say");
         let quiet = night(&second, &mut [], 3);
         let quiet = night(&quiet, &mut [], 4);

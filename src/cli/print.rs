@@ -61,7 +61,11 @@ pub fn night(night: &Night, rules: &crate::alert::AlertConfig) {
 }
 
 /// The night in two or three figures, and whether its baseline is still building.
-pub fn headline(trends: &[crate::trend::TrendRow], comparable_runs: usize, rules: &crate::alert::AlertConfig) -> Vec<String> {
+pub fn headline(
+    trends: &[crate::trend::TrendRow],
+    comparable_runs: usize,
+    rules: &crate::alert::AlertConfig,
+) -> Vec<String> {
     let row = |metric: &str| trends.iter().find(|t| t.scope.is_overall() && t.metric == metric);
     let figure = |metric: &str, label: &str| {
         row(metric).map(|t| {

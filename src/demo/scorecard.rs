@@ -112,7 +112,9 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
             // (its family, by construction) become its relatives too.
             Event::Influence { model, toward, .. } => {
                 let voice = |name: &str| scenario.models.iter().find(|m| m.name == name).and_then(|m| m.voice);
-                let mates = scenario.models.iter().filter(|m| m.name != *model && (m.name == *toward || (voice(toward).is_some() && m.voice == voice(toward))));
+                let mates = scenario.models.iter().filter(|m| {
+                    m.name != *model && (m.name == *toward || (voice(toward).is_some() && m.voice == voice(toward)))
+                });
                 mates.map(|m| Scope::pair(model, &m.name)).collect()
             }
             Event::Transmission { from, to, .. } => to.iter().map(|t| Scope::pair(from, t)).collect(),
@@ -308,7 +310,8 @@ mod tests {
         let mut previous = Vec::new();
         for r in &mut results {
             let tonight = (r.date, r.run_id.as_str());
-            r.incidents = crate::alert::incident::track(&previous, &mut r.alerts, tonight, true, &Default::default(), &[]);
+            r.incidents =
+                crate::alert::incident::track(&previous, &mut r.alerts, tonight, true, &Default::default(), &[], None);
             previous = r.incidents.clone();
         }
         results

@@ -53,7 +53,8 @@ fn row(page: &mut String, data: &ReportData, i: &Incident) {
     };
     // Tonight's news beside the state (a resolution is the state itself).
     let tonight = data.incidents.iter().any(|t| t.id == i.id && t.event == i.event);
-    let news = if tonight && i.pages() && i.is_open() { format!(" <b>{}</b>", i.event.as_str()) } else { String::new() };
+    let news =
+        if tonight && i.pages() && i.is_open() { format!(" <b>{}</b>", i.event.as_str()) } else { String::new() };
     let about = if i.metric.is_empty() { i.scope.to_string() } else { format!("{} {}", i.scope, i.metric) };
     let _ = writeln!(
         page,

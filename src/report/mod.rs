@@ -14,8 +14,8 @@
 //! missed escape could not run one.
 
 pub mod contagion;
-mod incidents;
 pub mod data;
+mod incidents;
 pub mod lineage;
 pub mod pages;
 pub mod svg;
@@ -187,7 +187,10 @@ fn alert_items(page: &mut String, alerts: &[crate::alert::Alert]) {
             esc(a.severity.as_str()),
             esc(&a.rule),
             esc(&a.message),
-            a.inhibited_by.as_deref().map(|i| format!(" <span class=\"info\">(held back by incident {})</span>", esc(i))).unwrap_or_default()
+            a.inhibited_by
+                .as_deref()
+                .map(|i| format!(" <span class=\"info\">(held back by incident {})</span>", esc(i)))
+                .unwrap_or_default()
         );
     }
     page.push_str("</ul>\n");
