@@ -116,6 +116,6 @@ mod tests {
     #[test]
     fn later_nights_read_what_remote_history_pulls() {
         let read: Vec<&str> = read_later().map(|t| t.name).collect();
-        assert_eq!(read, ["runs", "probe_metrics", "run_metrics", "trends", "alerts"]);
+        assert_eq!(read, ["runs", "probe_metrics", "run_metrics", "trends", "alerts", "incidents"]);
     }
 }

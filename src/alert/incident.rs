@@ -473,9 +473,9 @@ mod tests {
         assert!(late[8].iter().find(|i| i.rule == rule::PAIR).unwrap().pages(), "not explained by an old incident");
         let pair_of = |n: &Vec<Incident>| n.iter().find(|i| i.rule == rule::PAIR).cloned().unwrap();
         let eco_id = seq[0].iter().find(|i| i.rule == CONVERGENCE).unwrap().id.clone();
-        for n in 0..3 {
-            assert_eq!(pair_of(&seq[n]).inhibited_by.as_deref(), Some(eco_id.as_str()), "night {n}");
-            assert!(!pair_of(&seq[n]).pages());
+        for (n, night) in seq.iter().enumerate().take(3) {
+            assert_eq!(pair_of(night).inhibited_by.as_deref(), Some(eco_id.as_str()), "night {n}");
+            assert!(!pair_of(night).pages());
         }
         // The drop closes on night 4 (three quiet nights): the pair is released and paged once.
         assert_eq!(seq[3].iter().find(|i| i.rule == CONVERGENCE).unwrap().event, Event::Resolved);

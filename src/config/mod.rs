@@ -224,21 +224,7 @@ impl Config {
 
         let mut alerts = raw.alerts;
         alerts.acknowledge.extend(raw.acknowledge);
-        let alerts_line = source.find("[alerts").map(|at| lines.line(at));
-        alerts.validate().map_err(|message| {
-            let line = if message.starts_with("[[acknowledge]]") {
-                source.find("[[acknowledge]]").map(|at| lines.line(at))
-            } else {
-                alerts_line
-            };
-            InputError::new(path, line, message)
-                .hint("README's configuration reference lists the alert rules and their levels")
-        })?;
-        if let Some(var) = &alerts.webhook_url_env {
-            // Named without its span by serde: point at its line when it can be found.
-            let at = source.find("webhook_url_env").unwrap_or(0);
-            endpoint::variable_name(&Spanned::new(at..at, var.clone()), "webhook_url_env", &err)?;
-        }
+        check_alerts(&alerts, path, source, &lines, &err)?;
         alerts.textfile = alerts.textfile.as_deref().map(|p| resolve(&p.to_string_lossy()));
 
         Ok(Config {
@@ -363,6 +349,28 @@ pub(crate) fn validate_base_url(url: &str, provider: Provider) -> Result<String,
         _ => {}
     }
     Ok(url.to_owned())
+}
+
+/// `[alerts]` (with the file's `[[acknowledge]]` entries) checked, errors at their line: the
+/// levels and rules, and the name of the webhook's variable.
+fn check_alerts(
+    alerts: &alerts::AlertConfig,
+    path: &Path,
+    source: &str,
+    lines: &LineIndex,
+    err: &dyn Fn(std::ops::Range<usize>, String) -> InputError,
+) -> Result<(), InputError> {
+    alerts.validate().map_err(|message| {
+        let table = if message.starts_with("[[acknowledge]]") { "[[acknowledge]]" } else { "[alerts" };
+        InputError::new(path, source.find(table).map(|at| lines.line(at)), message)
+            .hint("README's configuration reference lists the alert rules and their levels")
+    })?;
+    if let Some(var) = &alerts.webhook_url_env {
+        // Named without its span by serde: point at its line when it can be found.
+        let at = source.find("webhook_url_env").unwrap_or(0);
+        endpoint::variable_name(&Spanned::new(at..at, var.clone()), "webhook_url_env", err)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -151,6 +151,24 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
     let truth_pairs_reached: Vec<Scope> =
         events.iter().filter(|e| e.start <= last).flat_map(|e| e.pairs.iter().cloned()).collect();
     let raised = results.iter().map(|r| r.raised().count()).sum();
+    let Pages { pages, explained, stray_ecosystem, flagged_pairs } =
+        score_pages(results, &events, &truth_pairs_reached);
+    Scorecard { events, raised, pages, explained, stray_ecosystem, flagged_pairs, truth_pairs_reached }
+}
+
+/// What the nights paged, against the events.
+struct Pages {
+    pages: usize,
+    explained: usize,
+    stray_ecosystem: Vec<(u32, String)>,
+    flagged_pairs: Vec<crate::vocab::Scope>,
+}
+
+/// Each page explained or not: a pair page by a pair the events draw together, a contagion page
+/// by a model an event makes susceptible, any other by an ecosystem-wide event (during it or
+/// within [`EFFECT_NIGHTS`] after).
+fn score_pages(results: &[NightResult], events: &[EventScore], truth_pairs_reached: &[crate::vocab::Scope]) -> Pages {
+    use crate::vocab::Scope;
     let mut pages = 0;
     let mut explained = 0;
     let mut stray_ecosystem = Vec::new();
@@ -181,7 +199,7 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
             explained += usize::from(ok);
         }
     }
-    Scorecard { events, raised, pages, explained, stray_ecosystem, flagged_pairs, truth_pairs_reached }
+    Pages { pages, explained, stray_ecosystem, flagged_pairs }
 }
 
 fn ratio(hits: usize, of: usize) -> String {
@@ -331,8 +349,8 @@ mod tests {
         results[5].alerts.push(alert("contagion", Scope::Model("delta-open".into()), "adoption_gain"));
         results[6].alerts.push(alert("contagion", Scope::Model("ember-7b".into()), "adoption_gain"));
         // The pair of night 22 holds three more nights: one incident, one page.
-        for n in 22..25 {
-            results[n].alerts.push(alert("pair", Scope::pair("acme-large", "acme-mini"), "excess_similarity"));
+        for night in &mut results[22..25] {
+            night.alerts.push(alert("pair", Scope::pair("acme-large", "acme-mini"), "excess_similarity"));
         }
         let results = with_incidents(results);
         let card = scorecard(&s, &results);

@@ -78,7 +78,7 @@ fn timeline(data: &ReportData, i: &Incident) -> String {
         i.nights
     );
     for (k, n) in nights.iter().enumerate() {
-        let held = i.run_ids.iter().any(|r| *r == n.run_id);
+        let held = i.run_ids.contains(&n.run_id);
         let open = n.date >= i.opened && i.closed.is_none_or(|c| n.date <= c);
         let colour = match (held, open) {
             (true, _) if i.peak == Severity::Critical && held_critical(n, i) => "#d62728",
