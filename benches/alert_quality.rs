@@ -30,7 +30,8 @@
 
 use std::sync::Arc;
 
-use hivewatch::alert::Severity;
+use hivewatch::alert::{RULES, RuleScope, Severity};
+use hivewatch::config::alerts::rule_info_of;
 use hivewatch::demo::{NightResult, prepare_output, run_scenario};
 use hivewatch::lineage::Verdict;
 use hivewatch::sim::scenario::Scenario;
@@ -40,8 +41,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const MODELS: &[(&str, usize)] =
     &[("a-1", 0), ("a-2", 0), ("b-1", 1), ("c-1", 2), ("d-1", 3), ("e-1", 4), ("f-1", 5), ("g-1", 1)];
-/// Rules about the ecosystem's diversity as a whole (the pair rule is counted apart).
-const DIVERSITY_RULES: &[&str] = &["drop", "trend", "floor", "shift", "concentration", "refusal"];
 
 fn scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
     scenario_of(MODELS, name, seed, nights, events)
@@ -99,8 +98,148 @@ fn undeclared_q_per_night(out: &std::path::Path) -> Vec<f64> {
         .collect()
 }
 
-fn diversity_alert(r: &NightResult) -> bool {
-    r.raised().any(|a| DIVERSITY_RULES.contains(&a.rule.as_str()))
+/// Whether a night pages about the ecosystem's diversity as a whole.
+fn ecosystem_page(r: &NightResult) -> bool {
+    r.pages().any(|i| rule_info_of(&i.rule).is_some_and(|info| info.scope == RuleScope::Ecosystem))
+}
+
+/// Each night's largest rise of a pair's `calibrated_similarity` that passes everything the pair
+/// rule asks but the level (Mann-Kendall p < 0.01 rising over at least 8 runs, the baseline
+/// under tonight's interval): what any `warn_delta` would page, read off one run.
+fn pair_rise_per_night(out: &std::path::Path) -> Vec<f64> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(out.join("trends"))
+        .expect("a trends folder")
+        .flat_map(|d| std::fs::read_dir(d.expect("a partition").path()).expect("a partition"))
+        .map(|f| f.expect("a file").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    let rule = hivewatch::alert::AlertConfig::default().pair;
+    files
+        .iter()
+        .map(|f| {
+            hivewatch::store::table::read_file::<hivewatch::trend::table::TrendsTable>(f)
+                .expect("a trends file")
+                .iter()
+                .filter(|t| t.scope.to_string().starts_with("pair:") && t.metric == rule.metric)
+                .filter(|t| t.trend_n >= rule.min_runs)
+                .filter(|t| t.mann_kendall.is_some_and(|mk| mk.p < rule.p && mk.slope > 0.0))
+                .filter(|t| match (t.ci, t.baseline) {
+                    (Some((lo, _)), Some(b)) => lo > b,
+                    (None, Some(_)) => true,
+                    _ => false,
+                })
+                .filter_map(|t| t.delta)
+                .fold(0.0, f64::max)
+        })
+        .collect()
+}
+
+/// The false-alarm rate of every rule at its shipped levels: pages (incidents opened,
+/// escalated or no longer explained) on stable ecosystems, and the average run length between
+/// them (ARL0, in nights); with the pair series' largest nightly rises, so the pair rule's
+/// level can be read off the null.
+fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
+    println!("## False pages on stable ecosystems ({seeds} seeds x {nights} nights)\n");
+    let mut pages: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let (mut total_nights, mut rises) = (0usize, Vec::new());
+    let mut rows = Vec::new();
+    for seed in 0..seeds {
+        let (results, dir) = run_keeping(rt, scenario("stable", 100 + seed, nights, ""));
+        rises.extend(pair_rise_per_night(&dir.path().join("out")));
+        let mut seed_pages = 0;
+        for r in &results {
+            for i in r.pages() {
+                *pages.entry(i.rule.clone()).or_default() += 1;
+                seed_pages += 1;
+            }
+        }
+        let alert_rows: usize = results.iter().map(|r| r.raised().count()).sum();
+        rows.push(format!("| {seed} | {} | {alert_rows} | {seed_pages} |", results.len()));
+        total_nights += results.len();
+    }
+    println!("| seed | nights | alert rows raised | pages |\n|---|---|---|---|\n{}\n", rows.join("\n"));
+    println!("| rule | false pages | ARL0 (nights between false pages) |\n|---|---|---|");
+    for info in RULES.iter().filter(|r| r.scope != RuleScope::Night) {
+        let n = pages.get(info.name).copied().unwrap_or(0);
+        let arl =
+            if n == 0 { format!("more than {total_nights}") } else { format!("{:.0}", total_nights as f64 / n as f64) };
+        println!("| `{}` | {n} | {arl} |", info.name);
+    }
+    rises.sort_by(|a, b| b.total_cmp(a));
+    println!(
+        "\nPair rule on `calibrated_similarity`: nights whose largest qualifying rise reaches a level, of {total_nights}:\n"
+    );
+    println!("| warn_delta | nights |\n|---|---|");
+    for level in [0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.06] {
+        println!("| {level} | {} |", rises.iter().filter(|r| **r >= level).count());
+    }
+    let top: Vec<String> = rises.iter().take(8).map(|r| format!("{r:.4}")).collect();
+    println!("\nThe largest nightly rises: {}\n", top.join(", "));
+}
+
+/// Detection delay of sudden drops of stated sizes: k of 8 models collapse onto another on
+/// night 20; the first ecosystem page after it.
+fn drop_delays(rt: &tokio::runtime::Runtime) {
+    println!("## Detection delay of a sudden drop (collapse on night 20 of 30)\n");
+    println!(
+        "| models collapsed | strength | seed | effective models before | after | realised drop | first page | delay (nights) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let targets = ["c-1", "d-1", "e-1", "f-1"];
+    for (k, strength) in [(1usize, 0.6), (1, 1.0), (2, 0.6), (2, 1.0), (3, 1.0), (4, 1.0)] {
+        for seed in 0..2u64 {
+            let events: String = targets[..k]
+                .iter()
+                .map(|m| format!("[[events]]\nkind = \"influence\"\nmodel = \"{m}\"\ntoward = \"a-1\"\nstart = 20\nend = 20\nstrength = {strength}\n"))
+                .collect();
+            let results = run(rt, scenario("drop", 200 + seed, 30, &events));
+            let before = mean(results[9..19].iter().map(|r| r.overall("effective_models")));
+            let after = mean(results[19..30].iter().map(|r| r.overall("effective_models")));
+            let false_before = results[..19].iter().filter(|r| ecosystem_page(r)).count();
+            let first = results[19..].iter().find(|r| ecosystem_page(r)).map(|r| r.night);
+            println!(
+                "| {k} | {strength} | {seed} | {before:.2} | {after:.2} | {:.1}% | {} | {} |{}",
+                (1.0 - after / before) * 100.0,
+                first.map_or("none".into(), |n| format!("night {n}")),
+                first.map_or("not detected".into(), |n| (n - 20).to_string()),
+                if false_before > 0 { format!(" ({false_before} page nights before the drop)") } else { String::new() }
+            );
+        }
+    }
+}
+
+/// A converging pair: one model drifting toward another over nights 20-26 at two strengths;
+/// nights until that pair pages (the pair rule or `undeclared`), and pages on other pairs.
+fn pair_delays(rt: &tokio::runtime::Runtime) {
+    println!("\n## A converging pair (e-1 drifts toward b-1 over nights 20-26)\n");
+    println!("| strength | seed | first page on b-1 and e-1 | nights after the drift began | other pairs paged |");
+    println!("|---|---|---|---|---|");
+    for strength in [0.5, 0.9] {
+        for seed in 0..3u64 {
+            let events = format!(
+                "[[events]]\nkind = \"influence\"\nmodel = \"e-1\"\ntoward = \"b-1\"\nstart = 20\nend = 26\nstrength = {strength}\n"
+            );
+            let results = run(rt, scenario("lineage", 300 + seed, 30, &events));
+            let pair_page = |i: &&hivewatch::alert::incident::Incident| i.scope.to_string().starts_with("pair:");
+            let first = results.iter().find(|r| r.pages().filter(pair_page).any(|i| i.scope == "pair:b-1|e-1"));
+            let others: std::collections::BTreeSet<String> = results
+                .iter()
+                .flat_map(|r| {
+                    r.pages()
+                        .filter(pair_page)
+                        .filter(|i| i.scope != "pair:b-1|e-1")
+                        .map(|i| format!("{} {}", i.rule, i.scope))
+                })
+                .collect();
+            println!(
+                "| {strength} | {seed} | {} | {} | {} |",
+                first.map_or("never".into(), |r| format!("night {}", r.night)),
+                first.map_or("-".into(), |r| (r.night as i64 - 20).to_string()),
+                if others.is_empty() { "none".into() } else { others.into_iter().collect::<Vec<_>>().join(", ") }
+            );
+        }
+    }
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
@@ -260,80 +399,8 @@ fn main() {
     let stable_nights: u32 = args.get(1).map_or(365, |a| a.parse().expect("a number of nights"));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let start = std::time::Instant::now();
-
-    println!("## False alarms on stable ecosystems ({stable_seeds} seeds x {stable_nights} nights)\n");
-    println!(
-        "| seed | nights | nights with a diversity alert | nights with a pair alert | per 365 nights (diversity / pair) |"
-    );
-    println!("|---|---|---|---|---|");
-    let (mut total_div, mut total_pair, mut total_nights) = (0usize, 0usize, 0usize);
-    for seed in 0..stable_seeds {
-        let results = run(&rt, scenario("stable", 100 + seed, stable_nights, ""));
-        let div = results.iter().filter(|r| diversity_alert(r)).count();
-        let pair = results.iter().filter(|r| r.raised().any(|a| a.rule == "pair")).count();
-        let per = |n: usize| n as f64 * 365.0 / results.len() as f64;
-        println!("| {seed} | {} | {div} | {pair} | {:.2} / {:.2} |", results.len(), per(div), per(pair));
-        total_div += div;
-        total_pair += pair;
-        total_nights += results.len();
-    }
-    let per = |n: usize| n as f64 * 365.0 / total_nights.max(1) as f64;
-    println!(
-        "| all | {total_nights} | {total_div} | {total_pair} | **{:.2} / {:.2}** |\n",
-        per(total_div),
-        per(total_pair)
-    );
-
-    println!("## Detection delay of a sudden drop (collapse on night 20 of 30)\n");
-    println!(
-        "| models collapsed | strength | seed | effective models before | after | realised drop | first diversity alert | delay (nights) |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    let targets = ["c-1", "d-1", "e-1", "f-1"];
-    for (k, strength) in [(1usize, 0.6), (1, 1.0), (2, 0.6), (2, 1.0), (3, 1.0), (4, 1.0)] {
-        for seed in 0..2u64 {
-            let events: String = targets[..k]
-                .iter()
-                .map(|m| format!("[[events]]\nkind = \"influence\"\nmodel = \"{m}\"\ntoward = \"a-1\"\nstart = 20\nend = 20\nstrength = {strength}\n"))
-                .collect();
-            let results = run(&rt, scenario("drop", 200 + seed, 30, &events));
-            let before = mean(results[9..19].iter().map(|r| r.overall("effective_models")));
-            let after = mean(results[19..30].iter().map(|r| r.overall("effective_models")));
-            let false_before = results[..19].iter().filter(|r| diversity_alert(r)).count();
-            let first = results[19..].iter().find(|r| diversity_alert(r)).map(|r| r.night);
-            println!(
-                "| {k} | {strength} | {seed} | {before:.2} | {after:.2} | {:.1}% | {} | {} |{}",
-                (1.0 - after / before) * 100.0,
-                first.map_or("none".into(), |n| format!("night {n}")),
-                first.map_or("not detected".into(), |n| (n - 20).to_string()),
-                if false_before > 0 {
-                    format!(" ({false_before} alert nights before the drop)")
-                } else {
-                    String::new()
-                }
-            );
-        }
-    }
-
-    println!("\n## A converging pair (e-1 drifts toward b-1 over nights 20-26, strength 0.9)\n");
-    println!("| seed | first flag of b-1 and e-1 | nights after the drift began | other pairs flagged |");
-    println!("|---|---|---|---|");
-    for seed in 0..3u64 {
-        let events = "[[events]]\nkind = \"influence\"\nmodel = \"e-1\"\ntoward = \"b-1\"\nstart = 20\nend = 26\nstrength = 0.9\n";
-        let results = run(&rt, scenario("lineage", 300 + seed, 30, events));
-        let first = results.iter().find(|r| r.raised().any(|a| a.rule == "pair" && a.scope == "pair:b-1|e-1"));
-        let others: std::collections::BTreeSet<String> = results
-            .iter()
-            .flat_map(|r| {
-                r.raised().filter(|a| a.rule == "pair" && a.scope != "pair:b-1|e-1").map(|a| a.scope.to_string())
-            })
-            .collect();
-        println!(
-            "| {seed} | {} | {} | {} |",
-            first.map_or("never".into(), |r| format!("night {}", r.night)),
-            first.map_or("-".into(), |r| (r.night as i64 - 20).to_string()),
-            if others.is_empty() { "none".into() } else { others.into_iter().collect::<Vec<_>>().join(", ") }
-        );
-    }
+    false_pages(&rt, stable_seeds, stable_nights);
+    drop_delays(&rt);
+    pair_delays(&rt);
     println!("\n(whole sweep: {:.0} s)", start.elapsed().as_secs_f64());
 }

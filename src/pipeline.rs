@@ -13,6 +13,8 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
+use crate::alert::incident::Incident;
+use crate::alert::incident_table::IncidentsTable;
 use crate::alert::table::AlertsTable;
 use crate::alert::{self, Alert, AlertConfig};
 use crate::embed::cache::EmbeddingCache;
@@ -85,6 +87,9 @@ pub struct Derived {
     pub measured: MeasureStats,
     /// Tonight's alerts (info included); [`alert::raised`] counts those that page.
     pub alerts: Vec<Alert>,
+    /// Tonight's incidents: every one open tonight or resolved tonight; what pages is
+    /// [`crate::alert::incident::pages`].
+    pub incidents: Vec<Incident>,
     /// Tonight's trend rows, as written.
     pub trends: Vec<TrendRow>,
     /// Comparable earlier runs the trends were measured against (at most the longest window).
@@ -166,14 +171,15 @@ pub fn derive_tables_guarded(
         vec![report.clone(), runs_path],
     ]
     .concat();
-    let Judged { trends, alerts, comparable_runs, .. } = judged;
-    Ok(Derived { row, embedded, featured, measured, alerts, trends, comparable_runs, report, tables })
+    let Judged { trends, alerts, incidents, comparable_runs, .. } = judged;
+    Ok(Derived { row, embedded, featured, measured, alerts, incidents, trends, comparable_runs, report, tables })
 }
 
 /// Tonight's trends and the alerts they raise, written.
 struct Judged {
     trends: Vec<TrendRow>,
     alerts: Vec<Alert>,
+    incidents: Vec<Incident>,
     comparable_runs: usize,
     /// The `trends` and `alerts` files.
     tables: Vec<PathBuf>,
@@ -190,7 +196,10 @@ fn judge(
 ) -> Result<Judged, PipelineError> {
     let crate::trend::stage::Trends { rows: mut trends, panel_change, comparable_runs } =
         crate::trend::stage::trend_run(output, info, &run.tag, &TrendSettings::from_alerts(rules))?;
-    let alerts = match guard {
+    // A night judged by its rules: no guard stands instead of them, and its trends have a
+    // baseline (a change of instrument starts a new one). Otherwise incidents are frozen.
+    let judged = guard.is_none() && info.coverage >= rules.min_coverage && !trends.iter().any(|t| t.instrument_change);
+    let mut alerts = match guard {
         Some(guard) => vec![guard],
         None => {
             let mut alerts = alert::evaluate(&mut trends, info.coverage, rules);
@@ -200,8 +209,28 @@ fn judge(
             alerts
         }
     };
+    let previous = crate::alert::incident_table::previous(output, info, &run.tag)?;
+    let tonight = (info.run_date, info.run_id.as_str());
+    // How far tonight's pair series moved together: what an ecosystem-wide move explains.
+    let rises: Vec<f64> = trends
+        .iter()
+        .filter(|t| matches!(t.scope, crate::vocab::Scope::Pair(..)) && t.metric == rules.pair.metric)
+        .filter_map(|t| t.delta)
+        .collect();
+    let background = alert::incident::Background::of(&rises);
+    let acks = &rules.acknowledge;
+    let incidents = alert::incident::track(&previous, &mut alerts, tonight, judged, &rules.incidents, acks, background);
     let trends_path = table::write::<TrendsTable>(output, run, &trends)?;
     let alerts_path = table::write::<AlertsTable>(output, run, &alerts)?;
-    tracing::info!(run_id = %run.id, trends = trends.len(), alerts = alert::raised(&alerts), "compared with earlier runs");
-    Ok(Judged { trends, alerts, comparable_runs, tables: vec![trends_path, alerts_path] })
+    let incidents_path = table::write::<IncidentsTable>(output, run, &incidents)?;
+    tracing::info!(
+        run_id = %run.id,
+        trends = trends.len(),
+        alerts = alert::raised(&alerts),
+        open_incidents = incidents.iter().filter(|i| i.is_open()).count(),
+        pages = alert::incident::pages(&incidents).len(),
+        "compared with earlier runs"
+    );
+    let tables = vec![trends_path, alerts_path, incidents_path];
+    Ok(Judged { trends, alerts, incidents, comparable_runs, tables })
 }

@@ -11,6 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::exit;
+use crate::say::{say, tell};
 
 /// (name, SQL) of every query, in the order `--list` shows them.
 pub const QUERIES: &[(&str, &str)] = &[
@@ -49,9 +50,9 @@ pub fn duckdb_command() -> Option<PathBuf> {
 /// `hivewatch query`: lists the queries, or runs (or prints) one.
 pub fn run(name: Option<&str>, output: &Path, print: bool) -> Result<i32> {
     let Some(name) = name else {
-        println!("The analysts' queries (hivewatch query NAME [--output DIR]):");
+        say!("The analysts' queries (hivewatch query NAME [--output DIR]):");
         for (name, sql) in QUERIES {
-            println!("  {name:<26} {}", description(sql));
+            say!("  {name:<26} {}", description(sql));
         }
         return Ok(exit::OK);
     };
@@ -73,10 +74,10 @@ pub fn run(name: Option<&str>, output: &Path, print: bool) -> Result<i32> {
     let duckdb = if print { None } else { duckdb_command() };
     let Some(duckdb) = duckdb else {
         if !print {
-            eprintln!("DuckDB is not installed (no `duckdb` on the PATH, no $HIVEWATCH_DUCKDB): {INSTALL_DUCKDB}.");
-            eprintln!("The query, ready to paste into DuckDB:\n");
+            tell!("DuckDB is not installed (no `duckdb` on the PATH, no $HIVEWATCH_DUCKDB): {INSTALL_DUCKDB}.");
+            tell!("The query, ready to paste into DuckDB:\n");
         }
-        println!("{sql}");
+        say!("{sql}");
         return Ok(exit::OK);
     };
     let status =

@@ -81,7 +81,8 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     session.record_rules()?;
     let output = session.output().clone();
     let run_date = opts.run_date.unwrap_or_else(|| Utc::now().date_naive());
-    let (dir, mut state, resumed) = find_or_create_run(&output, &plan, opts.fresh, run_date)?;
+    let resumable = settle_unfinished(&session, &plan, opts.fresh, run_date).await?;
+    let (dir, mut state, resumed) = find_or_create_run(&output, &plan, resumable, run_date)?;
     let journal_path = dir.journal_path();
     let done = resume_point(&plan, &state.run_id, resumed, &journal_path, progress)?;
 
@@ -108,8 +109,8 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         // night is published) under `members/member=<name>/`. A crash before the state is
         // marked complete resumes and publishes the same files again under the same keys.
         row.finished_at = Utc::now();
-        let runs_path = crate::plan::runs::write(&output, &row, &run.tag)?;
-        let tables = session.publish([collected, vec![runs_path]].concat()).await?;
+        let sealed = seal_member_night(&plan.config, &output, &run, &row, &collected)?;
+        let tables = session.publish([collected, sealed].concat()).await?;
         mark_complete(&dir, &mut state, row.finished_at)?;
         let origin = Origin::Published(collection);
         let history = Default::default();
@@ -128,6 +129,27 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         derived: Some(derived),
         history,
     })
+}
+
+/// A member's night signed with its secret: the manifest, then its `runs` row (in the order
+/// to publish them, after `collected`), see [`crate::consortium::manifest`].
+fn seal_member_night(
+    cfg: &crate::config::Config,
+    output: &Output,
+    run: &RunRef,
+    row: &RunRow,
+    collected: &[std::path::PathBuf],
+) -> Result<Vec<std::path::PathBuf>, RunError> {
+    let (Some(member), Some(secret)) = (&cfg.consortium.member, &cfg.consortium.secret) else {
+        return Err(crate::input::InputError::new(
+            &cfg.path,
+            None,
+            "a consortium member signs what it publishes, and its secret is not set",
+        )
+        .hint("export the variable [consortium] secret_env names")
+        .into());
+    };
+    Ok(crate::consortium::manifest::seal(output, member, secret, run, row, collected)?)
 }
 
 /// Where `hivewatch run` writes: the configuration's output, or with `collect_only` its
@@ -152,32 +174,93 @@ fn mark_complete(dir: &RunDir, state: &mut RunState, finished_at: chrono::DateTi
     Ok(())
 }
 
-/// The unfinished run of this plan and run date to resume (unless `fresh`), else a new one;
-/// and whether it is resumed. An unfinished run of the same plan on another date is left alone,
-/// with a warning that says how to finish or drop it.
-fn find_or_create_run(
-    output: &Output,
+/// The unfinished runs of this plan, settled before the night starts. The newest of tonight's
+/// date is returned, to resume (unless `fresh`). Any other is done with, so none of its files
+/// stays in the analysts' tables: one of tonight's date is abandoned (`--fresh`, or an older
+/// one), its table files and its folder removed; one of another date whose `runs` row is
+/// written is complete and marked so; any other of another date has its partial table files
+/// removed (its journal keeps what it collected, to finish it) and is reported with what to do.
+async fn settle_unfinished(
+    session: &Session,
     plan: &Plan,
     fresh: bool,
     run_date: NaiveDate,
-) -> Result<(RunDir, RunState, bool), RunError> {
-    let unfinished = RunDir::unfinished(output).map_err(io("looking for a run to resume"))?;
-    for (dir, stale) in unfinished.iter().filter(|(_, s)| s.fingerprint == plan.fingerprint && s.run_date != run_date) {
-        tracing::warn!(
-            "run {} of {} was left unfinished ({} responses journaled) and is not continued under {run_date}: `hivewatch run --run-date {}` with this configuration finishes it (sending only what it lacks), or delete {} to drop it",
-            stale.run_id,
-            stale.run_date,
-            completed_names(&dir.journal_path()).map_or(0, |n| n.len()),
-            stale.run_date,
-            dir.path.display()
-        );
+) -> Result<Option<(RunDir, RunState)>, RunError> {
+    let unfinished = RunDir::unfinished(session.output()).map_err(io("looking for a run to resume"))?;
+    let mut resumable: Option<(RunDir, RunState)> = None;
+    // Oldest first: a newer run of tonight's date displaces an older one.
+    for (dir, state) in unfinished.into_iter().filter(|(_, s)| s.fingerprint == plan.fingerprint) {
+        if state.run_date != run_date {
+            settle_stale(session, &dir, state, run_date).await?;
+        } else if fresh {
+            abandon(session, &dir, &state, "--fresh starts a new run").await?;
+        } else if let Some((older, s)) = resumable.replace((dir, state)) {
+            abandon(session, &older, &s, "a newer run of the same night is resumed").await?;
+        }
     }
-    let existing = if fresh {
-        None
-    } else {
-        RunDir::find_resumable(output, &plan.fingerprint, run_date).map_err(io("looking for a run to resume"))?
-    };
-    Ok(match existing {
+    Ok(resumable)
+}
+
+/// Removes an unfinished run: every table file it wrote (in the store too), then its folder.
+async fn abandon(session: &Session, dir: &RunDir, state: &RunState, why: &str) -> Result<(), RunError> {
+    let removed = discard(session, state).await;
+    std::fs::remove_dir_all(&dir.path)
+        .map_err(io(format!("removing the abandoned run's folder {}", dir.path.display())))?;
+    tracing::warn!(
+        "abandoned the unfinished run {} of {} ({why}): removed its journal and {removed} table file(s)",
+        state.run_id,
+        state.run_date
+    );
+    Ok(())
+}
+
+/// Removes a run's table files, saying what could not be removed (a store that refuses deletes:
+/// a consortium member needs none). Returns how many went.
+async fn discard(session: &Session, state: &RunState) -> usize {
+    match session.discard_run(state.run_date, &state.run_id).await {
+        Ok(removed) => removed.len(),
+        Err(e) => {
+            tracing::warn!("could not remove every table file of run {} ({}): {e}", state.run_id, state.run_date);
+            0
+        }
+    }
+}
+
+/// An unfinished run of another night: complete if its `runs` row is written (a crash before it
+/// was marked); otherwise its partial table files are removed and it is reported, with the
+/// command that finishes it and how to drop it.
+async fn settle_stale(
+    session: &Session,
+    dir: &RunDir,
+    mut state: RunState,
+    tonight: NaiveDate,
+) -> Result<(), RunError> {
+    let run = RunRef::new(state.run_date, state.run_id.clone(), session.tag().unwrap_or_else(EmbedderTag::none));
+    if session.has_runs_row(&run).await? {
+        tracing::info!("run {} of {} was complete (its runs row is written): marked so", state.run_id, state.run_date);
+        let finished_at = state.finished_at.unwrap_or_else(Utc::now);
+        return mark_complete(dir, &mut state, finished_at);
+    }
+    let removed = discard(session, &state).await;
+    tracing::warn!(
+        "run {} of {} was left unfinished ({} responses journaled) and is not continued under {tonight}; {removed} partial table file(s) of it were taken out of the output, so no table holds half of it. `hivewatch run --run-date {}` with this configuration finishes it (sending only what it lacks), or delete {} to drop it (nothing else of it is left)",
+        state.run_id,
+        state.run_date,
+        completed_names(&dir.journal_path()).map_or(0, |n| n.len()),
+        state.run_date,
+        dir.path.display()
+    );
+    Ok(())
+}
+
+/// `resumable`, else a new run of `run_date`; and whether it is resumed.
+fn find_or_create_run(
+    output: &Output,
+    plan: &Plan,
+    resumable: Option<(RunDir, RunState)>,
+    run_date: NaiveDate,
+) -> Result<(RunDir, RunState, bool), RunError> {
+    Ok(match resumable {
         Some((dir, state)) => (dir, state, true),
         None => {
             let state = new_state(plan, Some(run_date));
@@ -241,7 +324,7 @@ pub async fn run_interruptible(plan: Plan, opts: RunOptions) -> Result<Night, In
     let mut progress = crate::progress::for_stderr();
     tokio::select! {
         r = run(plan, &opts, progress.as_mut()) => Ok(r?),
-        signal = shutdown_signal() => {
+        signal = crate::util::shutdown_signal() => {
             crate::pipeline::request_stop();
             Err(Interrupted::Signal(signal))
         }
@@ -263,23 +346,6 @@ impl Classify for Interrupted {
             Interrupted::Failed(e) => e.failure(),
             Interrupted::Signal(_) => Failure::Failed,
         }
-    }
-}
-
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = term.recv() => "SIGTERM",
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
     }
 }
 

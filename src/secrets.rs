@@ -22,6 +22,38 @@ impl SecretKey {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// HMAC-SHA256 (RFC 2104) of `message` under this secret: how a consortium member signs what
+    /// it publishes, with a secret only it and the coordinator hold. The MAC reveals nothing of
+    /// the secret.
+    pub fn sign(&self, message: &[u8]) -> [u8; 32] {
+        hmac_sha256(self.0.as_bytes(), message)
+    }
+
+    /// Whether `mac` is this secret's MAC of `message` (compared in constant time).
+    pub fn verify(&self, message: &[u8], mac: &[u8]) -> bool {
+        let expected = self.sign(message);
+        mac.len() == expected.len() && expected.iter().zip(mac).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+/// HMAC-SHA256: `H((K ^ opad) || H((K ^ ipad) || m))`, the key padded to SHA-256's 64-byte block
+/// (hashed first when longer).
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    inner.update(message);
+    let mut outer = Sha256::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
 }
 
 impl fmt::Debug for SecretKey {
@@ -158,6 +190,19 @@ mod tests {
         let (out, _) = r.redact_capped(&format!("{}sk-abcd and more", "y".repeat(30)), 37);
         assert!(out.ends_with("sk-abcd"), "{out}");
         assert_eq!(r.redact_capped("sk-abcdefghij", 100), ("sk-abcdefghij".into(), false));
+    }
+
+    /// RFC 4231, test cases 2 and 6 (a key longer than the block).
+    #[test]
+    fn hmac_matches_the_rfc_vectors() {
+        let jefe = SecretKey::new("Jefe".into());
+        let mac = jefe.sign(b"what do ya want for nothing?");
+        assert_eq!(hex::encode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert!(jefe.verify(b"what do ya want for nothing?", &mac));
+        assert!(!jefe.verify(b"what do ya want for nothing!", &mac));
+        assert!(!SecretKey::new("Jeff".into()).verify(b"what do ya want for nothing?", &mac));
+        let long = hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First");
+        assert_eq!(hex::encode(long), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     }
 
     #[test]

@@ -173,9 +173,20 @@ pub struct Night {
 }
 
 impl Night {
-    /// Alerts of the night (info included); [`crate::alert::raised`] counts those that page.
+    /// Alerts of the night (info included, held-back ones too): the nightly record.
     pub fn alerts(&self) -> &[Alert] {
         self.derived.as_ref().map_or(&[], |d| &d.alerts)
+    }
+
+    /// The night's incidents (open tonight, or resolved tonight).
+    pub fn incidents(&self) -> &[crate::alert::incident::Incident] {
+        self.derived.as_ref().map_or(&[], |d| &d.incidents)
+    }
+
+    /// Whether the night brings news that pages (an incident opened, escalated or no longer
+    /// explained, not held back, not acknowledged): the exit code's 1.
+    pub fn pages(&self) -> bool {
+        crate::alert::incident::bad_news(self.incidents())
     }
 
     /// What the sinks are told of the night (`None` for a collect-only night: nothing judged).
@@ -188,6 +199,7 @@ impl Night {
             embedder_id: &derived.embedded.embedder_id,
             run_metrics: &derived.measured.run_metrics,
             alerts: &derived.alerts,
+            incidents: &derived.incidents,
             duration_s,
         })
     }
@@ -229,14 +241,16 @@ impl Session {
         }
         let mut session = Session { target, _lock: lock, kit: None };
         if let Some((instruments, rules)) = kit {
-            session.equip(instruments, rules)?;
+            session.equip(instruments, rules).await?;
         }
         Ok(session)
     }
 
     /// Gives a session opened without them its instruments and rules (and opens the embedding
     /// cache): for `import` and `analyze`, whose rules may be the ones recorded in the output.
-    pub fn equip(&mut self, instruments: Instruments, rules: AlertConfig) -> Result<(), SessionError> {
+    /// A remote embedder is settled first: one that does not answer stops the night at once.
+    pub async fn equip(&mut self, mut instruments: Instruments, rules: AlertConfig) -> Result<(), SessionError> {
+        instruments.embedder.settle().await?;
         let cache = EmbeddingCache::open(&self.target.output.embed_cache_dir(), instruments.embedder.id())
             .map_err(|source| SessionError::Io { context: "opening the embedding cache".into(), source })?;
         self.kit = Some(TailKit { instruments, cache, rules });
@@ -316,6 +330,18 @@ impl Session {
             }
         }
         Ok(runs::read(self.output(), run)?)
+    }
+
+    /// Removes every table file of a run (any embedder's, the `runs` row first; in the store too):
+    /// a run abandoned or stale, a date imported again. Returns what went.
+    pub async fn discard_run(&self, date: NaiveDate, run_id: &str) -> Result<Vec<String>, SessionError> {
+        let files = crate::tables::run_files(self.output(), date, run_id);
+        Ok(self.target.discard(&files, &crate::tables::partitions(self.output(), date), run_id).await?)
+    }
+
+    /// Whether a run's `runs` row is in the output (or its store).
+    pub async fn has_runs_row(&self, run: &RunRef) -> Result<bool, SessionError> {
+        Ok(self.target.has(&table::path::<RunsTable>(self.output(), run)).await?)
     }
 
     /// Records the session's alert rules in the output's state: what `analyze` and `import`
@@ -478,18 +504,28 @@ pub fn rules_for(
 /// collect-only night judged nothing and sends nothing.
 pub async fn notify(config: &Config, night: &Night, duration_s: f64) {
     if let Some(summary) = night.summary(duration_s) {
-        crate::alert::sinks::notify(config, &summary).await;
+        // A signal stops the sending at once (a hanging webhook would hold it for its budget).
+        tokio::select! {
+            () = crate::alert::sinks::notify(config, &summary) => {}
+            signal = crate::util::shutdown_signal() => tracing::warn!(
+                "{signal}: stopped sending the alerts to the sinks (the night is complete; its alerts are in the alerts table)"
+            ),
+        }
     }
 }
 
 /// Checks, without locking or writing anything but a probe object, that a place's store can
-/// be written (a dry run says whether the night can land); returns the output as people wrote
-/// it. A folder output is left for the run itself to check.
+/// be written (a dry run says whether the night can land), or that a folder output could be
+/// created and written; returns the output as people wrote it.
 pub async fn check_place(place: Place<'_>, delete_required: bool) -> Result<Option<String>, SessionError> {
-    let target =
+    let mut target =
         Target::open(place.output, place.state_dir, &place.role, place.with_store).map_err(RemoteError::as_config)?;
+    if let Some(prefix) = &place.under {
+        target = target.under(prefix);
+    }
     if target.remote.is_none() {
-        return Ok(None);
+        crate::store::lock::check_usable(&target.output)?;
+        return Ok(Some(target.describe()));
     }
     target.check_writable(delete_required).await.map_err(RemoteError::as_config)?;
     Ok(Some(target.describe()))

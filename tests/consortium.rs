@@ -10,6 +10,7 @@ mod common;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -103,10 +104,21 @@ impl Drop for S3Server {
     }
 }
 
-/// Runs hivewatch with `env` (pairs of owned values) on top of a clean AWS environment.
+/// The variable holding a test member's signing secret, and the secret.
+fn member_secret(member: &str) -> (String, String) {
+    (format!("HW_SECRET_{}", member.to_uppercase().replace('-', "_")), format!("s3cret-of-{member}-4f9a0c2e7b1d5e8a"))
+}
+
+/// Every test member's secret, as each member's machine and the coordinator's export them.
+fn secrets() -> Vec<(String, String)> {
+    ["lab-a", "lab-b", "lab-c", "lab-k"].iter().map(|m| member_secret(m)).collect()
+}
+
+/// Runs hivewatch with `env` (pairs of owned values) on top of a clean AWS environment and the
+/// members' secrets.
 fn hw(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env("NO_PROXY", "127.0.0.1").env_remove("RUST_LOG");
+    cmd.args(args).env("NO_PROXY", "127.0.0.1").env_remove("RUST_LOG").envs(secrets());
     for k in
         ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT", "AWS_REGION"]
     {
@@ -121,7 +133,7 @@ fn hw(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
 /// A member's folder: its configuration (output in the bucket, state beside it) and nothing else.
 fn member_config(dir: &Path, suite: &Path, member: &str, url: &str, endpoints: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
-    let header = format!("[consortium]\nmember = \"{member}\"\n");
+    let header = format!("[consortium]\nmember = \"{member}\"\nsecret_env = \"{}\"\n", member_secret(member).0);
     let path = write_config(dir, suite, 2, &header, endpoints);
     let text = std::fs::read_to_string(&path)
         .unwrap()
@@ -133,11 +145,12 @@ fn member_config(dir: &Path, suite: &Path, member: &str, url: &str, endpoints: &
 fn coordinator_config(dir: &Path, suite: &Path, url: &str, members: &[&str]) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let list = members.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ");
+    let vars = members.iter().map(|m| format!("{m} = {:?}", member_secret(m).0)).collect::<Vec<_>>().join(", ");
     let path = dir.join("coordinator.toml");
     std::fs::write(
         &path,
         format!(
-            "[run]\nsuite = {:?}\noutput = \"{url}\"\nstate_dir = \"state\"\n\n[consortium]\nmembers = [{list}]\n",
+            "[run]\nsuite = {:?}\noutput = \"{url}\"\nstate_dir = \"state\"\n\n[consortium]\nmembers = [{list}]\nsecrets_env = {{ {vars} }}\n",
             suite.display().to_string()
         ),
     )
@@ -199,10 +212,10 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     let log = publish(0);
     assert!(log.contains("published s3://hive/night/members/member=lab-a/runs/run_date=2026-01-05/"), "{log}");
     publish(1);
-    // The member's night is its responses, the prompts it asked and its runs row, nothing in the
-    // main tables.
+    // The member's night is its responses, the prompts it asked, its signed manifest and its
+    // runs row, nothing in the main tables.
     let lab_a = s3.ls("hive", "night/members/member=lab-a/");
-    assert_eq!(lab_a.len(), 3, "{lab_a:?}");
+    assert_eq!(lab_a.len(), 4, "{lab_a:?}");
     assert!(s3.ls("hive", "night/responses/").is_empty());
 
     // The coordinator holds no member key. Before lab-c publishes it analyses two of three,
@@ -226,6 +239,7 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     let waiting = Command::new(BIN)
         .args(["analyze", "--config", coord, "--date", DATE, "--deadline", "120s", "--poll", "300ms"])
         .envs(s3.env())
+        .envs(secrets())
         .env("NO_PROXY", "127.0.0.1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -310,8 +324,10 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     }
     assert!(ran >= 5);
 
-    // No member key is anywhere in the bucket.
-    let keys: Vec<&str> = members.iter().map(|m| m.2).collect();
+    // No member key, and no member's secret, is anywhere in the bucket.
+    let secrets: Vec<String> = members.iter().map(|m| member_secret(m.0).1).collect();
+    let mut keys: Vec<&str> = members.iter().map(|m| m.2).collect();
+    keys.extend(secrets.iter().map(String::as_str));
     let mut args = vec!["grep", "hive"];
     args.extend(keys);
     let hits: Vec<String> = serde_json::from_str(&s3.py(&args, &[])).unwrap();
@@ -350,6 +366,7 @@ fn a_member_killed_mid_collection_resumes_and_publishes_once() {
     let mut child = Command::new(BIN)
         .args(args)
         .envs(s3.env())
+        .envs(secrets())
         .env("NO_PROXY", "127.0.0.1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -371,7 +388,7 @@ fn a_member_killed_mid_collection_resumes_and_publishes_once() {
     assert!(started.elapsed() < Duration::from_secs(60));
 
     let published = s3.ls("hive", "killed/members/member=lab-k/");
-    assert_eq!(published.len(), 3, "one responses file, one probes file and one runs row: {published:?}");
+    assert_eq!(published.len(), 4, "one responses file, one probes file, a manifest and one runs row: {published:?}");
     let rows = s3.sql(
         url,
         "SELECT count(*), count(DISTINCT (endpoint, probe_id, sample_index)) FROM read_parquet('{root}/members/member=lab-k/responses/*/*.parquet', hive_partitioning=true)",
@@ -468,6 +485,30 @@ fn an_unreachable_store_is_refused_before_any_request() {
         ("AWS_ALLOW_HTTP", "true".to_owned()),
     ];
     refused(&config, &env, &sim, &["AWS_ENDPOINT", "reachable"]);
+}
+
+/// Issue 26, item 2: an S3-compatible endpoint written with its credentials
+/// (`http://KEY:SECRET@host`) or a token in its query was printed verbatim in every error about
+/// the store, the cron log included. Now it is refused, its value never repeated.
+#[test]
+fn credentials_in_aws_endpoint_are_refused_and_never_printed() {
+    let sim = TestSim::start(SimConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let config = one_endpoint_config(root.path(), &sim, "s3://hive/x");
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    for endpoint in [
+        format!("http://AKIAEXAMPLE:test-secret-in-url@127.0.0.1:{closed}"),
+        format!("http://127.0.0.1:{closed}/?token=test-secret-token"),
+    ] {
+        let env = vec![
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ENDPOINT", endpoint),
+            ("AWS_ALLOW_HTTP", "true".to_owned()),
+        ];
+        refused(&config, &env, &sim, &["AWS_ENDPOINT carries credentials"]);
+    }
 }
 
 #[test]
@@ -588,4 +629,307 @@ fn import_and_analyze_read_and_write_object_storage() {
     assert_eq!(count("features"), features, "re-derived in place, not duplicated");
     assert_eq!(count("responses"), responses);
     assert_eq!(s3.ls("hive", "imported/").len(), objects_before, "the same objects, rewritten");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 26: members confined to their own prefix, signed publications, one bad publication
+// that does not stop the night, and a lease that cannot block it forever.
+
+/// S3's answer to a write a bucket policy does not allow.
+const ACCESS_DENIED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+
+/// What the confining proxy needs: the S3 server, the one path prefix writes may go under, what
+/// it refused, and a client to forward with.
+struct ProxyState {
+    upstream: String,
+    allowed: String,
+    refused: Arc<Mutex<Vec<String>>>,
+    client: reqwest::Client,
+}
+
+/// A proxy in front of the S3 server that lets a write (PUT, POST, DELETE) through only under
+/// one path prefix (`/bucket/prefix/members/member=<name>/`), as the README's bucket policy
+/// confining a member does (moto enforces no policy); reads pass. Keeps what it refused.
+struct ConfiningProxy {
+    url: String,
+    refused: Arc<Mutex<Vec<String>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl ConfiningProxy {
+    fn start(upstream: &str, allowed: &str) -> ConfiningProxy {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let refused: Arc<Mutex<Vec<String>>> = Arc::default();
+        let state = Arc::new(ProxyState {
+            upstream: upstream.to_owned(),
+            allowed: allowed.to_owned(),
+            refused: Arc::clone(&refused),
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        });
+        let app = axum::Router::new().fallback(forward).with_state(state);
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        ConfiningProxy { url, refused, _rt: rt }
+    }
+
+    fn refused(&self) -> Vec<String> {
+        self.refused.lock().unwrap().clone()
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn forward(
+    axum::extract::State(s): axum::extract::State<Arc<ProxyState>>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let method = req.method().clone();
+    let path = percent_decode(req.uri().path());
+    let target = format!("{}{}", s.upstream, req.uri().path_and_query().map_or("", |p| p.as_str()));
+    let bulk_delete = method == "POST" && req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "delete"));
+    let headers = req.headers().clone();
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap();
+    // A multi-object delete (`POST /bucket?delete`) is judged, as S3 does, key by key.
+    let keys: Vec<String> = match bulk_delete {
+        true => String::from_utf8_lossy(&body)
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|k| k.split("</Key>").next())
+            .map(|k| format!("{}/{k}", path.trim_end_matches('/')))
+            .collect(),
+        false => vec![path.clone()],
+    };
+    if matches!(method.as_str(), "PUT" | "POST" | "DELETE") && keys.iter().any(|k| !k.starts_with(&s.allowed)) {
+        s.refused.lock().unwrap().push(format!("{method} {}", keys.join(" ")));
+        return (axum::http::StatusCode::FORBIDDEN, [("content-type", "application/xml")], ACCESS_DENIED)
+            .into_response();
+    }
+    let mut out = s.client.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), target);
+    let hop = |name: &str| matches!(name, "host" | "content-length" | "transfer-encoding" | "connection");
+    for (name, value) in headers.iter().filter(|(n, _)| !hop(n.as_str())) {
+        out = out.header(name.as_str(), value.as_bytes());
+    }
+    let reply = out.body(body.to_vec()).send().await.unwrap();
+    let mut response = axum::http::Response::builder().status(reply.status().as_u16());
+    for (name, value) in reply.headers().iter().filter(|(n, _)| !hop(n.as_str())) {
+        response = response.header(name.as_str(), value.as_bytes());
+    }
+    response.body(axum::body::Body::from(reply.bytes().await.unwrap())).unwrap()
+}
+
+/// Issue 26, item 1. Before: every member wrote its write-check object to
+/// `<prefix>/_hivewatch/probe/`, so a member allowed to write only under
+/// `members/member=lab-a/` failed with exit 2; and with write access to the whole prefix, lab-a
+/// set `member = "lab-b"`, published, and the coordinator analysed the impostor's rows as
+/// lab-b's. Now a member confined to its own prefix (a proxy enforcing it, as a bucket policy
+/// would) publishes, cannot publish as another, and an impostor with wider access is left out:
+/// its publication is not signed with lab-b's secret. No secret is ever written or printed.
+#[test]
+fn a_member_confined_to_its_prefix_publishes_and_an_impostor_is_left_out() {
+    let s3 = S3Server::start(&[]);
+    s3.bucket("hive");
+    let url = "s3://hive/conf";
+    let root = tempfile::tempdir().unwrap();
+    let suite = small_suite(root.path(), 6);
+    let sim = TestSim::start(SimConfig::default());
+    let eps = |names: &[&str]| names.iter().map(|n| endpoint(n, "openai", &sim, "")).collect::<String>();
+    let proxy = ConfiningProxy::start(&s3.endpoint, "/hive/conf/members/member=lab-a/");
+    let confined = {
+        let mut env = s3.env();
+        env.retain(|(k, _)| *k != "AWS_ENDPOINT");
+        env.push(("AWS_ENDPOINT", proxy.url.clone()));
+        env
+    };
+    let mut said = String::new();
+    let mut run = |config: &Path, env: &[(&str, String)]| {
+        let out = hw(&["run", "--collect-only", "--config", config.to_str().unwrap(), "--run-date", DATE], env);
+        said.push_str(&text(&out));
+        out
+    };
+
+    // lab-a, allowed to write only under its own prefix, publishes.
+    let lab_a = member_config(&root.path().join("lab-a"), &suite, "lab-a", url, &eps(&["acme-a", "borealis-a"]));
+    let out = run(&lab_a, &confined);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(proxy.refused().is_empty(), "every write went under lab-a's prefix: {:?}", proxy.refused());
+    assert_eq!(s3.ls("hive", "conf/members/member=lab-a/manifests/").len(), 1, "a signed manifest");
+    // From the same machine it cannot publish as lab-b: the write is refused before any request.
+    let as_b = member_config(&root.path().join("lab-a-as-b"), &suite, "lab-b", url, &eps(&["cirrus-x"]));
+    let before = sim.requests();
+    let out = run(&as_b, &confined);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("members/member=lab-b"), "{}", text(&out));
+    assert_eq!(sim.requests(), before, "nothing was sent");
+
+    // lab-b publishes; then someone with write access to the whole prefix (lab-a's machine, say)
+    // publishes a later run as lab-b, signed with lab-a's secret.
+    let lab_b = member_config(&root.path().join("lab-b"), &suite, "lab-b", url, &eps(&["cirrus-b", "delta-b"]));
+    assert_eq!(run(&lab_b, &s3.env()).status.code(), Some(0));
+    let impostor = root.path().join("impostor");
+    let config = member_config(&impostor, &suite, "lab-b", url, &eps(&["ember-x"]));
+    let forged =
+        std::fs::read_to_string(&config).unwrap().replace(&member_secret("lab-b").0, &member_secret("lab-a").0);
+    std::fs::write(&config, forged).unwrap();
+    std::thread::sleep(Duration::from_millis(1100)); // a later run id
+    assert_eq!(run(&config, &s3.env()).status.code(), Some(0));
+
+    let coordinator = coordinator_config(&root.path().join("coordinator"), &suite, url, &["lab-a", "lab-b"]);
+    let out = hw(&["analyze", "--config", coordinator.to_str().unwrap(), "--date", DATE], &s3.env());
+    let log = text(&out);
+    said.push_str(&log);
+    assert_eq!(out.status.code(), Some(1), "the members alert: {log}");
+    assert!(log.contains("1 of 2 members") && log.contains("not signed with lab-b's secret"), "{log}");
+    let night = |sql: &str| s3.sql(url, sql);
+    let status = night(
+        "SELECT member, status, coalesce(note, '') FROM read_parquet('{root}/member_runs/*/*.parquet', hive_partitioning=true) ORDER BY 1",
+    );
+    assert_eq!((status[0][1].as_str(), status[1][1].as_str()), (Some("published"), Some("excluded")), "{status:?}");
+    assert!(status[1][2].as_str().unwrap().contains("not signed with lab-b's secret"), "{status:?}");
+    let alerts = night("SELECT rule, severity FROM read_parquet('{root}/alerts/*/*.parquet', hive_partitioning=true)");
+    assert_eq!(alerts, vec![vec![Value::from("members"), Value::from("critical")]]);
+    let endpoints = night(
+        "SELECT list(DISTINCT endpoint ORDER BY endpoint) FROM read_parquet('{root}/responses/*/*.parquet', hive_partitioning=true)",
+    );
+    assert_eq!(endpoints[0][0], serde_json::json!(["lab-a/acme-a", "lab-a/borealis-a"]), "no impostor's row");
+
+    // The secrets are nowhere: not in the bucket, not in any file on the machines, not printed.
+    let secrets: Vec<String> = ["lab-a", "lab-b"].iter().map(|m| member_secret(m).1).collect();
+    let mut args = vec!["grep", "hive"];
+    args.extend(secrets.iter().map(String::as_str));
+    let hits: Vec<String> = serde_json::from_str(&s3.py(&args, &[])).unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+    for secret in &secrets {
+        assert!(!said.contains(secret.as_str()), "a secret was printed");
+        let held: Vec<PathBuf> = files_under(root.path())
+            .into_iter()
+            .filter(|f| std::fs::read(f).unwrap().windows(secret.len()).any(|w| w == secret.as_bytes()))
+            .collect();
+        assert!(held.is_empty(), "{held:?}");
+    }
+}
+
+/// The one member's `responses` file of a folder consortium, with its run id.
+fn member_responses(out: &Path, member: &str) -> (PathBuf, String) {
+    let dir = out.join(format!("members/member={member}/responses/run_date={DATE}"));
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let run_id = file.file_stem().unwrap().to_str().unwrap().to_owned();
+    (file, run_id)
+}
+
+/// Issue 26, items 6 and 10, on a consortium sharing a disk. Before: one member's truncated
+/// `responses` file (or a column of another type) made `analyze --date` exit 3 on every rerun,
+/// no union, no alert, no report for anyone; and a lease left with an expiry in 2999 blocked
+/// the night forever, the hint saying to wait. Now the member is `excluded` with the reason,
+/// the others are analysed and the `members` alert is raised; a lease counts only one lease
+/// period past its last write, and the message names the object to delete.
+#[test]
+fn one_members_bad_file_leaves_it_out_and_a_far_future_lease_lapses() {
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("shared");
+    let url = out.to_str().unwrap();
+    let suite = small_suite(root.path(), 6);
+    let sim = TestSim::start(SimConfig::default());
+    for (member, eps) in
+        [("lab-a", ["acme-a", "borealis-a"]), ("lab-b", ["cirrus-b", "delta-b"]), ("lab-c", ["ember-c", "fjord-c"])]
+    {
+        let eps: String = eps.iter().map(|n| endpoint(n, "openai", &sim, "")).collect();
+        let config = member_config(&root.path().join(member), &suite, member, url, &eps);
+        let o = hw(&["run", "--collect-only", "--config", config.to_str().unwrap(), "--run-date", DATE], &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    // lab-b's file cut short after it was published.
+    let (b_file, _) = member_responses(&out, "lab-b");
+    let len = std::fs::metadata(&b_file).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&b_file).unwrap().set_len(len / 2).unwrap();
+    // lab-c published, and signed, a file with a column of another type (another version).
+    let (c_file, c_run) = member_responses(&out, "lab-c");
+    let batches = hivewatch::store::read_batches(&c_file).unwrap();
+    let retyped = |b: &arrow_array::RecordBatch| {
+        let i = b.schema().index_of("sample_index").unwrap();
+        let mut fields: Vec<arrow_schema::Field> = b.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields[i] = arrow_schema::Field::new("sample_index", arrow_schema::DataType::Utf8, false);
+        let mut columns = b.columns().to_vec();
+        columns[i] = Arc::new(arrow_array::StringArray::from(vec!["0"; b.num_rows()]));
+        arrow_array::RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns).unwrap()
+    };
+    let schema = retyped(&batches[0]).schema();
+    let mut writer = hivewatch::store::TableWriter::create(&c_file, schema).unwrap();
+    for b in &batches {
+        writer.write(&retyped(b)).unwrap();
+    }
+    writer.finish().unwrap();
+    let c_dir = out.join("members/member=lab-c");
+    let signed: Vec<(String, PathBuf)> = ["responses", "probes", "runs"]
+        .iter()
+        .map(|t| {
+            (format!("{t}/run_date={DATE}/{c_run}.parquet"), c_dir.join(format!("{t}/run_date={DATE}/{c_run}.parquet")))
+        })
+        .collect();
+    let secret = hivewatch::secrets::SecretKey::new(member_secret("lab-c").1);
+    let manifest =
+        hivewatch::consortium::manifest::Manifest::sign("lab-c", &secret, &c_run, DATE.parse().unwrap(), &signed)
+            .unwrap();
+    let key = hivewatch::consortium::manifest::key(DATE.parse().unwrap(), &c_run);
+    std::fs::write(c_dir.join(key), serde_json::to_vec(&manifest).unwrap()).unwrap();
+
+    // A lease left by a holder that wrote an expiry in 2999, just now: held, and named.
+    let lease = out.join(format!("_hivewatch/lease/analyze-{DATE}.json"));
+    std::fs::create_dir_all(lease.parent().unwrap()).unwrap();
+    let body = format!(
+        "{{\"holder\": \"gone pid 1\", \"purpose\": \"x\", \"acquired_at\": \"{}\", \"expires_at\": \"2999-01-01T00:00:00Z\"}}",
+        chrono::Utc::now().to_rfc3339()
+    );
+    std::fs::write(&lease, body).unwrap();
+    let coordinator = coordinator_config(&root.path().join("coordinator"), &suite, url, &["lab-a", "lab-b", "lab-c"]);
+    let analyze = || hw(&["analyze", "--config", coordinator.to_str().unwrap(), "--date", DATE], &[]);
+    let o = analyze();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains(&format!("delete {}", lease.display())), "{}", text(&o));
+    assert!(!text(&o).contains("2999"), "the lease counts one period past its last write: {}", text(&o));
+    // Written an hour ago: it has lapsed, whatever its body says.
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&lease).unwrap().set_modified(an_hour_ago).unwrap();
+
+    let o = analyze();
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{log}");
+    assert!(log.contains("1 of 3 members"), "{log}");
+    let status = duckdb(
+        &out,
+        "SELECT member, status, coalesce(note, '') FROM read_parquet('{out}/member_runs/*/*.parquet') ORDER BY 1",
+    );
+    assert_eq!(status[0][1], "published", "{status:?}");
+    assert_eq!(status[1][1], "excluded", "{status:?}");
+    assert!(status[1][2].as_str().unwrap().contains("not the file it signed"), "{status:?}");
+    assert_eq!(status[2][1], "excluded", "{status:?}");
+    assert!(status[2][2].as_str().unwrap().contains("sample_index"), "{status:?}");
+    let rows = duckdb(&out, "SELECT count(*), count(DISTINCT member) FROM read_parquet('{out}/responses/*/*.parquet')");
+    assert_eq!(rows[0], vec![Value::from(24), Value::from(1)], "lab-a's 2 endpoints x 6 probes x 2 samples");
+    let alerts = duckdb(&out, "SELECT rule FROM read_parquet('{out}/alerts/*/*.parquet')");
+    assert_eq!(alerts, vec![vec![Value::from("members")]]);
+    assert!(!lease.exists(), "the lapsed lease was taken over and released");
 }

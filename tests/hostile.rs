@@ -931,3 +931,361 @@ fn a_suite_of_100000_probes_in_one_file_loads_in_linear_time() {
         rx.recv_timeout(Duration::from_secs(120)).expect("a 100,000-probe suite loads within 2 minutes");
     assert_eq!(loaded, Ok(100_000), "{took:?}");
 }
+
+// -------------------------------------------------------------------------------------------
+// Issue 26: the second round.
+
+/// Starts `run` with `args`; kills it (SIGKILL) once `ready` holds; returns its stderr.
+fn killed_when(args: &[&str], ready: impl Fn() -> bool) -> String {
+    let mut child = Reaped(
+        Command::new(BIN)
+            .args(args)
+            .env("NO_PROXY", "127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_until(Duration::from_secs(90), &ready), "the run did not get there");
+    unsafe { libc::kill(child.0.id() as i32, libc::SIGKILL) };
+    child.0.wait().unwrap();
+    let mut log = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    log
+}
+
+/// The run ids of a table's rows of one date, and how many rows.
+fn rows_of(out: &Path, table: &str, date: &str) -> (Vec<String>, i64) {
+    let sql = format!(
+        "SELECT list(DISTINCT run_id ORDER BY run_id), count(*) FROM read_parquet('{{out}}/{table}/*/*.parquet', hive_partitioning=true) WHERE run_date = '{date}'"
+    );
+    let rows = duckdb(out, &sql);
+    let ids = rows[0][0].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect());
+    (ids.unwrap_or_default(), rows[0][1].as_i64().unwrap_or(0))
+}
+
+/// Issue 26, item 3. Before: a run killed (SIGKILL) while its tail embedded left its
+/// `responses` in the tables; `run --fresh` then wrote a second run beside it (twice the rows
+/// for the same keys, two run ids, one `runs` row), and an unfinished run of another night kept
+/// its files in the analysts' globs, the hint saying only to delete its state folder. Now a run
+/// abandoned by `--fresh` goes whole, and a stale night's partial tables are taken out (its
+/// journal kept, so `--run-date` still finishes it).
+#[test]
+fn a_run_abandoned_by_fresh_or_left_stale_leaves_no_table_behind() {
+    let sim = TestSim::start(SimConfig::default());
+    let slow = Arc::new(AtomicBool::new(true));
+    let s = Arc::clone(&slow);
+    let embedder = Hostile::start(move |seen, _| {
+        let r = embeddings(seen, 8);
+        if s.load(Ordering::SeqCst) && !String::from_utf8_lossy(&seen.body).contains("hivewatch checks") {
+            Reply::Later(Duration::from_secs(30), Box::new(r))
+        } else {
+            r
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 10);
+    let header = format!("\n[embed]\nembedder = \"remote\"\nbase_url = \"{}/v1\"\nmodel = \"e\"\n", embedder.url);
+    let config = write_config(dir.path(), &suite, 2, &header, &endpoints(2, &sim, ""));
+    let out = reports(dir.path());
+    let c = config.to_str().unwrap();
+    let collected = |date: &str| {
+        let partition = out.join(format!("responses/run_date={date}"));
+        move || !files_under_if_any(&partition).is_empty()
+    };
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--config", c];
+        all.extend(args);
+        let o = hivewatch(&all, &[]);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+        text(&o)
+    };
+
+    // Killed while embedding, then started afresh: one run's rows.
+    killed_when(&["run", "--config", c, "--run-date", "2025-11-01"], collected("2025-11-01"));
+    slow.store(false, Ordering::SeqCst);
+    let log = run(&["--run-date", "2025-11-01", "--fresh"]);
+    assert!(log.contains("abandoned the unfinished run"), "{log}");
+    let (ids, rows) = rows_of(&out, "responses", "2025-11-01");
+    assert_eq!((ids.len(), rows), (1, 40), "one run, each key once: {ids:?}");
+    assert_eq!(rows_of(&out, "embeddings", "2025-11-01").0, ids);
+    assert_eq!(rows_of(&out, "runs", "2025-11-01").0, ids);
+
+    // Killed while embedding, then another night runs: the stale night's files are taken out of
+    // the tables, and the message says all there is to do.
+    slow.store(true, Ordering::SeqCst);
+    killed_when(&["run", "--config", c, "--run-date", "2025-11-02"], collected("2025-11-02"));
+    slow.store(false, Ordering::SeqCst);
+    let log = run(&["--run-date", "2025-11-03"]);
+    assert!(log.contains("of 2025-11-02 was left unfinished") && log.contains("taken out of the output"), "{log}");
+    assert!(log.contains("--run-date 2025-11-02") && log.contains("or delete"), "{log}");
+    assert_eq!(rows_of(&out, "responses", "2025-11-02"), (Vec::new(), 0), "nothing of the stale night in the tables");
+    let before = sim.requests();
+    let log = run(&["--run-date", "2025-11-02"]);
+    assert!(log.contains("resumed"), "{log}");
+    assert_eq!(sim.requests(), before, "finished from its journal");
+    assert_eq!(rows_of(&out, "responses", "2025-11-02").1, 40);
+    let runs = scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/runs/*/*.parquet')");
+    let responses = scalar_i64(&out, "SELECT count(*) FROM read_parquet('{out}/responses/*/*.parquet')");
+    assert_eq!((runs, responses), (3, 120), "three nights, each key once");
+}
+
+fn files_under_if_any(dir: &Path) -> Vec<PathBuf> {
+    if dir.exists() {
+        files_under(dir).into_iter().filter(|f| f.extension().is_some_and(|e| e == "parquet")).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// Issue 26, item 7. Before: `run -c /dev/zero`, `import --models /dev/zero`, `analyze
+/// --lexicon /dev/zero` and a JSONL import with an endless line read gigabytes in seconds. Now
+/// each is refused (exit 2) naming the file and the cap, having read no more than the cap.
+#[test]
+fn endless_inputs_are_refused_with_their_name_and_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = reports(dir.path());
+    let o = out.to_str().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/examples/generic.jsonl");
+    let e = example.to_str().unwrap();
+    for (args, cap) in [
+        (vec!["run", "-c", "/dev/zero"], "16 MiB"),
+        (vec!["import", "--format", "jsonl", e, "--models", "/dev/zero", "--output", o], "64 MiB"),
+        (vec!["analyze", "--lexicon", "/dev/zero", "--output", o], "16 MiB"),
+        (vec!["import", "--format", "jsonl", "/dev/zero", "--output", o], "64 MiB"),
+        (vec!["import", "--format", "csv", "/dev/zero", "--output", o], "64 MiB"),
+    ] {
+        let started = Instant::now();
+        let run = hivewatch(&args, &[]);
+        let said = text(&run);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains("/dev/zero") && said.contains(&format!("larger than {cap}")), "{args:?}: {said}");
+        assert!(started.elapsed() < Duration::from_secs(60), "{args:?}: {:?}", started.elapsed());
+    }
+}
+
+/// Issue 26, item 8: 40,000 model cards took 18.9 s to load (each card's line found by
+/// rescanning the file); now one index of lines serves them all.
+#[test]
+fn model_cards_load_in_linear_time() {
+    let mut cards = String::with_capacity(8 << 20);
+    for i in 0..100_000 {
+        cards.push_str(&format!(
+            "[[models]]\nname = \"model-{i:06}\"\nvendor = \"v{}\"\nfamily = \"f{}\"\n\n",
+            i % 7,
+            i % 13
+        ));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let loaded = hivewatch::config::models::ModelCards::parse(Path::new("models.toml"), &cards);
+        let _ =
+            tx.send((loaded.map(|c| c.get("model-099999").is_some()).map_err(|e| e.to_string()), started.elapsed()));
+    });
+    let (loaded, took) = rx.recv_timeout(Duration::from_secs(120)).expect("100,000 cards load within 2 minutes");
+    assert_eq!(loaded, Ok(true), "{took:?}");
+}
+
+/// Issue 26, item 9. Before: a remote embedder whose vectors legitimately changed length failed
+/// every later night with exit 3 ("run the same command again"), against the vectors of its
+/// cache. Now the length is part of the embedder's id: the next night is another embedder (its
+/// own cache, a new baseline) and completes.
+#[test]
+fn a_remote_embedder_that_changes_its_dimension_is_a_new_embedder() {
+    let sim = TestSim::start(SimConfig::default());
+    let dim = Arc::new(AtomicUsize::new(8));
+    let d = Arc::clone(&dim);
+    let embedder = Hostile::start(move |seen, _| embeddings(seen, d.load(Ordering::SeqCst)));
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 6);
+    let header = format!("\n[embed]\nembedder = \"remote\"\nbase_url = \"{}/v1\"\nmodel = \"e\"\n", embedder.url);
+    let config = write_config(dir.path(), &suite, 2, &header, &endpoints(2, &sim, ""));
+    for (date, d) in [("2025-11-01", 8), ("2025-11-02", 16)] {
+        dim.store(d, Ordering::SeqCst);
+        let o = hivewatch(&["run", "--config", config.to_str().unwrap(), "--run-date", date], &[]);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    }
+    let ids = duckdb(
+        &reports(dir.path()),
+        "SELECT run_date::VARCHAR, embedder_id FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true) ORDER BY 1",
+    );
+    assert!(ids[0][1].as_str().unwrap().ends_with("#e@8d"), "{ids:?}");
+    assert!(ids[1][1].as_str().unwrap().ends_with("#e@16d"), "{ids:?}");
+    let change = scalar_i64(
+        &reports(dir.path()),
+        "SELECT count(*) FROM read_parquet('{out}/alerts/*/*.parquet', hive_partitioning=true) WHERE run_date = '2025-11-02' AND rule = 'instrument_change'",
+    );
+    assert!(change > 0, "a new baseline starts, said as a change of instrument");
+}
+
+/// Issue 26, item 11. Before: `run --dry-run` passed where the real run then failed: an output
+/// folder that cannot be written, a remote embedder that does not answer (the real run sent
+/// every request, then failed at embedding). Now the dry run and `endpoints check` check both,
+/// and the real run asks the embedder before any model request.
+#[test]
+fn a_dry_run_checks_the_output_folder_and_the_embedder() {
+    let sim = TestSim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 3);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let header = format!(
+        "\n[embed]\nembedder = \"remote\"\nbase_url = \"http://{closed}/v1\"\nmodel = \"e\"\nmax_retries = 1\n"
+    );
+    let config = write_config(dir.path(), &suite, 1, &header, &endpoints(1, &sim, ""));
+    let c = config.to_str().unwrap();
+    let dry = hivewatch(&["run", "--config", c, "--dry-run"], &[]);
+    assert_ne!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(text(&dry).contains("remote embeddings endpoint"), "{}", text(&dry));
+    let check = hivewatch(&["endpoints", "check", "--config", c], &[]);
+    let said = text(&check);
+    assert_eq!(check.status.code(), Some(hivewatch::exit::CHECK_FAILED), "{said}");
+    assert!(said.contains("(embedder)") && said.contains("FAILED"), "{said}");
+    let before = sim.requests();
+    let real = hivewatch(&["run", "--config", c], &[]);
+    assert_ne!(real.status.code(), Some(0), "{}", text(&real));
+    assert_eq!(sim.requests(), before, "no model request before the embedder answered");
+
+    // An output that is a file: refused by the dry run and the check, as by the run.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let lexical = write_config(dir.path(), &suite, 1, "", &endpoints(1, &sim, ""));
+    let text_cfg = std::fs::read_to_string(&lexical)
+        .unwrap()
+        .replace("output = \"reports\"", &format!("output = {:?}", file.display().to_string()));
+    std::fs::write(&lexical, text_cfg).unwrap();
+    let dry = hivewatch(&["run", "--config", lexical.to_str().unwrap(), "--dry-run"], &[]);
+    assert_eq!(dry.status.code(), Some(2), "{}", text(&dry));
+    assert!(text(&dry).contains("cannot be used"), "{}", text(&dry));
+    let check = hivewatch(&["endpoints", "check", "--config", lexical.to_str().unwrap()], &[]);
+    assert_eq!(check.status.code(), Some(hivewatch::exit::CHECK_FAILED), "{}", text(&check));
+    assert!(text(&check).contains("(output)"), "{}", text(&check));
+    // A usable one says so.
+    std::fs::write(
+        &lexical,
+        std::fs::read_to_string(&lexical).unwrap().replace(
+            &format!("{:?}", file.display().to_string()),
+            &format!("{:?}", dir.path().join("fresh").display().to_string()),
+        ),
+    )
+    .unwrap();
+    let dry = hivewatch(&["run", "--config", lexical.to_str().unwrap(), "--dry-run"], &[]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(text(&dry).contains("fresh: writable") && text(&dry).contains("embedder lexical"), "{}", text(&dry));
+    assert!(!dir.path().join("fresh").exists(), "a dry run creates nothing");
+}
+
+/// Issue 26, item 13, what was left of the first round: `demo | head -1` panicked on the
+/// closed pipe; a corrupt state.json silently started a new run; the torn-journal warning came
+/// three times; a number like 1e300 came back with 301 digits; a Hub mirror answering any JSON
+/// object had it kept as config.json.
+#[test]
+fn the_leftovers_of_the_first_round() {
+    // demo | head -1
+    let dir = tempfile::tempdir().unwrap();
+    let demo_out = dir.path().join("demo");
+    let mut child = Command::new(BIN)
+        .args(["demo", "--nights", "1", "--output", demo_out.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take()); // head -1 has read its line and gone
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+
+    // A corrupt state.json is said, with what to do; a torn journal line is said once.
+    let sim = TestSim::start(SimConfig::default());
+    let suite = small_suite(dir.path(), 3);
+    let config = write_config(dir.path(), &suite, 1, "", &endpoint("acme-m0", "openai", &sim, ""));
+    let torn =
+        [journal_line("acme-m0", "p-000", 0), "{\"endpoint\":\"acme\0\0\n".into(), journal_line("acme-m0", "p-001", 0)]
+            .concat();
+    unfinished_run(&config, "2025-11-01", torn.as_bytes());
+    let broken_dir = reports(dir.path()).join(".hivewatch/runs/20251030T020000Z-0badc0de-0000");
+    std::fs::create_dir_all(&broken_dir).unwrap();
+    std::fs::write(broken_dir.join("state.json"), "{\"run_id\": \"20251").unwrap();
+    let run = hivewatch(&["run", "--config", config.to_str().unwrap(), "--run-date", "2025-11-01"], &[]);
+    let log = text(&run);
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{log}");
+    assert!(
+        log.contains("state.json: cannot be read") && log.contains(&format!("Delete {}", broken_dir.display())),
+        "{log}"
+    );
+    assert_eq!(log.matches("does not parse").count(), 1, "said once: {log}");
+
+    // 1e300 in the configuration comes back as 1e300.
+    let config = write_config(
+        dir.path(),
+        &suite,
+        1,
+        "[sampling]\ntemperature = 1e300\n",
+        &endpoint("acme-m0", "openai", &sim, ""),
+    );
+    let run = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(text(&run).contains("temperature 1e300 is outside") && !text(&run).contains("00000000"), "{}", text(&run));
+
+    // A Hub mirror answering 200 with any JSON object.
+    let hub = Hostile::start(|_, _| reply(200, r#"{"welcome": "to the mirror"}"#));
+    let cache = tempfile::tempdir().unwrap();
+    let embed = Command::new(BIN)
+        .args(["embed", "--embedder", "minilm", "--hf-model", "acme/mini"])
+        .env("HF_ENDPOINT", &hub.url)
+        .env("HIVEWATCH_MODEL_CACHE", cache.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = text(&embed);
+    assert_eq!(embed.status.code(), Some(2), "{said}");
+    assert!(said.contains("not a BERT configuration") && said.contains("nothing was kept"), "{said}");
+    assert!(files_under(cache.path()).is_empty(), "{:?}", files_under(cache.path()));
+}
+
+/// Issue 26, item 13: SIGTERM while the webhook hangs was ignored for about 30 s (the sinks ran
+/// after the run's signal handling). Now a signal stops the sending at once; the night is
+/// complete and its alerts are in their table.
+#[test]
+fn sigterm_while_the_webhook_hangs_stops_at_once() {
+    let sim = TestSim::start(SimConfig::default());
+    let hook = Hostile::start(|_, _| Reply::Later(Duration::from_secs(120), Box::new(reply(200, "ok"))));
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 4);
+    // One endpoint nothing answers: coverage 1/2, the coverage alert pages.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut eps = endpoints(1, &sim, "");
+    eps.push_str(&format!(
+        "\n[[endpoints]]\nname = \"gone\"\nprovider = \"openai\"\nbase_url = \"http://{closed}/v1\"\nmodel = \"gone\"\nmax_retries = 0\n"
+    ));
+    let config = write_config(dir.path(), &suite, 1, "\n[alerts]\nwebhook_url_env = \"HW_HOOK\"\n", &eps);
+    let mut child = Reaped(
+        Command::new(BIN)
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("NO_PROXY", "127.0.0.1")
+            .env("HW_HOOK", format!("{}/hook", hook.url))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_until(Duration::from_secs(60), || !hook.seen().is_empty()), "the webhook was not called");
+    let signalled = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap().success());
+    let status = loop {
+        if let Some(s) = child.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(20), "SIGTERM was not honoured");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(signalled.elapsed() < Duration::from_secs(5), "stopped in {:?}: {log}", signalled.elapsed());
+    assert!(log.contains("SIGTERM: stopped sending the alerts"), "{log}");
+    assert_eq!(status.code(), Some(1), "the night is complete and paged: {log}");
+    assert_eq!(scalar_i64(&reports(dir.path()), "SELECT count(*) FROM read_parquet('{out}/runs/*/*.parquet')"), 1);
+}

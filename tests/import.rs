@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use hivewatch::sim::SimConfig;
 
 /// `hivewatch import --format FORMAT FILES... EXTRA... --output OUT`.
 fn import(format: &str, files: &[&str], extra: &[&str], out: &std::path::Path) -> std::process::Output {
@@ -229,4 +230,179 @@ fn the_output_lock_is_taken_before_the_files_are_parsed() {
     let o = import("jsonl", &[bad.to_str().unwrap()], &[], &out);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(text(&o).contains("another hivewatch run is writing to"), "{}", text(&o));
+}
+
+/// JSONL rows of `hist` as (model, prompt id, response, date).
+fn hist_jsonl(rows: &[(&str, &str, &str, &str)]) -> String {
+    rows.iter()
+        .map(|(m, p, r, d)| {
+            format!("{}\n", serde_json::json!({"model": m, "prompt_id": p, "prompt": format!("Question {p}?"), "response": r, "date": d}))
+        })
+        .collect()
+}
+
+/// The same rows as CSV.
+fn hist_csv(rows: &[(&str, &str, &str, &str)]) -> String {
+    let mut out = String::from("model,prompt_id,prompt,response,date\n");
+    for (m, p, r, d) in rows {
+        out.push_str(&format!("{m},{p},Question {p}?,\"{r}\",{d}\n"));
+    }
+    out
+}
+
+/// Every table's rows of `date`, by run id.
+fn runs_of(out: &std::path::Path, date: &str) -> Vec<Vec<serde_json::Value>> {
+    let tables = ["runs", "responses", "probes", "embeddings", "features", "run_metrics"];
+    let union: Vec<String> = tables
+        .iter()
+        .map(|t| format!("SELECT '{t}' AS t, run_id FROM read_parquet('{{out}}/{t}/*/*.parquet', hive_partitioning=true) WHERE run_date = '{date}'"))
+        .collect();
+    duckdb(
+        out,
+        &format!(
+            "SELECT t, count(DISTINCT run_id), count(*) FROM ({}) GROUP BY t ORDER BY t",
+            union.join(" UNION ALL ")
+        ),
+    )
+}
+
+/// Issue 26, item 4. Before: a run's id hashed its date's content, so one corrected answer, late
+/// rows added to a date, or the same export as CSV instead of JSONL added a second (third) run
+/// for the date, and a killed import retried left the killed run's files. Now there is one run
+/// per (source, date), the source being `--source` or the file's stem: importing a date again
+/// replaces that run's rows in every table.
+#[test]
+fn a_date_imported_again_replaces_its_run_in_every_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let mut rows = vec![
+        ("model-a", "q1", "Trains, mostly.", "2025-02-01"),
+        ("model-b", "q1", "It depends on density.", "2025-02-01"),
+        ("model-a", "q2", "Six hours of sun.", "2025-02-01"),
+        ("model-b", "q2", "Warmth and light.", "2025-02-01"),
+        ("model-a", "q1", "Trains.", "2025-02-02"),
+        ("model-b", "q1", "Cars.", "2025-02-02"),
+    ];
+    let jsonl = dir.path().join("hist.jsonl");
+    let csv = dir.path().join("hist.csv");
+    let ids = "SELECT run_date::VARCHAR, run_id FROM read_parquet('{out}/runs/*/*.parquet', hive_partitioning=true) ORDER BY 1";
+    std::fs::write(&jsonl, hist_jsonl(&rows)).unwrap();
+    let o = import("jsonl", &[jsonl.to_str().unwrap()], &[], &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("source hist"), "{}", text(&o));
+    let first = duckdb(&out, ids);
+    assert_eq!(first.len(), 2);
+
+    // One answer corrected, a late row added to the first date: the same two runs.
+    rows[1].2 = "It depends on how dense the city is.";
+    rows.push(("model-c", "q1", "Bicycles.", "2025-02-01"));
+    std::fs::write(&jsonl, hist_jsonl(&rows)).unwrap();
+    let o = import("jsonl", &[jsonl.to_str().unwrap()], &[], &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(duckdb(&out, ids), first, "the same runs");
+    // The same export as CSV: still the same runs.
+    std::fs::write(&csv, hist_csv(&rows)).unwrap();
+    let o = import("csv", &[csv.to_str().unwrap()], &[], &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(duckdb(&out, ids), first, "the same runs");
+    for r in runs_of(&out, "2025-02-01") {
+        assert_eq!(r[1], 1, "one run in {r:?}");
+    }
+    let texts = duckdb(
+        &out,
+        "SELECT count(*), count(*) FILTER (response_text = 'It depends on density.') FROM read_parquet('{out}/responses/*/*.parquet', hive_partitioning=true) WHERE run_date = '2025-02-01'",
+    );
+    assert_eq!(texts[0], vec![serde_json::json!(5), serde_json::json!(0)], "the corrected rows only");
+    // Another source is another run of the same date.
+    let o = import("jsonl", &[jsonl.to_str().unwrap()], &["--source", "other-tool"], &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(duckdb(&out, ids).len(), 4);
+}
+
+/// Issue 26, item 4: an import killed while its tail embedded, retried after its file was fixed
+/// (a date corrected), leaves nothing of the killed run.
+#[test]
+fn a_killed_import_retried_leaves_nothing_of_the_killed_one() {
+    let sim = TestSim::start(SimConfig { latency: std::time::Duration::from_millis(3000), ..SimConfig::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let jsonl = dir.path().join("hist.jsonl");
+    let rows: Vec<(String, String, String)> =
+        (0..60).map(|i| (format!("model-{}", i % 3), format!("q{}", i / 3), format!("answer number {i}"))).collect();
+    let write = |date: &str| {
+        let text: String = rows.iter().map(|(m, p, r)| hist_jsonl(&[(m, p, r, date)])).collect();
+        std::fs::write(&jsonl, text).unwrap();
+    };
+    write("2025-03-09");
+    let mut child = std::process::Command::new(BIN)
+        .args(["import", "--format", "jsonl", jsonl.to_str().unwrap(), "--output", out.to_str().unwrap()])
+        .args(["--embedder", "remote", "--base-url", &sim.openai_url(), "--model", "sim-embed"])
+        .env("NO_PROXY", "127.0.0.1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let partition = out.join("responses/run_date=2025-03-09");
+    let written = wait_until(std::time::Duration::from_secs(60), || {
+        std::fs::read_dir(&partition)
+            .is_ok_and(|d| d.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "parquet")))
+    });
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    assert!(written, "the import wrote its responses before it was killed");
+
+    write("2025-03-08"); // the date was wrong
+    let o = import("jsonl", &[jsonl.to_str().unwrap()], &[], &out);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("left by an import that did not finish"), "{}", text(&o));
+    let dates = duckdb(
+        &out,
+        "SELECT DISTINCT run_date::VARCHAR FROM read_parquet('{out}/*/*/*.parquet', hive_partitioning=true, union_by_name=true) ORDER BY 1",
+    );
+    assert_eq!(dates, vec![vec![serde_json::json!("2025-03-08")]], "nothing of the killed run in any table");
+}
+
+/// Issue 26, item 5: prompt ids ending in `#exposed` (the exposed side of a paired probe)
+/// vanished from every measure; they are refused with their file and line.
+#[test]
+fn exposed_prompt_ids_are_refused_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("exposed.jsonl");
+    let rows = [("model-a", "q1", "Yes.", "2025-02-01"), ("model-b", "q1#exposed", "No.", "2025-02-01")];
+    std::fs::write(&jsonl, hist_jsonl(&rows)).unwrap();
+    let out = dir.path().join("reports");
+    let o = import("jsonl", &[jsonl.to_str().unwrap()], &[], &out);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{said}");
+    assert!(said.contains(&format!("{}:2:", jsonl.display())) && said.contains("#exposed"), "{said}");
+}
+
+/// Issue 26, item 12: model cards that contradict themselves (a model its own parent, two
+/// models each other's parent, a release date in 2999) were accepted; each is refused with its
+/// file and line.
+#[test]
+fn contradictory_model_cards_are_refused_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports");
+    let cards = dir.path().join("models.toml");
+    for (toml, said) in [
+        (
+            "[[models]]\nname = \"model-a\"\nparents = [\"model-a\"]\n",
+            "models.toml:2: model-a is declared its own parent",
+        ),
+        (
+            "[[models]]\nname = \"model-a\"\nparents = [\"model-b\"]\n\n[[models]]\nname = \"model-b\"\nparents = [\"model-a\"]\n",
+            "models.toml:2: model-a -> model-b -> model-a are each other's parents",
+        ),
+        (
+            "[[models]]\nname = \"model-a\"\nrelease_date = \"2999-01-01\"\n",
+            "models.toml:3: release_date 2999-01-01 is in the future",
+        ),
+    ] {
+        std::fs::write(&cards, toml).unwrap();
+        let o = import("jsonl", &[&example("generic.jsonl")], &["--models", cards.to_str().unwrap()], &out);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(said), "{said:?} in {}", text(&o));
+    }
+    assert!(!out.join("runs").exists(), "nothing imported");
 }

@@ -51,6 +51,7 @@ where
 
 /// One round trip per declared table, with rows that fill every column (nulls included).
 fn round_trips(output: &Output) -> Vec<&'static str> {
+    use hivewatch::alert::incident_table::IncidentsTable;
     use hivewatch::alert::table::AlertsTable;
     use hivewatch::collect::responses::ResponsesTable;
     use hivewatch::consortium::table::MemberRunsTable;
@@ -83,6 +84,7 @@ fn round_trips(output: &Output) -> Vec<&'static str> {
         round_trip::<LineageTable>(output, &rows::lineage()),
         round_trip::<TrendsTable>(output, &rows::trends()),
         round_trip::<AlertsTable>(output, &rows::alerts()),
+        round_trip::<IncidentsTable>(output, &rows::incidents()),
         round_trip::<MemberRunsTable>(output, &rows::member_runs()),
     ]
 }

@@ -4,46 +4,10 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 
 use common::*;
 use hivewatch::sim::SimConfig;
-
-/// A webhook receiver that answers 500 to its first `fail_first` posts, then 200.
-struct Hook {
-    _rt: tokio::runtime::Runtime,
-    url: String,
-    attempts: Arc<AtomicU32>,
-    bodies: Arc<Mutex<Vec<serde_json::Value>>>,
-}
-
-impl Hook {
-    fn start(fail_first: u32) -> Hook {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let attempts = Arc::new(AtomicU32::new(0));
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let (a, b) = (Arc::clone(&attempts), Arc::clone(&bodies));
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
-                let (a, b) = (Arc::clone(&a), Arc::clone(&b));
-                async move {
-                    if a.fetch_add(1, Ordering::SeqCst) < fail_first {
-                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
-                    }
-                    b.lock().unwrap().push(body);
-                    axum::http::StatusCode::OK
-                }
-            }),
-        );
-        let listener = rt.block_on(tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Hook { _rt: rt, url, attempts, bodies }
-    }
-}
 
 const NAMES: [&str; 6] = ["acme-a", "borealis-b", "cirrus-c", "delta-d", "ember-e", "gala-g"];
 

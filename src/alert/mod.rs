@@ -11,6 +11,8 @@
 //! judge the values the trend stage measured on the matched panel ([`crate::trend`]); a message
 //! gives tonight's value over every model beside the judged one when they differ.
 
+pub mod incident;
+pub mod incident_table;
 pub mod sinks;
 pub mod table;
 
@@ -55,6 +57,11 @@ pub struct Alert {
     /// The level crossed (a percent, a p-value, a floor, a CUSUM interval: see `rule`).
     pub threshold: f64,
     pub message: String,
+    /// The incident this alert holds (raised alerts only; set by [`incident::track`]).
+    pub incident: Option<String>,
+    /// The open ecosystem incident that explains it and holds it back (a `pair` alert during a
+    /// narrowing): kept in the table, not paged.
+    pub inhibited_by: Option<String>,
 }
 
 /// Raised alerts that should page someone (warning or critical).
@@ -96,6 +103,8 @@ fn night_alert(severity: Severity, rule: &str, metric: &str, value: f64, thresho
         baseline: None,
         threshold,
         message,
+        incident: None,
+        inhibited_by: None,
     }
 }
 
@@ -166,6 +175,8 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
                 baseline: row.baseline,
                 threshold,
                 message,
+                incident: None,
+                inhibited_by: None,
             });
         }
     }
@@ -228,6 +239,8 @@ pub fn undeclared(
                 fmt(hi),
                 r.n_probes
             ),
+            incident: None,
+            inhibited_by: None,
         });
     }
     out
@@ -236,15 +249,22 @@ pub fn undeclared(
 /// The enabled rules that fire on one trend row.
 fn fired_rules(row: &TrendRow, config: &AlertConfig, spread_fell: bool) -> Vec<(&'static str, Fired)> {
     let on = |enabled: bool, judge: &dyn Fn() -> Option<Fired>| if enabled { judge() } else { None };
+    // The rules that compare tonight with a baseline wait for one worth the name: a median of
+    // one or two nights is those nights' own sampling noise (`min_baseline_runs`). The floor is
+    // absolute and judges from the first night; trend and pair wait for their own series.
+    let based = row.baseline_n >= config.min_baseline_runs;
     [
-        (rule::DROP, on(config.drop.enabled, &|| drop_rule(&config.drop, row))),
+        (rule::DROP, on(config.drop.enabled && based, &|| drop_rule(&config.drop, row))),
         (rule::TREND, on(config.trend.enabled, &|| trend_rule(&config.trend, row))),
         (rule::FLOOR, on(config.floor.enabled, &|| floor_rule(&config.floor, row))),
-        (rule::SHIFT, on(config.shift.enabled, &|| shift_rule(&config.shift, row))),
+        (rule::SHIFT, on(config.shift.enabled && based, &|| shift_rule(&config.shift, row))),
         (rule::PAIR, on(config.pair.enabled, &|| pair_rule(&config.pair, row))),
-        (rule::CONCENTRATION, on(config.concentration.enabled, &|| concentration_rule(&config.concentration, row))),
-        (rule::REFUSAL, on(config.refusal.enabled, &|| refusal_rule(&config.refusal, row, spread_fell))),
-        (rule::CONTAGION, on(config.contagion.enabled, &|| contagion_rule(&config.contagion, row))),
+        (
+            rule::CONCENTRATION,
+            on(config.concentration.enabled && based, &|| concentration_rule(&config.concentration, row)),
+        ),
+        (rule::REFUSAL, on(config.refusal.enabled && based, &|| refusal_rule(&config.refusal, row, spread_fell))),
+        (rule::CONTAGION, on(config.contagion.enabled && based, &|| contagion_rule(&config.contagion, row))),
     ]
     .into_iter()
     .filter_map(|(name, fired)| Some((name, fired?)))
@@ -366,17 +386,29 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
 fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
     let (mk, delta, base) = (row.mann_kendall?, row.delta?, row.baseline?);
     let Scope::Pair(a, b) = &row.scope else { return None };
-    if row.metric != metric::EXCESS_SIMILARITY || row.trend_n < rule.min_runs {
+    if row.metric != rule.metric || row.trend_n < rule.min_runs {
         return None;
     }
     if mk.p >= rule.p || mk.slope <= 0.0 || !beyond_interval(row, base) {
         return None;
     }
-    let pair = format!("{a} and {b}");
+    let series = match row.metric.as_str() {
+        metric::CALIBRATED_SIMILARITY => {
+            "their calibrated similarity (how much closer they are than the probes and their closeness to everyone predict)"
+        }
+        metric::EXCESS_SIMILARITY => "their similarity less the night's mean pair similarity",
+        _ => "their similarity",
+    };
+    // Rising from below the background is drawing together, not yet a lineage.
+    let reading = if row.value > 0.0 {
+        "a suspected lineage or sequential influence"
+    } else {
+        "still below the background, drawing together"
+    };
     fired(
         level(delta, rule.warn_delta, rule.critical_delta)?,
         format!(
-            "{pair} are converging apart from the rest: their similarity less the night's mean pair similarity is {}, up {delta:.3} on its baseline and rising (p = {:.2e}); a suspected lineage or sequential influence",
+            "{a} and {b} are converging apart from the rest: {series} is {}, up {delta:.3} on its baseline and rising (p = {:.2e}); {reading}",
             fmt(row.value),
             mk.p
         ),
@@ -626,7 +658,7 @@ mod tests {
                 let excess = if i < 15 { 0.0 } else { 0.012 * f64::from(i - 14) };
                 n.push(metric(
                     "pair:acme-a|ember-e",
-                    "excess_similarity",
+                    "calibrated_similarity",
                     excess + rng.random_range(-0.003..0.003),
                     0.01,
                 ));
@@ -638,8 +670,8 @@ mod tests {
         assert!((17..=24).contains(&first), "flagged on night {first}");
         let a = alerts[first].iter().find(|x| x.rule == "pair").unwrap();
         assert!(a.message.contains("acme-a and ember-e are converging apart from the rest"), "{}", a.message);
-        // The excess may still be negative while it rises: the message states it, not "exceeds".
-        assert!(a.message.contains("their similarity less the night's mean pair similarity is 0.0"), "{}", a.message);
+        // The series may still be near or under zero while it rises: the message states it.
+        assert!(a.message.contains("their calibrated similarity (how much closer"), "{}", a.message);
         assert!(alerts[..15].iter().all(|a| paging(a).is_empty()));
     }
 

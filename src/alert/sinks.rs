@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::incident::{self, Event, Incident};
 use super::{Alert, Severity};
 use crate::metrics::aggregate::RunMetric;
 use crate::metrics::tables::run_metrics::RunMetricsTable;
@@ -20,26 +21,78 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Every attempt and wait together.
 pub const WEBHOOK_BUDGET: Duration = Duration::from_secs(25);
 
-/// The Slack-compatible message for a run's alerts.
-pub fn webhook_payload(run_id: &str, run_date: chrono::NaiveDate, alerts: &[Alert]) -> serde_json::Value {
-    let raised: Vec<&Alert> = alerts.iter().filter(|a| a.severity >= Severity::Warning).collect();
-    let critical = raised.iter().filter(|a| a.severity == Severity::Critical).count();
-    let text = format!(
-        "hivewatch {run_date}: {} alert{} ({critical} critical) in run {run_id}",
-        raised.len(),
-        if raised.len() == 1 { "" } else { "s" }
-    );
+/// What the webhook is told of a night, if anything: the incidents that page (opened,
+/// escalated, released, resolved), with what is still open; on a night with no news, a digest
+/// of what is still open when `digest` is on; nothing on a quiet night. Never the same page
+/// twice: an incident that only continues is news on no night but its first.
+pub fn webhook_payload(
+    run_date: chrono::NaiveDate,
+    incidents: &[Incident],
+    digest: bool,
+    report: Option<&str>,
+) -> Option<serde_json::Value> {
+    let pages = incident::pages(incidents);
+    let open = incident::still_open(incidents);
+    let kind = match (pages.is_empty(), open.is_empty() || !digest) {
+        (false, _) => "page",
+        (true, false) => "digest",
+        (true, true) => return None,
+    };
+    let count = |e: Event| pages.iter().filter(|i| i.event == e).count();
+    let mut said = Vec::new();
+    for (e, word) in [
+        (Event::Opened, "opened"),
+        (Event::Escalated, "escalated"),
+        (Event::Released, "no longer explained"),
+        (Event::Resolved, "resolved"),
+    ] {
+        if count(e) > 0 {
+            said.push(format!("{} {word}", count(e)));
+        }
+    }
+    let critical = pages.iter().filter(|i| i.severity == Severity::Critical && i.event != Event::Resolved).count();
+    let worst = if critical > 0 { format!(" ({critical} critical)") } else { String::new() };
+    let text = match kind {
+        "page" => format!("hivewatch {run_date}: incidents {}{worst}; {} open", said.join(", "), open.len()),
+        _ => format!(
+            "hivewatch {run_date}: digest, {} incident{} still open",
+            open.len(),
+            if open.len() == 1 { "" } else { "s" }
+        ),
+    };
     let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": text}})];
-    for a in raised.iter().take(20) {
-        blocks.push(json!({
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": format!("*{}* `{}` {}: {}", a.severity.as_str(), a.rule, a.scope, a.message)},
-        }));
+    let line = |i: &Incident| {
+        format!(
+            "*{}* {} `{}`: {} (incident {}, since {}, {} night{})",
+            i.event.as_str(),
+            i.peak.as_str(),
+            i.about(),
+            i.message,
+            i.id,
+            i.opened,
+            i.nights,
+            if i.nights == 1 { "" } else { "s" }
+        )
+    };
+    for i in pages.iter().take(20) {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": line(i)}}));
     }
-    if raised.len() > 20 {
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("and {} more in the alerts table", raised.len() - 20)}]}));
+    let others: Vec<&&Incident> = open.iter().filter(|i| !pages.iter().any(|p| p.id == i.id)).collect();
+    if !others.is_empty() {
+        let list: Vec<String> = others
+            .iter()
+            .take(20)
+            .map(|i| format!("{} `{}` (since {})", i.peak.as_str(), i.about(), i.opened))
+            .collect();
+        let title = if kind == "page" { "Still open" } else { "Open" };
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{title}:* {}", list.join("; "))}}),
+        );
     }
-    json!({"text": text, "blocks": blocks})
+    if let Some(url) = report {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("report: {url}")}]}));
+    }
+    Some(json!({"text": text, "kind": kind, "blocks": blocks}))
 }
 
 /// Errors of the webhook sink. The URL is a secret and never appears in them.
@@ -101,6 +154,7 @@ pub fn textfile_contents(
     embedder: &str,
     metrics: &[RunMetric],
     alerts: &[Alert],
+    incidents: &[Incident],
 ) -> String {
     let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
     let mut out = String::new();
@@ -130,6 +184,26 @@ pub fn textfile_contents(
         })
         .collect();
     gauge("hivewatch_alerts", "Alerts raised by the last run, by severity.", &counts);
+    let open: Vec<(String, f64)> = [Severity::Warning, Severity::Critical]
+        .iter()
+        .map(|s| {
+            let n = incident::still_open(incidents).iter().filter(|i| i.peak == *s).count();
+            (format!("{{severity=\"{}\"}}", s.as_str()), n as f64)
+        })
+        .collect();
+    gauge(
+        "hivewatch_incidents_open",
+        "Incidents open after the last run (neither held back nor acknowledged), by peak severity.",
+        &open,
+    );
+    let events: Vec<(String, f64)> = [Event::Opened, Event::Escalated, Event::Released, Event::Resolved]
+        .iter()
+        .map(|e| {
+            let n = incidents.iter().filter(|i| i.event == *e && i.pages()).count();
+            (format!("{{event=\"{}\"}}", e.as_str()), n as f64)
+        })
+        .collect();
+    gauge("hivewatch_incident_pages", "What the last run paged, by event.", &events);
     out
 }
 
@@ -147,6 +221,7 @@ pub struct NightSummary<'a> {
     /// The night's `run_metrics` file (its overall rows go to the textfile).
     pub run_metrics: &'a Path,
     pub alerts: &'a [Alert],
+    pub incidents: &'a [Incident],
     pub duration_s: f64,
 }
 
@@ -169,6 +244,7 @@ pub async fn notify(config: &crate::config::Config, night: &NightSummary<'_>) {
             night.embedder_id,
             &overall,
             night.alerts,
+            night.incidents,
         );
         match write_textfile(path, &text) {
             Ok(()) => tracing::info!("wrote the Prometheus textfile {}", path.display()),
@@ -176,12 +252,11 @@ pub async fn notify(config: &crate::config::Config, night: &NightSummary<'_>) {
         }
     }
     if let Some(url) = &config.webhook_url
-        && super::raised(night.alerts) > 0
+        && let Some(payload) = webhook_payload(night.run_date, night.incidents, config.alerts.incidents.digest, None)
     {
-        let payload = webhook_payload(night.run_id, night.run_date, night.alerts);
         match post_webhook(url, &payload).await {
-            Ok(()) => tracing::info!("posted the alerts to the webhook"),
-            Err(e) => tracing::warn!("could not post the alerts to the webhook: {e}"),
+            Ok(()) => tracing::info!(kind = %payload["kind"], "posted the night's incidents to the webhook"),
+            Err(e) => tracing::warn!("could not post the night's incidents to the webhook: {e}"),
         }
     }
 }
@@ -200,18 +275,38 @@ mod tests {
             baseline: Some(3.0),
             threshold: 25.0,
             message: "fell".into(),
+            incident: None,
+            inhibited_by: None,
         }
     }
 
+    /// One night of incidents from these alerts, after `previous`.
+    fn night(previous: &[Incident], alerts: &mut [Alert], day: u32) -> Vec<Incident> {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 1, day).unwrap();
+        incident::track(previous, alerts, (date, &format!("r{day}")), true, &Default::default(), &[], None)
+    }
+
     #[test]
-    fn payload_has_text_and_blocks_for_raised_alerts_only() {
-        let p = webhook_payload(
-            "r1",
-            chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
-            &[alert(Severity::Critical), alert(Severity::Info)],
+    fn the_webhook_pages_news_once_then_digests_then_says_nothing() {
+        let d = |n| chrono::NaiveDate::from_ymd_opt(2026, 1, n).unwrap();
+        let first = night(&[], &mut [alert(Severity::Critical), alert(Severity::Info)], 1);
+        let p = webhook_payload(d(1), &first, true, Some("https://x/r.html")).unwrap();
+        assert_eq!(p["text"], "hivewatch 2026-01-01: incidents 1 opened (1 critical); 1 open");
+        assert_eq!(p["kind"], "page");
+        assert_eq!(p["blocks"].as_array().unwrap().len(), 3, "header, the incident, the report link: {p}");
+        let second = night(&first, &mut [alert(Severity::Critical)], 2);
+        let p = webhook_payload(d(2), &second, true, None).unwrap();
+        assert_eq!(
+            (p["kind"].as_str(), p["text"].as_str()),
+            (Some("digest"), Some("hivewatch 2026-01-02: digest, 1 incident still open"))
         );
-        assert_eq!(p["text"], "hivewatch 2026-01-02: 1 alert (1 critical) in run r1");
-        assert_eq!(p["blocks"].as_array().unwrap().len(), 2);
+        assert!(webhook_payload(d(2), &second, false, None).is_none(), "no digest asked: nothing to say");
+        let quiet = night(&second, &mut [], 3);
+        let quiet = night(&quiet, &mut [], 4);
+        let closed = night(&quiet, &mut [], 5);
+        let p = webhook_payload(d(5), &closed, true, None).unwrap();
+        assert_eq!(p["text"], "hivewatch 2026-01-05: incidents 1 resolved; 0 open");
+        assert!(webhook_payload(d(6), &night(&closed, &mut [], 6), true, None).is_none());
     }
 
     /// Issue 16, item 19: the failure said only "error sending request".
@@ -235,8 +330,11 @@ mod tests {
             n: 1,
             n_models: 2,
         };
-        let t =
-            textfile_contents(chrono::Utc::now(), 12.5, 0.99, "lexical-v1:\"x\"", &[m], &[alert(Severity::Warning)]);
+        let mut alerts = [alert(Severity::Warning)];
+        let incidents = night(&[], &mut alerts, 1);
+        let t = textfile_contents(chrono::Utc::now(), 12.5, 0.99, "lexical-v1:\"x\"", &[m], &alerts, &incidents);
+        assert!(t.contains("hivewatch_incidents_open{severity=\"warning\"} 1\n"), "{t}");
+        assert!(t.contains("hivewatch_incident_pages{event=\"opened\"} 1\n"), "{t}");
         assert!(t.contains("# TYPE hivewatch_metric gauge\n"));
         assert!(
             t.contains("hivewatch_metric{metric=\"effective_models\",embedder=\"lexical-v1:\\\"x\\\"\"} 3.5\n"),

@@ -23,6 +23,8 @@ impl Table for AlertsTable {
             .opt_f64("baseline", rows.iter().map(|a| a.baseline))
             .f64("threshold", rows.iter().map(|a| a.threshold))
             .str("message", rows.iter().map(|a| &a.message))
+            .opt_str("incident_id", rows.iter().map(|a| a.incident.as_deref()))
+            .opt_str("inhibited_by", rows.iter().map(|a| a.inhibited_by.as_deref()))
     }
 
     fn from_arrow(c: &Columns) -> Result<Vec<Alert>, StoreError> {
@@ -34,6 +36,9 @@ impl Table for AlertsTable {
             c.strings("message")?,
         );
         let (value, baseline, threshold) = (c.f64s("value")?, c.f64s("baseline")?, c.f64s("threshold")?);
+        // Files of nights before incidents existed lack the two columns: no incident then.
+        let incident = if c.has("incident_id") { Some(c.strings("incident_id")?) } else { None };
+        let inhibited = if c.has("inhibited_by") { Some(c.strings("inhibited_by")?) } else { None };
         (0..c.rows())
             .map(|i| {
                 Ok(Alert {
@@ -52,6 +57,8 @@ impl Table for AlertsTable {
                     baseline: Columns::opt_f64(baseline, i),
                     threshold: threshold.value(i),
                     message: message.value(i).to_owned(),
+                    incident: incident.and_then(|col| Columns::opt_str(col, i)).map(str::to_owned),
+                    inhibited_by: inhibited.and_then(|col| Columns::opt_str(col, i)).map(str::to_owned),
                 })
             })
             .collect()

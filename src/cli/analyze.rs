@@ -69,7 +69,7 @@ pub async fn command(a: AnalyzeArgs) -> Result<i32> {
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);
-    session.equip(instruments, rules)?;
+    session.equip(instruments, rules).await?;
     crate::analyze::analyze(&mut session, &a.runs, |night| print::reanalysed(night, &lexicon_version)).await?;
     Ok(exit::OK)
 }
@@ -96,5 +96,5 @@ async fn consortium(config: &Path, mut cfg: Config, a: &AnalyzeArgs) -> Result<i
     let union = crate::consortium::analyze(&cfg, &opts).await?;
     crate::session::notify(&cfg, &union.night, started.elapsed().as_secs_f64()).await;
     print::union(&union);
-    Ok(if crate::alert::raised(union.night.alerts()) > 0 { exit::ALERT } else { exit::OK })
+    Ok(if union.night.pages() { exit::ALERT } else { exit::OK })
 }

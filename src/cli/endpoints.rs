@@ -26,7 +26,46 @@ pub async fn command(command: EndpointsCommand) -> Result<i32> {
     let EndpointsCommand::Check { config } = command;
     let mut cfg = Config::load(&config)?;
     cfg.resolve_keys(|v| std::env::var(v).ok())?;
-    check_endpoints(&cfg).await
+    let endpoints = check_endpoints(&cfg).await?;
+    let night = check_night(&cfg).await;
+    Ok(if endpoints == exit::OK && night == 0 { exit::OK } else { exit::CHECK_FAILED })
+}
+
+/// The embedder a night would use, asked for one vector (a remote one that does not answer
+/// fails here, not after every model request has been sent): a line to print.
+pub(super) async fn check_embedder(cfg: &Config) -> Result<String> {
+    let mut embedder = crate::embed::Embedder::from_config(cfg)?;
+    Ok(match embedder.settle().await? {
+        Some(dim) => format!("embedder {}: answers ({dim} dimensions)", embedder.id()),
+        None => format!("embedder {}: ready", embedder.id()),
+    })
+}
+
+/// What else a night needs, checked as a dry run does: the output can be written, the embedder
+/// answers. Prints a line each; returns how many failed.
+async fn check_night(cfg: &Config) -> usize {
+    let member = cfg.consortium.member.is_some();
+    let output = crate::session::check_place(crate::run::place(cfg, member), !member).await;
+    let embedder = if member { None } else { Some(check_embedder(cfg).await) };
+    let mut failed = 0;
+    let mut line = |what: &str, r: Result<String, String>| {
+        let (status, detail) = match r {
+            Ok(detail) => ("ok", detail),
+            Err(e) => {
+                failed += 1;
+                ("FAILED", e.replace('\n', " "))
+            }
+        };
+        say!("{:<28} {:<10} {:<8} {:>8}  {}", what, "", status, "", detail);
+    };
+    line("(output)", output.map(|o| format!("{}: writable", o.unwrap_or_default())).map_err(|e| e.to_string()));
+    if let Some(r) = embedder {
+        line("(embedder)", r.map_err(|e| format!("{e:#}")));
+    }
+    if failed > 0 {
+        say!("{failed} other check(s) failed (exit code {})", exit::CHECK_FAILED);
+    }
+    failed
 }
 
 async fn check_endpoints(cfg: &Config) -> Result<i32> {

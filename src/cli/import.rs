@@ -47,6 +47,11 @@ pub struct ImportArgs {
     /// say which close pairs are declared relatives (default: nothing declared).
     #[arg(long)]
     models: Option<PathBuf>,
+    /// Where the rows come from: one run per (source, date), so importing a date again
+    /// replaces its run (default: the files' name without extension, `hist` for hist.jsonl and
+    /// hist.csv alike).
+    #[arg(long)]
+    source: Option<String>,
 }
 
 /// The instruments and model cards first (bad input stops it before the output is touched),
@@ -65,8 +70,10 @@ pub async fn command(a: ImportArgs) -> Result<i32> {
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);
-    session.equip(instruments, rules)?;
-    let job = ImportJob { files: &a.files, format: a.format, run_date, on_bad_row: a.on_bad_row, cards };
+    session.equip(instruments, rules).await?;
+    let source = a.source.clone().unwrap_or_else(|| crate::import::default_source(&a.files));
+    let (files, format, on_bad_row) = (&a.files, a.format, a.on_bad_row);
+    let job = ImportJob { files, format, run_date, on_bad_row, cards, source: Some(source.clone()) };
     let imported = crate::import::import(job, &mut session).await?;
     for b in &imported.skipped {
         tell!("skipped {}:{}: {}", b.file.display(), b.line, b.reason);
@@ -76,7 +83,7 @@ pub async fn command(a: ImportArgs) -> Result<i32> {
     }
     for (run, _) in &imported.nights {
         say!(
-            "run {} ({}): {} responses of {} models to {} prompts (suite {}) imported",
+            "run {} ({}, source {source}): {} responses of {} models to {} prompts (suite {}) imported",
             run.run_id,
             run.run_date,
             run.rows,

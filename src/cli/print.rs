@@ -37,8 +37,7 @@ fn say_embedded(night: &Night) {
 
 /// A collected night: the counts, the endpoints that failed requests, two or three headline
 /// figures, the baseline's state, where the report is, and the alerts.
-/// `level`: the family tree's level the family count is at (`[alerts.concentration] level`).
-pub fn night(night: &Night, min_runs: usize, level: crate::vocab::FamilyLevel) {
+pub fn night(night: &Night, rules: &crate::alert::AlertConfig) {
     say_counts(night);
     if let Origin::Collected(c) = &night.origin {
         let mut names: Vec<_> = c.per_endpoint.iter().collect();
@@ -51,7 +50,7 @@ pub fn night(night: &Night, min_runs: usize, level: crate::vocab::FamilyLevel) {
     }
     say_embedded(night);
     let Some(d) = &night.derived else { return };
-    for line in headline(&d.trends, d.comparable_runs, min_runs, level) {
+    for line in headline(&d.trends, d.comparable_runs, rules) {
         say!("{line}");
     }
     say!("report: {}", d.report.display());
@@ -61,13 +60,11 @@ pub fn night(night: &Night, min_runs: usize, level: crate::vocab::FamilyLevel) {
     alerts(&d.alerts);
 }
 
-/// The night in two or three figures, and whether its baseline is still building (fewer than
-/// `min_runs` comparable runs, the trend rule's `min_runs`: every rule can judge from there on).
+/// The night in two or three figures, and whether its baseline is still building.
 pub fn headline(
     trends: &[crate::trend::TrendRow],
     comparable_runs: usize,
-    min_runs: usize,
-    level: crate::vocab::FamilyLevel,
+    rules: &crate::alert::AlertConfig,
 ) -> Vec<String> {
     let row = |metric: &str| trends.iter().find(|t| t.scope.is_overall() && t.metric == metric);
     let figure = |metric: &str, label: &str| {
@@ -90,7 +87,8 @@ pub fn headline(
     let figures: Vec<String> = [
         figure(metric::EFFECTIVE_MODELS, "effective models"),
         figure(metric::MODEL_VENDI_RATIO, "model Vendi ratio"),
-        row(metric::families_at(level)).map(|t| format!("{} behaviour families ({})", t.value, level.label())),
+        row(metric::families_at(rules.concentration.level))
+            .map(|t| format!("{} behaviour families ({})", t.value, rules.concentration.level.label())),
     ]
     .into_iter()
     .flatten()
@@ -98,13 +96,25 @@ pub fn headline(
     if !figures.is_empty() {
         out.push(figures.join("; "));
     }
-    if comparable_runs + 1 < min_runs {
-        out.push(format!(
-            "baseline building: {} of {min_runs} comparable runs (tonight's included); the trend and pair rules judge from {min_runs} on, the others against the nights there are",
-            comparable_runs + 1
-        ));
+    if let Some(line) = baseline_building(comparable_runs, rules) {
+        out.push(line);
     }
     out
+}
+
+/// While the baseline is building, which rules judge from which night: the floor from the
+/// first (it is absolute), the rules that compare with a baseline once it holds
+/// `min_baseline_runs` nights, trend and pair once their window holds `min_runs`.
+pub fn baseline_building(comparable_runs: usize, rules: &crate::alert::AlertConfig) -> Option<String> {
+    let night = comparable_runs + 1;
+    let series = rules.trend.min_runs.max(rules.pair.min_runs);
+    (night < series).then(|| {
+        format!(
+            "baseline building: night {night} of {series} comparable runs; the floor judges from the first night, drop, shift, concentration, refusal and contagion from night {} (a baseline of {} nights), trend and pair from night {series}",
+            rules.min_baseline_runs + 1,
+            rules.min_baseline_runs
+        )
+    })
 }
 
 /// A member's collect-only night: what it sent and where it published.

@@ -56,8 +56,8 @@ pub async fn command(a: RunArgs) -> Result<i32> {
         return Ok(exit::OK);
     }
     crate::session::notify(&cfg, &night, started.elapsed().as_secs_f64()).await;
-    print::night(&night, cfg.alerts.trend.min_runs, cfg.alerts.concentration.level);
-    Ok(if crate::alert::raised(night.alerts()) > 0 { exit::ALERT } else { exit::OK })
+    print::night(&night, &cfg.alerts);
+    Ok(if night.pages() { exit::ALERT } else { exit::OK })
 }
 
 /// The plan, with everything a night checks before sending checked: keys (a warning here),
@@ -69,9 +69,18 @@ async fn dry_run(mut cfg: Config, suite: Suite, collect_only: bool) -> Result<i3
     // A bad lexicon, or one the refusal detector asked for cannot read, is bad input here too.
     crate::features::instruments(cfg.lexicon.as_deref(), cfg.refusal)?;
     let store = crate::session::check_place(crate::run::place(&cfg, collect_only), !collect_only).await?;
+    // A member embeds nothing; anyone else's night fails at once on an embedder that does not
+    // answer, so the dry run asks it too.
+    let embedder = match collect_only {
+        true => None,
+        false => Some(super::endpoints::check_embedder(&cfg).await?),
+    };
     print::plan(&Plan::new(cfg, suite));
     if let Some(url) = store {
         say!("output {url}: writable");
+    }
+    if let Some(line) = embedder {
+        say!("{line}");
     }
     Ok(exit::OK)
 }

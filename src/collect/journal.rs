@@ -67,7 +67,8 @@ impl RunDir {
         Ok(dir)
     }
 
-    /// Every unfinished run under `output` (state folders that cannot be read are left out).
+    /// Every unfinished run under `output` (a state folder that cannot be read is left out,
+    /// with a warning naming it).
     pub fn unfinished(output: &Output) -> io::Result<Vec<(RunDir, RunState)>> {
         let root = output.runs_dir();
         let entries = match std::fs::read_dir(&root) {
@@ -79,7 +80,20 @@ impl RunDir {
         for entry in entries {
             let path = entry?.path();
             let dir = RunDir { path };
-            let Ok(state) = dir.load_state() else { continue };
+            let state = match dir.load_state() {
+                Ok(state) => state,
+                Err(e) => {
+                    // Said, as for a journal line that does not parse: the run cannot be resumed.
+                    tracing::warn!(
+                        "{}: cannot be read ({e}), so the run in {} cannot be resumed and is not continued (a new run starts instead); its journaled answers stay in {}. Delete {} to drop it and stop this warning",
+                        dir.path.join(STATE_FILE).display(),
+                        dir.path.display(),
+                        dir.journal_path().display(),
+                        dir.path.display()
+                    );
+                    continue;
+                }
+            };
             if state.status == RunStatus::Collecting {
                 out.push((dir, state));
             }
@@ -193,6 +207,7 @@ pub fn for_each_record(path: &Path, mut f: impl FnMut(ResponseRecord) -> io::Res
     let mut n = 0u64;
     let mut line_no = 0u64;
     let mut unreadable: Vec<u64> = Vec::new();
+    let mut report = false;
     loop {
         line.clear();
         if reader.read_until(b'\n', &mut line)? == 0 {
@@ -209,6 +224,9 @@ pub fn for_each_record(path: &Path, mut f: impl FnMut(ResponseRecord) -> io::Res
             }
             Err(e) => {
                 if unreadable.is_empty() {
+                    report = first_report(path);
+                }
+                if unreadable.is_empty() && report {
                     tracing::warn!(
                         "{}:{line_no}: skipping a journal line that does not parse ({e}); its request is sent again",
                         path.display()
@@ -231,13 +249,27 @@ pub fn for_each_record(path: &Path, mut f: impl FnMut(ResponseRecord) -> io::Res
                 ),
             ));
         }
-        tracing::warn!(
-            "{}: skipped {bad} unreadable journal line(s) (lines {:?}); their requests are sent again",
-            path.display(),
-            &unreadable[..unreadable.len().min(10)]
-        );
+        if report && unreadable.len() > 1 {
+            tracing::warn!(
+                "{}: skipped {bad} unreadable journal line(s) (lines {:?}); their requests are sent again",
+                path.display(),
+                &unreadable[..unreadable.len().min(10)]
+            );
+        }
     }
     Ok(n)
+}
+
+/// Whether `path`'s unreadable lines are yet to be reported by this process: a journal is read
+/// several times in one run (what is done, the counts, the table), and said once.
+fn first_report(path: &Path) -> bool {
+    static REPORTED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut reported = REPORTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if reported.iter().any(|p| p == path) {
+        return false;
+    }
+    reported.push(path.to_owned());
+    true
 }
 
 /// Keys already journaled, as (endpoint, probe id, sample) names.

@@ -1,7 +1,9 @@
 //! `[alerts]` of the configuration: windows, the coverage guard, the sinks, and one table per
 //! rule with its warning and critical levels. The rules themselves are in `crate::alert`.
 
+use crate::input::number;
 use crate::vocab::metric;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 fn list(names: &[&str]) -> Vec<String> {
@@ -107,9 +109,55 @@ pub const RULES: &[RuleInfo] = &[
     ),
 ];
 
+/// The incident the ecosystem-wide rules share (`crate::alert::incident::CONVERGENCE`).
+pub const CONVERGENCE_GROUP: &str = "convergence";
+
 /// The registry's entry of a rule name.
 pub fn rule_info_of(name: &str) -> Option<&'static RuleInfo> {
     RULES.iter().find(|r| r.name == name)
+}
+
+/// `[alerts.incidents]`: when an incident closes, and whether the webhook reminds of what is
+/// still open on nights with no news.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentRules {
+    /// Judged nights an incident must not hold before it is resolved.
+    pub close_after: u32,
+    /// On a night with no news, post a digest of the incidents still open (never a page: the
+    /// exit code stays 0).
+    pub digest: bool,
+    /// An ecosystem-wide incident explains (and holds back) the `pair` incidents that open within
+    /// this many nights of its opening or escalating: a pair's trend needs about a week of
+    /// nights (the pair rule's `min_runs`) to show, so for that long a pair moving with the
+    /// ecosystem is the ecosystem's doing, not news of its own.
+    pub explain_nights: u32,
+}
+
+impl Default for IncidentRules {
+    fn default() -> Self {
+        IncidentRules { close_after: 3, digest: true, explain_nights: 7 }
+    }
+}
+
+/// `[[acknowledge]]`: a decision about an incident, silencing it until a date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledgement {
+    /// The rule (`pair`, `undeclared`, `drop`, ...).
+    pub rule: String,
+    /// The scope as the alerts table writes it (`pair:a|b`, `overall`, `model:x`).
+    pub scope: String,
+    /// Only this metric of the rule and scope (default: every one).
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// Why (the report shows it).
+    pub reason: String,
+    /// The last night it silences (inclusive).
+    pub until: NaiveDate,
+    /// Who decided.
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
 /// `[alerts]`: windows, the coverage guard, the sinks and one table per rule.
@@ -122,6 +170,10 @@ pub struct AlertConfig {
     pub trend_runs: usize,
     /// Below this share of successful requests, only a coverage alert is raised.
     pub min_coverage: f64,
+    /// Comparable earlier runs a baseline needs before the rules that compare with it (drop,
+    /// shift, concentration, refusal, contagion) judge; the floor judges from the first night,
+    /// trend and pair from their own `min_runs`.
+    pub min_baseline_runs: usize,
     /// Environment variable holding the webhook URL (a secret: never in the file).
     pub webhook_url_env: Option<String>,
     /// Prometheus textfile to write after each run (node_exporter's textfile collector).
@@ -135,6 +187,11 @@ pub struct AlertConfig {
     pub refusal: RefusalRule,
     pub undeclared: UndeclaredRule,
     pub contagion: ContagionRule,
+    /// `[alerts.incidents]`: when an incident closes, and the webhook's digest.
+    pub incidents: IncidentRules,
+    /// `[[acknowledge]]` entries of the configuration (written at the top level, kept here so
+    /// the rules recorded in an output carry them).
+    pub acknowledge: Vec<Acknowledgement>,
 }
 
 impl Default for AlertConfig {
@@ -143,6 +200,7 @@ impl Default for AlertConfig {
             baseline_runs: 14,
             trend_runs: 14,
             min_coverage: 0.9,
+            min_baseline_runs: 3,
             webhook_url_env: None,
             textfile: None,
             drop: DropRule::default(),
@@ -154,6 +212,8 @@ impl Default for AlertConfig {
             refusal: RefusalRule::default(),
             undeclared: UndeclaredRule::default(),
             contagion: ContagionRule::default(),
+            incidents: IncidentRules::default(),
+            acknowledge: Vec::new(),
         }
     }
 }
@@ -245,23 +305,37 @@ impl Default for ShiftRule {
 }
 
 /// A model pair converging apart from the rest (a suspected lineage or sequential influence):
-/// its excess similarity (over the night's mean pair similarity, so the whole ecosystem drawing
-/// together is left to the other rules) rising significantly and above its baseline by so much,
-/// beyond tonight's interval.
+/// the pair's `metric` rising significantly (Mann-Kendall `p`, over at least `min_runs` runs)
+/// and above its baseline by `warn_delta` (`critical_delta`), beyond tonight's interval. The
+/// default series is the pair's calibrated similarity (the relatedness stage's per-probe
+/// double-centred residual: how much closer the two are than the probes and their closeness to
+/// everyone predict), which an ecosystem-wide move does not shift, so a narrowing that draws
+/// every model together does not page every pair; `excess_similarity` (the pair less the
+/// night's mean pair) and `similarity` are the other choices. Levels in the series' cosine
+/// units, chosen on stable simulated nights (BENCHMARKS.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PairRule {
     pub enabled: bool,
+    /// The pair series watched: `calibrated_similarity`, `excess_similarity` or `similarity`.
+    pub metric: String,
     pub p: f64,
     pub min_runs: usize,
-    /// Rise of the excess similarity over its baseline, in cosine units.
+    /// Rise of the series over its baseline, in cosine units.
     pub warn_delta: f64,
     pub critical_delta: f64,
 }
 
 impl Default for PairRule {
     fn default() -> Self {
-        PairRule { enabled: true, p: 0.01, min_runs: 8, warn_delta: 0.03, critical_delta: 0.06 }
+        PairRule {
+            enabled: true,
+            metric: metric::CALIBRATED_SIMILARITY.into(),
+            p: 0.01,
+            min_runs: 8,
+            warn_delta: 0.03,
+            critical_delta: 0.06,
+        }
     }
 }
 
@@ -380,7 +454,11 @@ impl AlertConfig {
             if ok {
                 Ok(())
             } else {
-                Err(format!("[alerts] {name}: the warning level {warn} must come before the critical level {critical}"))
+                Err(format!(
+                    "[alerts] {name}: the warning level {} must come before the critical level {}",
+                    number(warn),
+                    number(critical)
+                ))
             }
         };
         ordered(rule::DROP, self.drop.warn_pct, self.drop.critical_pct, true)?;
@@ -397,14 +475,37 @@ impl AlertConfig {
         if !(0.0..=LINEAGE_FDR).contains(&self.undeclared.warn_q) {
             return Err(format!(
                 "[alerts] undeclared: warn_q {} must be between 0 and 0.05 (a pair above 0.05 is not judged related)",
-                self.undeclared.warn_q
+                number(self.undeclared.warn_q)
             ));
         }
         if !(0.0..=1.0).contains(&self.min_coverage) {
-            return Err(format!("[alerts] min_coverage {} must be between 0 and 1", self.min_coverage));
+            return Err(format!("[alerts] min_coverage {} must be between 0 and 1", number(self.min_coverage)));
         }
         if self.baseline_runs < 3 || self.trend_runs < 3 {
             return Err("[alerts] baseline_runs and trend_runs must be at least 3".into());
+        }
+        if self.min_baseline_runs == 0 || self.min_baseline_runs > self.baseline_runs {
+            return Err(format!(
+                "[alerts] min_baseline_runs {} must be between 1 and baseline_runs ({})",
+                self.min_baseline_runs, self.baseline_runs
+            ));
+        }
+        if self.incidents.close_after == 0 || self.incidents.close_after > 60 {
+            return Err(format!(
+                "[alerts.incidents] close_after {} must be between 1 and 60 nights",
+                self.incidents.close_after
+            ));
+        }
+        let pair_series = [metric::CALIBRATED_SIMILARITY, metric::EXCESS_SIMILARITY, metric::SIMILARITY];
+        if !pair_series.contains(&self.pair.metric.as_str()) {
+            return Err(format!(
+                "[alerts] pair: metric `{}` is no pair series; use one of {}",
+                self.pair.metric,
+                pair_series.join(", ")
+            ));
+        }
+        for ack in &self.acknowledge {
+            check_acknowledgement(ack)?;
         }
         let checked =
             [(rule::DROP, &self.drop.metrics), (rule::TREND, &self.trend.metrics), (rule::SHIFT, &self.shift.metrics)];
@@ -423,6 +524,26 @@ impl AlertConfig {
         }
         Ok(())
     }
+}
+
+/// An acknowledgement names a rule of the registry and a scope as the tables write it, and says
+/// why.
+fn check_acknowledgement(ack: &Acknowledgement) -> Result<(), String> {
+    if rule_info_of(&ack.rule).is_none() && ack.rule != CONVERGENCE_GROUP {
+        let names: Vec<&str> = RULES.iter().map(|r| r.name).collect();
+        return Err(format!(
+            "[[acknowledge]] rule `{}` is no rule; the rules are {}, and `{CONVERGENCE_GROUP}` (the ecosystem-wide rules' incident)",
+            ack.rule,
+            names.join(", ")
+        ));
+    }
+    if let Err(e) = ack.scope.parse::<crate::vocab::Scope>() {
+        return Err(format!("[[acknowledge]] scope: {e}"));
+    }
+    if ack.reason.trim().is_empty() {
+        return Err(format!("[[acknowledge]] {} {}: give a reason (the report shows it)", ack.rule, ack.scope));
+    }
+    Ok(())
 }
 
 /// The lineage table's false discovery rate (its `undeclared` verdict), which the rule's levels

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::{Provider, validate_base_url};
-use crate::input::InputError;
+use crate::input::{InputError, number};
 use crate::secrets::SecretKey;
 
 const DEFAULT_MAX_TOKENS: u32 = 512;
@@ -124,10 +124,50 @@ pub struct Endpoint {
 }
 
 /// A model's `release_date`, YYYY-MM-DD.
+/// A date after tomorrow (UTC) is refused: a release date is when a model came out.
 pub(crate) fn release_date(d: &Spanned<String>, err: ErrAt) -> Result<NaiveDate, InputError> {
-    NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d").map_err(|_| {
+    let date = NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d").map_err(|_| {
         err(d.span(), format!("release_date {:?} is not a date", d.get_ref())).hint("write it as YYYY-MM-DD")
-    })
+    })?;
+    let latest = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    if date > latest {
+        return Err(err(d.span(), format!("release_date {date} is in the future"))
+            .hint("a release date is the day the model came out: write that day, or leave release_date out"));
+    }
+    Ok(date)
+}
+
+/// Refuses lineage that contradicts itself: a model declared its own parent, or models that
+/// are each other's parents, however long the loop. `models` is (name, its parents, the line of
+/// its declaration), every declared model of one file.
+pub(crate) fn check_parents(path: &std::path::Path, models: &[(&str, &[String], usize)]) -> Result<(), InputError> {
+    let parents: std::collections::HashMap<&str, &[String]> = models.iter().map(|(n, p, _)| (*n, *p)).collect();
+    for &(name, own, line) in models {
+        if own.iter().any(|p| p == name) {
+            return Err(InputError::new(path, Some(line), format!("{name} is declared its own parent"))
+                .hint("a parent is the model it was derived from: another model"));
+        }
+        // Follow the parents from `name`; reaching `name` again is a loop.
+        let mut chain = vec![name];
+        let mut frontier: Vec<(&str, usize)> = own.iter().map(|p| (p.as_str(), 1)).collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some((at, depth)) = frontier.pop() {
+            chain.truncate(depth);
+            chain.push(at);
+            if at == name {
+                return Err(InputError::new(
+                    path,
+                    Some(line),
+                    format!("{} are each other's parents: a model cannot descend from itself", chain.join(" -> ")),
+                )
+                .hint("keep the parent that is the older model, and drop the other declaration"));
+            }
+            if seen.insert(at) {
+                frontier.extend(parents.get(at).into_iter().flat_map(|ps| ps.iter()).map(|p| (p.as_str(), depth + 1)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Turns a span of the file into an error at its line.
@@ -139,7 +179,7 @@ pub(crate) fn bounded_f64(v: &Spanned<f64>, what: &str, lo: f64, hi: f64, err: E
     if x.is_finite() && (lo..=hi).contains(&x) {
         Ok(x)
     } else {
-        Err(err(v.span(), format!("{what} {x} is outside {lo}..={hi}"))
+        Err(err(v.span(), format!("{what} {} is outside {}..={}", number(x), number(lo), number(hi)))
             .hint("README's configuration reference gives each setting's range"))
     }
 }
@@ -160,7 +200,7 @@ pub(crate) fn seconds(v: &Spanned<f64>, what: &str, err: ErrAt) -> Result<Durati
     if !(s > 0.0 && s <= MAX_SECONDS) {
         return Err(err(
             v.span(),
-            format!("{what} {s} must be a positive number of seconds, at most {MAX_SECONDS} (a week)"),
+            format!("{what} {} must be a positive number of seconds, at most {MAX_SECONDS} (a week)", number(s)),
         ));
     }
     Ok(Duration::from_secs_f64(s))
@@ -214,7 +254,7 @@ pub(super) fn parse_endpoint(
     };
     let top_p = match pick(&ep.top_p, &sampling.top_p) {
         Some(p) if !(*p.get_ref() > 0.0 && *p.get_ref() <= 1.0) => {
-            return Err(err(p.span(), format!("top_p {} is outside (0, 1]", p.get_ref())));
+            return Err(err(p.span(), format!("top_p {} is outside (0, 1]", number(*p.get_ref()))));
         }
         other => other.map(|p| *p.get_ref()),
     };

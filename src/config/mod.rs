@@ -60,6 +60,9 @@ struct RawConfig {
     features: RawFeatures,
     #[serde(default)]
     alerts: alerts::AlertConfig,
+    /// `[[acknowledge]]`: decisions silencing incidents until a date.
+    #[serde(default)]
+    acknowledge: Vec<alerts::Acknowledgement>,
     #[serde(default)]
     endpoints: Vec<endpoint::RawEndpoint>,
     #[serde(default)]
@@ -155,7 +158,7 @@ impl Config {
     /// Reads and validates a configuration file. Keys are not looked up here: see
     /// [`Config::resolve_keys`].
     pub fn load(path: &Path) -> Result<Self, InputError> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let source = crate::input::read_text_capped(path, crate::input::cap::CONFIG, "a configuration", |e| {
             InputError::new(path, None, format!("cannot read the configuration: {e}"))
                 .hint("pass the path of an existing hivewatch.toml with --config")
         })?;
@@ -181,7 +184,12 @@ impl Config {
                 .hint("name a probe suite folder, e.g. suite = \"probes/core\""));
         }
         let consortium = match &raw.consortium {
-            Some(c) => output::parse_consortium(c, &err, &|e: InputError, h: &str| e.hint(h))?,
+            Some(c) => {
+                let mut consortium = output::parse_consortium(c, &err, &|e: InputError, h: &str| e.hint(h))?;
+                let line = source.find("[consortium]").map(|at| line_of(source, at));
+                output::parse_secrets(c, &mut consortium, path, line, &err)?;
+                consortium
+            }
             None => Consortium::default(),
         };
         // A coordinator's configuration needs no endpoints: it analyses what members send.
@@ -208,20 +216,15 @@ impl Config {
             }
             endpoints.push(endpoint);
         }
+        let declared: Vec<(&str, &[String], usize)> =
+            endpoints.iter().map(|e| (e.name.as_str(), e.meta.parents.as_slice(), seen[&e.name])).collect();
+        endpoint::check_parents(path, &declared)?;
 
         let embed = embed::parse(&raw.embed, &err, &resolve)?;
 
         let mut alerts = raw.alerts;
-        let alerts_line = source.find("[alerts").map(|at| lines.line(at));
-        alerts.validate().map_err(|message| {
-            InputError::new(path, alerts_line, message)
-                .hint("README's configuration reference lists the alert rules and their levels")
-        })?;
-        if let Some(var) = &alerts.webhook_url_env {
-            // Named without its span by serde: point at its line when it can be found.
-            let at = source.find("webhook_url_env").unwrap_or(0);
-            endpoint::variable_name(&Spanned::new(at..at, var.clone()), "webhook_url_env", &err)?;
-        }
+        alerts.acknowledge.extend(raw.acknowledge);
+        check_alerts(&alerts, path, source, &lines, &err)?;
         alerts.textfile = alerts.textfile.as_deref().map(|p| resolve(&p.to_string_lossy()));
 
         Ok(Config {
@@ -273,6 +276,8 @@ impl Config {
                 ep.api_key = secret(var, format!("{var} (endpoint {})", ep.name));
             }
         }
+        output::resolve_secrets(&mut self.consortium, &mut secret);
+        output::check_secret_lengths(&self.path, &self.consortium)?;
         if !unusable.is_empty() {
             return Err(InputError::new(
                 &self.path,
@@ -344,6 +349,28 @@ pub(crate) fn validate_base_url(url: &str, provider: Provider) -> Result<String,
         _ => {}
     }
     Ok(url.to_owned())
+}
+
+/// `[alerts]` (with the file's `[[acknowledge]]` entries) checked, errors at their line: the
+/// levels and rules, and the name of the webhook's variable.
+fn check_alerts(
+    alerts: &alerts::AlertConfig,
+    path: &Path,
+    source: &str,
+    lines: &LineIndex,
+    err: &dyn Fn(std::ops::Range<usize>, String) -> InputError,
+) -> Result<(), InputError> {
+    alerts.validate().map_err(|message| {
+        let table = if message.starts_with("[[acknowledge]]") { "[[acknowledge]]" } else { "[alerts" };
+        InputError::new(path, source.find(table).map(|at| lines.line(at)), message)
+            .hint("README's configuration reference lists the alert rules and their levels")
+    })?;
+    if let Some(var) = &alerts.webhook_url_env {
+        // Named without its span by serde: point at its line when it can be found.
+        let at = source.find("webhook_url_env").unwrap_or(0);
+        endpoint::variable_name(&Spanned::new(at..at, var.clone()), "webhook_url_env", err)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -434,15 +461,28 @@ api_key_env = "ACME_KEY"
     #[test]
     fn consortium_roles_and_object_store_outputs() {
         let src = GOOD.replace("output = \"reports\"", "output = \"s3://bucket/hw\"\nstate_dir = \"state\"");
-        let src = format!("{src}\n[consortium]\nmember = \"lab-a\"\n");
+        let src = format!("{src}\n[consortium]\nmember = \"lab-a\"\nsecret_env = \"LAB_A_SECRET\"\n");
         let c = parse(&src).unwrap();
         assert_eq!(c.output, OutputLocation::Url("s3://bucket/hw".into()));
         assert_eq!(c.state_dir.as_deref(), Some(Path::new("/etc/hw/state")));
         assert_eq!(c.consortium.member.as_deref(), Some("lab-a"));
         // A coordinator needs no endpoints.
-        let coordinator =
-            "[run]\nsuite = \"probes/core\"\noutput = \"s3://b/p\"\n[consortium]\nmembers = [\"lab-a\", \"lab-b\"]\n";
+        let coordinator = "[run]\nsuite = \"probes/core\"\noutput = \"s3://b/p\"\n[consortium]\nmembers = [\"lab-a\", \"lab-b\"]\nsecrets_env = { lab-a = \"A_SECRET\", lab-b = \"B_SECRET\" }\n";
         assert_eq!(parse(coordinator).unwrap().consortium.members, ["lab-a", "lab-b"]);
+        // Issue 26, item 1: a member signs, and the coordinator holds every member's secret.
+        let e = parse(&src.replace("secret_env = \"LAB_A_SECRET\"\n", "")).unwrap_err().to_string();
+        assert!(e.contains("names no secret_env"), "{e}");
+        let e = parse(&coordinator.replace(", lab-b = \"B_SECRET\"", "")).unwrap_err().to_string();
+        assert!(e.contains("no secret for lab-b"), "{e}");
+        let e = parse(&coordinator.replace("lab-b = \"B_SECRET\"", "lab-b = \"s3cr3t value\"")).unwrap_err();
+        assert!(e.to_string().contains("not an environment variable name") && !e.to_string().contains("s3cr3t"), "{e}");
+        let mut c = parse(coordinator).unwrap();
+        let env = |v: &str| {
+            (v == "A_SECRET" || v == "B_SECRET")
+                .then(|| if v == "A_SECRET" { "short" } else { "long-enough-secret-of-b" }.to_owned())
+        };
+        let e = c.resolve_keys(env).unwrap_err().to_string();
+        assert!(e.contains("A_SECRET") && !e.contains("short") && !e.contains("long-enough"), "{e}");
         let e = parse(&coordinator.replace("\"lab-b\"", "\"Lab B\"")).unwrap_err();
         assert_eq!(e.line, Some(5), "{e}");
         assert!(e.to_string().contains("member name"), "{e}");

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::endpoint::{EndpointMeta, release_date};
-use crate::input::{InputError, line_of};
+use crate::input::{InputError, LineIndex};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +50,7 @@ pub struct ModelCards {
 
 impl ModelCards {
     pub fn load(path: &Path) -> Result<ModelCards, InputError> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let source = crate::input::read_text_capped(path, crate::input::cap::CARDS, "model cards", |e| {
             InputError::new(path, None, format!("cannot read the model cards: {e}"))
                 .hint("pass the path of a TOML file of [[models]] with --models")
         })?;
@@ -59,8 +59,9 @@ impl ModelCards {
 
     pub fn parse(path: &Path, source: &str) -> Result<ModelCards, InputError> {
         let raw: RawCards = toml::from_str(source).map_err(|e| InputError::from_toml(path, source, &e))?;
-        let err =
-            |span: std::ops::Range<usize>, msg: String| InputError::new(path, Some(line_of(source, span.start)), msg);
+        // One index for every card's line: looking each up by rescanning the file was quadratic.
+        let lines = LineIndex::new(source);
+        let err = |span: std::ops::Range<usize>, msg: String| InputError::new(path, Some(lines.line(span.start)), msg);
         if raw.models.is_empty() {
             return Err(InputError::new(path, None, "declares no [[models]]")
                 .hint("add [[models]] tables with a name and any of vendor, family, parents, release_date"));
@@ -68,7 +69,7 @@ impl ModelCards {
         let mut out = ModelCards { path: path.to_owned(), ..ModelCards::default() };
         for card in raw.models {
             let name = card.name.get_ref().trim().to_owned();
-            let line = line_of(source, card.name.span().start);
+            let line = lines.line(card.name.span().start);
             if name.is_empty() {
                 return Err(err(card.name.span(), "a model's name is empty".into())
                     .hint("write the model's name as it appears in the imported files"));
@@ -82,6 +83,9 @@ impl ModelCards {
             out.lines.insert(name.clone(), line);
             out.cards.insert(name, meta);
         }
+        let declared: Vec<(&str, &[String], usize)> =
+            out.cards.iter().map(|(n, m)| (n.as_str(), m.parents.as_slice(), out.lines[n])).collect();
+        super::endpoint::check_parents(path, &declared)?;
         Ok(out)
     }
 
@@ -141,6 +145,14 @@ mod tests {
         assert!(e.contains("models.toml:4") && e.contains("has a card already, at line 2"), "{e}");
         let e = parse("[[models]]\nname = \"a\"\nrelease_date = \"March\"\n").unwrap_err().to_string();
         assert!(e.contains(":3") && e.contains("not a date"), "{e}");
+        // Issue 26, item 12: cards that contradict themselves.
+        let e = parse("[[models]]\nname = \"a\"\nparents = [\"a\"]\n").unwrap_err().to_string();
+        assert!(e.contains("models.toml:2") && e.contains("a is declared its own parent"), "{e}");
+        let cycle = "[[models]]\nname = \"a\"\nparents = [\"b\"]\n[[models]]\nname = \"b\"\nparents = [\"c\"]\n[[models]]\nname = \"c\"\nparents = [\"a\"]\n";
+        let e = parse(cycle).unwrap_err().to_string();
+        assert!(e.contains("models.toml:2") && e.contains("a -> b -> c -> a are each other's parents"), "{e}");
+        let e = parse("[[models]]\nname = \"a\"\n\nrelease_date = \"2999-01-01\"\n").unwrap_err().to_string();
+        assert!(e.contains("models.toml:4") && e.contains("2999-01-01 is in the future"), "{e}");
         let e = parse("[[models]]\nname = \"a\"\nfamliy = \"f\"\n").unwrap_err().to_string();
         assert!(e.contains(":3") && e.contains("famliy"), "{e}");
         assert!(parse("").unwrap_err().to_string().contains("declares no [[models]]"));

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize, Serializer};
 use toml::Spanned;
 
+use crate::input::InputError;
+use crate::secrets::SecretKey;
+
 /// Where a run writes its tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputLocation {
@@ -125,6 +128,11 @@ pub struct RawConsortium {
     /// The members a coordinator's `hivewatch analyze --date` waits for.
     #[serde(default)]
     pub members: Vec<Spanned<String>>,
+    /// A member's: the environment variable holding the secret it signs its publications with.
+    pub secret_env: Option<Spanned<String>>,
+    /// A coordinator's: each member's secret, by the variable holding it.
+    #[serde(default)]
+    pub secrets_env: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 /// A consortium role: a member collecting with its own keys, a coordinator analysing the union,
@@ -135,12 +143,105 @@ pub struct Consortium {
     pub member: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
+    /// A member's `secret_env`. Secrets and their variables are not part of the content hash:
+    /// renaming a variable must not turn tonight's unfinished run into a new one.
+    #[serde(skip)]
+    pub secret_env: Option<String>,
+    /// A coordinator's `secrets_env`: (member, variable), one per member.
+    #[serde(skip)]
+    pub secrets_env: Vec<(String, String)>,
+    /// The member's secret, filled by [`crate::config::Config::resolve_keys`].
+    #[serde(skip)]
+    pub secret: Option<SecretKey>,
+    /// Each member's secret on the coordinator, filled by `resolve_keys`.
+    #[serde(skip)]
+    pub secrets: Vec<(String, SecretKey)>,
 }
 
 impl Consortium {
     pub fn is_empty(&self) -> bool {
         self.member.is_none() && self.members.is_empty()
     }
+
+    /// The secret `member` signs with, as the coordinator holds it.
+    pub fn secret_of(&self, member: &str) -> Option<&SecretKey> {
+        self.secrets.iter().find(|(m, _)| m == member).map(|(_, s)| s)
+    }
+}
+
+/// Looks up the consortium's secrets with `secret` (the configuration's lookup of any secret:
+/// a missing variable is reported with the rest).
+pub fn resolve_secrets(c: &mut Consortium, secret: &mut dyn FnMut(&str, String) -> Option<SecretKey>) {
+    if let Some(var) = &c.secret_env {
+        c.secret = secret(var, format!("{var} ([consortium] secret_env)"));
+    }
+    c.secrets = (c.secrets_env.iter())
+        .filter_map(|(m, var)| Some((m.clone(), secret(var, format!("{var} ([consortium] secrets_env, {m})"))?)))
+        .collect();
+}
+
+/// Refuses a member's secret too short to be secret (the variables are named, never the values).
+pub fn check_secret_lengths(path: &Path, c: &Consortium) -> Result<(), InputError> {
+    let var_of = |m: &str| c.secrets_env.iter().find(|(n, _)| n == m).map(|(_, v)| v.as_str());
+    let mut short: Vec<&str> =
+        (c.secrets.iter()).filter(|(_, s)| s.expose().len() < MIN_SECRET_LEN).filter_map(|(m, _)| var_of(m)).collect();
+    if c.secret.as_ref().is_some_and(|s| s.expose().len() < MIN_SECRET_LEN) {
+        short.extend(c.secret_env.as_deref());
+    }
+    if short.is_empty() {
+        return Ok(());
+    }
+    Err(InputError::new(
+        path,
+        None,
+        format!(
+            "these variables hold a consortium member's secret of fewer than {MIN_SECRET_LEN} characters, which anyone could guess: {}",
+            short.join(", ")
+        ),
+    )
+    .hint("make one with `openssl rand -hex 32` and give the same to the member and the coordinator"))
+}
+
+/// Shortest secret a member may sign with: a guessable one would let anyone sign as it.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// Checks `[consortium]`'s secrets: a member names the variable of the secret it signs with, a
+/// coordinator one variable per member (and none for anyone else). `line` is where
+/// `[consortium]` starts.
+pub fn parse_secrets(
+    raw: &RawConsortium,
+    consortium: &mut Consortium,
+    path: &Path,
+    line: Option<usize>,
+    err: super::endpoint::ErrAt,
+) -> Result<(), InputError> {
+    let make = "make one with `openssl rand -hex 32`, give it to the coordinator, and export it in the variable; the secret never goes in a file";
+    if consortium.member.is_some() {
+        let Some(var) = &raw.secret_env else {
+            return Err(InputError::new(path, line, "a consortium member signs what it publishes, and [consortium] names no secret_env")
+                .hint(format!("add secret_env = \"HIVEWATCH_MEMBER_SECRET\" (the NAME of the variable holding the member's secret); {make}")));
+        };
+        consortium.secret_env = Some(super::endpoint::variable_name(var, "consortium.secret_env", err)?);
+    }
+    for (member, var) in &raw.secrets_env {
+        if !consortium.members.contains(member) {
+            return Err(err(var.span(), format!("consortium.secrets_env names {member:?}, which is not in members"))
+                .hint("give one variable per member listed in members"));
+        }
+        let var = super::endpoint::variable_name(var, "consortium.secrets_env", err)?;
+        consortium.secrets_env.push((member.clone(), var));
+    }
+    let unsigned: Vec<&str> =
+        consortium.members.iter().filter(|m| !raw.secrets_env.contains_key(*m)).map(String::as_str).collect();
+    if !unsigned.is_empty() {
+        return Err(InputError::new(
+            path,
+            line,
+            format!("the coordinator checks each member's signature, and secrets_env names no secret for {}", unsigned.join(", ")),
+        )
+        .hint(format!("add secrets_env = {{ {} = \"LAB_SECRET\" }}: the NAME of the variable holding each member's secret; {make}", unsigned[0])));
+    }
+    Ok(())
 }
 
 /// Longest member name: it is a path segment and a prefix of every endpoint name in the union.
@@ -182,7 +283,7 @@ pub fn parse_consortium<E>(
         }
         members.push(name);
     }
-    Ok(Consortium { member, members })
+    Ok(Consortium { member, members, ..Consortium::default() })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! a query over `<root>/<table>/*/*.parquet` never sees a row twice; members' own files live
 //! under `members/`, out of those globs.
 
+pub mod manifest;
 pub mod table;
 pub mod union;
 
@@ -33,6 +34,7 @@ use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::{self, RunRow, RunsTable};
 use crate::probes::Suite;
 use crate::remote::{Remote, RemoteError, lease};
+use crate::secrets::SecretKey;
 use crate::session::{Instruments, Night, Origin, Place, Session, SessionError};
 use crate::store::table::{RunRef, Table};
 use crate::store::{Output, StoreError};
@@ -172,11 +174,12 @@ pub async fn analyze(cfg: &Config, opts: &AnalyzeOptions) -> Result<UnionNight, 
 }
 
 /// One member's part of the night: its latest published run of `date` (its row, then its
-/// responses), or why it is left out.
+/// responses), or why it is left out: not signed with its secret ([`manifest`]), another
+/// suite, or files the union cannot read (truncated, a column of another type).
 async fn member_night(
     session: &Session,
     suite: &Suite,
-    member: &String,
+    (member, secret): (&String, Option<&SecretKey>),
     run_ids: &[String],
     night: &RunRef,
 ) -> Result<(MemberRun, Option<(union::MemberPart, RunRow)>), ConsortiumError> {
@@ -191,8 +194,8 @@ async fn member_night(
     }
     let output = session.output();
     let member_output = Output::with_state(output.root().join(member_dir(member)), output.state_dir());
-    let key =
-        |table: &str| format!("{}/{table}/run_date={}/{run_id}.parquet", member_dir(member), date.format("%Y-%m-%d"));
+    let key = |table: &str| format!("{table}/run_date={}/{run_id}.parquet", date.format("%Y-%m-%d"));
+    let fetch = |key: String| async move { session.fetch(&format!("{}/{key}", member_dir(member))).await };
     let excluded = |note: String, row: Option<&RunRow>| MemberRun {
         status: MemberStatus::Excluded,
         member_run_id: Some(run_id.clone()),
@@ -200,7 +203,19 @@ async fn member_night(
         note: Some(note),
         ..MemberRun::missing(member)
     };
-    session.fetch(&key(RunsTable::DECL.name)).await?;
+    let signed = fetch(manifest::key(date, &run_id)).await?;
+    let mut files = Vec::new();
+    for table in [RunsTable::DECL.name, ResponsesTable::DECL.name] {
+        match fetch(key(table)).await? {
+            Some(path) => files.push((key(table), path)),
+            None => {
+                return Ok((excluded(format!("its runs row is published but its {table} file is not"), None), None));
+            }
+        }
+    }
+    if let Err(why) = manifest::verify(member, secret, date, &run_id, signed.as_deref(), &files) {
+        return Ok((excluded(why, None), None));
+    }
     let row = match runs::read(&member_output, &RunRef::new(date, run_id.clone(), night.tag.clone())) {
         Ok(r) => r,
         Err(e) => return Ok((excluded(format!("its runs row cannot be read: {e}"), None), None)),
@@ -212,9 +227,10 @@ async fn member_night(
         );
         return Ok((excluded(note, Some(&row)), None));
     }
-    let Some(responses) = session.fetch(&key(ResponsesTable::DECL.name)).await? else {
-        return Ok((excluded("its runs row is published but its responses file is not".into(), Some(&row)), None));
-    };
+    let part = union::MemberPart { member: member.clone(), run_id: run_id.clone(), responses: files[1].1.clone() };
+    if let Err(e) = tokio::task::block_in_place(|| union::check(&part)) {
+        return Ok((excluded(format!("its responses cannot be read: {e}"), Some(&row)), None));
+    }
     let published = MemberRun {
         member: member.clone(),
         status: MemberStatus::Published,
@@ -227,7 +243,7 @@ async fn member_night(
         published_at: Some(row.finished_at),
         note: None,
     };
-    Ok((published, Some((union::MemberPart { member: member.clone(), run_id, responses }, row))))
+    Ok((published, Some((part, row))))
 }
 
 async fn analyze_held(
@@ -287,7 +303,8 @@ async fn gather_members(
             rows.push(MemberRun::missing(member));
             continue;
         };
-        let (row, part) = member_night(session, suite, member, run_ids, night).await?;
+        let secret = cfg.consortium.secret_of(member);
+        let (row, part) = member_night(session, suite, (member, secret), run_ids, night).await?;
         rows.push(row);
         parts.extend(part);
     }
@@ -422,5 +439,7 @@ fn members_guard(rows: &[MemberRun], date: NaiveDate) -> Option<Alert> {
             rows.len(),
             absent.join(", ")
         ),
+        incident: None,
+        inhibited_by: None,
     })
 }

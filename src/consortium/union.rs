@@ -52,6 +52,18 @@ pub fn write(output: &Output, run: &RunRef, parts: &[MemberPart]) -> Result<u64,
     writer.finish()
 }
 
+/// Reads a member's responses through as the union takes them: a truncated file, or a column
+/// missing or of another type, is found before the union is written, so that member alone is
+/// left out. Returns its rows.
+pub fn check(part: &MemberPart) -> Result<u64, StoreError> {
+    let mut rows = 0;
+    for batch in crate::store::batch_reader(&part.responses, 4096)? {
+        let batch = batch.map_err(|source| StoreError::Arrow { table: TABLE, source })?;
+        rows += relabel(&batch, &part.responses, &part.run_id, part)?.num_rows() as u64;
+    }
+    Ok(rows)
+}
+
 /// A member's batch as union rows: its columns by name (a missing or retyped one names the
 /// file), the union's run id, prefixed endpoint names, and the member columns.
 fn relabel(batch: &RecordBatch, path: &Path, run_id: &str, part: &MemberPart) -> Result<RecordBatch, StoreError> {

@@ -19,7 +19,7 @@ use crate::sim::scenario::Scenario;
 
 mod scorecard;
 
-use scorecard::short_alert;
+use scorecard::short_page;
 pub use scorecard::{EventScore, Outcome, Scorecard, scorecard};
 
 use crate::say::say;
@@ -137,8 +137,10 @@ pub struct NightResult {
     pub run_id: String,
     /// The run's `run_metrics` rows (all scopes).
     pub metrics: Vec<crate::metrics::aggregate::RunMetric>,
-    /// Alerts of the night, info included.
+    /// Alerts of the night, info included: the nightly record.
     pub alerts: Vec<crate::alert::Alert>,
+    /// The night's incidents (open tonight, or resolved tonight).
+    pub incidents: Vec<crate::alert::incident::Incident>,
     pub coverage: f64,
     /// Comparable earlier runs its trends were measured against.
     pub comparable_runs: usize,
@@ -150,18 +152,25 @@ impl NightResult {
         self.metrics.iter().find(|m| m.scope.is_overall() && m.metric == metric).map_or(f64::NAN, |m| m.value)
     }
 
-    /// Alerts that page (warning or critical).
+    /// Alerts raised (warning or critical) and not held back by an ecosystem incident.
     pub fn raised(&self) -> impl Iterator<Item = &crate::alert::Alert> {
-        self.alerts.iter().filter(|a| a.severity >= crate::alert::Severity::Warning)
+        self.alerts.iter().filter(|a| a.severity >= crate::alert::Severity::Warning && a.inhibited_by.is_none())
+    }
+
+    /// The incidents that page with bad news tonight (opened, escalated, no longer explained).
+    pub fn pages(&self) -> impl Iterator<Item = &crate::alert::incident::Incident> {
+        self.incidents.iter().filter(|i| i.pages() && i.event != crate::alert::incident::Event::Resolved)
     }
 
     /// The night in one line: its headline figures and its alerts with their metrics.
     pub fn line(&self, min_runs: usize) -> String {
-        let raised: Vec<String> = self.raised().map(short_alert).collect();
-        let alerts = match raised.len() {
-            0 => String::new(),
-            n if n <= 4 => format!("; ALERT {}", raised.join(", ")),
-            n => format!("; ALERT {} and {} more", raised[..3].join(", "), n - 3),
+        let paged: Vec<String> = self.pages().map(short_page).collect();
+        let open = self.incidents.iter().filter(|i| i.is_open()).count();
+        let alerts = match paged.len() {
+            0 if open == 0 => String::new(),
+            0 => format!("; {open} incident(s) open, no news"),
+            n if n <= 3 => format!("; PAGE {} ({open} open)", paged.join(", ")),
+            n => format!("; PAGE {} and {} more ({open} open)", paged[..2].join(", "), n - 2),
         };
         let building = if self.comparable_runs + 1 < min_runs {
             format!(" (baseline building: {} of {min_runs})", self.comparable_runs + 1)
@@ -219,6 +228,7 @@ pub async fn run_scenario(
                 &derived.measured.run_metrics,
             )?,
             alerts: derived.alerts.clone(),
+            incidents: derived.incidents.clone(),
             coverage: report.row.coverage(),
             comparable_runs: derived.comparable_runs,
         };
@@ -279,7 +289,8 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
         "\nWhat the scenario did, and what hivewatch raised (the truth: {}):",
         shown_output.join("scenario-truth.json").display()
     );
-    print!("{}", scorecard(&scenario, &results));
+    let card = scorecard(&scenario, &results).to_string();
+    say!("{}", card.strip_suffix('\n').unwrap_or(&card));
 
     let me = invocation();
     let out = shown_output.display();

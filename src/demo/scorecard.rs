@@ -3,6 +3,7 @@
 //! precision and recall of what was raised.
 
 use super::NightResult;
+use crate::alert::incident::Incident;
 use crate::sim::scenario::Scenario;
 
 /// `critical drop effective_models`, `warning pair acme-a|ember-e`.
@@ -13,6 +14,21 @@ pub(super) fn short_alert(a: &crate::alert::Alert) -> String {
         other => format!("{other} {}", a.metric),
     };
     format!("{} {} {what}", a.severity.as_str(), a.rule)
+}
+
+/// `opened critical drop effective_models`, `opened warning pair acme-a|ember-e`.
+pub(super) fn short_page(i: &Incident) -> String {
+    let what = match &i.scope {
+        crate::vocab::Scope::Overall => i.metric.clone(),
+        crate::vocab::Scope::Pair(x, y) => format!("{x}|{y}"),
+        other => format!("{other} {}", i.metric),
+    };
+    format!("{} {} {} {what}", i.event.as_str(), i.severity.as_str(), i.rule)
+}
+
+/// Rules that flag one model pair as related: `pair` (converging) and `undeclared`.
+fn is_pair_rule(name: &str) -> bool {
+    name == crate::alert::rule::PAIR || name == crate::alert::rule::UNDECLARED
 }
 
 /// Rules about the ecosystem's diversity as a whole (the pair rule is about one pair).
@@ -57,14 +73,17 @@ pub struct EventScore {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scorecard {
     pub events: Vec<EventScore>,
-    /// Raised alerts (warning or critical).
+    /// Alert rows raised (warning or critical, not held back): the nightly record.
     pub raised: usize,
-    /// Of those, the ones an event explains: an ecosystem alert during an event or within
-    /// [`EFFECT_NIGHTS`] after it, a pair alert on a pair an event draws together.
+    /// Pages: incidents opened, escalated or no longer explained (what someone is told).
+    pub pages: usize,
+    /// Of those, the ones an event explains: an ecosystem page during an event or within
+    /// [`EFFECT_NIGHTS`] after it, a pair page on a pair an event draws together, a contagion
+    /// page on a model an event makes susceptible.
     pub explained: usize,
-    /// Ecosystem alerts no event explains: (night, alert in short).
+    /// Pages no event explains: (night, page in short).
     pub stray_ecosystem: Vec<(u32, String)>,
-    /// Distinct pairs flagged by the pair rule, and those of them in the truth.
+    /// Distinct pairs paged by the pair rule, and those of them in the truth.
     pub flagged_pairs: Vec<crate::vocab::Scope>,
     pub truth_pairs_reached: Vec<crate::vocab::Scope>,
 }
@@ -89,7 +108,15 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
         );
         let what = truth["events"][i]["what"].as_str().unwrap_or_default().to_owned();
         let pairs: Vec<Scope> = match e {
-            Event::Influence { model, toward, .. } => vec![Scope::pair(model, toward)],
+            // A model drawn toward another is drawn toward its voice: the target's voice-mates
+            // (its family, by construction) become its relatives too.
+            Event::Influence { model, toward, .. } => {
+                let voice = |name: &str| scenario.models.iter().find(|m| m.name == name).and_then(|m| m.voice);
+                let mates = scenario.models.iter().filter(|m| {
+                    m.name != *model && (m.name == *toward || (voice(toward).is_some() && m.voice == voice(toward)))
+                });
+                mates.map(|m| Scope::pair(model, &m.name)).collect()
+            }
             Event::Transmission { from, to, .. } => to.iter().map(|t| Scope::pair(from, t)).collect(),
             Event::Narrowing { .. } | Event::Susceptibility { .. } => Vec::new(),
         };
@@ -106,7 +133,7 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
                     }
                     (Some(_), _) => false,
                     (None, _) if pairs.is_empty() => is_ecosystem_rule(&a.rule),
-                    (None, _) => a.rule == crate::alert::rule::PAIR && pairs.contains(&a.scope),
+                    (None, _) => is_pair_rule(&a.rule) && pairs.contains(&a.scope),
                 })
                 .map(short_alert)
         };
@@ -123,22 +150,41 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
     }
     let truth_pairs_reached: Vec<Scope> =
         events.iter().filter(|e| e.start <= last).flat_map(|e| e.pairs.iter().cloned()).collect();
-    let mut raised = 0;
+    let raised = results.iter().map(|r| r.raised().count()).sum();
+    let Pages { pages, explained, stray_ecosystem, flagged_pairs } =
+        score_pages(results, &events, &truth_pairs_reached);
+    Scorecard { events, raised, pages, explained, stray_ecosystem, flagged_pairs, truth_pairs_reached }
+}
+
+/// What the nights paged, against the events.
+struct Pages {
+    pages: usize,
+    explained: usize,
+    stray_ecosystem: Vec<(u32, String)>,
+    flagged_pairs: Vec<crate::vocab::Scope>,
+}
+
+/// Each page explained or not: a pair page by a pair the events draw together, a contagion page
+/// by a model an event makes susceptible, any other by an ecosystem-wide event (during it or
+/// within [`EFFECT_NIGHTS`] after).
+fn score_pages(results: &[NightResult], events: &[EventScore], truth_pairs_reached: &[crate::vocab::Scope]) -> Pages {
+    use crate::vocab::Scope;
+    let mut pages = 0;
     let mut explained = 0;
     let mut stray_ecosystem = Vec::new();
     let mut flagged_pairs: Vec<Scope> = Vec::new();
     for r in results {
-        for a in r.raised() {
-            raised += 1;
-            let ok = if a.rule == crate::alert::rule::PAIR {
-                if !flagged_pairs.contains(&a.scope) {
-                    flagged_pairs.push(a.scope.clone());
+        for i in r.pages() {
+            pages += 1;
+            let ok = if is_pair_rule(&i.rule) {
+                if !flagged_pairs.contains(&i.scope) {
+                    flagged_pairs.push(i.scope.clone());
                 }
-                truth_pairs_reached.contains(&a.scope)
+                truth_pairs_reached.contains(&i.scope)
             } else {
-                // A contagion alert is explained by a model turning susceptible, any other by an
+                // A contagion page is explained by a model turning susceptible, any other by an
                 // ecosystem-wide event.
-                let explains = |e: &&EventScore| match (&a.scope, a.rule == crate::alert::rule::CONTAGION) {
+                let explains = |e: &&EventScore| match (&i.scope, i.rule == crate::alert::rule::CONTAGION) {
                     (Scope::Model(m), true) => e.susceptible.iter().any(|n| n == "*" || n == m),
                     (_, true) => !e.susceptible.is_empty(),
                     (_, false) => e.susceptible.is_empty(),
@@ -146,14 +192,14 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
                 let during =
                     events.iter().filter(explains).any(|e| e.start <= r.night && r.night <= e.end + EFFECT_NIGHTS);
                 if !during {
-                    stray_ecosystem.push((r.night, short_alert(a)));
+                    stray_ecosystem.push((r.night, short_page(i)));
                 }
                 during
             };
             explained += usize::from(ok);
         }
     }
-    Scorecard { events, raised, explained, stray_ecosystem, flagged_pairs, truth_pairs_reached }
+    Pages { pages, explained, stray_ecosystem, flagged_pairs }
 }
 
 fn ratio(hits: usize, of: usize) -> String {
@@ -187,7 +233,7 @@ impl std::fmt::Display for Scorecard {
         }
         let stray_pairs: Vec<&crate::vocab::Scope> =
             self.flagged_pairs.iter().filter(|p| !self.truth_pairs_reached.contains(p)).collect();
-        writeln!(f, "Alerts outside the scenario:")?;
+        writeln!(f, "Pages outside the scenario:")?;
         if stray_pairs.is_empty() && self.stray_ecosystem.is_empty() {
             writeln!(f, "  none")?;
         }
@@ -197,7 +243,7 @@ impl std::fmt::Display for Scorecard {
                 if stray_pairs.len() > 8 { format!(" and {} more", stray_pairs.len() - 8) } else { String::new() };
             writeln!(
                 f,
-                "  pair alerts on {} pair(s) the scenario did not draw together: {}{more}",
+                "  pair pages on {} pair(s) the scenario did not draw together: {}{more}",
                 stray_pairs.len(),
                 names(&shown)
             )?;
@@ -207,7 +253,7 @@ impl std::fmt::Display for Scorecard {
                 self.stray_ecosystem.iter().take(6).map(|(n, a)| format!("night {n} {a}")).collect();
             writeln!(
                 f,
-                "  {} alert(s) on nights or models no event explains: {}",
+                "  {} page(s) on nights or models no event explains: {}",
                 self.stray_ecosystem.len(),
                 shown.join("; ")
             )?;
@@ -220,14 +266,15 @@ impl std::fmt::Display for Scorecard {
         writeln!(f, "  events caught: {caught} of {reached} reached (recall {})", ratio(caught, reached))?;
         writeln!(
             f,
-            "  alerts raised (warning or critical): {}, {} of them explained by an event (precision {})",
-            self.raised,
+            "  pages (incidents opened, escalated or no longer explained): {}, {} of them explained by an event (precision {}); {} alert rows raised in all",
+            self.pages,
             self.explained,
-            ratio(self.explained, self.raised)
+            ratio(self.explained, self.pages),
+            self.raised
         )?;
         writeln!(
             f,
-            "  pairs flagged as a suspected lineage: {}, {} of them in the truth (precision {}); the truth's {} pair(s) flagged: {} (recall {})",
+            "  pairs paged as a suspected lineage: {}, {} of them in the truth (precision {}); the truth's {} pair(s) paged: {} (recall {})",
             self.flagged_pairs.len(),
             hits.len(),
             ratio(hits.len(), self.flagged_pairs.len()),
@@ -258,6 +305,8 @@ mod tests {
             baseline: None,
             threshold: 0.0,
             message: String::new(),
+            incident: None,
+            inhibited_by: None,
         }
     }
 
@@ -268,9 +317,22 @@ mod tests {
             run_id: format!("r{n}"),
             metrics: Vec::new(),
             alerts,
+            incidents: Vec::new(),
             coverage: 1.0,
             comparable_runs: n as usize - 1,
         }
+    }
+
+    /// Each night's incidents, as the pipeline would track them from its alerts.
+    fn with_incidents(mut results: Vec<NightResult>) -> Vec<NightResult> {
+        let mut previous = Vec::new();
+        for r in &mut results {
+            let tonight = (r.date, r.run_id.as_str());
+            r.incidents =
+                crate::alert::incident::track(&previous, &mut r.alerts, tonight, true, &Default::default(), &[], None);
+            previous = r.incidents.clone();
+        }
+        results
     }
 
     #[test]
@@ -286,13 +348,18 @@ mod tests {
         // model is not the event's doing.
         results[5].alerts.push(alert("contagion", Scope::Model("delta-open".into()), "adoption_gain"));
         results[6].alerts.push(alert("contagion", Scope::Model("ember-7b".into()), "adoption_gain"));
+        // The pair of night 22 holds three more nights: one incident, one page.
+        for night in &mut results[22..25] {
+            night.alerts.push(alert("pair", Scope::pair("acme-large", "acme-mini"), "excess_similarity"));
+        }
+        let results = with_incidents(results);
         let card = scorecard(&s, &results);
         let outcomes: Vec<&Outcome> = card.events.iter().map(|e| &e.outcome).collect();
         assert!(matches!(outcomes[0], Outcome::Caught { night: 13, .. }), "{outcomes:?}");
         assert!(matches!(outcomes[1], Outcome::Late { night: 26, .. }), "{outcomes:?}");
         assert_eq!(outcomes[2], &Outcome::Missed);
         assert!(matches!(outcomes[3], Outcome::Caught { night: 6, .. }), "{outcomes:?}");
-        assert_eq!(card.raised, 6);
+        assert_eq!((card.raised, card.pages), (9, 6), "nine alert rows, six pages");
         assert_eq!(card.explained, 3, "the shift on night 5 is not explained by delta-open turning susceptible");
         assert_eq!(card.stray_ecosystem.len(), 2);
         assert_eq!(card.flagged_pairs.len(), 2);
@@ -301,7 +368,7 @@ mod tests {
         assert!(text.contains("caught on night 13 (1 night after it began): warning drop effective_models"), "{text}");
         assert!(text.contains("missed: no pair alert on acme-large|borealis-pro, acme-large|delta-chat"), "{text}");
         assert!(
-            text.contains("pair alerts on 1 pair(s) the scenario did not draw together: acme-large|acme-mini"),
+            text.contains("pair pages on 1 pair(s) the scenario did not draw together: acme-large|acme-mini"),
             "{text}"
         );
         assert!(text.contains("events caught: 3 of 4 reached (recall 0.75)"), "{text}");

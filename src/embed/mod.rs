@@ -117,6 +117,24 @@ impl Embedder {
         }
     }
 
+    /// Settles what can only be learnt by asking (a remote embedder: that it answers, and its
+    /// vectors' length, part of its id): call before the id is used. Returns the length, for a
+    /// remote embedder.
+    pub async fn settle(&mut self) -> Result<Option<usize>, EmbedError> {
+        match self {
+            Embedder::Remote(r) => Ok(Some(r.settle().await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The length of its vectors when known before embedding (a settled remote embedder).
+    pub fn dim(&self) -> Option<usize> {
+        match self {
+            Embedder::Remote(r) => r.dim(),
+            _ => None,
+        }
+    }
+
     /// Whether its vectors go through the cache (see the module docs).
     pub fn is_cached(&self) -> bool {
         !matches!(self, Embedder::Lexical)
@@ -191,7 +209,7 @@ pub fn embed_cached(
     missing.dedup_by_key(|i| hashes[*i]);
     let fresh = embedder.embed_blocking(&missing.iter().map(|&i| texts[i]).collect::<Vec<_>>())?;
     // Checked whole before any is cached: one bad vector must not poison every later run.
-    check_vectors(&fresh, missing.len(), cache.dim())
+    check_vectors(&fresh, missing.len(), cache.dim().or(embedder.dim()))
         .map_err(|problem| EmbedError::Vectors { embedder: embedder.id().to_owned(), problem })?;
     for (&i, v) in missing.iter().zip(&fresh) {
         cache.put(hashes[i], v).map_err(|e| cache_err(cache.path(), e))?;
@@ -221,7 +239,7 @@ pub fn check_vectors(vectors: &[Vec<f32>], texts: usize, expected: Option<usize>
         if v.len() != dim {
             return Err(match expected {
                 Some(d) => {
-                    format!("a vector of {} dimensions where this embedder gave {d} before (in the cache)", v.len())
+                    format!("a vector of {} dimensions where this embedder gave {d} before", v.len())
                 }
                 None => format!("vectors of {dim} and of {} dimensions in one batch", v.len()),
             });

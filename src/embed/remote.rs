@@ -32,6 +32,8 @@ pub struct RemoteEmbedder {
     policy: RetryPolicy,
     redactor: Redactor,
     id: String,
+    /// The length of its vectors, once [`RemoteEmbedder::settle`] asked.
+    dim: Option<usize>,
 }
 
 impl RemoteEmbedder {
@@ -45,12 +47,31 @@ impl RemoteEmbedder {
             redactor: Redactor::new(spec.api_key.iter()),
             client,
             id,
+            dim: None,
             spec,
         })
     }
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The length of its vectors (known once settled).
+    pub fn dim(&self) -> Option<usize> {
+        self.dim
+    }
+
+    /// Asks for one vector, before anything else of a night: whether the endpoint answers at
+    /// all (not after every model request has been sent), and how long its vectors are. The
+    /// length becomes part of the id (`remote:<base_url>#<model>@<n>d`): a model whose vectors
+    /// change length is another embedder, with its own cache and a new baseline, where it used
+    /// to fail every later night against the old cache.
+    pub async fn settle(&mut self) -> Result<usize, EmbedError> {
+        let v = self.embed_batch(&["hivewatch checks that the embedder answers"]).await?;
+        let dim = v.first().map_or(0, Vec::len);
+        self.dim = Some(dim);
+        self.id = format!("remote:{}#{}@{dim}d", self.spec.base_url, self.spec.model);
+        Ok(dim)
     }
 
     pub async fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {

@@ -310,8 +310,9 @@ impl LearnedWeights {
 
     /// Reads a weights file (`hivewatch features train --out FILE` writes one).
     pub fn load(path: &Path) -> Result<LearnedWeights, InputError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| InputError::new(path, None, format!("cannot read the refusal weights: {e}")))?;
+        let source = crate::input::read_text_capped(path, crate::input::cap::WEIGHTS, "refusal weights", |e| {
+            InputError::new(path, None, format!("cannot read the refusal weights: {e}"))
+        })?;
         LearnedWeights::parse(path, &source)
     }
 

@@ -70,7 +70,7 @@ impl Lexicon {
 
     /// Reads a lexicon file.
     pub fn load(path: &Path) -> Result<Lexicon, InputError> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let source = crate::input::read_text_capped(path, crate::input::cap::LEXICON, "a lexicon", |e| {
             InputError::new(path, None, format!("cannot read the lexicon: {e}"))
                 .hint(format!("name an existing file in [features] lexicon, or leave it out to use {BUILTIN_PATH}"))
         })?;

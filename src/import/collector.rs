@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::{Format, Row};
+use super::Row;
 use crate::collect::responses::{ImportedResponse, ResponseRow, ResponsesTable};
 use crate::config::models::ModelCards;
 use crate::input::InputError;
@@ -28,7 +28,8 @@ pub struct ImportedRun {
     pub rows: u64,
     pub models: usize,
     pub samples: usize,
-    /// The hash of the run's source and content, also its `config_hash`.
+    /// The hash of the run's source and content (its `config_hash`: a corrected import of the
+    /// same date keeps the run id and changes this).
     pub content: String,
     key: String,
 }
@@ -113,9 +114,10 @@ impl Collector {
     }
 
     /// The runs (by date or label; `default_date` for the rest and for labels), each with the
-    /// suite of its prompts and an id from its source, date and content. Call it once every row
-    /// is in: it closes the spill for writing.
-    pub fn runs(&mut self, format: Format, default_date: NaiveDate) -> std::io::Result<Vec<ImportedRun>> {
+    /// suite of its prompts and an id from its source and its date (or label): one run per
+    /// (source, date), whatever the rows hold, so a date imported again is the same run. Call it
+    /// once every row is in: it closes the spill for writing.
+    pub fn runs(&mut self, source: &str, default_date: NaiveDate) -> std::io::Result<Vec<ImportedRun>> {
         self.spill.finish()?;
         let mut runs: Vec<ImportedRun> = self
             .groups
@@ -133,19 +135,13 @@ impl Collector {
                 let id = crate::probes::suite_id("imported", "1", description, &probes);
                 let suite =
                     Suite { name: "imported".into(), version: "1".into(), description: description.into(), id, probes };
+                let night = label.map_or_else(|| run_date.to_string(), str::to_owned);
                 let content = crate::util::sha256_hex(
-                    format!(
-                        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{:?}",
-                        format.name(),
-                        label.map_or_else(|| run_date.to_string(), str::to_owned),
-                        suite.id,
-                        g.rows,
-                        g.digest
-                    )
-                    .as_bytes(),
+                    format!("{source}\u{0}{night}\u{0}{}\u{0}{}\u{0}{:?}", suite.id, g.rows, g.digest).as_bytes(),
                 );
+                let identity = crate::util::sha256_hex(format!("{source}\u{0}{night}").as_bytes());
                 ImportedRun {
-                    run_id: format!("{}T000000Z-import-{}", run_date.format("%Y%m%d"), &content[..8]),
+                    run_id: format!("{}T000000Z-import-{}", run_date.format("%Y%m%d"), &identity[..8]),
                     run_date,
                     suite,
                     rows: g.rows,
@@ -271,7 +267,7 @@ mod tests {
         }
         let g = &c.groups["2025-01-01"];
         assert_eq!((g.rows, g.prompts.len(), g.samples.len(), g.models.len()), (30_000, 10, 30, 3));
-        let runs = c.runs(Format::Jsonl, NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()).unwrap();
+        let runs = c.runs("hist", NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()).unwrap();
         assert_eq!((runs.len(), runs[0].samples), (1, 1000));
         let spilled: u64 = files(dir.path()).iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
         assert!(spilled > 30_000 * 200, "the rows are in the spill: {spilled} bytes");

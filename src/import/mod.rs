@@ -28,6 +28,7 @@
 //! batches. What is held is one record per prompt and per (model, prompt) of each run, not the
 //! rows. The JSON formats (AlpacaEval, Inspect, promptfoo) are one document per file, read whole.
 mod collector;
+mod pending;
 mod read;
 
 use std::path::PathBuf;
@@ -131,6 +132,19 @@ pub struct ImportJob<'a> {
     pub on_bad_row: OnBadRow,
     /// What the imported models declare (`--models`).
     pub cards: Option<ModelCards>,
+    /// Where the rows come from (`--source`; default [`default_source`] of the files): one run
+    /// per (source, date), so the same export as JSONL or CSV, corrected or grown, is one run.
+    pub source: Option<String>,
+}
+
+/// The source of files imported without `--source`: their stem (`hist` for `hist.jsonl` and
+/// `hist.csv` alike), the distinct stems joined by `+` when there are several.
+pub fn default_source(files: &[PathBuf]) -> String {
+    let mut stems: Vec<String> =
+        files.iter().map(|f| f.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned())).collect();
+    stems.sort();
+    stems.dedup();
+    stems.join("+")
 }
 
 /// What an import did: its runs, in date order, and the rows it skipped.
@@ -144,7 +158,9 @@ pub struct Imported {
 /// spilled by run), refuses a run dated in the future, then writes each run's `responses` and
 /// `probes` and derives the rest as for a nightly run.
 pub async fn import(job: ImportJob<'_>, session: &mut Session) -> Result<Imported, ImportError> {
-    let ImportJob { files, format, run_date, on_bad_row, cards } = job;
+    let ImportJob { files, format, run_date, on_bad_row, cards, source } = job;
+    let source = source.unwrap_or_else(|| default_source(files));
+    pending::settle(session).await?;
     let output = session.output().clone();
     let scratch = output.scratch_dir();
     let mut collector = Collector::new(&scratch)
@@ -155,7 +171,7 @@ pub async fn import(job: ImportJob<'_>, session: &mut Session) -> Result<Importe
     }
     let default_date = run_date.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let runs = collector
-        .runs(format, default_date)
+        .runs(&source, default_date)
         .map_err(|source| ImportError::Io { context: "writing the import's scratch files".into(), source })?;
     let Some(first) = files.first() else { return Ok(Imported { nights: Vec::new(), skipped }) };
     if runs.is_empty() {
@@ -170,8 +186,17 @@ pub async fn import(job: ImportJob<'_>, session: &mut Session) -> Result<Importe
     let tag = session.tag().expect("an import session derives");
     let mut nights = Vec::new();
     for run in runs {
+        // The date imported again: the run's earlier files go first, in every table and for
+        // every embedder, so nothing of the earlier rows stays beside the new ones. A kill from
+        // here on is cleaned up by the next import (`pending`).
+        let marker = pending::mark(&output, &run)?;
+        let replaced = session.discard_run(run.run_date, &run.run_id).await?;
+        if !replaced.is_empty() {
+            tracing::info!(run_id = %run.run_id, files = replaced.len(), "replacing the run imported before from {source}");
+        }
         let written = collector.write_run(&output, &run, &tag)?;
         let night = session.night(Origin::Imported, run.row(), written, false).await?;
+        pending::done(&marker);
         nights.push((run, night));
     }
     Ok(Imported { nights, skipped })

@@ -1,7 +1,6 @@
 //! The readers of each import format: a file in, good rows to a sink, bad rows refused or
 //! listed with their file and line.
 
-use std::io::BufRead;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -34,8 +33,15 @@ fn row_of(get: &dyn Fn(&str) -> Option<String>) -> Result<Row, String> {
     {
         return Err(format!("`date` {r:?} is not YYYY-MM-DD"));
     }
+    let prompt_id = get("prompt_id").filter(|v| !v.trim().is_empty()).unwrap_or_else(|| prompt_id_of(&prompt));
+    if crate::probes::feed::is_exposed(&prompt_id) {
+        return Err(format!(
+            "prompt id {prompt_id:?} ends in {:?}, which marks the exposed side of a paired probe: its answers would be left out of every measure; rename the prompt",
+            crate::probes::feed::EXPOSED_SUFFIX
+        ));
+    }
     Ok(Row {
-        prompt_id: get("prompt_id").filter(|v| !v.trim().is_empty()).unwrap_or_else(|| prompt_id_of(&prompt)),
+        prompt_id,
         category: get("category").filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "imported".into()),
         model: model.trim().to_owned(),
         prompt,
@@ -69,7 +75,7 @@ pub fn read(
         Ok(())
     };
     let document = |what: &str, hint: &str| -> Result<Value, InputError> {
-        let bytes = std::fs::read(path).map_err(cannot_read)?;
+        let bytes = crate::input::read_capped(path, crate::input::cap::DOCUMENT, "an import read whole", cannot_read)?;
         serde_json::from_slice(&bytes)
             .map_err(|e| InputError::new(path, Some(e.line()), format!("not {what}: {e}")).hint(hint.to_owned()))
     };
@@ -143,11 +149,17 @@ fn read_jsonl(path: &Path, handle: &mut HandleRow) -> Result<(), InputError> {
     let mut line = Vec::new();
     let mut n = 0;
     loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(&cannot_read)? == 0 {
-            break;
+        let cap = crate::input::cap::LINE;
+        let read = crate::input::read_line_capped(&mut reader, &mut line, cap);
+        let too_long = |e: &std::io::Error| e.kind() == std::io::ErrorKind::InvalidData;
+        match read {
+            Ok(None) => break,
+            Ok(Some(_)) => n += 1,
+            Err(e) if too_long(&e) => {
+                return Err(crate::input::too_large(path, Some(n + 1), "a line of an import", cap));
+            }
+            Err(e) => return Err(cannot_read(e)),
         }
-        n += 1;
         let r = match std::str::from_utf8(&line) {
             Err(e) => Err(format!("not UTF-8 (an invalid byte at column {})", e.valid_up_to() + 1)),
             Ok(text) if text.trim().is_empty() => continue,
@@ -167,10 +179,14 @@ fn read_jsonl(path: &Path, handle: &mut HandleRow) -> Result<(), InputError> {
 fn read_csv(path: &Path, handle: &mut HandleRow) -> Result<(), InputError> {
     let cannot_read = cannot_read(path);
     let file = std::fs::File::open(path).map_err(&cannot_read)?;
-    let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
+    let capped = crate::input::LineCapped::new(file, crate::input::cap::LINE);
+    let mut reader = csv::Reader::from_reader(std::io::BufReader::new(capped));
     let headers: Vec<String> = reader
         .byte_headers()
-        .map_err(|e| InputError::new(path, Some(1), e.to_string()))?
+        .map_err(|e| match over_cap(&e) {
+            true => crate::input::too_large(path, Some(1), "a line of an import", crate::input::cap::LINE),
+            false => InputError::new(path, Some(1), e.to_string()),
+        })?
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim().to_owned())
         .collect();
@@ -195,6 +211,10 @@ fn read_csv(path: &Path, handle: &mut HandleRow) -> Result<(), InputError> {
                 };
                 (line, r)
             }
+            Err(e) if over_cap(&e) => {
+                let line = record.position().map(|p| p.line() as usize + 1);
+                return Err(crate::input::too_large(path, line, "a line of an import", crate::input::cap::LINE));
+            }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
                 if !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }) {
@@ -207,6 +227,11 @@ fn read_csv(path: &Path, handle: &mut HandleRow) -> Result<(), InputError> {
         handle(line, r)?;
     }
     Ok(())
+}
+
+/// Whether the CSV reader stopped at [`crate::input::LineCapped`]'s cap.
+fn over_cap(e: &csv::Error) -> bool {
+    matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::InvalidData)
 }
 
 /// Text of an Inspect message content: a string, or the `text` parts of a list.

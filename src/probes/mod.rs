@@ -96,8 +96,9 @@ impl Suite {
         for entry in entries {
             let path = entry.map_err(|e| InputError::new(dir, None, e.to_string()))?.path();
             if path.extension().is_some_and(|e| e == "toml") {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| InputError::new(&path, None, format!("cannot read: {e}")))?;
+                let text = crate::input::read_text_capped(&path, crate::input::cap::SUITE_FILE, "a suite file", |e| {
+                    InputError::new(&path, None, format!("cannot read: {e}"))
+                })?;
                 files.push((path, text));
             }
         }

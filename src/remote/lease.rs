@@ -45,14 +45,14 @@ fn body(purpose: &str, acquired_at: DateTime<Utc>, ttl: Duration) -> LeaseBody {
     }
 }
 
-fn held(remote: &Remote, key: &str, current: Option<&LeaseBody>) -> RemoteError {
+fn held(remote: &Remote, key: &str, current: Option<(&LeaseBody, DateTime<Utc>)>) -> RemoteError {
     let message = match current {
-        Some(b) => format!(
+        Some((b, expires)) => format!(
             "{} is held by {} since {} (until {} unless renewed): another analysis of this night is running",
             remote.describe(key),
             b.holder,
             b.acquired_at.format("%Y-%m-%d %H:%M:%SZ"),
-            b.expires_at.format("%Y-%m-%d %H:%M:%SZ")
+            expires.format("%Y-%m-%d %H:%M:%SZ")
         ),
         None => format!("{} was just taken by another analysis of this night", remote.describe(key)),
     };
@@ -60,8 +60,20 @@ fn held(remote: &Remote, key: &str, current: Option<&LeaseBody>) -> RemoteError 
         remote.url(),
         RemoteErrorKind::LeaseHeld,
         message,
-        Some("wait for it to finish (its results are the same: an analysis of a night is idempotent), or, if its machine died, for the lease to expire".into()),
+        Some(format!(
+            "wait for it to finish (its results are the same: an analysis of a night is idempotent); if its machine died, the lease lapses by itself one lease period after its last renewal, or delete {} now",
+            remote.describe(key)
+        )),
     )
+}
+
+/// When a lease found in the store lapses: its holder renews it every `ttl / 4`, each time to
+/// `ttl` ahead, so a lease not written for `ttl` is dead whatever its body says, and an expiry
+/// further than `ttl` past its last write (a far-future date, a clock gone wrong, a body
+/// written by hand) counts only to `written + ttl`.
+fn lapses(body: &LeaseBody, written: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(10));
+    body.expires_at.min(written + ttl)
 }
 
 /// Takes the lease at `key` for `ttl` (renewed every `ttl / 4` while held), or says who holds it.
@@ -72,15 +84,15 @@ pub async fn acquire(remote: &Arc<Remote>, key: &str, purpose: &str, ttl: Durati
     let version = match remote.put_bytes(key, json(&mine), PutMode::Create).await? {
         Ok(put) => UpdateVersion { e_tag: put.e_tag, version: put.version },
         Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-            let Some((bytes, found)) = remote.get_bytes(key).await? else {
+            let Some((bytes, found, written)) = remote.get_bytes(key).await? else {
                 // Released between the two requests: try once more from the start.
                 return Box::pin(acquire(remote, key, purpose, ttl)).await;
             };
             let current: Option<LeaseBody> = serde_json::from_slice(&bytes).ok();
             if let Some(c) = &current
-                && c.expires_at > Utc::now()
+                && lapses(c, written, ttl) > Utc::now()
             {
-                return Err(held(remote, key, current.as_ref()));
+                return Err(held(remote, key, Some((c, lapses(c, written, ttl)))));
             }
             tracing::warn!(
                 "taking over the expired lease {} (held by {})",
@@ -212,11 +224,28 @@ mod tests {
             .unwrap()
             .unwrap();
         let taken = acquire(&remote, "_hivewatch/lease/y.json", "test", ttl).await.unwrap();
-        let (bytes, _) = remote.get_bytes("_hivewatch/lease/y.json").await.unwrap().unwrap();
+        let (bytes, _, _) = remote.get_bytes("_hivewatch/lease/y.json").await.unwrap().unwrap();
         let now: LeaseBody = serde_json::from_slice(&bytes).unwrap();
         assert!(now.holder.contains(&std::process::id().to_string()));
         taken.release().await.unwrap();
         assert!(remote.get_bytes("_hivewatch/lease/y.json").await.unwrap().is_none());
+    }
+
+    /// Issue 26, item 10: a lease whose body says it lasts until 2999 blocked every night.
+    #[test]
+    fn a_lease_lapses_one_period_after_its_last_write_whatever_its_body_says() {
+        let ttl = Duration::from_secs(600);
+        let now = Utc::now();
+        let body = LeaseBody {
+            holder: "h pid 1".into(),
+            purpose: "test".into(),
+            acquired_at: now,
+            expires_at: "2999-01-01T00:00:00Z".parse().unwrap(),
+        };
+        assert_eq!(lapses(&body, now, ttl), now + chrono::Duration::minutes(10));
+        assert!(lapses(&body, now - chrono::Duration::hours(1), ttl) < now);
+        let renewed = LeaseBody { expires_at: now + chrono::Duration::minutes(5), ..body };
+        assert_eq!(lapses(&renewed, now, ttl), renewed.expires_at);
     }
 
     #[tokio::test(start_paused = true)]

@@ -31,6 +31,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{
@@ -107,6 +108,7 @@ impl Remote {
         let (scheme, prefix) = ObjectStoreScheme::parse(&parsed).map_err(|e| config(e.to_string(), None))?;
         let built: Result<(Arc<dyn ObjectStore>, Cloud), object_store::Error> = match scheme {
             ObjectStoreScheme::AmazonS3 => {
+                refuse_secrets_in_endpoint(env).map_err(|m| config(m, Some(Cloud::S3.credentials_hint().into())))?;
                 let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url).with_retry(no_retries());
                 if let Some(profile) =
                     aws_profile::load(env).map_err(|m| config(m, Some(Cloud::S3.credentials_hint().into())))?
@@ -249,9 +251,12 @@ impl Remote {
     /// Checks, with one small object put and deleted, that the output can be written: run
     /// before any model request, so a bad bucket, missing credentials or a denied write stop
     /// the run while nothing has been spent. `delete_required`: whether a refused delete is an
-    /// error (a member never deletes; a coordinator releases leases).
-    pub async fn check_writable(&self, delete_required: bool) -> Result<(), RemoteError> {
-        let key = format!("{SYSTEM_PREFIX}/probe/{}-{}-{:08x}", host_name(), std::process::id(), rand::random::<u32>());
+    /// error (a member never deletes; a coordinator releases leases). `under`: the prefix the
+    /// session writes under (a consortium member's), where the probe object goes.
+    pub async fn check_writable(&self, under: Option<&str>, delete_required: bool) -> Result<(), RemoteError> {
+        let name =
+            format!("{SYSTEM_PREFIX}/probe/{}-{}-{:08x}", host_name(), std::process::id(), rand::random::<u32>());
+        let key = under.map_or_else(|| name.clone(), |u| format!("{u}/{name}"));
         // A bad endpoint fails fast: two retries, not the full policy.
         let quick = Remote { policy: RetryPolicy::new(2, Duration::from_secs(60)), ..self.clone() };
         let path = self.path(&key);
@@ -419,14 +424,16 @@ impl Remote {
         .await
     }
 
-    /// A small object's bytes and version, or `None` if it does not exist.
-    pub async fn get_bytes(&self, key: &str) -> Result<Option<(Vec<u8>, UpdateVersion)>, RemoteError> {
+    /// A small object's bytes, version and when it was last written, or `None` if it does not
+    /// exist.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<(Vec<u8>, UpdateVersion, DateTime<Utc>)>, RemoteError> {
         let path = self.path(key);
         let r = self
             .retried("reading", key, || async {
                 let got = self.store.get(&path).await?;
                 let version = UpdateVersion { e_tag: got.meta.e_tag.clone(), version: got.meta.version.clone() };
-                Ok((got.bytes().await?.to_vec(), version))
+                let written = got.meta.last_modified;
+                Ok((got.bytes().await?.to_vec(), version, written))
             })
             .await?;
         match r {
@@ -444,6 +451,21 @@ impl Remote {
             Err(e) => Err(self.explain("deleting", key, &e)),
         }
     }
+}
+
+/// An S3-compatible endpoint URL (`AWS_ENDPOINT`, or `AWS_ENDPOINT_URL`, both of which the
+/// client reads) that carries credentials (`http://KEY:SECRET@host`), a query (`?token=...`)
+/// or a fragment is refused, its value never repeated: the client would print it, whole, in
+/// every error about the store (the cron log), as it would an output URL's.
+fn refuse_secrets_in_endpoint(env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+    for var in ["AWS_ENDPOINT", "AWS_ENDPOINT_URL"] {
+        if env(var).is_some_and(|v| v.contains(['@', '?', '#'])) {
+            return Err(format!(
+                "{var} carries credentials, a query or a fragment (its value is not repeated here): write only scheme://host:port in it; keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn generic_io(e: std::io::Error, path: &FsPath) -> object_store::Error {
@@ -484,7 +506,7 @@ mod tests {
         assert_eq!(got.e_tag, up.e_tag);
         assert!(r.download("runs/none.parquet", &dir.path().join("n")).await.unwrap().is_none());
         assert!(!dir.path().join("n").exists());
-        r.check_writable(true).await.unwrap();
+        r.check_writable(None, true).await.unwrap();
         assert!(r.list(SYSTEM_PREFIX, None).await.unwrap().is_empty(), "the probe is deleted");
     }
 
@@ -500,6 +522,19 @@ mod tests {
         let dest = dir.path().join("back.parquet");
         r.download("responses/big.parquet", &dest).await.unwrap().unwrap();
         assert!(std::fs::read(&dest).unwrap() == data);
+    }
+
+    /// Issue 26, item 2: `http://KEY:SECRET@host` or `?token=` in AWS_ENDPOINT was printed.
+    #[test]
+    fn credentials_in_the_endpoint_are_refused_unrepeated() {
+        let policy = RetryPolicy::new(1, Duration::from_secs(1));
+        for endpoint in ["http://AKIA1:leaked-secret@127.0.0.1:9", "http://127.0.0.1:9/?token=leaked-secret"] {
+            let env = |k: &str| (k == "AWS_ENDPOINT").then(|| endpoint.to_owned());
+            let e = Remote::open_url("s3://bucket/p", policy, &env).unwrap_err();
+            assert_eq!(e.kind, RemoteErrorKind::Config);
+            assert!(e.to_string().contains("AWS_ENDPOINT carries credentials"), "{e}");
+            assert!(!e.to_string().contains("leaked-secret"), "{e}");
+        }
     }
 
     #[test]
@@ -522,7 +557,7 @@ mod tests {
     fn state_folders_of_roles_sharing_a_url_differ() {
         let mut cfg = crate::config::Config::parse(
             FsPath::new("/etc/hw/hivewatch.toml"),
-            "[run]\nsuite = \"s\"\noutput = \"s3://b/p\"\n[consortium]\nmembers = [\"a\"]\n",
+            "[run]\nsuite = \"s\"\noutput = \"s3://b/p\"\n[consortium]\nmembers = [\"a\"]\nsecrets_env = { a = \"A_SECRET\" }\n",
         )
         .unwrap();
         let a = state_dir(&cfg.output, None, "member=a");

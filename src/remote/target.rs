@@ -56,6 +56,9 @@ pub struct Target {
     pub remote: Option<Arc<Remote>>,
     /// The local mirror of an object-store output (`None` when the output is a folder).
     pub mirror: Option<mirror::Mirror>,
+    /// The prefix of the output written under (a consortium member's `members/member=<name>`):
+    /// its write check goes there too, so a member needs write access to its own prefix only.
+    under: Option<String>,
 }
 
 impl Target {
@@ -74,7 +77,7 @@ impl Target {
         match location {
             OutputLocation::Dir(dir) => {
                 let remote = if with_store { Some(Arc::new(Remote::open(location)?)) } else { None };
-                Ok(Target { output: Output::with_state(dir, &state), remote, mirror: None })
+                Ok(Target { output: Output::with_state(dir, &state), remote, mirror: None, under: None })
             }
             OutputLocation::Url(_) => {
                 let remote = Arc::new(Remote::open(location)?);
@@ -92,6 +95,7 @@ impl Target {
                     output: Output::with_state(mirror.root(), &state),
                     remote: Some(remote),
                     mirror: Some(mirror),
+                    under: None,
                 })
             }
         }
@@ -102,6 +106,7 @@ impl Target {
     pub fn under(mut self, prefix: &str) -> Target {
         let state = self.output.state_dir().to_owned();
         self.output = Output::with_state(self.output.root().join(prefix), state);
+        self.under = Some(prefix.trim_matches('/').to_owned());
         self
     }
 
@@ -116,7 +121,7 @@ impl Target {
     /// Checks that the output can be written (a folder: created; a store: a probe object).
     pub async fn check_writable(&self, delete_required: bool) -> Result<(), RemoteError> {
         match &self.remote {
-            Some(r) => r.check_writable(delete_required).await,
+            Some(r) => r.check_writable(self.under.as_deref(), delete_required).await,
             None => {
                 let root = self.output.root();
                 let probe = root.join(format!(".hivewatch-probe-{}", std::process::id()));
@@ -142,6 +147,47 @@ impl Target {
         match &self.mirror {
             Some(m) => m.push(files).await,
             None => Ok(()),
+        }
+    }
+
+    /// Removes a run's files (`files`, found under [`Target::output`]) and, for an object-store
+    /// output, every object of run `run_id` under the partition folders `dirs` (the `runs`
+    /// partition first): what a killed process may have pushed already. Returns the files and
+    /// objects removed, as people name them.
+    pub async fn discard(&self, files: &[PathBuf], dirs: &[PathBuf], run_id: &str) -> Result<Vec<String>, RemoteError> {
+        let mut removed = Vec::new();
+        for f in files {
+            match std::fs::remove_file(f) {
+                Ok(()) => removed.push(self.published_name(f).display().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    let message = format!("cannot remove {}: {e}", f.display());
+                    return Err(RemoteError::new(&self.describe(), RemoteErrorKind::Failed, message, None));
+                }
+            }
+        }
+        let (Some(m), Some(r)) = (&self.mirror, &self.remote) else { return Ok(removed) };
+        for dir in dirs {
+            let Some(prefix) = m.key_of(dir) else { continue };
+            for listed in r.list(&format!("{prefix}/"), None).await? {
+                let name = listed.key.rsplit('/').next().unwrap_or_default();
+                if Output::is_run_file(name, run_id) {
+                    r.delete(&listed.key).await?;
+                    removed.push(r.describe(&listed.key));
+                }
+            }
+        }
+        removed.sort();
+        removed.dedup();
+        Ok(removed)
+    }
+
+    /// Whether a file of [`Target::output`] exists: here, or (pulled into the mirror) in the store.
+    pub async fn has(&self, path: &FsPath) -> Result<bool, RemoteError> {
+        match (&self.mirror, path.exists()) {
+            (_, true) => Ok(true),
+            (Some(m), false) => Ok(m.pull_key(&m.key_of(path).expect("a file of the mirror")).await?.is_some()),
+            (None, false) => Ok(false),
         }
     }
 

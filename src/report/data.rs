@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 
+use crate::alert::incident::Incident;
+use crate::alert::incident_table::IncidentsTable;
 use crate::alert::table::AlertsTable;
 use crate::alert::{Alert, Severity};
 use crate::collect::responses::{self, OkTexts};
@@ -110,6 +112,10 @@ pub struct ReportData {
     /// The charted nights, oldest first, tonight last.
     pub nights: Vec<Night>,
     pub alerts: Vec<Alert>,
+    /// Tonight's incidents: open tonight, or resolved tonight.
+    pub incidents: Vec<Incident>,
+    /// Incidents resolved in the [`RECENT_NIGHTS`] nights before tonight, latest first.
+    pub closed_recently: Vec<Incident>,
     /// Overall similarity of each model pair (names in order).
     pub pairs: HashMap<(String, String), f64>,
     /// Family name -> members, at the level of the family tree the configuration names.
@@ -214,12 +220,15 @@ impl ReportData {
             .map(|p| (p.id, (p.prompt, p.system)))
             .collect();
 
+        let closed_recently = closed_recently(output, run, embedder, &nights)?;
         Ok(ReportData {
             run: run.clone(),
             embedder_id: embedder.id.clone(),
             has_previous: previous.is_some(),
             nights,
             alerts: table::read_if_any::<AlertsTable>(output, &tonight)?,
+            incidents: table::read_if_any::<IncidentsTable>(output, &tonight)?,
+            closed_recently,
             pairs,
             families,
             family_level: level,
@@ -245,6 +254,22 @@ impl ReportData {
         let since = self.run.run_date - chrono::Days::new(RECENT_NIGHTS as u64);
         self.nights.iter().rev().filter(move |n| n.run_id != self.run.run_id && n.date > since)
     }
+}
+
+/// The incidents resolved on the recent nights before tonight, latest first.
+fn closed_recently(
+    output: &Output,
+    run: &RunInfo,
+    embedder: &EmbedderTag,
+    nights: &[Night],
+) -> Result<Vec<Incident>, StoreError> {
+    let since = run.run_date - chrono::Days::new(RECENT_NIGHTS as u64);
+    let mut out = Vec::new();
+    for n in nights.iter().rev().filter(|n| n.run_id != run.run_id && n.date > since) {
+        let night = RunRef::new(n.date, n.run_id.clone(), embedder.clone());
+        out.extend(table::read_if_any::<IncidentsTable>(output, &night)?.into_iter().filter(|i| !i.is_open()));
+    }
+    Ok(out)
 }
 
 /// The charted nights up to `run` that have trends for this embedder, oldest first.

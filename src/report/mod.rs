@@ -15,6 +15,7 @@
 
 pub mod contagion;
 pub mod data;
+mod incidents;
 pub mod lineage;
 pub mod pages;
 pub mod svg;
@@ -101,9 +102,10 @@ pub fn write_report(
 pub fn render(data: &ReportData, lineage_view: &lineage::LineageView, nav: &Nav) -> String {
     let mut page = String::new();
     head(&mut page, data, nav);
+    incidents::section(&mut page, data);
+    charts_section(&mut page, data);
     alerts_section(&mut page, data);
     recent_alerts_section(&mut page, data);
-    charts_section(&mut page, data);
     pairs_section(&mut page, data);
     families_section(&mut page, data);
     lineage::sections(&mut page, lineage_view);
@@ -189,10 +191,14 @@ fn alert_items(page: &mut String, alerts: &[crate::alert::Alert]) {
         };
         let _ = writeln!(
             page,
-            r#"<li><span class="{0}">{0}</span> <code>{1}</code>{what} {2}</li>"#,
+            r#"<li><span class="{0}">{0}</span> <code>{1}</code>{what} {2}{3}</li>"#,
             esc(a.severity.as_str()),
             esc(&a.rule),
-            esc(&a.message)
+            esc(&a.message),
+            a.inhibited_by
+                .as_deref()
+                .map(|i| format!(" <span class=\"info\">(held back by incident {})</span>", esc(i)))
+                .unwrap_or_default()
         );
     }
     page.push_str("</ul>\n");
@@ -209,7 +215,13 @@ fn alerts_section(page: &mut String, data: &ReportData) {
     if data.alerts.is_empty() {
         page.push_str("<p>No alert tonight.</p>\n");
     } else {
+        let _ = writeln!(
+            page,
+            "<details><summary>{} alert rows tonight (the nightly record the incidents above are made of)</summary>",
+            data.alerts.len()
+        );
         alert_items(page, &data.alerts);
+        page.push_str("</details>\n");
     }
 }
 
@@ -221,7 +233,7 @@ fn recent_alerts_section(page: &mut String, data: &ReportData) {
         let _ = writeln!(page, "<p>None in the {RECENT_NIGHTS} nights before tonight.</p>");
         return;
     }
-    page.push_str("<table><tr><th>night</th><th>alerts</th></tr>\n");
+    page.push_str("<details><summary>the nightly rows</summary>\n<table><tr><th>night</th><th>alerts</th></tr>\n");
     for n in nights {
         let _ = write!(page, "<tr><td>{}</td><td>", n.date);
         const SHOWN: usize = 6;
@@ -235,7 +247,7 @@ fn recent_alerts_section(page: &mut String, data: &ReportData) {
         }
         page.push_str("</td></tr>\n");
     }
-    page.push_str("</table>\n");
+    page.push_str("</table></details>\n");
 }
 
 /// Which way a metric converges, in words.

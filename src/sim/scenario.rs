@@ -134,8 +134,9 @@ fn part(name: &str) -> Option<Part> {
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, InputError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| InputError::new(path, None, format!("cannot read the scenario: {e}")))?;
+        let source = crate::input::read_text_capped(path, crate::input::cap::CONFIG, "a scenario", |e| {
+            InputError::new(path, None, format!("cannot read the scenario: {e}"))
+        })?;
         Scenario::parse(path, &source)
     }
 

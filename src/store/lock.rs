@@ -59,6 +59,37 @@ fn check_root(output: &Output) -> Result<(), LockError> {
     Ok(())
 }
 
+/// What [`acquire`] would refuse, found without creating or writing anything (a dry run, an
+/// endpoints check): a root that is a file or a link to nothing, or no folder on the way to the
+/// state folder that this user may create in.
+pub fn check_usable(output: &Output) -> Result<(), LockError> {
+    use std::os::unix::ffi::OsStrExt;
+    check_root(output)?;
+    let state = output.state_dir();
+    let Some(existing) = state.ancestors().find(|p| std::fs::symlink_metadata(p).is_ok()) else { return Ok(()) };
+    let unusable = |problem: String| LockError::Unusable {
+        output: output.root().to_owned(),
+        problem,
+        hint: format!(
+            "the folder must be writable by the user running hivewatch (a read-only disk or mount?); or {OTHER_OUTPUT}"
+        ),
+    };
+    if !existing.is_dir() {
+        return Err(unusable(format!(
+            "{} is not a folder, so {} cannot be created",
+            existing.display(),
+            state.display()
+        )));
+    }
+    let c_path = std::ffi::CString::new(existing.as_os_str().as_bytes()).map_err(|e| unusable(e.to_string()))?;
+    // SAFETY: access(2) reads the NUL-terminated path we own and writes nothing.
+    if unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(unusable(format!("cannot write in {}: {e}", existing.display())));
+    }
+    Ok(())
+}
+
 /// Whether an error creating the state folder or the lock file means the place cannot be
 /// written at all (as opposed to a passing I/O failure).
 pub fn is_unwritable(kind: std::io::ErrorKind) -> bool {

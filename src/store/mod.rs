@@ -100,6 +100,14 @@ impl Output {
         self.table_path(table, run_date, &format!("{run_id}.{}-{tag}", embedder.name))
     }
 
+    /// Whether a table file's name is run `run_id`'s: `<run_id>.parquet`, or per embedder
+    /// `<run_id>.<embedder>-<hash>.parquet` (a run id holds no dot).
+    pub fn is_run_file(name: &str, run_id: &str) -> bool {
+        name.strip_suffix(".parquet")
+            .and_then(|stem| stem.strip_prefix(run_id))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    }
+
     /// Every `(run date, file stem)` of a table's partitions, oldest first (temporary files,
     /// whose names start with a dot, left out).
     pub fn list_partitions(&self, table: &str) -> Result<Vec<(NaiveDate, String)>, StoreError> {

@@ -187,3 +187,37 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// A webhook receiver that answers 500 to its first `fail_first` posts, then 200.
+pub struct Hook {
+    _rt: tokio::runtime::Runtime,
+    pub url: String,
+    pub attempts: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    pub bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Hook {
+    pub fn start(fail_first: u32) -> Hook {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let attempts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (a, b) = (std::sync::Arc::clone(&attempts), std::sync::Arc::clone(&bodies));
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+                let (a, b) = (std::sync::Arc::clone(&a), std::sync::Arc::clone(&b));
+                async move {
+                    if a.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < fail_first {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    b.lock().unwrap().push(body);
+                    axum::http::StatusCode::OK
+                }
+            }),
+        );
+        let listener = rt.block_on(tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Hook { _rt: rt, url, attempts, bodies }
+    }
+}

@@ -2,6 +2,7 @@
 //! where a column may hold them, text that needs escaping.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use hivewatch::alert::incident::{Event, Incident};
 use hivewatch::alert::{Alert, Severity};
 use hivewatch::collect::responses::ResponseRow;
 use hivewatch::collect::{ResponseRecord, Status};
@@ -362,8 +363,43 @@ pub fn alerts() -> Vec<Alert> {
         baseline: None,
         threshold: 0.03,
         message: "converging".into(),
+        incident: Some("20260304-0123abcd".into()),
+        inhibited_by: Some("20260301-89abcdef".into()),
     };
-    vec![alert.clone(), Alert { severity: Severity::Critical, baseline: Some(0.02), ..alert }]
+    let bare = Alert { severity: Severity::Info, incident: None, inhibited_by: None, ..alert.clone() };
+    vec![alert.clone(), Alert { severity: Severity::Critical, baseline: Some(0.02), ..alert }, bare]
+}
+
+pub fn incidents() -> Vec<Incident> {
+    let open = Incident {
+        id: "20260302-0123abcd".into(),
+        rule: "pair".into(),
+        scope: Scope::pair("a", "b|c"),
+        metric: "excess_similarity".into(),
+        opened: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+        last_seen: NaiveDate::from_ymd_opt(2026, 3, 4).unwrap(),
+        last_change: NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+        closed: None,
+        severity: Severity::Warning,
+        peak: Severity::Critical,
+        nights: 3,
+        quiet: 0,
+        run_ids: vec!["r0".into(), "r0b".into(), "r1".into()],
+        event: Event::Continued,
+        inhibited_by: Some("20260301-89abcdef".into()),
+        acknowledged: Some("until 2026-04-01 by lab-a: a fine-tune of b".into()),
+        message: "converging".into(),
+    };
+    let closed = Incident {
+        closed: Some(NaiveDate::from_ymd_opt(2026, 3, 4).unwrap()),
+        event: Event::Resolved,
+        quiet: 3,
+        inhibited_by: None,
+        acknowledged: None,
+        run_ids: Vec::new(),
+        ..open.clone()
+    };
+    vec![open, closed]
 }
 
 pub fn member_runs() -> Vec<MemberRun> {

@@ -61,7 +61,21 @@ pub fn check_file(file: &str, path: &Path) -> Result<(), String> {
     if file != "model.safetensors" {
         let value: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(f))
             .map_err(|e| format!("not JSON ({e}): an HTML page (a login wall, a proxy's error) or a broken mirror?"))?;
-        return if value.is_object() { Ok(()) } else { Err("JSON, but not an object".into()) };
+        if !value.is_object() {
+            return Err("JSON, but not an object".into());
+        }
+        // What the model's loader will read of it, checked before the file counts as fetched:
+        // any JSON object from a mirror is not a configuration or a tokenizer.
+        return match file {
+            "config.json" => serde_json::from_value::<super::bert::BertConfig>(value)
+                .map(|_| ())
+                .map_err(|e| format!("a JSON object, but not a BERT configuration ({e}): a broken mirror?")),
+            "tokenizer.json" => serde_json::to_string(&value)
+                .map_err(|e| e.to_string())
+                .and_then(|text| text.parse::<tokenizers::Tokenizer>().map(|_| ()).map_err(|e| e.to_string()))
+                .map_err(|e| format!("a JSON object, but not a tokenizer ({e}): a broken mirror?")),
+            _ => Ok(()),
+        };
     }
     let mut word = [0u8; 8];
     f.read_exact(&mut word).map_err(|_| "shorter than a safetensors header".to_owned())?;
@@ -230,7 +244,12 @@ mod tests {
         for file in FILES {
             assert!(check_file(file, &path).is_err(), "{file}");
         }
+        // Issue 26, item 13: any JSON object passed as config.json.
         std::fs::write(&path, b"{\"hidden_size\": 384}").unwrap();
+        assert!(check_file("config.json", &path).unwrap_err().contains("not a BERT configuration"));
+        assert!(check_file("tokenizer.json", &path).unwrap_err().contains("not a tokenizer"));
+        let config = br#"{"vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536, "max_position_embeddings": 512, "type_vocab_size": 2}"#;
+        std::fs::write(&path, config).unwrap();
         assert!(check_file("config.json", &path).is_ok());
         let header = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
         let mut weights = (header.len() as u64).to_le_bytes().to_vec();

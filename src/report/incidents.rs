@@ -1,0 +1,108 @@
+//! The page's first section: what is open and what closed lately, one line per incident, each
+//! with a small timeline over the charted nights; then a note on how often the rules are wrong
+//! (their stated false-alarm rates and delays, from `benches/alert_quality`).
+
+use std::fmt::Write;
+
+use super::data::ReportData;
+use super::esc;
+use crate::alert::Severity;
+use crate::alert::incident::Incident;
+
+/// Nights the timeline shows (the newest on the right).
+const TIMELINE_NIGHTS: usize = 30;
+
+/// The incidents section.
+pub fn section(page: &mut String, data: &ReportData) {
+    page.push_str("<h2>Incidents</h2>\n");
+    let open: Vec<&Incident> = data.incidents.iter().filter(|i| i.is_open()).collect();
+    let closed: Vec<&Incident> =
+        data.incidents.iter().filter(|i| !i.is_open()).chain(data.closed_recently.iter()).collect();
+    if open.is_empty() && closed.is_empty() {
+        page.push_str("<p>Nothing open, and nothing closed in the last two weeks.</p>\n");
+        about(page);
+        return;
+    }
+    let paged = open.iter().filter(|i| i.pages()).count();
+    let held = open.iter().filter(|i| i.inhibited_by.is_some()).count();
+    let acked = open.iter().filter(|i| i.acknowledged.is_some()).count();
+    let _ = writeln!(
+        page,
+        "<p>{} open ({paged} paged tonight, {held} held back by an ecosystem-wide incident, {acked} acknowledged); {} closed lately. An incident is one alert holding night after night: paged when it opens, escalates or closes, never again in between.</p>",
+        open.len(),
+        closed.len()
+    );
+    page.push_str("<table class=\"incidents\"><tr><th>state</th><th>rule</th><th>about</th><th>since</th><th>nights</th><th>over the nights</th><th>last said</th></tr>\n");
+    for i in open.iter().chain(closed.iter()) {
+        row(page, data, i);
+    }
+    page.push_str("</table>\n");
+    about(page);
+}
+
+fn row(page: &mut String, data: &ReportData, i: &Incident) {
+    let state = match (i.is_open(), &i.inhibited_by, &i.acknowledged) {
+        (false, held, _) => format!(
+            "<span class=\"info\">resolved {}{}</span>",
+            i.closed.map(|d| d.to_string()).unwrap_or_default(),
+            if held.is_some() { ", was held back" } else { "" }
+        ),
+        (true, Some(by), _) => format!("<span class=\"info\">held back by {}</span>", esc(by)),
+        (true, None, Some(ack)) => format!("<span class=\"info\">acknowledged {}</span>", esc(ack)),
+        (true, None, None) => format!("<span class=\"{0}\">{0}</span>", i.severity.as_str()),
+    };
+    // Tonight's news beside the state (a resolution is the state itself).
+    let tonight = data.incidents.iter().any(|t| t.id == i.id && t.event == i.event);
+    let news =
+        if tonight && i.pages() && i.is_open() { format!(" <b>{}</b>", i.event.as_str()) } else { String::new() };
+    let about = if i.metric.is_empty() { i.scope.to_string() } else { format!("{} {}", i.scope, i.metric) };
+    let _ = writeln!(
+        page,
+        "<tr><td>{state}{news}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        esc(&i.rule),
+        esc(&about),
+        i.opened,
+        i.nights,
+        timeline(data, i),
+        esc(&i.message)
+    );
+}
+
+/// The last nights as small squares: filled when the incident held (red critical, orange
+/// warning), grey while it was open but quiet.
+fn timeline(data: &ReportData, i: &Incident) -> String {
+    let nights = &data.nights[data.nights.len().saturating_sub(TIMELINE_NIGHTS)..];
+    let mut svg = format!(
+        "<svg class=\"timeline\" width=\"{}\" height=\"10\" role=\"img\" aria-label=\"held on {} nights\">",
+        nights.len() * 7,
+        i.nights
+    );
+    for (k, n) in nights.iter().enumerate() {
+        let held = i.run_ids.contains(&n.run_id);
+        let open = n.date >= i.opened && i.closed.is_none_or(|c| n.date <= c);
+        let colour = match (held, open) {
+            (true, _) if i.peak == Severity::Critical && held_critical(n, i) => "#d62728",
+            (true, _) => "#f28e2b",
+            (false, true) => "#ccc",
+            _ => continue,
+        };
+        let _ = write!(svg, "<rect x=\"{}\" y=\"1\" width=\"6\" height=\"8\" fill=\"{colour}\"/>", k * 7);
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Whether the incident's alert was critical on that night (the night's own alerts say).
+fn held_critical(night: &super::data::Night, i: &Incident) -> bool {
+    night.alert_list.iter().any(|a| a.incident.as_deref() == Some(&i.id) && a.severity == Severity::Critical)
+}
+
+/// How often the rules page for nothing, and how late they are: the figures of
+/// `benches/alert_quality` (BENCHMARKS.md), stated where the alerts are read.
+fn about(page: &mut String) {
+    page.push_str(concat!(
+        "<details class=\"about\"><summary>About these alerts</summary><p>",
+        include_str!("about_alerts.html"),
+        "</p></details>\n"
+    ));
+}
