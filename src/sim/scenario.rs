@@ -191,47 +191,7 @@ impl Scenario {
             }
         }
         for e in &raw.events {
-            let (start, end, strength) = e.window();
-            if start == 0 || end < start || start > raw.scenario.nights || !(0.0..=1.0).contains(&strength) {
-                return Err(InputError::new(
-                    path,
-                    None,
-                    format!(
-                        "event {e:?}: nights must satisfy 1 <= start <= end, start within the scenario, strength in [0, 1]"
-                    ),
-                ));
-            }
-            match e {
-                Event::Influence { model, toward, .. } => {
-                    for n in [model, toward] {
-                        known.get(n.as_str()).ok_or_else(|| unknown(n))?;
-                    }
-                }
-                Event::Transmission { from, to, part: p, .. } => {
-                    known.get(from.as_str()).ok_or_else(|| unknown(from))?;
-                    for n in to {
-                        known.get(n.as_str()).ok_or_else(|| unknown(n))?;
-                    }
-                    if part(p).is_none() {
-                        return Err(InputError::new(path, line(p), format!("unknown part `{p}`"))
-                            .hint("use openers, refusals, stock, closers, self_reference, tone or format"));
-                    }
-                }
-                Event::Susceptibility { models, .. } => {
-                    for n in models.iter().filter(|n| *n != "*") {
-                        known.get(n.as_str()).ok_or_else(|| unknown(n))?;
-                    }
-                }
-                Event::Narrowing { models, toward, .. } => {
-                    for n in models.iter().filter(|n| *n != "*") {
-                        known.get(n.as_str()).ok_or_else(|| unknown(n))?;
-                    }
-                    if toward != "confident" && toward != "humble" {
-                        return Err(InputError::new(path, line(toward), format!("unknown narrowing `{toward}`"))
-                            .hint("use toward = \"confident\" or \"humble\""));
-                    }
-                }
-            }
+            check_event(e, raw.scenario.nights, &known, path, source)?;
         }
         Ok(Scenario { meta: raw.scenario, models: raw.models, events: raw.events, base })
     }
@@ -292,6 +252,64 @@ impl Scenario {
             .collect();
         serde_json::json!({"scenario": self.meta, "models": self.models, "events": events})
     }
+}
+
+/// One event checked against the scenario: its nights and strength, the models it names, its
+/// part or direction.
+fn check_event(
+    e: &Event,
+    nights: u32,
+    known: &HashMap<&str, &ModelSpec>,
+    path: &Path,
+    source: &str,
+) -> Result<(), InputError> {
+    let line = |needle: &str| source.find(needle).map(|at| line_of(source, at));
+    let unknown = |name: &str| {
+        InputError::new(path, line(name), format!("`{name}` is not one of the scenario's [[models]]"))
+            .hint("every model an event or a parent names must be listed under [[models]]")
+    };
+    let (start, end, strength) = e.window();
+    if start == 0 || end < start || start > nights || !(0.0..=1.0).contains(&strength) {
+        return Err(InputError::new(
+            path,
+            None,
+            format!(
+                "event {e:?}: nights must satisfy 1 <= start <= end, start within the scenario, strength in [0, 1]"
+            ),
+        ));
+    }
+    match e {
+        Event::Influence { model, toward, .. } => {
+            for n in [model, toward] {
+                known.get(n.as_str()).ok_or_else(|| unknown(n))?;
+            }
+        }
+        Event::Transmission { from, to, part: p, .. } => {
+            known.get(from.as_str()).ok_or_else(|| unknown(from))?;
+            for n in to {
+                known.get(n.as_str()).ok_or_else(|| unknown(n))?;
+            }
+            if part(p).is_none() {
+                return Err(InputError::new(path, line(p), format!("unknown part `{p}`"))
+                    .hint("use openers, refusals, stock, closers, self_reference, tone or format"));
+            }
+        }
+        Event::Susceptibility { models, .. } => {
+            for n in models.iter().filter(|n| *n != "*") {
+                known.get(n.as_str()).ok_or_else(|| unknown(n))?;
+            }
+        }
+        Event::Narrowing { models, toward, .. } => {
+            for n in models.iter().filter(|n| *n != "*") {
+                known.get(n.as_str()).ok_or_else(|| unknown(n))?;
+            }
+            if toward != "confident" && toward != "humble" {
+                return Err(InputError::new(path, line(toward), format!("unknown narrowing `{toward}`"))
+                    .hint("use toward = \"confident\" or \"humble\""));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
