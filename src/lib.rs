@@ -46,6 +46,7 @@ pub mod consortium;
 pub mod demo;
 pub mod exit;
 pub mod import;
+pub mod night;
 pub mod pipeline;
 pub mod progress;
 pub mod query;

@@ -16,8 +16,6 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use crate::alert::{Alert, AlertConfig};
-use crate::collect::CollectSummary;
-use crate::collect::responses::EndpointCounts;
 use crate::collect::responses::ResponsesTable;
 use crate::config::{Config, OutputLocation};
 use crate::embed::cache::EmbeddingCache;
@@ -35,6 +33,8 @@ use crate::store::lock::{LockError, OutputLock};
 use crate::store::table::{self, RunRef, Table};
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::trend::TrendSettings;
+
+pub use crate::night::{Collection, Night, Origin};
 
 /// How a session failed.
 #[derive(Debug, thiserror::Error)]
@@ -129,79 +129,6 @@ impl<'a> Place<'a> {
     /// An output given alone (`import`, `analyze` with `--output`): its state in the default place.
     pub fn output(output: &'a OutputLocation) -> Place<'a> {
         Place { output, state_dir: None, role: String::new(), under: None, with_store: false }
-    }
-}
-
-/// How the night's `runs` row came to be.
-#[derive(Debug, Clone)]
-pub enum Origin {
-    /// `hivewatch run`: collected tonight.
-    Collected(Collection),
-    /// `hivewatch run --collect-only`: collected and published by a consortium member, not
-    /// analysed.
-    Published(Collection),
-    /// `hivewatch import`.
-    Imported,
-    /// `hivewatch analyze`: a stored run derived again.
-    Reanalysed,
-    /// A consortium's night: the union of what its members published.
-    Union,
-}
-
-/// What a collection did.
-#[derive(Debug, Clone)]
-pub struct Collection {
-    pub resumed: bool,
-    pub summary: CollectSummary,
-    pub per_endpoint: EndpointCounts,
-}
-
-/// One night, as every command reports it: the `runs` row, where it went, what the tail
-/// derived (none for a member's collect-only night) and what was pulled of earlier runs.
-#[derive(Debug)]
-pub struct Night {
-    pub origin: Origin,
-    /// The `runs` row as written.
-    pub row: RunRow,
-    /// Where the tables went: the folder, or the object-store URL.
-    pub output: String,
-    /// Every file written, as people name it (a path, or the object's URL), the `runs` row last.
-    pub tables: Vec<PathBuf>,
-    /// What the tail derived (`None`: a collect-only night).
-    pub derived: Option<Derived>,
-    pub history: HistoryStats,
-}
-
-impl Night {
-    /// Alerts of the night (info included, held-back ones too): the nightly record.
-    pub fn alerts(&self) -> &[Alert] {
-        self.derived.as_ref().map_or(&[], |d| &d.alerts)
-    }
-
-    /// The night's incidents (open tonight, or resolved tonight).
-    pub fn incidents(&self) -> &[crate::alert::incident::Incident] {
-        self.derived.as_ref().map_or(&[], |d| &d.incidents)
-    }
-
-    /// Whether the night brings news that pages (an incident opened, escalated or no longer
-    /// explained, not held back, not acknowledged): the exit code's 1.
-    pub fn pages(&self) -> bool {
-        crate::alert::incident::bad_news(self.incidents())
-    }
-
-    /// What the sinks are told of the night (`None` for a collect-only night: nothing judged).
-    pub fn summary(&self, duration_s: f64) -> Option<crate::alert::sinks::NightSummary<'_>> {
-        let derived = self.derived.as_ref()?;
-        Some(crate::alert::sinks::NightSummary {
-            run_id: &self.row.run_id,
-            run_date: self.row.run_date,
-            row: &self.row,
-            embedder_id: &derived.embedded.embedder_id,
-            run_metrics: &derived.measured.run_metrics,
-            alerts: &derived.alerts,
-            incidents: &derived.incidents,
-            duration_s,
-        })
     }
 }
 

@@ -98,7 +98,7 @@ fn the_report_renders_in_a_browser_and_model_text_stays_inert() {
     let stdout = run("2026-02-03", &format!("{eps}{down}"));
     assert!(stdout.contains("report: "), "run says where its report is: {stdout}");
     assert!(stdout.contains("effective models "), "and its headline figures: {stdout}");
-    assert!(stdout.contains("baseline building: 3 of 8 comparable runs"), "{stdout}");
+    assert!(stdout.contains("baseline building: night 3 of 8 comparable runs"), "{stdout}");
     // A second run on the same date keeps the first one's page.
     run("2026-02-03", &eps);
 

@@ -10,6 +10,7 @@ use toml::Spanned;
 pub mod alerts;
 pub mod embed;
 pub mod endpoint;
+pub mod incidents;
 pub mod models;
 pub mod output;
 
