@@ -3,15 +3,21 @@
 //!
 //!     cargo bench --bench alert_quality -- [STABLE_SEEDS] [STABLE_NIGHTS]
 //!
-//! - false alarms: paging alerts on stable ecosystems, per 365 nights (diversity rules and the
-//!   pair rule counted apart);
+//! - false pages on stable ecosystems, per rule (the ecosystem-wide rules as their one
+//!   `convergence` incident): incidents opened, escalated or released, and the average run
+//!   length between them (ARL0); and each night's largest pair rise that passed every test of
+//!   the pair rule but its level, so the rate at any `warn_delta` can be read off one run;
 //! - detection delay of a sudden drop in effective diversity: k of 8 models collapse onto
 //!   another model on night 20; the realised drop is measured (effective models, nights 20-30
-//!   against nights 10-19) and the delay is the first diversity alert's night minus 20;
+//!   against nights 10-19) and the delay is the first ecosystem page's night minus 20;
 //! - a converging pair: one model drifts toward another over nights 20-26; nights until that
-//!   pair is flagged, and flags on other pairs.
+//!   pair pages, and pages on other pairs.
 //!
 //! Eight models in six families, 40 probes of the core suite, 2 samples, lexical embedder.
+//!
+//!     cargo bench --bench alert_quality -- delays
+//!
+//! runs only the two detection delays (the drop and the converging pair).
 //!
 //!     cargo bench --bench alert_quality -- undeclared [SEEDS] [NIGHTS]
 //!
