@@ -22,7 +22,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stage: alert", &["alert"]),
     ("stage: report", &["report"]),
     ("the pipeline's tail", &["pipeline"]),
-    ("orchestration", &["session", "night", "run", "import", "analyze", "progress", "sim", "remote", "consortium", "tables"]),
+    (
+        "orchestration",
+        &["session", "night", "run", "import", "analyze", "progress", "sim", "remote", "consortium", "tables"],
+    ),
     ("the edge", &["demo", "cli", "exit", "query"]),
 ];
 
