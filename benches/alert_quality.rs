@@ -37,7 +37,7 @@
 use std::sync::Arc;
 
 use hivewatch::alert::{RULES, RuleScope, Severity};
-use hivewatch::config::alerts::rule_info_of;
+use hivewatch::config::alerts::{CONVERGENCE_GROUP, rule_info_of};
 use hivewatch::demo::{NightResult, prepare_output, run_scenario};
 use hivewatch::lineage::Verdict;
 use hivewatch::sim::scenario::Scenario;
@@ -106,7 +106,9 @@ fn undeclared_q_per_night(out: &std::path::Path) -> Vec<f64> {
 
 /// Whether a night pages about the ecosystem's diversity as a whole.
 fn ecosystem_page(r: &NightResult) -> bool {
-    r.pages().any(|i| rule_info_of(&i.rule).is_some_and(|info| info.scope == RuleScope::Ecosystem))
+    r.pages().any(|i| {
+        i.rule == CONVERGENCE_GROUP || rule_info_of(&i.rule).is_some_and(|info| info.scope == RuleScope::Ecosystem)
+    })
 }
 
 /// Each night's largest rise of a pair's `calibrated_similarity` that passes everything the pair
@@ -166,11 +168,13 @@ fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     }
     println!("| seed | nights | alert rows raised | pages |\n|---|---|---|---|\n{}\n", rows.join("\n"));
     println!("| rule | false pages | ARL0 (nights between false pages) |\n|---|---|---|");
-    for info in RULES.iter().filter(|r| r.scope != RuleScope::Night) {
-        let n = pages.get(info.name).copied().unwrap_or(0);
+    // The ecosystem-wide rules page as one `convergence` incident; the rest by their own name.
+    let names = RULES.iter().filter(|r| r.scope != RuleScope::Night && r.scope != RuleScope::Ecosystem).map(|r| r.name);
+    for name in std::iter::once(CONVERGENCE_GROUP).chain(names) {
+        let n = pages.get(name).copied().unwrap_or(0);
         let arl =
             if n == 0 { format!("more than {total_nights}") } else { format!("{:.0}", total_nights as f64 / n as f64) };
-        println!("| `{}` | {n} | {arl} |", info.name);
+        println!("| `{name}` | {n} | {arl} |");
     }
     rises.sort_by(|a, b| b.total_cmp(a));
     println!(
@@ -398,6 +402,15 @@ fn main() {
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
         let start = std::time::Instant::now();
         sweep(&rt, seeds, nights);
+        println!("\n(whole sweep: {:.0} s)", start.elapsed().as_secs_f64());
+        return;
+    }
+    if args.first().map(String::as_str) == Some("delays") {
+        // Only the detection delays (a drop, a converging pair), not the stable nights.
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let start = std::time::Instant::now();
+        drop_delays(&rt);
+        pair_delays(&rt);
         println!("\n(whole sweep: {:.0} s)", start.elapsed().as_secs_f64());
         return;
     }

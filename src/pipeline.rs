@@ -212,12 +212,7 @@ fn judge(
     let previous = crate::alert::incident_table::previous(output, info, &run.tag)?;
     let tonight = (info.run_date, info.run_id.as_str());
     // How far tonight's pair series moved together: what an ecosystem-wide move explains.
-    let rises: Vec<f64> = trends
-        .iter()
-        .filter(|t| matches!(t.scope, crate::vocab::Scope::Pair(..)) && t.metric == rules.pair.metric)
-        .filter_map(|t| t.delta)
-        .collect();
-    let background = alert::incident::Background::of(&rises);
+    let background = alert::background::Background::of_pairs(&trends, &rules.pair.metric);
     let acks = &rules.acknowledge;
     let incidents = alert::incident::track(&previous, &mut alerts, tonight, judged, &rules.incidents, acks, background);
     let trends_path = table::write::<TrendsTable>(output, run, &trends)?;

@@ -23,6 +23,7 @@
 
 use chrono::NaiveDate;
 
+use super::background::Background;
 use super::{Alert, RuleScope, Severity, rule};
 use crate::config::alerts::rule_info_of;
 pub use crate::config::alerts::{Acknowledgement, IncidentRules};
@@ -267,39 +268,9 @@ pub fn track(
     out
 }
 
-/// How far tonight's pair series moved, all pairs together: the median of their rises over
-/// their baselines and its robust spread (1.4826 MAD).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Background {
-    pub median: f64,
-    pub spread: f64,
-}
-
-impl Background {
-    /// Of the rises of tonight's pair series (None with fewer than six pairs, or none moving).
-    pub fn of(rises: &[f64]) -> Option<Background> {
-        if rises.len() < 6 {
-            return None;
-        }
-        let median = crate::trend::stats::median(rises)?;
-        let deviations: Vec<f64> = rises.iter().map(|r| (r - median).abs()).collect();
-        let spread = 1.4826 * crate::trend::stats::median(&deviations)?;
-        (spread > 0.0).then_some(Background { median, spread })
-    }
-
-    /// Whether a pair's rise is one of tonight's crowd (the ecosystem's move), not an outlier.
-    fn explains(&self, rise: f64) -> bool {
-        (rise - self.median) / self.spread < EXPLAINED_Z
-    }
-}
-
-/// A pair rising more than this many robust spreads beyond tonight's typical pair rise moved on
-/// its own, whatever the ecosystem did: a lineage, not the crowd.
-pub const EXPLAINED_Z: f64 = 3.5;
-
 /// Holds back the pair incidents an ecosystem-wide incident explains: those that open while it
 /// is fresh (opened or escalated within `explain_nights`) and whose pair moved with the crowd
-/// of tonight's pairs (within [`EXPLAINED_Z`] robust spreads of their median rise): when every
+/// of tonight's pairs (not `background::APART_Z` robust spreads above their median rise): when every
 /// model draws together every pair's series moves. A pair that moved far more than the others
 /// (a lineage, which may itself be what lowered the ecosystem's diversity), or that starts
 /// later, is its own news. Held back for as long as the ecosystem incident stays open; their
@@ -326,7 +297,7 @@ fn inhibit(
     for i in out.iter_mut().filter(|i| i.rule == rule::PAIR) {
         let still = i.inhibited_by.as_ref().filter(|by| open_eco.iter().any(|(id, _, _)| id == *by)).cloned();
         let with_the_crowd = match (pairs, rise_of(&i.id)) {
-            (Some(b), Some(rise)) => b.explains(rise),
+            (Some(b), Some(rise)) => !b.apart(rise),
             _ => true,
         };
         i.inhibited_by = match i.event {
@@ -336,7 +307,9 @@ fn inhibit(
     }
     for a in alerts.iter_mut().filter(|a| a.rule == rule::PAIR) {
         let held = out.iter().find(|i| Some(&i.id) == a.incident.as_ref()).and_then(|i| i.inhibited_by.clone());
-        a.inhibited_by = held;
+        // A pair that rose only with the rest of tonight's pairs is recorded as info by its rule
+        // (never an incident); a fresh ecosystem incident is what explains it.
+        a.inhibited_by = if a.severity == Severity::Info { fresh.clone() } else { held };
     }
 }
 

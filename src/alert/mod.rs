@@ -11,6 +11,7 @@
 //! judge the values the trend stage measured on the matched panel ([`crate::trend`]); a message
 //! gives tonight's value over every model beside the judged one when they differ.
 
+pub mod background;
 pub mod incident;
 pub mod incident_table;
 pub mod sinks;
@@ -159,8 +160,9 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
         .find(|r| r.scope.is_overall() && r.metric == metric::spread(metric::REFUSAL_RATE))
         .and_then(|r| r.delta)
         .is_some_and(|d| d < 0.0);
+    let pairs = background::Background::of_pairs(rows, &config.pair.metric);
     for row in rows.iter_mut() {
-        for (rule, Fired { severity, threshold, message }) in fired_rules(row, config, spread_fell) {
+        for (rule, Fired { severity, threshold, message }) in fired_rules(row, config, spread_fell, pairs) {
             row.status = row.status.max(match severity {
                 Severity::Critical => Status::Alert,
                 Severity::Warning => Status::Watch,
@@ -247,7 +249,12 @@ pub fn undeclared(
 }
 
 /// The enabled rules that fire on one trend row.
-fn fired_rules(row: &TrendRow, config: &AlertConfig, spread_fell: bool) -> Vec<(&'static str, Fired)> {
+fn fired_rules(
+    row: &TrendRow,
+    config: &AlertConfig,
+    spread_fell: bool,
+    pairs: Option<background::Background>,
+) -> Vec<(&'static str, Fired)> {
     let on = |enabled: bool, judge: &dyn Fn() -> Option<Fired>| if enabled { judge() } else { None };
     // The rules that compare tonight with a baseline wait for one worth the name: a median of
     // one or two nights is those nights' own sampling noise (`min_baseline_runs`). The floor is
@@ -258,7 +265,7 @@ fn fired_rules(row: &TrendRow, config: &AlertConfig, spread_fell: bool) -> Vec<(
         (rule::TREND, on(config.trend.enabled, &|| trend_rule(&config.trend, row))),
         (rule::FLOOR, on(config.floor.enabled, &|| floor_rule(&config.floor, row))),
         (rule::SHIFT, on(config.shift.enabled && based, &|| shift_rule(&config.shift, row))),
-        (rule::PAIR, on(config.pair.enabled, &|| pair_rule(&config.pair, row))),
+        (rule::PAIR, on(config.pair.enabled, &|| pair_rule(&config.pair, row, pairs))),
         (
             rule::CONCENTRATION,
             on(config.concentration.enabled && based, &|| concentration_rule(&config.concentration, row)),
@@ -383,7 +390,10 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
     )
 }
 
-fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
+/// A pair converging: its series rising (Mann-Kendall), up `warn_delta` or more on its baseline
+/// beyond tonight's interval, and apart from tonight's other pairs (`pairs`: a rise every pair
+/// shares, or no larger than one pair's night-to-night noise, is recorded as info, not paged).
+fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Background>) -> Option<Fired> {
     let (mk, delta, base) = (row.mann_kendall?, row.delta?, row.baseline?);
     let Scope::Pair(a, b) = &row.scope else { return None };
     if row.metric != rule.metric || row.trend_n < rule.min_runs {
@@ -405,8 +415,20 @@ fn pair_rule(rule: &PairRule, row: &TrendRow) -> Option<Fired> {
     } else {
         "still below the background, drawing together"
     };
+    let (severity, threshold) = level(delta, rule.warn_delta, rule.critical_delta)?;
+    if let Some(z) = pairs.map(|p| p.z(delta)).filter(|z| *z < background::APART_Z) {
+        return fired(
+            (Severity::Info, threshold),
+            format!(
+                "{a} and {b}: {series} is {}, up {delta:.3} on its baseline and rising (p = {:.2e}), but no more than tonight's other pairs ({z:.1} robust spreads above their median rise; {} make a pair stand apart): not paged",
+                fmt(row.value),
+                mk.p,
+                background::APART_Z
+            ),
+        );
+    }
     fired(
-        level(delta, rule.warn_delta, rule.critical_delta)?,
+        (severity, threshold),
         format!(
             "{a} and {b} are converging apart from the rest: {series} is {}, up {delta:.3} on its baseline and rising (p = {:.2e}); {reading}",
             fmt(row.value),

@@ -1,0 +1,68 @@
+//! How far tonight's pair series moved, all pairs together: what a single pair's rise is judged
+//! against. A pair is news when it rises apart from the rest of tonight's pairs; a rise every
+//! pair shares (an ecosystem-wide move) or that is no larger than the night-to-night noise of
+//! one pair's series is not. Pure.
+
+use crate::trend::TrendRow;
+use crate::vocab::Scope;
+
+/// The median of tonight's pair rises over their baselines and its robust spread (1.4826 MAD).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Background {
+    pub median: f64,
+    pub spread: f64,
+}
+
+/// A pair rising more than this many robust spreads beyond tonight's typical pair rise moved on
+/// its own, whatever the ecosystem did: a lineage, not the crowd or the noise. (3.5 robust
+/// spreads: the usual outlier bar for a median/MAD score, Iglewicz and Hoaglin.)
+pub const APART_Z: f64 = 3.5;
+
+impl Background {
+    /// Of the rises of tonight's pair series (None with fewer than six pairs, or none moving).
+    pub fn of(rises: &[f64]) -> Option<Background> {
+        if rises.len() < 6 {
+            return None;
+        }
+        let median = crate::trend::stats::median(rises)?;
+        let deviations: Vec<f64> = rises.iter().map(|r| (r - median).abs()).collect();
+        let spread = 1.4826 * crate::trend::stats::median(&deviations)?;
+        (spread > 0.0).then_some(Background { median, spread })
+    }
+
+    /// Of tonight's trend rows of the pair series `metric`.
+    pub fn of_pairs(rows: &[TrendRow], metric: &str) -> Option<Background> {
+        let rises: Vec<f64> = rows
+            .iter()
+            .filter(|t| matches!(t.scope, Scope::Pair(..)) && t.metric == metric)
+            .filter_map(|t| t.delta)
+            .collect();
+        Background::of(&rises)
+    }
+
+    /// How many robust spreads a rise stands above tonight's median pair rise.
+    pub fn z(&self, rise: f64) -> f64 {
+        (rise - self.median) / self.spread
+    }
+
+    /// Whether a pair's rise stands apart from tonight's other pairs.
+    pub fn apart(&self, rise: f64) -> bool {
+        self.z(rise) >= APART_Z
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rise_apart_from_the_crowd_is_an_outlier_of_its_median_and_mad() {
+        let crowd = Background::of(&[0.0, 0.01, -0.01, 0.02, 0.005, 0.015, -0.005, 0.01]).unwrap();
+        // Median 0.0075, MAD 0.0075 -> spread 0.0111.
+        assert!((crowd.median - 0.0075).abs() < 1e-12 && (crowd.spread - 1.4826 * 0.0075).abs() < 1e-12);
+        assert!(!crowd.apart(0.03), "z {}", crowd.z(0.03));
+        assert!(crowd.apart(0.06), "z {}", crowd.z(0.06));
+        assert_eq!(Background::of(&[0.1; 4]), None, "too few pairs for a background");
+        assert_eq!(Background::of(&[0.1; 8]), None, "no spread: nothing to stand apart from");
+    }
+}
