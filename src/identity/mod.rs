@@ -61,7 +61,10 @@
 //! persona.
 //!
 //! Everything here is a pure function of the text and the rules; the only I/O is reading a
-//! rules file ([`Rules::load`]).
+//! rules file ([`Rules::load`]). The patterns are linear-time (the `regex` crate), and only the
+//! first [`READ_BYTES`] of an answer and its first [`READ_NAMES`] names are read, so a
+//! degenerate answer (a model repeating "GPT GPT GPT ..." for 64 KiB) costs no more than a long
+//! one; identity answers say who they are at the start.
 
 pub mod eval;
 pub mod rules;
@@ -151,6 +154,11 @@ pub struct Mention {
     pub reading: Reading,
 }
 
+/// How much of an answer (or a system prompt) is read, in bytes of its normalised text.
+pub const READ_BYTES: usize = 8_192;
+/// How many vendor names of an answer are read.
+pub const READ_NAMES: usize = 256;
+
 /// What `answer` claims, read with `rules`; `system` is the system prompt it was given, if any.
 pub fn extract(rules: &Rules, answer: &str, system: Option<&str>) -> Claim {
     let text = normalise(answer);
@@ -223,10 +231,14 @@ fn is_name(generic: &[String], name: &str) -> bool {
 /// The text the rules see: Unicode lowercase, typographic quotes made plain, markdown's `*`,
 /// `` ` `` and `#` dropped, runs of spaces made one space and runs of line breaks one line break
 /// (a line is a sentence), trimmed.
+/// Stops after [`READ_BYTES`] (at a character boundary).
 pub fn normalise(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::with_capacity(text.len().min(READ_BYTES + 8));
     let mut pending: Option<char> = None;
     for c in text.chars() {
+        if out.len() >= READ_BYTES {
+            break;
+        }
         let c = match c {
             '\u{2019}' | '\u{2018}' | '\u{02BC}' => '\'',
             '\u{201C}' | '\u{201D}' => '"',
@@ -292,6 +304,7 @@ fn find_names(rules: &Rules, text: &str) -> Vec<Found> {
         }
     }
     kept.sort_by_key(|f| f.start);
+    kept.truncate(READ_NAMES);
     kept
 }
 

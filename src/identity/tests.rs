@@ -149,6 +149,19 @@ fn a_persona_is_marked_and_the_answer_still_read() {
 }
 
 #[test]
+fn a_degenerate_answer_is_read_in_bounded_time() {
+    let rules = Rules::builtin();
+    let looping = "GPT ".repeat(16_384);
+    let started = std::time::Instant::now();
+    let claim = extract(&rules, &looping, Some(&"You are GPT. ".repeat(4_096)));
+    assert!(claim.persona);
+    assert!(read_mentions(&rules, &looping).len() <= READ_NAMES);
+    assert!(normalise(&looping).len() <= READ_BYTES + 4);
+    // Generous for a debug build on a busy machine; quadratic reading took minutes.
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+}
+
+#[test]
 fn mentions_say_how_each_name_was_read() {
     let rules = Rules::builtin();
     let got: Vec<(String, Reading)> =
@@ -186,11 +199,11 @@ fn meets_floors(name: &str, min_rows: usize, exact: f64, [precision, recall]: [f
 /// Written beside the rules: it overstates how well they read answers they were not built on.
 #[test]
 fn the_labelled_set_meets_its_floors() {
-    meets_floors("labelled.jsonl", 200, 0.95, [0.97, 0.95], [0.97, 0.95]);
+    meets_floors("labelled.jsonl", 250, 0.97, [0.98, 0.97], [0.97, 0.97]);
 }
 
 /// Written before any rule, scored once the rules were done (README: how often it was looked at).
 #[test]
 fn the_heldout_set_meets_its_floors() {
-    meets_floors("heldout.jsonl", 100, 0.85, [0.95, 0.85], [0.95, 0.9]);
+    meets_floors("heldout.jsonl", 100, 0.95, [0.97, 0.95], [0.95, 0.95]);
 }
