@@ -122,7 +122,10 @@ fn a_false_parent_is_not_evident_and_a_hidden_tuning_is_undeclared() {
 }
 
 /// (z, q, z_content, z_style, carried_by) of every overall pair, by (model_a, model_b).
-fn pair_tests(out: &std::path::Path) -> Vec<(String, String, Option<f64>, Option<f64>, f64, f64, String)> {
+/// (model_a, model_b, z, q, z_content, z_style, carried_by).
+type PairTest = (String, String, Option<f64>, Option<f64>, f64, f64, String);
+
+fn pair_tests(out: &std::path::Path) -> Vec<PairTest> {
     duckdb(
         out,
         "SELECT model_a, model_b, z, q_value, z_content, z_style, coalesce(carried_by, '') FROM read_parquet('{out}/pair_similarity/*/*.parquet') WHERE category IS NULL ORDER BY 1, 2",

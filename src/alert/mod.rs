@@ -11,6 +11,7 @@
 //! judge the values the trend stage measured on the matched panel ([`crate::trend`]); a message
 //! gives tonight's value over every model beside the judged one when they differ.
 
+mod claims;
 pub mod incident;
 pub mod incident_table;
 pub mod sinks;
@@ -20,12 +21,13 @@ use crate::trend::{PanelChange, TrendRow};
 use crate::vocab::{Direction, Scope, Status};
 
 pub use crate::config::alerts::{
-    AlertConfig, ConcentrationRule, ContagionRule, DropRule, FloorRule, PairRule, RefusalRule, ShiftRule, TrendRule,
-    UndeclaredRule,
+    AlertConfig, ConcentrationRule, ContagionRule, DropRule, FloorRule, IdentityRule, PairRule, RefusalRule, ShiftRule,
+    TrendRule, UndeclaredRule,
 };
 pub use crate::config::alerts::{RULES, RuleInfo, RuleScope, rule};
 use crate::lineage::{LineageRow, Verdict};
 use crate::vocab::metric;
+pub use claims::identity;
 
 /// How bad an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -65,7 +65,7 @@ pub async fn command(a: AnalyzeArgs) -> Result<i32> {
     let output = args::output_flag(&a.output)?;
     let place = Place::output(&output);
     let lexicon_version = lexicon.version.clone();
-    let instruments = Instruments { embedder, lexicon, refusal };
+    let instruments = Instruments { embedder, lexicon, refusal, identity: crate::identity::Rules::builtin() };
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);

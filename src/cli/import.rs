@@ -66,7 +66,7 @@ pub async fn command(a: ImportArgs) -> Result<i32> {
     let config = a.config.as_deref().map(|path| Config::load(path).map(|cfg| (path, cfg.alerts))).transpose()?;
     let output = args::output_flag(&a.output)?;
     let place = Place::output(&output);
-    let instruments = Instruments { embedder, lexicon, refusal };
+    let instruments = Instruments { embedder, lexicon, refusal, identity: crate::identity::Rules::builtin() };
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);

@@ -12,6 +12,7 @@ pub mod embed;
 pub mod endpoint;
 pub mod models;
 pub mod output;
+pub mod rules;
 
 pub use embed::{EmbedConfig, HubModel};
 pub use endpoint::{Endpoint, EndpointMeta, Limits, Sampling};
