@@ -106,6 +106,12 @@ fn a_student_taking_up_its_teachers_self_description_claims_another_identity() {
     );
     assert_eq!(versions, 1);
     assert!(answers >= 10, "identity answers per model: {answers}");
+    // The analysts' query finds it, and only it.
+    let out = hivewatch(&["query", "claimed_identity", "--print", "--output", out_dir.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let found = duckdb(&out_dir, &String::from_utf8_lossy(&out.stdout));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0][1].as_str(), found[0][3].as_str()), (Some("s-1"), Some("OpenAI")), "{found:?}");
     // The report's card says it.
     let page = std::fs::read_to_string(out_dir.join("html/latest.html")).unwrap();
     assert!(page.contains("claims to be made by OpenAI"), "the card shows the claim");

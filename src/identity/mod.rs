@@ -76,8 +76,8 @@ mod text;
 use regex::Regex;
 
 pub use rules::{ModelLine, Rules, Vendor};
-pub use text::{normalise, persona};
 use text::{Found, clauses, find_names, sentences};
+pub use text::{normalise, persona};
 
 /// What one answer claims about who made it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
