@@ -147,7 +147,12 @@ pub fn derive_tables_guarded(
         run_id = %id,
         rows = identity.len(),
         rules = %tail.identity.version,
-        claims_other = identity.iter().filter(|r| r.verdict == Some(IdentityVerdict::ClaimsOtherIdentity)).count(),
+        claims_other = identity
+            .iter()
+            .filter(|r| r.verdict == Some(IdentityVerdict::ClaimsOtherIdentity))
+            .map(|r| &r.model)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
         "read what the identity answers claim"
     );
     check_stop()?;
