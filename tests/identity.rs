@@ -84,7 +84,7 @@ fn claims(out: &std::path::Path) -> Vec<(i64, String, String, String)> {
 #[test]
 fn a_student_taking_up_its_teachers_self_description_claims_another_identity() {
     let dir = tempfile::tempdir().unwrap();
-    // s-1 (Mistral's, as declared) is tuned on t-1's outputs (OpenAI's): past half way, it says
+    // s-1 (Mistral's, as declared) is tuned on t-1's outputs (OpenAI's): from half way on, it says
     // what t-1 says of itself.
     let makers = [("t-1", "OpenAI"), ("s-1", "Mistral AI"), ("h-1", "Anthropic"), ("g-1", "Google")];
     let events =

@@ -94,3 +94,43 @@ pub fn section(page: &mut String, rows: &[IdentityRow]) {
     }
     page.push_str("</table>\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(model: &str, claimed: Option<&str>, verdict: Option<IdentityVerdict>) -> IdentityRow {
+        IdentityRow {
+            model: model.into(),
+            persona: false,
+            declared_vendor: Some("<b>Acme</b>".into()),
+            claimed: claimed.map(str::to_owned),
+            model_lines: vec!["GPT".into()],
+            answers: 8,
+            claiming: 6,
+            share: 0.75,
+            probes: 3,
+            main_claim: claimed.filter(|c| *c != "declines").map(str::to_owned),
+            consistency: claimed.map(|_| 1.0),
+            verdict,
+            rules_version: "identity-v1".into(),
+        }
+    }
+
+    #[test]
+    fn the_claim_and_verdict_are_said_and_escaped() {
+        let rows = vec![
+            row("<script>x</script>", Some("OpenAI"), Some(IdentityVerdict::ClaimsOtherIdentity)),
+            row("quiet", None, None),
+        ];
+        let card = card_html(&rows, "<script>x</script>");
+        assert!(card.contains("claims to be made by OpenAI (GPT): 100% of its answers naming a maker, on 3 probes"));
+        assert!(card.contains("claims another vendor's identity") && card.contains("&lt;b&gt;Acme"), "{card}");
+        assert!(card_html(&rows, "quiet").contains("names no maker in its 8 answers"));
+        assert_eq!(card_html(&rows, "unasked"), "", "a model asked nothing about itself has no line");
+        let mut page = String::new();
+        section(&mut page, &rows);
+        assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"), "{page}");
+        assert!(page.contains("1 of 2 models"), "{page}");
+    }
+}

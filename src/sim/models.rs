@@ -80,7 +80,7 @@ pub enum Part {
     /// tone's degree and typography (`structure`, `verbosity`, `hedging`, `confidence`,
     /// `typography`; not the phrases or templates): a model imitating another's style.
     Format,
-    /// What it says it is: its maker, once the blend is past half way (a model tuned on
+    /// What it says it is: its maker, once the blend is half way or more (a model tuned on
     /// another's outputs takes up its teacher's self-description; `All` carries it too).
     Identity,
 }

@@ -8,10 +8,10 @@
 //!   influence; a suspected lineage to the measures);
 //! - `transmission`: one part of `from` (`openers`, `refusals`, `stock`, `closers`,
 //!   `self_reference`, `tone`, `format`: lists, headings and length, how an answer is laid
-//!   out and not what it says, or `identity`: who it says it is, once past half way) spreads to
+//!   out and not what it says, or `identity`: who it says it is, from half way on) spreads to
 //!   the models in `to` (cultural transmission; with `format`, a model copying another's style;
 //!   with `identity`, a model tuned on another's outputs taking up its self-description, which
-//!   `influence` past half way carries too);
+//!   `influence` from half way on carries too);
 //! - `swap`: from night `start` on, the endpoint `model` answers as `to` does, self-description
 //!   included (its backend swapped behind an unchanged name);
 //! - `narrowing`: the models in `models` (`["*"]` for all) converge on confident, technocratic
@@ -367,6 +367,20 @@ mod tests {
         assert!((e.progress(5) - 0.2).abs() < 1e-12);
         assert!((e.progress(8) - 0.8).abs() < 1e-12);
         assert!((e.progress(30) - 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_swap_answers_as_the_model_swapped_in_and_a_student_takes_up_its_teachers_maker() {
+        let src = "[scenario]\nname = \"x\"\nseed = 1\nnights = 4\n[[models]]\nname = \"a-1\"\nmaker = \"Anthropic\"\n[[models]]\nname = \"b-1\"\nmaker = \"Google\"\n[[models]]\nname = \"c-1\"\nmaker = \"Meta\"\n[[events]]\nkind = \"swap\"\nmodel = \"a-1\"\nto = \"b-1\"\nstart = 3\n[[events]]\nkind = \"transmission\"\nfrom = \"b-1\"\nto = [\"c-1\"]\npart = \"identity\"\nstart = 1\nend = 3\nstrength = 1.0\n";
+        let s = Scenario::parse(Path::new("s.toml"), src).unwrap();
+        let maker = |m: &str, night: u32| s.profile(m, night).unwrap().maker;
+        assert_eq!(maker("a-1", 2).as_deref(), Some("Anthropic"));
+        assert_eq!(s.profile("a-1", 3), s.profile("b-1", 3), "swapped: b-1's profile, maker included");
+        assert_eq!(maker("c-1", 1).as_deref(), Some("Meta"), "not yet half way");
+        assert_eq!(maker("c-1", 2).as_deref(), Some("Google"), "the teacher's self-description taken up");
+        let chained = format!("{src}[[events]]\nkind = \"swap\"\nmodel = \"b-1\"\nto = \"c-1\"\nstart = 2\n");
+        let err = Scenario::parse(Path::new("s.toml"), &chained).unwrap_err();
+        assert!(err.to_string().contains("is itself swapped"), "{err}");
     }
 
     #[test]
