@@ -94,12 +94,14 @@ pub struct Instruments {
 }
 
 impl Instruments {
-    /// A configuration's `[embed]`, lexicon and refusal detector. Built before anything else:
-    /// a missing model folder or a bad lexicon stops the command before any request.
+    /// A configuration's `[embed]`, lexicon, refusal detector and identity rules. Built before
+    /// anything else: a missing model folder or a bad lexicon or rules file stops the command
+    /// before any request.
     pub fn from_config(cfg: &Config) -> Result<Instruments, SessionError> {
         let embedder = Embedder::from_config(cfg)?;
         let (lexicon, refusal) = crate::features::instruments(cfg.lexicon.as_deref(), cfg.refusal)?;
-        Ok(Instruments { embedder, lexicon, refusal, identity: crate::identity::Rules::builtin() })
+        let identity = crate::identity::Rules::from_option(cfg.identity_rules.as_deref())?;
+        Ok(Instruments { embedder, lexicon, refusal, identity })
     }
 }
 
