@@ -7,7 +7,6 @@ use anyhow::Result;
 use clap::Subcommand;
 
 use crate::exit;
-use crate::identity::Rules;
 use crate::identity::eval::{EvalError, evaluate, read_labelled};
 use crate::say::say;
 
@@ -27,18 +26,18 @@ pub enum IdentityCommand {
         vendor: String,
         /// Identity rules to evaluate instead of the built-in ones (src/identity/vendors.toml).
         #[arg(long)]
-        rules: Option<PathBuf>,
+        identity_rules: Option<PathBuf>,
     },
 }
 
 pub fn command(command: IdentityCommand) -> Result<i32> {
     match command {
-        IdentityCommand::Eval { file, vendor, rules } => eval(&file, &vendor, rules.as_deref()),
+        IdentityCommand::Eval { file, vendor, identity_rules } => eval(&file, &vendor, identity_rules.as_deref()),
     }
 }
 
 fn eval(file: &Path, vendor: &str, rules: Option<&Path>) -> Result<i32> {
-    let rules = Rules::from_option(rules)?;
+    let rules = super::args::load_identity_rules(rules)?;
     let rows = read_labelled(&rules, file)?;
     if rows.is_empty() {
         anyhow::bail!(

@@ -66,7 +66,8 @@ enum Command {
         embedder: args::EmbedderArgs,
     },
     /// Recompute every derived table of stored runs from their stored responses: embeddings
-    /// (with this embedder), features (this lexicon), measures, trends, alerts and the report.
+    /// (with this embedder), features (this lexicon), identity claims, measures, trends, alerts and
+    /// the report.
     /// No model is asked.
     /// With --config naming a coordinator's configuration, a consortium's night: the union of what
     /// its members published.
