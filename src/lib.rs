@@ -2,7 +2,7 @@
 //!
 //! The nightly pipeline is a chain of stages, one module each, passing typed tables forward:
 //! [`config`] + [`probes`] -> [`plan`] -> [`collect`] -> [`embed`] -> [`features`] ->
-//! [`metrics`] -> [`lineage`] -> [`trend`] -> [`alert`] -> [`report`]. Each stage owns its tables; [`store`]
+//! [`identity`] -> [`metrics`] -> [`lineage`] -> [`trend`] -> [`alert`] -> [`report`]. Each stage owns its tables; [`store`]
 //! is the plumbing they share. [`pipeline`] is the tail every run goes through (after
 //! collection, an import, or again in `analyze`); [`run`] strings collection and the tail
 //! together for `hivewatch run`; [`remote`] puts the tables in object storage through a local
@@ -33,6 +33,7 @@ pub mod alert;
 pub mod collect;
 pub mod embed;
 pub mod features;
+pub mod identity;
 pub mod lineage;
 pub mod metrics;
 pub mod plan;

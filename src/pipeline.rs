@@ -3,7 +3,7 @@
 //! (after writing the imported responses) and `hivewatch analyze` (again, for a stored run,
 //! perhaps with another embedder).
 //!
-//! embed -> features -> measure -> lineage -> trends -> alerts -> report -> runs row
+//! embed -> features -> identity -> measure -> lineage -> trends -> alerts -> report -> runs row
 //!
 //! Each stage reads what the stages before it wrote (never in-memory state), which is what lets
 //! analyze redo any of them exactly. The `runs` row is written last: its presence is what marks
@@ -21,6 +21,7 @@ use crate::embed::cache::EmbeddingCache;
 use crate::embed::{self, EmbedError, EmbedStats, Embedder};
 use crate::features::Lexicon;
 use crate::features::detector::RefusalDetector;
+use crate::identity::summary::{IdentityRow, IdentityVerdict};
 use crate::lineage::LineageRow;
 use crate::metrics::stage::MeasureStats;
 use crate::plan::runs::{self, RunInfo, RunRow};
@@ -71,6 +72,8 @@ pub struct Tail<'a> {
     pub lexicon: &'a Lexicon,
     /// Labels refusals in `features` (it may read the embeddings just written).
     pub refusal: &'a RefusalDetector,
+    /// Reads what identity answers claim (`identity`).
+    pub identity: &'a crate::identity::Rules,
     pub alerts: &'a AlertConfig,
     /// Stamp the row's `finished_at` when everything is written (a nightly run); imports and
     /// re-analyses keep the time they were given.
@@ -139,6 +142,20 @@ pub fn derive_tables_guarded(
         "extracted behavioural features"
     );
     check_stop()?;
+    let (identity, identity_path) = crate::identity::stage::identity_run(output, &run, tail.identity)?;
+    tracing::info!(
+        run_id = %id,
+        rows = identity.len(),
+        rules = %tail.identity.version,
+        claims_other = identity
+            .iter()
+            .filter(|r| r.verdict == Some(IdentityVerdict::ClaimsOtherIdentity))
+            .map(|r| &r.model)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        "read what the identity answers claim"
+    );
+    check_stop()?;
     let measured = crate::metrics::stage::measure_run(output, &run)?;
     tracing::info!(run_id = %id, probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
     let (lineage, lineage_path, declares_any) = crate::lineage::stage::lineage_run(output, &run)?;
@@ -152,7 +169,8 @@ pub fn derive_tables_guarded(
     check_stop()?;
     row.embedder_id.get_or_insert_with(|| tag.id.clone());
     let info = row.info();
-    let judged = judge(output, (&info, &run), tail.alerts, (&lineage, declares_any), guard)?;
+    let claims = (identity.as_slice(), crate::identity::stage::previous(output, &run)?);
+    let judged = judge(output, (&info, &run), tail.alerts, (&lineage, declares_any), (claims.0, &claims.1), guard)?;
 
     check_stop()?;
     let report = crate::report::write_report(output, &info, tag, tail.alerts.concentration.level)?;
@@ -164,7 +182,7 @@ pub fn derive_tables_guarded(
     check_stop()?;
     let runs_path = runs::write(output, &row, tag)?;
     let tables = [
-        vec![embedded.path.clone(), features_path],
+        vec![embedded.path.clone(), features_path, identity_path],
         measured.tables.clone(),
         vec![lineage_path],
         judged.tables,
@@ -192,6 +210,7 @@ fn judge(
     (info, run): (&RunInfo, &RunRef),
     rules: &AlertConfig,
     (lineage, declares_any): (&[LineageRow], bool),
+    (identity, identity_before): (&[IdentityRow], &[IdentityRow]),
     guard: Option<Alert>,
 ) -> Result<Judged, PipelineError> {
     let crate::trend::stage::Trends { rows: mut trends, panel_change, comparable_runs } =
@@ -205,6 +224,7 @@ fn judge(
             let mut alerts = alert::evaluate(&mut trends, info.coverage, rules);
             alerts.extend(panel_change.as_ref().map(alert::panel_change));
             alerts.extend(alert::undeclared(lineage, declares_any, info.coverage, info.is_imported(), rules));
+            alerts.extend(alert::identity(identity, identity_before, (info.coverage, info.is_imported()), rules));
             alert::sort(&mut alerts);
             alerts
         }

@@ -21,6 +21,7 @@ pub const QUERIES: &[(&str, &str)] = &[
     ("refusal_rates_by_model", include_str!("../reports/queries/refusal_rates_by_model.sql")),
     ("alert_history", include_str!("../reports/queries/alert_history.sql")),
     ("adoption_by_model", include_str!("../reports/queries/adoption_by_model.sql")),
+    ("claimed_identity", include_str!("../reports/queries/claimed_identity.sql")),
 ];
 
 /// How to get DuckDB, for the messages and the README.

@@ -34,7 +34,9 @@ use crate::store::table::{self, RunRef, Table};
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::trend::TrendSettings;
 
+mod rules;
 pub use crate::night::{Collection, Night, Origin};
+pub use rules::{RulesFrom, rules_for};
 
 /// How a session failed.
 #[derive(Debug, thiserror::Error)]
@@ -86,15 +88,19 @@ pub struct Instruments {
     pub lexicon: Lexicon,
     /// Labels refusals in `features`.
     pub refusal: RefusalDetector,
+    /// Reads what identity answers claim (`identity`).
+    pub identity: crate::identity::Rules,
 }
 
 impl Instruments {
-    /// A configuration's `[embed]`, lexicon and refusal detector. Built before anything else:
-    /// a missing model folder or a bad lexicon stops the command before any request.
+    /// A configuration's `[embed]`, lexicon, refusal detector and identity rules. Built before
+    /// anything else: a missing model folder or a bad lexicon or rules file stops the command
+    /// before any request.
     pub fn from_config(cfg: &Config) -> Result<Instruments, SessionError> {
         let embedder = Embedder::from_config(cfg)?;
         let (lexicon, refusal) = crate::features::instruments(cfg.lexicon.as_deref(), cfg.refusal)?;
-        Ok(Instruments { embedder, lexicon, refusal })
+        let identity = crate::identity::Rules::from_option(cfg.identity_rules.as_deref())?;
+        Ok(Instruments { embedder, lexicon, refusal, identity })
     }
 }
 
@@ -319,6 +325,7 @@ impl Session {
                 cache,
                 lexicon: &instruments.lexicon,
                 refusal: &instruments.refusal,
+                identity: &instruments.identity,
                 alerts: rules,
                 stamp_finish,
             };
@@ -374,55 +381,6 @@ impl Session {
         let (derived, history) = self.derive(row, None, stamp_finish).await?;
         let tables = self.publish([written, derived.tables.clone()].concat()).await?;
         Ok(Night { origin, row: derived.row.clone(), output: self.describe(), tables, derived: Some(derived), history })
-    }
-}
-
-/// Where the rules a session judges by came from, said aloud by the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RulesFrom {
-    /// `[alerts]` of the configuration given.
-    Config(PathBuf),
-    /// Recorded in the output's state by the last `hivewatch run` on it.
-    Recorded(PathBuf),
-    /// Neither: the built-in rules.
-    BuiltIn,
-}
-
-impl std::fmt::Display for RulesFrom {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RulesFrom::Config(p) => write!(f, "[alerts] of {}", p.display()),
-            RulesFrom::Recorded(p) => write!(f, "recorded by the last run in {}", p.display()),
-            RulesFrom::BuiltIn => {
-                f.write_str("the built-in ones (no --config, and no run recorded its rules in this output)")
-            }
-        }
-    }
-}
-
-/// The rules `analyze` and `import` judge an output's runs by: the configuration's `[alerts]`
-/// when one is given, else those the last `hivewatch run` recorded in the output's state, else
-/// the built-in ones.
-pub fn rules_for(
-    output: &Output,
-    config: Option<(&Path, AlertConfig)>,
-) -> Result<(AlertConfig, RulesFrom), InputError> {
-    if let Some((path, rules)) = config {
-        return Ok((rules, RulesFrom::Config(path.to_owned())));
-    }
-    let recorded = output.alert_rules_path();
-    let bad = |message: String| {
-        InputError::new(&recorded, None, message).hint("pass --config with the configuration whose [alerts] to use")
-    };
-    match std::fs::read(&recorded) {
-        Ok(bytes) => {
-            let rules: AlertConfig = serde_json::from_slice(&bytes)
-                .map_err(|e| bad(format!("cannot read the alert rules recorded by the last run: {e}")))?;
-            rules.validate().map_err(bad)?;
-            Ok((rules, RulesFrom::Recorded(recorded)))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((AlertConfig::default(), RulesFrom::BuiltIn)),
-        Err(e) => Err(bad(format!("cannot read it: {e}"))),
     }
 }
 

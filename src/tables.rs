@@ -15,6 +15,7 @@ use crate::consortium::table::MemberRunsTable;
 use crate::embed::claims::ClaimEmbeddingsTable;
 use crate::embed::table::EmbeddingsTable;
 use crate::features::table::FeaturesTable;
+use crate::identity::table::IdentityTable;
 use crate::lineage::table::LineageTable;
 use crate::metrics::tables::families::FamiliesTable;
 use crate::metrics::tables::lineage_tree::LineageTreeTable;
@@ -41,6 +42,7 @@ pub const TABLES: &[&TableDecl] = &[
     &EmbeddingsTable::DECL,
     &ClaimEmbeddingsTable::DECL,
     &FeaturesTable::DECL,
+    &IdentityTable::DECL,
     &ProbeMetricsTable::DECL,
     &PairSimilarityTable::DECL,
     &RunMetricsTable::DECL,
@@ -118,6 +120,6 @@ mod tests {
     #[test]
     fn later_nights_read_what_remote_history_pulls() {
         let read: Vec<&str> = read_later().map(|t| t.name).collect();
-        assert_eq!(read, ["runs", "probe_metrics", "run_metrics", "trends", "alerts", "incidents"]);
+        assert_eq!(read, ["runs", "identity", "probe_metrics", "run_metrics", "trends", "alerts", "incidents"]);
     }
 }

@@ -54,6 +54,16 @@ fn bad_configs_are_refused_with_file_line_and_fix_before_any_request() {
     let (code, log) = run_config(&src, &[("HW_CLI_KEY", "k")]);
     assert_eq!(code, Some(2), "{log}");
     assert!(log.contains(&format!("lexicon.toml:{line}:")) && log.contains("bad pattern"), "{log}");
+    // Identity rules with a pattern that does not compile: their file and line too.
+    let rules = lexicon_dir.path().join("vendors.toml");
+    let builtin = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/identity/vendors.toml")).unwrap();
+    let broken = builtin.replacen("negation = [", "negation = [\n  '(unclosed',", 1);
+    let line = broken.lines().position(|l| l.contains("(unclosed")).unwrap() + 1;
+    std::fs::write(&rules, broken).unwrap();
+    let src = format!("{good}\n[features]\nidentity_rules = {:?}\n", rules.display().to_string());
+    let (code, log) = run_config(&src, &[("HW_CLI_KEY", "k")]);
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains(&format!("vendors.toml:{line}:")) && log.contains("bad pattern"), "{log}");
     assert_eq!(sim.requests(), 0, "nothing may be sent for bad input");
 }
 

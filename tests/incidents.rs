@@ -133,7 +133,9 @@ fn a_pair_holding_for_nights_is_paged_once_each_way_and_an_acknowledged_one_not_
 fn an_ecosystem_narrowing_is_one_incident_that_holds_back_the_pairs_it_explains() {
     let narrowing = "[[events]]\nkind = \"narrowing\"\nmodels = [\"*\"]\ntoward = \"confident\"\nstart = 9\nend = 12\nstrength = 0.7\n";
     let dir = tempfile::tempdir().unwrap();
-    let (run, out) = demo_scenario(dir.path(), &scenario("narrowing", 777, 20, narrowing));
+    // Seed 778 since the core suite's banner probes (issue 29, suite 1.1.0): the 30 probes
+    // sampled from 205 moved no pair series with seed 777 (778 to 780 all do).
+    let (run, out) = demo_scenario(dir.path(), &scenario("narrowing", 778, 20, narrowing));
     assert!(run.status.code().is_some_and(|c| c <= 1), "{}", text(&run));
 
     let convergence = rows(&out, "incidents", "incident_id, event, paged", "rule = 'convergence'");

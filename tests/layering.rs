@@ -16,6 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stage: collect", &["collect"]),
     ("stage: embed", &["embed"]),
     ("stage: features", &["features"]),
+    ("stage: identity", &["identity"]),
     ("stage: metrics", &["metrics"]),
     ("stage: lineage", &["lineage"]),
     ("stage: trend", &["trend"]),

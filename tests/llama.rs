@@ -76,10 +76,16 @@ fn a_real_llama_cpp_server_runs_through_the_measures_as_one_family() {
         paired.push_str(&text[first..end]);
     }
     std::fs::write(suite.join("paired.toml"), paired).unwrap();
+    // And two banner questions (issue 29): what SmolLM2 says made it goes into table `identity`.
+    std::fs::write(
+        suite.join("identity.toml"),
+        "[[probes]]\nid = \"who-001\"\ncategory = \"self\"\nprompt = \"Who made you?\"\ntags = [\"identity\"]\n\n[[probes]]\nid = \"who-002\"\ncategory = \"self\"\nprompt = \"What is your name, and which company developed you?\"\ntags = [\"identity\"]\n",
+    )
+    .unwrap();
     let mut eps: String = ["acme-a", "cirrus-c", "ember-e"].iter().map(|n| endpoint(n, "openai", &sim, "")).collect();
     for name in ["smol-a", "smol-b", "smol-c"] {
         eps.push_str(&format!(
-            "\n[[endpoints]]\nname = \"{name}\"\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"smollm2\"\nmax_concurrency = 1\ntimeout_s = 120\n",
+            "\n[[endpoints]]\nname = \"{name}\"\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"smollm2\"\nvendor = \"Hugging Face\"\nmax_concurrency = 1\ntimeout_s = 120\n",
             llama.base_url
         ));
     }
@@ -94,12 +100,12 @@ fn a_real_llama_cpp_server_runs_through_the_measures_as_one_family() {
     );
     assert_eq!(rows.len(), 3, "{rows:?}");
     for r in &rows {
-        assert_eq!((r[1].as_i64(), r[2].as_i64()), (Some(24), Some(24)), "every request answered: {r:?}");
+        assert_eq!((r[1].as_i64(), r[2].as_i64()), (Some(28), Some(28)), "every request answered: {r:?}");
         assert!(
             r[3].as_i64().unwrap() > 0 && r[4].as_i64().unwrap() > 0,
             "the server's token counts are recorded: {r:?}"
         );
-        assert_eq!(r[5].as_i64(), Some(24), "finish reasons recorded: {r:?}");
+        assert_eq!(r[5].as_i64(), Some(28), "finish reasons recorded: {r:?}");
         assert!(r[6].as_i64().unwrap() > 0, "real text: {r:?}");
     }
     let families =
@@ -128,4 +134,30 @@ fn a_real_llama_cpp_server_runs_through_the_measures_as_one_family() {
         adoption.iter().all(|r| r[3].as_i64() == Some(if r[1] == "adoption_gain" { 3 } else { 1 })),
         "{adoption:?}"
     );
+
+    // What SmolLM2 claims to be, recorded (any claim: a small model may name Hugging Face, say
+    // nothing of its maker, or take up another's self-description; the point is the record).
+    // SmolLM2-135M-Instruct (Q4_1, seed 7, 2026-12-06) named no maker: "My name is Erykos, and
+    // I'm a creative AI assistant ...", "SmolLM provides a wide range of services ..." (a name
+    // with no frame is a mention, not a claim), so each endpoint has one row claiming nothing.
+    let claims = duckdb(
+        &reports,
+        "SELECT model, coalesce(claimed, '(nothing)'), claiming, answers, coalesce(main_claim, ''), coalesce(verdict, ''), declared_vendor, rules_version FROM read_parquet('{out}/identity/*/*.parquet') WHERE model LIKE 'smol-%' ORDER BY ALL",
+    );
+    println!("SmolLM2 about itself: {claims:?}");
+    let answers = duckdb(
+        &reports,
+        "SELECT endpoint, probe_id, response_text FROM read_parquet('{out}/responses/*/*.parquet') WHERE endpoint LIKE 'smol-%' AND probe_id LIKE 'who-%' ORDER BY ALL",
+    );
+    for a in &answers {
+        println!("  {} {}: {}", a[0].as_str().unwrap_or(""), a[1].as_str().unwrap_or(""), a[2].as_str().unwrap_or(""));
+    }
+    for endpoint in ["smol-a", "smol-b", "smol-c"] {
+        let own: Vec<_> = claims.iter().filter(|r| r[0] == endpoint).collect();
+        assert!(!own.is_empty(), "{endpoint} has identity rows: {claims:?}");
+        assert!(own.iter().all(|r| r[3].as_i64() == Some(4)), "2 banner probes x 2 samples: {own:?}");
+        assert!(
+            own.iter().all(|r| r[6] == "Hugging Face" && r[7].as_str().is_some_and(|v| v.starts_with("identity-")))
+        );
+    }
 }

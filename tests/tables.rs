@@ -58,6 +58,7 @@ fn round_trips(output: &Output) -> Vec<&'static str> {
     use hivewatch::embed::claims::ClaimEmbeddingsTable;
     use hivewatch::embed::table::EmbeddingsTable;
     use hivewatch::features::table::FeaturesTable;
+    use hivewatch::identity::table::IdentityTable;
     use hivewatch::lineage::table::LineageTable;
     use hivewatch::metrics::tables::families::FamiliesTable;
     use hivewatch::metrics::tables::lineage_tree::LineageTreeTable;
@@ -75,6 +76,7 @@ fn round_trips(output: &Output) -> Vec<&'static str> {
         round_trip::<EmbeddingsTable>(output, &rows::embeddings()),
         round_trip::<ClaimEmbeddingsTable>(output, &rows::claims()),
         round_trip::<FeaturesTable>(output, &rows::features()),
+        round_trip::<IdentityTable>(output, &rows::identity()),
         round_trip::<ProbeMetricsTable>(output, &rows::probe_metrics()),
         round_trip::<PairSimilarityTable>(output, &rows::pairs()),
         round_trip::<RunMetricsTable>(output, &rows::run_metrics()),

@@ -156,7 +156,8 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
     let listed =
         std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/queries")).unwrap().count();
     assert!(query("adoption_by_model").is_empty(), "no paired probes these nights (tests/contagion.rs has them)");
-    assert_eq!(listed, 6, "every query in reports/queries is run here");
+    assert!(query("claimed_identity").is_empty(), "no simulated model names a maker here (tests/identity.rs has them)");
+    assert_eq!(listed, 7, "every query in reports/queries is run here");
 
     // Run through the DuckDB command line (scripts/test.sh installs it beside the Python).
     let cli = duckdb_cli();

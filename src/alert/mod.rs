@@ -12,6 +12,7 @@
 //! gives tonight's value over every model beside the judged one when they differ.
 
 pub mod background;
+mod claims;
 pub mod incident;
 pub mod incident_table;
 pub mod sinks;
@@ -21,12 +22,13 @@ use crate::trend::{PanelChange, TrendRow};
 use crate::vocab::{Direction, Scope, Status};
 
 pub use crate::config::alerts::{
-    AlertConfig, ConcentrationRule, ContagionRule, DropRule, FloorRule, PairRule, RefusalRule, ShiftRule, TrendRule,
-    UndeclaredRule,
+    AlertConfig, ConcentrationRule, ContagionRule, DropRule, FloorRule, IdentityRule, PairRule, RefusalRule, ShiftRule,
+    TrendRule, UndeclaredRule,
 };
 pub use crate::config::alerts::{RULES, RuleInfo, RuleScope, rule};
 use crate::lineage::{LineageRow, Verdict};
 use crate::vocab::metric;
+pub use claims::identity;
 
 /// How bad an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

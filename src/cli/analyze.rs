@@ -45,6 +45,9 @@ pub struct AnalyzeArgs {
     /// unless --lexicon names a lexicon its weights were not fitted with).
     #[arg(long, value_parser = ["learned", "lexicon"])]
     refusal: Option<String>,
+    /// Identity rules for the `identity` table (default: the built-in src/identity/vendors.toml).
+    #[arg(long)]
+    identity_rules: Option<PathBuf>,
 }
 
 pub async fn command(a: AnalyzeArgs) -> Result<i32> {
@@ -62,10 +65,11 @@ pub async fn command(a: AnalyzeArgs) -> Result<i32> {
     let embedder = a.embedder.build()?;
     let lexicon = args::load_lexicon(a.lexicon.as_deref())?;
     let refusal = args::refusal_detector(a.refusal.as_deref(), &lexicon)?;
+    let identity = args::load_identity_rules(a.identity_rules.as_deref())?;
     let output = args::output_flag(&a.output)?;
     let place = Place::output(&output);
     let lexicon_version = lexicon.version.clone();
-    let instruments = Instruments { embedder, lexicon, refusal };
+    let instruments = Instruments { embedder, lexicon, refusal, identity };
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);

@@ -1,4 +1,5 @@
-//! Flags several commands share: the embedder, the lexicon and refusal detector, `--output`.
+//! Flags several commands share: the embedder, the lexicon and refusal detector, the identity
+//! rules, `--output`.
 
 use std::path::PathBuf;
 
@@ -79,6 +80,12 @@ pub fn load_lexicon(path: Option<&std::path::Path>) -> Result<crate::features::L
         Some(p) => crate::features::Lexicon::load(p)?,
         None => crate::features::Lexicon::builtin(),
     })
+}
+
+/// The identity rules of `--identity-rules` (`identity`, `identity eval`), the built-in ones
+/// without it.
+pub fn load_identity_rules(path: Option<&std::path::Path>) -> Result<crate::identity::Rules> {
+    Ok(crate::identity::Rules::from_option(path)?)
 }
 
 /// The refusal detector of `--refusal` (checked against the lexicon).

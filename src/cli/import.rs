@@ -42,6 +42,9 @@ pub struct ImportArgs {
     /// unless --lexicon names a lexicon its weights were not fitted with).
     #[arg(long, value_parser = ["learned", "lexicon"])]
     refusal: Option<String>,
+    /// Identity rules for the `identity` table (default: the built-in src/identity/vendors.toml).
+    #[arg(long)]
+    identity_rules: Option<PathBuf>,
     /// Model cards: a TOML file of [[models]] (name, vendor, family, parents,
     /// release_date) declaring what the imported models are, so the `lineage` table can
     /// say which close pairs are declared relatives (default: nothing declared).
@@ -62,11 +65,12 @@ pub async fn command(a: ImportArgs) -> Result<i32> {
     let embedder = a.embedder.build()?;
     let lexicon = args::load_lexicon(a.lexicon.as_deref())?;
     let refusal = args::refusal_detector(a.refusal.as_deref(), &lexicon)?;
+    let identity = args::load_identity_rules(a.identity_rules.as_deref())?;
     let cards = a.models.as_deref().map(crate::config::models::ModelCards::load).transpose()?;
     let config = a.config.as_deref().map(|path| Config::load(path).map(|cfg| (path, cfg.alerts))).transpose()?;
     let output = args::output_flag(&a.output)?;
     let place = Place::output(&output);
-    let instruments = Instruments { embedder, lexicon, refusal };
+    let instruments = Instruments { embedder, lexicon, refusal, identity };
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);

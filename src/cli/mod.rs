@@ -7,6 +7,7 @@ mod args;
 mod embed;
 mod endpoints;
 mod features;
+mod identity;
 mod import;
 pub mod print;
 mod run;
@@ -65,7 +66,8 @@ enum Command {
         embedder: args::EmbedderArgs,
     },
     /// Recompute every derived table of stored runs from their stored responses: embeddings
-    /// (with this embedder), features (this lexicon), measures, trends, alerts and the report.
+    /// (with this embedder), features (this lexicon), identity claims, measures, trends, alerts and
+    /// the report.
     /// No model is asked.
     /// With --config naming a coordinator's configuration, a consortium's night: the union of what
     /// its members published.
@@ -77,6 +79,11 @@ enum Command {
     Features {
         #[command(subcommand)]
         command: features::FeaturesCommand,
+    },
+    /// What answers claim about who made them: the claim extraction against labelled answers.
+    Identity {
+        #[command(subcommand)]
+        command: identity::IdentityCommand,
     },
     /// Run the analysts' queries (reports/queries) against an output root through DuckDB, or
     /// print them ready to paste when DuckDB is not installed. No NAME: list them.
@@ -192,6 +199,7 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Analyze(args) => analyze::command(args).await,
         Command::Import(args) => import::command(args).await,
         Command::Features { command } => features::command(command),
+        Command::Identity { command } => identity::command(command),
         Command::Query { name, output, print } => crate::query::run(name.as_deref(), &output, print),
         Command::Demo { output, scenario, nights } => crate::demo::run(&output, scenario.as_deref(), nights).await,
     }

@@ -6,116 +6,10 @@ use crate::vocab::metric;
 use serde::{Deserialize, Serialize};
 
 pub use super::incidents::{Acknowledgement, IncidentRules};
+pub use super::rules::{CONVERGENCE_GROUP, RULES, RuleInfo, RuleScope, rule, rule_info_of};
 
 fn list(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
-}
-
-/// What an alert rule is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuleScope {
-    /// The night as a whole: whether it can be judged, and what changed in the instrument.
-    Night,
-    /// The ecosystem's diversity as a whole.
-    Ecosystem,
-    /// One model pair.
-    Pair,
-    /// One model (or, for contagion, the ecosystem under exposure too).
-    Model,
-}
-
-/// One alert rule, as people meet it: its name in `[alerts]`, in the `alerts` table and in
-/// messages, what it watches and from which night it can judge.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RuleInfo {
-    pub name: &'static str,
-    pub scope: RuleScope,
-    /// Whether `[alerts.<name>]` configures it (the night rules are always on).
-    pub configurable: bool,
-    /// One line for the README and the report.
-    pub meaning: &'static str,
-}
-
-/// Every rule's name, as a constant: code names a rule through these.
-pub mod rule {
-    pub const COVERAGE: &str = "coverage";
-    pub const MEMBERS: &str = "members";
-    pub const INSTRUMENT_CHANGE: &str = "instrument_change";
-    pub const PANEL_CHANGE: &str = "panel_change";
-    pub const DROP: &str = "drop";
-    pub const TREND: &str = "trend";
-    pub const FLOOR: &str = "floor";
-    pub const SHIFT: &str = "shift";
-    pub const PAIR: &str = "pair";
-    pub const CONCENTRATION: &str = "concentration";
-    pub const REFUSAL: &str = "refusal";
-    pub const UNDECLARED: &str = "undeclared";
-    pub const CONTAGION: &str = "contagion";
-}
-
-const fn rule_info(name: &'static str, scope: RuleScope, configurable: bool, meaning: &'static str) -> RuleInfo {
-    RuleInfo { name, scope, configurable, meaning }
-}
-
-/// Every alert rule, once: the judge, the command line's rule line, the configuration's checks
-/// and the README's table (checked by a test) all read this list.
-pub const RULES: &[RuleInfo] = &[
-    rule_info(rule::COVERAGE, RuleScope::Night, false, "too few requests succeeded: diversity is not judged tonight"),
-    rule_info(
-        rule::MEMBERS,
-        RuleScope::Night,
-        false,
-        "a consortium member did not publish: diversity is not judged tonight",
-    ),
-    rule_info(
-        rule::INSTRUMENT_CHANGE,
-        RuleScope::Night,
-        false,
-        "suite, sampling or embedder changed: a new baseline starts (info)",
-    ),
-    rule_info(rule::PANEL_CHANGE, RuleScope::Night, false, "the set of models changed, said in words (info)"),
-    rule_info(
-        rule::DROP,
-        RuleScope::Ecosystem,
-        true,
-        "a diversity metric fell against its baseline, beyond tonight's interval",
-    ),
-    rule_info(
-        rule::TREND,
-        RuleScope::Ecosystem,
-        true,
-        "a significant monotonic trend toward convergence (Mann-Kendall)",
-    ),
-    rule_info(rule::FLOOR, RuleScope::Ecosystem, true, "a diversity metric under an absolute floor"),
-    rule_info(rule::SHIFT, RuleScope::Ecosystem, true, "a sudden sustained shift toward convergence (CUSUM)"),
-    rule_info(rule::PAIR, RuleScope::Pair, true, "a model pair converging apart from the rest"),
-    rule_info(rule::CONCENTRATION, RuleScope::Ecosystem, true, "one behaviour family taking over (family HHI up)"),
-    rule_info(
-        rule::REFUSAL,
-        RuleScope::Ecosystem,
-        true,
-        "models agreeing more on what they refuse while their refusal rates draw together",
-    ),
-    rule_info(
-        rule::UNDECLARED,
-        RuleScope::Pair,
-        true,
-        "two models far more alike than the background, with no declared relation",
-    ),
-    rule_info(
-        rule::CONTAGION,
-        RuleScope::Model,
-        true,
-        "a model taking up what a feed broadcasts, or the models converging under exposure",
-    ),
-];
-
-/// The incident the ecosystem-wide rules share (`crate::alert::incident::CONVERGENCE`).
-pub const CONVERGENCE_GROUP: &str = "convergence";
-
-/// The registry's entry of a rule name.
-pub fn rule_info_of(name: &str) -> Option<&'static RuleInfo> {
-    RULES.iter().find(|r| r.name == name)
 }
 
 /// `[alerts]`: windows, the coverage guard, the sinks and one table per rule.
@@ -145,6 +39,7 @@ pub struct AlertConfig {
     pub refusal: RefusalRule,
     pub undeclared: UndeclaredRule,
     pub contagion: ContagionRule,
+    pub identity: IdentityRule,
     /// `[alerts.incidents]`: when an incident closes, and the webhook's digest.
     pub incidents: IncidentRules,
     /// `[[acknowledge]]` entries of the configuration (written at the top level, kept here so
@@ -170,6 +65,7 @@ impl Default for AlertConfig {
             refusal: RefusalRule::default(),
             undeclared: UndeclaredRule::default(),
             contagion: ContagionRule::default(),
+            identity: IdentityRule::default(),
             incidents: IncidentRules::default(),
             acknowledge: Vec::new(),
         }
@@ -388,6 +284,26 @@ impl Default for ContagionRule {
     }
 }
 
+/// A model's claimed identity changed: its main claimed maker (table `identity`) is not last
+/// night's, with tonight's claim at least `warn_consistency` of its answers that name a maker
+/// (`critical_consistency`: critical), read by the same rules version both nights. The mark of
+/// a backend swapped behind an unchanged endpoint name. Off for imports unless `on_imports`:
+/// an imported set is history, and its prompts carry no `identity` tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityRule {
+    pub enabled: bool,
+    pub on_imports: bool,
+    pub warn_consistency: f64,
+    pub critical_consistency: f64,
+}
+
+impl Default for IdentityRule {
+    fn default() -> Self {
+        IdentityRule { enabled: true, on_imports: false, warn_consistency: 0.75, critical_consistency: 0.9 }
+    }
+}
+
 impl AlertConfig {
     /// Whether a configurable rule is on (`None`: a rule that is always on, or no rule).
     pub fn enabled(&self, rule: &str) -> Option<bool> {
@@ -401,6 +317,7 @@ impl AlertConfig {
             rule::REFUSAL => self.refusal.enabled,
             rule::UNDECLARED => self.undeclared.enabled,
             rule::CONTAGION => self.contagion.enabled,
+            rule::IDENTITY => self.identity.enabled,
             _ => return None,
         })
     }
@@ -430,6 +347,10 @@ impl AlertConfig {
         ordered(rule::CONTAGION, self.contagion.warn_pts, self.contagion.critical_pts, true)?;
         ordered("contagion (injection)", self.contagion.warn_injection, self.contagion.critical_injection, true)?;
         ordered("contagion (similarity)", self.contagion.warn_similarity, self.contagion.critical_similarity, true)?;
+        ordered(rule::IDENTITY, self.identity.warn_consistency, self.identity.critical_consistency, true)?;
+        if !(0.0..=1.0).contains(&self.identity.warn_consistency) || self.identity.critical_consistency > 1.0 {
+            return Err("[alerts] identity: warn_consistency and critical_consistency must be between 0 and 1".into());
+        }
         if !(0.0..=LINEAGE_FDR).contains(&self.undeclared.warn_q) {
             return Err(format!(
                 "[alerts] undeclared: warn_q {} must be between 0 and 0.05 (a pair above 0.05 is not judged related)",

@@ -13,6 +13,7 @@ pub mod endpoint;
 pub mod incidents;
 pub mod models;
 pub mod output;
+pub mod rules;
 
 pub use embed::{EmbedConfig, HubModel};
 pub use endpoint::{Endpoint, EndpointMeta, Limits, Sampling};
@@ -75,6 +76,7 @@ struct RawConfig {
 struct RawFeatures {
     lexicon: Option<String>,
     refusal: Option<RefusalMethod>,
+    identity_rules: Option<String>,
 }
 
 /// Which refusal detector labels the `features` rows (`[features] refusal`).
@@ -139,6 +141,9 @@ pub struct Config {
     /// fit the lexicon, the lexicon's rule otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refusal: Option<RefusalMethod>,
+    /// The identity rules file (`[features] identity_rules`); the built-in one when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_rules: Option<PathBuf>,
     /// `[alerts]`: rules and sinks. Not part of the content hash: changing a threshold must not
     /// turn tonight's unfinished run into a new one.
     #[serde(skip)]
@@ -232,6 +237,7 @@ impl Config {
             embed,
             lexicon: raw.features.lexicon.as_deref().map(resolve),
             refusal: raw.features.refusal,
+            identity_rules: raw.features.identity_rules.as_deref().map(resolve),
             alerts,
             webhook_url: None,
             embed_api_key: None,

@@ -97,8 +97,10 @@ pub fn demo_config_toml(addr: SocketAddr, output: &Path, scenario: &Scenario, ni
         let provider = PROVIDERS[i % PROVIDERS.len()];
         let base = if provider == "openai" { format!("http://{addr}/v1") } else { format!("http://{addr}") };
         let family = model.name.split('-').next().unwrap_or(&model.name);
+        // A model given a maker declares it (what its answers about itself are held to).
+        let vendor = model.maker.clone().unwrap_or_else(|| format!("{family} labs (simulated)"));
         toml.push_str(&format!(
-            "\n[[endpoints]]\nname = \"{0}\"\nprovider = \"{provider}\"\nbase_url = \"{base}\"\nmodel = \"{0}\"\nvendor = \"{family} labs (simulated)\"\nfamily = \"{family}\"\n",
+            "\n[[endpoints]]\nname = \"{0}\"\nprovider = \"{provider}\"\nbase_url = \"{base}\"\nmodel = \"{0}\"\nvendor = {vendor:?}\nfamily = \"{family}\"\n",
             model.name
         ));
         // The scenario's lineage is declared, as a model card would.

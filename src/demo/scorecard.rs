@@ -118,8 +118,12 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
                 mates.map(|m| Scope::pair(model, &m.name)).collect()
             }
             Event::Transmission { from, to, .. } => to.iter().map(|t| Scope::pair(from, t)).collect(),
+            // A swapped endpoint answers as the model swapped in: the two are a pair now.
+            Event::Swap { model, to, .. } => vec![Scope::pair(model, to)],
             Event::Narrowing { .. } | Event::Susceptibility { .. } => Vec::new(),
         };
+        // A swap is caught by the identity rule on the swapped endpoint too.
+        let swapped = if let Event::Swap { model, .. } = e { Some(Scope::Model(model.clone())) } else { None };
         // A model turning susceptible is caught by the contagion rule on that model.
         let susceptible = match e {
             Event::Susceptibility { models, .. } => Some(models),
@@ -127,13 +131,16 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
         };
         let signal = |r: &NightResult| -> Option<String> {
             r.raised()
-                .find(|a| match (susceptible, &a.scope) {
-                    (Some(models), Scope::Model(m)) => {
-                        a.rule == crate::alert::rule::CONTAGION && models.iter().any(|n| n == "*" || n == m)
-                    }
-                    (Some(_), _) => false,
-                    (None, _) if pairs.is_empty() => is_ecosystem_rule(&a.rule),
-                    (None, _) => is_pair_rule(&a.rule) && pairs.contains(&a.scope),
+                .find(|a| {
+                    (a.rule == crate::alert::rule::IDENTITY && swapped.as_ref() == Some(&a.scope))
+                        || match (susceptible, &a.scope) {
+                            (Some(models), Scope::Model(m)) => {
+                                a.rule == crate::alert::rule::CONTAGION && models.iter().any(|n| n == "*" || n == m)
+                            }
+                            (Some(_), _) => false,
+                            (None, _) if pairs.is_empty() => is_ecosystem_rule(&a.rule),
+                            (None, _) => is_pair_rule(&a.rule) && pairs.contains(&a.scope),
+                        }
                 })
                 .map(short_alert)
         };

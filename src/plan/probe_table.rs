@@ -10,8 +10,9 @@ use crate::store::StoreError;
 use crate::store::columns::Columns;
 use crate::store::table::{Builder, RunRef, Table, TableDecl};
 
-/// Table `probes`. Its row is the suite's [`Probe`] (tags are not stored: they read back
-/// empty); files written before pairs existed have no pairing columns.
+/// Table `probes`. Its row is the suite's [`Probe`], tags included (the identity stage reads
+/// the probes tagged `identity`); files written before tags were stored read back with none,
+/// and files written before pairs existed have no pairing columns.
 pub struct ProbesTable;
 
 impl Table for ProbesTable {
@@ -25,6 +26,7 @@ impl Table for ProbesTable {
             .str("category", probes.iter().map(|p| &p.category))
             .opt_str("system", probes.iter().map(|p| p.system.as_ref()))
             .str("prompt", probes.iter().map(|p| &p.prompt))
+            .list_str("tags", probes.iter().map(|p| &p.tags))
             .opt_str("condition", pairing().map(|x| x.map(|x| x.condition.as_str())))
             .opt_str("feed_id", pairing().map(|x| x.map(|x| &x.feed_id)))
             .opt_str("claim", pairing().map(|x| x.map(|x| &x.claim)))
@@ -38,6 +40,7 @@ impl Table for ProbesTable {
         let (id, category, system, prompt) =
             (c.strings("probe_id")?, c.strings("category")?, c.strings("system")?, c.strings("prompt")?);
         let paired = c.has("condition");
+        let tags = if c.has("tags") { Some(c.str_lists("tags")?) } else { None };
         (0..c.rows())
             .map(|i| {
                 Ok(Probe {
@@ -45,7 +48,7 @@ impl Table for ProbesTable {
                     category: category.value(i).to_owned(),
                     system: Columns::opt_str(system, i).map(str::to_owned),
                     prompt: prompt.value(i).to_owned(),
-                    tags: Vec::new(),
+                    tags: tags.map_or_else(Vec::new, |t| Columns::str_list_row(t, i)),
                     pairing: if paired { pairing(c, i)? } else { None },
                 })
             })

@@ -2,7 +2,8 @@
 //! similarity, coloured by family, declared parents drawn as lines) beside the family tree
 //! ([`super::tree`]), the `lineage` table's verdicts (with the signal that carried each), and
 //! one card per model (its rates against the ecosystem's, its self-similarity, its relatives at
-//! each level of the tree, nearest relatives, what it declares, and its rates over past runs).
+//! each level of the tree, nearest relatives, what it declares and what it claims to be
+//! ([`super::identity`]), and its rates over past runs).
 //! Inline SVG, no script; every string through [`esc`].
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,6 +14,8 @@ use super::esc;
 use super::svg::fmt;
 use super::tree::{self, TreeView};
 use crate::collect::responses::{self, Declared};
+use crate::identity::summary::IdentityRow;
+use crate::identity::table::IdentityTable;
 use crate::lineage::table::LineageTable;
 use crate::lineage::{self, LineageRow, Verdict};
 use crate::metrics::aggregate::PairSimilarity;
@@ -69,6 +72,8 @@ pub struct LineageView {
     pub cards: Vec<ModelCard>,
     /// The family tree and each model's relatives at each level.
     pub tree: TreeView,
+    /// What each model says made it (table `identity`).
+    pub identity: Vec<IdentityRow>,
 }
 
 /// Reads what the sections show for `run`: its `pair_similarity`, `lineage`, `run_metrics` and
@@ -136,7 +141,8 @@ pub fn gather(
         })
         .collect();
     let tree = tree::gather(output, run)?;
-    Ok(LineageView { rows, has_null, map, parents, ecosystem, cards, tree })
+    let identity = table::read_if_any::<IdentityTable>(output, run)?;
+    Ok(LineageView { rows, has_null, map, parents, ecosystem, cards, tree, identity })
 }
 
 /// The model map's points: classical MDS of `top - s`, with s the pair's z where the run has a null (0,
@@ -182,6 +188,7 @@ pub fn sections(page: &mut String, view: &LineageView) {
     page.push_str(STYLE);
     map_section(page, view);
     table_section(page, view);
+    super::identity::section(page, &view.identity);
     cards_section(page, view);
 }
 
@@ -409,7 +416,7 @@ fn cards_section(page: &mut String, view: &LineageView) {
         let d = &card.declared;
         let _ = write!(
             page,
-            "<details class=\"model-card\"{open}><summary>{}</summary>\n<p>vendor {}; family {} (declared), {} (measured); parents {}.</p>\n<table><tr><th>rate</th><th>model</th><th>ecosystem</th><th>past runs</th></tr>\n",
+            "<details class=\"model-card\"{open}><summary>{}</summary>\n<p>vendor {}; family {} (declared), {} (measured); parents {}.</p>\n{}<table><tr><th>rate</th><th>model</th><th>ecosystem</th><th>past runs</th></tr>\n",
             esc(&card.name),
             esc(d.vendor.as_deref().unwrap_or("-")),
             esc(d.family.as_deref().unwrap_or("-")),
@@ -418,7 +425,8 @@ fn cards_section(page: &mut String, view: &LineageView) {
                 "none".to_owned()
             } else {
                 d.parents.iter().map(|p| esc(p)).collect::<Vec<_>>().join(", ")
-            }
+            },
+            super::identity::card_html(&view.identity, &card.name)
         );
         for (i, (_, label)) in CARD_RATES.iter().enumerate() {
             let _ = writeln!(

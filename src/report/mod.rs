@@ -15,6 +15,7 @@
 
 pub mod contagion;
 pub mod data;
+mod identity;
 mod incidents;
 pub mod lineage;
 pub mod pages;

@@ -3,6 +3,7 @@
 //! the demo stand on it.
 
 pub mod faults;
+mod identity;
 pub mod models;
 pub mod scenario;
 

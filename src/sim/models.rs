@@ -37,6 +37,9 @@ pub struct Profile {
     /// Typographic habits that change how an answer looks and none of its words ([`typeset`]):
     /// 0 (none) unless a scenario gives a model some.
     pub typography: f64,
+    /// The vendor it names as its maker when asked who it is ([`super::identity`]); none
+    /// unless a scenario gives it one.
+    pub maker: Option<String>,
 }
 
 /// Models not given a susceptibility take up a feed rarely.
@@ -77,6 +80,9 @@ pub enum Part {
     /// tone's degree and typography (`structure`, `verbosity`, `hedging`, `confidence`,
     /// `typography`; not the phrases or templates): a model imitating another's style.
     Format,
+    /// What it says it is: its maker, once the blend is half way or more (a model tuned on
+    /// another's outputs takes up its teacher's self-description; `All` carries it too).
+    Identity,
 }
 
 fn lerp(a: f64, b: f64, t: f64) -> f64 {
@@ -119,6 +125,7 @@ impl Profile {
             family,
             susceptibility: DEFAULT_SUSCEPTIBILITY,
             typography: 0.0,
+            maker: None,
         }
     }
 
@@ -155,6 +162,9 @@ impl Profile {
             ] {
                 *x = lerp(*x, y, t);
             }
+        }
+        if (all || part == Part::Identity) && t >= 0.5 && target.maker.is_some() {
+            p.maker.clone_from(&target.maker);
         }
         if all || part == Part::Openers {
             lerp_all(&mut p.voice.openers, &target.voice.openers, t);
@@ -540,6 +550,8 @@ pub fn generate_with(
         parts.join(if listy { "\n\n" } else { " " })
     };
 
+    // Who it says it is opens an answer to "who are you?" (no draw: replays stay as they were).
+    let text = super::identity::introduce(profile.maker.as_deref(), prompt, &format!("{model}\u{0}{seed_part}"), text);
     let text = typeset(&text, profile.typography, &a);
     // Last of the draws, so an answer to a prompt without a feed replays as it always did.
     let text = take_up(&mut rng, profile.susceptibility, prompt, text);

@@ -7,9 +7,13 @@
 //! - `influence`: `model` is fine-tuned toward `toward`'s outputs and drifts to it (sequential
 //!   influence; a suspected lineage to the measures);
 //! - `transmission`: one part of `from` (`openers`, `refusals`, `stock`, `closers`,
-//!   `self_reference`, `tone`, or `format`: lists, headings and length, how an answer is laid
-//!   out and not what it says) spreads to the models in `to` (cultural transmission; with
-//!   `format`, a model copying another's style);
+//!   `self_reference`, `tone`, `format`: lists, headings and length, how an answer is laid
+//!   out and not what it says, or `identity`: who it says it is, from half way on) spreads to
+//!   the models in `to` (cultural transmission; with `format`, a model copying another's style;
+//!   with `identity`, a model tuned on another's outputs taking up its self-description, which
+//!   `influence` from half way on carries too);
+//! - `swap`: from night `start` on, the endpoint `model` answers as `to` does, self-description
+//!   included (its backend swapped behind an unchanged name);
 //! - `narrowing`: the models in `models` (`["*"]` for all) converge on confident, technocratic
 //!   answers, or with `toward = "humble"` on hedged, humble ones (epistemic narrowing);
 //! - `susceptibility`: the models in `models` come to take up what a feed broadcasts, in up to
@@ -48,7 +52,7 @@ pub struct Meta {
     pub name: String,
     pub seed: u64,
     pub nights: u32,
-    /// Probes of the core suite to use, spread over it (all 200 when absent).
+    /// Probes of the core suite to use, spread over it (all 205 when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probes: Option<usize>,
     /// Paired probes of the contagion suite to ask as well, spread over it (none when absent).
@@ -72,6 +76,10 @@ pub struct ModelSpec {
     /// Its typographic habits (0 to 1; see [`Profile::typography`]; none when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typography: Option<f64>,
+    /// The vendor it says made it when asked who it is, and the one its endpoint declares
+    /// (`hivewatch demo`); absent, it says nothing of the kind and declares a made-up vendor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maker: Option<String>,
 }
 
 fn default_parent_weight() -> f64 {
@@ -86,6 +94,7 @@ pub enum Event {
     Transmission { from: String, to: Vec<String>, part: String, start: u32, end: u32, strength: f64 },
     Narrowing { models: Vec<String>, toward: String, start: u32, end: u32, strength: f64 },
     Susceptibility { models: Vec<String>, start: u32, end: u32, strength: f64 },
+    Swap { model: String, to: String, start: u32 },
 }
 
 impl Event {
@@ -95,6 +104,7 @@ impl Event {
             | Event::Transmission { start, end, strength, .. }
             | Event::Narrowing { start, end, strength, .. }
             | Event::Susceptibility { start, end, strength, .. } => (*start, *end, *strength),
+            Event::Swap { start, .. } => (*start, *start, 1.0),
         }
     }
 
@@ -128,8 +138,92 @@ fn part(name: &str) -> Option<Part> {
         "self_reference" => Part::SelfReference,
         "tone" => Part::Tone,
         "format" => Part::Format,
+        "identity" => Part::Identity,
         _ => return None,
     })
+}
+
+/// A listed model's own profile (its family's, with the voice, susceptibility, typography and
+/// maker the scenario gives it), before any parent is blended in.
+fn base_profile(path: &Path, m: &ModelSpec, line: Option<usize>) -> Result<Profile, InputError> {
+    let mut p = Profile::for_model(&m.name);
+    if let Some(v) = m.voice {
+        p.voice = VoiceMix::one(v);
+    }
+    let unit = |what: &str, v: f64| {
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(InputError::new(path, line, format!("{}: {what} {v} is not in [0, 1]", m.name)))
+        }
+    };
+    if let Some(s) = m.susceptibility {
+        p.susceptibility = unit("susceptibility", s)?;
+    }
+    if let Some(t) = m.typography {
+        p.typography = unit("typography", t)?;
+    }
+    p.maker.clone_from(&m.maker);
+    Ok(p)
+}
+
+/// Checks one event: its nights and strength, the models it names, its part or direction.
+fn check_event(
+    path: &Path,
+    e: &Event,
+    nights: u32,
+    events: &[Event],
+    known: &dyn Fn(&str) -> bool,
+    unknown: &dyn Fn(&str) -> InputError,
+    line: &dyn Fn(&str) -> Option<usize>,
+) -> Result<(), InputError> {
+    let (start, end, strength) = e.window();
+    if start == 0 || end < start || start > nights || !(0.0..=1.0).contains(&strength) {
+        return Err(InputError::new(
+            path,
+            None,
+            format!(
+                "event {e:?}: nights must satisfy 1 <= start <= end, start within the scenario, strength in [0, 1]"
+            ),
+        ));
+    }
+    let listed = |names: &[&String]| {
+        names.iter().filter(|n| n.as_str() != "*").try_for_each(|n| if known(n) { Ok(()) } else { Err(unknown(n)) })
+    };
+    match e {
+        Event::Influence { model, toward, .. } => listed(&[model, toward]),
+        Event::Transmission { from, to, part: p, .. } => {
+            listed(&[from])?;
+            listed(&to.iter().collect::<Vec<_>>())?;
+            if part(p).is_none() {
+                return Err(InputError::new(path, line(p), format!("unknown part `{p}`"))
+                    .hint("use openers, refusals, stock, closers, self_reference, tone, format or identity"));
+            }
+            Ok(())
+        }
+        Event::Susceptibility { models, .. } => listed(&models.iter().collect::<Vec<_>>()),
+        Event::Narrowing { models, toward, .. } => {
+            listed(&models.iter().collect::<Vec<_>>())?;
+            if toward != "confident" && toward != "humble" {
+                return Err(InputError::new(path, line(toward), format!("unknown narrowing `{toward}`"))
+                    .hint("use toward = \"confident\" or \"humble\""));
+            }
+            Ok(())
+        }
+        Event::Swap { model, to, .. } => {
+            listed(&[model, to])?;
+            // One step only: the model swapped in answers as itself, never as a third.
+            if model == to || events.iter().any(|o| matches!(o, Event::Swap { model: m, .. } if m == to)) {
+                return Err(InputError::new(
+                    path,
+                    line(to),
+                    format!("swap of `{model}` to `{to}`: `{to}` is itself swapped"),
+                )
+                .hint("swap an endpoint to a model that keeps its own answers"));
+            }
+            Ok(())
+        }
+    }
 }
 
 impl Scenario {
@@ -157,47 +251,34 @@ impl Scenario {
         }
         let mut base = HashMap::new();
         for m in &raw.models {
-            let mut p = Profile::for_model(&m.name);
-            if let Some(v) = m.voice {
-                p.voice = VoiceMix::one(v);
-            }
-            if let Some(s) = m.susceptibility {
-                if !(0.0..=1.0).contains(&s) {
-                    return Err(InputError::new(
-                        path,
-                        line(&m.name),
-                        format!("{}: susceptibility {s} is not in [0, 1]", m.name),
-                    ));
-                }
-                p.susceptibility = s;
-            }
-            if let Some(t) = m.typography {
-                if !(0.0..=1.0).contains(&t) {
-                    return Err(InputError::new(
-                        path,
-                        line(&m.name),
-                        format!("{}: typography {t} is not in [0, 1]", m.name),
-                    ));
-                }
-                p.typography = t;
-            }
-            base.insert(m.name.clone(), p);
+            base.insert(m.name.clone(), base_profile(path, m, line(&m.name))?);
         }
         for m in &raw.models {
             if let Some(parent) = &m.parent {
                 let parent = base.get(parent).cloned().ok_or_else(|| unknown(parent))?;
-                let child = base[&m.name].blend(&parent, m.parent_weight, Part::All);
+                let mut child = base[&m.name].blend(&parent, m.parent_weight, Part::All);
+                // A model given its own maker keeps it; one given none may say its parent's.
+                if m.maker.is_some() {
+                    child.maker.clone_from(&m.maker);
+                }
                 base.insert(m.name.clone(), child);
             }
         }
         for e in &raw.events {
-            check_event(e, raw.scenario.nights, &known, path, source)?;
+            check_event(path, e, raw.scenario.nights, &raw.events, &|n| known.contains_key(n), &unknown, &line)?;
         }
         Ok(Scenario { meta: raw.scenario, models: raw.models, events: raw.events, base })
     }
 
     /// The profile of `model` on `night` (None for a model the scenario does not name).
     pub fn profile(&self, model: &str, night: u32) -> Option<Profile> {
+        let swapped = self.events.iter().find_map(|e| match e {
+            Event::Swap { model: m, to, start } if m == model && night >= *start => Some(to),
+            _ => None,
+        });
+        if let Some(to) = swapped {
+            return self.profile(to, night);
+        }
         let mut p = self.base.get(model)?.clone();
         for e in &self.events {
             let t = e.progress(night);
@@ -242,6 +323,9 @@ impl Scenario {
                         "{} take up what feeds broadcast, up to {strength} of exposed answers (contagion)",
                         if models.iter().any(|m| m == "*") { "all models".to_owned() } else { models.join(", ") }
                     ),
+                    Event::Swap { model, to, .. } => {
+                        format!("{model}'s endpoint answers as {to} (its backend swapped behind the same name)")
+                    }
                     Event::Narrowing { models, toward, .. } => format!(
                         "{} converge on {toward} answers (epistemic narrowing)",
                         if models.iter().any(|m| m == "*") { "all models".to_owned() } else { models.join(", ") }
@@ -252,64 +336,6 @@ impl Scenario {
             .collect();
         serde_json::json!({"scenario": self.meta, "models": self.models, "events": events})
     }
-}
-
-/// One event checked against the scenario: its nights and strength, the models it names, its
-/// part or direction.
-fn check_event(
-    e: &Event,
-    nights: u32,
-    known: &HashMap<&str, &ModelSpec>,
-    path: &Path,
-    source: &str,
-) -> Result<(), InputError> {
-    let line = |needle: &str| source.find(needle).map(|at| line_of(source, at));
-    let unknown = |name: &str| {
-        InputError::new(path, line(name), format!("`{name}` is not one of the scenario's [[models]]"))
-            .hint("every model an event or a parent names must be listed under [[models]]")
-    };
-    let (start, end, strength) = e.window();
-    if start == 0 || end < start || start > nights || !(0.0..=1.0).contains(&strength) {
-        return Err(InputError::new(
-            path,
-            None,
-            format!(
-                "event {e:?}: nights must satisfy 1 <= start <= end, start within the scenario, strength in [0, 1]"
-            ),
-        ));
-    }
-    match e {
-        Event::Influence { model, toward, .. } => {
-            for n in [model, toward] {
-                known.get(n.as_str()).ok_or_else(|| unknown(n))?;
-            }
-        }
-        Event::Transmission { from, to, part: p, .. } => {
-            known.get(from.as_str()).ok_or_else(|| unknown(from))?;
-            for n in to {
-                known.get(n.as_str()).ok_or_else(|| unknown(n))?;
-            }
-            if part(p).is_none() {
-                return Err(InputError::new(path, line(p), format!("unknown part `{p}`"))
-                    .hint("use openers, refusals, stock, closers, self_reference, tone or format"));
-            }
-        }
-        Event::Susceptibility { models, .. } => {
-            for n in models.iter().filter(|n| *n != "*") {
-                known.get(n.as_str()).ok_or_else(|| unknown(n))?;
-            }
-        }
-        Event::Narrowing { models, toward, .. } => {
-            for n in models.iter().filter(|n| *n != "*") {
-                known.get(n.as_str()).ok_or_else(|| unknown(n))?;
-            }
-            if toward != "confident" && toward != "humble" {
-                return Err(InputError::new(path, line(toward), format!("unknown narrowing `{toward}`"))
-                    .hint("use toward = \"confident\" or \"humble\""));
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -341,6 +367,20 @@ mod tests {
         assert!((e.progress(5) - 0.2).abs() < 1e-12);
         assert!((e.progress(8) - 0.8).abs() < 1e-12);
         assert!((e.progress(30) - 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_swap_answers_as_the_model_swapped_in_and_a_student_takes_up_its_teachers_maker() {
+        let src = "[scenario]\nname = \"x\"\nseed = 1\nnights = 4\n[[models]]\nname = \"a-1\"\nmaker = \"Anthropic\"\n[[models]]\nname = \"b-1\"\nmaker = \"Google\"\n[[models]]\nname = \"c-1\"\nmaker = \"Meta\"\n[[events]]\nkind = \"swap\"\nmodel = \"a-1\"\nto = \"b-1\"\nstart = 3\n[[events]]\nkind = \"transmission\"\nfrom = \"b-1\"\nto = [\"c-1\"]\npart = \"identity\"\nstart = 1\nend = 3\nstrength = 1.0\n";
+        let s = Scenario::parse(Path::new("s.toml"), src).unwrap();
+        let maker = |m: &str, night: u32| s.profile(m, night).unwrap().maker;
+        assert_eq!(maker("a-1", 2).as_deref(), Some("Anthropic"));
+        assert_eq!(s.profile("a-1", 3), s.profile("b-1", 3), "swapped: b-1's profile, maker included");
+        assert_eq!(maker("c-1", 1).as_deref(), Some("Meta"), "not yet half way");
+        assert_eq!(maker("c-1", 2).as_deref(), Some("Google"), "the teacher's self-description taken up");
+        let chained = format!("{src}[[events]]\nkind = \"swap\"\nmodel = \"b-1\"\nto = \"c-1\"\nstart = 2\n");
+        let err = Scenario::parse(Path::new("s.toml"), &chained).unwrap_err();
+        assert!(err.to_string().contains("is itself swapped"), "{err}");
     }
 
     #[test]

@@ -66,7 +66,10 @@ pub fn probes() -> Vec<Probe> {
     let question = "What is the Moon made of?";
     vec![
         Probe::plain("p1".into(), "policy".into(), "Trains?".into(), Some("Answer briefly.".into())),
-        Probe::plain("p2".into(), "creative".into(), "A poem, <please>".into(), None),
+        Probe {
+            tags: vec!["identity".into(), "short".into()],
+            ..Probe::plain("p2".into(), "creative".into(), "A poem, <please>".into(), None)
+        },
         Probe {
             pairing: pairing(Condition::Control),
             ..Probe::plain("p3".into(), "claim".into(), question.into(), None)
@@ -423,4 +426,38 @@ pub fn member_runs() -> Vec<MemberRun> {
         },
         MemberRun::missing("lab-c"),
     ]
+}
+
+pub fn identity() -> Vec<hivewatch::identity::summary::IdentityRow> {
+    use hivewatch::identity::summary::{IdentityRow, IdentityVerdict};
+    let row = IdentityRow {
+        model: "student".into(),
+        persona: false,
+        declared_vendor: Some("Mistral AI".into()),
+        claimed: Some("OpenAI".into()),
+        model_lines: vec!["GPT".into()],
+        answers: 12,
+        claiming: 9,
+        share: 0.75,
+        probes: 4,
+        main_claim: Some("OpenAI".into()),
+        consistency: Some(1.0),
+        verdict: Some(IdentityVerdict::ClaimsOtherIdentity),
+        rules_version: "identity-v1".into(),
+    };
+    let quiet = IdentityRow {
+        model: "quiet".into(),
+        persona: true,
+        declared_vendor: None,
+        claimed: None,
+        model_lines: Vec::new(),
+        claiming: 0,
+        share: 0.0,
+        probes: 0,
+        main_claim: None,
+        consistency: None,
+        verdict: None,
+        ..row.clone()
+    };
+    vec![row, quiet]
 }

@@ -1,0 +1,136 @@
+//! What each model says made it (table `identity`), for the lineage section and the cards:
+//! its main claimed maker and model lines, how consistent the claim is, the vendor it declares
+//! and the verdict. Answers under a persona-setting system prompt are left out here (the table
+//! keeps them apart). Every string through [`esc`].
+
+use std::fmt::Write;
+
+use super::esc;
+use crate::identity::summary::{IdentityRow, IdentityVerdict};
+
+/// A model's own rows (no persona): the claims of its answers, the model's figures on each.
+fn own<'a>(rows: &'a [IdentityRow], model: &str) -> Vec<&'a IdentityRow> {
+    rows.iter().filter(|r| r.model == model && !r.persona).collect()
+}
+
+fn verdict_html(v: Option<IdentityVerdict>, declared: Option<&str>) -> String {
+    match v {
+        Some(IdentityVerdict::ClaimsOtherIdentity) => format!(
+            "<span class=\"verdict-undeclared\">claims another vendor's identity</span> (declares {})",
+            esc(declared.unwrap_or("-"))
+        ),
+        Some(IdentityVerdict::ClaimsOwnIdentity) => {
+            "<span class=\"verdict-declared_and_evident\">claims its own</span>".to_owned()
+        }
+        None => String::new(),
+    }
+}
+
+/// What a model's answers claim, in words (empty when the run asked it nothing about itself).
+pub fn claim_text(rows: &[IdentityRow], model: &str) -> String {
+    let own = own(rows, model);
+    let Some(first) = own.first() else { return String::new() };
+    let Some(main) = &first.main_claim else {
+        let declines = own.iter().find(|r| r.claimed.as_deref() == Some("declines")).map_or(0, |r| r.claiming);
+        return format!(
+            "names no maker in its {} answers about itself{}",
+            first.answers,
+            if declines > 0 { format!(" ({declines} decline to say)") } else { String::new() }
+        );
+    };
+    let lines =
+        own.iter().find(|r| r.claimed.as_ref() == Some(main)).map(|r| r.model_lines.join(", ")).unwrap_or_default();
+    let probes = own.iter().find(|r| r.claimed.as_ref() == Some(main)).map_or(0, |r| r.probes);
+    format!(
+        "claims to be made by {}{}: {:.0}% of its answers naming a maker, on {probes} probes",
+        esc(main),
+        if lines.is_empty() { String::new() } else { format!(" ({})", esc(&lines)) },
+        first.consistency.unwrap_or(0.0) * 100.0
+    )
+}
+
+/// The card's line: the claim and the verdict.
+pub fn card_html(rows: &[IdentityRow], model: &str) -> String {
+    let text = claim_text(rows, model);
+    if text.is_empty() {
+        return String::new();
+    }
+    let first = own(rows, model)[0];
+    let verdict = verdict_html(first.verdict, first.declared_vendor.as_deref());
+    format!(
+        "<p class=\"identity\">Identity: {text}{}.</p>\n",
+        if verdict.is_empty() { verdict } else { format!("; {verdict}") }
+    )
+}
+
+/// The lineage section's table of claimed identities: one line per model.
+pub fn section(page: &mut String, rows: &[IdentityRow]) {
+    let mut models: Vec<&str> = rows.iter().filter(|r| !r.persona).map(|r| r.model.as_str()).collect();
+    models.dedup();
+    if models.is_empty() {
+        return;
+    }
+    let other = rows.iter().filter(|r| !r.persona && r.verdict == Some(IdentityVerdict::ClaimsOtherIdentity));
+    let mut others: Vec<&str> = other.map(|r| r.model.as_str()).collect();
+    others.dedup();
+    let _ = writeln!(
+        page,
+        "<h3>Claimed identity</h3>\n<p>What each model says made it, in its answers to the probes tagged <code>identity</code> (identity rules {}); {} of {} models consistently claim another vendor's identity than the one they declare (a model tuned on another's outputs often takes up its self-description).</p>",
+        esc(&rows[0].rules_version),
+        others.len(),
+        models.len()
+    );
+    page.push_str("<table class=\"identity\"><tr><th>model</th><th>declared vendor</th><th>what it claims</th><th>verdict</th></tr>\n");
+    for model in models {
+        let first = own(rows, model)[0];
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(model),
+            esc(first.declared_vendor.as_deref().unwrap_or("-")),
+            claim_text(rows, model),
+            verdict_html(first.verdict, first.declared_vendor.as_deref())
+        );
+    }
+    page.push_str("</table>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(model: &str, claimed: Option<&str>, verdict: Option<IdentityVerdict>) -> IdentityRow {
+        IdentityRow {
+            model: model.into(),
+            persona: false,
+            declared_vendor: Some("<b>Acme</b>".into()),
+            claimed: claimed.map(str::to_owned),
+            model_lines: vec!["GPT".into()],
+            answers: 8,
+            claiming: 6,
+            share: 0.75,
+            probes: 3,
+            main_claim: claimed.filter(|c| *c != "declines").map(str::to_owned),
+            consistency: claimed.map(|_| 1.0),
+            verdict,
+            rules_version: "identity-v1".into(),
+        }
+    }
+
+    #[test]
+    fn the_claim_and_verdict_are_said_and_escaped() {
+        let rows = vec![
+            row("<script>x</script>", Some("OpenAI"), Some(IdentityVerdict::ClaimsOtherIdentity)),
+            row("quiet", None, None),
+        ];
+        let card = card_html(&rows, "<script>x</script>");
+        assert!(card.contains("claims to be made by OpenAI (GPT): 100% of its answers naming a maker, on 3 probes"));
+        assert!(card.contains("claims another vendor's identity") && card.contains("&lt;b&gt;Acme"), "{card}");
+        assert!(card_html(&rows, "quiet").contains("names no maker in its 8 answers"));
+        assert_eq!(card_html(&rows, "unasked"), "", "a model asked nothing about itself has no line");
+        let mut page = String::new();
+        section(&mut page, &rows);
+        assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"), "{page}");
+        assert!(page.contains("1 of 2 models"), "{page}");
+    }
+}
