@@ -218,10 +218,13 @@ fn judge(
     // A night judged by its rules: no guard stands instead of them, and its trends have a
     // baseline (a change of instrument starts a new one). Otherwise incidents are frozen.
     let judged = guard.is_none() && info.coverage >= rules.min_coverage && !trends.iter().any(|t| t.instrument_change);
+    // How far tonight's pair series moved together: what a pair must stand apart from, and what
+    // an ecosystem-wide move explains.
+    let background = alert::background::Background::of_pairs(&trends, &rules.pair.metric);
     let mut alerts = match guard {
         Some(guard) => vec![guard],
         None => {
-            let mut alerts = alert::evaluate(&mut trends, info.coverage, rules);
+            let mut alerts = alert::evaluate(&mut trends, info.coverage, rules, background);
             alerts.extend(panel_change.as_ref().map(alert::panel_change));
             alerts.extend(alert::undeclared(lineage, declares_any, info.coverage, info.is_imported(), rules));
             alerts.extend(alert::identity(identity, identity_before, (info.coverage, info.is_imported()), rules));
@@ -231,8 +234,6 @@ fn judge(
     };
     let previous = crate::alert::incident_table::previous(output, info, &run.tag)?;
     let tonight = (info.run_date, info.run_id.as_str());
-    // How far tonight's pair series moved together: what an ecosystem-wide move explains.
-    let background = alert::background::Background::of_pairs(&trends, &rules.pair.metric);
     let acks = &rules.acknowledge;
     let incidents = alert::incident::track(&previous, &mut alerts, tonight, judged, &rules.incidents, acks, background);
     let trends_path = table::write::<TrendsTable>(output, run, &trends)?;

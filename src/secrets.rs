@@ -174,22 +174,22 @@ mod tests {
     /// Issue 16, item 2: a key straddling the cut was kept in part.
     #[test]
     fn redaction_comes_before_the_cut_and_a_cut_key_loses_its_first_part() {
-        let key = SecretKey::new("sk-abcdefghijklmnopqrstuvwxyz".into());
+        let key = SecretKey::new("tk-abcdefghijklmnopqrstuvwxyz".into());
         let r = Redactor::new([&key]);
         // The key straddles byte 20: redacted whole, then cut.
         let text = format!("{}{}", "x".repeat(15), key.expose());
         let (out, cut) = r.redact_capped(&text, 20);
         assert!(cut);
-        assert!(!out.contains("sk-ab"), "{out}");
+        assert!(!out.contains("tk-ab"), "{out}");
         assert!(out.starts_with(&"x".repeat(15)), "{out}");
         // A text that already holds only the key's first 10 characters at its end, cut there.
         let text = format!("{}{}", "y".repeat(30), &key.expose()[..10]);
         let (out, _) = r.redact_capped(&format!("{text}zzzz"), text.len());
         assert_eq!(out, format!("{}{REDACTED}", "y".repeat(30)));
         // Fewer than 8 characters of a key are left alone; an uncut text is never touched.
-        let (out, _) = r.redact_capped(&format!("{}sk-abcd and more", "y".repeat(30)), 37);
-        assert!(out.ends_with("sk-abcd"), "{out}");
-        assert_eq!(r.redact_capped("sk-abcdefghij", 100), ("sk-abcdefghij".into(), false));
+        let (out, _) = r.redact_capped(&format!("{}tk-abcd and more", "y".repeat(30)), 37);
+        assert!(out.ends_with("tk-abcd"), "{out}");
+        assert_eq!(r.redact_capped("tk-abcdefghij", 100), ("tk-abcdefghij".into(), false));
     }
 
     /// RFC 4231, test cases 2 and 6 (a key longer than the block).

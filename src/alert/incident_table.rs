@@ -12,14 +12,6 @@ use crate::store::{EmbedderTag, Output, StoreError};
 /// Table `incidents`; its row is the alert stage's own [`Incident`].
 pub struct IncidentsTable;
 
-fn severity(s: &str) -> Severity {
-    match s {
-        "critical" => Severity::Critical,
-        "warning" => Severity::Warning,
-        _ => Severity::Info,
-    }
-}
-
 impl Table for IncidentsTable {
     type Row = Incident;
     const DECL: TableDecl = TableDecl::per_embedder("incidents").read_later(History::Window);
@@ -75,8 +67,8 @@ impl Table for IncidentsTable {
                     last_seen: date(last_seen, i, "last_seen")?,
                     last_change: date(last_change, i, "last_change")?,
                     closed: Columns::opt_date(closed, i),
-                    severity: severity(sev.value(i)),
-                    peak: severity(peak.value(i)),
+                    severity: Severity::from_stored(sev.value(i)),
+                    peak: Severity::from_stored(peak.value(i)),
                     nights: nights.value(i) as u32,
                     quiet: quiet.value(i) as u32,
                     run_ids: Columns::str_list_row(runs, i),

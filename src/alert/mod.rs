@@ -46,6 +46,15 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
+
+    /// The severity a stored row names ([`Severity::as_str`]); anything else reads as info.
+    pub fn from_stored(s: &str) -> Severity {
+        match s {
+            "critical" => Severity::Critical,
+            "warning" => Severity::Warning,
+            _ => Severity::Info,
+        }
+    }
 }
 
 /// One alert.
@@ -135,8 +144,14 @@ pub fn panel_change(change: &PanelChange) -> Alert {
 }
 
 /// Evaluates the rules on tonight's trend rows and sets each row's status (alert for a critical
-/// alert on it, watch for a warning).
-pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> Vec<Alert> {
+/// alert on it, watch for a warning). `pairs`: how far tonight's pair series moved together
+/// ([`background::Background::of_pairs`] of these rows), what a pair must stand apart from.
+pub fn evaluate(
+    rows: &mut [TrendRow],
+    coverage: f64,
+    config: &AlertConfig,
+    pairs: Option<background::Background>,
+) -> Vec<Alert> {
     if coverage < config.min_coverage {
         let message = format!(
             "only {:.1}% of requests succeeded (the guard is {:.1}%): diversity is not judged tonight",
@@ -162,7 +177,6 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig) -> V
         .find(|r| r.scope.is_overall() && r.metric == metric::spread(metric::REFUSAL_RATE))
         .and_then(|r| r.delta)
         .is_some_and(|d| d < 0.0);
-    let pairs = background::Background::of_pairs(rows, &config.pair.metric);
     for row in rows.iter_mut() {
         for (rule, Fired { severity, threshold, message }) in fired_rules(row, config, spread_fell, pairs) {
             row.status = row.status.max(match severity {
@@ -590,7 +604,8 @@ mod tests {
                 carried.clear();
             }
             let mut rows = compute_trends(&format!("n{i}"), metrics, &history, &carried, *change, &settings, &panel);
-            out.push(evaluate(&mut rows, coverage, &config));
+            let pairs = background::Background::of_pairs(&rows, &config.pair.metric);
+            out.push(evaluate(&mut rows, coverage, &config, pairs));
             carried = rows
                 .iter()
                 .map(|r| {

@@ -42,11 +42,7 @@ impl Table for AlertsTable {
         (0..c.rows())
             .map(|i| {
                 Ok(Alert {
-                    severity: match severity.value(i) {
-                        "critical" => Severity::Critical,
-                        "warning" => Severity::Warning,
-                        _ => Severity::Info,
-                    },
+                    severity: Severity::from_stored(severity.value(i)),
                     rule: rule.value(i).to_owned(),
                     scope: scope
                         .value(i)

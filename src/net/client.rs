@@ -149,12 +149,12 @@ mod tests {
     /// Issue 16, item 2: the body was cut at 600 bytes before keys were removed.
     #[test]
     fn an_error_body_is_redacted_before_it_is_cut() {
-        let key = crate::secrets::SecretKey::new("sk-live-0123456789abcdefghij".into());
+        let key = crate::secrets::SecretKey::new("tk-test-0123456789abcdefghij".into());
         let redactor = Redactor::new([&key]);
         for at in [590, 595, 599, 600] {
             let body = format!("{}{} trailing", "e".repeat(at), key.expose());
             let s = snippet(body.as_bytes(), &redactor);
-            assert!(!s.contains("sk-live-01"), "key starting at {at} kept in part: {s}");
+            assert!(!s.contains("tk-test-01"), "key starting at {at} kept in part: {s}");
             assert!(s.len() <= ERROR_SNIPPET_BYTES + crate::secrets::REDACTED.len());
         }
     }
