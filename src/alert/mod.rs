@@ -20,6 +20,7 @@ pub mod table;
 
 use crate::trend::{PanelChange, TrendRow};
 use crate::vocab::{Direction, Scope, Status};
+use background::Background;
 
 pub use crate::config::alerts::{
     AlertConfig, ConcentrationRule, ContagionRule, DropRule, FloorRule, IdentityRule, PairRule, RefusalRule, ShiftRule,
@@ -49,11 +50,7 @@ impl Severity {
 
     /// The severity a stored row names ([`Severity::as_str`]); anything else reads as info.
     pub fn from_stored(s: &str) -> Severity {
-        match s {
-            "critical" => Severity::Critical,
-            "warning" => Severity::Warning,
-            _ => Severity::Info,
-        }
+        [Severity::Critical, Severity::Warning].into_iter().find(|v| v.as_str() == s).unwrap_or(Severity::Info)
     }
 }
 
@@ -146,12 +143,7 @@ pub fn panel_change(change: &PanelChange) -> Alert {
 /// Evaluates the rules on tonight's trend rows and sets each row's status (alert for a critical
 /// alert on it, watch for a warning). `pairs`: how far tonight's pair series moved together
 /// ([`background::Background::of_pairs`] of these rows), what a pair must stand apart from.
-pub fn evaluate(
-    rows: &mut [TrendRow],
-    coverage: f64,
-    config: &AlertConfig,
-    pairs: Option<background::Background>,
-) -> Vec<Alert> {
+pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig, pairs: Option<Background>) -> Vec<Alert> {
     if coverage < config.min_coverage {
         let message = format!(
             "only {:.1}% of requests succeeded (the guard is {:.1}%): diversity is not judged tonight",
