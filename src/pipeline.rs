@@ -158,7 +158,8 @@ pub fn derive_tables_guarded(
     check_stop()?;
     let measured = crate::metrics::stage::measure_run(output, &run)?;
     tracing::info!(run_id = %id, probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
-    let (lineage, lineage_path, declares_any) = crate::lineage::stage::lineage_run(output, &run)?;
+    let (lineage, lineage_path, declares_any) =
+        crate::lineage::stage::lineage_run(output, &run, (&identity, tail.identity))?;
     tracing::info!(
         run_id = %id,
         rows = lineage.len(),

@@ -112,9 +112,26 @@ fn a_student_taking_up_its_teachers_self_description_claims_another_identity() {
     let found = duckdb(&out_dir, &String::from_utf8_lossy(&out.stdout));
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!((found[0][1].as_str(), found[0][3].as_str()), (Some("s-1"), Some("OpenAI")), "{found:?}");
+    // The lineage table shows the claim beside the measured relatives: s-1's row to t-1 says
+    // its claimed maker is the vendor t-1 declares; no other model claims another's identity.
+    let lineage = duckdb(
+        &out_dir,
+        "SELECT model, relative, claimed_maker, identity_verdict FROM read_parquet('{out}/lineage/*/*.parquet', hive_partitioning=true) WHERE claims_relative_vendor AND identity_verdict = 'claims_other_identity' ORDER BY ALL",
+    );
+    let strs: Vec<Vec<&str>> = lineage.iter().map(|r| r.iter().map(|v| v.as_str().unwrap()).collect()).collect();
+    assert_eq!(strs, [["s-1", "t-1", "OpenAI", "claims_other_identity"]], "{lineage:?}");
+    let honest = scalar_i64(
+        &out_dir,
+        "SELECT count(*) FROM read_parquet('{out}/lineage/*/*.parquet') WHERE model = 'h-1' AND claimed_maker = 'Anthropic' AND identity_verdict = 'claims_own_identity'",
+    );
+    assert!(honest >= 1, "an honest model's rows carry its own claim");
     // The report's card says it.
     let page = std::fs::read_to_string(out_dir.join("html/latest.html")).unwrap();
     assert!(page.contains("claims to be made by OpenAI"), "the card shows the claim");
+    assert!(
+        page.contains("nearest OpenAI model: t-1"),
+        "the card and the identity table show where the claimed vendor's model stands"
+    );
 }
 
 #[test]

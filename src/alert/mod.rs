@@ -543,6 +543,9 @@ mod tests {
             declared: None,
             same_vendor: false,
             verdict: Some(Verdict::Undeclared),
+            claimed_maker: None,
+            identity: None,
+            claims_relative_vendor: false,
         };
         let config = AlertConfig::default();
         let raised = undeclared(std::slice::from_ref(&row), true, 1.0, false, &config);

@@ -20,15 +20,18 @@
 //! - `declared_not_evident`: declared and `q > 0.05`;
 //! - none: a nearest neighbour that does not stand out.
 
+pub mod claims;
 pub mod stage;
 pub mod table;
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::collect::responses::Declared;
+use crate::identity::summary::IdentityVerdict;
 use crate::metrics::aggregate::PairSimilarity;
 use crate::metrics::fusion::Signal;
 use crate::metrics::relatedness;
+pub use claims::Claims;
 
 /// Nearest relatives listed per model.
 pub const NEAREST: usize = 3;
@@ -121,6 +124,13 @@ pub struct LineageRow {
     pub declared: Option<Relation>,
     pub same_vendor: bool,
     pub verdict: Option<Verdict>,
+    /// The maker the model's identity answers consistently claim ([`claims`]), or `declines`.
+    pub claimed_maker: Option<String>,
+    /// The model's identity verdict (`claims_other_identity`: it names another vendor than the
+    /// one it declares).
+    pub identity: Option<IdentityVerdict>,
+    /// The model's claimed maker is the vendor the relative declares.
+    pub claims_relative_vendor: bool,
 }
 
 fn names_any(list: &[String], endpoint: &str, d: Option<&Declared>) -> bool {
@@ -162,12 +172,13 @@ pub fn verdict(pair: Option<&PairSimilarity>, declared: bool, has_null: bool) ->
     }
 }
 
-/// The lineage rows of a run from its overall pairs, what its endpoints declare and its models
-/// (sorted by name).
+/// The lineage rows of a run from its overall pairs, what its endpoints declare, its models
+/// (sorted by name) and what their identity answers claim.
 pub fn lineage_rows(
     pairs: &[PairSimilarity],
     declared: &BTreeMap<String, Declared>,
     models: &[String],
+    claims: &Claims,
 ) -> Vec<LineageRow> {
     let mut by_pair: HashMap<(&str, &str), &PairSimilarity> = HashMap::new();
     for p in pairs {
@@ -199,6 +210,11 @@ pub fn lineage_rows(
                 listed.push(r);
             }
         }
+        let partners: Vec<&str> = ranked.iter().map(|(r, _)| *r).collect();
+        if let Some(r) = claims.claimed_relative(model, &partners).filter(|r| !listed.contains(r)) {
+            listed.push(r);
+        }
+        let claim = claims.of(model);
         for relative in listed {
             let pair = by_pair.get(&(model.as_str(), relative)).copied();
             let c = pair.and_then(|p| p.calibrated);
@@ -218,6 +234,9 @@ pub fn lineage_rows(
                 declared: declared_as,
                 same_vendor: vendor(model).is_some() && vendor(model) == vendor(relative),
                 verdict: verdict(pair, declared_as.is_some(), has_null),
+                claimed_maker: claim.map(|c| c.maker.clone()),
+                identity: claim.and_then(|c| c.verdict),
+                claims_relative_vendor: claims.names_vendor_of(model, relative),
             });
         }
     }
@@ -279,7 +298,7 @@ mod tests {
         declared.insert("a".to_owned(), declare(&["d"], Some("fam")));
         declared.insert("b".to_owned(), declare(&[], Some("fam")));
         declared.insert("e".to_owned(), declare(&["a"], None));
-        let rows = lineage_rows(&pairs, &declared, &models);
+        let rows = lineage_rows(&pairs, &declared, &models, &Claims::default());
         let row = |m: &str, r: &str| rows.iter().find(|x| x.model == m && x.relative == r).cloned();
         let ab = row("a", "b").unwrap();
         assert_eq!(
@@ -315,7 +334,7 @@ mod tests {
         let mut pairs =
             vec![pair("a", "b", None, None, 40), pair("a", "c", None, None, 40), pair("b", "c", None, None, 40)];
         pairs[1].calibrated.as_mut().unwrap().value = 0.3;
-        let rows = lineage_rows(&pairs, &BTreeMap::new(), &models);
+        let rows = lineage_rows(&pairs, &BTreeMap::new(), &models, &Claims::default());
         let a: Vec<&LineageRow> = rows.iter().filter(|r| r.model == "a").collect();
         assert_eq!((a[0].relative.as_str(), a[0].rank), ("c", Some(1)));
         assert!(rows.iter().all(|r| r.verdict == Some(Verdict::InsufficientModels)));

@@ -1,8 +1,11 @@
 //! Table `lineage`: one row per (model, relative), run and embedder: [`super::LineageRow`].
 //! `z` and `q_value` are the signals fused (what ranks and judges); `z_content`, `z_style`,
-//! `carried_by` and `carried_share` say what each signal saw and which carried the verdict.
+//! `carried_by` and `carried_share` say what each signal saw and which carried the verdict;
+//! `claimed_maker`, `identity_verdict` and `claims_relative_vendor` say what the model claims to
+//! be ([`super::claims`]).
 
 use super::{LineageRow, Relation, Verdict};
+use crate::identity::summary::IdentityVerdict;
 use crate::metrics::fusion::Signal;
 use crate::store::StoreError;
 use crate::store::columns::Columns;
@@ -35,6 +38,9 @@ impl Table for LineageTable {
             .opt_f64("z_style", x(|r| r.z_style))
             .opt_str("carried_by", rows.iter().map(|r| r.carried.map(|c| c.0.as_str())))
             .opt_f64("carried_share", x(|r| r.carried.map(|c| c.1)))
+            .opt_str("claimed_maker", rows.iter().map(|r| r.claimed_maker.as_ref()))
+            .opt_str("identity_verdict", rows.iter().map(|r| r.identity.map(IdentityVerdict::as_str)))
+            .bool("claims_relative_vendor", rows.iter().map(|r| r.claims_relative_vendor))
     }
 
     fn from_arrow(c: &Columns) -> Result<Vec<LineageRow>, StoreError> {
@@ -46,6 +52,8 @@ impl Table for LineageTable {
         let bad = |column: &str, v: &str| c.error(column, format!("holds {v:?}, which this version does not know"));
         let (z_content, z_style, carried_by, share) =
             (c.f64s("z_content")?, c.f64s("z_style")?, c.strings("carried_by")?, c.f64s("carried_share")?);
+        let (claimed, identity, names) =
+            (c.strings("claimed_maker")?, c.strings("identity_verdict")?, c.bools("claims_relative_vendor")?);
         (0..c.rows())
             .map(|i| {
                 let declared = match Columns::opt_str(declared, i) {
@@ -58,6 +66,10 @@ impl Table for LineageTable {
                 };
                 let carried = match Columns::opt_str(carried_by, i) {
                     Some(s) => Some((Signal::parse(s).ok_or_else(|| bad("carried_by", s))?, share.value(i))),
+                    None => None,
+                };
+                let identity = match Columns::opt_str(identity, i) {
+                    Some(s) => Some(IdentityVerdict::parse(s).ok_or_else(|| bad("identity_verdict", s))?),
                     None => None,
                 };
                 Ok(LineageRow {
@@ -74,6 +86,9 @@ impl Table for LineageTable {
                     declared,
                     same_vendor: vendor.value(i),
                     verdict,
+                    claimed_maker: Columns::opt_str(claimed, i).map(str::to_owned),
+                    identity,
+                    claims_relative_vendor: names.value(i),
                 })
             })
             .collect()

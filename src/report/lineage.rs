@@ -188,7 +188,7 @@ pub fn sections(page: &mut String, view: &LineageView) {
     page.push_str(STYLE);
     map_section(page, view);
     table_section(page, view);
-    super::identity::section(page, &view.identity);
+    super::identity::section(page, &view.identity, &view.rows);
     cards_section(page, view);
 }
 
@@ -426,7 +426,7 @@ fn cards_section(page: &mut String, view: &LineageView) {
             } else {
                 d.parents.iter().map(|p| esc(p)).collect::<Vec<_>>().join(", ")
             },
-            super::identity::card_html(&view.identity, &card.name)
+            super::identity::card_html(&view.identity, &card.relatives, &card.name)
         );
         for (i, (_, label)) in CARD_RATES.iter().enumerate() {
             let _ = writeln!(

@@ -13,6 +13,7 @@ use hivewatch::embed::table::EmbeddingRow;
 use hivewatch::features::adoption::Adoption;
 use hivewatch::features::table::FeatureRow;
 use hivewatch::features::{Features, Lexicon};
+use hivewatch::identity::summary::IdentityVerdict;
 use hivewatch::lineage::{LineageRow, Relation, Verdict};
 use hivewatch::metrics::aggregate::{CalibratedPair, Family, PairSimilarity, ProbeRecord, RunMetric, TreeNode};
 use hivewatch::metrics::fusion::Signal;
@@ -302,6 +303,9 @@ pub fn lineage() -> Vec<LineageRow> {
         declared: Some(Relation::Parent),
         same_vendor: true,
         verdict: Some(Verdict::DeclaredAndEvident),
+        claimed_maker: Some("OpenAI".into()),
+        identity: Some(IdentityVerdict::ClaimsOtherIdentity),
+        claims_relative_vendor: true,
     };
     let bare = LineageRow {
         rank: None,
@@ -313,6 +317,9 @@ pub fn lineage() -> Vec<LineageRow> {
         carried: None,
         declared: None,
         verdict: None,
+        claimed_maker: None,
+        identity: None,
+        claims_relative_vendor: false,
         ..row.clone()
     };
     vec![row, bare]
@@ -429,7 +436,7 @@ pub fn member_runs() -> Vec<MemberRun> {
 }
 
 pub fn identity() -> Vec<hivewatch::identity::summary::IdentityRow> {
-    use hivewatch::identity::summary::{IdentityRow, IdentityVerdict};
+    use hivewatch::identity::summary::IdentityRow;
     let row = IdentityRow {
         model: "student".into(),
         persona: false,
