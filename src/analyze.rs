@@ -59,3 +59,23 @@ pub async fn analyze(
     }
     Ok(nights)
 }
+
+/// After a backfill, a night dated `date` before stored ones: the later nights whose trend
+/// window (`window` comparable runs) now holds it, derived again oldest first, so that their
+/// baselines, segments and alerts count it as if it had been there all along. Beyond the
+/// window a later night's judgement cannot change, so it is left alone: a backfill costs at
+/// most `window` re-derivations, never the whole history. Notifies no one, as `analyze`.
+pub async fn rejudge_later(
+    session: &mut Session,
+    date: chrono::NaiveDate,
+    window: usize,
+) -> Result<Vec<(chrono::NaiveDate, String)>, SessionError> {
+    let later: Vec<_> = session.stored_runs().await?.into_iter().filter(|(d, _)| *d > date).take(window).collect();
+    for (d, id) in &later {
+        let tag = session.tag().expect("a night that derives has an embedder");
+        let row = session.fetch_run(&RunRef::new(*d, id.clone(), tag)).await?;
+        session.night(Origin::Reanalysed, row, Vec::new(), false).await?;
+        tracing::info!(run_id = %id, date = %d, "judged again with the backfilled night of {date}");
+    }
+    Ok(later)
+}

@@ -33,6 +33,9 @@ pub struct Collection {
     pub resumed: bool,
     pub summary: CollectSummary,
     pub per_endpoint: EndpointCounts,
+    /// A backfill (a night dated before stored ones): the later nights judged again with it,
+    /// oldest first ([`crate::analyze::rejudge_later`]).
+    pub rejudged: Vec<(chrono::NaiveDate, String)>,
 }
 
 /// One night, as every command reports it: the `runs` row, where it went, what the tail

@@ -101,7 +101,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let per_endpoint = responses::write_from_journal(&plan, &output, &run, &journal_path)?;
     let probes_path = table::write::<ProbesTable>(&output, &run, &plan.suite.probes)?;
     let mut row = collected_row(&plan, &state, &per_endpoint);
-    let collection = Collection { resumed, summary, per_endpoint };
+    let mut collection = Collection { resumed, summary, per_endpoint, rejudged: Vec::new() };
     let collected = vec![responses_path, probes_path];
 
     if opts.collect_only {
@@ -120,6 +120,10 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let tables = session.publish([collected, derived.tables.clone()].concat()).await?;
     // Only now is the run complete; a crash before this line resumes and rewrites the tables.
     mark_complete(&dir, &mut state, derived.row.finished_at)?;
+    // A backfill: the later nights are judged again with it (a crash here leaves them as they
+    // were, judged without it, which `hivewatch analyze` mends).
+    let window = plan.config.alerts.baseline_runs.max(plan.config.alerts.trend_runs);
+    collection.rejudged = crate::analyze::rejudge_later(&mut session, state.run_date, window).await?;
     let row = derived.row.clone();
     Ok(Night {
         origin: Origin::Collected(collection),

@@ -314,3 +314,44 @@ fn retiring_adding_or_swapping_a_model_raises_no_drop_and_a_real_drop_during_a_c
         "{drop:?}"
     );
 }
+
+/// A backfill (`run --run-date` before the first stored night) is a night like any other: the
+/// later nights whose trend window holds it are judged again with it, so their baselines count
+/// it, and no chart draws a change of instrument where nothing changed.
+#[test]
+fn a_backfilled_night_is_counted_by_the_later_nights_and_draws_no_change_of_instrument() {
+    let sim = TestSim::start(SimConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let suite = small_suite(dir, 8);
+    let reports = dir.join("reports");
+    let panel = [("acme-a", "acme-a"), ("borealis-b", "borealis-b"), ("cirrus-c", "cirrus-c"), ("ember-e", "ember-e")];
+    for day in 3..=5 {
+        let (code, log) = panel_night(dir, &sim, &suite, &panel, &format!("2026-04-0{day}"), day);
+        assert_eq!(code, Some(0), "night {day}: {log}");
+        assert!(!log.contains("backfill"), "a night after the others is no backfill: {log}");
+    }
+    let baseline_n = |date: &str| {
+        scalar_i64(
+            &reports,
+            &format!(
+                "SELECT max(baseline_n) FROM read_parquet('{{out}}/trends/*/*.parquet', hive_partitioning=true) WHERE run_date = '{date}' AND scope = 'overall'"
+            ),
+        )
+    };
+    assert_eq!(baseline_n("2026-04-05"), 2, "two nights before the last");
+    // Two earlier nights, oldest first, as an analyst backfills.
+    for day in 1..=2 {
+        let (code, log) = panel_night(dir, &sim, &suite, &panel, &format!("2026-04-0{day}"), day);
+        assert_eq!(code, Some(0), "backfill {day}: {log}");
+        assert!(log.contains("backfill: judged the 3 later night(s) from 2026-04-03 to 2026-04-05 again"), "{log}");
+    }
+    assert_eq!(baseline_n("2026-04-05"), 4, "the last night's baseline counts both backfilled nights");
+    assert_eq!(baseline_n("2026-04-03"), 2, "so does the old first night's");
+    let changes =
+        scalar_i64(&reports, "SELECT count(*) FROM read_parquet('{out}/trends/*/*.parquet') WHERE instrument_change");
+    assert_eq!(changes, 0, "suite, sampling and embedder never changed");
+    let page = std::fs::read_to_string(reports.join("html/latest.html")).unwrap();
+    assert!(page.contains("2026-04-05"), "latest.html still shows the latest night");
+    assert!(!page.contains(r#"<line class="segment""#), "no change of instrument is drawn");
+}

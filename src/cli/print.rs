@@ -40,6 +40,14 @@ fn say_embedded(night: &Night) {
 pub fn night(night: &Night, rules: &crate::alert::AlertConfig) {
     say_counts(night);
     if let Origin::Collected(c) = &night.origin {
+        if let (Some(first), Some(last)) = (c.rejudged.first(), c.rejudged.last()) {
+            say!(
+                "backfill: judged the {} later night(s) from {} to {} again with this one (their trend window holds it)",
+                c.rejudged.len(),
+                first.0,
+                last.0
+            );
+        }
         let mut names: Vec<_> = c.per_endpoint.iter().collect();
         names.sort();
         for (name, (ok, failed)) in names {

@@ -69,6 +69,10 @@ pub struct Charted {
     /// Baseline and its band (baseline +- 2 spreads).
     pub baseline: Option<(f64, f64, f64)>,
     pub segment_start: String,
+    /// The night starts a new comparable segment while earlier runs exist (a change of
+    /// instrument): drawn on the chart. Not a change of `segment_start` between two charted
+    /// nights, which a backfill before the first night would show without any change.
+    pub instrument_change: bool,
     /// The panel the value was judged on ([`crate::trend::Panel`]): a change is marked.
     pub panel_id: String,
     pub panel_models: usize,
@@ -338,6 +342,7 @@ fn read_night(
                 ci: row.ci,
                 baseline: band,
                 segment_start: row.segment_start,
+                instrument_change: row.instrument_change,
                 panel_id: row.panel_id,
                 panel_models: row.panel_models,
                 full: row.full,

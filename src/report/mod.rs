@@ -274,15 +274,15 @@ fn charts_section(page: &mut String, data: &ReportData) {
 
 /// One overall metric's chart over the nights, with its meaning and tonight's value.
 fn metric_figure(page: &mut String, data: &ReportData, metric: &str) {
-    let mut last_segment: Option<&str> = None;
+    let mut charted_before = false;
     let mut last_panel: Option<&str> = None;
     let points: Vec<Point> = data
         .nights
         .iter()
         .filter_map(|n| {
             let c = n.metrics.get(metric)?;
-            let segment_start = last_segment.is_some_and(|s| s != c.segment_start);
-            last_segment = Some(&c.segment_start);
+            let segment_start = charted_before && c.instrument_change;
+            charted_before = true;
             let panel_change = last_panel.is_some_and(|p| p != c.panel_id) && !segment_start;
             last_panel = Some(&c.panel_id);
             Some(Point {
