@@ -294,9 +294,19 @@ fn is_heading(line: &str) -> bool {
     bold.len() > 4 && bold.starts_with("**") && bold.ends_with("**") && !bold[2..bold.len() - 2].contains("**")
 }
 
-/// ISO 639-3 code of the text's language when the detector is reliable, `und` otherwise.
+/// Bytes of an answer its language is read from: the language shows in the first sentences,
+/// and the detector's cost grows with the text (on whole answers it was a fifth of the demo's
+/// CPU, BENCHMARKS.md).
+pub const LANGUAGE_PREFIX: usize = 1024;
+
+/// ISO 639-3 code of the text's language (read from its first [`LANGUAGE_PREFIX`] bytes) when
+/// the detector is reliable, `und` otherwise.
 pub fn language(text: &str) -> &'static str {
-    match whatlang::detect(text) {
+    let mut end = text.len().min(LANGUAGE_PREFIX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    match whatlang::detect(&text[..end]) {
         Some(info) if info.is_reliable() => info.lang().code(),
         _ => "und",
     }
@@ -379,5 +389,15 @@ patterns = ['\bas an ai\b']
             "fra"
         );
         assert_eq!(language(""), "und");
+        // A long answer is read from its start, cut on a character: German after 1,023 bytes
+        // of French does not change it, and a multi-byte character at the cut is no panic.
+        let long = format!(
+            "{}{}",
+            "Le renard brun rapide saute par-dessus le chien paresseux. ".repeat(20),
+            "Der schnelle braune Fuchs springt. ".repeat(200)
+        );
+        assert_eq!(language(&long), "fra");
+        let accents = format!("a{}", "é".repeat(2000));
+        let _ = language(&accents);
     }
 }
