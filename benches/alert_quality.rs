@@ -25,6 +25,14 @@
 //! declared truthfully (the demo declares `family` from the name), stable; any `undeclared`
 //! alert is a false alarm. Twelve, because the relatedness null needs at least twelve models.
 //!
+//!     cargo bench --bench alert_quality -- identity [SEEDS] [NIGHTS]
+//!
+//! runs the `identity` rule (a model's main claimed maker changed since last night) on models
+//! whose answers split between two makers in a fixed proportion, night after night: the rule's
+//! own code (the identity summary, then the rule) on drawn claims, since the simulator's models
+//! always name their one maker and could not page by chance. Any page is a false alarm; the
+//! grid runs over the share of the main maker and the answers per night (probes x samples).
+//!
 //!     cargo bench --bench alert_quality -- contagion [SEEDS] [NIGHTS]
 //!
 //! runs the `contagion` rule: on stable ecosystems asking the contagion suite's 42 paired probes
@@ -386,6 +394,57 @@ fn contagion_null(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     }
 }
 
+/// The `identity` rule on models whose answers split between two makers in a fixed proportion
+/// (a model distilled from another often names either), every night the same: pages per 365
+/// nights for each share of the main maker and each night's answers (identity probes x samples).
+fn identity_null(_rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
+    use hivewatch::identity::summary::{Answer, summarise};
+    use hivewatch::identity::{Claim, Rules};
+    use rand::{Rng, SeedableRng};
+    let rules = Rules::builtin();
+    let config = hivewatch::alert::AlertConfig::default();
+    let declared = std::collections::BTreeMap::from([("m".to_owned(), Some("Meta".to_owned()))]);
+    let claim = |vendor: &str, line: &str| Claim {
+        vendors: vec![vendor.into()],
+        models: vec![line.into()],
+        ..Default::default()
+    };
+    println!("## The identity rule on models with a split claim ({seeds} seeds x {nights} nights each)\n");
+    println!(
+        "| identity probes x samples | share naming the main maker (the rest name another) | nights paged (warning / critical) | per 365 nights |"
+    );
+    println!("|---|---|---|---|");
+    for (probes, samples) in [(14u32, 2u32), (14, 1), (5, 1)] {
+        for share in [0.5, 0.6, 0.7, 0.8, 0.9, 0.95] {
+            let (mut warn, mut crit, mut total) = (0usize, 0usize, 0usize);
+            for seed in 0..seeds {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed * 1000 + u64::from(probes * 10 + samples));
+                let mut before = Vec::new();
+                for _ in 0..nights {
+                    let answers: Vec<Answer> = (0..probes * samples)
+                        .map(|i| Answer {
+                            model: "m".into(),
+                            probe_id: format!("p{}", i % probes),
+                            claim: if rng.random_bool(share) { claim("OpenAI", "GPT") } else { claim("Meta", "Llama") },
+                        })
+                        .collect();
+                    let tonight = summarise(&rules, &answers, &declared);
+                    let raised = hivewatch::alert::identity(&tonight, &before, (1.0, false), &config);
+                    warn += raised.iter().filter(|a| a.severity == Severity::Warning).count();
+                    crit += raised.iter().filter(|a| a.severity == Severity::Critical).count();
+                    total += 1;
+                    before = tonight;
+                }
+            }
+            println!(
+                "| {probes} x {samples} | {share} | {} ({warn} / {crit}) | {:.1} |",
+                warn + crit,
+                (warn + crit) as f64 * 365.0 / total.max(1) as f64
+            );
+        }
+    }
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     // A named sweep of one rule's null: `undeclared` or `contagion` [SEEDS] [NIGHTS].
@@ -393,6 +452,7 @@ fn main() {
     let sweep: Option<Sweep> = match args.first().map(String::as_str) {
         Some("undeclared") => Some(undeclared_null),
         Some("contagion") => Some(contagion_null),
+        Some("identity") => Some(identity_null),
         _ => None,
     };
     if let Some(sweep) = sweep {
