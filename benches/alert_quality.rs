@@ -396,50 +396,60 @@ fn contagion_null(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
 
 /// The `identity` rule on models whose answers split between two makers in a fixed proportion
 /// (a model distilled from another often names either), every night the same: pages per 365
-/// nights for each share of the main maker and each night's answers (identity probes x samples).
+/// nights for each share of the main maker and each night's answers (identity probes x
+/// samples); and its power: the share of swaps paged on their night, a swap being the same
+/// split with the two makers' parts exchanged (at share 1.0, one maker for another).
 fn identity_null(_rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
-    use hivewatch::identity::summary::{Answer, summarise};
-    use hivewatch::identity::{Claim, Rules};
+    use hivewatch::identity::Rules;
+    use hivewatch::identity::summary::{Answer, IdentityRow, summarise};
     use rand::{Rng, SeedableRng};
     let rules = Rules::builtin();
     let config = hivewatch::alert::AlertConfig::default();
     let declared = std::collections::BTreeMap::from([("m".to_owned(), Some("Meta".to_owned()))]);
-    let claim = |vendor: &str, line: &str| Claim {
-        vendors: vec![vendor.into()],
-        models: vec![line.into()],
-        ..Default::default()
-    };
+    let draw =
+        |rng: &mut rand::rngs::StdRng, (probes, samples): (u32, u32), share: f64, swapped: bool| -> Vec<IdentityRow> {
+            let answers: Vec<Answer> = (0..probes * samples)
+                .map(|i| {
+                    let main = rng.random_bool(share) != swapped;
+                    let (vendor, line) = if main { ("OpenAI", "GPT") } else { ("Meta", "Llama") };
+                    let claim = hivewatch::identity::Claim {
+                        vendors: vec![vendor.into()],
+                        models: vec![line.into()],
+                        ..Default::default()
+                    };
+                    Answer { model: "m".into(), probe_id: format!("p{}", i % probes), claim }
+                })
+                .collect();
+            summarise(&rules, &answers, &declared)
+        };
     println!("## The identity rule on models with a split claim ({seeds} seeds x {nights} nights each)\n");
     println!(
-        "| identity probes x samples | share naming the main maker (the rest name another) | nights paged (warning / critical) | per 365 nights |"
+        "| identity probes x samples | share naming the main maker (the rest name another) | stable nights paged (warning / critical) | per 365 nights | swaps paged on their night |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for (probes, samples) in [(14u32, 2u32), (14, 1), (5, 1)] {
-        for share in [0.5, 0.6, 0.7, 0.8, 0.9, 0.95] {
-            let (mut warn, mut crit, mut total) = (0usize, 0usize, 0usize);
+        for share in [0.5, 0.6, 0.7, 0.8, 0.9, 1.0] {
+            let (mut warn, mut crit, mut total, mut caught) = (0usize, 0usize, 0usize, 0usize);
             for seed in 0..seeds {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(seed * 1000 + u64::from(probes * 10 + samples));
-                let mut before = Vec::new();
+                let mut before = draw(&mut rng, (probes, samples), share, false);
                 for _ in 0..nights {
-                    let answers: Vec<Answer> = (0..probes * samples)
-                        .map(|i| Answer {
-                            model: "m".into(),
-                            probe_id: format!("p{}", i % probes),
-                            claim: if rng.random_bool(share) { claim("OpenAI", "GPT") } else { claim("Meta", "Llama") },
-                        })
-                        .collect();
-                    let tonight = summarise(&rules, &answers, &declared);
+                    let tonight = draw(&mut rng, (probes, samples), share, false);
                     let raised = hivewatch::alert::identity(&tonight, &before, (1.0, false), &config);
                     warn += raised.iter().filter(|a| a.severity == Severity::Warning).count();
                     crit += raised.iter().filter(|a| a.severity == Severity::Critical).count();
                     total += 1;
+                    let swap = draw(&mut rng, (probes, samples), share, true);
+                    caught +=
+                        usize::from(!hivewatch::alert::identity(&swap, &tonight, (1.0, false), &config).is_empty());
                     before = tonight;
                 }
             }
             println!(
-                "| {probes} x {samples} | {share} | {} ({warn} / {crit}) | {:.1} |",
+                "| {probes} x {samples} | {share} | {} ({warn} / {crit}) | {:.1} | {:.2} |",
                 warn + crit,
-                (warn + crit) as f64 * 365.0 / total.max(1) as f64
+                (warn + crit) as f64 * 365.0 / total.max(1) as f64,
+                caught as f64 / total.max(1) as f64
             );
         }
     }

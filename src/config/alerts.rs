@@ -286,7 +286,8 @@ impl Default for ContagionRule {
 
 /// A model's claimed identity changed: its main claimed maker (table `identity`) is not last
 /// night's, with tonight's claim at least `warn_consistency` of its answers that name a maker
-/// (`critical_consistency`: critical), read by the same rules version both nights. The mark of
+/// (`critical_consistency`: critical), read by the same rules version both nights, and its
+/// share changed beyond chance (Fisher's exact test, p at most `change_p`). The mark of
 /// a backend swapped behind an unchanged endpoint name. Off for imports unless `on_imports`:
 /// an imported set is history, and its prompts carry no `identity` tag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -296,11 +297,18 @@ pub struct IdentityRule {
     pub on_imports: bool,
     pub warn_consistency: f64,
     pub critical_consistency: f64,
+    pub change_p: f64,
 }
 
 impl Default for IdentityRule {
     fn default() -> Self {
-        IdentityRule { enabled: true, on_imports: false, warn_consistency: 0.75, critical_consistency: 0.9 }
+        IdentityRule {
+            enabled: true,
+            on_imports: false,
+            warn_consistency: 0.75,
+            critical_consistency: 0.9,
+            change_p: 1e-3,
+        }
     }
 }
 
@@ -350,6 +358,12 @@ impl AlertConfig {
         ordered(rule::IDENTITY, self.identity.warn_consistency, self.identity.critical_consistency, true)?;
         if !(0.0..=1.0).contains(&self.identity.warn_consistency) || self.identity.critical_consistency > 1.0 {
             return Err("[alerts] identity: warn_consistency and critical_consistency must be between 0 and 1".into());
+        }
+        if !(self.identity.change_p > 0.0 && self.identity.change_p <= 0.05) {
+            return Err(format!(
+                "[alerts] identity: change_p {} must be above 0 and at most 0.05",
+                self.identity.change_p
+            ));
         }
         if !(0.0..=LINEAGE_FDR).contains(&self.undeclared.warn_q) {
             return Err(format!(
