@@ -309,7 +309,7 @@ fn a_changed_rate_limit_resumes_the_night_and_a_changed_temperature_says_why_not
     assert!(!stdout.contains(", resumed"), "{stdout}");
     assert!(stdout.contains("note: an unfinished run"), "{stdout}");
     assert!(stdout.contains(&old_journal.display().to_string()), "{stdout}");
-    assert!(stdout.contains("changed: endpoint acme-m0: sampling"), "{stdout}");
+    assert!(stdout.contains("(changed: every endpoint: sampling)"), "{stdout}");
     assert_eq!(sim.requests() - before, planned as u64, "a new run sends everything");
     assert!(old_journal.is_file(), "the old journal stays");
 

@@ -224,6 +224,21 @@ pub fn what_changed(old: &serde_json::Value, new: &serde_json::Value) -> Vec<Str
         if out.len() == before {
             out.push(key.clone());
         }
+        // The same change on every endpoint (a shared [sampling] key) is said once.
+        let mut changes: Vec<&str> = out[before..].iter().filter_map(|c| c.split_once(": ").map(|(_, f)| f)).collect();
+        let n = changes.len();
+        changes.dedup();
+        if n > 1 && n == is.len() && n == out.len() - before && changes.len() == 1 {
+            let said = format!("every endpoint: {}", changes[0]);
+            out.truncate(before);
+            out.push(said);
+        }
+    }
+    // A long list: its first items, then how many more.
+    if out.len() > 6 {
+        let more = out.len() - 5;
+        out.truncate(5);
+        out.push(format!("{more} more"));
     }
     out
 }
@@ -256,6 +271,8 @@ mod tests {
         let hotter = plan(&CONFIG.replace("model = \"a\"", "model = \"a\"\ntemperature = 1.2"));
         assert_ne!(hotter.fingerprint, base.fingerprint);
         assert_eq!(what_changed(&base.measured, &hotter.measured), ["endpoint a: sampling"]);
+        let colder = plan(&CONFIG.replace("[limits]", "[sampling]\ntemperature = 0.1\n\n[limits]"));
+        assert_eq!(what_changed(&base.measured, &colder.measured), ["every endpoint: sampling"]);
         let more = plan(&CONFIG.replace("max_concurrency = 8", "samples = 3"));
         assert_eq!(what_changed(&base.measured, &more.measured), ["samples"]);
         let fewer = plan(&CONFIG[..CONFIG.find("[[endpoints]]\nname = \"a\"").unwrap()]);
