@@ -36,6 +36,19 @@ pub struct Collection {
     /// A backfill (a night dated before stored ones): the later nights judged again with it,
     /// oldest first ([`crate::analyze::rejudge_later`]).
     pub rejudged: Vec<(chrono::NaiveDate, String)>,
+    /// Unfinished runs of the same night left as they were because what is measured changed.
+    pub superseded: Vec<Superseded>,
+}
+
+/// An unfinished run of the same night not resumed: the configuration (or the suite) changed
+/// what is measured. Its journal is left where it is.
+#[derive(Debug, Clone)]
+pub struct Superseded {
+    pub run_id: String,
+    /// Its journal (to finish it: the old configuration, the same command).
+    pub journal: PathBuf,
+    /// What changed, as people name it (empty when its state does not say).
+    pub changed: Vec<String>,
 }
 
 /// One night, as every command reports it: the `runs` row, where it went, what the tail
@@ -52,6 +65,23 @@ pub struct Night {
     /// What the tail derived (`None`: a collect-only night).
     pub derived: Option<Derived>,
     pub history: HistoryStats,
+}
+
+impl Superseded {
+    /// One sentence: which run, what changed, where its journal is, what to do.
+    pub fn describe(&self) -> String {
+        let changed = match self.changed.is_empty() {
+            true => String::new(),
+            false => format!(" (changed: {})", self.changed.join("; ")),
+        };
+        let folder = self.journal.parent().unwrap_or(&self.journal);
+        format!(
+            "an unfinished run {} of this night was collected with another configuration{changed}, so it is not resumed (a change of limits or concurrency alone resumes). Its journal stays at {}: run it again with the old configuration to finish it, or delete {} to drop it",
+            self.run_id,
+            self.journal.display(),
+            folder.display()
+        )
+    }
 }
 
 impl Night {

@@ -60,19 +60,33 @@ impl Progress for Bar {
 }
 
 /// A log line every [`LogLines::EVERY`], and one at the end; the counts are the whole run's,
-/// a resumed run's earlier requests included (`ok + failed = done`).
+/// a resumed run's earlier requests included (`ok + failed = done`). Each line gives the rate
+/// since this start (requests a second) and the time left at that rate.
 pub struct LogLines {
     total: u64,
     done: u64,
     ok: u64,
     failed: u64,
     last: Instant,
+    /// When collection started, and what was done then (a resume's journal).
+    started: Instant,
+    done_at_start: u64,
 }
 
 impl Default for LogLines {
     fn default() -> Self {
-        LogLines { total: 0, done: 0, ok: 0, failed: 0, last: Instant::now() }
+        let now = Instant::now();
+        LogLines { total: 0, done: 0, ok: 0, failed: 0, last: now, started: now, done_at_start: 0 }
     }
+}
+
+/// The rate since the start (requests a second) and the time left at it, once any was sent.
+pub fn rate_and_eta(sent: u64, elapsed: Duration, remaining: u64) -> Option<(f64, f64)> {
+    let secs = elapsed.as_secs_f64();
+    (sent > 0 && secs > 0.0).then(|| {
+        let rate = sent as f64 / secs;
+        (rate, remaining as f64 / rate)
+    })
 }
 
 impl LogLines {
@@ -93,6 +107,8 @@ impl Progress for LogLines {
     fn start(&mut self, total: u64, already_done: u64) {
         self.total = total;
         self.done = already_done;
+        self.done_at_start = already_done;
+        self.started = Instant::now();
         // A journal may hold fewer outcomes than keys done (never more): keep ok + failed = done.
         if self.ok + self.failed != already_done {
             self.failed = already_done.saturating_sub(self.ok);
@@ -108,12 +124,19 @@ impl Progress for LogLines {
         }
         if self.last.elapsed() >= Self::EVERY {
             self.last = Instant::now();
-            tracing::info!(done = self.done, total = self.total, ok = self.ok, failed = self.failed, "collecting");
+            let sent = self.done - self.done_at_start;
+            let remaining = self.total.saturating_sub(self.done);
+            let (rate, eta) = match rate_and_eta(sent, self.started.elapsed(), remaining) {
+                Some((rate, eta)) => (format!("{rate:.1}/s"), crate::util::human_duration(eta)),
+                None => ("-".to_owned(), "-".to_owned()),
+            };
+            tracing::info!(done = self.done, total = self.total, ok = self.ok, failed = self.failed, rate = %rate, eta = %eta, "collecting");
         }
     }
 
     fn finish(&mut self) {
-        tracing::info!(done = self.done, total = self.total, ok = self.ok, failed = self.failed, "collection finished");
+        let took = crate::util::human_duration(self.started.elapsed().as_secs_f64());
+        tracing::info!(done = self.done, total = self.total, ok = self.ok, failed = self.failed, took = %took, "collection finished");
     }
 }
 
@@ -160,9 +183,19 @@ mod tests {
         for _ in 0..1440 {
             p.record(&ok);
         }
+        assert_eq!(p.done_at_start, 560);
         let (done, total, ok, failed) = p.counts();
         assert_eq!((done, total), (2000, 2000));
         assert_eq!(ok + failed, done, "ok {ok} failed {failed}");
         assert_eq!((ok, failed), (1990, 10));
+    }
+
+    #[test]
+    fn the_rate_and_time_left_are_since_this_start() {
+        assert_eq!(rate_and_eta(0, Duration::from_secs(10), 100), None);
+        let (rate, eta) = rate_and_eta(50, Duration::from_secs(10), 100).unwrap();
+        assert_eq!((rate, eta), (5.0, 20.0));
+        assert_eq!(crate::util::human_duration(eta), "20s");
+        assert_eq!(crate::util::human_duration(492.4), "8m 12s");
     }
 }

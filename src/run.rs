@@ -17,6 +17,7 @@ use crate::collect::responses::{self, EndpointCounts, ResponsesTable};
 use crate::collect::{self, Progress};
 use crate::consortium::{member_dir, member_role};
 use crate::failure::{Classify, Failure};
+use crate::night::Superseded;
 use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::RunRow;
 use crate::plan::{Plan, RequestKey};
@@ -81,7 +82,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     session.record_rules()?;
     let output = session.output().clone();
     let run_date = opts.run_date.unwrap_or_else(|| Utc::now().date_naive());
-    let resumable = settle_unfinished(&session, &plan, opts.fresh, run_date).await?;
+    let (resumable, superseded) = settle_unfinished(&session, &plan, opts.fresh, run_date).await?;
     let (dir, mut state, resumed) = find_or_create_run(&output, &plan, resumable, run_date)?;
     let journal_path = dir.journal_path();
     let done = resume_point(&plan, &state.run_id, resumed, &journal_path, progress)?;
@@ -101,7 +102,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
     let per_endpoint = responses::write_from_journal(&plan, &output, &run, &journal_path)?;
     let probes_path = table::write::<ProbesTable>(&output, &run, &plan.suite.probes)?;
     let mut row = collected_row(&plan, &state, &per_endpoint);
-    let mut collection = Collection { resumed, summary, per_endpoint, rejudged: Vec::new() };
+    let mut collection = Collection { resumed, summary, per_endpoint, superseded, rejudged: Vec::new() };
     let collected = vec![responses_path, probes_path];
 
     if opts.collect_only {
@@ -184,16 +185,21 @@ fn mark_complete(dir: &RunDir, state: &mut RunState, finished_at: chrono::DateTi
 /// one), its table files and its folder removed; one of another date whose `runs` row is
 /// written is complete and marked so; any other of another date has its partial table files
 /// removed (its journal keeps what it collected, to finish it) and is reported with what to do.
+/// An unfinished run of tonight's date under another plan (what is measured changed: limits do
+/// not count, see [`Plan::fingerprint`]) is left as it is and returned, to be said aloud.
 async fn settle_unfinished(
     session: &Session,
     plan: &Plan,
     fresh: bool,
     run_date: NaiveDate,
-) -> Result<Option<(RunDir, RunState)>, RunError> {
+) -> Result<(Option<(RunDir, RunState)>, Vec<Superseded>), RunError> {
     let unfinished = RunDir::unfinished(session.output()).map_err(io("looking for a run to resume"))?;
+    let (ours, others): (Vec<_>, Vec<_>) = unfinished.into_iter().partition(|(_, s)| s.fingerprint == plan.fingerprint);
+    let superseded: Vec<Superseded> =
+        others.iter().filter(|(_, s)| s.run_date == run_date).map(|(dir, s)| superseded(plan, dir, s)).collect();
     let mut resumable: Option<(RunDir, RunState)> = None;
     // Oldest first: a newer run of tonight's date displaces an older one.
-    for (dir, state) in unfinished.into_iter().filter(|(_, s)| s.fingerprint == plan.fingerprint) {
+    for (dir, state) in ours {
         if state.run_date != run_date {
             settle_stale(session, &dir, state, run_date).await?;
         } else if fresh {
@@ -202,7 +208,19 @@ async fn settle_unfinished(
             abandon(session, &older, &s, "a newer run of the same night is resumed").await?;
         }
     }
-    Ok(resumable)
+    Ok((resumable, superseded))
+}
+
+/// An unfinished run of tonight under another plan: what changed, warned about now (the night
+/// prints it too).
+fn superseded(plan: &Plan, dir: &RunDir, state: &RunState) -> Superseded {
+    let mut changed = state.measured.as_ref().map(|m| crate::plan::what_changed(m, &plan.measured)).unwrap_or_default();
+    if state.suite_id != plan.suite.id {
+        changed.insert(0, format!("the probe suite (id {} -> {})", state.suite_id, plan.suite.id));
+    }
+    let s = Superseded { run_id: state.run_id.clone(), journal: dir.journal_path(), changed };
+    tracing::warn!("{}", s.describe());
+    s
 }
 
 /// Removes an unfinished run: every table file it wrote (in the store too), then its folder.
@@ -316,6 +334,7 @@ fn new_state(plan: &Plan, run_date: Option<NaiveDate>) -> RunState {
         suite_id: plan.suite.id.clone(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         status: RunStatus::Collecting,
+        measured: Some(plan.measured.clone()),
     }
 }
 

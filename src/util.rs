@@ -45,3 +45,9 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
         handles.into_iter().flat_map(|h| h.join().expect("worker thread panicked")).collect()
     })
 }
+
+/// A duration in whole seconds as people read it: `8m 12s`, `1h 3m`, `0s`.
+pub fn human_duration(secs: f64) -> String {
+    let secs = if secs.is_finite() { secs.max(0.0).round() as u64 } else { u64::MAX / 2 };
+    humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
+}

@@ -112,8 +112,116 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("= 60 requests"), "{stdout}");
     assert!(stdout.contains("acme-m0") && stdout.contains("anthropic"), "{stdout}");
+    assert!(stdout.contains("duration: no endpoint has a rate limit"), "{stdout}");
+    // With rate limits: 15 requests an endpoint, evenly spaced at 30 a minute, the first at
+    // once: at least 28 s, whatever the latency; one endpoint slower than the others sets it.
+    let eps =
+        endpoints(3, &sim, "").replace("name = \"borealis-m1\"", "name = \"borealis-m1\"\nrequests_per_minute = 20");
+    let header = "[limits]\nrequests_per_minute = 30\n";
+    let config = write_config(dir.path(), &suite, 3, header, &eps);
+    let out = hivewatch(&["run", "--dry-run", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("duration: at least 42s (borealis-m1: 15 requests at 20 a minute), a lower bound from the rate limits alone, not from how long answers take"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("if every answer took 5 s, about 42s with the configured concurrency"), "{stdout}");
     assert_eq!(sim.requests(), 0);
     assert!(!dir.path().join("reports/responses").exists());
+}
+
+/// `hivewatch` run in `dir` (the working folder), with nothing of the clone around it.
+fn hivewatch_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("NO_PROXY", "127.0.0.1")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+/// `hivewatch init` in an empty folder outside the clone writes the example configuration and
+/// the shipped suites (byte for byte), refuses to overwrite them without --force, and what it
+/// wrote runs there: the dry run, then a simulated night.
+#[test]
+fn init_in_an_empty_folder_outside_the_clone_gives_a_night_that_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let here = dir.path();
+    let out = hivewatch_in(here, &["init"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("hivewatch run --dry-run"), "{}", text(&out));
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for suite in ["core", "contagion"] {
+        for entry in std::fs::read_dir(repo.join("probes").join(suite)).unwrap() {
+            let path = entry.unwrap().path();
+            let written = here.join("probes").join(suite).join(path.file_name().unwrap());
+            assert_eq!(std::fs::read(&written).unwrap(), std::fs::read(&path).unwrap(), "{}", written.display());
+        }
+    }
+    let config = std::fs::read_to_string(here.join("hivewatch.toml")).unwrap();
+    assert!(config.contains("suite = \"probes/core\""), "{config}");
+
+    // Nothing is overwritten without --force, and nothing is written at all.
+    std::fs::write(here.join("probes/core/suite.toml"), "edited").unwrap();
+    let out = hivewatch_in(here, &["init"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("hivewatch.toml: exists already and 19 other file(s)"), "{}", text(&out));
+    assert!(text(&out).contains("--force"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(here.join("probes/core/suite.toml")).unwrap(), "edited");
+    let out = hivewatch_in(here, &["init", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_ne!(std::fs::read_to_string(here.join("probes/core/suite.toml")).unwrap(), "edited");
+    // Into a named folder, created.
+    let out = hivewatch_in(here, &["init", "elsewhere"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(here.join("elsewhere/probes/contagion/suite.toml").is_file());
+
+    // The dry run of what init wrote, from that folder (default --config hivewatch.toml).
+    let out = hivewatch_in(here, &["run", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("x 4 endpoints") && stdout.contains("duration: at least"), "{stdout}");
+
+    // A simulated night: the written configuration with its endpoints on the simulator and no
+    // rate limit.
+    let sim = TestSim::start(SimConfig::default());
+    let head = config.split("[[endpoints]]").next().unwrap().replace("requests_per_minute = 60", "");
+    std::fs::write(here.join("hivewatch.toml"), format!("{head}{}", endpoints(3, &sim, ""))).unwrap();
+    let out = hivewatch_in(here, &["run"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("coverage 100.0%") && stdout.contains("report: "), "{stdout}");
+    assert!(here.join("reports/html/latest.html").is_file());
+}
+
+/// `suite = "core"` is the built-in suite from any folder; a bare name that is no built-in
+/// suite and no folder is refused with the built-in names.
+#[test]
+fn a_bare_suite_name_is_the_built_in_suite_and_an_unknown_one_lists_them() {
+    let sim = TestSim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hivewatch.toml");
+    let write = |suite: &str| {
+        std::fs::write(&config, format!("[run]\nsuite = \"{suite}\"\n{}", endpoints(2, &sim, ""))).unwrap();
+    };
+    write("core");
+    let out = hivewatch_in(dir.path(), &["run", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let built_in = hivewatch::demo::core_suite();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&built_in.id), "{}", text(&out));
+    write("contagion");
+    let out = hivewatch_in(dir.path(), &["run", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    write("cor");
+    let out = hivewatch_in(dir.path(), &["run", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("core, contagion") && text(&out).contains("/cor"), "{}", text(&out));
+    // `probes validate` takes a name too.
+    let out = hivewatch_in(dir.path(), &["probes", "validate", "contagion"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sim.requests(), 0);
 }
 
 #[test]
@@ -216,7 +324,7 @@ fn the_example_configuration_is_valid() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hivewatch.example.toml");
     let config = hivewatch::config::Config::load(&path).unwrap();
     assert_eq!(config.endpoints.len(), 4);
-    let suite = hivewatch::probes::Suite::load(&config.suite_dir).unwrap();
+    let suite = config.load_suite().unwrap();
     assert!(!suite.probes.is_empty());
     let out = hivewatch(&["run", "--dry-run", "--config", path.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

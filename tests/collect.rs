@@ -262,3 +262,74 @@ fn second_run_on_the_same_output_is_refused() {
     assert_eq!(second.status.code(), Some(4), "{}", text(&second));
     assert!(text(&second).contains("another hivewatch run is writing to"), "{}", text(&second));
 }
+
+/// Killed mid-night, then run again with a changed configuration. Another temperature changes
+/// what is measured: a new run starts, and stdout says so with the old journal's path (left
+/// where it is). Other limits (rate, concurrency, timeouts, retries) change nothing measured:
+/// the night resumes, and what its journal holds is not sent again.
+#[test]
+fn a_changed_rate_limit_resumes_the_night_and_a_changed_temperature_says_why_not() {
+    let sim = TestSim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let suite = small_suite(dir.path(), 30);
+    let eps = endpoints(4, &sim, "");
+    let planned = 4 * 30 * 2;
+    let config_with = |run: &str, limits: &str, temperature: f64| {
+        let header = format!("{run}\n[sampling]\nseed = 7\ntemperature = {temperature}\n\n[limits]\n{limits}");
+        write_config(dir.path(), &suite, 2, &header, &eps)
+    };
+    // 60 requests an endpoint at 10 a second: about 6 s.
+    let config = config_with("", "requests_per_minute = 600\nmax_concurrency = 1\n", 0.9);
+    let mut child = Command::new(BIN)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = dir.path().join("reports/.hivewatch/runs");
+    let journals = || -> Vec<std::path::PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&runs) else { return Vec::new() };
+        entries.filter_map(|e| Some(e.ok()?.path().join("journal.jsonl"))).filter(|p| p.is_file()).collect()
+    };
+    let journal_lines =
+        || -> usize { journals().iter().map(|p| std::fs::read_to_string(p).unwrap_or_default().lines().count()).sum() };
+    assert!(wait_until(Duration::from_secs(60), || journal_lines() >= planned / 4), "the run made no progress");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let journaled = journal_lines();
+    assert!(journaled < planned, "killed too late to test anything ({journaled} of {planned})");
+    let old_journal = journals().pop().unwrap();
+
+    // What is measured changed: a new run, said on stdout, the old journal kept.
+    let config = config_with("", "requests_per_minute = 60000\n", 0.5);
+    let before = sim.requests();
+    let out = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(", resumed"), "{stdout}");
+    assert!(stdout.contains("note: an unfinished run"), "{stdout}");
+    assert!(stdout.contains(&old_journal.display().to_string()), "{stdout}");
+    assert!(stdout.contains("(changed: every endpoint: sampling)"), "{stdout}");
+    assert_eq!(sim.requests() - before, planned as u64, "a new run sends everything");
+    assert!(old_journal.is_file(), "the old journal stays");
+
+    // Only limits changed from the killed run's configuration: it resumes.
+    let limits =
+        "requests_per_minute = 60000\nmax_concurrency = 8\ntimeout_s = 30\nmax_retries = 2\nmax_request_s = 100\n";
+    let config = config_with("max_concurrency = 12", limits, 0.9);
+    let before = sim.requests();
+    let out = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(", resumed"), "{stdout}");
+    assert!(!stdout.contains("note: an unfinished run"), "{stdout}");
+    let sent = (sim.requests() - before) as usize;
+    // What the journal held is not sent again (a line torn by the kill is sent once more).
+    assert!(sent + journaled >= planned && sent + journaled <= planned + 1, "sent {sent}, journaled {journaled}");
+    assert!(!old_journal.exists(), "the resumed run completed");
+    let per_run = duckdb(
+        &dir.path().join("reports"),
+        "SELECT count(*) FROM read_parquet('{out}/responses/*/*.parquet') GROUP BY run_id ORDER BY 1",
+    );
+    assert_eq!(per_run, vec![vec![serde_json::json!(planned)], vec![serde_json::json!(planned)]]);
+}

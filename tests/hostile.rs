@@ -525,7 +525,7 @@ fn an_output_that_cannot_hold_tables_is_bad_input() {
 /// as a killed run leaves it; returns its id.
 fn unfinished_run(config: &Path, date: &str, journal: &[u8]) -> String {
     let cfg = hivewatch::config::Config::load(config).unwrap();
-    let suite = hivewatch::probes::Suite::load(&cfg.suite_dir).unwrap();
+    let suite = cfg.load_suite().unwrap();
     let output = hivewatch::store::Output::local(cfg.output.dir().expect("a folder output"));
     let plan = hivewatch::plan::Plan::new(cfg, suite);
     let started_at = chrono::Utc::now() - chrono::Duration::days(3);
@@ -539,6 +539,7 @@ fn unfinished_run(config: &Path, date: &str, journal: &[u8]) -> String {
         suite_id: plan.suite.id.clone(),
         tool_version: "0.1.0".into(),
         status: hivewatch::collect::journal::RunStatus::Collecting,
+        measured: Some(plan.measured.clone()),
     };
     let dir = hivewatch::collect::journal::RunDir::create(&output, &state).unwrap();
     std::fs::write(dir.journal_path(), journal).unwrap();

@@ -406,3 +406,37 @@ fn contradictory_model_cards_are_refused_with_their_line() {
     }
     assert!(!out.join("runs").exists(), "nothing imported");
 }
+
+/// An import that raises an alert says so on stdout as `run` does: the headline figures, where
+/// the report is, and each alert (four models giving one answer: the `floor` rule's critical).
+#[test]
+fn an_import_prints_its_alerts_and_its_report_as_a_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("same.jsonl");
+    let mut rows = String::new();
+    for p in 0..8 {
+        for m in ["model-a", "model-b", "model-c", "model-d"] {
+            let row = serde_json::json!({
+                "model": m,
+                "prompt": format!("Question {p}: should cities favour trains or cars, and why?"),
+                "response": format!("Trains, for cost, climate and fairness; case {p} changes none of it."),
+                "date": "2025-03-01",
+            });
+            rows.push_str(&format!("{row}\n"));
+        }
+    }
+    std::fs::write(&file, rows).unwrap();
+    let out_dir = dir.path().join("reports");
+    let o = import("jsonl", &[file.to_str().unwrap()], &[], &out_dir);
+    assert_eq!(o.status.code(), Some(0), "an import exits 0 whatever it raises: {}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let report = stdout.lines().find_map(|l| l.strip_prefix("report: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(std::path::Path::new(report).is_file(), "{stdout}");
+    assert!(stdout.contains("effective models"), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("critical") && l.contains("floor")), "{stdout}");
+    let critical = scalar_i64(
+        &out_dir,
+        "SELECT count(*) FROM read_parquet('{out}/alerts/*/*.parquet') WHERE severity = 'critical' AND rule = 'floor'",
+    );
+    assert_eq!(critical, 1, "stdout says what the alerts table holds");
+}

@@ -225,7 +225,10 @@ fn features_eval_scores_the_detectors_leaving_each_model_out_and_refuses_bad_row
 #[test]
 fn the_refusal_detector_holds_on_each_xstest_model_left_out() {
     let Some(csv) = std::env::var_os("HIVEWATCH_XSTEST_CSV") else {
-        eprintln!("skipped: HIVEWATCH_XSTEST_CSV is not set (scripts/test.sh sets it when ../shared/data is there)");
+        // cargo cannot mark a test ignored at run time: it shows `ok`; scripts/test.sh says so too.
+        eprintln!(
+            "skipped (shown as ok, nothing checked): HIVEWATCH_XSTEST_CSV is not set (scripts/test.sh sets it when ../shared/data/xstest_dev is beside the clone)"
+        );
         return;
     };
     let out = hivewatch(&["features", "eval", csv.to_str().unwrap()], &[]);

@@ -74,7 +74,7 @@ pub async fn command(a: ImportArgs) -> Result<i32> {
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);
-    session.equip(instruments, rules).await?;
+    session.equip(instruments, rules.clone()).await?;
     let source = a.source.clone().unwrap_or_else(|| crate::import::default_source(&a.files));
     let (files, format, on_bad_row) = (&a.files, a.format, a.on_bad_row);
     let job = ImportJob { files, format, run_date, on_bad_row, cards, source: Some(source.clone()) };
@@ -85,7 +85,9 @@ pub async fn command(a: ImportArgs) -> Result<i32> {
     if !imported.skipped.is_empty() {
         say!("skipped {} bad row(s), listed above", imported.skipped.len());
     }
-    for (run, _) in &imported.nights {
+    // Each night as `run` prints it after its counts: figures, report, alerts. An import
+    // exits 0 whatever it raises (it is history, not tonight's news); the alerts are said here.
+    for (run, night) in &imported.nights {
         say!(
             "run {} ({}, source {source}): {} responses of {} models to {} prompts (suite {}) imported",
             run.run_id,
@@ -95,6 +97,7 @@ pub async fn command(a: ImportArgs) -> Result<i32> {
             run.suite.probes.len(),
             run.suite.id
         );
+        print::derived(night, &rules);
     }
     Ok(exit::OK)
 }

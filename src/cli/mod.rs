@@ -9,6 +9,7 @@ mod endpoints;
 mod features;
 mod identity;
 mod import;
+mod init;
 pub mod print;
 mod run;
 mod simulate;
@@ -20,7 +21,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::exit;
-use crate::probes::Suite;
+use crate::probes::builtin::SuiteRef;
 use crate::say::{say, tell};
 
 #[derive(Debug, Parser)]
@@ -28,7 +29,7 @@ use crate::say::{say, tell};
     name = "hivewatch",
     version,
     about = "Watches the AI model ecosystem for behavioural monoculture",
-    after_help = "Start with `hivewatch demo` (no configuration, no network). Nightly: `hivewatch run --config hivewatch.toml`. Exit codes: 0 ok, 1 alert raised, 2 bad input, 3 run failed (rerun to resume), 4 output locked, 5 an endpoint check failed."
+    after_help = "Start with `hivewatch demo` (no configuration, no network), then `hivewatch init` (a configuration and the probe suites, here). Nightly: `hivewatch run --config hivewatch.toml`. Exit codes: 0 ok, 1 alert raised, 2 bad input, 3 run failed (rerun to resume), 4 output locked, 5 an endpoint check failed."
 )]
 pub struct Cli {
     /// More log detail (-v debug, -vv trace). RUST_LOG overrides.
@@ -43,6 +44,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Write a starting point into DIR (default: here): hivewatch.toml (the example
+    /// configuration) and the shipped probe suites (probes/core, probes/contagion).
+    Init(init::InitArgs),
     /// Run the nightly job: send the probe suite to every endpoint and write the tables.
     Run(run::RunArgs),
     /// Probe suites.
@@ -115,8 +119,9 @@ enum Command {
 enum ProbesCommand {
     /// Load and check a suite; print its id and categories.
     Validate {
-        #[arg(default_value = "probes/core")]
-        dir: PathBuf,
+        /// A built-in suite (core, contagion) or a suite folder.
+        #[arg(default_value = "core")]
+        suite: String,
     },
 }
 
@@ -185,8 +190,9 @@ fn init_logging(verbose: u8, quiet: bool) {
 async fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run(args) => run::command(args).await,
-        Command::Probes { command: ProbesCommand::Validate { dir } } => {
-            let suite = Suite::load(&dir)?;
+        Command::Init(args) => init::command(&args),
+        Command::Probes { command: ProbesCommand::Validate { suite } } => {
+            let suite = SuiteRef::parse(&suite, |p: &str| PathBuf::from(p)).load()?;
             say!("suite {} version {} id {}: {} probes", suite.name, suite.version, suite.id, suite.probes.len());
             for (category, n) in suite.categories() {
                 say!("  {category:<28} {n:>4}");

@@ -21,6 +21,11 @@ fn say_counts(night: &Night) {
         r.failed,
         100.0 * r.coverage()
     );
+    if let Origin::Collected(c) | Origin::Published(c) = &night.origin {
+        for s in &c.superseded {
+            say!("note: {}", s.describe());
+        }
+    }
 }
 
 /// What a night's embedding cost: the cache's share (0 new: all repeated answers).
@@ -56,6 +61,12 @@ pub fn night(night: &Night, rules: &crate::alert::AlertConfig) {
             }
         }
     }
+    derived(night, rules);
+}
+
+/// What the tail made of a night (a collected or an imported one): what was embedded, the
+/// headline figures, where the report is, and the alerts.
+pub fn derived(night: &Night, rules: &crate::alert::AlertConfig) {
     say_embedded(night);
     let Some(d) = &night.derived else { return };
     for line in headline(&d.trends, d.comparable_runs, rules) {
@@ -253,4 +264,29 @@ pub fn plan(plan: &Plan) {
         ct += e.max_completion_tokens;
     }
     say!("{:<68} {:>9} {:>14} {:>16}", "total", plan.total_requests(), pt, ct);
+    say!("{}", duration(plan));
+}
+
+/// What a dry run says the night will take: the lower bound of the rate limits, and a figure
+/// at an assumed latency (the dry run sends nothing, so it cannot know the real one).
+fn duration(plan: &Plan) -> String {
+    const LATENCY_S: f64 = 5.0;
+    let e = plan.duration_estimate(LATENCY_S);
+    let human = crate::util::human_duration;
+    let bound = match &e.by_rate {
+        Some((secs, name)) => {
+            let ep = plan.config.endpoints.iter().find(|ep| &ep.name == name).expect("a planned endpoint");
+            format!(
+                "duration: at least {} ({name}: {} requests at {} a minute), a lower bound from the rate limits alone, not from how long answers take",
+                human(*secs),
+                plan.requests_per_endpoint(),
+                ep.limits.requests_per_minute.unwrap_or_default()
+            )
+        }
+        None => "duration: no endpoint has a rate limit, so only how long answers take bounds it".to_owned(),
+    };
+    format!(
+        "{bound}; if every answer took {LATENCY_S} s, about {} with the configured concurrency",
+        human(e.at_latency)
+    )
 }

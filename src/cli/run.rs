@@ -42,7 +42,7 @@ pub async fn command(a: RunArgs) -> Result<i32> {
         cfg.output = args::output_flag(o)?;
     }
     crate::consortium::check_run_role(&cfg, a.collect_only)?;
-    let suite = Suite::load(&cfg.suite_dir)?;
+    let suite = cfg.load_suite()?;
     if a.dry_run {
         return dry_run(cfg, suite, a.collect_only).await;
     }

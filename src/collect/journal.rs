@@ -50,6 +50,10 @@ pub struct RunState {
     pub suite_id: String,
     pub tool_version: String,
     pub status: RunStatus,
+    /// What the run's configuration measured (`plan::measured`), so that a run not resumed
+    /// under a changed configuration can say what changed (absent in older state files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<serde_json::Value>,
 }
 
 /// The folder of one run's working state.

@@ -21,6 +21,7 @@ use endpoint::{MAX_CONCURRENCY, bounded_u32};
 pub use output::{Consortium, OutputLocation};
 
 use crate::input::{InputError, LineIndex, line_of};
+use crate::probes::builtin::SuiteRef;
 use crate::secrets::SecretKey;
 
 /// Which wire protocol an endpoint speaks.
@@ -124,7 +125,9 @@ pub struct Config {
     /// The file this came from; relative paths inside it are resolved against its folder.
     #[serde(skip)]
     pub path: PathBuf,
-    pub suite_dir: PathBuf,
+    /// `[run] suite`: a built-in suite's name or a folder (see [`crate::probes::builtin`]).
+    #[serde(rename = "suite_dir")]
+    pub suite: SuiteRef,
     pub samples: u32,
     /// Where the tables go: a folder or an object-store URL (`[run] output`).
     pub output: OutputLocation,
@@ -186,8 +189,10 @@ impl Config {
             .map_err(|e| e.hint("set samples = 2 or more to measure how a model varies with itself"))?;
         let max_concurrency = bounded_u32(&raw.run.max_concurrency, "run.max_concurrency", 1, MAX_CONCURRENCY, &err)?;
         if raw.run.suite.get_ref().trim().is_empty() {
-            return Err(err(raw.run.suite.span(), "run.suite is empty".into())
-                .hint("name a probe suite folder, e.g. suite = \"probes/core\""));
+            return Err(err(raw.run.suite.span(), "run.suite is empty".into()).hint(format!(
+                "name a built-in suite ({}) or a probe suite folder, e.g. suite = \"probes/core\"",
+                crate::probes::builtin::names()
+            )));
         }
         let consortium = match &raw.consortium {
             Some(c) => {
@@ -242,7 +247,7 @@ impl Config {
             webhook_url: None,
             embed_api_key: None,
             path: path.to_owned(),
-            suite_dir: resolve(raw.run.suite.get_ref()),
+            suite: SuiteRef::parse(raw.run.suite.get_ref(), resolve),
             samples,
             output,
             state_dir: raw.run.state_dir.as_deref().map(resolve),
@@ -310,6 +315,13 @@ impl Config {
 
     /// A stable hash of everything in the configuration that shapes the run (no keys: they are
     /// not part of the serialised form).
+    /// The probe suite `[run] suite` names, loaded (a folder of a built-in suite's name beside
+    /// the file is warned about: the name wins).
+    pub fn load_suite(&self) -> Result<crate::probes::Suite, InputError> {
+        self.suite.warn_if_shadowing(self.path.parent().unwrap_or(Path::new(".")));
+        self.suite.load()
+    }
+
     pub fn content_hash(&self) -> String {
         let json = serde_json::to_vec(self).expect("config serialises");
         crate::util::sha256_hex(&json)
@@ -406,7 +418,7 @@ api_key_env = "ACME_KEY"
     fn the_issue_example_parses_with_defaults() {
         let c = parse(GOOD).unwrap();
         assert_eq!(c.samples, 2);
-        assert_eq!(c.suite_dir, Path::new("/etc/hw/probes/core"));
+        assert_eq!(c.suite, SuiteRef::Folder("/etc/hw/probes/core".into()));
         assert_eq!(c.output, OutputLocation::Dir("/etc/hw/reports".into()));
         assert_eq!(c.state_dir, None);
         assert!(c.consortium.is_empty());

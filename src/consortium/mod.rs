@@ -156,7 +156,7 @@ pub async fn analyze(cfg: &Config, opts: &AnalyzeOptions) -> Result<UnionNight, 
         .into());
     }
     // Everything that can be wrong in the input is found before the store is touched.
-    let suite = Suite::load(&cfg.suite_dir)?;
+    let suite = cfg.load_suite()?;
     let kit = (Instruments::from_config(cfg)?, cfg.alerts.clone());
     let place = Place { role: ANALYSIS_ROLE.into(), with_store: true, ..Place::of(cfg) };
     let mut session = Session::open(place, Some(kit), true).await?;

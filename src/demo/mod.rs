@@ -25,47 +25,14 @@ pub use scorecard::{EventScore, Outcome, Scorecard, scorecard};
 use crate::say::say;
 use crate::vocab::metric;
 
-/// The core suite compiled in, so the demo works from any folder.
-const CORE_SUITE: &[(&str, &str)] = &[
-    ("suite.toml", include_str!("../../probes/core/suite.toml")),
-    ("agent_governance.toml", include_str!("../../probes/core/agent_governance.toml")),
-    ("ai_metaphors.toml", include_str!("../../probes/core/ai_metaphors.toml")),
-    ("contested_history.toml", include_str!("../../probes/core/contested_history.toml")),
-    ("creative_open.toml", include_str!("../../probes/core/creative_open.toml")),
-    ("everyday_advice.toml", include_str!("../../probes/core/everyday_advice.toml")),
-    ("moral_dilemmas.toml", include_str!("../../probes/core/moral_dilemmas.toml")),
-    ("policy_tradeoffs.toml", include_str!("../../probes/core/policy_tradeoffs.toml")),
-    ("reasoning_style.toml", include_str!("../../probes/core/reasoning_style.toml")),
-    ("refusal_boundary.toml", include_str!("../../probes/core/refusal_boundary.toml")),
-    ("self_description.toml", include_str!("../../probes/core/self_description.toml")),
-    ("uncertain_questions.toml", include_str!("../../probes/core/uncertain_questions.toml")),
-];
-
-/// The contagion suite compiled in, for scenarios that ask paired probes.
-const CONTAGION_SUITE: &[(&str, &str)] = &[
-    ("suite.toml", include_str!("../../probes/contagion/suite.toml")),
-    ("agent_injection.toml", include_str!("../../probes/contagion/agent_injection.toml")),
-    ("false_claim.toml", include_str!("../../probes/contagion/false_claim.toml")),
-    ("finance_shortcut.toml", include_str!("../../probes/contagion/finance_shortcut.toml")),
-    ("good_practice.toml", include_str!("../../probes/contagion/good_practice.toml")),
-    ("style_meme.toml", include_str!("../../probes/contagion/style_meme.toml")),
-    ("unsafe_ops.toml", include_str!("../../probes/contagion/unsafe_ops.toml")),
-];
-
-fn builtin_suite(dir: &str, files: &[(&str, &str)]) -> Suite {
-    let dir = Path::new(dir);
-    let files = files.iter().map(|(name, text)| (dir.join(name), (*text).to_owned())).collect();
-    Suite::from_sources(dir, files).expect("the built-in suites are valid (checked by tests)")
-}
-
-/// The built-in `probes/core` suite.
+/// The built-in `probes/core` suite (compiled in, so the demo works from any folder).
 pub fn core_suite() -> Suite {
-    builtin_suite("probes/core", CORE_SUITE)
+    crate::probes::builtin::suite("core").expect("core is built in")
 }
 
-/// The built-in `probes/contagion` suite.
+/// The built-in `probes/contagion` suite, for scenarios that ask paired probes.
 pub fn contagion_suite() -> Suite {
-    builtin_suite("probes/contagion", CONTAGION_SUITE)
+    crate::probes::builtin::suite("contagion").expect("contagion is built in")
 }
 
 /// The suite a scenario's nights ask: `probes` of the core suite's probes (all when absent),

@@ -1,4 +1,5 @@
-//! Probe suites: `probes/<suite>/suite.toml` plus any number of `*.toml` files of `[[probes]]`.
+//! Probe suites: `probes/<suite>/suite.toml` plus any number of `*.toml` files of `[[probes]]`;
+//! the shipped ones are also compiled in ([`builtin`]).
 //!
 //! The suite id is a hash of the suite's canonical content (metadata and every probe, sorted by
 //! id), so any edit, even a comma, yields a new id and trends never compare different suites.
@@ -8,6 +9,7 @@
 //! the adoption rules). A probe without one serialises as it always did, so suites without
 //! feeds keep their ids.
 
+pub mod builtin;
 pub mod feed;
 
 use std::collections::{BTreeMap, HashMap};
@@ -89,8 +91,10 @@ impl Suite {
     /// Loads every `*.toml` file in a suite folder.
     pub fn load(dir: &Path) -> Result<Self, InputError> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
-            InputError::new(dir, None, format!("cannot read the probe suite folder: {e}"))
-                .hint("run.suite must name a folder such as probes/core holding suite.toml")
+            InputError::new(dir, None, format!("cannot read the probe suite folder: {e}")).hint(format!(
+                "run.suite names a built-in suite ({}: they work from any folder) or a folder holding suite.toml, such as probes/core",
+                builtin::names()
+            ))
         })?;
         let mut files = Vec::new();
         for entry in entries {
