@@ -80,6 +80,7 @@ impl Night {
             alerts: &derived.alerts,
             incidents: &derived.incidents,
             duration_s,
+            report: Some(&derived.report),
         })
     }
 }
