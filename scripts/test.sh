@@ -6,8 +6,8 @@
 # Needs: the Rust toolchain (cargo, Rust 1.89 or later), python3 with venv and pip (PyPI
 # reachable), and apt-get (as root or with sudo) when chromium is not installed yet.
 # The first run, on two cores: about 25 minutes of compiling, 10 to 15 more for llama.cpp's
-# server (once), and about 7 GB of disk (build artifacts ~6 GB, the test venv ~0.5 GB, the
-# llama.cpp venv and SmolLM2 ~0.3 GB). Later runs reuse all of it.
+# server (once), and about 7.5 GB of disk (build artifacts ~6 GB, the test venv ~0.5 GB, the
+# S3 venv ~0.4 GB, the llama.cpp venv and SmolLM2 ~0.3 GB). Later runs reuse all of it.
 # Build artifacts go to $CARGO_TARGET_DIR (default ~/.cache/hivewatch-target, outside the clone,
 # so repeated runs reuse them) and the Python venv to $HIVEWATCH_VENV (default
 # ~/.cache/hivewatch-venv). Neither is relied on for correctness: both are rebuilt as needed.

@@ -113,6 +113,7 @@ impl Night {
             alerts: &derived.alerts,
             incidents: &derived.incidents,
             duration_s,
+            report: Some(&derived.report),
         })
     }
 }

@@ -329,3 +329,21 @@ fn the_example_configuration_is_valid() {
     let out = hivewatch(&["run", "--dry-run", "--config", path.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// Issue 30, item 16: `query --print` refused an output without runs; it prints the SQL. Running
+/// the query there is refused, saying so.
+#[test]
+fn query_prints_its_sql_before_any_run_and_refuses_to_run_on_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("not-yet");
+    let out = hivewatch(&["query", "alert_history", "--print", "--output", out_dir.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let sql = String::from_utf8_lossy(&out.stdout);
+    assert!(sql.starts_with(&format!("SET VARIABLE hivewatch_out = '{}';", out_dir.display())), "{sql}");
+    let out = hivewatch(&["query", "alert_history", "--output", out_dir.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("holds no runs") && text(&out).contains("--print"), "{}", text(&out));
+    let out = hivewatch(&["query", "--list"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("alert_history"), "{}", text(&out));
+}

@@ -119,9 +119,16 @@ fn secrets() -> Vec<(String, String)> {
 fn hw(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
     let mut cmd = Command::new(BIN);
     cmd.args(args).env("NO_PROXY", "127.0.0.1").env_remove("RUST_LOG").envs(secrets());
-    for k in
-        ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT", "AWS_REGION"]
-    {
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT",
+        "AWS_ENDPOINT_URL",
+        "AWS_ALLOW_HTTP",
+        "AWS_REGION",
+    ] {
         cmd.env_remove(k);
     }
     for (k, v) in env {
@@ -437,6 +444,54 @@ fn a_plain_run_to_s3_reads_its_history_from_the_store() {
     assert_eq!(s3.ls("hive", "plain/runs/").len(), 2);
     let pages = s3.ls("hive", "plain/html/");
     assert_eq!(pages.len(), 5, "two nights' pages, latest.html and the index (html, json): {pages:?}");
+    query_reads_the_bucket(&s3, url, root.path());
+}
+
+/// Issue 30, item 2: `hivewatch query --output s3://...` glued the working folder onto the URL
+/// ("<cwd>/s3://bucket/prefix: holds no runs"). Now it reads the bucket through a local copy of
+/// the tables the query reads (no DuckDB extension needed), and gives the rows DuckDB reads
+/// from the bucket itself through httpfs; `--print` gives SQL over that copy.
+fn query_reads_the_bucket(s3: &S3Server, url: &str, dir: &Path) {
+    let sql =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/queries/diversity_over_time.sql"))
+            .unwrap();
+    let direct = s3.sql(url, &format!("SET VARIABLE hivewatch_out = '{{root}}';\n{sql}"));
+    assert_eq!(direct.iter().filter(|r| r[3] == "effective_models").count(), 2, "{direct:?}");
+    let mut env = s3.env();
+    env.push(("XDG_CACHE_HOME", dir.join("analyst-cache").display().to_string()));
+    env.push(("HIVEWATCH_DUCKDB", duckdb_cli().display().to_string()));
+    // Through the DuckDB command line, as CSV.
+    let out = hw(&["query", "diversity_over_time", "--output", url, "--csv"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in the local copy"), "says where it read: {}", text(&out));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), direct.len(), "{csv}");
+    for (got, want) in rows.iter().zip(&direct) {
+        assert_eq!(
+            (got[0], got[1], got[3]),
+            (want[0].as_str().unwrap(), want[1].as_str().unwrap(), want[3].as_str().unwrap())
+        );
+        let value: f64 = got[4].parse().unwrap();
+        assert!((value - want[4].as_f64().unwrap()).abs() <= 1e-9 * value.abs().max(1.0), "{got:?} {want:?}");
+    }
+    // As DuckDB's table.
+    let out = hw(&["query", "diversity_over_time", "--output", url], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("effective_models"), "{}", text(&out));
+    // The SQL, over the local copy: the same rows.
+    let out = hw(&["query", "diversity_over_time", "--output", url, "--print"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.starts_with(&format!("-- {url}, read from the local copy")), "{printed}");
+    assert_eq!(duckdb(dir, &printed), direct);
+    // A prefix with no runs: refused, naming the URL, unless only the SQL is asked for.
+    let out = hw(&["query", "diversity_over_time", "--output", "s3://hive/nothing-here"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("s3://hive/nothing-here: holds no runs"), "{}", text(&out));
+    assert!(!text(&out).contains(&std::env::current_dir().unwrap().display().to_string()), "{}", text(&out));
+    let out = hw(&["query", "diversity_over_time", "--output", "s3://hive/nothing-here", "--print"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,6 +564,25 @@ fn credentials_in_aws_endpoint_are_refused_and_never_printed() {
         ];
         refused(&config, &env, &sim, &["AWS_ENDPOINT carries credentials"]);
     }
+}
+
+/// Issue 30, item 12: an http:// endpoint without AWS_ALLOW_HTTP failed with "builder error".
+#[test]
+fn a_plain_http_endpoint_without_allow_http_says_what_to_set() {
+    let sim = TestSim::start(SimConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let config = one_endpoint_config(root.path(), &sim, "s3://hive/x");
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let env = vec![
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ENDPOINT", format!("http://127.0.0.1:{closed}")),
+    ];
+    refused(&config, &env, &sim, &["AWS_ALLOW_HTTP=true"]);
+    let out = hw(&["query", "alert_history", "--output", "s3://hive/x"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("AWS_ALLOW_HTTP=true") && !text(&out).contains("builder error"), "{}", text(&out));
 }
 
 #[test]

@@ -29,7 +29,7 @@ fn night(
         .collect();
     let textfile = dir.join("hivewatch.prom");
     let alerts = format!(
-        "[sampling]\nseed = 5\n\n[alerts]\nwebhook_url_env = \"HW_TEST_WEBHOOK\"\ntextfile = {:?}\n{extra}",
+        "[sampling]\nseed = 5\n\n[alerts]\nwebhook_url_env = \"HW_TEST_WEBHOOK\"\nreport_base_url = \"https://reports.example.org/hw\"\ntextfile = {:?}\n{extra}",
         textfile.display().to_string()
     );
     let config = write_config(dir, suite, 2, &alerts, &eps);
@@ -59,6 +59,8 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
     let (code, log) = night(dir, &sim, &suite, &mono, "2026-01-05", &hook, "");
     assert_eq!(code, Some(1), "an alert is exit code 1: {log}");
     assert!(log.contains("effective_models fell"), "{log}");
+    // Issue 30, item 16: the lexical embedder keeps no cache, and the night says so.
+    assert!(log.contains("keeps no cache") && !log.contains("the rest from the cache"), "{log}");
 
     let reports = dir.join("reports");
     let alerts = duckdb(
@@ -85,6 +87,10 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
     assert!(body["text"].as_str().unwrap().contains("critical"), "{body}");
     assert!(body["blocks"].as_array().unwrap().len() >= 2, "{body}");
     assert!(!body.to_string().contains(&hook.url), "the webhook URL is a secret");
+    // Issue 30, item 16: the message links the night's page under [alerts] report_base_url.
+    let page = files_under(&reports.join("html/2026-01-05")).pop().unwrap();
+    let link = format!("https://reports.example.org/hw/2026-01-05/{}", page.file_name().unwrap().to_str().unwrap());
+    assert!(body.to_string().contains(&link), "{link} in {body}");
 
     // The textfile parses as Prometheus text.
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/prom_parse.py");
@@ -181,6 +187,46 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
     assert!(printed.contains(&format!("SET VARIABLE hivewatch_out = '{}';", reports.display())), "{printed}");
     let listed = hivewatch(&["query"], &[]);
     assert!(text(&listed).contains("converging_pairs"), "{}", text(&listed));
+
+    // Issue 30, item 5: the command the report's footer prints works, exactly as printed.
+    let page = std::fs::read_to_string(reports.join("html/latest.html")).unwrap();
+    let footer = page.rsplit("<code>").next().unwrap().split("</code>").next().unwrap();
+    let footer = footer.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&");
+    assert!(footer.starts_with("hivewatch query"), "{footer}");
+    let out = hivewatch(&footer.split_whitespace().skip(1).collect::<Vec<_>>(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{footer}: {}", text(&out));
+    // Issue 30, item 16: each query's whole description in the list, not its first line.
+    let said = String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    for entry in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/queries")).unwrap() {
+        let sql = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let lines = sql.lines().map_while(|l| l.strip_prefix("--")).map(str::trim);
+        let description = lines.take_while(|l| !l.starts_with("Run it:")).collect::<Vec<_>>().join(" ");
+        assert!(said.contains(&description), "{description:?} in {said}");
+    }
+
+    // Issue 30, item 16: --csv, to stdout or to a file, the same bytes.
+    let root_arg = reports.to_str().unwrap();
+    let with_duckdb = [("HIVEWATCH_DUCKDB", cli.to_str().unwrap())];
+    let out = hivewatch(&["query", "diversity_over_time", "--output", root_arg, "--csv"], &with_duckdb);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "run_date,run_id,embedder,metric,value,ci_low,ci_high,n,n_models");
+    assert_eq!(lines.len() - 1, diversity.len(), "{csv}");
+    assert!(lines[1..].iter().all(|l| l.split(',').count() == 9), "{csv}");
+    let file = dir.join("diversity.csv");
+    let arg = format!("--csv={}", file.display());
+    let out = hivewatch(&["query", "diversity_over_time", "--output", root_arg, &arg], &with_duckdb);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "the rows went to the file");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), csv);
+    // No DuckDB: CSV is refused with how to install it (the SQL alone is --print).
+    let out = hivewatch(
+        &["query", "diversity_over_time", "--output", root_arg, "--csv"],
+        &[("HIVEWATCH_DUCKDB", ""), ("PATH", empty.path().to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("pip install duckdb-cli"), "{}", text(&out));
 }
 
 /// One night on a panel of (endpoint, model) pairs, with its own sampling seed.

@@ -223,6 +223,17 @@ pub struct NightSummary<'a> {
     pub alerts: &'a [Alert],
     pub incidents: &'a [Incident],
     pub duration_s: f64,
+    /// The night's page (`html/<run_date>/<page>.html` under the output).
+    pub report: Option<&'a Path>,
+}
+
+/// The link to a night's page: `base` (where the output's `html/` folder is served, `[alerts]
+/// report_base_url`) joined with the page's `<run_date>/<page>.html`.
+pub fn report_link(base: &str, page: &Path) -> Option<String> {
+    let mut parts = page.iter().rev().take(2).map(|p| p.to_str());
+    let (file, date) = (parts.next()??, parts.next()??);
+    let base = if base.ends_with('/') { base.to_owned() } else { format!("{base}/") };
+    Some(reqwest::Url::parse(&base).ok()?.join(&format!("{date}/{file}")).ok()?.to_string())
 }
 
 /// Sends a night to the configured sinks: the Prometheus textfile, and the webhook when an alert
@@ -252,7 +263,12 @@ pub async fn notify(config: &crate::config::Config, night: &NightSummary<'_>) {
         }
     }
     if let Some(url) = &config.webhook_url
-        && let Some(payload) = webhook_payload(night.run_date, night.incidents, config.alerts.incidents.digest, None)
+        && let Some(payload) = webhook_payload(
+            night.run_date,
+            night.incidents,
+            config.alerts.incidents.digest,
+            config.alerts.report_base_url.as_deref().zip(night.report).and_then(|(b, p)| report_link(b, p)).as_deref(),
+        )
     {
         match post_webhook(url, &payload).await {
             Ok(()) => tracing::info!(kind = %payload["kind"], "posted the night's incidents to the webhook"),
@@ -307,6 +323,16 @@ mod tests {
         let p = webhook_payload(d(5), &closed, true, None).unwrap();
         assert_eq!(p["text"], "hivewatch 2026-01-05: incidents 1 resolved; 0 open");
         assert!(webhook_payload(d(6), &night(&closed, &mut [], 6), true, None).is_none());
+    }
+
+    /// Issue 30, item 16: the webhook's message links the night's page under the base URL.
+    #[test]
+    fn the_report_link_is_the_page_under_the_base_url() {
+        let page = Path::new("/srv/out/html/2026-01-05/r1.lexical-0a1b2c3d.html");
+        let want = "https://reports.example.org/hw/2026-01-05/r1.lexical-0a1b2c3d.html";
+        assert_eq!(report_link("https://reports.example.org/hw/", page).as_deref(), Some(want));
+        assert_eq!(report_link("https://reports.example.org/hw", page).as_deref(), Some(want));
+        assert_eq!(report_link("not a url", page), None);
     }
 
     /// Issue 16, item 19: the failure said only "error sending request".

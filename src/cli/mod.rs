@@ -89,17 +89,27 @@ enum Command {
         #[command(subcommand)]
         command: identity::IdentityCommand,
     },
-    /// Run the analysts' queries (reports/queries) against an output root through DuckDB, or
-    /// print them ready to paste when DuckDB is not installed. No NAME: list them.
+    /// Run the analysts' queries (reports/queries) against an output root, a folder or an
+    /// object-store URL, through DuckDB; or print them ready to paste when DuckDB is not
+    /// installed. No NAME (or --list): list them.
     Query {
         /// The query (e.g. diversity_over_time); leave out to list them all.
+        #[arg(conflicts_with = "list")]
         name: Option<String>,
-        /// Output root holding the runs.
-        #[arg(long, default_value = "reports")]
-        output: PathBuf,
-        /// Print the SQL (the output root bound) instead of running it.
+        /// List the queries and what each answers.
         #[arg(long)]
+        list: bool,
+        /// Output root holding the runs: a folder, or s3://bucket/prefix (also gs://, az://),
+        /// read through a local copy of the tables the query reads (credentials as for `run`).
+        #[arg(long, default_value = "reports")]
+        output: String,
+        /// Print the SQL (the output root bound) instead of running it; works before any run.
+        #[arg(long, conflicts_with = "csv")]
         print: bool,
+        /// Write the rows as CSV with a header row: to stdout with --csv, to FILE with
+        /// --csv=FILE (written whole, or not at all). Needs DuckDB.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+        csv: Option<Option<PathBuf>>,
     },
     /// Run the pipeline against the built-in simulator: no configuration, no network.
     Demo {
@@ -206,7 +216,15 @@ async fn dispatch(command: Command) -> Result<i32> {
         Command::Import(args) => import::command(args).await,
         Command::Features { command } => features::command(command),
         Command::Identity { command } => identity::command(command),
-        Command::Query { name, output, print } => crate::query::run(name.as_deref(), &output, print),
+        Command::Query { name: None, .. } | Command::Query { list: true, .. } => Ok(crate::query::list()),
+        Command::Query { name: Some(name), output, print, csv, .. } => {
+            let emit = match (print, csv) {
+                (true, _) => crate::query::Emit::Print,
+                (false, Some(file)) => crate::query::Emit::Csv(file),
+                (false, None) => crate::query::Emit::Table,
+            };
+            crate::query::run(&name, &args::output_flag(&output)?, &emit).await
+        }
         Command::Demo { output, scenario, nights } => crate::demo::run(&output, scenario.as_deref(), nights).await,
     }
 }

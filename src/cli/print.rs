@@ -31,12 +31,19 @@ fn say_counts(night: &Night) {
 /// What a night's embedding cost: the cache's share (0 new: all repeated answers).
 fn say_embedded(night: &Night) {
     if let Some(d) = &night.derived {
-        say!(
-            "embedded {} responses with {} ({} new, the rest from the cache)",
-            d.embedded.rows,
-            d.embedded.embedder_id,
-            d.embedded.newly_embedded
-        );
+        say!("embedded {} responses with {} ({})", d.embedded.rows, d.embedded.embedder_id, cache_share(&d.embedded));
+    }
+}
+
+/// Where a night's vectors came from, said as it was: computed (an embedder without a cache),
+/// all new, all from the cache, or how many of each (a new text repeated is embedded once).
+fn cache_share(e: &crate::embed::EmbedStats) -> String {
+    let new = e.newly_embedded;
+    match (e.cached, new) {
+        (false, _) => "computed from each answer's text; this embedder keeps no cache".into(),
+        (true, 0) if e.rows > 0 => "all from the cache".into(),
+        (true, n) if n >= e.rows => format!("{n} new"),
+        (true, n) => format!("{n} new texts embedded, the other {} answers' vectors from the cache", e.rows - n),
     }
 }
 
@@ -189,11 +196,11 @@ pub fn reanalysed(night: &Night, lexicon: &str) {
     let id = &night.row.run_id;
     let Some(d) = &night.derived else { return };
     say!(
-        "run {id}: {} rows of features with {lexicon}; {} rows embedded with {} ({} new)",
+        "run {id}: {} rows of features with {lexicon}; {} rows embedded with {} ({})",
         d.featured,
         d.embedded.rows,
         d.embedded.embedder_id,
-        d.embedded.newly_embedded
+        cache_share(&d.embedded)
     );
     for path in &night.tables {
         say!("run {id}: wrote {}", path.display());
@@ -289,4 +296,29 @@ fn duration(plan: &Plan) -> String {
         "{bound}; if every answer took {LATENCY_S} s, about {} with the configured concurrency",
         human(e.at_latency)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 30, item 16: "(N new, the rest from the cache)" was said when nothing came from it.
+    #[test]
+    fn the_cache_share_is_said_as_it_was() {
+        let stats = |rows, newly_embedded, cached| crate::embed::EmbedStats {
+            embedder_id: "e".into(),
+            rows,
+            newly_embedded,
+            cached,
+            path: std::path::PathBuf::new(),
+        };
+        assert!(cache_share(&stats(40, 40, false)).contains("keeps no cache"));
+        assert_eq!(cache_share(&stats(40, 40, true)), "40 new");
+        assert_eq!(cache_share(&stats(40, 0, true)), "all from the cache");
+        assert_eq!(
+            cache_share(&stats(40, 30, true)),
+            "30 new texts embedded, the other 10 answers' vectors from the cache"
+        );
+        assert!(!cache_share(&stats(0, 0, true)).contains("cache"), "nothing embedded");
+    }
 }

@@ -30,6 +30,9 @@ pub struct AlertConfig {
     pub webhook_url_env: Option<String>,
     /// Prometheus textfile to write after each run (node_exporter's textfile collector).
     pub textfile: Option<std::path::PathBuf>,
+    /// Where the output's `html/` folder is served (`https://reports.example.org/hivewatch/`):
+    /// the webhook's message links the night's page under it. None: no link.
+    pub report_base_url: Option<String>,
     pub drop: DropRule,
     pub trend: TrendRule,
     pub floor: FloorRule,
@@ -56,6 +59,7 @@ impl Default for AlertConfig {
             min_baseline_runs: 3,
             webhook_url_env: None,
             textfile: None,
+            report_base_url: None,
             drop: DropRule::default(),
             trend: TrendRule::default(),
             floor: FloorRule::default(),

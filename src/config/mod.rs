@@ -389,6 +389,21 @@ fn check_alerts(
         let at = source.find("webhook_url_env").unwrap_or(0);
         endpoint::variable_name(&Spanned::new(at..at, var.clone()), "webhook_url_env", err)?;
     }
+    if let Some(base) = &alerts.report_base_url {
+        let url = reqwest::Url::parse(base).ok();
+        let usable = url.is_some_and(|u| {
+            ["http", "https"].contains(&u.scheme())
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.query().is_none()
+                && u.fragment().is_none()
+        });
+        if !usable {
+            let line = source.find("report_base_url").map(|at| lines.line(at));
+            return Err(InputError::new(path, line, "[alerts] report_base_url is not an http(s) URL without credentials, query or fragment (its value is not repeated here)")
+                .hint("write where the output's html/ folder is served, e.g. \"https://reports.example.org/hivewatch/\", or leave it out (no link)"));
+        }
+    }
     Ok(())
 }
 
@@ -558,6 +573,19 @@ api_key_env = "ACME_KEY"
             let what = src.lines().nth(line - 1).unwrap_or_default().to_owned();
             let e = parse(&src).expect_err(&what);
             assert_eq!(e.line, Some(line), "{what}: {e}");
+        }
+    }
+
+    /// Issue 30, item 16: `[alerts] report_base_url`, the webhook's link to the report.
+    #[test]
+    fn the_report_base_url_is_an_http_url() {
+        let cfg = parse(&format!("{GOOD}\n[alerts]\nreport_base_url = \"https://reports.example.org/hw/\"\n")).unwrap();
+        assert_eq!(cfg.alerts.report_base_url.as_deref(), Some("https://reports.example.org/hw/"));
+        assert_eq!(parse(GOOD).unwrap().alerts.report_base_url, None, "absent: no link");
+        for bad in ["reports/html", "ftp://x/y", "https://u:p@x/y"] {
+            let e = parse(&format!("{GOOD}\n[alerts]\nreport_base_url = \"{bad}\"\n")).unwrap_err().to_string();
+            assert!(e.contains("report_base_url") && e.contains("html/ folder is served"), "{e}");
+            assert!(!e.contains("u:p@"), "{e}");
         }
     }
 

@@ -305,6 +305,8 @@ pub struct EmbedStats {
     pub embedder_id: String,
     pub rows: u64,
     pub newly_embedded: u64,
+    /// Whether the embedder keeps a cache (`lexical` computes every vector from its text).
+    pub cached: bool,
     pub path: PathBuf,
 }
 
@@ -330,7 +332,13 @@ pub fn embed_run(
     }
     let rows = writer.finish()?;
     claims::embed_claims(output, run, embedder)?;
-    Ok(EmbedStats { embedder_id: embedder.id().to_owned(), rows, newly_embedded: newly, path: out })
+    Ok(EmbedStats {
+        embedder_id: embedder.id().to_owned(),
+        rows,
+        newly_embedded: newly,
+        cached: embedder.is_cached(),
+        path: out,
+    })
 }
 
 #[cfg(test)]

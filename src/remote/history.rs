@@ -190,6 +190,46 @@ pub fn forget_pushed(mirror: &Mirror) -> std::io::Result<usize> {
     mirror.forget(&is_history)
 }
 
+/// What [`pull_tables`] did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TablesPulled {
+    /// Runs in the store (objects of table `runs`, when it was asked for).
+    pub runs: usize,
+    /// Files of the tables the store holds, now all in the mirror.
+    pub files: usize,
+    pub pulled: PullStats,
+    /// Mirrored files of these tables the store no longer holds, removed.
+    pub forgotten: usize,
+}
+
+/// Makes the mirror hold exactly what the store holds of `tables`, for every run: each
+/// `<table>/run_date=.../<file>.parquet` (what DuckDB's `<table>/*/*.parquet` reads) pulled when
+/// new or changed, and mirrored files of these tables the store no longer holds (a run rewritten
+/// by `analyze`, an abandoned one) removed, so nothing is read twice. Other tables' files stay.
+/// What `hivewatch query` reads an object-store output through.
+pub async fn pull_tables(mirror: &Mirror, tables: &[&str]) -> Result<TablesPulled, RemoteError> {
+    let remote = mirror.remote();
+    let mut listed = Vec::new();
+    let mut runs = 0;
+    for table in tables {
+        let files: Vec<Listed> = remote
+            .list(&format!("{table}/"), None)
+            .await?
+            .into_iter()
+            .filter(|l| parse_key(table, &l.key).is_some())
+            .collect();
+        if *table == RunsTable::DECL.name {
+            runs = files.len();
+        }
+        listed.extend(files);
+    }
+    let held: HashSet<&str> = listed.iter().map(|l| l.key.as_str()).collect();
+    let ours = |k: &str| tables.contains(&k.split('/').next().unwrap_or(""));
+    let forgotten = mirror.forget(&|k| !ours(k) || held.contains(k)).map_err(|e| local_error(remote.url(), e))?;
+    let pulled = mirror.pull(&listed).await?;
+    Ok(TablesPulled { runs, files: listed.len(), pulled, forgotten })
+}
+
 fn local_error(url: &str, e: std::io::Error) -> RemoteError {
     RemoteError::new(
         url,
@@ -202,6 +242,42 @@ fn local_error(url: &str, e: std::io::Error) -> RemoteError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `hivewatch query` reads: every run's files of the tables asked for, and after a
+    /// run's file is replaced in the store, only the new one.
+    #[tokio::test]
+    async fn tables_are_mirrored_as_the_store_holds_them() {
+        use super::super::Cloud;
+        use std::sync::Arc;
+        let remote =
+            Arc::new(Remote::from_store(Arc::new(object_store::memory::InMemory::new()), "memory://q", Cloud::S3));
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("f.parquet");
+        std::fs::write(&src, b"x").unwrap();
+        for key in [
+            "runs/run_date=2026-01-01/r1.parquet",
+            "runs/run_date=2026-01-02/r2.parquet",
+            "trends/run_date=2026-01-01/r1.lexical-ab.parquet",
+            "trends/run_date=2026-01-02/r2.lexical-ab.parquet",
+            "members/member=a/trends/run_date=2026-01-02/r2.parquet",
+            "html/latest.html",
+        ] {
+            remote.upload(&src, key).await.unwrap();
+        }
+        let mirror = Mirror::open(Arc::clone(&remote), dir.path().join("m"), dir.path().join("m.json")).unwrap();
+        let got = pull_tables(&mirror, &["trends", "runs"]).await.unwrap();
+        assert_eq!((got.runs, got.files, got.pulled.downloaded), (2, 4, 4));
+        assert!(mirror.local_path("trends/run_date=2026-01-02/r2.lexical-ab.parquet").exists());
+        assert!(!mirror.local_path("members").exists() && !mirror.local_path("html").exists());
+
+        // The second night's trends rewritten under another embedder's name: the old file goes.
+        remote.delete("trends/run_date=2026-01-02/r2.lexical-ab.parquet").await.unwrap();
+        remote.upload(&src, "trends/run_date=2026-01-02/r2.lexical-cd.parquet").await.unwrap();
+        let again = pull_tables(&mirror, &["trends"]).await.unwrap();
+        assert_eq!((again.pulled.downloaded, again.pulled.unchanged, again.forgotten), (1, 1, 1));
+        assert!(!mirror.local_path("trends/run_date=2026-01-02/r2.lexical-ab.parquet").exists());
+        assert!(mirror.local_path("runs/run_date=2026-01-02/r2.parquet").exists(), "other tables stay");
+    }
 
     #[test]
     fn keys_parse_to_dates_and_stems() {

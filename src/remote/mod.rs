@@ -33,10 +33,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3ConfigKey;
 use object_store::path::Path;
 use object_store::{
-    ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutMode, PutOptions, PutPayload, PutResult, RetryConfig,
-    UpdateVersion,
+    ClientConfigKey, ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutMode, PutOptions, PutPayload, PutResult,
+    RetryConfig, UpdateVersion,
 };
 
 use crate::config::OutputLocation;
@@ -123,6 +124,11 @@ impl Remote {
                         b = b.with_region(region);
                     }
                 }
+                let endpoint = b
+                    .get_config_value(&AmazonS3ConfigKey::S3Endpoint)
+                    .or_else(|| b.get_config_value(&AmazonS3ConfigKey::Endpoint));
+                let allow = b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp));
+                refuse_plain_http(endpoint.as_deref(), allow.as_deref()).map_err(|(m, h)| config(m, Some(h)))?;
                 b.build().map(|s| (Arc::new(s) as Arc<dyn ObjectStore>, Cloud::S3))
             }
             ObjectStoreScheme::GoogleCloudStorage => object_store::gcp::GoogleCloudStorageBuilder::from_env()
@@ -468,6 +474,24 @@ fn refuse_secrets_in_endpoint(env: &dyn Fn(&str) -> Option<String>) -> Result<()
     Ok(())
 }
 
+/// An `http://` endpoint without `AWS_ALLOW_HTTP=true`: the client would refuse every request
+/// with a bare "builder error" (issue 30, item 12). Refused here, saying what to set. `endpoint`
+/// and `allow_http` are what the client was configured with (its value of `AWS_ALLOW_HTTP`
+/// counts as true as object_store reads it: 1, true, on, yes, y). The endpoint's value is not
+/// repeated (`AWS_ENDPOINT_URL_S3` is not checked for credentials).
+fn refuse_plain_http(endpoint: Option<&str>, allow_http: Option<&str>) -> Result<(), (String, String)> {
+    let plain = endpoint.is_some_and(|e| e.trim().get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")));
+    let allowed =
+        allow_http.is_some_and(|v| ["1", "true", "on", "yes", "y"].contains(&v.trim().to_ascii_lowercase().as_str()));
+    if plain && !allowed {
+        return Err((
+            "the S3 endpoint (AWS_ENDPOINT, AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3) is a plain http:// address, which the client refuses unless AWS_ALLOW_HTTP is true".into(),
+            "set AWS_ALLOW_HTTP=true for an S3-compatible server without TLS (MinIO, Ceph, moto on a private network), or give its https:// address".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn generic_io(e: std::io::Error, path: &FsPath) -> object_store::Error {
     object_store::Error::Generic { store: "local", source: format!("{}: {e}", path.display()).into() }
 }
@@ -535,6 +559,20 @@ mod tests {
             assert!(e.to_string().contains("AWS_ENDPOINT carries credentials"), "{e}");
             assert!(!e.to_string().contains("leaked-secret"), "{e}");
         }
+    }
+
+    /// Issue 30, item 12: an http:// endpoint without AWS_ALLOW_HTTP failed with "builder error".
+    #[test]
+    fn a_plain_http_endpoint_needs_allow_http_and_says_so() {
+        let (message, hint) = refuse_plain_http(Some("http://127.0.0.1:9000"), Some("false")).unwrap_err();
+        assert!(message.contains("AWS_ALLOW_HTTP") && hint.contains("AWS_ALLOW_HTTP=true"), "{message} {hint}");
+        assert!(!message.contains("127.0.0.1"), "the endpoint is not repeated: {message}");
+        assert!(refuse_plain_http(Some("HTTP://minio:9000"), None).is_err());
+        for allow in ["true", "TRUE", "1", "yes"] {
+            assert!(refuse_plain_http(Some("http://minio:9000"), Some(allow)).is_ok(), "{allow}");
+        }
+        assert!(refuse_plain_http(Some("https://minio:9000"), Some("false")).is_ok());
+        assert!(refuse_plain_http(None, None).is_ok());
     }
 
     #[test]
