@@ -182,7 +182,7 @@ fn runs_embed_through_the_cache_and_analyze_reembeds_without_model_calls() {
 
     let second = hivewatch(&["run", "--fresh", "--config", config.to_str().unwrap()], &[]);
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
-    assert!(text(&second).contains("(0 new"), "{}", text(&second));
+    assert!(text(&second).contains("(all from the cache)"), "{}", text(&second));
     let dims = duckdb(
         &reports,
         "SELECT count(*), min(len(embedding)), max(len(embedding)), count(DISTINCT embedder_id), count(DISTINCT run_id) FROM read_parquet('{out}/embeddings/*/*.parquet')",

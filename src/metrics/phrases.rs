@@ -25,7 +25,9 @@ pub fn words(text: &str) -> Vec<String> {
     let mut current = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if c.is_alphanumeric() {
+        if c.is_ascii_alphanumeric() {
+            current.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() {
             current.extend(c.to_lowercase());
         } else if (c == '\'' || c == '\u{2019}')
             && !current.is_empty()
@@ -43,8 +45,8 @@ pub fn words(text: &str) -> Vec<String> {
 }
 
 /// Distinct n-grams over all n-grams of the token lists (`None` when there is no n-gram).
-pub fn distinct_n(texts: &[Vec<String>], n: usize) -> Option<f64> {
-    let mut seen: FastSet<&[String]> = FastSet::default();
+pub fn distinct_n<'a, T: std::hash::Hash + Eq + 'a>(texts: impl IntoIterator<Item = &'a [T]>, n: usize) -> Option<f64> {
+    let mut seen: FastSet<&[T]> = FastSet::default();
     let mut total = 0usize;
     for t in texts {
         for g in t.windows(n) {
@@ -66,35 +68,72 @@ pub struct ProbePhrases {
     pub shared_share: Option<f64>,
 }
 
+/// A probe's texts with each distinct word replaced by a number, per model: n-grams then hash
+/// a few integers instead of their words' bytes (hashing slices of words was half of the
+/// measure stage's CPU on real answers, BENCHMARKS.md).
+struct Coded<'a> {
+    /// Word of each number.
+    vocabulary: Vec<&'a str>,
+    /// Per model, per text, its words' numbers.
+    models: Vec<Vec<Vec<u32>>>,
+}
+
+fn code<'a>(models: &'a [(String, Vec<Vec<String>>)]) -> Coded<'a> {
+    let mut numbers: FastMap<&str, u32> = FastMap::default();
+    let mut vocabulary: Vec<&str> = Vec::new();
+    let mut coded = Vec::with_capacity(models.len());
+    for (_, texts) in models {
+        let mut mine = Vec::with_capacity(texts.len());
+        for text in texts {
+            let ids: Vec<u32> = text
+                .iter()
+                .map(|w| {
+                    *numbers.entry(w.as_str()).or_insert_with(|| {
+                        vocabulary.push(w.as_str());
+                        (vocabulary.len() - 1) as u32
+                    })
+                })
+                .collect();
+            mine.push(ids);
+        }
+        coded.push(mine);
+    }
+    Coded { vocabulary, models: coded }
+}
+
 /// Lexical convergence of one probe from each model's responses (already split into words).
 pub fn probe_phrases(models: &[(String, Vec<Vec<String>>)]) -> ProbePhrases {
-    let pooled: Vec<Vec<String>> = models.iter().flat_map(|(_, texts)| texts.iter().cloned()).collect();
-    let answering = models.iter().filter(|(_, t)| !t.is_empty()).count();
-    let mut users: FastMap<&[String], usize> = FastMap::default();
-    for (_, texts) in models {
-        let mine: FastSet<&[String]> = texts.iter().flat_map(|t| t.windows(PHRASE_WORDS)).collect();
+    let Coded { vocabulary, models: coded } = code(models);
+    let pooled = || coded.iter().flatten().map(Vec::as_slice);
+    let answering = coded.iter().filter(|t| !t.is_empty()).count();
+    let mut users: FastMap<&[u32], usize> = FastMap::default();
+    for texts in &coded {
+        let mine: FastSet<&[u32]> = texts.iter().flat_map(|t| t.windows(PHRASE_WORDS)).collect();
         for g in mine {
             *users.entry(g).or_default() += 1;
         }
     }
     let needed = answering.div_ceil(2).max(2);
-    let shared: FastMap<&[String], usize> = users.into_iter().filter(|&(_, n)| n >= needed).collect();
-    let (mut covered, mut positions) = (0usize, 0usize);
-    for t in &pooled {
-        let mut mark = vec![false; t.len()];
-        for (i, g) in t.windows(PHRASE_WORDS).enumerate() {
-            if shared.contains_key(g) {
-                mark[i..i + PHRASE_WORDS].iter_mut().for_each(|m| *m = true);
+    let shared: FastMap<&[u32], usize> = users.into_iter().filter(|&(_, n)| n >= needed).collect();
+    let mut covered = 0usize;
+    if !shared.is_empty() {
+        for t in pooled() {
+            let mut mark = vec![false; t.len()];
+            for (i, g) in t.windows(PHRASE_WORDS).enumerate() {
+                if shared.contains_key(g) {
+                    mark[i..i + PHRASE_WORDS].iter_mut().for_each(|m| *m = true);
+                }
             }
+            covered += mark.iter().filter(|&&m| m).count();
         }
-        covered += mark.iter().filter(|&&m| m).count();
-        positions += t.len();
     }
-    let mut shared: Vec<(String, usize)> = shared.into_iter().map(|(g, n)| (g.join(" "), n)).collect();
+    let positions: usize = pooled().map(<[u32]>::len).sum();
+    let spell = |g: &[u32]| g.iter().map(|&w| vocabulary[w as usize]).collect::<Vec<_>>().join(" ");
+    let mut shared: Vec<(String, usize)> = shared.into_iter().map(|(g, n)| (spell(g), n)).collect();
     shared.sort();
     ProbePhrases {
-        distinct_1: distinct_n(&pooled, 1),
-        distinct_2: distinct_n(&pooled, 2),
+        distinct_1: distinct_n(pooled(), 1),
+        distinct_2: distinct_n(pooled(), 2),
         shared,
         shared_share: (positions > 0).then(|| covered as f64 / positions as f64),
     }
@@ -111,10 +150,10 @@ mod tests {
 
     #[test]
     fn distinct_n_counts_repeats() {
-        let t = vec![words("a b a b"), words("a b")];
-        assert_eq!(distinct_n(&t, 1), Some(2.0 / 6.0));
-        assert_eq!(distinct_n(&t, 2), Some(2.0 / 4.0));
-        assert_eq!(distinct_n(&[words("one")], 2), None);
+        let t = [words("a b a b"), words("a b")];
+        assert_eq!(distinct_n(t.iter().map(Vec::as_slice), 1), Some(2.0 / 6.0));
+        assert_eq!(distinct_n(t.iter().map(Vec::as_slice), 2), Some(2.0 / 4.0));
+        assert_eq!(distinct_n([words("one").as_slice()], 2), None);
     }
 
     #[test]
