@@ -18,12 +18,15 @@ use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::trend::Panel;
 
+/// A night's charted metrics: metric -> (value, interval).
+pub type Charted = HashMap<String, (f64, Option<(f64, f64)>)>;
+
 /// The charted nights' values on tonight's panel, where they differ from the stored ones.
 #[derive(Debug, Clone, Default)]
 pub struct Repanel {
     /// Run id -> metric -> (value, interval), for the earlier nights measured again on tonight's
     /// models.
-    pub values: HashMap<String, HashMap<String, (f64, Option<(f64, f64)>)>>,
+    pub values: HashMap<String, Charted>,
     /// The nights that lack one of tonight's models: plotted on their own.
     pub own_panel: HashSet<String>,
     /// What the charts plot, in words (every caption says it).
@@ -99,7 +102,7 @@ pub fn gather(
 }
 
 /// The charted overall metrics of a run's measures.
-fn charted_of(metrics: &[RunMetric], charted: &[&str]) -> HashMap<String, (f64, Option<(f64, f64)>)> {
+fn charted_of(metrics: &[RunMetric], charted: &[&str]) -> Charted {
     metrics
         .iter()
         .filter(|m| m.scope.is_overall() && charted.contains(&m.metric.as_str()))

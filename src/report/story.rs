@@ -73,16 +73,7 @@ pub fn grid(columns: &[Column], base: &str, current: Option<&str>) -> String {
         "<svg class=\"story\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"alerts by night and rule over {} nights\">",
         columns.len()
     );
-    // Date ticks, as many as fit: the first with its year.
-    let mut free_from = 0;
-    for (k, c) in columns.iter().enumerate() {
-        let x = label_w + k * cell;
-        if x >= free_from {
-            let text = if k == 0 { c.date.to_string() } else { c.date.format("%m-%d").to_string() };
-            let _ = write!(svg, "<text class=\"tick\" x=\"{x}\" y=\"12\">{text}</text>");
-            free_from = x + 8 + 6 * text.len();
-        }
-    }
+    date_ticks(&mut svg, columns, label_w, cell);
     for (r, rule) in rules.iter().enumerate() {
         let y = HEAD_H + r * ROW_H;
         let _ = write!(
@@ -143,6 +134,19 @@ pub fn grid(columns: &[Column], base: &str, current: Option<&str>) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// Date ticks over the columns, as many as fit: the first with its year.
+fn date_ticks(svg: &mut String, columns: &[Column], label_w: usize, cell: usize) {
+    let mut free_from = 0;
+    for (k, c) in columns.iter().enumerate() {
+        let x = label_w + k * cell;
+        if x >= free_from {
+            let text = if k == 0 { c.date.to_string() } else { c.date.format("%m-%d").to_string() };
+            let _ = write!(svg, "<text class=\"tick\" x=\"{x}\" y=\"12\">{text}</text>");
+            free_from = x + 8 + 6 * text.len();
+        }
+    }
 }
 
 /// The grid with its heading and key, for a page.
