@@ -190,7 +190,10 @@ fn headline(data: &ReportData) -> String {
     format!(
         " {models} models in {} behaviour families ({}); effectively {} distinct models{base}{panel}.",
         data.families.len(),
-        esc(&crate::metrics::aggregate::family_definition(models, data.family_level)),
+        format!(
+            "the family tree's {} level, <a href=\"#families\">as defined under Behaviour families</a>",
+            data.family_level.label()
+        ),
         fmt(m.value)
     )
 }
@@ -344,7 +347,7 @@ fn pairs_section(page: &mut String, data: &ReportData) {
 fn families_section(page: &mut String, data: &ReportData) {
     let _ = write!(
         page,
-        "<h2>Behaviour families</h2>\n<p>{} behaviour families of {} models, at the level <code>[alerts.concentration] level</code> names: {} (the same count as the run's printed headline and table <code>families</code>; the tree and every level are under the model map).</p>\n<table><tr><th>family</th><th>models</th></tr>\n",
+        "<h2 id=\"families\">Behaviour families</h2>\n<p>{} behaviour families of {} models, at the level <code>[alerts.concentration] level</code> names: {} (the same count as the run's printed headline and table <code>families</code>; the tree and every level are under the model map).</p>\n<table><tr><th>family</th><th>models</th></tr>\n",
         data.families.len(),
         data.families.values().map(Vec::len).sum::<usize>(),
         esc(&crate::metrics::aggregate::family_definition(
