@@ -154,9 +154,10 @@ pub fn section(page: &mut String, columns: &[Column], base: &str, current: Optio
     let first = columns.first().map(|c| c.date.to_string()).unwrap_or_default();
     let _ = writeln!(
         page,
-        "<h2>The nights at a glance</h2>\n<p>Every night since {first} ({} nights): one column per night (click one for its page{}), one row per rule that fired on any of them, in the order they first fired; <span class=\"critical\">red</span> critical, <span class=\"warning\">orange</span> warning, <span style=\"color:#3182bd\">blue</span> information. The episodes below are these cells grouped into incidents.</p>\n<div class=\"story-grid\">{}</div>",
+        "<h2>The nights at a glance</h2>\n<p>Every night since {first} ({} nights): one column per night (click one for its page{}), one row per rule that fired on any of them, in the order they first fired; <span class=\"critical\">red</span> critical, <span class=\"warning\">orange</span> warning, <span style=\"color:#3182bd\">blue</span> information.{}</p>\n<div class=\"story-grid\">{}</div>",
         columns.len(),
         if current.is_some() { "; outlined: this night" } else { "" },
+        if current.is_some() { " The episodes below are these cells grouped into incidents." } else { "" },
         grid(columns, base, current)
     );
 }
