@@ -188,12 +188,9 @@ fn headline(data: &ReportData) -> String {
         format!("; judged on the {} models tonight shares with its baseline (all {n}: {})", m.panel_models, fmt(full))
     });
     format!(
-        " {models} models in {} behaviour families ({}); effectively {} distinct models{base}{panel}.",
+        " {models} models in {} behaviour families (the family tree's {} level, <a href=\"#families\">as defined under Behaviour families</a>); effectively {} distinct models{base}{panel}.",
         data.families.len(),
-        format!(
-            "the family tree's {} level, <a href=\"#families\">as defined under Behaviour families</a>",
-            data.family_level.label()
-        ),
+        data.family_level.label(),
         fmt(m.value)
     )
 }
