@@ -645,7 +645,7 @@ mod tests {
                 .find(|a| a.rule == "drop" && a.metric == "effective_models")
                 .unwrap_or_else(|| panic!("no drop alert on night 40: {:?}", alerts[40]));
             assert_eq!(drop_alert.severity, severity, "{drop_alert:?}");
-            assert!(drop_alert.message.contains("effective_models fell"), "{}", drop_alert.message);
+            assert!(drop_alert.message.contains("effective number of models fell"), "{}", drop_alert.message);
         }
     }
 
