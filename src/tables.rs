@@ -11,7 +11,6 @@
 use crate::alert::incident_table::IncidentsTable;
 use crate::alert::table::AlertsTable;
 use crate::collect::responses::ResponsesTable;
-use crate::consortium::table::MemberRunsTable;
 use crate::embed::claims::ClaimEmbeddingsTable;
 use crate::embed::table::EmbeddingsTable;
 use crate::features::table::FeaturesTable;
@@ -23,6 +22,7 @@ use crate::metrics::tables::pair_similarity::PairSimilarityTable;
 use crate::metrics::tables::probe_metrics::ProbeMetricsTable;
 use crate::metrics::tables::run_metrics::RunMetricsTable;
 use crate::metrics::tables::shared_phrases::SharedPhrasesTable;
+use crate::plan::member_runs::MemberRunsTable;
 use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::RunsTable;
 use std::path::{Path, PathBuf};

@@ -473,6 +473,11 @@ pub fn info(name: &str) -> Option<&'static MetricInfo> {
     METRICS.iter().find(|m| m.name == name)
 }
 
+/// A metric in words (`model Vendi ratio`), as alert lines name it; its name when uncatalogued.
+pub fn label(name: &str) -> &str {
+    info(name).map_or(name, |i| i.label)
+}
+
 /// The catalogued per-model rate whose spread across models `name` is (`refusal_rate_spread`
 /// -> `refusal_rate`), if it is one.
 pub fn spread_of(name: &str) -> Option<&'static MetricInfo> {

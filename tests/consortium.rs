@@ -234,6 +234,7 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     assert_eq!(out.status.code(), Some(1), "a missing member is a critical alert: {log}");
     assert!(log.contains("2 of 3 members"), "{log}");
     assert!(log.contains("missing: lab-c"), "{log}");
+    assert!(log.contains(&format!("rerun `hivewatch analyze --config {coord} --date {DATE}`")), "{log}");
     let night = |sql: &str| s3.sql(url, sql);
     let status = night(
         "SELECT member, status FROM read_parquet('{root}/member_runs/*/*.parquet', hive_partitioning=true) ORDER BY 1",
@@ -313,6 +314,16 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     );
     assert_eq!(models[0][0], 6, "every member's models are measured");
     assert_eq!(s3.ls("hive", "night/html/latest.html").len(), 1);
+    // The night's page says who took part: each member, its models and its answer counts.
+    let page = night("SELECT content FROM read_text('{root}/html/latest.html')");
+    let page = page[0][0].as_str().expect("the night's page, read from the bucket");
+    let took_part = page.split("<h2>Who took part</h2>").nth(1).expect("a section on the members");
+    let took_part = &took_part[..took_part.find("</table>").unwrap()];
+    for (member, _, _, models) in &members {
+        let row = took_part.split("<tr>").find(|r| r.contains(&format!("<b>{member}</b>"))).expect(member);
+        assert!(row.contains("published") && row.contains("48 / 48 (0)"), "{row}");
+        assert!(models.iter().all(|m| row.contains(&format!("<code>{m}</code>"))), "{row}");
+    }
 
     // The analysts' queries run unchanged against the bucket (their root variable set to it).
     let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/queries");

@@ -127,6 +127,34 @@ fn a_pair_holding_for_nights_is_paged_once_each_way_and_an_acknowledged_one_not_
     let incidents_at = html.find("<h2>Incidents</h2>").expect("an incidents section");
     assert!(incidents_at < html.find("<h2>Diversity over time</h2>").unwrap(), "incidents lead the page");
     assert!(incidents_at < html.find("<h2>Alerts tonight</h2>").unwrap(), "the nightly rows come after");
+
+    // The last night's page tells the whole story, not the last two weeks': the grid of nights
+    // and rules names every rule that was ever raised and has a column for every night ...
+    let latest = std::fs::read_to_string(out.join("html/latest.html")).unwrap();
+    let grid_at = latest.find("<h2>The nights at a glance</h2>").expect("the grid");
+    assert!(grid_at < incidents_at.min(latest.find("<h2>Diversity over time</h2>").unwrap()), "it leads the page");
+    let grid = &latest[grid_at..grid_at + latest[grid_at..].find("</svg>").unwrap()];
+    let raised = rows(&out, "alerts", "rule", "severity <> 'info'");
+    for rule in raised.iter().map(|r| r[1].as_str().unwrap()) {
+        assert!(grid.contains(&format!(">{rule}</text>")), "{rule} has its row in the grid");
+    }
+    for night in 1..=scen.meta.nights {
+        assert!(grid.contains(&format!("<title>2026-02-{night:02}: ")), "night {night} has its column");
+    }
+    // ... and the episodes are every incident of those nights, in the order they began, each
+    // with its first and last night.
+    let section =
+        &latest[latest.find("<h2>Incidents</h2>").unwrap()..latest.find("<h2>Diversity over time</h2>").unwrap()];
+    let firsts: Vec<&str> = section
+        .split("<tr><td><code>")
+        .skip(1)
+        .map(|row| row.split("</td><td>").nth(2).expect("a first night"))
+        .collect();
+    let episodes =
+        scalar_i64(&out, "SELECT count(DISTINCT incident_id) FROM read_parquet('{out}/incidents/*/*.parquet')");
+    assert_eq!(firsts.len() as i64, episodes, "every episode listed: {section}");
+    assert!(firsts.len() >= 2 && firsts.windows(2).all(|w| w[0] <= w[1]), "in night order: {firsts:?}");
+    assert!(section.contains("<th>first night</th><th>last night</th>"));
 }
 
 #[test]

@@ -94,7 +94,7 @@ fn the_report_renders_in_a_browser_and_model_text_stays_inert() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     run("2026-02-01", &eps);
-    run("2026-02-02", &eps);
+    let second_stdout = run("2026-02-02", &eps);
     let stdout = run("2026-02-03", &format!("{eps}{down}"));
     assert!(stdout.contains("report: "), "run says where its report is: {stdout}");
     assert!(stdout.contains("effective models "), "and its headline figures: {stdout}");
@@ -174,7 +174,8 @@ fn the_report_renders_in_a_browser_and_model_text_stays_inert() {
     for date in ["2026-01-20", "2026-02-01", "2026-02-02", "2026-02-03"] {
         assert!(index.contains(&format!("<td>{date}</td>")), "{date} in the index");
     }
-    assert!(index.find("2026-02-03").unwrap() < index.find("2026-01-20").unwrap(), "newest first");
+    let table = &index[index.find("<h2>Every night</h2>").expect("the table of nights")..];
+    assert!(table.find("2026-02-03").unwrap() < table.find("2026-01-20").unwrap(), "newest first");
     assert_eq!(index.matches("<td><a href=\"2026-02-03/").count(), 2, "both runs of 2026-02-03 listed");
     let second = &pages_of(&html_dir, "2026-02-02")[0];
     let middle = std::fs::read_to_string(second).unwrap();
@@ -182,4 +183,93 @@ fn the_report_renders_in_a_browser_and_model_text_stays_inert() {
     assert!(middle.contains("rel=\"next\">2026-02-03 &rarr;</a>"), "next, added when the next night was written");
     let first = std::fs::read_to_string(&pages_of(&html_dir, "2026-02-01")[0]).unwrap();
     assert!(first.contains("rel=\"prev\">&larr; 2026-01-20</a>"), "the backfill was linked in before it");
+
+    // The grid of nights and rules leads the page and the index: the low-coverage night's rule,
+    // a column per night; the index names the rules of each night beside its counts.
+    let grid_at = dom.find("<svg class=\"story\"").expect("the grid of nights and rules");
+    assert!(grid_at < dom.find("<svg class=\"chart\"").unwrap(), "before the charts");
+    let grid = &dom[grid_at..grid_at + dom[grid_at..].find("</svg>").unwrap()];
+    assert!(grid.contains(">coverage</text>"), "{grid}");
+    for date in ["2026-02-01", "2026-02-02", "2026-02-03"] {
+        assert!(grid.contains(&format!("<title>{date}: ")), "{date} has its column: {grid}");
+    }
+    assert!(index.contains("<svg class=\"story\"") && index.contains(">coverage</text>"), "the grid on the index");
+    assert!(index.contains("critical</span>: <code>coverage</code>"), "the rules named beside the counts");
+
+    // One family count: the run's printed headline, its page and table `families` agree, and
+    // the definition is said beside the number.
+    let printed: usize = second_stdout
+        .split(" behaviour families of ")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the headline counts families: {second_stdout}"));
+    let in_table = scalar_i64(
+        &dir.join("reports"),
+        "SELECT count(DISTINCT family) FROM read_parquet('{out}/families/*/*.parquet', hive_partitioning=true) WHERE run_date = '2026-02-02' AND level = 'close'",
+    );
+    assert_eq!(printed as i64, in_table, "{second_stdout}");
+    let page = std::fs::read_to_string(&pages_of(&html_dir, "2026-02-02")[0]).unwrap();
+    let models = scalar_i64(
+        &dir.join("reports"),
+        "SELECT count(DISTINCT endpoint) FROM read_parquet('{out}/families/*/*.parquet', hive_partitioning=true) WHERE run_date = '2026-02-02'",
+    );
+    let said = format!("{printed} behaviour families of {models} models");
+    assert!(second_stdout.contains(&said), "{second_stdout}");
+    assert!(page.contains(&format!("Behaviour families</h2>\n<p>{said}")), "the report says the same");
+    assert!(page.contains("are too few to calibrate against") && second_stdout.contains("are too few"), "and how");
+}
+
+/// Tonight's panel: after a model retires, the earlier nights are measured again on tonight's
+/// models, so the chart shows no cliff the retirement made, and the caption says so.
+#[test]
+fn after_a_model_retires_the_charts_plot_every_night_on_tonights_models() {
+    let sim = TestSim::start(SimConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let suite = small_suite(dir, 8);
+    let names = ["acme-a", "borealis-b", "cirrus-c", "ember-e"];
+    let run = |date: &str, models: &[&str]| {
+        let eps: String = models.iter().map(|n| endpoint(n, "openai", &sim, "")).collect();
+        let config = write_config(dir, &suite, 2, "", &eps);
+        let out = hivewatch(&["run", "--config", config.to_str().unwrap(), "--run-date", date], &[]);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+    };
+    for date in ["2026-03-01", "2026-03-02", "2026-03-03"] {
+        run(date, &names);
+    }
+    run("2026-03-04", &names[..3]);
+    let page = std::fs::read_to_string(dir.join("reports/html/latest.html")).unwrap();
+    let chart_at = page.find("aria-label=\"effective number of models\"").expect("the chart");
+    let chart = &page[chart_at..chart_at + page[chart_at..].find("</figure>").unwrap()];
+    assert!(
+        chart.contains("Every night on tonight&#39;s 3 models (3 earlier nights measured again on them)."),
+        "the caption says what is plotted: {chart}"
+    );
+    // The effective number of three models is at most 3: every dot is on the three.
+    let dots: Vec<f64> = chart
+        .split("<circle class=\"dot")
+        .skip(1)
+        .map(|c| {
+            c.split("<title>")
+                .nth(1)
+                .unwrap()
+                .split(": ")
+                .nth(1)
+                .unwrap()
+                .split(['<', ' '])
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(dots.len(), 4, "{chart}");
+    assert!(dots.iter().all(|v| *v <= 3.0 + 1e-9), "no night plotted on four models: {dots:?}");
+    // The stored nights keep their own measures: the first night's own value is over four.
+    let own = scalar_i64(
+        &dir.join("reports"),
+        "SELECT count(*) FROM read_parquet('{out}/run_metrics/*/*.parquet', hive_partitioning=true) WHERE run_date = '2026-03-01' AND metric = 'models' AND scope = 'overall' AND value = 4",
+    );
+    assert_eq!(own, 1);
 }

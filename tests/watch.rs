@@ -58,7 +58,7 @@ fn a_monoculture_forming_raises_alerts_everywhere_and_a_new_suite_raises_none() 
     let mono: Vec<String> = (0..6).map(|i| format!("acme-x{i}")).collect();
     let (code, log) = night(dir, &sim, &suite, &mono, "2026-01-05", &hook, "");
     assert_eq!(code, Some(1), "an alert is exit code 1: {log}");
-    assert!(log.contains("effective_models fell"), "{log}");
+    assert!(log.contains("effective number of models fell"), "{log}");
     // Issue 30, item 16: the lexical embedder keeps no cache, and the night says so.
     assert!(log.contains("keeps no cache") && !log.contains("the rest from the cache"), "{log}");
 

@@ -19,7 +19,7 @@ pub mod sinks;
 pub mod table;
 
 use crate::trend::{PanelChange, TrendRow};
-use crate::vocab::{Direction, Scope, Status};
+use crate::vocab::{Direction, Scope, Status, label};
 use background::Background;
 
 pub use crate::config::alerts::{
@@ -329,7 +329,7 @@ fn drop_rule(rule: &DropRule, row: &TrendRow) -> Option<Fired> {
         level(converging, rule.warn_pct, rule.critical_pct)?,
         format!(
             "{} {what} {converging:.1}% against its baseline of {} (tonight {}{}){}",
-            row.metric,
+            label(&row.metric),
             fmt(base),
             fmt(row.value),
             interval(row),
@@ -357,11 +357,11 @@ fn trend_rule(rule: &TrendRule, row: &TrendRow) -> Option<Fired> {
     fired(
         l,
         format!(
-            "{} has trended toward convergence over {} runs (Mann-Kendall p = {:.2e}, Sen's slope {} a run, {moved:.1}% of its baseline){}",
-            row.metric,
+            "{} has moved toward convergence night after night for {} runs ({moved:.1}% of its baseline in all, {} a night; a steady trend, p = {:.2e}){}",
+            label(&row.metric),
             row.trend_n,
-            mk.p,
             fmt(mk.slope),
+            mk.p,
             panel_note(row)
         ),
     )
@@ -378,7 +378,8 @@ fn floor_rule(rule: &FloorRule, row: &TrendRow) -> Option<Fired> {
     } else {
         return None;
     };
-    fired(l, format!("{} is {}, at or under the floor of {}{}", row.metric, fmt(row.value), fmt(l.1), panel_note(row)))
+    let (name, value) = (label(&row.metric), fmt(row.value));
+    fired(l, format!("{name} is {value}, at or under the floor of {}{}", fmt(l.1), panel_note(row)))
 }
 
 fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
@@ -389,8 +390,8 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
     fired(
         level(side, rule.warn, rule.critical)?,
         format!(
-            "{} shifted toward convergence: CUSUM {side:.1} spreads (tonight {}, baseline {}){}",
-            row.metric,
+            "{} has shifted toward convergence and stayed: its nights past the baseline add up to {side:.1} times its usual night-to-night spread (tonight {}, baseline {}){}",
+            label(&row.metric),
             fmt(row.value),
             row.baseline.map_or("-".into(), fmt),
             panel_note(row)
@@ -417,11 +418,10 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
         metric::EXCESS_SIMILARITY => "their similarity less the night's mean pair similarity",
         _ => "their similarity",
     };
-    // Rising from below the background is drawing together, not yet a lineage.
-    let reading = if row.value > 0.0 {
-        "a suspected lineage or sequential influence"
+    let (doing, reading) = if row.value > 0.0 {
+        ("are converging apart from the rest", "a suspected lineage or sequential influence")
     } else {
-        "still below the background, drawing together"
+        ("are drawing together faster than the rest", "still less alike than the background: not a lineage")
     };
     let (severity, threshold) = level(delta, rule.warn_delta, rule.critical_delta)?;
     if let Some(z) = pairs.map(|p| p.z(delta)).filter(|z| *z < background::APART_Z) {
@@ -438,7 +438,7 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
     fired(
         (severity, threshold),
         format!(
-            "{a} and {b} are converging apart from the rest: {series} is {}, up {delta:.3} on its baseline and rising (p = {:.2e}); {reading}",
+            "{a} and {b} {doing}: {series} is {}, up {delta:.3} on its baseline and rising (p = {:.2e}); {reading}",
             fmt(row.value),
             mk.p
         ),
@@ -648,7 +648,7 @@ mod tests {
                 .find(|a| a.rule == "drop" && a.metric == "effective_models")
                 .unwrap_or_else(|| panic!("no drop alert on night 40: {:?}", alerts[40]));
             assert_eq!(drop_alert.severity, severity, "{drop_alert:?}");
-            assert!(drop_alert.message.contains("effective_models fell"), "{}", drop_alert.message);
+            assert!(drop_alert.message.contains("effective number of models fell"), "{}", drop_alert.message);
         }
     }
 

@@ -157,6 +157,7 @@ pub fn textfile_contents(
     incidents: &[Incident],
 ) -> String {
     let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let short = crate::store::EmbedderTag::of_id(embedder).short();
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
@@ -174,8 +175,10 @@ pub fn textfile_contents(
     let samples: Vec<(String, f64)> = metrics
         .iter()
         .filter(|m| m.scope.is_overall() && m.value.is_finite())
-        .map(|m| (format!("{{metric=\"{}\",embedder=\"{}\"}}", escape(&m.metric), escape(embedder)), m.value))
+        .map(|m| (format!("{{metric=\"{}\",embedder=\"{}\"}}", escape(&m.metric), escape(&short)), m.value))
         .collect();
+    let id = format!("{{embedder=\"{}\",embedder_id=\"{}\"}}", escape(&short), escape(embedder));
+    gauge("hivewatch_embedder_info", "The embedder's full id, once; other metrics carry its short tag.", &[(id, 1.0)]);
     gauge("hivewatch_metric", "Overall run metrics of the last run (run_metrics, scope overall).", &samples);
     let counts: Vec<(String, f64)> = [Severity::Info, Severity::Warning, Severity::Critical]
         .iter()
@@ -362,9 +365,13 @@ mod tests {
         assert!(t.contains("hivewatch_incidents_open{severity=\"warning\"} 1\n"), "{t}");
         assert!(t.contains("hivewatch_incident_pages{event=\"opened\"} 1\n"), "{t}");
         assert!(t.contains("# TYPE hivewatch_metric gauge\n"));
+        let short = crate::store::EmbedderTag::of_id("lexical-v1:\"x\"").short();
+        assert!(short.starts_with("lexical-") && short.len() == "lexical-".len() + 8, "{short}");
+        let label = format!("embedder=\"{short}\"");
+        assert!(t.contains(&format!("hivewatch_metric{{metric=\"effective_models\",{label}}} 3.5\n")), "{t}");
         assert!(
-            t.contains("hivewatch_metric{metric=\"effective_models\",embedder=\"lexical-v1:\\\"x\\\"\"} 3.5\n"),
-            "{t}"
+            t.contains(&format!("hivewatch_embedder_info{{{label},embedder_id=\"lexical-v1:\\\"x\\\"\"}} 1\n")),
+            "the full id once: {t}"
         );
         assert!(t.contains("hivewatch_alerts{severity=\"warning\"} 1\n"));
     }

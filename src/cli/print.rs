@@ -76,7 +76,7 @@ pub fn night(night: &Night, rules: &crate::alert::AlertConfig) {
 pub fn derived(night: &Night, rules: &crate::alert::AlertConfig) {
     say_embedded(night);
     let Some(d) = &night.derived else { return };
-    for line in headline(&d.trends, d.comparable_runs, rules) {
+    for line in headline(&d.trends, &d.measured.families, d.comparable_runs, rules) {
         say!("{line}");
     }
     say!("report: {}", d.report.display());
@@ -86,9 +86,12 @@ pub fn derived(night: &Night, rules: &crate::alert::AlertConfig) {
     alerts(&d.alerts);
 }
 
-/// The night in two or three figures, and whether its baseline is still building.
+/// The night in two or three figures, and whether its baseline is still building. The families
+/// are tonight's (all its models) at the configured level, counted and defined as the report and
+/// table `families` have them ([`crate::metrics::aggregate::families_at`]).
 pub fn headline(
     trends: &[crate::trend::TrendRow],
+    families: &[crate::metrics::aggregate::Family],
     comparable_runs: usize,
     rules: &crate::alert::AlertConfig,
 ) -> Vec<String> {
@@ -113,8 +116,7 @@ pub fn headline(
     let figures: Vec<String> = [
         figure(metric::EFFECTIVE_MODELS, "effective models"),
         figure(metric::MODEL_VENDI_RATIO, "model Vendi ratio"),
-        row(metric::families_at(rules.concentration.level))
-            .map(|t| format!("{} behaviour families ({})", t.value, rules.concentration.level.label())),
+        families_line(families, rules.concentration.level),
     ]
     .into_iter()
     .flatten()
@@ -126,6 +128,19 @@ pub fn headline(
         out.push(line);
     }
     out
+}
+
+/// `5 behaviour families of 12 models (close family level: ...)`, when the run has families.
+fn families_line(families: &[crate::metrics::aggregate::Family], level: crate::vocab::FamilyLevel) -> Option<String> {
+    let at = crate::metrics::aggregate::families_at(families, level);
+    let models: usize = at.values().map(Vec::len).sum();
+    (models > 0).then(|| {
+        format!(
+            "{} behaviour families of {models} models ({})",
+            at.len(),
+            crate::metrics::aggregate::family_definition(models, level)
+        )
+    })
 }
 
 /// While the baseline is building, which rules judge from which night: the floor from the

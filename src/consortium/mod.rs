@@ -17,7 +17,9 @@
 //! under `members/`, out of those globs.
 
 pub mod manifest;
-pub mod table;
+/// Table `member_runs` (declared with the run's identity, in [`crate::plan::member_runs`], so
+/// the report can say who took part).
+pub use crate::plan::member_runs as table;
 pub mod union;
 
 use std::sync::Arc;
@@ -272,7 +274,7 @@ async fn analyze_held(
     let row = union_row(&run_id, date, started_at, suite, &parts);
     tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
 
-    let guard = members_guard(&members, date);
+    let guard = members_guard(&members, date, &cfg.path);
     let (derived, history) = session.derive(row, guard, true).await?;
     if lease.lost() {
         return Err(lease.lost_error().into());
@@ -413,7 +415,7 @@ fn union_row(
 /// The night-level alert raised when an expected member is missing or left out: like the
 /// coverage guard, it stands instead of the diversity rules (a member's missing models would
 /// read as lost diversity).
-fn members_guard(rows: &[MemberRun], date: NaiveDate) -> Option<Alert> {
+fn members_guard(rows: &[MemberRun], date: NaiveDate, config: &std::path::Path) -> Option<Alert> {
     let absent: Vec<String> = rows
         .iter()
         .filter(|r| r.status != MemberStatus::Published)
@@ -435,9 +437,10 @@ fn members_guard(rows: &[MemberRun], date: NaiveDate) -> Option<Alert> {
         baseline: None,
         threshold: rows.len() as f64,
         message: format!(
-            "{published} of {} members published {date}; missing: {}. Diversity is not judged tonight (a member's missing models would read as lost diversity); rerun `hivewatch analyze --date {date}` when they arrive",
+            "{published} of {} members published {date}; missing: {}. Diversity is not judged tonight (a member's missing models would read as lost diversity); rerun `hivewatch analyze --config {} --date {date}` when they arrive",
             rows.len(),
-            absent.join(", ")
+            absent.join(", "),
+            config.display()
         ),
         incident: None,
         inhibited_by: None,

@@ -113,6 +113,10 @@ pub struct NightResult {
     pub coverage: f64,
     /// Comparable earlier runs its trends were measured against.
     pub comparable_runs: usize,
+    /// Its behaviour families at the configured level
+    /// ([`crate::metrics::aggregate::families_at`]).
+    pub families: usize,
+    pub family_level: crate::vocab::FamilyLevel,
 }
 
 impl NightResult {
@@ -147,12 +151,13 @@ impl NightResult {
             String::new()
         };
         format!(
-            "night {:>2} {}: effective models {:.2}, model Vendi ratio {:.3}, families {}{building}{alerts}",
+            "night {:>2} {}: effective models {:.2}, model Vendi ratio {:.3}, {} families ({}){building}{alerts}",
             self.night,
             self.date,
             self.overall(metric::EFFECTIVE_MODELS),
             self.overall(metric::MODEL_VENDI_RATIO),
-            self.overall(metric::FAMILIES),
+            self.families,
+            self.family_level.label(),
         )
     }
 }
@@ -185,6 +190,7 @@ pub async fn run_scenario(
         let date = first + chrono::Days::new(u64::from(night - 1));
         let config_path = output.join("demo-hivewatch.toml");
         let config = Config::parse(&config_path, &demo_config_toml(sim.addr, output, &scenario, night))?;
+        let level = config.alerts.concentration.level;
         let plan = Plan::new(config, suite.clone());
         let opts = RunOptions { fresh: true, run_date: Some(date), ..Default::default() };
         let report = crate::run::run(plan, &opts, &mut crate::progress::Silent).await?;
@@ -200,6 +206,8 @@ pub async fn run_scenario(
             incidents: derived.incidents.clone(),
             coverage: report.row.coverage(),
             comparable_runs: derived.comparable_runs,
+            families: crate::metrics::aggregate::families_at(&derived.measured.families, level).len(),
+            family_level: level,
         };
         each(&result);
         results.push(result);

@@ -327,6 +327,8 @@ mod tests {
             incidents: Vec::new(),
             coverage: 1.0,
             comparable_runs: n as usize - 1,
+            families: 1,
+            family_level: crate::vocab::FamilyLevel::Close,
         }
     }
 

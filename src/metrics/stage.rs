@@ -42,6 +42,9 @@ pub struct MeasureStats {
     /// The `run_metrics` file (also in `tables`).
     pub run_metrics: PathBuf,
     pub tables: Vec<PathBuf>,
+    /// The rows of table `families` (every level): count them with
+    /// [`crate::metrics::aggregate::families_at`].
+    pub families: Vec<crate::metrics::aggregate::Family>,
 }
 
 /// One probe's answers: vectors, texts and scaled styles by model.
@@ -69,6 +72,7 @@ pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreE
         metrics: measured.metrics.len() as u64,
         run_metrics: metrics_path.clone(),
         tables: vec![probe_path, pair_path, metrics_path, families_path, tree_path, phrases_path],
+        families: measured.families,
     })
 }
 

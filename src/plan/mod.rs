@@ -1,6 +1,7 @@
 //! The plan: endpoints x probes x samples, the run's identity, and the parameters each request
 //! will actually carry.
 
+pub mod member_runs;
 pub mod probe_table;
 pub mod runs;
 

@@ -113,13 +113,15 @@ pub struct MovedProbe {
 pub struct ReportData {
     pub run: RunInfo,
     pub embedder_id: String,
+    pub embedder_name: String,
     /// The charted nights, oldest first, tonight last.
     pub nights: Vec<Night>,
     pub alerts: Vec<Alert>,
     /// Tonight's incidents: open tonight, or resolved tonight.
     pub incidents: Vec<Incident>,
-    /// Incidents resolved in the [`RECENT_NIGHTS`] nights before tonight, latest first.
-    pub closed_recently: Vec<Incident>,
+    /// Every incident of the charted nights as it last stood (open tonight, or as it closed),
+    /// in the order they opened: the episodes.
+    pub episodes: Vec<Incident>,
     /// Overall similarity of each model pair (names in order).
     pub pairs: HashMap<(String, String), f64>,
     /// Family name -> members, at the level of the family tree the configuration names.
@@ -135,6 +137,10 @@ pub struct ReportData {
     pub prompts: BTreeMap<String, (String, Option<String>)>,
     /// Shared 4-grams, overlapping ones merged into the phrase they come from.
     pub phrases: Vec<MergedPhrase>,
+    /// The charted nights on tonight's models ([`super::panel`]).
+    pub repanel: super::panel::Repanel,
+    /// A consortium's night: who took part (empty for any other night).
+    pub members: Vec<crate::plan::member_runs::MemberRun>,
 }
 
 /// The opening of an answer; `cut` when the answer goes on.
@@ -188,10 +194,8 @@ impl ReportData {
             .filter(|(category, _)| category.is_none())
             .map(|(_, p)| ((p.model_a, p.model_b), p.mean_similarity))
             .collect();
-        let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for f in table::read_if_any::<FamiliesTable>(output, &tonight)?.into_iter().filter(|f| f.level == level) {
-            families.entry(f.family).or_default().push(f.model);
-        }
+        let families =
+            crate::metrics::aggregate::families_at(&table::read_if_any::<FamiliesTable>(output, &tonight)?, level);
 
         let ratios = |run: &RunRef| -> Result<BTreeMap<String, (String, f64)>, StoreError> {
             Ok(table::read_if_any::<ProbeMetricsTable>(output, run)?
@@ -224,15 +228,19 @@ impl ReportData {
             .map(|p| (p.id, (p.prompt, p.system)))
             .collect();
 
-        let closed_recently = closed_recently(output, run, embedder, &nights)?;
+        let episodes = episodes(output, embedder, &nights)?;
+        let charted = [CHARTED, CONTAGION_CHARTED].concat();
+        let repanel = super::panel::gather(output, embedder, &panels(&nights), &charted)?;
         Ok(ReportData {
             run: run.clone(),
             embedder_id: embedder.id.clone(),
+            embedder_name: embedder.name.clone(),
             has_previous: previous.is_some(),
             nights,
             alerts: table::read_if_any::<AlertsTable>(output, &tonight)?,
             incidents: table::read_if_any::<IncidentsTable>(output, &tonight)?,
-            closed_recently,
+            episodes,
+            repanel,
             pairs,
             families,
             family_level: level,
@@ -240,6 +248,7 @@ impl ReportData {
             samples,
             prompts,
             phrases: merge_phrases(&table::read_if_any::<SharedPhrasesTable>(output, &tonight)?),
+            members: table::read_if_any::<crate::plan::member_runs::MemberRunsTable>(output, &tonight)?,
         })
     }
 
@@ -260,19 +269,34 @@ impl ReportData {
     }
 }
 
-/// The incidents resolved on the recent nights before tonight, latest first.
-fn closed_recently(
-    output: &Output,
-    run: &RunInfo,
-    embedder: &EmbedderTag,
-    nights: &[Night],
-) -> Result<Vec<Incident>, StoreError> {
-    let since = run.run_date - chrono::Days::new(RECENT_NIGHTS as u64);
-    let mut out = Vec::new();
-    for n in nights.iter().rev().filter(|n| n.run_id != run.run_id && n.date > since) {
+/// The charted nights' panels, for [`super::panel`].
+fn panels(nights: &[Night]) -> Vec<super::panel::NightPanel> {
+    nights
+        .iter()
+        .map(|n| {
+            let c = n.metrics.get(metric::EFFECTIVE_MODELS).or_else(|| n.metrics.values().next());
+            super::panel::NightPanel {
+                date: n.date,
+                run_id: n.run_id.clone(),
+                panel: c.map(|c| c.panel_id.clone()),
+                models: c.map_or(0, |c| c.panel_models),
+                judged_all: n.metrics.values().all(|c| c.full.is_none()),
+            }
+        })
+        .collect()
+}
+
+/// Every incident of the charted nights as its last row has it, in the order they opened.
+fn episodes(output: &Output, embedder: &EmbedderTag, nights: &[Night]) -> Result<Vec<Incident>, StoreError> {
+    let mut last: BTreeMap<String, Incident> = BTreeMap::new();
+    for n in nights {
         let night = RunRef::new(n.date, n.run_id.clone(), embedder.clone());
-        out.extend(table::read_if_any::<IncidentsTable>(output, &night)?.into_iter().filter(|i| !i.is_open()));
+        for i in table::read_if_any::<IncidentsTable>(output, &night)? {
+            last.insert(i.id.clone(), i);
+        }
     }
+    let mut out: Vec<Incident> = last.into_values().collect();
+    out.sort_by(|a, b| a.opened.cmp(&b.opened).then(a.last_seen.cmp(&b.last_seen)).then(a.id.cmp(&b.id)));
     Ok(out)
 }
 

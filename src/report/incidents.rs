@@ -1,6 +1,7 @@
-//! The page's first section: what is open and what closed lately, one line per incident, each
-//! with a small timeline over the charted nights; then a note on how often the rules are wrong
-//! (their stated false-alarm rates and delays, from `benches/alert_quality`).
+//! The episodes: every incident of the charted nights (at most [`super::HISTORY_RUNS`]), in
+//! the order they began, with its first and last night, how long it held and how it stands
+//! tonight, each with a small timeline over those nights; then a note on how often the rules are
+//! wrong (their stated false-alarm rates and delays, from `benches/alert_quality`).
 
 use std::fmt::Write;
 
@@ -9,34 +10,32 @@ use super::esc;
 use crate::alert::Severity;
 use crate::alert::incident::Incident;
 
-/// Nights the timeline shows (the newest on the right).
-const TIMELINE_NIGHTS: usize = 30;
-
-/// The incidents section.
+/// The episodes section.
 pub fn section(page: &mut String, data: &ReportData) {
     page.push_str("<h2>Incidents</h2>\n");
-    let open: Vec<&Incident> = data.incidents.iter().filter(|i| i.is_open()).collect();
-    let closed: Vec<&Incident> =
-        data.incidents.iter().filter(|i| !i.is_open()).chain(data.closed_recently.iter()).collect();
-    if open.is_empty() && closed.is_empty() {
-        page.push_str("<p>Nothing open, and nothing closed in the last two weeks.</p>\n");
+    let episodes = &data.episodes;
+    let since = data.nights.first().map(|n| n.date.to_string()).unwrap_or_default();
+    if episodes.is_empty() {
+        let _ = writeln!(page, "<p>No incident on any night since {since}.</p>");
         about(page);
         return;
     }
-    let paged = open.iter().filter(|i| i.pages()).count();
+    let open: Vec<&Incident> = episodes.iter().filter(|i| i.is_open()).collect();
+    let paged = data.incidents.iter().filter(|i| i.is_open() && i.pages()).count();
     let held = open.iter().filter(|i| i.inhibited_by.is_some()).count();
     let acked = open.iter().filter(|i| i.acknowledged.is_some()).count();
     let _ = writeln!(
         page,
-        "<p>{} open ({paged} paged tonight, {held} held back by an ecosystem-wide incident, {acked} acknowledged); {} closed lately. An incident is one alert holding night after night: paged when it opens, escalates or closes, never again in between.</p>",
+        "<p>The episodes since {since} ({} nights), in the order they began: {} in all, {} open tonight ({paged} paged tonight, {held} held back by an ecosystem-wide incident, {acked} acknowledged). An incident is one alert holding night after night: paged when it opens, escalates or closes, never again in between.</p>",
+        data.nights.len(),
+        episodes.len(),
         open.len(),
-        closed.len()
     );
-    page.push_str("<table class=\"incidents\"><tr><th>state</th><th>rule</th><th>about</th><th>since</th><th>nights</th><th>over the nights</th><th>last said</th></tr>\n");
-    for i in open.iter().chain(closed.iter()) {
+    page.push_str("<div class=\"wide\"><table class=\"incidents\"><tr><th>rule</th><th>about</th><th>first night</th><th>last night</th><th>nights held</th><th>worst</th><th>tonight</th><th>over the nights</th><th>last said</th></tr>\n");
+    for i in episodes {
         row(page, data, i);
     }
-    page.push_str("</table>\n");
+    page.push_str("</table></div>\n");
     about(page);
 }
 
@@ -58,23 +57,26 @@ fn row(page: &mut String, data: &ReportData, i: &Incident) {
     let about = if i.metric.is_empty() { i.scope.to_string() } else { format!("{} {}", i.scope, i.metric) };
     let _ = writeln!(
         page,
-        "<tr><td>{state}{news}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"{peak}\">{peak}</span></td><td>{state}{news}</td><td>{}</td><td class=\"said\">{}</td></tr>",
         esc(&i.rule),
         esc(&about),
         i.opened,
+        i.last_seen,
         i.nights,
         timeline(data, i),
-        esc(&i.message)
+        esc(&i.message),
+        peak = i.peak.as_str(),
     );
 }
 
-/// The last nights as small squares: filled when the incident held (red critical, orange
+/// The charted nights as small squares: filled when the incident held (red critical, orange
 /// warning), grey while it was open but quiet.
 fn timeline(data: &ReportData, i: &Incident) -> String {
-    let nights = &data.nights[data.nights.len().saturating_sub(TIMELINE_NIGHTS)..];
+    let nights = &data.nights;
+    let step = if nights.len() > 30 { 4 } else { 7 };
     let mut svg = format!(
         "<svg class=\"timeline\" width=\"{}\" height=\"10\" role=\"img\" aria-label=\"held on {} nights\">",
-        nights.len() * 7,
+        nights.len() * step,
         i.nights
     );
     for (k, n) in nights.iter().enumerate() {
@@ -86,7 +88,7 @@ fn timeline(data: &ReportData, i: &Incident) -> String {
             (false, true) => "#ccc",
             _ => continue,
         };
-        let _ = write!(svg, "<rect x=\"{}\" y=\"1\" width=\"6\" height=\"8\" fill=\"{colour}\"/>", k * 7);
+        let _ = write!(svg, "<rect x=\"{}\" y=\"1\" width=\"{}\" height=\"8\" fill=\"{colour}\"/>", k * step, step - 1);
     }
     svg.push_str("</svg>");
     svg

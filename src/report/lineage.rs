@@ -192,7 +192,7 @@ pub fn sections(page: &mut String, view: &LineageView) {
     cards_section(page, view);
 }
 
-const STYLE: &str = "<style>\n.map-and-tree { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }\n.model-map .pt { stroke: #fff; stroke-width: 1; } .model-map .lbl { font-size: 10px; fill: #333; } .model-map .parent { stroke: #555; stroke-dasharray: 3 2; stroke-width: 1.2; fill: none; }\n.cards { display: flex; flex-wrap: wrap; gap: 10px; } .model-card { border: 1px solid #ddd; border-radius: 4px; padding: 4px 8px; width: 360px; } .model-card summary { font-weight: 600; cursor: pointer; } .model-card table { font-size: 12px; } .spark { vertical-align: middle; } .spark polyline { fill: none; stroke: #08519c; stroke-width: 1.2; }\n.verdict-undeclared { color: #b00; font-weight: 600; } .verdict-declared_not_evident { color: #b36200; } .verdict-declared_and_evident { color: #2b7a2b; }\n</style>\n";
+const STYLE: &str = "<style>\n.map-and-tree { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }\n.model-map .pt { stroke: #fff; stroke-width: 1; } .model-map .lbl { font-size: 10px; fill: #333; } .model-map .parent { stroke: #555; stroke-dasharray: 3 2; stroke-width: 1.2; fill: none; }\n.cards { display: flex; flex-wrap: wrap; gap: 10px; } .model-card { border: 1px solid #ddd; border-radius: 4px; padding: 4px 8px; width: 360px; overflow-x: auto; } .model-card td { overflow-wrap: break-word; } .model-card summary { font-weight: 600; cursor: pointer; } .model-card table { font-size: 12px; } .spark { vertical-align: middle; } .spark polyline { fill: none; stroke: #08519c; stroke-width: 1.2; }\n.verdict-undeclared { color: #b00; font-weight: 600; } .verdict-declared_not_evident { color: #b36200; } .verdict-declared_and_evident { color: #2b7a2b; }\n</style>\n";
 
 fn map_section(page: &mut String, view: &LineageView) {
     page.push_str("<h2>Model map and family tree</h2>\n<p>Left: models placed by their calibrated similarity (classical MDS: near is alike, after each probe's difficulty and each model's closeness to everyone are taken out); colour: calibrated family (grey: a family of one); dashed lines: declared parents. Right: the family tree, content and style fused: two branches join at the mean z between them, and each dashed line is a level's cut (near copies, close family, vendor line): the families of a level are the branches joined left of its line.</p>\n<div class=\"map-and-tree\">");
@@ -224,7 +224,10 @@ pub fn model_map(points: &[MapPoint], parents: &[(String, String)]) -> String {
     let ((x0, x1), (y0, y1)) = (range(|p| p.x), range(|p| p.y));
     // One scale for both axes, so distances read alike in every direction.
     let scale = ((w - 2.0 * pad - 120.0) / (x1 - x0)).min((h - 2.0 * pad) / (y1 - y0));
-    let at = |p: &MapPoint| (pad + (p.x - x0) * scale, h - pad - (p.y - y0) * scale);
+    // Centred: the room one axis does not need is shared on both sides of it.
+    let ox = ((w - 2.0 * pad - 120.0) - (x1 - x0) * scale) / 2.0;
+    let oy = ((h - 2.0 * pad) - (y1 - y0) * scale) / 2.0;
+    let at = |p: &MapPoint| (pad + ox + (p.x - x0) * scale, h - pad - oy - (p.y - y0) * scale);
     let by_name: HashMap<&str, &MapPoint> = points.iter().map(|p| (p.name.as_str(), p)).collect();
     for (child, parent) in parents {
         if let (Some(c), Some(p)) = (by_name.get(child.as_str()), by_name.get(parent.as_str())) {
@@ -297,7 +300,9 @@ fn place_labels(points: &[MapPoint], spots: &[(f64, f64)], width: f64) -> Vec<(f
 
 fn verdict_cell(v: Option<Verdict>) -> String {
     match v {
-        Some(v) => format!(r#"<span class="verdict-{0}">{0}</span>"#, esc(v.as_str())),
+        Some(v) => {
+            format!(r#"<span class="verdict-{}">{}</span>"#, esc(v.as_str()), esc(&v.as_str().replace('_', " ")))
+        }
         None => String::new(),
     }
 }

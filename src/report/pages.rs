@@ -13,12 +13,15 @@
 //! between `<!--nav-->` markers; writing a page rewrites its neighbours' links there (model text
 //! cannot contain the marker: every `<` it holds is escaped).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::esc;
+use super::story::{self, Column};
+use crate::alert::Severity;
 use crate::store::table::RunRef;
 use crate::store::{Output, StoreError};
 
@@ -38,11 +41,35 @@ pub struct Entry {
     pub effective_models: Option<f64>,
     pub critical: usize,
     pub warning: usize,
+    /// Rule -> the worst severity it reached that night (`critical`, `warning`, `info`): the
+    /// nights-at-a-glance grid ([`super::story`]). Empty in an index written before it.
+    #[serde(default)]
+    pub rules: BTreeMap<String, String>,
 }
 
 impl Entry {
     fn key(&self) -> (NaiveDate, &str) {
         (self.date, self.run_id.as_str())
+    }
+
+    fn column(&self) -> Column {
+        Column {
+            date: self.date,
+            file: self.file.clone(),
+            rules: self.rules.iter().map(|(r, s)| (r.clone(), Severity::from_stored(s))).collect(),
+        }
+    }
+
+    /// The rules raised that night (warning or critical), worst first.
+    fn raised_rules(&self) -> Vec<&str> {
+        let mut raised: Vec<(Severity, &str)> = self
+            .rules
+            .iter()
+            .map(|(r, s)| (Severity::from_stored(s), r.as_str()))
+            .filter(|(s, _)| *s >= Severity::Warning)
+            .collect();
+        raised.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        raised.into_iter().map(|(_, r)| r).collect()
     }
 }
 
@@ -149,6 +176,12 @@ impl Index {
         }
     }
 
+    /// The nights of the grid on the page `file`: the pages of its embedder up to it, oldest first.
+    pub fn columns(&self, file: &str) -> Vec<Column> {
+        let Some(me) = self.entries.iter().find(|e| e.file == file) else { return Vec::new() };
+        self.entries.iter().filter(|e| e.tag == me.tag && e.key() <= me.key()).map(Entry::column).collect()
+    }
+
     /// The page latest.html should show: the latest run date, then run id; among a run's
     /// embedders, the one `just_written` when it is one of them.
     pub fn latest_file(&self, just_written: &str) -> Option<String> {
@@ -207,14 +240,28 @@ pub fn index_page(index: &Index) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>hivewatch: every night</title>
 <style>
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1000px; color: #1b1b1b; padding: 0 1em; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1180px; color: #1b1b1b; padding: 0 1em; }
 table { border-collapse: collapse; } td, th { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }
 .critical { color: #b00; font-weight: 600; } .warning { color: #b36200; font-weight: 600; } .info { color: #555; }
 tr.low td { background: #fdecea; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+h2 { font-size: 1.15em; margin-top: 1.5em; border-bottom: 1px solid #ddd; }
+.tick { font-size: 10px; fill: #555; } .rule { font-size: 11px; fill: #222; font-family: ui-monospace, monospace; }
+.story-grid { overflow-x: auto; }
 </style></head><body>
 <h1>hivewatch: every night</h1>
 "#,
     );
+    let mut tags: Vec<&str> = index.entries.iter().map(|e| e.tag.as_str()).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    for tag in &tags {
+        let columns: Vec<Column> = index.entries.iter().filter(|e| e.tag == *tag).map(Entry::column).collect();
+        story::section(&mut html, &columns, "", None);
+        if tags.len() > 1 {
+            html.push_str(&format!("<p class=\"info\">(embedder {})</p>\n", esc(tag)));
+        }
+    }
+    html.push_str("<h2>Every night</h2>\n");
     if let Some(latest) = &index.latest {
         html.push_str(&format!(
             r#"<p><a href="latest.html">The latest night</a> (<a href="{}">its own page</a>). A pale red row: the coverage guard fired, no diversity was judged that night.</p>"#,
@@ -237,7 +284,16 @@ tr.low td { background: #fdecea; } td.num { text-align: right; font-variant-nume
                 if w > 0 {
                     parts.push(format!(r#"<span class="warning">{w} warning</span>"#));
                 }
-                parts.join(", ")
+                let rules = e.raised_rules();
+                let named = if rules.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ": {}",
+                        rules.iter().map(|r| format!("<code>{}</code>", esc(r))).collect::<Vec<_>>().join(", ")
+                    )
+                };
+                format!("{}{named}", parts.join(", "))
             }
         };
         html.push_str(&format!(
@@ -275,6 +331,7 @@ mod tests {
             effective_models: Some(3.2),
             critical: 0,
             warning: 1,
+            rules: BTreeMap::from([("pair".to_owned(), "warning".to_owned())]),
         }
     }
 
@@ -304,7 +361,10 @@ mod tests {
         index.upsert(entry("2026-01-02", "b", "minilm-2"));
         assert_eq!(index.nav("2026-01-02/b.minilm-2.html", "").prev, None);
         let html = index_page(&index);
-        assert!(html.find("2026-01-03").unwrap() < html.find("2024-05-01").unwrap(), "newest first");
+        let table = &html[html.find("<h2>Every night</h2>").unwrap()..];
+        assert!(table.find("2026-01-03").unwrap() < table.find("2024-05-01").unwrap(), "newest first");
+        assert!(table.contains("1 warning</span>: <code>pair</code>"), "the rules are named");
+        assert!(html.contains(">pair</text>"), "the grid leads the index");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Point {
     pub panel_change: bool,
     /// The night's coverage, when the coverage guard fired (nothing was judged).
     pub low_coverage: Option<f64>,
+    /// Measured on that night's own models, not on the chart's panel ([`super::panel`]): drawn
+    /// in grey, a series of its own.
+    pub other_panel: bool,
 }
 
 const W: f64 = 560.0;
@@ -148,10 +151,12 @@ pub fn line_chart(title: &str, points: &[Point]) -> String {
     let baseline_band: Vec<_> = indexed().filter_map(|(i, p)| p.baseline.map(|b| (i, b.1, b.2))).collect();
     let ci_band: Vec<_> = indexed().filter_map(|(i, p)| p.ci.map(|c| (i, c.0, c.1))).collect();
     let baseline: Vec<_> = indexed().filter_map(|(i, p)| p.baseline.map(|b| (i, b.0))).collect();
-    let values: Vec<_> = indexed().map(|(i, p)| (i, p.value)).collect();
+    let values: Vec<_> = indexed().filter(|(_, p)| !p.other_panel).map(|(i, p)| (i, p.value)).collect();
+    let others: Vec<_> = indexed().filter(|(_, p)| p.other_panel).map(|(i, p)| (i, p.value)).collect();
     svg.push_str(&frame.band(&baseline_band, "baseline-band"));
     svg.push_str(&frame.band(&ci_band, "ci-band"));
     svg.push_str(&frame.line(&baseline, "baseline"));
+    svg.push_str(&frame.line(&others, "value other-panel"));
     svg.push_str(&frame.line(&values, "value"));
     for (i, p) in indexed() {
         night_marks(&mut svg, &frame, i, p);
@@ -220,6 +225,7 @@ fn night_marks(svg: &mut String, frame: &Frame, i: usize, p: &Point) {
     }
     let class = match (p.alert.as_deref(), p.low_coverage) {
         (_, Some(_)) => "dot low",
+        _ if p.other_panel => "dot other-panel",
         (Some("critical"), _) => "dot critical",
         (Some("warning"), _) => "dot warning",
         _ => "dot",
@@ -282,7 +288,8 @@ pub fn heatmap(names: &[String], value: impl Fn(usize, usize) -> Option<f64>) ->
     let top = longest * CHAR_W * 0.87 + 14.0;
     let right = longest * CHAR_W * 0.5 + 10.0;
     let key_h = 46.0;
-    let width = (label_w + cell * m as f64 + right).max(340.0);
+    // Room for the colour key and its caption, however few the models.
+    let width = (label_w + cell * m as f64 + right).max(label_w + KEY_W + 150.0);
     let height = top + cell * m as f64 + key_h;
     let (lo, hi) = HEATMAP_SCALE;
     let mut svg = format!(
@@ -338,10 +345,13 @@ pub fn heatmap(names: &[String], value: impl Fn(usize, usize) -> Option<f64>) ->
     svg
 }
 
+/// Width of the heatmap's colour key.
+const KEY_W: f64 = 240.0;
+
 /// The heatmap's colour key, from `left` at height `key_y`, on the fixed scale.
 fn colour_key(svg: &mut String, left: f64, key_y: f64) {
     let (lo, hi) = HEATMAP_SCALE;
-    let key_w = 240.0;
+    let key_w = KEY_W;
     let steps = 24;
     for s in 0..steps {
         let t = (s as f64 + 0.5) / steps as f64;

@@ -150,19 +150,28 @@ pub fn dendrogram(view: &TreeView, colour: &dyn Fn(&str) -> &'static str) -> Str
         );
         at[n + k] = (mx, (ly + ry) / 2.0);
     }
-    for (i, (cut, levels)) in cut_marks(&view.cuts, lo, hi).iter().enumerate() {
+    // Each cut's label on the first of three rows where it clears the labels before it.
+    let mut marks = cut_marks(&view.cuts, lo, hi);
+    marks.sort_by(|a, b| x(a.0).total_cmp(&x(b.0)));
+    let mut row_end = [f64::NEG_INFINITY; 3];
+    for (cut, levels) in &marks {
         let cx = x(*cut);
         let names: Vec<&str> = levels.iter().map(|l| l.label()).collect();
+        let text = format!("{} (z {})", names.join(" = "), fmt(*cut));
+        let half = 2.5 * text.len() as f64;
+        let tx = cx.clamp(half + 2.0, WIDTH - half - 2.0);
+        let r = row_end.iter().position(|end| *end < tx - half).unwrap_or(2);
+        row_end[r] = tx + half + 4.0;
+        let y = 11.0 + 10.0 * r as f64;
         let _ = write!(
             svg,
-            r#"<line class="cut cut-{}" x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}"><title>{}: families merge while their mean z is at least {}</title></line><text class="cutlbl" x="{cx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            r#"<line class="cut cut-{}" x1="{cx:.1}" y1="{:.1}" x2="{cx:.1}" y2="{:.1}"><title>{}: families merge while their mean z is at least {}</title></line><text class="cutlbl" x="{tx:.1}" y="{y:.1}" text-anchor="middle">{}</text>"#,
             levels[0].as_str(),
-            TOP - 16.0 + 10.0 * (i % 2) as f64,
+            y + 2.0,
             h - 26.0,
             esc(&names.join(" = ")),
             fmt(*cut),
-            TOP - 18.0 + 10.0 * (i % 2) as f64,
-            esc(&format!("{} (z {})", names.join(" = "), fmt(*cut)))
+            esc(&text)
         );
     }
     let _ = write!(

@@ -96,8 +96,7 @@ impl Output {
     /// A table file that depends on an embedder: `<run_id>.<embedder name>-<8 hex of its id>`,
     /// so the same run embedded two ways keeps both.
     pub fn per_embedder_path(&self, table: &str, run_date: NaiveDate, run_id: &str, embedder: &EmbedderTag) -> PathBuf {
-        let tag = &crate::util::sha256_hex(embedder.id.as_bytes())[..8];
-        self.table_path(table, run_date, &format!("{run_id}.{}-{tag}", embedder.name))
+        self.table_path(table, run_date, &format!("{run_id}.{}", embedder.short()))
     }
 
     /// Whether a table file's name is run `run_id`'s: `<run_id>.parquet`, or per embedder
@@ -188,6 +187,19 @@ pub struct EmbedderTag {
 }
 
 impl EmbedderTag {
+    /// The short tag that stands for the embedder in file names, page headers and metric labels:
+    /// `<name>-<8 hex of the id>` (`lexical-7390c413`); the full id is said once where it shows.
+    pub fn short(&self) -> String {
+        format!("{}-{}", self.name, &crate::util::sha256_hex(self.id.as_bytes())[..8])
+    }
+
+    /// The tag of an embedder known by its id alone: its name is the id's first word
+    /// (`lexical-v1:...` -> `lexical`).
+    pub fn of_id(id: &str) -> EmbedderTag {
+        let name = id.split(['-', ':', '/']).next().filter(|n| !n.is_empty()).unwrap_or("embedder");
+        EmbedderTag { name: name.to_owned(), id: id.to_owned() }
+    }
+
     /// The tag of a night that embeds nothing (a consortium member's collect-only night): its
     /// tables are all per run, so no file name or row ever carries it.
     pub fn none() -> EmbedderTag {

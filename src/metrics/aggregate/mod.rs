@@ -34,7 +34,9 @@ use crate::vocab::{FamilyLevel, Scope};
 
 mod pairs;
 
-pub use pairs::{CalibratedPair, Family, PairSimilarity, StyleTests, TreeNode, style_tests};
+pub use pairs::{
+    CalibratedPair, Family, PairSimilarity, StyleTests, TreeNode, families_at, family_definition, style_tests,
+};
 use pairs::{families, pair_series, raw_families, scope_pairs};
 
 /// Everything measured on one probe.
@@ -306,14 +308,9 @@ fn rate_spreads(per_model: &[RunMetric], probes: usize) -> Vec<RunMetric> {
 fn family_metrics(families: &[Family], probes: usize) -> Vec<RunMetric> {
     let mut out = Vec::new();
     for level in FamilyLevel::ALL {
-        let mut by_family: BTreeMap<&str, usize> = BTreeMap::new();
-        let at: Vec<&Family> = families.iter().filter(|f| f.level == level).collect();
-        for f in &at {
-            by_family.insert(&f.family, f.size);
-        }
-        let sizes: Vec<usize> = by_family.into_values().collect();
+        let sizes: Vec<usize> = families_at(families, level).into_values().map(|m| m.len()).collect();
         let Some(hhi) = herfindahl(&sizes) else { continue };
-        let m = at.len();
+        let m = sizes.iter().sum();
         out.push(overall(metric::families_at(level), sizes.len() as f64, None, probes, m));
         out.push(overall(metric::family_hhi_at(level), hhi, None, probes, m));
         if level == FamilyLevel::Close {

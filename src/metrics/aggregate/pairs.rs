@@ -89,6 +89,35 @@ pub struct Family {
     pub cut_z: Option<f64>,
 }
 
+/// The behaviour families of a run at `level` of the family tree: family (named by its first
+/// member) -> its members. The one definition of "the families": the run's count
+/// (`families` and its kin in `run_metrics`), the `run` command's headline, the demo's nightly
+/// line and the report all take it from here, at the level `[alerts.concentration] level` names.
+pub fn families_at(rows: &[Family], level: FamilyLevel) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in rows.iter().filter(|f| f.level == level) {
+        out.entry(f.family.clone()).or_default().push(f.model.clone());
+    }
+    out
+}
+
+/// What a family is, in words, for a run of `models` models at `level`: said wherever the
+/// count is shown.
+pub fn family_definition(models: usize, level: FamilyLevel) -> String {
+    if models < relatedness::MIN_MODELS {
+        format!(
+            "{models} models are too few to calibrate against (a family tree needs {}): models whose similarity over their self-similarity is at least {SAME_BEHAVIOUR} are one family, at every level",
+            relatedness::MIN_MODELS
+        )
+    } else {
+        format!(
+            "the family tree's {} level: models joined while their calibrated similarity (content and style fused) passes a false discovery rate of {}; calibrated against tonight's own models, so a narrowing of them all shows in the effective number of models, not in this count",
+            level.label(),
+            crate::metrics::tree::level_fdr(level)
+        )
+    }
+}
+
 /// One merge of the family tree ([`crate::metrics::tree::Merge`]) with the models it joins
 /// where a side is a single model.
 #[derive(Debug, Clone, PartialEq)]

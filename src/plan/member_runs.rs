@@ -1,4 +1,5 @@
-//! Table `member_runs`: one row per expected member of a consortium's analysed night: whether it
+//! Table `member_runs`: one row per expected member of a consortium's analysed night (written by
+//! [`crate::consortium`]; declared here, with the run's identity, so the report can read it): whether it
 //! published (`published`), had not by the deadline (`missing`), or published something the
 //! union could not take (`excluded`, with the reason in `note`), and which of its runs went in.
 
