@@ -155,6 +155,8 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
         let susceptible = susceptible.cloned().unwrap_or_default();
         events.push(EventScore { start, end, what, pairs, susceptible, outcome });
     }
+    // In night order, as a reader follows the story (the scenario lists them as written).
+    events.sort_by_key(|e| (e.start, e.end));
     let truth_pairs_reached: Vec<Scope> =
         events.iter().filter(|e| e.start <= last).flat_map(|e| e.pairs.iter().cloned()).collect();
     let raised = results.iter().map(|r| r.raised().count()).sum();
@@ -364,10 +366,13 @@ mod tests {
         let results = with_incidents(results);
         let card = scorecard(&s, &results);
         let outcomes: Vec<&Outcome> = card.events.iter().map(|e| &e.outcome).collect();
-        assert!(matches!(outcomes[0], Outcome::Caught { night: 13, .. }), "{outcomes:?}");
-        assert!(matches!(outcomes[1], Outcome::Late { night: 26, .. }), "{outcomes:?}");
-        assert_eq!(outcomes[2], &Outcome::Missed);
-        assert!(matches!(outcomes[3], Outcome::Caught { night: 6, .. }), "{outcomes:?}");
+        // In night order: contagion 5, narrowing 12, influence 18, transmission 20.
+        let starts: Vec<u32> = card.events.iter().map(|e| e.start).collect();
+        assert_eq!(starts, [5, 12, 18, 20]);
+        assert!(matches!(outcomes[0], Outcome::Caught { night: 6, .. }), "{outcomes:?}");
+        assert!(matches!(outcomes[1], Outcome::Caught { night: 13, .. }), "{outcomes:?}");
+        assert!(matches!(outcomes[2], Outcome::Late { night: 26, .. }), "{outcomes:?}");
+        assert_eq!(outcomes[3], &Outcome::Missed);
         assert_eq!((card.raised, card.pages), (9, 6), "nine alert rows, six pages");
         assert_eq!(card.explained, 3, "the shift on night 5 is not explained by delta-open turning susceptible");
         assert_eq!(card.stray_ecosystem.len(), 2);
@@ -390,11 +395,11 @@ mod tests {
 
         // Cut at night 16: the later events are not reached.
         let card = scorecard(&s, &results[..16]);
-        assert_eq!(card.events[1].outcome, Outcome::NotReached);
+        assert_eq!(card.events[2].outcome, Outcome::NotReached);
         assert!(card.to_string().contains("not reached: it starts on night 18"));
         let card = scorecard(&s, &results[..13]);
-        assert!(matches!(card.events[0].outcome, Outcome::Caught { .. }));
+        assert!(matches!(card.events[1].outcome, Outcome::Caught { .. }));
         let card = scorecard(&s, &results[..12]);
-        assert_eq!(card.events[0].outcome, Outcome::NotYet { last_night: 12 });
+        assert_eq!(card.events[1].outcome, Outcome::NotYet { last_night: 12 });
     }
 }

@@ -13,7 +13,6 @@ use crate::alert::{Alert, Severity};
 use crate::collect::responses::{self, OkTexts};
 use crate::metrics::tables::families::FamiliesTable;
 use crate::metrics::tables::pair_similarity::PairSimilarityTable;
-use crate::metrics::tables::probe_metrics::ProbeMetricsTable;
 use crate::metrics::tables::shared_phrases::{SharedPhrase, SharedPhrasesTable};
 use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::{self, RunInfo};
@@ -50,8 +49,7 @@ pub const CONTAGION_RATES: &[(&str, &str)] = &[
     (metric::INJECTION_COMPLIANCE, "injection compliance"),
     (metric::CLAIM_SIMILARITY_GAIN, "moved toward the claim (cosine)"),
 ];
-/// Probes listed among those that moved most, and how many of them get sample answers.
-const MOVED_PROBES: usize = 8;
+/// Of the probes that moved most, how many get sample answers.
 const PROBES_WITH_SAMPLES: usize = 3;
 /// Characters of a sample answer quoted.
 pub const EXCERPT_CHARS: usize = 280;
@@ -99,15 +97,6 @@ pub struct Night {
     pub models: HashMap<(String, String), f64>,
 }
 
-/// A probe's model Vendi ratio tonight and at the previous comparable run.
-#[derive(Debug, Clone)]
-pub struct MovedProbe {
-    pub probe: String,
-    pub category: String,
-    pub before: Option<f64>,
-    pub tonight: f64,
-}
-
 /// Everything one run's page shows.
 #[derive(Debug, Clone)]
 pub struct ReportData {
@@ -128,9 +117,9 @@ pub struct ReportData {
     pub families: BTreeMap<String, Vec<String>>,
     /// That level.
     pub family_level: FamilyLevel,
-    /// Whether an earlier comparable run was found for the probes that moved.
+    /// Whether tonight has earlier comparable nights for the probes that moved.
     pub has_previous: bool,
-    pub moved: Vec<MovedProbe>,
+    pub moved: Vec<super::moved::MovedProbe>,
     /// (probe, endpoint) -> the first sample's opening, for the family heads on the top probes.
     pub samples: BTreeMap<(String, String), Excerpt>,
     /// Probe id -> its prompt (and system prompt), for the probes whose answers are quoted.
@@ -187,7 +176,6 @@ impl ReportData {
     ) -> Result<Self, StoreError> {
         let tonight = run.run_ref(embedder);
         let nights = history(output, run, embedder)?;
-        let previous = previous_comparable(&nights);
 
         let pairs = table::read_if_any::<PairSimilarityTable>(output, &tonight)?
             .into_iter()
@@ -197,27 +185,8 @@ impl ReportData {
         let families =
             crate::metrics::aggregate::families_at(&table::read_if_any::<FamiliesTable>(output, &tonight)?, level);
 
-        let ratios = |run: &RunRef| -> Result<BTreeMap<String, (String, f64)>, StoreError> {
-            Ok(table::read_if_any::<ProbeMetricsTable>(output, run)?
-                .into_iter()
-                .filter_map(|p| Some((p.probe, (p.category, p.model_vendi_ratio?))))
-                .collect())
-        };
-        let now = ratios(&tonight)?;
-        let before = match previous {
-            Some(p) => ratios(&RunRef::new(p.date, p.run_id.clone(), embedder.clone()))?,
-            None => BTreeMap::new(),
-        };
-        let mut moved: Vec<MovedProbe> = now
-            .into_iter()
-            .map(|(probe, (category, tonight))| {
-                let before = before.get(&probe).map(|b| b.1);
-                MovedProbe { probe, category, before, tonight }
-            })
-            .collect();
-        let fall = |m: &MovedProbe| m.before.map_or(m.tonight, |b| m.tonight - b);
-        moved.sort_by(|a, b| fall(a).total_cmp(&fall(b)).then(a.probe.cmp(&b.probe)));
-        moved.truncate(MOVED_PROBES);
+        let baseline = baseline_nights(&nights);
+        let moved = super::moved::moved_probes(output, &tonight, &baseline, embedder)?;
 
         let heads: HashSet<&str> = families.values().filter_map(|m| m.first().map(String::as_str)).collect();
         let shown: HashSet<&str> = moved.iter().take(PROBES_WITH_SAMPLES).map(|m| m.probe.as_str()).collect();
@@ -235,7 +204,7 @@ impl ReportData {
             run: run.clone(),
             embedder_id: embedder.id.clone(),
             embedder_name: embedder.name.clone(),
-            has_previous: previous.is_some(),
+            has_previous: !baseline.is_empty(),
             nights,
             alerts: table::read_if_any::<AlertsTable>(output, &tonight)?,
             incidents: table::read_if_any::<IncidentsTable>(output, &tonight)?,
@@ -325,11 +294,21 @@ fn history(output: &Output, run: &RunInfo, embedder: &EmbedderTag) -> Result<Vec
     Ok(nights)
 }
 
-/// The latest night before tonight in tonight's comparable segment.
-fn previous_comparable(nights: &[Night]) -> Option<&Night> {
+/// The earlier nights of tonight's comparable segment (the last of `nights` is tonight), the
+/// latest [`super::moved::BASELINE_NIGHTS`] of them, oldest first.
+fn baseline_nights(nights: &[Night]) -> Vec<(NaiveDate, String)> {
     let segment = |n: &Night| n.metrics.values().next().map(|m| m.segment_start.clone());
-    let tonight = nights.last().and_then(segment)?;
-    nights.iter().rev().skip(1).find(|n| segment(n).as_ref() == Some(&tonight))
+    let Some(tonight) = nights.last().and_then(segment) else { return Vec::new() };
+    let mut out: Vec<(NaiveDate, String)> = nights
+        .iter()
+        .rev()
+        .skip(1)
+        .filter(|n| segment(n).as_ref() == Some(&tonight))
+        .take(super::moved::BASELINE_NIGHTS)
+        .map(|n| (n.date, n.run_id.clone()))
+        .collect();
+    out.reverse();
+    out
 }
 
 fn read_night(

@@ -19,6 +19,7 @@ mod identity;
 mod incidents;
 pub mod lineage;
 mod members;
+pub mod moved;
 pub mod pages;
 mod panel;
 pub mod story;
@@ -366,11 +367,15 @@ fn families_section(page: &mut String, data: &ReportData) {
 /// The probes that moved most, each prompt above sample answers.
 fn probes_section(page: &mut String, data: &ReportData) {
     if data.has_previous {
-        page.push_str("<h2>Probes that moved most</h2>\n<p>The largest falls of the model Vendi ratio (distinct model behaviours over models) since the previous comparable run.</p>\n");
+        let _ = writeln!(
+            page,
+            "<h2>Probes that moved most</h2>\n<p>The largest falls of each probe's model Vendi ratio (distinct model behaviours over models) below its baseline: the median over the earlier comparable nights (at most {}), as the trends judge the overall ratio.</p>",
+            moved::BASELINE_NIGHTS
+        );
     } else {
         page.push_str("<h2>Most converged probes</h2>\n<p>No comparable earlier run: the probes with the lowest model Vendi ratio tonight.</p>\n");
     }
-    page.push_str("<table><tr><th>probe</th><th>category</th><th>before</th><th>tonight</th></tr>\n");
+    page.push_str("<table><tr><th>probe</th><th>category</th><th>baseline</th><th>tonight</th></tr>\n");
     for m in &data.moved {
         let _ = writeln!(
             page,
