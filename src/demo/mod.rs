@@ -279,7 +279,7 @@ pub async fn run(output: &Path, scenario: Option<&Path>, nights: Option<u32>) ->
     );
     say!("  the tables:   {out}/<table>/run_date=*/ (Parquet; README, \"Output tables\")");
     say!(
-        "  for real:     cp hivewatch.example.toml hivewatch.toml, name your endpoints, then {me} endpoints check --config hivewatch.toml and {me} run --config hivewatch.toml (README, \"Running it for real\")"
+        "  for real:     {me} init (a configuration and the probe suites, in this folder), name your endpoints in hivewatch.toml, then {me} endpoints check --config hivewatch.toml and {me} run --config hivewatch.toml (README, \"Running it for real\")"
     );
     Ok(exit::OK)
 }
