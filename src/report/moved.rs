@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use crate::metrics::tables::probe_metrics::ProbeMetricsTable;
 use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
+use crate::trend::stats::median;
 use chrono::NaiveDate;
 
 /// Earlier nights a probe's baseline is the median of (the default `[alerts] baseline_runs`).
@@ -30,15 +31,6 @@ fn ratios(output: &Output, run: &RunRef) -> Result<BTreeMap<String, (String, f64
         .into_iter()
         .filter_map(|p| Some((p.probe, (p.category, p.model_vendi_ratio?))))
         .collect())
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 /// The [`MOVED_PROBES`] probes whose ratio fell most below their baseline, the median over the
@@ -64,7 +56,7 @@ fn rank(now: BTreeMap<String, (String, f64)>, mut history: BTreeMap<String, Vec<
     let mut moved: Vec<MovedProbe> = now
         .into_iter()
         .map(|(probe, (category, tonight))| {
-            let before = history.remove(&probe).and_then(median);
+            let before = history.remove(&probe).and_then(|v| median(&v));
             MovedProbe { probe, category, before, tonight }
         })
         .collect();

@@ -7,8 +7,7 @@
 //! models cannot be, and is plotted on its own models, in grey, with the change of panel marked.
 //! The caption says which.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
@@ -17,6 +16,11 @@ use crate::metrics::tables::run_metrics::RunMetricsTable;
 use crate::store::table::{self, RunRef};
 use crate::store::{EmbedderTag, Output, StoreError};
 use crate::trend::Panel;
+use crate::trend::stage::PanelCache;
+
+/// The charts' folder of [`PanelCache`] in the state folder, apart from the trend stage's: each
+/// prunes what it did not use.
+const REPORT_PANEL: &str = "report-panel";
 
 /// A night's charted metrics: metric -> (value, interval).
 pub type Charted = HashMap<String, (f64, Option<(f64, f64)>)>;
@@ -73,7 +77,7 @@ pub fn gather(
         return Ok(out);
     }
     let ours = Panel::of_metrics(&table::read_if_any::<RunMetricsTable>(output, &tonight_run)?);
-    let cache = Cache { dir: output.state_dir().join("report-panel"), stem: embedder_stem(embedder) };
+    let cache = PanelCache::new(output, embedder, REPORT_PANEL);
     let mut used = Vec::new();
     for n in nights[..nights.len() - 1].iter().filter(|n| n.panel != *tonight_panel) {
         let run = RunRef::new(n.date, n.run_id.clone(), embedder.clone());
@@ -83,7 +87,13 @@ pub fn gather(
             out.own_panel.insert(n.run_id.clone());
             continue;
         }
-        let metrics = if own.id == ours.id { stored } else { cache.metrics(output, &run, &ours, &mut used)? };
+        let metrics = if own.id == ours.id {
+            stored
+        } else {
+            let (metrics, file) = cache.metrics(&run, &ours)?;
+            used.push(file);
+            metrics
+        };
         out.values.insert(n.run_id.clone(), charted_of(&metrics, charted));
     }
     cache.prune(&used);
@@ -108,57 +118,4 @@ fn charted_of(metrics: &[RunMetric], charted: &[&str]) -> Charted {
         .filter(|m| m.scope.is_overall() && charted.contains(&m.metric.as_str()))
         .map(|m| (m.metric.clone(), (m.value, m.ci)))
         .collect()
-}
-
-/// The embedder's part of a file name, as in the tables' (`.<name>-<8 hex>.`).
-fn embedder_stem(embedder: &EmbedderTag) -> String {
-    format!(".{}-{}.", embedder.name, &crate::util::sha256_hex(embedder.id.as_bytes())[..8])
-}
-
-/// Earlier runs measured on tonight's panel: `<run file stem>.<panel id>.parquet`, measured
-/// afresh when older than the run's stored `run_metrics`; entries not used tonight are removed.
-struct Cache {
-    dir: PathBuf,
-    stem: String,
-}
-
-impl Cache {
-    fn metrics(
-        &self,
-        output: &Output,
-        run: &RunRef,
-        panel: &Panel,
-        used: &mut Vec<PathBuf>,
-    ) -> Result<Vec<RunMetric>, StoreError> {
-        let stored = table::path::<RunMetricsTable>(output, run);
-        let stem = stored.file_stem().and_then(|s| s.to_str()).unwrap_or(&run.id);
-        let path = self.dir.join(format!("{stem}.{}.parquet", panel.id));
-        used.push(path.clone());
-        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        if let (Some(cached), Some(source)) = (modified(&path), modified(&stored))
-            && cached >= source
-        {
-            return table::read_file::<RunMetricsTable>(&path);
-        }
-        tracing::info!(
-            run_id = run.id,
-            panel = panel.len(),
-            "measuring an earlier night again on tonight's models for the charts"
-        );
-        let models: &BTreeSet<String> = &panel.models;
-        let metrics = crate::metrics::stage::measure_panel(output, run, models)?;
-        std::fs::create_dir_all(&self.dir).map_err(|source| StoreError::Io { path: self.dir.clone(), source })?;
-        table::write_file::<RunMetricsTable>(&path, run, &metrics)?;
-        Ok(metrics)
-    }
-
-    fn prune(&self, used: &[PathBuf]) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
-        for path in entries.flatten().map(|e| e.path()) {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if name.contains(&self.stem) && name.ends_with(".parquet") && !used.contains(&path) {
-                let _ = std::fs::remove_file(&path);
-            }
-        }
-    }
 }

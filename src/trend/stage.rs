@@ -75,7 +75,7 @@ pub fn trend_run(
     }
 
     // Every run of the window, tonight's included, on the judged panel.
-    let cache = PanelCache::new(output, embedder);
+    let cache = PanelCache::new(output, embedder, PANEL_METRICS);
     let mut used = Vec::new();
     let mut on_judged = |run: &RunRef, own: &Panel, stored: &[RunMetric]| {
         if own.id == judged.id {
@@ -145,20 +145,26 @@ fn comparable_runs(
     Ok((comparable, any_earlier))
 }
 
-/// Runs' measures on a panel other than their own, kept in the state folder
-/// (`panel-metrics/<run file stem>.<panel id>.parquet`, in the `run_metrics` layout) so that the
+/// Runs' measures on a panel other than their own, kept in a folder of the state folder
+/// (`<folder>/<run file stem>.<panel id>.parquet`, in the `run_metrics` layout) so that the
 /// nights after a change of panel do not measure the same run again. An entry older than the
 /// run's stored `run_metrics` (rewritten by `analyze`) is measured afresh; entries this night did
-/// not use are removed, so the folder holds at most one window of runs per embedder.
-struct PanelCache<'a> {
+/// not use are removed, so a folder holds at most one window of runs per embedder. The trend
+/// stage keeps its window in [`PANEL_METRICS`]; the report's charts keep theirs apart, since
+/// each prunes what it did not use.
+pub struct PanelCache<'a> {
     output: &'a Output,
     embedder: &'a EmbedderTag,
     dir: PathBuf,
 }
 
+/// The trend stage's folder of [`PanelCache`].
+pub const PANEL_METRICS: &str = "panel-metrics";
+
 impl<'a> PanelCache<'a> {
-    fn new(output: &'a Output, embedder: &'a EmbedderTag) -> Self {
-        PanelCache { output, embedder, dir: output.state_dir().join("panel-metrics") }
+    /// The cache in `folder` of the state folder.
+    pub fn new(output: &'a Output, embedder: &'a EmbedderTag, folder: &str) -> Self {
+        PanelCache { output, embedder, dir: output.state_dir().join(folder) }
     }
 
     /// The embedder's part of a file name: `.<name>-<8 hex>.`, as in the tables' file names
@@ -167,7 +173,8 @@ impl<'a> PanelCache<'a> {
         format!(".{}-{}.", self.embedder.name, &crate::util::sha256_hex(self.embedder.id.as_bytes())[..8])
     }
 
-    fn metrics(&self, run: &RunRef, panel: &Panel) -> Result<(Vec<RunMetric>, PathBuf), StoreError> {
+    /// `run`'s measures on `panel`, and the cache file they are kept in.
+    pub fn metrics(&self, run: &RunRef, panel: &Panel) -> Result<(Vec<RunMetric>, PathBuf), StoreError> {
         let stored = table::path::<RunMetricsTable>(self.output, run);
         let stem = stored.file_stem().and_then(|s| s.to_str()).unwrap_or(&run.id);
         let path = self.dir.join(format!("{stem}.{}.parquet", panel.id));
@@ -188,7 +195,7 @@ impl<'a> PanelCache<'a> {
     }
 
     /// Removes this embedder's entries that were not used tonight.
-    fn prune(&self, used: &[PathBuf]) {
+    pub fn prune(&self, used: &[PathBuf]) {
         let ours = self.embedder_stem();
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
         for path in entries.flatten().map(|e| e.path()) {
