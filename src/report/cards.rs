@@ -17,7 +17,9 @@ use crate::lineage::Verdict;
 /// Cards open by default up to this many models.
 const OPEN_CARDS: usize = 30;
 /// Cards drawn at many models (the rest are rows of the compact table).
-pub const CARDS_SHOWN: usize = 24;
+pub const CARDS_SHOWN: usize = 12;
+/// Relatives named per level on a card at many models.
+const RELATIVES_NAMED: usize = 12;
 /// Rows of the compact table at most.
 const TABLE_ROWS: usize = 1_000;
 
@@ -26,7 +28,8 @@ const TABLE_ROWS: usize = 1_000;
 pub fn section(page: &mut String, view: &LineageView) {
     page.push_str("<h2>Models</h2>\n<p>One card per model: its rates against the ecosystem's (the mean over models), with the rate over past comparable runs; its self-similarity (how alike its own samples are); its relatives at each level of the family tree; its nearest relatives (hover a z for each signal's, a verdict for the signal that carried it) and what it declares.</p>\n");
     if !many::is_many(view.cards.len()) {
-        cards(page, view, &view.cards.iter().collect::<Vec<_>>());
+        let open = if view.cards.len() <= OPEN_CARDS { " open" } else { "" };
+        cards(page, &view.cards.iter().collect::<Vec<_>>(), open, view);
         return;
     }
     let ordered = in_question(view);
@@ -35,7 +38,7 @@ pub fn section(page: &mut String, view: &LineageView) {
         "<p>{} models: the cards of the {CARDS_SHOWN} whose lineage is most in question (most relatives measured but not declared, then most declared but not evident, then claiming another vendor's identity, then by name); every model is a row of the table below them.</p>",
         view.cards.len()
     );
-    cards(page, view, &ordered[..CARDS_SHOWN.min(ordered.len())]);
+    cards(page, &ordered[..CARDS_SHOWN.min(ordered.len())], " open", view);
     table(page, &ordered);
 }
 
@@ -69,7 +72,7 @@ fn table(page: &mut String, ordered: &[&ModelCard]) {
     for (_, label) in CARD_RATES {
         let _ = write!(page, "<th>{label}</th>");
     }
-    page.push_str("<th>self-similarity</th><th>nearest relative (z)</th><th>verdicts</th></tr>\n");
+    page.push_str("<th>self-similarity</th><th>nearest relative (z)</th><th>relatives by verdict</th></tr>\n");
     for card in ordered.iter().take(TABLE_ROWS) {
         let _ = write!(
             page,
@@ -82,11 +85,12 @@ fn table(page: &mut String, ordered: &[&ModelCard]) {
             let _ = write!(page, "<td>{}</td>", opt(*rate));
         }
         let nearest = card.relatives.iter().filter(|r| r.rank.is_some()).min_by_key(|r| r.rank);
-        let verdicts: Vec<String> = card
-            .relatives
-            .iter()
-            .filter(|r| r.verdict.is_some_and(|v| v != Verdict::InsufficientCoverage))
-            .map(|r| format!("{} {}", esc(&r.relative), verdict_cell(r.verdict)))
+        let verdicts: Vec<String> = [Verdict::Undeclared, Verdict::DeclaredNotEvident, Verdict::DeclaredAndEvident]
+            .into_iter()
+            .filter_map(|v| {
+                let k = card.relatives.iter().filter(|r| r.verdict == Some(v)).count();
+                (k > 0).then(|| format!("{k} {}", verdict_cell(Some(v))))
+            })
             .collect();
         let _ = writeln!(
             page,
@@ -128,9 +132,8 @@ fn sparkline(values: &[f64]) -> String {
     )
 }
 
-fn cards(page: &mut String, view: &LineageView, cards: &[&ModelCard]) {
+fn cards(page: &mut String, cards: &[&ModelCard], open: &str, view: &LineageView) {
     page.push_str("<div class=\"cards\">\n");
-    let open = if view.cards.len() <= OPEN_CARDS { " open" } else { "" };
     for card in cards {
         let d = &card.declared;
         let _ = write!(
@@ -161,7 +164,11 @@ fn cards(page: &mut String, view: &LineageView, cards: &[&ModelCard]) {
             "</table>\n<p>self-similarity {}</p>",
             card.self_similarity.map_or("- (one sample)".into(), fmt)
         );
-        page.push_str(&tree::relatives_html(&view.tree, &card.name));
+        page.push_str(&tree::relatives_html(
+            &view.tree,
+            &card.name,
+            many::is_many(view.cards.len()).then_some(RELATIVES_NAMED),
+        ));
         page.push_str(
             "<table><tr><th>relative</th><th>rank</th><th>z</th><th>q</th><th>declared</th><th>verdict</th></tr>\n",
         );

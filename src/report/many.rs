@@ -103,10 +103,8 @@ pub fn pairs_section(page: &mut String, data: &ReportData) {
         if groups.len() > FAMILY_ROWS { "; the others share the last row" } else { "" }
     );
     let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
-    page.push_str(&svg::heatmap(&labels, |a, b| {
-        // A family of one has no pair within it: its diagonal cell stays grey.
-        if a == b && groups[a].members.len() < 2 { None } else { means[a][b] }
-    }));
+    // A family of one has no pair within it: its diagonal cell stays grey.
+    page.push_str(&svg::heatmap_of(&labels, |a, b| means[a][b], true));
     page.push('\n');
     drill_downs(page, data, &groups, &means);
 }
@@ -235,7 +233,6 @@ mod tests {
         use super::super::lineage::{LineageView, MapPoint, ModelCard};
         use super::super::tree::TreeView;
         use crate::lineage::{LineageRow, Verdict};
-        use crate::metrics::aggregate::TreeNode;
         let (fams, size) = (25, 20);
         let name = |f: usize, i: usize| format!("fam{f:02}-model-{i:03}");
         let families: BTreeMap<String, Vec<String>> =
@@ -264,7 +261,11 @@ mod tests {
                     n_probes: 30,
                     declared: None,
                     same_vendor: false,
-                    verdict: Some(if a % 50 == 0 { Verdict::Undeclared } else { Verdict::InsufficientCoverage }),
+                    verdict: Some(if a.is_multiple_of(50) {
+                        Verdict::Undeclared
+                    } else {
+                        Verdict::InsufficientCoverage
+                    }),
                     claimed_maker: None,
                     identity: None,
                     claims_relative_vendor: false,
@@ -282,15 +283,7 @@ mod tests {
                 relatives: relatives(a),
             })
             .collect();
-        // The tree: each family chained together, then the families.
-        let mut nodes = Vec::new();
-        let mut node = |left, right, mean_z, size| {
-            nodes.push(TreeNode { step: nodes.len(), left, right, left_model: None, right_model: None, mean_z, size });
-            n + nodes.len() - 1
-        };
-        let heads: Vec<usize> =
-            (0..fams).map(|f| (1..size).fold(f * size, |c, i| node(c, f * size + i, 6.0, i + 1))).collect();
-        heads.into_iter().reduce(|a, b| node(a, b, 1.0, 0));
+        let nodes = chained_tree(fams, size);
         let view = LineageView {
             rows: (0..n).flat_map(relatives).collect(),
             has_null: true,
@@ -308,7 +301,29 @@ mod tests {
             family_labels: Some(labelled_families(&families)),
             ..Default::default()
         };
-        let data = ReportData {
+        let data = synthetic_data(pairs, families);
+        let nav = super::super::pages::Nav { base: String::new(), prev: None, next: None, same_date: Vec::new() };
+        let page = super::super::render(&data, &view, &nav, &[]);
+        check_500(&page, n, fams);
+    }
+
+    /// The tree: each family's models chained together, then the families.
+    fn chained_tree(fams: usize, size: usize) -> Vec<crate::metrics::aggregate::TreeNode> {
+        use crate::metrics::aggregate::TreeNode;
+        let n = fams * size;
+        let mut nodes = Vec::new();
+        let mut node = |left, right, mean_z, size| {
+            nodes.push(TreeNode { step: nodes.len(), left, right, left_model: None, right_model: None, mean_z, size });
+            n + nodes.len() - 1
+        };
+        let heads: Vec<usize> =
+            (0..fams).map(|f| (1..size).fold(f * size, |c, i| node(c, f * size + i, 6.0, i + 1))).collect();
+        heads.into_iter().reduce(|a, b| node(a, b, 1.0, 0));
+        nodes
+    }
+
+    fn synthetic_data(pairs: HashMap<(String, String), f64>, families: BTreeMap<String, Vec<String>>) -> ReportData {
+        ReportData {
             run: crate::plan::runs::RunInfo {
                 run_id: "r500".into(),
                 run_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
@@ -332,9 +347,11 @@ mod tests {
             phrases: Vec::new(),
             repanel: Default::default(),
             members: Vec::new(),
-        };
-        let nav = super::super::pages::Nav { base: String::new(), prev: None, next: None, same_date: Vec::new() };
-        let page = super::super::render(&data, &view, &nav, &[]);
+        }
+    }
+
+    /// What the page of the synthetic night must hold.
+    fn check_500(page: &str, n: usize, fams: usize) {
         assert!(page.len() < 3_000_000, "the page of 500 models is {} bytes", page.len());
         let heatmap = &page[page.find("<svg class=\"heatmap\"").unwrap()..];
         let heatmap = &heatmap[..heatmap.find("</svg>").unwrap()];

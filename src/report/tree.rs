@@ -52,16 +52,19 @@ pub fn gather(output: &Output, run: &RunRef) -> Result<TreeView, StoreError> {
     Ok(TreeView { names, nodes, cuts, relatives })
 }
 
-/// A model's relatives at each level, as a line of the card.
-pub fn relatives_html(view: &TreeView, model: &str) -> String {
+/// A model's relatives at each level, as a line of the card; with `limit`, at most that many
+/// named per level (a family of many models would fill the card).
+pub fn relatives_html(view: &TreeView, model: &str, limit: Option<usize>) -> String {
     let Some(levels) = view.relatives.get(model) else { return String::new() };
     let parts: Vec<String> = levels
         .iter()
         .map(|(level, others)| {
+            let shown = limit.unwrap_or(usize::MAX).min(others.len());
             let who = if others.is_empty() {
                 "alone".to_owned()
             } else {
-                others.iter().map(|o| esc(o)).collect::<Vec<_>>().join(", ")
+                let names = others[..shown].iter().map(|o| esc(o)).collect::<Vec<_>>().join(", ");
+                if shown < others.len() { format!("{names} and {} more", others.len() - shown) } else { names }
             };
             format!("<b>{}</b>: {who}", level.label())
         })
@@ -135,34 +138,7 @@ pub fn dendrogram(
     let mut svg = format!(
         r##"<svg class="family-tree" viewBox="0 0 {WIDTH} {h}" width="{WIDTH}" height="{h}" role="img" aria-label="family tree"><rect x="0" y="0" width="{WIDTH}" height="{h}" fill="#fafafa" stroke="#ddd"/>"##
     );
-    let order = leaf_order(&view.nodes, n);
-    if let Some(families) = families {
-        for (k, &leaf) in order.iter().enumerate() {
-            let y = TOP + row * (k as f64 + 0.5);
-            at[leaf] = (x0, y);
-            let name = &view.names[leaf];
-            let _ = write!(
-                svg,
-                r#"<circle cx="{x0:.1}" cy="{y:.1}" r="1.5" fill="{}"><title>{}</title></circle>"#,
-                colour(name),
-                esc(name)
-            );
-        }
-        family_names(&mut svg, view, &order, row, families);
-    }
-    for (k, &leaf) in order.iter().enumerate().filter(|_| families.is_none()) {
-        let y = TOP + row * (k as f64 + 0.5);
-        at[leaf] = (x0, y);
-        let name = &view.names[leaf];
-        let _ = write!(
-            svg,
-            r#"<circle cx="{x0:.1}" cy="{y:.1}" r="3" fill="{}"/><text class="leaf" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            colour(name),
-            LABELS + 2.0,
-            y + 3.5,
-            esc(name)
-        );
-    }
+    leaves(&mut svg, view, (row, x0), &mut at, colour, families);
     for (k, node) in view.nodes.iter().enumerate() {
         let ((lx, ly), (rx, ry)) = (at[node.left], at[node.right]);
         let mx = x(node.mean_z).max(lx.max(rx));
@@ -206,6 +182,47 @@ pub fn dendrogram(
         fmt(lo)
     );
     svg
+}
+
+/// The leaves, down the left at `x0`, a `row` apart, in the tree's order (their spots into `at`):
+/// each named, or at many models unlabelled dots with the labelled families named once.
+fn leaves(
+    svg: &mut String,
+    view: &TreeView,
+    (row, x0): (f64, f64),
+    at: &mut [(f64, f64)],
+    colour: &dyn Fn(&str) -> &'static str,
+    families: Option<&HashMap<String, String>>,
+) {
+    let n = view.names.len();
+    let order = leaf_order(&view.nodes, n);
+    if let Some(families) = families {
+        for (k, &leaf) in order.iter().enumerate() {
+            let y = TOP + row * (k as f64 + 0.5);
+            at[leaf] = (x0, y);
+            let name = &view.names[leaf];
+            let _ = write!(
+                svg,
+                r#"<circle cx="{x0:.1}" cy="{y:.1}" r="1.5" fill="{}"><title>{}</title></circle>"#,
+                colour(name),
+                esc(name)
+            );
+        }
+        family_names(svg, view, &order, row, families);
+    }
+    for (k, &leaf) in order.iter().enumerate().filter(|_| families.is_none()) {
+        let y = TOP + row * (k as f64 + 0.5);
+        at[leaf] = (x0, y);
+        let name = &view.names[leaf];
+        let _ = write!(
+            svg,
+            r#"<circle cx="{x0:.1}" cy="{y:.1}" r="3" fill="{}"/><text class="leaf" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            colour(name),
+            LABELS + 2.0,
+            y + 3.5,
+            esc(name)
+        );
+    }
 }
 
 /// Each labelled family's name once, at the middle of its run of leaves (a family is a branch
@@ -286,8 +303,8 @@ mod tests {
 
     #[test]
     fn a_card_lists_relatives_at_each_level() {
-        let line = relatives_html(&view(), "<a>");
+        let line = relatives_html(&view(), "<a>", None);
         assert!(line.contains("<b>close family</b>: c&quot;") && line.contains("<b>vendor line</b>: alone"), "{line}");
-        assert_eq!(relatives_html(&view(), "zzz"), "");
+        assert_eq!(relatives_html(&view(), "zzz", None), "");
     }
 }
