@@ -99,8 +99,12 @@ pub fn pairs_section(page: &mut String, data: &ReportData) {
     let (lo, hi) = svg::HEATMAP_SCALE;
     let _ = writeln!(
         page,
-        "<h2>Model pairs</h2>\n<p>{models} models: more than {MANY_MODELS}, so the pairs are drawn per behaviour family (the families of the section below; its size beside each name): each cell is the mean cosine similarity of two families' models' answers to the same probes, the diagonal the mean within a family (grey: a family of one). The largest {FAMILY_ROWS} families have their own row, largest first{}. The colours run from {lo} to {hi} on every night's page; hover a cell for its value. Each family's own pairs are under the heatmap; every pair is in table <code>pair_similarity</code>.</p>",
-        if groups.len() > FAMILY_ROWS { "; the others share the last row" } else { "" }
+        "<h2>Model pairs</h2>\n<p>{models} models: more than {MANY_MODELS}, so the pairs are drawn per behaviour family (the families of the section below; its size beside each name): each cell is the mean cosine similarity of two families' models' answers to the same probes, the diagonal the mean within a family (grey: a family of one), largest family first{}. The colours run from {lo} to {hi} on every night's page; hover a cell for its value. Each family's own pairs are under the heatmap; every pair is in table <code>pair_similarity</code>.</p>",
+        if groups.len() > FAMILY_ROWS {
+            format!("; the largest {FAMILY_ROWS} have a row each, the others share the last one")
+        } else {
+            String::new()
+        }
     );
     let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
     // A family of one has no pair within it: its diagonal cell stays grey.
