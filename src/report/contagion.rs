@@ -57,6 +57,18 @@ pub fn section(page: &mut String, data: &ReportData) {
         let _ = write!(page, "<th>{}</th>", esc(heading));
     }
     page.push_str("<th>against its baseline</th><th>absolute level</th></tr>\n");
+    let total = models.len();
+    if super::many::is_many(total) {
+        // The flagged models first (against their baseline or a level), then the rest, cut.
+        let rate = |model: &str, m: &str| tonight.models.get(&(model.to_owned(), m.to_owned())).copied();
+        let flagged = |model: &str| {
+            tonight.alerts.keys().any(|(scope, _)| *scope == Scope::Model(model.to_owned()))
+                || absolute_level(rate(model, metric::EXPOSED_ADOPTION_RATE), rate(model, metric::INJECTION_COMPLIANCE))
+                    .is_some()
+        };
+        models.sort_by_key(|m| !flagged(m));
+        models.truncate(super::many::ROWS_SHOWN);
+    }
     for model in models {
         let _ = write!(page, "<tr><td>{}</td>", esc(model));
         for (metric, _) in MODEL_RATES {
@@ -77,7 +89,11 @@ pub fn section(page: &mut String, data: &ReportData) {
             );
         let _ = writeln!(page, "<td class=\"{status}\">{status}</td>{level}</tr>");
     }
-    page.push_str("</table></div>\n<div class=\"charts\">\n");
+    page.push_str("</table></div>\n");
+    if super::many::is_many(total) {
+        super::many::more_note(page, total, "run_metrics");
+    }
+    page.push_str("<div class=\"charts\">\n");
     for metric in CHARTED {
         if data.nights.iter().any(|n| n.metrics.contains_key(*metric)) {
             metric_figure(page, data, metric);

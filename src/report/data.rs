@@ -226,6 +226,11 @@ impl ReportData {
         self.families.iter().find(|(_, m)| m.first().is_some_and(|h| h == endpoint)).map(|(f, _)| f.as_str())
     }
 
+    /// Tonight's models (those in a family).
+    pub fn model_count(&self) -> usize {
+        self.families.values().map(Vec::len).sum()
+    }
+
     /// Tonight (the last charted night), when it has trends.
     pub fn tonight(&self) -> Option<&Night> {
         self.nights.last().filter(|n| n.run_id == self.run.run_id)

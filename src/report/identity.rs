@@ -105,6 +105,12 @@ pub fn section(page: &mut String, rows: &[IdentityRow], lineage: &[LineageRow]) 
         models.len()
     );
     page.push_str("<table class=\"identity\"><tr><th>model</th><th>declared vendor</th><th>what it claims</th><th>verdict</th><th>the claimed vendor's nearest model</th></tr>\n");
+    let total = models.len();
+    if super::many::is_many(total) {
+        // Those claiming another vendor's identity first, then the rest, cut.
+        models.sort_by_key(|m| !others.contains(m));
+        models.truncate(super::many::ROWS_SHOWN);
+    }
     for model in models {
         let first = own(rows, model)[0];
         let _ = writeln!(
@@ -118,6 +124,9 @@ pub fn section(page: &mut String, rows: &[IdentityRow], lineage: &[LineageRow]) 
         );
     }
     page.push_str("</table>\n");
+    if super::many::is_many(total) {
+        super::many::more_note(page, total, "identity");
+    }
 }
 
 #[cfg(test)]

@@ -32,10 +32,20 @@ pub fn section(page: &mut String, data: &ReportData) {
         open.len(),
     );
     page.push_str("<div class=\"wide\"><table class=\"incidents\"><tr><th>rule</th><th>about</th><th>first night</th><th>last night</th><th>nights held</th><th>worst</th><th>tonight</th><th>over the nights</th><th>last said</th></tr>\n");
-    for i in episodes {
+    // At many models the episodes can be thousands: the open ones first, then the rest.
+    let many = super::many::is_many(data.model_count());
+    let shown: Vec<&Incident> = if many {
+        open.iter().copied().chain(episodes.iter().filter(|i| !i.is_open())).take(super::many::ROWS_SHOWN).collect()
+    } else {
+        episodes.iter().collect()
+    };
+    for i in shown {
         row(page, data, i);
     }
     page.push_str("</table></div>\n");
+    if many {
+        super::many::more_note(page, episodes.len(), "incidents");
+    }
     about(page);
 }
 

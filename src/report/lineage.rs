@@ -29,8 +29,6 @@ use crate::vocab::metric;
 
 /// Lineage rows shown in the report's table, at most (the table holds all).
 const SHOWN_ROWS: usize = 200;
-/// Cards open by default up to this many models.
-const OPEN_CARDS: usize = 30;
 
 /// One model's card.
 #[derive(Debug, Clone)]
@@ -74,6 +72,9 @@ pub struct LineageView {
     pub tree: TreeView,
     /// What each model says made it (table `identity`).
     pub identity: Vec<IdentityRow>,
+    /// At many models ([`super::many`]), the models of the families labelled on the map and the
+    /// tree, with their family's label; None: every model is labelled.
+    pub family_labels: Option<HashMap<String, String>>,
 }
 
 /// Reads what the sections show for `run`: its `pair_similarity`, `lineage`, `run_metrics` and
@@ -142,7 +143,8 @@ pub fn gather(
         .collect();
     let tree = tree::gather(output, run)?;
     let identity = table::read_if_any::<IdentityTable>(output, run)?;
-    Ok(LineageView { rows, has_null, map, parents, ecosystem, cards, tree, identity })
+    let family_labels = super::many::is_many(names.len()).then(|| super::many::labelled_families(families));
+    Ok(LineageView { rows, has_null, map, parents, ecosystem, cards, tree, identity, family_labels })
 }
 
 /// The model map's points: classical MDS of `top - s`, with s the pair's z where the run has a null (0,
@@ -183,32 +185,78 @@ fn map_points(
 const PALETTE: &[&str] =
     &["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79"];
 
-/// The three sections: the map, the lineage table, the cards.
+/// The map, the lineage table and the claimed identities (the cards follow: [`super::cards`]).
 pub fn sections(page: &mut String, view: &LineageView) {
     page.push_str(STYLE);
     map_section(page, view);
     table_section(page, view);
     super::identity::section(page, &view.identity, &view.rows);
-    cards_section(page, view);
 }
 
-const STYLE: &str = "<style>\n.map-and-tree { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }\n.model-map .pt { stroke: #fff; stroke-width: 1; } .model-map .lbl { font-size: 10px; fill: #333; } .model-map .parent { stroke: #555; stroke-dasharray: 3 2; stroke-width: 1.2; fill: none; }\n.cards { display: flex; flex-wrap: wrap; gap: 10px; } .model-card { border: 1px solid #ddd; border-radius: 4px; padding: 4px 8px; width: 360px; overflow-x: auto; } .model-card td { overflow-wrap: break-word; } .model-card summary { font-weight: 600; cursor: pointer; } .model-card table { font-size: 12px; } .spark { vertical-align: middle; } .spark polyline { fill: none; stroke: #08519c; stroke-width: 1.2; }\n.verdict-undeclared { color: #b00; font-weight: 600; } .verdict-declared_not_evident { color: #b36200; } .verdict-declared_and_evident { color: #2b7a2b; }\n</style>\n";
+const STYLE: &str = "<style>\n.map-and-tree { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }\n.model-map .pt { stroke: #fff; stroke-width: 1; } .model-map .lbl { font-size: 10px; fill: #333; paint-order: stroke; stroke: #fafafa; stroke-width: 3px; } .model-map .parent { stroke: #555; stroke-dasharray: 3 2; stroke-width: 1.2; fill: none; }\n.cards { display: flex; flex-wrap: wrap; gap: 10px; } .model-card { border: 1px solid #ddd; border-radius: 4px; padding: 4px 8px; width: 360px; overflow-x: auto; } .model-card td { overflow-wrap: break-word; } table.models { font-size: 12.5px; } table.models td:first-child { white-space: nowrap; } .model-card summary { font-weight: 600; cursor: pointer; } .model-card table { font-size: 12px; } .spark { vertical-align: middle; } .spark polyline { fill: none; stroke: #08519c; stroke-width: 1.2; }\n.verdict-undeclared { color: #b00; font-weight: 600; } .verdict-declared_not_evident { color: #b36200; } .verdict-declared_and_evident { color: #2b7a2b; }\n</style>\n";
 
 fn map_section(page: &mut String, view: &LineageView) {
     page.push_str("<h2>Model map and family tree</h2>\n<p>Left: models placed by their calibrated similarity (classical MDS: near is alike, after each probe's difficulty and each model's closeness to everyone are taken out); colour: calibrated family (grey: a family of one); dashed lines: declared parents. Right: the family tree, content and style fused: two branches join at the mean z between them, and each dashed line is a level's cut (near copies, close family, vendor line): the families of a level are the branches joined left of its line.</p>\n<div class=\"map-and-tree\">");
-    page.push_str(&model_map(&view.map, &view.parents));
+    if let Some(labels) = &view.family_labels {
+        let _ = write!(
+            page,
+            "<p>{} models: more than {}, so the map names only the {} largest families (at the point nearest each one's centre) and the tree only its families; hover a point or a leaf for its model.</p>",
+            view.map.len(),
+            super::many::MANY_MODELS,
+            labels.values().collect::<std::collections::HashSet<_>>().len()
+        );
+    }
+    page.push_str(&labelled_map(&view.map, &view.parents, view.family_labels.as_ref()));
+    let colours: HashMap<&str, Option<usize>> = view.map.iter().map(|p| (p.name.as_str(), p.colour)).collect();
     let colour = |name: &str| {
-        let c = view.map.iter().find(|p| p.name == name).and_then(|p| p.colour);
+        let c = colours.get(name).copied().flatten();
         c.map_or("#999999", |c| PALETTE[c % PALETTE.len()])
     };
-    page.push_str(&tree::dendrogram(&view.tree, &colour));
+    page.push_str(&tree::dendrogram(&view.tree, &colour, view.family_labels.as_ref()));
     page.push_str("</div>\n<style>\n");
     page.push_str(tree::STYLE);
     page.push_str("</style>\n");
 }
 
-/// The map as inline SVG.
+/// The map as inline SVG, every point labelled.
 pub fn model_map(points: &[MapPoint], parents: &[(String, String)]) -> String {
+    labelled_map(points, parents, None)
+}
+
+/// Which points carry a label, and its text: every point its name, or with `families` (model ->
+/// its family's label) one point per labelled family, the member nearest the family's centre.
+fn map_labels(points: &[MapPoint], families: Option<&HashMap<String, String>>) -> Vec<Option<String>> {
+    let Some(families) = families else { return points.iter().map(|p| Some(p.name.clone())).collect() };
+    let mut centres: HashMap<&str, (f64, f64, usize)> = HashMap::new();
+    for p in points {
+        if let Some(f) = families.get(&p.name) {
+            let c = centres.entry(f.as_str()).or_default();
+            *c = (c.0 + p.x, c.1 + p.y, c.2 + 1);
+        }
+    }
+    let mut nearest: HashMap<&str, (usize, f64)> = HashMap::new();
+    for (i, p) in points.iter().enumerate() {
+        let Some(f) = families.get(&p.name) else { continue };
+        let (sx, sy, n) = centres[f.as_str()];
+        let d = (p.x - sx / n as f64).powi(2) + (p.y - sy / n as f64).powi(2);
+        let best = nearest.entry(f.as_str()).or_insert((i, d));
+        if d < best.1 {
+            *best = (i, d);
+        }
+    }
+    let mut out = vec![None; points.len()];
+    for (f, (i, _)) in nearest {
+        out[i] = Some(f.to_owned());
+    }
+    out
+}
+
+/// The map as inline SVG; `families`: see [`map_labels`].
+fn labelled_map(
+    points: &[MapPoint],
+    parents: &[(String, String)],
+    families: Option<&HashMap<String, String>>,
+) -> String {
     let (w, h, pad) = (760.0, 520.0, 40.0);
     let mut svg = format!(
         r##"<svg class="model-map" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="model map"><rect x="0" y="0" width="{w}" height="{h}" fill="#fafafa" stroke="#ddd"/>"##
@@ -241,15 +289,27 @@ pub fn model_map(points: &[MapPoint], parents: &[(String, String)]) -> String {
         }
     }
     let spots: Vec<(f64, f64)> = points.iter().map(at).collect();
-    let labels = place_labels(points, &spots, w);
-    for ((p, (x, y)), (lx, ly, anchor)) in points.iter().zip(&spots).zip(labels) {
+    let texts = map_labels(points, families);
+    let radius = if families.is_some() { 3.5 } else { 5.0 };
+    for (p, (x, y)) in points.iter().zip(&spots) {
         let fill = p.colour.map_or("#999999", |c| PALETTE[c % PALETTE.len()]);
+        let family = families.and_then(|f| f.get(&p.name)).map_or(String::new(), |f| format!(", family {}", esc(f)));
         let _ = write!(
             svg,
-            r#"<circle class="pt" cx="{x:.1}" cy="{y:.1}" r="5" fill="{fill}"><title>{}</title></circle><text class="lbl" x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}">{}</text>"#,
-            esc(&p.name),
+            r#"<circle class="pt" cx="{x:.1}" cy="{y:.1}" r="{radius}" fill="{fill}"><title>{}{family}</title></circle>"#,
             esc(&p.name)
         );
+    }
+    // The labels last, over every point, each where it overlaps no other.
+    let (named, named_spots): (Vec<MapPoint>, Vec<(f64, f64)>) = points
+        .iter()
+        .zip(&spots)
+        .zip(&texts)
+        .filter_map(|((p, s), t)| t.as_ref().map(|t| (MapPoint { name: t.clone(), ..p.clone() }, *s)))
+        .unzip();
+    for (p, (lx, ly, anchor)) in named.iter().zip(place_labels(&named, &named_spots, w)) {
+        let _ =
+            write!(svg, r#"<text class="lbl" x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}">{}</text>"#, esc(&p.name));
     }
     svg.push_str("</svg>");
     svg
@@ -298,7 +358,7 @@ fn place_labels(points: &[MapPoint], spots: &[(f64, f64)], width: f64) -> Vec<(f
     out
 }
 
-fn verdict_cell(v: Option<Verdict>) -> String {
+pub(super) fn verdict_cell(v: Option<Verdict>) -> String {
     match v {
         Some(v) => {
             format!(r#"<span class="verdict-{}">{}</span>"#, esc(v.as_str()), esc(&v.as_str().replace('_', " ")))
@@ -307,11 +367,11 @@ fn verdict_cell(v: Option<Verdict>) -> String {
     }
 }
 
-fn opt(v: Option<f64>) -> String {
+pub(super) fn opt(v: Option<f64>) -> String {
     v.map_or("-".into(), fmt)
 }
 
-fn q_text(q: Option<f64>) -> String {
+pub(super) fn q_text(q: Option<f64>) -> String {
     match q {
         Some(q) if q < 1e-3 => format!("{q:.1e}"),
         Some(q) => format!("{q:.3}"),
@@ -320,7 +380,7 @@ fn q_text(q: Option<f64>) -> String {
 }
 
 /// The fused z and each signal's own: "6.32 (content 6.76, style 5.25)".
-fn z_text(r: &LineageRow) -> String {
+pub(super) fn z_text(r: &LineageRow) -> String {
     match (r.z_content, r.z_style) {
         (Some(c), Some(s)) => format!("{} (content {}, style {})", opt(r.z), fmt(c), fmt(s)),
         _ => opt(r.z),
@@ -328,7 +388,7 @@ fn z_text(r: &LineageRow) -> String {
 }
 
 /// Which signal carried a verdict: "; carried by style, 57%".
-fn carried_text(r: &LineageRow) -> String {
+pub(super) fn carried_text(r: &LineageRow) -> String {
     match (r.carried, r.verdict) {
         (Some((signal, share)), Some(Verdict::Undeclared | Verdict::DeclaredAndEvident)) => {
             format!(" (carried by {}, {:.0}%)", signal.as_str(), 100.0 * share)
@@ -392,84 +452,6 @@ fn table_section(page: &mut String, view: &LineageView) {
     }
 }
 
-/// A small line of a series (NaN: no value that night).
-fn sparkline(values: &[f64]) -> String {
-    let present: Vec<(usize, f64)> = values.iter().copied().enumerate().filter(|(_, v)| v.is_finite()).collect();
-    if present.len() < 2 {
-        return String::new();
-    }
-    let (lo, hi) = present.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), (_, v)| (l.min(*v), h.max(*v)));
-    let span = if hi - lo < 1e-12 { 1.0 } else { hi - lo };
-    let n = (values.len() - 1).max(1) as f64;
-    let pts: Vec<String> = present
-        .iter()
-        .map(|(i, v)| format!("{:.1},{:.1}", 2.0 + 96.0 * *i as f64 / n, 20.0 - 16.0 * (v - lo) / span))
-        .collect();
-    format!(
-        r#"<svg class="spark" viewBox="0 0 100 22" width="100" height="22" role="img" aria-label="over past runs"><polyline points="{}"/><title>{} to {} over {} runs</title></svg>"#,
-        pts.join(" "),
-        fmt(lo),
-        fmt(hi),
-        present.len()
-    )
-}
-
-fn cards_section(page: &mut String, view: &LineageView) {
-    page.push_str("<h2>Models</h2>\n<p>One card per model: its rates against the ecosystem's (the mean over models), with the rate over past comparable runs; its self-similarity (how alike its own samples are); its relatives at each level of the family tree; its nearest relatives (hover a z for each signal's, a verdict for the signal that carried it) and what it declares.</p>\n<div class=\"cards\">\n");
-    let open = if view.cards.len() <= OPEN_CARDS { " open" } else { "" };
-    for card in &view.cards {
-        let d = &card.declared;
-        let _ = write!(
-            page,
-            "<details class=\"model-card\"{open}><summary>{}</summary>\n<p>vendor {}; family {} (declared), {} (measured); parents {}.</p>\n{}<table><tr><th>rate</th><th>model</th><th>ecosystem</th><th>past runs</th></tr>\n",
-            esc(&card.name),
-            esc(d.vendor.as_deref().unwrap_or("-")),
-            esc(d.family.as_deref().unwrap_or("-")),
-            esc(card.family.as_deref().unwrap_or("-")),
-            if d.parents.is_empty() {
-                "none".to_owned()
-            } else {
-                d.parents.iter().map(|p| esc(p)).collect::<Vec<_>>().join(", ")
-            },
-            super::identity::card_html(&view.identity, &card.relatives, &card.name)
-        );
-        for (i, (_, label)) in CARD_RATES.iter().enumerate() {
-            let _ = writeln!(
-                page,
-                "<tr><td>{label}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                opt(card.rates[i]),
-                opt(view.ecosystem[i]),
-                sparkline(&card.history[i])
-            );
-        }
-        let _ = writeln!(
-            page,
-            "</table>\n<p>self-similarity {}</p>",
-            card.self_similarity.map_or("- (one sample)".into(), fmt)
-        );
-        page.push_str(&tree::relatives_html(&view.tree, &card.name));
-        page.push_str(
-            "<table><tr><th>relative</th><th>rank</th><th>z</th><th>q</th><th>declared</th><th>verdict</th></tr>\n",
-        );
-        for r in &card.relatives {
-            let _ = writeln!(
-                page,
-                "<tr><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td></tr>",
-                esc(&r.relative),
-                r.rank.map_or("-".into(), |k| k.to_string()),
-                z_text(r),
-                opt(r.z),
-                q_text(r.q),
-                esc(r.declared.map_or("", |d| d.as_str())),
-                carried_text(r).trim().trim_matches(['(', ')']),
-                verdict_cell(r.verdict)
-            );
-        }
-        page.push_str("</table></details>\n");
-    }
-    page.push_str("</div>\n");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,7 +477,7 @@ mod tests {
     }
 
     #[test]
-    fn the_map_and_cards_escape_model_names() {
+    fn the_map_escapes_model_names() {
         let pts = vec![
             MapPoint { name: "<b>x".into(), x: 0.0, y: 0.0, colour: Some(0) },
             MapPoint { name: "y\"".into(), x: 1.0, y: 2.0, colour: None },
@@ -504,20 +486,5 @@ mod tests {
         assert!(!svg.contains("<b>") && svg.contains("&lt;b&gt;x") && svg.contains("y&quot;"), "{svg}");
         assert_eq!(svg.matches("<circle").count(), 2);
         assert_eq!(svg.matches("class=\"parent\"").count(), 1);
-        let card = ModelCard {
-            name: "<i>m".into(),
-            declared: Declared { parents: vec!["<script>".into()], ..Default::default() },
-            family: None,
-            rates: vec![Some(0.1); 4],
-            self_similarity: None,
-            history: vec![vec![0.1, f64::NAN, 0.2]; 4],
-            relatives: Vec::new(),
-        };
-        let mut page = String::new();
-        sections(&mut page, &LineageView { cards: vec![card], ecosystem: vec![None; 4], ..Default::default() });
-        assert!(!page.contains("<i>m") && page.contains("&lt;i&gt;m"), "{page}");
-        assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"), "{page}");
-        assert_eq!(page.matches("class=\"model-card\"").count(), 1);
-        assert_eq!(page.matches("class=\"spark\"").count(), 4);
     }
 }

@@ -13,11 +13,13 @@
 //! the page goes through [`esc`], and a Content-Security-Policy forbids scripts, so even a
 //! missed escape could not run one.
 
+mod cards;
 pub mod contagion;
 pub mod data;
 mod identity;
 mod incidents;
 pub mod lineage;
+mod many;
 mod members;
 pub mod moved;
 pub mod pages;
@@ -118,6 +120,7 @@ pub fn render(data: &ReportData, lineage_view: &lineage::LineageView, nav: &Nav,
     pairs_section(&mut page, data);
     families_section(&mut page, data);
     lineage::sections(&mut page, lineage_view);
+    cards::section(&mut page, lineage_view);
     probes_section(&mut page, data);
     phrases_section(&mut page, data);
     alerts_section(&mut page, data);
@@ -226,7 +229,10 @@ fn alerts_section(page: &mut String, data: &ReportData) {
             "<details><summary>{} alert rows tonight (the nightly record the incidents above are made of)</summary>",
             data.alerts.len()
         );
-        alert_items(page, &data.alerts);
+        // At many models, tonight's rows can be thousands: the first ones, and where the rest are.
+        let shown = if many::is_many(data.model_count()) { many::ROWS_SHOWN } else { data.alerts.len() };
+        alert_items(page, &data.alerts[..shown.min(data.alerts.len())]);
+        many::more_note(page, if shown < data.alerts.len() { data.alerts.len() } else { 0 }, "alerts");
         page.push_str("</details>\n");
     }
 }
@@ -325,6 +331,10 @@ fn metric_figure(page: &mut String, data: &ReportData, metric: &str) {
 
 /// The pair heatmap, models ordered by family so families show as blocks on the diagonal.
 fn pairs_section(page: &mut String, data: &ReportData) {
+    if many::is_many(data.model_count()) {
+        many::pairs_section(page, data);
+        return;
+    }
     let names: Vec<String> = data.families.values().flatten().cloned().collect();
     let (lo, hi) = svg::HEATMAP_SCALE;
     let _ = writeln!(
@@ -387,6 +397,25 @@ fn probes_section(page: &mut String, data: &ReportData) {
         );
     }
     page.push_str("</table>\n");
+    // At many models, the heads of the largest families only (a night of 500 families of one
+    // would quote 500 answers a probe).
+    let heads: Option<std::collections::HashSet<&str>> = many::is_many(data.model_count()).then(|| {
+        many::by_size(&data.families)
+            .iter()
+            .take(many::LABELLED_FAMILIES)
+            .filter_map(|(_, m)| m.first())
+            .map(String::as_str)
+            .collect()
+    });
+    let quoted = |endpoint: &str| heads.as_ref().is_none_or(|h| h.contains(endpoint));
+    if let Some(h) = &heads {
+        let _ = writeln!(
+            page,
+            "<p class=\"info\">{} families: the answers below are of the {} largest.</p>",
+            data.families.len(),
+            h.len()
+        );
+    }
     for probe in data.moved.iter().take(3).map(|m| &m.probe) {
         let _ = writeln!(page, "<h3>{}: the prompt and the first answer of each family</h3>", esc(probe));
         match data.prompts.get(probe) {
@@ -399,7 +428,7 @@ fn probes_section(page: &mut String, data: &ReportData) {
             None => page.push_str("<p class=\"info\">(The prompt is not stored for this run.)</p>\n"),
         }
         for ((p, endpoint), excerpt) in &data.samples {
-            if p == probe {
+            if p == probe && quoted(endpoint) {
                 let _ = writeln!(
                     page,
                     "<p><b>{}</b> (family {})</p><blockquote>{}{}</blockquote>",

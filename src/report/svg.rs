@@ -280,6 +280,12 @@ const CHAR_W: f64 = 6.4;
 /// the fixed scale [`HEATMAP_SCALE`], with a colour key; the labels get the room their longest
 /// name needs. Values are printed in the cells when there is room.
 pub fn heatmap(names: &[String], value: impl Fn(usize, usize) -> Option<f64>) -> String {
+    heatmap_of(names, value, false)
+}
+
+/// [`heatmap`], with `diagonal` a value of its own on the diagonal (a group with itself) rather
+/// than a model with itself (grey).
+pub fn heatmap_of(names: &[String], value: impl Fn(usize, usize) -> Option<f64>, diagonal: bool) -> String {
     let m = names.len();
     let cell = if m <= 16 { 34.0 } else { (720.0 / m as f64).clamp(6.0, 34.0) };
     let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0) as f64;
@@ -313,7 +319,11 @@ pub fn heatmap(names: &[String], value: impl Fn(usize, usize) -> Option<f64>) ->
         for b in 0..m {
             let (x, y) = (label_w + cell * b as f64, top + cell * a as f64);
             let (fill, title, v) = match (a == b, value(a, b)) {
-                (true, _) => ("#dddddd".to_owned(), esc(&names[a]), None),
+                (true, None) => ("#dddddd".to_owned(), esc(&names[a]), None),
+                (true, Some(_)) if !diagonal => ("#dddddd".to_owned(), esc(&names[a]), None),
+                (true, Some(v)) => {
+                    (colour((v - lo) / (hi - lo)), format!("within {}: {}", esc(&names[a]), fmt(v)), Some(v))
+                }
                 (false, Some(v)) => (
                     colour((v - lo) / (hi - lo)),
                     format!("{} and {}: {}", esc(&names[a]), esc(&names[b]), fmt(v)),

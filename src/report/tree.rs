@@ -52,16 +52,19 @@ pub fn gather(output: &Output, run: &RunRef) -> Result<TreeView, StoreError> {
     Ok(TreeView { names, nodes, cuts, relatives })
 }
 
-/// A model's relatives at each level, as a line of the card.
-pub fn relatives_html(view: &TreeView, model: &str) -> String {
+/// A model's relatives at each level, as a line of the card; with `limit`, at most that many
+/// named per level (a family of many models would fill the card).
+pub fn relatives_html(view: &TreeView, model: &str, limit: Option<usize>) -> String {
     let Some(levels) = view.relatives.get(model) else { return String::new() };
     let parts: Vec<String> = levels
         .iter()
         .map(|(level, others)| {
+            let shown = limit.unwrap_or(usize::MAX).min(others.len());
             let who = if others.is_empty() {
                 "alone".to_owned()
             } else {
-                others.iter().map(|o| esc(o)).collect::<Vec<_>>().join(", ")
+                let names = others[..shown].iter().map(|o| esc(o)).collect::<Vec<_>>().join(", ");
+                if shown < others.len() { format!("{names} and {} more", others.len() - shown) } else { names }
             };
             format!("<b>{}</b>: {who}", level.label())
         })
@@ -74,6 +77,8 @@ pub fn relatives_html(view: &TreeView, model: &str) -> String {
 const WIDTH: f64 = 380.0;
 const MAP_HEIGHT: f64 = 520.0;
 const MIN_ROW: f64 = 12.0;
+/// At many models the leaves are unlabelled: 500 of them in 800 pixels.
+const MIN_ROW_MANY: f64 = 1.6;
 /// Room for the model names, and above the models for the cuts' names.
 const LABELS: f64 = 150.0;
 const TOP: f64 = 40.0;
@@ -108,13 +113,20 @@ fn cut_marks(cuts: &[(FamilyLevel, Option<f64>)], lo: f64, hi: f64) -> Vec<(f64,
     marks
 }
 
-/// The dendrogram as inline SVG; `colour` gives a model's palette colour (the map's).
-pub fn dendrogram(view: &TreeView, colour: &dyn Fn(&str) -> &'static str) -> String {
+/// The dendrogram as inline SVG; `colour` gives a model's palette colour (the map's). With
+/// `families` (many models: model -> its family's label), the leaves are unlabelled dots a few
+/// pixels apart and each labelled family is named once, beside its leaves.
+pub fn dendrogram(
+    view: &TreeView,
+    colour: &dyn Fn(&str) -> &'static str,
+    families: Option<&HashMap<String, String>>,
+) -> String {
     let n = view.names.len();
     if view.nodes.is_empty() || view.nodes.len() + 1 != n {
         return "<p class=\"info\">No family tree: it needs a null to cut against (12 models or more with 30 common probes).</p>\n".to_owned();
     }
-    let row = ((MAP_HEIGHT - TOP - 30.0) / n as f64).clamp(MIN_ROW, 28.0);
+    let least = if families.is_some() { MIN_ROW_MANY } else { MIN_ROW };
+    let row = ((MAP_HEIGHT - TOP - 30.0) / n as f64).clamp(least, 28.0);
     let h = TOP + row * n as f64 + 30.0;
     let (hi, lo) =
         view.nodes.iter().fold((f64::NEG_INFINITY, f64::INFINITY), |(h, l), m| (h.max(m.mean_z), l.min(m.mean_z)));
@@ -126,19 +138,7 @@ pub fn dendrogram(view: &TreeView, colour: &dyn Fn(&str) -> &'static str) -> Str
     let mut svg = format!(
         r##"<svg class="family-tree" viewBox="0 0 {WIDTH} {h}" width="{WIDTH}" height="{h}" role="img" aria-label="family tree"><rect x="0" y="0" width="{WIDTH}" height="{h}" fill="#fafafa" stroke="#ddd"/>"##
     );
-    for (k, &leaf) in leaf_order(&view.nodes, n).iter().enumerate() {
-        let y = TOP + row * (k as f64 + 0.5);
-        at[leaf] = (x0, y);
-        let name = &view.names[leaf];
-        let _ = write!(
-            svg,
-            r#"<circle cx="{x0:.1}" cy="{y:.1}" r="3" fill="{}"/><text class="leaf" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            colour(name),
-            LABELS + 2.0,
-            y + 3.5,
-            esc(name)
-        );
-    }
+    leaves(&mut svg, view, (row, x0), &mut at, colour, families);
     for (k, node) in view.nodes.iter().enumerate() {
         let ((lx, ly), (rx, ry)) = (at[node.left], at[node.right]);
         let mx = x(node.mean_z).max(lx.max(rx));
@@ -184,6 +184,72 @@ pub fn dendrogram(view: &TreeView, colour: &dyn Fn(&str) -> &'static str) -> Str
     svg
 }
 
+/// The leaves, down the left at `x0`, a `row` apart, in the tree's order (their spots into `at`):
+/// each named, or at many models unlabelled dots with the labelled families named once.
+fn leaves(
+    svg: &mut String,
+    view: &TreeView,
+    (row, x0): (f64, f64),
+    at: &mut [(f64, f64)],
+    colour: &dyn Fn(&str) -> &'static str,
+    families: Option<&HashMap<String, String>>,
+) {
+    let n = view.names.len();
+    let order = leaf_order(&view.nodes, n);
+    if let Some(families) = families {
+        for (k, &leaf) in order.iter().enumerate() {
+            let y = TOP + row * (k as f64 + 0.5);
+            at[leaf] = (x0, y);
+            let name = &view.names[leaf];
+            let _ = write!(
+                svg,
+                r#"<circle cx="{x0:.1}" cy="{y:.1}" r="1.5" fill="{}"><title>{}</title></circle>"#,
+                colour(name),
+                esc(name)
+            );
+        }
+        family_names(svg, view, &order, row, families);
+    }
+    for (k, &leaf) in order.iter().enumerate().filter(|_| families.is_none()) {
+        let y = TOP + row * (k as f64 + 0.5);
+        at[leaf] = (x0, y);
+        let name = &view.names[leaf];
+        let _ = write!(
+            svg,
+            r#"<circle cx="{x0:.1}" cy="{y:.1}" r="3" fill="{}"/><text class="leaf" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            colour(name),
+            LABELS + 2.0,
+            y + 3.5,
+            esc(name)
+        );
+    }
+}
+
+/// Each labelled family's name once, at the middle of its run of leaves (a family is a branch
+/// of the tree, so its leaves are together), where it clears the name above it.
+fn family_names(svg: &mut String, view: &TreeView, order: &[usize], row: f64, families: &HashMap<String, String>) {
+    let mut last_y = f64::NEG_INFINITY;
+    let mut k = 0;
+    while k < order.len() {
+        let label = families.get(&view.names[order[k]]);
+        let mut end = k + 1;
+        while end < order.len() && families.get(&view.names[order[end]]) == label {
+            end += 1;
+        }
+        let y = TOP + row * ((k + end) as f64 / 2.0) + 3.5;
+        if let Some(label) = label.filter(|_| y >= last_y + 11.0) {
+            last_y = y;
+            let _ = write!(
+                svg,
+                r#"<text class="leaf" x="{:.1}" y="{y:.1}" text-anchor="end">{}</text>"#,
+                LABELS + 2.0,
+                esc(label)
+            );
+        }
+        k = end;
+    }
+}
+
 /// The tree's style rules.
 pub const STYLE: &str = ".family-tree .leaf { font-size: 10px; fill: #333; } .family-tree .branch { fill: none; stroke: #555; stroke-width: 1.2; } .family-tree .cut { stroke-dasharray: 4 3; stroke-width: 1; } .family-tree .cut-near_copy { stroke: #d62728; } .family-tree .cut-close { stroke: #1f77b4; } .family-tree .cut-vendor_line { stroke: #2ca02c; } .family-tree .cutlbl, .family-tree .axis { font-size: 9px; fill: #555; } .levels { font-size: 12px; }\n";
 
@@ -218,27 +284,27 @@ mod tests {
 
     #[test]
     fn the_dendrogram_draws_every_merge_and_cut_and_escapes_names() {
-        let svg = dendrogram(&view(), &|_| "#999999");
+        let svg = dendrogram(&view(), &|_| "#999999", None);
         assert_eq!(svg.matches("class=\"branch\"").count(), 2);
         assert_eq!(svg.matches("class=\"leaf\"").count(), 3);
         assert_eq!(svg.matches("<line class=\"cut").count(), 2, "no line for a level without a cut");
         // Levels with one cut share a line, named together.
         let same =
             TreeView { cuts: vec![(FamilyLevel::Close, Some(3.0)), (FamilyLevel::VendorLine, Some(3.0))], ..view() };
-        let svg_same = dendrogram(&same, &|_| "#999999");
+        let svg_same = dendrogram(&same, &|_| "#999999", None);
         assert_eq!(svg_same.matches("<line class=\"cut").count(), 1);
         assert!(svg_same.contains("close family = vendor line"), "{svg_same}");
         assert!(!svg.contains("<a>") && svg.contains("&lt;a&gt;") && svg.contains("c&quot;"), "{svg}");
         // The leaves follow the tree: the pair merged first sits together.
         assert_eq!(leaf_order(&view().nodes, 3), vec![1, 0, 2]);
         let lonely = TreeView { nodes: Vec::new(), ..view() };
-        assert!(dendrogram(&lonely, &|_| "#999999").contains("No family tree"));
+        assert!(dendrogram(&lonely, &|_| "#999999", None).contains("No family tree"));
     }
 
     #[test]
     fn a_card_lists_relatives_at_each_level() {
-        let line = relatives_html(&view(), "<a>");
+        let line = relatives_html(&view(), "<a>", None);
         assert!(line.contains("<b>close family</b>: c&quot;") && line.contains("<b>vendor line</b>: alone"), "{line}");
-        assert_eq!(relatives_html(&view(), "zzz"), "");
+        assert_eq!(relatives_html(&view(), "zzz", None), "");
     }
 }
