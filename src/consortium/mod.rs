@@ -17,6 +17,8 @@
 //! under `members/`, out of those globs.
 
 pub mod manifest;
+pub mod own;
+pub mod spot;
 /// Table `member_runs` (declared with the run's identity, in [`crate::plan::member_runs`], so
 /// the report can say who took part).
 pub use crate::plan::member_runs as table;
@@ -107,6 +109,8 @@ pub enum ConsortiumError {
     Remote(#[from] RemoteError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
     #[error("{url}: no member published {date} by the deadline (expected {expected}){excluded}")]
     NothingPublished { url: String, date: NaiveDate, expected: String, excluded: String },
 }
@@ -118,6 +122,7 @@ impl Classify for ConsortiumError {
             ConsortiumError::Input(e) => e.failure(),
             ConsortiumError::Remote(e) => e.failure(),
             ConsortiumError::Store(e) => e.failure(),
+            ConsortiumError::Embed(e) => e.failure(),
             ConsortiumError::NothingPublished { .. } => Failure::Failed,
         }
     }
@@ -215,9 +220,10 @@ async fn member_night(
             }
         }
     }
-    if let Err(why) = manifest::verify(member, secret, date, &run_id, signed.as_deref(), &files) {
-        return Ok((excluded(why, None), None));
-    }
+    let signed = match manifest::verify(member, secret, date, &run_id, signed.as_deref(), &files) {
+        Ok(m) => m,
+        Err(why) => return Ok((excluded(why, None), None)),
+    };
     let row = match runs::read(&member_output, &RunRef::new(date, run_id.clone(), night.tag.clone())) {
         Ok(r) => r,
         Err(e) => return Ok((excluded(format!("its runs row cannot be read: {e}"), None), None)),
@@ -229,7 +235,17 @@ async fn member_night(
         );
         return Ok((excluded(note, Some(&row)), None));
     }
-    let part = union::MemberPart { member: member.clone(), run_id: run_id.clone(), responses: files[1].1.clone() };
+    let own = match &row.embedder_id {
+        None => None,
+        Some(id) => {
+            let theirs = RunRef::new(date, run_id.clone(), night.tag.clone());
+            match own_files(session, member, (&member_output, &theirs), &signed, id).await? {
+                Ok(own) => Some(own),
+                Err(why) => return Ok((excluded(why, Some(&row)), None)),
+            }
+        }
+    };
+    let part = union::MemberPart { member: member.clone(), run_id: run_id.clone(), responses: files[1].1.clone(), own };
     if let Err(e) = tokio::task::block_in_place(|| union::check(&part)) {
         return Ok((excluded(format!("its responses cannot be read: {e}"), Some(&row)), None));
     }
@@ -244,6 +260,7 @@ async fn member_night(
         failed: Some(row.failed),
         published_at: Some(row.finished_at),
         note: None,
+        embedded_by: None,
     };
     Ok((published, Some((part, row))))
 }
@@ -262,7 +279,11 @@ async fn analyze_held(
 
     let tag = session.tag().expect("the coordinator's session derives");
     let run = RunRef::new(date, union_run_id(date), tag);
-    let (members, parts) = gather_members(cfg, remote, session, suite, &published, &run).await?;
+    let (mut members, parts) = gather_members(cfg, remote, session, suite, &published, &run).await?;
+    let (parts, slices) = member_slices(session, &run, &mut members, parts, suite)?;
+    if parts.is_empty() {
+        return Err(nothing_published(cfg, remote, date, &members));
+    }
 
     let run_id = run.id.clone();
     let output = session.output().clone();
@@ -274,8 +295,11 @@ async fn analyze_held(
     let row = union_row(&run_id, date, started_at, suite, &parts);
     tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
 
+    let (instruments, _) = session.kit_mut().expect("the coordinator's session derives");
+    let prepared = tokio::task::block_in_place(|| own::write_union(&output, &run, &slices, instruments))?;
+    std::fs::remove_dir_all(slices_dir(&output, &run)).ok();
     let guard = members_guard(&members, date, &cfg.path);
-    let (derived, history) = session.derive(row, guard, true).await?;
+    let (derived, history) = session.derive_prepared(row, guard, true, Some(prepared)).await?;
     if lease.lost() {
         return Err(lease.lost_error().into());
     }
@@ -311,19 +335,112 @@ async fn gather_members(
         parts.extend(part);
     }
     if parts.is_empty() {
-        let excluded: Vec<String> = rows
-            .iter()
-            .filter(|r| r.status == MemberStatus::Excluded)
-            .map(|r| format!("{}: {}", r.member, r.note.as_deref().unwrap_or("")))
-            .collect();
-        return Err(ConsortiumError::NothingPublished {
-            url: remote.url().to_owned(),
-            date,
-            expected: cfg.consortium.members.join(", "),
-            excluded: if excluded.is_empty() { String::new() } else { format!("; left out: {}", excluded.join("; ")) },
-        });
+        return Err(nothing_published(cfg, remote, date, &rows));
     }
     Ok((rows, parts))
+}
+
+/// The error of a night no member's publication could go into.
+fn nothing_published(cfg: &Config, remote: &Remote, date: NaiveDate, rows: &[MemberRun]) -> ConsortiumError {
+    let excluded: Vec<String> = rows
+        .iter()
+        .filter(|r| r.status == MemberStatus::Excluded)
+        .map(|r| format!("{}: {}", r.member, r.note.as_deref().unwrap_or("")))
+        .collect();
+    ConsortiumError::NothingPublished {
+        url: remote.url().to_owned(),
+        date,
+        expected: cfg.consortium.members.join(", "),
+        excluded: if excluded.is_empty() { String::new() } else { format!("; left out: {}", excluded.join("; ")) },
+    }
+}
+
+/// A member's own `embeddings` (of the coordinator's embedder, `run.tag`) and `features`, each
+/// fetched when its manifest signs it and checked against it; none fetched when it names
+/// another embedder. `Err`: why the member is left out.
+async fn own_files(
+    session: &Session,
+    member: &str,
+    (member_output, run): (&Output, &RunRef),
+    signed: &manifest::Manifest,
+    embedder_id: &str,
+) -> Result<Result<union::OwnFiles, String>, ConsortiumError> {
+    let mut own = union::OwnFiles { embedder_id: embedder_id.to_owned(), embeddings: None, features: None };
+    if embedder_id != run.tag.id {
+        return Ok(Ok(own));
+    }
+    let paths = [
+        crate::store::table::path::<crate::embed::table::EmbeddingsTable>(member_output, run),
+        crate::store::table::path::<crate::features::table::FeaturesTable>(member_output, run),
+    ];
+    let mut got = Vec::new();
+    for path in paths {
+        let key = manifest::key_under(member_output.root(), &path);
+        if !signed.signs(&key) {
+            got.push(None);
+            continue;
+        }
+        let Some(local) = session.fetch(&format!("{}/{key}", member_dir(member))).await? else {
+            return Ok(Err(format!("its manifest signs {key}, which is not published")));
+        };
+        if let Err(why) = signed.check_file(&key, &local) {
+            return Ok(Err(why));
+        }
+        got.push(Some(local));
+    }
+    own.features = got.pop().flatten();
+    own.embeddings = got.pop().flatten();
+    Ok(Ok(own))
+}
+
+/// Where a night's slices are built (the coordinator's state folder; removed once the union's
+/// tables are written).
+fn slices_dir(output: &Output, run: &RunRef) -> std::path::PathBuf {
+    output.state_dir().join("union-slices").join(&run.id)
+}
+
+/// Each member's slice of the union's `embeddings` and `features` ([`own::slice`]), said per
+/// member in its `member_runs` row and the log; a member whose own files do not hold up (rows
+/// that do not follow its responses, a spot check that disagrees) is left out here, its row
+/// turned `excluded` with the reason.
+fn member_slices(
+    session: &mut Session,
+    run: &RunRef,
+    members: &mut [MemberRun],
+    parts: Vec<(union::MemberPart, RunRow)>,
+    suite: &Suite,
+) -> Result<(Vec<(union::MemberPart, RunRow)>, Vec<own::Slice>), ConsortiumError> {
+    let output = session.output().clone();
+    let (instruments, cache) = session.kit_mut().expect("the coordinator's session derives");
+    let (mut kept, mut slices) = (Vec::new(), Vec::new());
+    for (part, row) in parts {
+        let scratch = Output::with_state(slices_dir(&output, run).join(&part.member), output.state_dir());
+        let kit = own::Kit { instruments, cache: &mut *cache, seed: spot::seed(run.date, &part.member) };
+        let result = tokio::task::block_in_place(|| own::slice(&scratch, run, &part, &suite.probes, kit));
+        let entry = members.iter_mut().find(|m| m.member == part.member).expect("a published member has its row");
+        match result {
+            Ok(slice) => {
+                tracing::info!(member = %part.member, rows = slice.rows, "{}", slice.note);
+                entry.embedded_by = Some(slice.embedded_by.to_owned());
+                entry.note = Some(slice.note.clone());
+                slices.push(slice);
+                kept.push((part, row));
+            }
+            Err(own::Fault::Member(why)) => {
+                tracing::warn!(member = %part.member, "left out of the night: {why}");
+                let (member_run_id, suite_id) = (entry.member_run_id.take(), entry.suite_id.take());
+                *entry = MemberRun {
+                    status: MemberStatus::Excluded,
+                    member_run_id,
+                    suite_id,
+                    note: Some(why),
+                    ..MemberRun::missing(&part.member)
+                };
+            }
+            Err(own::Fault::Ours(e)) => return Err(e.into()),
+        }
+    }
+    Ok((kept, slices))
 }
 
 /// Lists, until every member has published `date` or the deadline passes (polling with a

@@ -29,7 +29,8 @@ pub fn section(page: &mut String, data: &ReportData) {
     );
     for m in &data.members {
         let status = match (m.status, &m.note) {
-            (MemberStatus::Published, _) => "<span>published</span>".to_owned(),
+            (MemberStatus::Published, None) => "<span>published</span>".to_owned(),
+            (MemberStatus::Published, Some(note)) => format!("<span>published</span>: {}", esc(note)),
             (MemberStatus::Missing, _) => {
                 "<span class=\"critical\">missing: had not published by the deadline</span>".to_owned()
             }
