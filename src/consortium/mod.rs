@@ -18,6 +18,7 @@
 
 pub mod manifest;
 pub mod own;
+mod slices;
 pub mod spot;
 /// Table `member_runs` (declared with the run's identity, in [`crate::plan::member_runs`], so
 /// the report can say who took part).
@@ -239,7 +240,7 @@ async fn member_night(
         None => None,
         Some(id) => {
             let theirs = RunRef::new(date, run_id.clone(), night.tag.clone());
-            match own_files(session, member, (&member_output, &theirs), &signed, id).await? {
+            match slices::own_files(session, &member_dir(member), (&member_output, &theirs), &signed, id).await? {
                 Ok(own) => Some(own),
                 Err(why) => return Ok((excluded(why, Some(&row)), None)),
             }
@@ -280,7 +281,7 @@ async fn analyze_held(
     let tag = session.tag().expect("the coordinator's session derives");
     let run = RunRef::new(date, union_run_id(date), tag);
     let (mut members, parts) = gather_members(cfg, remote, session, suite, &published, &run).await?;
-    let (parts, slices) = member_slices(session, &run, &mut members, parts, suite)?;
+    let (parts, slices) = slices::member_slices(session, &run, &mut members, parts, suite)?;
     if parts.is_empty() {
         return Err(nothing_published(cfg, remote, date, &members));
     }
@@ -297,7 +298,7 @@ async fn analyze_held(
 
     let (instruments, _) = session.kit_mut().expect("the coordinator's session derives");
     let prepared = tokio::task::block_in_place(|| own::write_union(&output, &run, &slices, instruments))?;
-    std::fs::remove_dir_all(slices_dir(&output, &run)).ok();
+    std::fs::remove_dir_all(slices::slices_dir(&output, &run)).ok();
     let guard = members_guard(&members, date, &cfg.path);
     let (derived, history) = session.derive_prepared(row, guard, true, Some(prepared)).await?;
     if lease.lost() {
@@ -353,94 +354,6 @@ fn nothing_published(cfg: &Config, remote: &Remote, date: NaiveDate, rows: &[Mem
         expected: cfg.consortium.members.join(", "),
         excluded: if excluded.is_empty() { String::new() } else { format!("; left out: {}", excluded.join("; ")) },
     }
-}
-
-/// A member's own `embeddings` (of the coordinator's embedder, `run.tag`) and `features`, each
-/// fetched when its manifest signs it and checked against it; none fetched when it names
-/// another embedder. `Err`: why the member is left out.
-async fn own_files(
-    session: &Session,
-    member: &str,
-    (member_output, run): (&Output, &RunRef),
-    signed: &manifest::Manifest,
-    embedder_id: &str,
-) -> Result<Result<union::OwnFiles, String>, ConsortiumError> {
-    let mut own = union::OwnFiles { embedder_id: embedder_id.to_owned(), embeddings: None, features: None };
-    if embedder_id != run.tag.id {
-        return Ok(Ok(own));
-    }
-    let paths = [
-        crate::store::table::path::<crate::embed::table::EmbeddingsTable>(member_output, run),
-        crate::store::table::path::<crate::features::table::FeaturesTable>(member_output, run),
-    ];
-    let mut got = Vec::new();
-    for path in paths {
-        let key = manifest::key_under(member_output.root(), &path);
-        if !signed.signs(&key) {
-            got.push(None);
-            continue;
-        }
-        let Some(local) = session.fetch(&format!("{}/{key}", member_dir(member))).await? else {
-            return Ok(Err(format!("its manifest signs {key}, which is not published")));
-        };
-        if let Err(why) = signed.check_file(&key, &local) {
-            return Ok(Err(why));
-        }
-        got.push(Some(local));
-    }
-    own.features = got.pop().flatten();
-    own.embeddings = got.pop().flatten();
-    Ok(Ok(own))
-}
-
-/// Where a night's slices are built (the coordinator's state folder; removed once the union's
-/// tables are written).
-fn slices_dir(output: &Output, run: &RunRef) -> std::path::PathBuf {
-    output.state_dir().join("union-slices").join(&run.id)
-}
-
-/// Each member's slice of the union's `embeddings` and `features` ([`own::slice`]), said per
-/// member in its `member_runs` row and the log; a member whose own files do not hold up (rows
-/// that do not follow its responses, a spot check that disagrees) is left out here, its row
-/// turned `excluded` with the reason.
-fn member_slices(
-    session: &mut Session,
-    run: &RunRef,
-    members: &mut [MemberRun],
-    parts: Vec<(union::MemberPart, RunRow)>,
-    suite: &Suite,
-) -> Result<(Vec<(union::MemberPart, RunRow)>, Vec<own::Slice>), ConsortiumError> {
-    let output = session.output().clone();
-    let (instruments, cache) = session.kit_mut().expect("the coordinator's session derives");
-    let (mut kept, mut slices) = (Vec::new(), Vec::new());
-    for (part, row) in parts {
-        let scratch = Output::with_state(slices_dir(&output, run).join(&part.member), output.state_dir());
-        let kit = own::Kit { instruments, cache: &mut *cache, seed: spot::seed(run.date, &part.member) };
-        let result = tokio::task::block_in_place(|| own::slice(&scratch, run, &part, &suite.probes, kit));
-        let entry = members.iter_mut().find(|m| m.member == part.member).expect("a published member has its row");
-        match result {
-            Ok(slice) => {
-                tracing::info!(member = %part.member, rows = slice.rows, "{}", slice.note);
-                entry.embedded_by = Some(slice.embedded_by.to_owned());
-                entry.note = Some(slice.note.clone());
-                slices.push(slice);
-                kept.push((part, row));
-            }
-            Err(own::Fault::Member(why)) => {
-                tracing::warn!(member = %part.member, "left out of the night: {why}");
-                let (member_run_id, suite_id) = (entry.member_run_id.take(), entry.suite_id.take());
-                *entry = MemberRun {
-                    status: MemberStatus::Excluded,
-                    member_run_id,
-                    suite_id,
-                    note: Some(why),
-                    ..MemberRun::missing(&part.member)
-                };
-            }
-            Err(own::Fault::Ours(e)) => return Err(e.into()),
-        }
-    }
-    Ok((kept, slices))
 }
 
 /// Lists, until every member has published `date` or the deadline passes (polling with a

@@ -19,6 +19,7 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
+pub use super::spot::Fault;
 use super::union::{self, MemberPart, endpoint_name};
 use crate::collect::responses::{OkText, OkTexts};
 use crate::embed::cache::EmbeddingCache;
@@ -52,26 +53,6 @@ pub fn describe(
         "embedded and described the member's answers"
     );
     Ok(vec![embedded.path, features.path])
-}
-
-/// What went wrong with a member's slice: the member's files (it is left out, with the reason),
-/// or the coordinator's own work (the night fails).
-#[derive(Debug)]
-pub enum Fault {
-    Member(String),
-    Ours(EmbedError),
-}
-
-impl From<StoreError> for Fault {
-    fn from(e: StoreError) -> Self {
-        Fault::Ours(e.into())
-    }
-}
-
-impl From<EmbedError> for Fault {
-    fn from(e: EmbedError) -> Self {
-        Fault::Ours(e)
-    }
 }
 
 /// The member's fault, when reading what it published fails.

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use rand::SeedableRng;
 
-use super::own::Fault;
 use crate::collect::Status;
 use crate::collect::responses::ResponsesTable;
+use crate::embed::EmbedError;
 use crate::embed::cache::EmbeddingCache;
 use crate::embed::table::{EmbeddingRow, EmbeddingsTable};
 use crate::features::table::{FeatureRow, FeaturesTable};
@@ -24,6 +24,26 @@ use crate::session::Instruments;
 use crate::store::columns::Columns;
 use crate::store::table::{self, RunRef, Table};
 use crate::store::{Output, StoreError};
+
+/// What went wrong with a member's slice: the member's files (it is left out, with the reason),
+/// or the coordinator's own work (the night fails).
+#[derive(Debug)]
+pub enum Fault {
+    Member(String),
+    Ours(EmbedError),
+}
+
+impl From<StoreError> for Fault {
+    fn from(e: StoreError) -> Self {
+        Fault::Ours(e.into())
+    }
+}
+
+impl From<EmbedError> for Fault {
+    fn from(e: EmbedError) -> Self {
+        Fault::Ours(e)
+    }
+}
 
 /// The least cosine between a member's vector and the coordinator's for the same text.
 pub const MIN_COSINE: f32 = 0.99999;
@@ -103,7 +123,7 @@ pub fn check(
         )));
     }
     if ours_vectors.len() != picked.len() || ours_features.len() != picked.len() {
-        return Err(Fault::Ours(crate::embed::EmbedError::Compute(format!(
+        return Err(Fault::Ours(EmbedError::Compute(format!(
             "the spot check embedded {} and described {} of {} sampled answers",
             ours_vectors.len(),
             ours_features.len(),
