@@ -1066,7 +1066,7 @@ fn members_that_embed_give_the_union_the_coordinator_would_compute() {
     let root = tempfile::tempdir().unwrap();
     let sim = TestSim::start(SimConfig::default());
     let remote = format!(
-        "{EMBED_MEMBER}\n[embed]\nembedder = \"remote\"\nbase_url = \"{}\"\nmodel = \"sim-embed\"",
+        "{EMBED_MEMBER}\n[embed]\nembedder = \"remote\"\nbase_url = \"{}\"\nmodel = \"sim-embed\"\nbatch_size = 5\nconcurrency = 3",
         sim.openai_url()
     );
     let members = [("lab-a", EMBED_MEMBER), ("lab-b", EMBED_MEMBER), ("lab-c", ""), ("lab-d", remote.as_str())];
