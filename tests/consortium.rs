@@ -202,7 +202,9 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
         .iter()
         .zip(&sims)
         .map(|((m, var, _, eps), sim)| {
-            member_config(&root.path().join(m), &suite, m, url, &keyed_endpoints(eps, sim, var))
+            // lab-a embeds and describes its own answers (issue 28): through the bucket too.
+            let extra = if *m == "lab-a" { EMBED_MEMBER } else { "" };
+            member_config_with(&root.path().join(m), &suite, m, url, &keyed_endpoints(eps, sim, var), extra)
         })
         .collect();
     let member_env = |i: usize| {
@@ -225,10 +227,11 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     let log = publish(0);
     assert!(log.contains("published s3://hive/night/members/member=lab-a/runs/run_date=2026-01-05/"), "{log}");
     publish(1);
-    // The member's night is its responses, the prompts it asked, its signed manifest and its
-    // runs row, nothing in the main tables.
+    // The member's night is its responses, the prompts it asked, its own embeddings and
+    // features (it embeds), its signed manifest and its runs row, nothing in the main tables.
     let lab_a = s3.ls("hive", "night/members/member=lab-a/");
-    assert_eq!(lab_a.len(), 4, "{lab_a:?}");
+    assert_eq!(lab_a.len(), 6, "{lab_a:?}");
+    assert_eq!(s3.ls("hive", "night/members/member=lab-b/").len(), 4);
     assert!(s3.ls("hive", "night/responses/").is_empty());
 
     // The coordinator holds no member key. Before lab-c publishes it analyses two of three,
@@ -278,6 +281,8 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     let log = text(&done);
     assert!(matches!(done.status.code(), Some(0 | 1)), "{log}");
     assert!(log.contains("3 of 3 members"), "{log}");
+    let lab_a = log.lines().find(|l| l.trim_start().starts_with("lab-a")).unwrap_or_default();
+    assert!(lab_a.contains("embedded and described by the member (spot check: 20 of 48 rows"), "{log}");
     assert!(s3.ls("hive", "night/_hivewatch/").is_empty(), "the lease is released and the probe deleted");
 
     // The union: every member's rows exactly once, keyed by (member, endpoint).

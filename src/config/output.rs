@@ -356,6 +356,24 @@ mod tests {
     }
 
     #[test]
+    fn embed_is_member_or_coordinator_and_a_members_setting() {
+        let parse = |t: &str| {
+            let raw: RawConsortium = toml::from_str(t).unwrap();
+            parse_consortium(&raw, &|_, m: String| m, &|e: String, h: &str| format!("{e} ({h})"))
+        };
+        assert_eq!(parse("member = \"lab-a\"").unwrap().embed, EmbedBy::Coordinator);
+        assert_eq!(parse("member = \"lab-a\"\nembed = \"member\"").unwrap().embed, EmbedBy::Member);
+        assert_eq!(parse("member = \"lab-a\"\nembed = \"coordinator\"").unwrap().embed, EmbedBy::Coordinator);
+        let e = parse("member = \"lab-a\"\nembed = \"gpu\"").unwrap_err();
+        assert!(e.contains("\"member\" or \"coordinator\""), "{e}");
+        let e = parse("members = [\"lab-a\"]\nembed = \"member\"").unwrap_err();
+        assert!(e.contains("a member's setting"), "{e}");
+        // The default stays out of the content hash: a configuration without the key keeps it.
+        let plain = serde_json::to_string(&parse("member = \"lab-a\"").unwrap()).unwrap();
+        assert!(!plain.contains("embed"), "{plain}");
+    }
+
+    #[test]
     fn member_names() {
         assert!(valid_member_name("lab-a_2"));
         for bad in ["", "Lab", "a/b", "a b", "é", &"x".repeat(65)] {
