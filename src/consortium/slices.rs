@@ -74,6 +74,8 @@ pub(super) fn member_slices(
     suite: &Suite,
 ) -> Result<(Parts, Vec<own::Slice>), EmbedError> {
     let output = session.output().clone();
+    // What a night stopped half-way left behind.
+    std::fs::remove_dir_all(slices_dir(&output, run)).ok();
     let (instruments, cache) = session.kit_mut().expect("the coordinator's session derives");
     let (mut kept, mut slices) = (Vec::new(), Vec::new());
     for (part, row) in parts {
