@@ -78,6 +78,17 @@ pub struct Tail<'a> {
     /// Stamp the row's `finished_at` when everything is written (a nightly run); imports and
     /// re-analyses keep the time they were given.
     pub stamp_finish: bool,
+    /// The run's `embeddings` (and `claim_embeddings`) and `features`, already written by the
+    /// same stage code before the tail (a consortium's union, from what its members embedded):
+    /// the tail goes on from them.
+    pub prepared: Option<Prepared>,
+}
+
+/// What the embed and features stages wrote, when they ran before the tail.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub embedded: EmbedStats,
+    pub features: crate::features::stage::FeaturesStats,
 }
 
 /// What the tail wrote.
@@ -120,7 +131,11 @@ pub fn derive_tables_guarded(
     let (id, tag) = (&run.id, &run.tag);
 
     check_stop()?;
-    let embedded = embed::embed_run(output, &run, tail.embedder, tail.cache)?;
+    let prepared = tail.prepared.take();
+    let embedded = match &prepared {
+        Some(p) => p.embedded.clone(),
+        None => embed::embed_run(output, &run, tail.embedder, tail.cache)?,
+    };
     if tail.embedder.is_cached() {
         embed::bound_cache(output, tag, tail.cache, embed::CACHE_RUNS, embedded.rows)?;
     }
@@ -132,7 +147,10 @@ pub fn derive_tables_guarded(
         "embedded the responses"
     );
     check_stop()?;
-    let features = crate::features::stage::write_features(output, &run, tail.lexicon, tail.refusal)?;
+    let features = match prepared {
+        Some(p) => p.features,
+        None => crate::features::stage::write_features(output, &run, tail.lexicon, tail.refusal)?,
+    };
     let (features_path, featured) = (features.path, features.rows);
     tracing::info!(
         run_id = %id,

@@ -47,6 +47,8 @@ pub enum RunError {
     Input(#[from] crate::input::InputError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
 }
 
 impl Classify for RunError {
@@ -56,6 +58,7 @@ impl Classify for RunError {
             RunError::Store(e) => e.failure(),
             RunError::Input(e) => e.failure(),
             RunError::Io { .. } => Failure::Failed,
+            RunError::Embed(e) => e.failure(),
         }
     }
 }
@@ -70,7 +73,9 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
 pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> Result<Night, RunError> {
     let cfg = &plan.config;
     // The instruments first: a missing model folder must stop the run before any request.
-    let kit = match opts.collect_only {
+    // A member embeds only with `[consortium] embed = "member"`.
+    let member_embeds = cfg.consortium.embed == crate::config::EmbedBy::Member;
+    let kit = match opts.collect_only && !member_embeds {
         true => None,
         false => Some((Instruments::from_config(cfg)?, cfg.alerts.clone())),
     };
@@ -95,7 +100,8 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         .map_err(io(format!("writing the journal {}", journal_path.display())))?;
     drop(journal);
 
-    // A member's collect-only night analyses nothing: its tables are per run, no embedder's.
+    // A member's collect-only night analyses nothing (or embeds and describes its answers
+    // only): its tables are per run, or of its embedder.
     let tag = session.tag().unwrap_or_else(EmbedderTag::none);
     let run = RunRef::new(state.run_date, state.run_id.clone(), tag);
     let responses_path = table::path::<ResponsesTable>(&output, &run);
@@ -109,6 +115,13 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         // A member's night: its `responses`, then its `runs` row (whose presence says the
         // night is published) under `members/member=<name>/`. A crash before the state is
         // marked complete resumes and publishes the same files again under the same keys.
+        let mut collected = collected;
+        if let Some((instruments, cache)) = session.kit_mut() {
+            let own =
+                tokio::task::block_in_place(|| crate::consortium::own::describe(&output, &run, instruments, cache))?;
+            row.embedder_id = Some(run.tag.id.clone());
+            collected.extend(own);
+        }
         row.finished_at = Utc::now();
         let sealed = seal_member_night(&plan.config, &output, &run, &row, &collected)?;
         let tables = session.publish([collected, sealed].concat()).await?;

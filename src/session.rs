@@ -24,7 +24,7 @@ use crate::failure::{Classify, Failure};
 use crate::features::Lexicon;
 use crate::features::detector::RefusalDetector;
 use crate::input::InputError;
-use crate::pipeline::{Derived, PipelineError, Tail, derive_tables_guarded};
+use crate::pipeline::{Derived, PipelineError, Prepared, Tail, derive_tables_guarded};
 use crate::plan::probe_table::ProbesTable;
 use crate::plan::runs::{self, RunRow, RunsTable};
 use crate::remote::history::{self, HistoryStats};
@@ -215,6 +215,12 @@ impl Session {
         self.kit.as_ref().map(|k| &k.instruments)
     }
 
+    /// The instruments and the embedding cache, for a stage run before the tail (a member's
+    /// own embeddings, a union's); `None` for a session that derives nothing.
+    pub fn kit_mut(&mut self) -> Option<(&Instruments, &mut EmbeddingCache)> {
+        self.kit.as_mut().map(|k| (&k.instruments, &mut k.cache))
+    }
+
     /// The rules the session judges by (`None` for a session that derives nothing).
     pub fn rules(&self) -> Option<&AlertConfig> {
         self.kit.as_ref().map(|k| &k.rules)
@@ -301,6 +307,17 @@ impl Session {
         guard: Option<Alert>,
         stamp_finish: bool,
     ) -> Result<(Derived, HistoryStats), SessionError> {
+        self.derive_prepared(row, guard, stamp_finish, None).await
+    }
+
+    /// [`Session::derive`], the run's `embeddings` and `features` already written (`prepared`).
+    pub async fn derive_prepared(
+        &mut self,
+        row: RunRow,
+        guard: Option<Alert>,
+        stamp_finish: bool,
+        prepared: Option<Prepared>,
+    ) -> Result<(Derived, HistoryStats), SessionError> {
         let kit = self.kit.take().expect("a session that derives was opened with its instruments");
         let history = match &self.target.mirror {
             Some(mirror) => {
@@ -328,6 +345,7 @@ impl Session {
                 identity: &instruments.identity,
                 alerts: rules,
                 stamp_finish,
+                prepared,
             };
             let derived = derive_tables_guarded(&output, row, &mut tail, guard);
             (kit, derived)

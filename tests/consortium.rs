@@ -111,7 +111,7 @@ fn member_secret(member: &str) -> (String, String) {
 
 /// Every test member's secret, as each member's machine and the coordinator's export them.
 fn secrets() -> Vec<(String, String)> {
-    ["lab-a", "lab-b", "lab-c", "lab-k"].iter().map(|m| member_secret(m)).collect()
+    ["lab-a", "lab-b", "lab-c", "lab-d", "lab-k"].iter().map(|m| member_secret(m)).collect()
 }
 
 /// Runs hivewatch with `env` (pairs of owned values) on top of a clean AWS environment and the
@@ -139,8 +139,14 @@ fn hw(args: &[&str], env: &[(&str, String)]) -> std::process::Output {
 
 /// A member's folder: its configuration (output in the bucket, state beside it) and nothing else.
 fn member_config(dir: &Path, suite: &Path, member: &str, url: &str, endpoints: &str) -> PathBuf {
+    member_config_with(dir, suite, member, url, endpoints, "")
+}
+
+/// [`member_config`], with `extra` at the end of `[consortium]` (and any tables after it).
+fn member_config_with(dir: &Path, suite: &Path, member: &str, url: &str, endpoints: &str, extra: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
-    let header = format!("[consortium]\nmember = \"{member}\"\nsecret_env = \"{}\"\n", member_secret(member).0);
+    let header =
+        format!("[consortium]\nmember = \"{member}\"\nsecret_env = \"{}\"\n{extra}\n", member_secret(member).0);
     let path = write_config(dir, suite, 2, &header, endpoints);
     let text = std::fs::read_to_string(&path)
         .unwrap()
@@ -196,7 +202,9 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
         .iter()
         .zip(&sims)
         .map(|((m, var, _, eps), sim)| {
-            member_config(&root.path().join(m), &suite, m, url, &keyed_endpoints(eps, sim, var))
+            // lab-a embeds and describes its own answers (issue 28): through the bucket too.
+            let extra = if *m == "lab-a" { EMBED_MEMBER } else { "" };
+            member_config_with(&root.path().join(m), &suite, m, url, &keyed_endpoints(eps, sim, var), extra)
         })
         .collect();
     let member_env = |i: usize| {
@@ -219,10 +227,11 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     let log = publish(0);
     assert!(log.contains("published s3://hive/night/members/member=lab-a/runs/run_date=2026-01-05/"), "{log}");
     publish(1);
-    // The member's night is its responses, the prompts it asked, its signed manifest and its
-    // runs row, nothing in the main tables.
+    // The member's night is its responses, the prompts it asked, its own embeddings and
+    // features (it embeds), its signed manifest and its runs row, nothing in the main tables.
     let lab_a = s3.ls("hive", "night/members/member=lab-a/");
-    assert_eq!(lab_a.len(), 4, "{lab_a:?}");
+    assert_eq!(lab_a.len(), 6, "{lab_a:?}");
+    assert_eq!(s3.ls("hive", "night/members/member=lab-b/").len(), 4);
     assert!(s3.ls("hive", "night/responses/").is_empty());
 
     // The coordinator holds no member key. Before lab-c publishes it analyses two of three,
@@ -272,6 +281,8 @@ fn three_members_publish_one_union_is_analysed_and_duckdb_reads_it_from_s3() {
     let log = text(&done);
     assert!(matches!(done.status.code(), Some(0 | 1)), "{log}");
     assert!(log.contains("3 of 3 members"), "{log}");
+    let lab_a = log.lines().find(|l| l.trim_start().starts_with("lab-a")).unwrap_or_default();
+    assert!(lab_a.contains("embedded and described by the member (spot check: 20 of 48 rows"), "{log}");
     assert!(s3.ls("hive", "night/_hivewatch/").is_empty(), "the lease is released and the probe deleted");
 
     // The union: every member's rows exactly once, keyed by (member, endpoint).
@@ -1017,4 +1028,163 @@ fn one_members_bad_file_leaves_it_out_and_a_far_future_lease_lapses() {
     let alerts = duckdb(&out, "SELECT rule FROM read_parquet('{out}/alerts/*/*.parquet')");
     assert_eq!(alerts, vec![vec![Value::from("members")]]);
     assert!(!lease.exists(), "the lapsed lease was taken over and released");
+}
+
+/// The one file of a table under `dir` (a member's folder or the output) for the night.
+fn night_file(dir: &Path, table: &str) -> PathBuf {
+    let folder = dir.join(format!("{table}/run_date={DATE}"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files.pop().unwrap()
+}
+
+/// Members that publish on a shared disk, each with `extra` in its `[consortium]`; returns the
+/// output folder and the coordinator's configuration.
+fn embedding_members(root: &Path, sim: &TestSim, members: &[(&str, &str)]) -> (PathBuf, PathBuf) {
+    let out = root.join("shared");
+    let url = out.to_str().unwrap();
+    let suite = small_suite(root, 6);
+    for (member, extra) in members {
+        let eps: String =
+            ["acme", "borealis"].iter().map(|n| endpoint(&format!("{n}-{member}"), "openai", sim, "")).collect();
+        let config = member_config_with(&root.join(member), &suite, member, url, &eps, extra);
+        let o = hw(&["run", "--collect-only", "--config", config.to_str().unwrap(), "--run-date", DATE], &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let names: Vec<&str> = members.iter().map(|(m, _)| *m).collect();
+    (out.clone(), coordinator_config(&root.join("coordinator"), &suite, url, &names))
+}
+
+const EMBED_MEMBER: &str = "embed = \"member\"";
+
+/// Issue 28, item 1: two members embed and describe their own answers, one leaves it to the
+/// coordinator, and one embeds with another embedder (the simulator's remote one): the
+/// coordinator uses the two, embeds the other two itself, says so per member, and the union's
+/// `embeddings` and `features` are bit for bit what the coordinator computes over the whole
+/// union (`hivewatch analyze` of the stored night, which embeds everything itself).
+#[test]
+fn members_that_embed_give_the_union_the_coordinator_would_compute() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = TestSim::start(SimConfig::default());
+    let remote = format!(
+        "{EMBED_MEMBER}\n[embed]\nembedder = \"remote\"\nbase_url = \"{}\"\nmodel = \"sim-embed\"\nbatch_size = 5\nconcurrency = 3",
+        sim.openai_url()
+    );
+    let members = [("lab-a", EMBED_MEMBER), ("lab-b", EMBED_MEMBER), ("lab-c", ""), ("lab-d", remote.as_str())];
+    let (out, coordinator) = embedding_members(root.path(), &sim, &members);
+    // A member that embeds publishes its embeddings and features beside its responses, signed.
+    let a_dir = out.join("members/member=lab-a");
+    let a_embeddings = night_file(&a_dir, "embeddings");
+    assert!(a_embeddings.file_name().unwrap().to_str().unwrap().contains(".lexical-"), "{a_embeddings:?}");
+    night_file(&a_dir, "features");
+    let manifests = a_dir.join(format!("manifests/run_date={DATE}"));
+    let manifest =
+        std::fs::read_to_string(std::fs::read_dir(manifests).unwrap().next().unwrap().unwrap().path()).unwrap();
+    assert!(manifest.contains("embeddings/run_date=") && manifest.contains("features/run_date="), "{manifest}");
+    assert!(!out.join("members/member=lab-c/embeddings").exists(), "lab-c leaves embedding to the coordinator");
+
+    let o = hw(&["analyze", "--config", coordinator.to_str().unwrap(), "--date", DATE], &[]);
+    let log = text(&o);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{log}");
+    assert!(log.contains("4 of 4 members"), "{log}");
+    let said = |member: &str| log.lines().find(|l| l.trim_start().starts_with(member)).unwrap_or_default().to_owned();
+    assert!(said("lab-a").contains("embedded and described by the member"), "{log}");
+    assert!(said("lab-a").contains("spot check: 20 of 24 rows"), "{log}");
+    assert!(said("lab-c").contains("by the coordinator"), "{log}");
+    assert!(said("lab-d").contains("re-embedded and described by the coordinator"), "{log}");
+    assert!(said("lab-d").contains("embedded with remote:"), "{log}");
+    let by = duckdb(
+        &out,
+        "SELECT member, status, embedded_by, note FROM read_parquet('{out}/member_runs/*/*.parquet') ORDER BY 1",
+    );
+    let column = |i: usize| by.iter().map(|r| r[i].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>();
+    assert_eq!(column(1), ["published"; 4], "{by:?}");
+    assert_eq!(column(2), ["member", "member", "coordinator", "coordinator"], "{by:?}");
+    assert!(column(3)[3].contains("not the consortium's lexical"), "{by:?}");
+    let page = std::fs::read_to_string(out.join("html/latest.html")).unwrap();
+    let took_part = page.split("<h2>Who took part</h2>").nth(1).expect("a section on the members");
+    let row = took_part.split("<tr>").find(|r| r.contains("<b>lab-d</b>")).unwrap();
+    assert!(row.contains("re-embedded and described by the coordinator"), "{row}");
+
+    // The union's tables, row for row and in order, against the coordinator embedding the
+    // whole union itself.
+    let kept = root.path().join("kept");
+    std::fs::create_dir_all(&kept).unwrap();
+    for table in ["embeddings", "features"] {
+        std::fs::copy(night_file(&out, table), kept.join(format!("{table}.parquet"))).unwrap();
+    }
+    let again = hw(&["analyze", "--output", out.to_str().unwrap(), "--runs", "consortium-20260105"], &[]);
+    assert!(matches!(again.status.code(), Some(0 | 1)), "{}", text(&again));
+    for table in ["embeddings", "features"] {
+        let ours = night_file(&out, table);
+        let sql = format!(
+            "WITH a AS (SELECT * FROM read_parquet('{}', file_row_number=true, hive_partitioning=false)), b AS (SELECT * FROM read_parquet('{}', file_row_number=true, hive_partitioning=false)) SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b), (SELECT count(*) FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b)), (SELECT count(*) FROM (SELECT * FROM b EXCEPT ALL SELECT * FROM a))",
+            kept.join(format!("{table}.parquet")).display(),
+            ours.display()
+        );
+        let r = duckdb(&out, &sql);
+        assert_eq!(
+            r[0],
+            [96, 96, 0, 0].map(Value::from).to_vec(),
+            "{table}: 4 members x 24 answers, equal row for row"
+        );
+    }
+}
+
+/// Rewrites one member's published embeddings with `alter` applied to every vector, and signs
+/// the night again with the member's secret (the member lies, under its own name).
+fn alter_vectors(member_dir: &Path, member: &str, alter: impl Fn(&mut Vec<f32>)) {
+    use hivewatch::embed::table::EmbeddingsTable;
+    let file = night_file(member_dir, "embeddings");
+    let run_id = night_file(member_dir, "runs").file_stem().unwrap().to_str().unwrap().to_owned();
+    let mut rows = hivewatch::store::table::read_file::<EmbeddingsTable>(&file).unwrap();
+    rows.iter_mut().for_each(|r| alter(&mut r.embedding));
+    let tag = hivewatch::store::EmbedderTag { name: "lexical".into(), id: hivewatch::embed::lexical::ID.into() };
+    let run = hivewatch::store::table::RunRef::new(DATE.parse().unwrap(), run_id.clone(), tag);
+    hivewatch::store::table::write_file::<EmbeddingsTable>(&file, &run, &rows).unwrap();
+    let key = hivewatch::consortium::manifest::key(DATE.parse().unwrap(), &run_id);
+    let old: Value = serde_json::from_slice(&std::fs::read(member_dir.join(&key)).unwrap()).unwrap();
+    let signed: Vec<(String, PathBuf)> =
+        old["files"].as_object().unwrap().keys().map(|k| (k.clone(), member_dir.join(k))).collect();
+    let secret = hivewatch::secrets::SecretKey::new(member_secret(member).1);
+    let manifest =
+        hivewatch::consortium::manifest::Manifest::sign(member, &secret, &run_id, DATE.parse().unwrap(), &signed)
+            .unwrap();
+    std::fs::write(member_dir.join(key), serde_json::to_vec(&manifest).unwrap()).unwrap();
+}
+
+/// Issue 28, item 1: a member's vectors are its word, not proof. A member that publishes
+/// altered vectors under the right embedder id, signed, is caught by the spot check and left
+/// out with the reason and the `members` alert; the honest member that embeds is analysed.
+#[test]
+fn a_member_publishing_altered_vectors_is_caught_by_the_spot_check() {
+    let root = tempfile::tempdir().unwrap();
+    let sim = TestSim::start(SimConfig::default());
+    let (out, coordinator) = embedding_members(root.path(), &sim, &[("lab-a", EMBED_MEMBER), ("lab-b", EMBED_MEMBER)]);
+    alter_vectors(&out.join("members/member=lab-a"), "lab-a", |v| v.rotate_left(1));
+    let o = hw(&["analyze", "--config", coordinator.to_str().unwrap(), "--date", DATE], &[]);
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(1), "a member left out is a critical alert: {log}");
+    assert!(log.contains("1 of 2 members"), "{log}");
+    let status = duckdb(
+        &out,
+        "SELECT member, status, coalesce(note, '') FROM read_parquet('{out}/member_runs/*/*.parquet') ORDER BY 1",
+    );
+    assert_eq!(status[0][1], "excluded", "{status:?}");
+    let note = status[0][2].as_str().unwrap();
+    assert!(note.contains("spot check") && note.contains("vectors differ"), "{note}");
+    assert_eq!(status[1][1], "published", "{status:?}");
+    let alerts = duckdb(&out, "SELECT rule, message FROM read_parquet('{out}/alerts/*/*.parquet')");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0][0], "members");
+    assert!(alerts[0][1].as_str().unwrap().contains("lab-a (left out: the spot check"), "{alerts:?}");
+    let rows = duckdb(&out, "SELECT count(*), count(DISTINCT member) FROM read_parquet('{out}/responses/*/*.parquet')");
+    assert_eq!(rows[0], vec![Value::from(24), Value::from(1)]);
+    let vectors =
+        duckdb(&out, "SELECT count(*) FROM read_parquet('{out}/embeddings/*/*.parquet') WHERE endpoint LIKE 'lab-a/%'");
+    assert_eq!(vectors[0][0], 0, "none of the left-out member's rows are in the night");
 }

@@ -43,6 +43,27 @@ fn minilm_matches_sentence_transformers() {
     }
 }
 
+/// Issue 28, item 1: a member embedding with MiniLM on one matrix path (AMX tiles where the CPU
+/// has them) and the coordinator's spot check on the other (gemm's f32 kernels, as on a CPU
+/// without AMX) agree to the spot check's threshold, on every reference text.
+#[test]
+fn minilm_with_and_without_amx_passes_the_spot_check() {
+    let member = MiniLm::load_with(&minilm_dir(), MatmulBackend::Auto).unwrap();
+    let coordinator = MiniLm::load_with(&minilm_dir(), MatmulBackend::Gemm).unwrap();
+    eprintln!("member on AMX tiles: {}", member.uses_tiles());
+    assert_eq!(member.id(), coordinator.id(), "one embedder id, whichever path multiplies");
+    for reference in references() {
+        let texts: Vec<&str> =
+            reference["items"].as_array().unwrap().iter().map(|i| i["text"].as_str().unwrap()).collect();
+        let theirs = member.embed_all(&texts).unwrap();
+        let ours = coordinator.embed_all(&texts).unwrap();
+        for ((t, o), text) in theirs.iter().zip(&ours).zip(&texts) {
+            let cosine = hivewatch::embed::cosine(t, o);
+            assert!(hivewatch::consortium::spot::vectors_agree(t, o), "{text:?}: cosine {cosine}");
+        }
+    }
+}
+
 fn minilm_matches_reference(model: &MiniLm, reference: &serde_json::Value) {
     let items = reference["items"].as_array().unwrap();
     assert!(items.len() >= 8);

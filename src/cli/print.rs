@@ -3,6 +3,7 @@
 
 use crate::consortium::UnionNight;
 use crate::plan::Plan;
+use crate::plan::member_runs::MemberStatus;
 use crate::say::say;
 use crate::session::{Night, Origin};
 use crate::vocab::metric;
@@ -187,6 +188,12 @@ pub fn union(u: &UnionNight) {
     );
     for m in &u.members {
         let detail = match (&m.member_run_id, &m.note) {
+            (Some(run), note) if m.status == MemberStatus::Published => format!(
+                "run {run}, {} ok of {}{}",
+                m.ok.unwrap_or(0),
+                m.planned.unwrap_or(0),
+                note.as_ref().map(|n| format!("; {n}")).unwrap_or_default()
+            ),
             (_, Some(note)) => note.clone(),
             (Some(run), None) => format!("run {run}, {} ok of {}", m.ok.unwrap_or(0), m.planned.unwrap_or(0)),
             (None, None) => "nothing published by the deadline".into(),

@@ -69,9 +69,9 @@ async fn dry_run(mut cfg: Config, suite: Suite, collect_only: bool) -> Result<i3
     // A bad lexicon, or one the refusal detector asked for cannot read, is bad input here too.
     crate::features::instruments(cfg.lexicon.as_deref(), cfg.refusal)?;
     let store = crate::session::check_place(crate::run::place(&cfg, collect_only), !collect_only).await?;
-    // A member embeds nothing; anyone else's night fails at once on an embedder that does not
-    // answer, so the dry run asks it too.
-    let embedder = match collect_only {
+    // A member embeds nothing (unless `[consortium] embed = "member"`); anyone else's night
+    // fails at once on an embedder that does not answer, so the dry run asks it too.
+    let embedder = match collect_only && cfg.consortium.embed != crate::config::EmbedBy::Member {
         true => None,
         false => Some(super::endpoints::check_embedder(&cfg).await?),
     };

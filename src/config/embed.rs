@@ -23,6 +23,8 @@ pub struct RawEmbed {
     pub timeout_s: Option<Spanned<f64>>,
     pub max_retries: Option<Spanned<u32>>,
     pub requests_per_minute: Option<Spanned<f64>>,
+    pub batch_size: Option<Spanned<u32>>,
+    pub concurrency: Option<Spanned<u32>>,
 }
 
 /// Which embedder a run uses (`[embed]`).
@@ -41,8 +43,20 @@ pub enum EmbedConfig {
         timeout_s: f64,
         max_retries: u32,
         requests_per_minute: Option<f64>,
+        /// Texts sent in one request. Not in the content hash: it changes no vector.
+        #[serde(skip_serializing)]
+        batch_size: usize,
+        /// Requests in flight at once. Not in the content hash either.
+        #[serde(skip_serializing)]
+        concurrency: usize,
     },
 }
+
+/// Texts a remote embedder gets in one request by default, and at most.
+pub const REMOTE_BATCH: u32 = 64;
+pub const MAX_REMOTE_BATCH: u32 = 2048;
+/// Most requests a remote embedder may have in flight.
+pub const MAX_REMOTE_CONCURRENCY: u32 = 64;
 
 /// A model repository on the Hub at a revision (branch, tag or commit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,6 +136,14 @@ pub fn parse(
                 timeout_s,
                 max_retries,
                 requests_per_minute: raw.requests_per_minute.as_ref().map(|r| endpoint::rate(r, err)).transpose()?,
+                batch_size: match &raw.batch_size {
+                    Some(b) => endpoint::bounded_u32(b, "[embed] batch_size", 1, MAX_REMOTE_BATCH, err)? as usize,
+                    None => REMOTE_BATCH as usize,
+                },
+                concurrency: match &raw.concurrency {
+                    Some(c) => endpoint::bounded_u32(c, "[embed] concurrency", 1, MAX_REMOTE_CONCURRENCY, err)? as usize,
+                    None => 1,
+                },
             })
         }
         other => Err(err(at, format!("unknown embedder {other:?}")).hint("use lexical, minilm or remote")),

@@ -18,7 +18,7 @@ pub mod rules;
 pub use embed::{EmbedConfig, HubModel};
 pub use endpoint::{Endpoint, EndpointMeta, Limits, Sampling};
 use endpoint::{MAX_CONCURRENCY, bounded_u32};
-pub use output::{Consortium, OutputLocation};
+pub use output::{Consortium, EmbedBy, OutputLocation};
 
 use crate::input::{InputError, LineIndex, line_of};
 use crate::probes::builtin::SuiteRef;

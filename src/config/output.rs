@@ -133,6 +133,21 @@ pub struct RawConsortium {
     /// A coordinator's: each member's secret, by the variable holding it.
     #[serde(default)]
     pub secrets_env: std::collections::BTreeMap<String, Spanned<String>>,
+    /// A member's: who embeds its answers and extracts their features, `"coordinator"` (the
+    /// default) or `"member"` (it publishes `embeddings` and `features` beside its responses).
+    pub embed: Option<Spanned<String>>,
+}
+
+/// Who embeds a member's answers and extracts their features (`[consortium] embed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedBy {
+    /// The coordinator, over the union (as before the key existed).
+    #[default]
+    Coordinator,
+    /// The member, after collecting, with the consortium's `[embed]`: it publishes `embeddings`
+    /// and `features` beside its `responses`, and the coordinator checks and uses them.
+    Member,
 }
 
 /// A consortium role: a member collecting with its own keys, a coordinator analysing the union,
@@ -143,6 +158,10 @@ pub struct Consortium {
     pub member: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
+    /// A member's `embed`. Left out of the content hash when it is the default, so a
+    /// configuration without the key keeps its hash.
+    #[serde(skip_serializing_if = "is_coordinator")]
+    pub embed: EmbedBy,
     /// A member's `secret_env`. Secrets and their variables are not part of the content hash:
     /// renaming a variable must not turn tonight's unfinished run into a new one.
     #[serde(skip)]
@@ -156,6 +175,10 @@ pub struct Consortium {
     /// Each member's secret on the coordinator, filled by `resolve_keys`.
     #[serde(skip)]
     pub secrets: Vec<(String, SecretKey)>,
+}
+
+fn is_coordinator(e: &EmbedBy) -> bool {
+    *e == EmbedBy::Coordinator
 }
 
 impl Consortium {
@@ -283,7 +306,27 @@ pub fn parse_consortium<E>(
         }
         members.push(name);
     }
-    Ok(Consortium { member, members, ..Consortium::default() })
+    let embed = match raw.embed.as_ref().map(|e| (e, e.get_ref().trim())) {
+        None | Some((_, "coordinator")) => EmbedBy::Coordinator,
+        Some((e, "member")) if member.is_none() => {
+            return Err(hint(
+                err(
+                    e.span(),
+                    "consortium.embed = \"member\" is a member's setting, and this configuration names no member"
+                        .into(),
+                ),
+                "set it in each member's configuration (with member = \"name\"); the coordinator uses what members publish by itself",
+            ));
+        }
+        Some((_, "member")) => EmbedBy::Member,
+        Some((e, other)) => {
+            return Err(hint(
+                err(e.span(), format!("consortium.embed is {other:?}: it is \"member\" or \"coordinator\"")),
+                "embed = \"member\" makes the member embed its answers and extract their features; \"coordinator\" (the default) leaves it to the analysis",
+            ));
+        }
+    };
+    Ok(Consortium { member, members, embed, ..Consortium::default() })
 }
 
 #[cfg(test)]
@@ -310,6 +353,24 @@ mod tests {
         assert!(parse("ftp://host/p").unwrap_err().0.contains("ftp://"));
         assert!(parse("s3:///p").is_err());
         assert!(parse("s3://bucket/../p").is_err());
+    }
+
+    #[test]
+    fn embed_is_member_or_coordinator_and_a_members_setting() {
+        let parse = |t: &str| {
+            let raw: RawConsortium = toml::from_str(t).unwrap();
+            parse_consortium(&raw, &|_, m: String| m, &|e: String, h: &str| format!("{e} ({h})"))
+        };
+        assert_eq!(parse("member = \"lab-a\"").unwrap().embed, EmbedBy::Coordinator);
+        assert_eq!(parse("member = \"lab-a\"\nembed = \"member\"").unwrap().embed, EmbedBy::Member);
+        assert_eq!(parse("member = \"lab-a\"\nembed = \"coordinator\"").unwrap().embed, EmbedBy::Coordinator);
+        let e = parse("member = \"lab-a\"\nembed = \"gpu\"").unwrap_err();
+        assert!(e.contains("\"member\" or \"coordinator\""), "{e}");
+        let e = parse("members = [\"lab-a\"]\nembed = \"member\"").unwrap_err();
+        assert!(e.contains("a member's setting"), "{e}");
+        // The default stays out of the content hash: a configuration without the key keeps it.
+        let plain = serde_json::to_string(&parse("member = \"lab-a\"").unwrap()).unwrap();
+        assert!(!plain.contains("embed"), "{plain}");
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// A file's key under `root` (`/`-separated).
-fn key_under(root: &Path, path: &Path) -> String {
+pub fn key_under(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
@@ -140,7 +140,7 @@ pub fn verify(
     run_id: &str,
     manifest: Option<&Path>,
     files: &[(String, PathBuf)],
-) -> Result<(), String> {
+) -> Result<Manifest, String> {
     let key = key(date, run_id);
     let Some(secret) = secret else {
         return Err(format!("the coordinator holds no secret for {member} (secrets_env)"));
@@ -165,15 +165,28 @@ pub fn verify(
         return Err(format!("its manifest {key} is {}'s run {} of {}, copied here", m.member, m.run_id, m.run_date));
     }
     for (key, path) in files {
-        let Some(signed) = m.files.get(key) else {
+        m.check_file(key, path)?;
+    }
+    Ok(m)
+}
+
+impl Manifest {
+    /// Whether it signs `key` (a key under the member's folder).
+    pub fn signs(&self, key: &str) -> bool {
+        self.files.contains_key(key)
+    }
+
+    /// Checks that the file published as `key` (local copy `path`) hashes as signed.
+    pub fn check_file(&self, key: &str, path: &Path) -> Result<(), String> {
+        let Some(signed) = self.files.get(key) else {
             return Err(format!("its manifest does not sign {key}"));
         };
         let hash = sha256_file(path).map_err(|e| format!("{key} cannot be read: {e}"))?;
         if &hash != signed {
             return Err(format!("{key} is not the file it signed (changed or cut after it was published)"));
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -191,7 +204,7 @@ mod tests {
         let m = Manifest::sign("lab-a", &secret, "r1", date, &files).unwrap();
         let path = dir.path().join("m.json");
         std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
-        assert_eq!(verify("lab-a", Some(&secret), date, "r1", Some(&path), &files), Ok(()));
+        assert!(verify("lab-a", Some(&secret), date, "r1", Some(&path), &files).is_ok());
         let other = SecretKey::new("a-secret-of-lab-b-0123456789".into());
         let e = verify("lab-a", Some(&other), date, "r1", Some(&path), &files).unwrap_err();
         assert!(e.contains("not signed with lab-a's secret"), "{e}");

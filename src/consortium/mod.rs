@@ -17,6 +17,9 @@
 //! under `members/`, out of those globs.
 
 pub mod manifest;
+pub mod own;
+mod slices;
+pub mod spot;
 /// Table `member_runs` (declared with the run's identity, in [`crate::plan::member_runs`], so
 /// the report can say who took part).
 pub use crate::plan::member_runs as table;
@@ -107,6 +110,8 @@ pub enum ConsortiumError {
     Remote(#[from] RemoteError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
     #[error("{url}: no member published {date} by the deadline (expected {expected}){excluded}")]
     NothingPublished { url: String, date: NaiveDate, expected: String, excluded: String },
 }
@@ -118,6 +123,7 @@ impl Classify for ConsortiumError {
             ConsortiumError::Input(e) => e.failure(),
             ConsortiumError::Remote(e) => e.failure(),
             ConsortiumError::Store(e) => e.failure(),
+            ConsortiumError::Embed(e) => e.failure(),
             ConsortiumError::NothingPublished { .. } => Failure::Failed,
         }
     }
@@ -215,9 +221,10 @@ async fn member_night(
             }
         }
     }
-    if let Err(why) = manifest::verify(member, secret, date, &run_id, signed.as_deref(), &files) {
-        return Ok((excluded(why, None), None));
-    }
+    let signed = match manifest::verify(member, secret, date, &run_id, signed.as_deref(), &files) {
+        Ok(m) => m,
+        Err(why) => return Ok((excluded(why, None), None)),
+    };
     let row = match runs::read(&member_output, &RunRef::new(date, run_id.clone(), night.tag.clone())) {
         Ok(r) => r,
         Err(e) => return Ok((excluded(format!("its runs row cannot be read: {e}"), None), None)),
@@ -229,7 +236,17 @@ async fn member_night(
         );
         return Ok((excluded(note, Some(&row)), None));
     }
-    let part = union::MemberPart { member: member.clone(), run_id: run_id.clone(), responses: files[1].1.clone() };
+    let own = match &row.embedder_id {
+        None => None,
+        Some(id) => {
+            let theirs = RunRef::new(date, run_id.clone(), night.tag.clone());
+            match slices::own_files(session, &member_dir(member), (&member_output, &theirs), &signed, id).await? {
+                Ok(own) => Some(own),
+                Err(why) => return Ok((excluded(why, Some(&row)), None)),
+            }
+        }
+    };
+    let part = union::MemberPart { member: member.clone(), run_id: run_id.clone(), responses: files[1].1.clone(), own };
     if let Err(e) = tokio::task::block_in_place(|| union::check(&part)) {
         return Ok((excluded(format!("its responses cannot be read: {e}"), Some(&row)), None));
     }
@@ -244,6 +261,7 @@ async fn member_night(
         failed: Some(row.failed),
         published_at: Some(row.finished_at),
         note: None,
+        embedded_by: None,
     };
     Ok((published, Some((part, row))))
 }
@@ -262,7 +280,11 @@ async fn analyze_held(
 
     let tag = session.tag().expect("the coordinator's session derives");
     let run = RunRef::new(date, union_run_id(date), tag);
-    let (members, parts) = gather_members(cfg, remote, session, suite, &published, &run).await?;
+    let (mut members, parts) = gather_members(cfg, remote, session, suite, &published, &run).await?;
+    let (parts, slices) = slices::member_slices(session, &run, &mut members, parts, suite)?;
+    if parts.is_empty() {
+        return Err(nothing_published(cfg, remote, date, &members));
+    }
 
     let run_id = run.id.clone();
     let output = session.output().clone();
@@ -274,8 +296,11 @@ async fn analyze_held(
     let row = union_row(&run_id, date, started_at, suite, &parts);
     tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
 
+    let (instruments, _) = session.kit_mut().expect("the coordinator's session derives");
+    let prepared = tokio::task::block_in_place(|| own::write_union(&output, &run, &slices, instruments))?;
+    std::fs::remove_dir_all(slices::slices_dir(&output, &run)).ok();
     let guard = members_guard(&members, date, &cfg.path);
-    let (derived, history) = session.derive(row, guard, true).await?;
+    let (derived, history) = session.derive_prepared(row, guard, true, Some(prepared)).await?;
     if lease.lost() {
         return Err(lease.lost_error().into());
     }
@@ -311,19 +336,24 @@ async fn gather_members(
         parts.extend(part);
     }
     if parts.is_empty() {
-        let excluded: Vec<String> = rows
-            .iter()
-            .filter(|r| r.status == MemberStatus::Excluded)
-            .map(|r| format!("{}: {}", r.member, r.note.as_deref().unwrap_or("")))
-            .collect();
-        return Err(ConsortiumError::NothingPublished {
-            url: remote.url().to_owned(),
-            date,
-            expected: cfg.consortium.members.join(", "),
-            excluded: if excluded.is_empty() { String::new() } else { format!("; left out: {}", excluded.join("; ")) },
-        });
+        return Err(nothing_published(cfg, remote, date, &rows));
     }
     Ok((rows, parts))
+}
+
+/// The error of a night no member's publication could go into.
+fn nothing_published(cfg: &Config, remote: &Remote, date: NaiveDate, rows: &[MemberRun]) -> ConsortiumError {
+    let excluded: Vec<String> = rows
+        .iter()
+        .filter(|r| r.status == MemberStatus::Excluded)
+        .map(|r| format!("{}: {}", r.member, r.note.as_deref().unwrap_or("")))
+        .collect();
+    ConsortiumError::NothingPublished {
+        url: remote.url().to_owned(),
+        date,
+        expected: cfg.consortium.members.join(", "),
+        excluded: if excluded.is_empty() { String::new() } else { format!("; left out: {}", excluded.join("; ")) },
+    }
 }
 
 /// Lists, until every member has published `date` or the deadline passes (polling with a

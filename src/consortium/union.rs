@@ -32,6 +32,18 @@ pub struct MemberPart {
     pub run_id: String,
     /// The member's `responses` file (local: in place, or pulled into the mirror).
     pub responses: PathBuf,
+    /// What the member embedded and described itself (`[consortium] embed = "member"`).
+    pub own: Option<OwnFiles>,
+}
+
+/// A member's own `embeddings` and `features` (local copies), checked against its manifest.
+#[derive(Debug, Clone)]
+pub struct OwnFiles {
+    /// The embedder its `runs` row names.
+    pub embedder_id: String,
+    /// Its `embeddings` file of the coordinator's embedder (None: it published none).
+    pub embeddings: Option<PathBuf>,
+    pub features: Option<PathBuf>,
 }
 
 /// The union's name for a member's endpoint.
@@ -129,8 +141,8 @@ mod tests {
         let a = write_imported(&output, &run("run-a"), at, &[row("gpt", "p1"), row("gpt", "p2")]).unwrap();
         let b = write_imported(&output, &run("run-b"), at, &[row("gpt", "p1")]).unwrap();
         let parts = [
-            MemberPart { member: "lab-a".into(), run_id: "run-a".into(), responses: a },
-            MemberPart { member: "lab-b".into(), run_id: "run-b".into(), responses: b },
+            MemberPart { member: "lab-a".into(), run_id: "run-a".into(), responses: a, own: None },
+            MemberPart { member: "lab-b".into(), run_id: "run-b".into(), responses: b, own: None },
         ];
         let union = run("consortium-20260101");
         assert_eq!(write(&output, &union, &parts).unwrap(), 3);

@@ -70,7 +70,6 @@ pub enum Embedder {
     Remote(Box<remote::RemoteEmbedder>),
 }
 
-const REMOTE_BATCH: usize = 64;
 /// Rows read, embedded and written per step: memory holds this many, not the run.
 const CHUNK_ROWS: usize = 1024;
 
@@ -87,7 +86,16 @@ impl Embedder {
             EmbedConfig::Lexical => Embedder::Lexical,
             EmbedConfig::MiniLm { model_dir } => Embedder::MiniLm(Box::new(minilm::MiniLm::load(model_dir)?)),
             EmbedConfig::MiniLmHub(model) => Embedder::MiniLm(Box::new(minilm::MiniLm::load(&hub::fetch(model)?)?)),
-            EmbedConfig::Remote { base_url, model, timeout_s, max_retries, requests_per_minute, .. } => {
+            EmbedConfig::Remote {
+                base_url,
+                model,
+                timeout_s,
+                max_retries,
+                requests_per_minute,
+                batch_size,
+                concurrency,
+                ..
+            } => {
                 let spec = remote::RemoteSpec {
                     base_url: base_url.clone(),
                     model: model.clone(),
@@ -95,6 +103,8 @@ impl Embedder {
                     timeout: std::time::Duration::from_secs_f64(*timeout_s),
                     max_retries: *max_retries,
                     requests_per_minute: *requests_per_minute,
+                    batch_size: *batch_size,
+                    concurrency: *concurrency,
                 };
                 Embedder::Remote(Box::new(remote::RemoteEmbedder::new(spec)?))
             }
@@ -156,12 +166,13 @@ impl Embedder {
             }
             Embedder::MiniLm(m) => m.embed_all(texts),
             Embedder::Remote(r) => {
+                // `batch_size` texts a request, `concurrency` requests in flight, in order.
+                use futures_util::{StreamExt, TryStreamExt};
+                let (batch_size, concurrency) = r.batching();
+                let requests = futures_util::stream::iter(texts.chunks(batch_size).map(|b| r.embed_batch(b)));
                 let handle = tokio::runtime::Handle::current();
-                let mut out = Vec::with_capacity(texts.len());
-                for batch in texts.chunks(REMOTE_BATCH) {
-                    out.extend(handle.block_on(r.embed_batch(batch))?);
-                }
-                Ok(out)
+                let batches: Vec<Vec<Vec<f32>>> = handle.block_on(requests.buffered(concurrency).try_collect())?;
+                Ok(batches.into_iter().flatten().collect())
             }
         }
     }

@@ -23,6 +23,10 @@ pub struct RemoteSpec {
     pub timeout: Duration,
     pub max_retries: u32,
     pub requests_per_minute: Option<f64>,
+    /// Texts in one request.
+    pub batch_size: usize,
+    /// Requests in flight at once.
+    pub concurrency: usize,
 }
 
 pub struct RemoteEmbedder {
@@ -72,6 +76,11 @@ impl RemoteEmbedder {
         self.dim = Some(dim);
         self.id = format!("remote:{}#{}@{dim}d", self.spec.base_url, self.spec.model);
         Ok(dim)
+    }
+
+    /// Texts in one request, and requests in flight at once (`[embed] batch_size`, `concurrency`).
+    pub fn batching(&self) -> (usize, usize) {
+        (self.spec.batch_size.max(1), self.spec.concurrency.max(1))
     }
 
     pub async fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {

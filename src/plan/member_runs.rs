@@ -1,7 +1,8 @@
 //! Table `member_runs`: one row per expected member of a consortium's analysed night (written by
 //! [`crate::consortium`]; declared here, with the run's identity, so the report can read it): whether it
 //! published (`published`), had not by the deadline (`missing`), or published something the
-//! union could not take (`excluded`, with the reason in `note`), and which of its runs went in.
+//! union could not take (`excluded`, with the reason in `note`), and which of its runs went in;
+//! for a published member, who embedded its answers (`embedded_by`, said in `note`).
 
 use chrono::{DateTime, Utc};
 
@@ -43,7 +44,11 @@ pub struct MemberRun {
     pub failed: Option<u64>,
     /// When the member's run finished (its `runs` row).
     pub published_at: Option<DateTime<Utc>>,
+    /// Why it was left out; for a published member, who embedded its answers and how its own
+    /// embeddings fared.
     pub note: Option<String>,
+    /// Who embedded and described its answers: `member` or `coordinator` (published members).
+    pub embedded_by: Option<String>,
 }
 
 impl MemberRun {
@@ -59,6 +64,7 @@ impl MemberRun {
             failed: None,
             published_at: None,
             note: None,
+            embedded_by: None,
         }
     }
 }
@@ -85,6 +91,7 @@ impl Table for MemberRunsTable {
             .opt_f64("coverage", rows.iter().map(coverage))
             .opt_utc_micros("published_at", rows.iter().map(|r| r.published_at))
             .opt_str("note", rows.iter().map(|r| r.note.as_ref()))
+            .opt_str("embedded_by", rows.iter().map(|r| r.embedded_by.as_ref()))
     }
 
     fn from_arrow(c: &Columns) -> Result<Vec<MemberRun>, StoreError> {
@@ -98,6 +105,8 @@ impl Table for MemberRunsTable {
         let (endpoints, planned, ok, failed) =
             (c.i64s("endpoints")?, c.i64s("planned")?, c.i64s("ok")?, c.i64s("failed")?);
         let at = c.timestamps("published_at")?;
+        // Files written before members could embed lack the column.
+        let embedded_by = if c.has("embedded_by") { Some(c.strings("embedded_by")?) } else { None };
         let count = |a, i| Columns::opt_i64(a, i).map(|v| v.max(0) as u64);
         Ok((0..c.rows())
             .map(|i| MemberRun {
@@ -115,6 +124,7 @@ impl Table for MemberRunsTable {
                 failed: count(failed, i),
                 published_at: Columns::opt_time(at, i),
                 note: Columns::opt_str(note, i).map(str::to_owned),
+                embedded_by: embedded_by.and_then(|a| Columns::opt_str(a, i)).map(str::to_owned),
             })
             .collect())
     }

@@ -24,12 +24,13 @@ pub fn section(page: &mut String, data: &ReportData) {
     let published = data.members.iter().filter(|m| m.status == MemberStatus::Published).count();
     let _ = writeln!(
         page,
-        "<h2>Who took part</h2>\n<p>A consortium's night: the union of the members' runs ({published} of {} expected members published; each model is named <code>member/endpoint</code>). A member missing at the deadline or left out stops the diversity rules for the night (the <code>members</code> alert).</p>\n<div class=\"wide\"><table><tr><th>member</th><th>status</th><th>its run</th><th>published at</th><th>models</th><th>answers ok / planned (failed)</th></tr>",
+        "<h2>Who took part</h2>\n<p>A consortium's night: the union of the members' runs ({published} of {} expected members published; each model is named <code>member/endpoint</code>). A member missing at the deadline or left out stops the diversity rules for the night (the <code>members</code> alert). A published member's status says who embedded and described its answers: the member itself (its rows checked against its answers and a spot check) or the coordinator.</p>\n<div class=\"wide\"><table><tr><th>member</th><th>status</th><th>its run</th><th>published at</th><th>models</th><th>answers ok / planned (failed)</th></tr>",
         data.members.len()
     );
     for m in &data.members {
         let status = match (m.status, &m.note) {
-            (MemberStatus::Published, _) => "<span>published</span>".to_owned(),
+            (MemberStatus::Published, None) => "<span>published</span>".to_owned(),
+            (MemberStatus::Published, Some(note)) => format!("<span>published</span>: {}", esc(note)),
             (MemberStatus::Missing, _) => {
                 "<span class=\"critical\">missing: had not published by the deadline</span>".to_owned()
             }

@@ -424,7 +424,8 @@ pub fn member_runs() -> Vec<MemberRun> {
             ok: Some(7990),
             failed: Some(10),
             published_at: Some(at(0)),
-            note: None,
+            note: Some("embedded and described by the member".into()),
+            embedded_by: Some("member".into()),
         },
         MemberRun {
             note: Some("ran another suite".into()),
