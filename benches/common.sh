@@ -1,11 +1,17 @@
 # Shared by the benchmark scripts: source it, then call start_simulator.
-# Builds the release binary into $bin, starts `hivewatch simulate serve` on a free port of
-# 127.0.0.1, sets $url and $work (a temporary folder removed on exit with the simulator).
+# Builds the release binary into $bin (or takes $HIVEWATCH_BIN, a binary built before: on a
+# shared machine, build under its lock and benchmark a copy), starts `hivewatch simulate serve`
+# on a free port of 127.0.0.1, sets $url and $work (a temporary folder removed on exit with the
+# simulator).
 
 start_simulator() {
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hivewatch-target}"
-    cargo build --release --quiet
-    bin="$CARGO_TARGET_DIR/release/hivewatch"
+    if [ -n "${HIVEWATCH_BIN:-}" ]; then
+        bin=$HIVEWATCH_BIN
+    else
+        export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hivewatch-target}"
+        cargo build --release --quiet
+        bin="$CARGO_TARGET_DIR/release/hivewatch"
+    fi
     work=$(mktemp -d)
     "$bin" -q simulate serve --port 0 > "$work/sim.out" &
     sim_pid=$!

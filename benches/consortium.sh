@@ -38,13 +38,15 @@ export AWS_ENDPOINT="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true NO_PROXY=127.0.
 "$s3py" tests/py/s3_tool.py bucket "$AWS_ENDPOINT" bench
 suite="$PWD/probes/core"
 members=(lab-a lab-b lab-c)
+# Every member signs its publications, the coordinator checks them (one secret for all here).
+export HIVEWATCH_BENCH_SECRET=bench-secret-0123456789abcdef
 
 make_configs() { # $1 folder, $2 output
     mkdir -p "$1"
     local providers=(openai anthropic gemini) m i p base
     for m in "${members[@]}"; do
         {
-            printf '[run]\nsuite = "%s"\nsamples = %s\noutput = "%s"\nstate_dir = "state-%s"\nmax_concurrency = 64\n\n[sampling]\nseed = 1\n\n[limits]\nmax_concurrency = 8\n\n[consortium]\nmember = "%s"\n' "$suite" "$samples" "$2" "$m" "$m"
+            printf '[run]\nsuite = "%s"\nsamples = %s\noutput = "%s"\nstate_dir = "state-%s"\nmax_concurrency = 64\n\n[sampling]\nseed = 1\n\n[limits]\nmax_concurrency = 8\n\n[consortium]\nmember = "%s"\nsecret_env = "HIVEWATCH_BENCH_SECRET"\n' "$suite" "$samples" "$2" "$m" "$m"
             for i in $(seq 0 $((per - 1))); do
                 p=${providers[$((i % 3))]}
                 base=$url
@@ -54,7 +56,7 @@ make_configs() { # $1 folder, $2 output
             done
         } > "$1/$m.toml"
     done
-    printf '[run]\nsuite = "%s"\noutput = "%s"\nstate_dir = "state-coordinator"\n\n[consortium]\nmembers = ["lab-a", "lab-b", "lab-c"]\n' "$suite" "$2" > "$1/coordinator.toml"
+    printf '[run]\nsuite = "%s"\noutput = "%s"\nstate_dir = "state-coordinator"\n\n[consortium]\nmembers = ["lab-a", "lab-b", "lab-c"]\nsecrets_env = { lab-a = "HIVEWATCH_BENCH_SECRET", lab-b = "HIVEWATCH_BENCH_SECRET", lab-c = "HIVEWATCH_BENCH_SECRET" }\n' "$suite" "$2" > "$1/coordinator.toml"
 }
 
 results="$work/results"

@@ -69,6 +69,11 @@ def main() -> None:
             if table in STAND_INS or member_responses:
                 uploads.append((stand_in, f"{prefix}/{new_rel}"))
                 continue
+            if not k.endswith(".parquet"):
+                # A member's signed manifest (JSON): read by the coordinator for tonight's
+                # night only, so earlier nights carry it as it is.
+                uploads.append((src / k, f"{prefix}/{new_rel}"))
+                continue
             if table not in REWRITTEN and table != "members":
                 continue
             replacement = new_id if table != "members" else None

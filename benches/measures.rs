@@ -12,7 +12,8 @@
 //! `response`, taken in turn), so the style features vary as on real data (the 60 random words
 //! keep all but a few of them constant); the vectors stay the same.
 //! `measure` runs the whole measure stage on the stored tables (what `hivewatch run` and
-//! `analyze` call) and prints its wall time. `vendi` times only the Vendi scores (q = 1, 2, inf)
+//! `analyze` call) and prints its wall time (`HIVEWATCH_BENCH_PAIR_CATEGORIES`: `auto`, the
+//! default, `always` or `never`, as `[output] pair_categories`). `vendi` times only the Vendi scores (q = 1, 2, inf)
 //! of every probe's matrix, the part the Python reference (`vendi-score`) can do too.
 //! benches/measures_scale.sh runs all of it with GNU time and the reference side by side.
 
@@ -22,6 +23,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use hivewatch::collect::responses::{OkText, ResponsesTable};
+use hivewatch::config::PairCategories;
 use hivewatch::embed::Embedder;
 use hivewatch::embed::table::{EmbeddingRow, EmbeddingsTable};
 use hivewatch::features::table::{FeatureRow, FeaturesTable};
@@ -61,8 +63,9 @@ fn main() {
         "measure" => {
             let start = Instant::now();
             let run = RunRef::new(run_date(), RUN_ID, Embedder::Lexical.tag());
-            let stats = hivewatch::metrics::stage::measure_run(&Output::local(dir.join("reports")), &run)
-                .expect("measure stage");
+            let stats =
+                hivewatch::metrics::stage::measure_run(&Output::local(dir.join("reports")), &run, pair_categories())
+                    .expect("measure stage");
             println!(
                 "measure stage: {} probes, {} pair rows, {} run_metrics rows in {:.2} s",
                 stats.probes,
@@ -73,6 +76,17 @@ fn main() {
         }
         "vendi" => vendi(&dir),
         other => panic!("unknown mode {other}"),
+    }
+}
+
+/// `[output] pair_categories` for `measure`: `HIVEWATCH_BENCH_PAIR_CATEGORIES` = `auto` (the
+/// default, as a night), `always` or `never`.
+fn pair_categories() -> PairCategories {
+    match std::env::var("HIVEWATCH_BENCH_PAIR_CATEGORIES").as_deref() {
+        Ok("always") => PairCategories::Always,
+        Ok("never") => PairCategories::Never,
+        Ok("auto") | Err(_) => PairCategories::Auto,
+        Ok(other) => panic!("HIVEWATCH_BENCH_PAIR_CATEGORIES is auto, always or never, not {other:?}"),
     }
 }
 

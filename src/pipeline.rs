@@ -74,6 +74,8 @@ pub struct Tail<'a> {
     pub refusal: &'a RefusalDetector,
     /// Reads what identity answers claim (`identity`).
     pub identity: &'a crate::identity::Rules,
+    /// `[output]`: what the tables keep.
+    pub keep: crate::config::OutputOptions,
     pub alerts: &'a AlertConfig,
     /// Stamp the row's `finished_at` when everything is written (a nightly run); imports and
     /// re-analyses keep the time they were given.
@@ -134,7 +136,7 @@ pub fn derive_tables_guarded(
     let prepared = tail.prepared.take();
     let embedded = match &prepared {
         Some(p) => p.embedded.clone(),
-        None => embed::embed_run(output, &run, tail.embedder, tail.cache)?,
+        None => embed::embed_run(output, &run, tail.embedder, tail.cache, &tail.keep)?,
     };
     if tail.embedder.is_cached() {
         embed::bound_cache(output, tag, tail.cache, embed::CACHE_RUNS, embedded.rows)?;
@@ -174,7 +176,7 @@ pub fn derive_tables_guarded(
         "read what the identity answers claim"
     );
     check_stop()?;
-    let measured = crate::metrics::stage::measure_run(output, &run)?;
+    let measured = crate::metrics::stage::measure_run(output, &run, tail.keep.pair_categories)?;
     tracing::info!(run_id = %id, probes = measured.probes, pair_rows = measured.pairs, "measured diversity and convergence");
     let (lineage, lineage_path, declares_any) =
         crate::lineage::stage::lineage_run(output, &run, (&identity, tail.identity))?;
@@ -201,7 +203,7 @@ pub fn derive_tables_guarded(
     check_stop()?;
     let runs_path = runs::write(output, &row, tag)?;
     let tables = [
-        vec![embedded.path.clone(), features_path, identity_path],
+        embedded.path.iter().cloned().chain([features_path, identity_path]).collect(),
         measured.tables.clone(),
         vec![lineage_path],
         judged.tables,

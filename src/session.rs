@@ -90,6 +90,8 @@ pub struct Instruments {
     pub refusal: RefusalDetector,
     /// Reads what identity answers claim (`identity`).
     pub identity: crate::identity::Rules,
+    /// `[output]`: what the tables keep.
+    pub keep: crate::config::OutputOptions,
 }
 
 impl Instruments {
@@ -100,7 +102,7 @@ impl Instruments {
         let embedder = Embedder::from_config(cfg)?;
         let (lexicon, refusal) = crate::features::instruments(cfg.lexicon.as_deref(), cfg.refusal)?;
         let identity = crate::identity::Rules::from_option(cfg.identity_rules.as_deref())?;
-        Ok(Instruments { embedder, lexicon, refusal, identity })
+        Ok(Instruments { embedder, lexicon, refusal, identity, keep: cfg.keep })
     }
 }
 
@@ -343,6 +345,7 @@ impl Session {
                 lexicon: &instruments.lexicon,
                 refusal: &instruments.refusal,
                 identity: &instruments.identity,
+                keep: instruments.keep,
                 alerts: rules,
                 stamp_finish,
                 prepared,

@@ -166,6 +166,83 @@ fn one_family_is_a_monoculture_many_families_are_not() {
     }
 }
 
+#[test]
+fn output_options_leave_out_the_bulk_and_keep_what_is_read() {
+    // `[output] pair_categories = "never"`: pair_similarity holds the overall rows only; what
+    // reads them (lineage, the pair series of run_metrics and trends, the queries) is whole,
+    // and a re-analysis with "always" adds the per-category rows and leaves the overall ones.
+    // `lexical_embeddings = "recomputed"`: no `embeddings` file, and the measures are those the
+    // stored vectors give, bit for bit.
+    let sim = TestSim::start(SimConfig::default());
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    let suite = small_suite(dir, 15);
+    let names = ["acme-a", "acme-z", "borealis-b", "cirrus-c", "delta-d", "ember-e"];
+    let eps: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| endpoint(n, ["openai", "anthropic", "gemini"][i % 3], &sim, ""))
+        .collect();
+    let header = "[sampling]\nseed = 11\ntemperature = 0.9\n\n[output]\npair_categories = \"never\"\nlexical_embeddings = \"recomputed\"\n";
+    let config = write_config(dir, &suite, 3, header, &eps);
+    let out = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let reports = dir.join("reports");
+    let embeddings = reports.join("embeddings");
+    assert!(!embeddings.exists() || files_under(&embeddings).is_empty(), "no embeddings written");
+    let measured = |reports: &std::path::Path| {
+        ["run_metrics", "probe_metrics", "families", "lineage"]
+            .map(|t| duckdb(reports, &format!("SELECT * FROM read_parquet('{{out}}/{t}/*/*.parquet') ORDER BY ALL")))
+    };
+    let measured_before = measured(&reports);
+    let pairs = "SELECT count(*) FILTER (category IS NULL), count(*) FILTER (category IS NOT NULL) FROM read_parquet('{out}/pair_similarity/*/*.parquet')";
+    assert_eq!(duckdb(&reports, pairs), vec![vec![serde_json::json!(15), serde_json::json!(0)]]);
+    let overall_sql = "SELECT * EXCLUDE (run_id) FROM read_parquet('{out}/pair_similarity/*/*.parquet') WHERE category IS NULL ORDER BY ALL";
+    let overall = duckdb(&reports, overall_sql);
+    // The categories' own measures stay in run_metrics, and every pair's series for the trends.
+    let scopes = "SELECT count(DISTINCT scope) FILTER (scope LIKE 'category:%'), count(DISTINCT scope) FILTER (scope LIKE 'pair:%') FROM read_parquet('{out}/run_metrics/*/*.parquet')";
+    assert_eq!(duckdb(&reports, scopes), vec![vec![serde_json::json!(3), serde_json::json!(15)]]);
+    let pair_trends =
+        "SELECT count(DISTINCT scope) FROM read_parquet('{out}/trends/*/*.parquet') WHERE scope LIKE 'pair:%'";
+    assert_eq!(scalar_i64(&reports, pair_trends), 15);
+    let families = "SELECT count(DISTINCT endpoint) FROM read_parquet('{out}/families/*/*.parquet')";
+    assert_eq!(scalar_i64(&reports, families), 6, "each model's family, from the overall pairs");
+    // Every query runs (the SQL it prints, run by DuckDB); the pairs one lists the night's pairs.
+    for name in ["converging_pairs", "diversity_over_time", "refusal_rates_by_model", "alert_history"] {
+        let printed = hivewatch(&["query", name, "--print", "--output", reports.to_str().unwrap()], &[]);
+        assert_eq!(printed.status.code(), Some(0), "{}", text(&printed));
+        let rows = duckdb(&reports, &String::from_utf8_lossy(&printed.stdout));
+        if name == "converging_pairs" {
+            assert_eq!(rows.len(), 15, "{rows:?}");
+        }
+    }
+
+    let always = dir.join("always.toml");
+    let text_always = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("\"never\"", "\"always\"")
+        .replace("\"recomputed\"", "\"stored\"");
+    std::fs::write(&always, text_always).unwrap();
+    let out = hivewatch(
+        &[
+            "analyze",
+            "--output",
+            reports.to_str().unwrap(),
+            "--config",
+            always.to_str().unwrap(),
+            "--embedder",
+            "lexical",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(duckdb(&reports, pairs), vec![vec![serde_json::json!(15), serde_json::json!(3 * 15)]]);
+    assert_eq!(duckdb(&reports, overall_sql), overall, "the overall rows do not depend on the setting");
+    let rows = "SELECT count(*), min(len(embedding)) FROM read_parquet('{out}/embeddings/*/*.parquet')";
+    assert_eq!(duckdb(&reports, rows), vec![vec![serde_json::json!(15 * 6 * 3), serde_json::json!(2048)]]);
+    assert_eq!(measured(&reports), measured_before, "measured from stored vectors: the same");
+}
+
 /// The figures of one detector's group in `features eval`'s output: n, precision, recall,
 /// accuracy, three-way accuracy.
 fn eval_line<'a>(stdout: &'a str, detector: &str, group: &str) -> Vec<&'a str> {

@@ -54,6 +54,7 @@ pub async fn command(a: AnalyzeArgs) -> Result<i32> {
     // One load: a coordinator's configuration analyses the consortium's night, any other
     // lends its [alerts].
     let loaded = a.config.as_deref().map(|path| Config::load(path).map(|cfg| (path, cfg))).transpose()?;
+    let keep = loaded.as_ref().map(|(_, cfg)| cfg.keep).unwrap_or_default();
     let config = match loaded {
         Some((path, cfg)) if !cfg.consortium.members.is_empty() => return consortium(path, cfg, &a).await,
         Some((path, _)) if a.date.is_some() => anyhow::bail!(
@@ -69,7 +70,7 @@ pub async fn command(a: AnalyzeArgs) -> Result<i32> {
     let output = args::output_flag(&a.output)?;
     let place = Place::output(&output);
     let lexicon_version = lexicon.version.clone();
-    let instruments = Instruments { embedder, lexicon, refusal, identity };
+    let instruments = Instruments { embedder, lexicon, refusal, identity, keep };
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);

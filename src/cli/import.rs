@@ -67,10 +67,12 @@ pub async fn command(a: ImportArgs) -> Result<i32> {
     let refusal = args::refusal_detector(a.refusal.as_deref(), &lexicon)?;
     let identity = args::load_identity_rules(a.identity_rules.as_deref())?;
     let cards = a.models.as_deref().map(crate::config::models::ModelCards::load).transpose()?;
-    let config = a.config.as_deref().map(|path| Config::load(path).map(|cfg| (path, cfg.alerts))).transpose()?;
+    let loaded = a.config.as_deref().map(|path| Config::load(path).map(|cfg| (path, cfg))).transpose()?;
+    let keep = loaded.as_ref().map(|(_, cfg)| cfg.keep).unwrap_or_default();
+    let config = loaded.map(|(path, cfg)| (path, cfg.alerts));
     let output = args::output_flag(&a.output)?;
     let place = Place::output(&output);
-    let instruments = Instruments { embedder, lexicon, refusal, identity };
+    let instruments = Instruments { embedder, lexicon, refusal, identity, keep };
     let mut session = Session::open(place, None, false).await?;
     let (rules, from) = crate::session::rules_for(session.output(), config)?;
     print::rules(&rules, &from);

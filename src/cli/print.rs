@@ -332,7 +332,7 @@ mod tests {
             rows,
             newly_embedded,
             cached,
-            path: std::path::PathBuf::new(),
+            path: None,
         };
         assert!(cache_share(&stats(40, 40, false)).contains("keeps no cache"));
         assert_eq!(cache_share(&stats(40, 40, true)), "40 new");

@@ -18,7 +18,7 @@ pub mod rules;
 pub use embed::{EmbedConfig, HubModel};
 pub use endpoint::{Endpoint, EndpointMeta, Limits, Sampling};
 use endpoint::{MAX_CONCURRENCY, bounded_u32};
-pub use output::{Consortium, EmbedBy, OutputLocation};
+pub use output::{Consortium, EmbedBy, LexicalEmbeddings, OutputLocation, OutputOptions, PairCategories};
 
 use crate::input::{InputError, LineIndex, line_of};
 use crate::probes::builtin::SuiteRef;
@@ -70,6 +70,9 @@ struct RawConfig {
     endpoints: Vec<endpoint::RawEndpoint>,
     #[serde(default)]
     consortium: Option<output::RawConsortium>,
+    /// `[output]`: what the tables keep.
+    #[serde(default)]
+    output: output::OutputOptions,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +164,9 @@ pub struct Config {
     /// `[consortium]`: this machine's member name and, for a coordinator, the members.
     #[serde(skip_serializing_if = "Consortium::is_empty")]
     pub consortium: Consortium,
+    /// `[output]`: what the tables keep. Not part of the content hash (see [`OutputOptions`]).
+    #[serde(skip)]
+    pub keep: OutputOptions,
 }
 
 impl Config {
@@ -254,6 +260,7 @@ impl Config {
             max_concurrency,
             endpoints,
             consortium,
+            keep: raw.output,
         })
     }
 
@@ -532,6 +539,17 @@ api_key_env = "ACME_KEY"
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["output"], "/etc/hw/reports");
         assert!(json.get("consortium").is_none());
+    }
+
+    #[test]
+    fn output_pair_categories_is_read_and_not_hashed() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.keep.pair_categories, PairCategories::Auto);
+        let never = parse(&format!("{GOOD}\n[output]\npair_categories = \"never\"\n")).unwrap();
+        assert_eq!(never.keep.pair_categories, PairCategories::Never);
+        assert_eq!(never.content_hash(), c.content_hash(), "what is stored is not what is measured");
+        let e = parse(&format!("{GOOD}\n[output]\npair_categories = \"some\"\n")).unwrap_err();
+        assert!(e.to_string().contains("auto") && e.line.is_some(), "{e}");
     }
 
     #[test]

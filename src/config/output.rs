@@ -119,6 +119,66 @@ impl Serialize for OutputLocation {
     }
 }
 
+/// `[output]`: what a night's tables keep beyond what the queries, the trends, the alerts and
+/// the report read. Not part of the content hash: what is stored does not change what is
+/// measured, so changing it never turns tonight's unfinished run into a new one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputOptions {
+    /// `pair_categories`: whether `pair_similarity` holds a row per model pair and category
+    /// beside the pair's overall row.
+    #[serde(default)]
+    pub pair_categories: PairCategories,
+    /// `lexical_embeddings`: whether a night embedded by `lexical` writes its `embeddings`.
+    #[serde(default)]
+    pub lexical_embeddings: LexicalEmbeddings,
+}
+
+/// `[output] lexical_embeddings`: the `embeddings` table of a night embedded by `lexical`. Its
+/// vectors are a pure function of the text, fixed bit for bit, and computed at 60,000 texts a
+/// second or more: the measure stage (the only stage that reads a lexical run's vectors; the
+/// trend stage through it, measuring an earlier run on tonight's panel) computes them again
+/// from `responses` when the file is not there, and measures exactly what it would have read.
+/// They are most of a night's bytes (2,048 float32 a answer, 1.6 kB compressed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LexicalEmbeddings {
+    /// Written, as for every other embedder.
+    #[default]
+    Stored,
+    /// Not written; computed again from `responses` wherever they are read.
+    Recomputed,
+}
+
+/// `[output] pair_categories`: the per-category rows of `pair_similarity`. Nothing in hivewatch
+/// reads them (lineage, the report, the trends and the alerts read the overall rows); they are
+/// for an analyst asking which topics two models agree on, and they grow as models squared
+/// times categories: 1.5 million rows at 500 models.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PairCategories {
+    /// Written for a night of at most [`PAIR_CATEGORIES_AUTO_MAX`] models.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// The most models a night may have for `pair_categories = "auto"` to write the per-category
+/// pair rows (4,950 pairs, about 60,000 rows with the core suite's 11 categories).
+pub const PAIR_CATEGORIES_AUTO_MAX: usize = 100;
+
+impl PairCategories {
+    /// Whether a night of `models` models writes its per-category pair rows.
+    pub fn keep(self, models: usize) -> bool {
+        match self {
+            PairCategories::Auto => models <= PAIR_CATEGORIES_AUTO_MAX,
+            PairCategories::Always => true,
+            PairCategories::Never => false,
+        }
+    }
+}
+
 /// `[consortium]` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -379,6 +439,15 @@ mod tests {
         for bad in ["", "Lab", "a/b", "a b", "é", &"x".repeat(65)] {
             assert!(!valid_member_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn pair_categories_auto_keeps_them_up_to_100_models() {
+        assert!(PairCategories::Auto.keep(100));
+        assert!(!PairCategories::Auto.keep(101));
+        assert!(PairCategories::Always.keep(500));
+        assert!(!PairCategories::Never.keep(2));
+        assert_eq!(OutputOptions::default().pair_categories, PairCategories::Auto);
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub fn check(
     let responses = table::path::<ResponsesTable>(scratch, run);
     table::write::<ResponsesTable>(&sampled, run, &sampled_answers(&responses, &picked)?)?;
     table::write::<ProbesTable>(&sampled, run, probes)?;
-    crate::embed::embed_run(&sampled, run, &instruments.embedder, cache)?;
+    super::own::embed_stored(&sampled, run, instruments, cache)?;
     crate::features::stage::write_features(&sampled, run, &instruments.lexicon, &instruments.refusal)?;
     let ours_vectors = table::read::<EmbeddingsTable>(&sampled, run)?;
     let ours_features = table::read::<FeaturesTable>(&sampled, run)?;

@@ -28,7 +28,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::collect::responses::{OkTexts, ResponsesTable};
-use crate::config::{Config, EmbedConfig};
+use crate::config::{Config, EmbedConfig, LexicalEmbeddings, OutputOptions};
 use crate::secrets::SecretKey;
 use crate::store::table::{RunRef, Table};
 use crate::store::{self, EmbedderTag, Output, StoreError};
@@ -159,11 +159,7 @@ impl Embedder {
     /// embedder drives its async client on the current tokio runtime).
     pub fn embed_blocking(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         match self {
-            Embedder::Lexical => {
-                // Groups of texts embedded side by side (see `lexical::LANES`), on all cores.
-                let groups: Vec<&[&str]> = texts.chunks(lexical::LANES).collect();
-                Ok(crate::util::parallel_map(&groups, |g| lexical::embed_batch(g)).into_iter().flatten().collect())
-            }
+            Embedder::Lexical => Ok(lexical_vectors(texts)),
             Embedder::MiniLm(m) => m.embed_all(texts),
             Embedder::Remote(r) => {
                 // `batch_size` texts a request, `concurrency` requests in flight, in order.
@@ -310,6 +306,13 @@ pub fn bound_cache(
     Ok(dropped)
 }
 
+/// The lexical embedder's vectors of `texts`, in input order: groups of texts embedded side by
+/// side (see `lexical::LANES`), on all cores. What a lexical run's `embeddings` hold, bit for bit.
+pub fn lexical_vectors(texts: &[&str]) -> Vec<Vec<f32>> {
+    let groups: Vec<&[&str]> = texts.chunks(lexical::LANES).collect();
+    crate::util::parallel_map(&groups, |g| lexical::embed_batch(g)).into_iter().flatten().collect()
+}
+
 /// What one embedding pass over a run did.
 #[derive(Debug, Clone)]
 pub struct EmbedStats {
@@ -318,19 +321,32 @@ pub struct EmbedStats {
     pub newly_embedded: u64,
     /// Whether the embedder keeps a cache (`lexical` computes every vector from its text).
     pub cached: bool,
-    pub path: PathBuf,
+    /// The `embeddings` file; `None` when a lexical run's vectors are not stored
+    /// (`[output] lexical_embeddings = "recomputed"`: the measure stage computes them again).
+    pub path: Option<PathBuf>,
 }
 
 /// Embeds the ok responses of one run and writes its `embeddings` table for this embedder (the
 /// run's: `run.tag` is `embedder.tag()`; and, for a run with paired probes, `claim_embeddings`).
-/// Blocking (see [`Embedder::embed_blocking`]).
+/// Blocking (see [`Embedder::embed_blocking`]). With `keep.lexical_embeddings` `Recomputed` and
+/// the lexical embedder, the rows are counted and no vector is computed or written.
 pub fn embed_run(
     output: &Output,
     run: &RunRef,
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
+    keep: &OutputOptions,
 ) -> Result<EmbedStats, EmbedError> {
     let mut reader = OkTexts::open(&store::table::path::<ResponsesTable>(output, run), CHUNK_ROWS)?;
+    if matches!(embedder, Embedder::Lexical) && keep.lexical_embeddings == LexicalEmbeddings::Recomputed {
+        let mut rows = 0u64;
+        while let Some(chunk) = reader.next_chunk()? {
+            rows += chunk.len() as u64;
+        }
+        claims::embed_claims(output, run, embedder)?;
+        let (embedder_id, cached) = (embedder.id().to_owned(), false);
+        return Ok(EmbedStats { embedder_id, rows, newly_embedded: 0, cached, path: None });
+    }
     let mut writer = store::table::writer::<EmbeddingsTable>(output, run)?;
     let out = writer.path().to_owned();
     let mut newly = 0u64;
@@ -348,7 +364,7 @@ pub fn embed_run(
         rows,
         newly_embedded: newly,
         cached: embedder.is_cached(),
-        path: out,
+        path: Some(out),
     })
 }
 

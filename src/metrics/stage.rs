@@ -26,6 +26,7 @@ use super::tables::run_metrics::RunMetricsTable;
 use super::tables::shared_phrases::{SharedPhrase, SharedPhrasesTable};
 use super::unit_rows;
 use crate::collect::responses::{self, OkTexts, ResponsesTable};
+use crate::config::PairCategories;
 use crate::embed::table::EmbeddingsTable;
 use crate::features::Flags;
 use crate::features::table::FeaturesTable;
@@ -51,9 +52,10 @@ pub struct MeasureStats {
 type Answers = (BTreeMap<String, Vec<Vec<f32>>>, BTreeMap<String, Vec<String>>, BTreeMap<String, Vec<ScaledStyle>>);
 
 /// Computes and writes the measure tables for one run and embedder.
-pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreError> {
+/// `pair_categories` says whether `pair_similarity` gets the per-category rows (`[output]`).
+pub fn measure_run(output: &Output, run: &RunRef, pair_categories: PairCategories) -> Result<MeasureStats, StoreError> {
     let (mut records, contagion) = measured_sides(output, run, None)?;
-    let mut measured = aggregate_lean(&mut records);
+    let mut measured = aggregate_lean(&mut records, pair_categories);
     measured.metrics.extend(contagion);
 
     let probe_rows: Vec<ProbeRow> = records.iter().map(ProbeRow::of).collect();
@@ -82,7 +84,7 @@ pub fn measure_run(output: &Output, run: &RunRef) -> Result<MeasureStats, StoreE
 /// (see [`crate::trend`]); it costs what measuring the run once did.
 pub fn measure_panel(output: &Output, run: &RunRef, panel: &BTreeSet<String>) -> Result<Vec<RunMetric>, StoreError> {
     let (mut records, contagion) = measured_sides(output, run, Some(panel))?;
-    let mut metrics = aggregate_lean(&mut records).metrics;
+    let mut metrics = aggregate_lean(&mut records, PairCategories::Never).metrics;
     metrics.extend(contagion);
     Ok(metrics)
 }
@@ -90,10 +92,10 @@ pub fn measure_panel(output: &Output, run: &RunRef, panel: &BTreeSet<String>) ->
 /// The aggregates, the per-probe styles let go of once the style signal is measured (they are
 /// as large as a tenth of a run's content matrices, and the aggregates' bootstrap is the
 /// stage's peak of memory).
-fn aggregate_lean(records: &mut [ProbeRecord]) -> RunAggregates {
+fn aggregate_lean(records: &mut [ProbeRecord], pair_categories: PairCategories) -> RunAggregates {
     let style = style_tests(records);
     records.iter_mut().for_each(|r| r.style = None);
-    aggregate_with(records, &style)
+    aggregate_with(records, &style, pair_categories)
 }
 
 /// The records of the run's probes (the control side of paired probes included, the exposed
@@ -140,17 +142,31 @@ fn probe_records(
     };
     let mut spill = Spill::new(&scratch).map_err(io(&scratch))?;
     let mut bytes = Vec::new();
-    crate::embed::table::for_each_row(&embeddings, |endpoint, probe, vector| {
-        if !kept(endpoint) {
-            return Ok(());
-        }
-        bytes.clear();
-        bytes.extend(vector.iter().flat_map(|x| x.to_le_bytes()));
-        spill.push(Payload::Vector, endpoint, probe, &bytes).map_err(io(&scratch))
-    })?;
+    // A lexical run whose vectors were not stored (`[output] lexical_embeddings`): computed
+    // again from the texts, the same bits the file would have held.
+    let recompute = !embeddings.exists() && run.tag == crate::embed::Embedder::Lexical.tag();
+    if !recompute {
+        crate::embed::table::for_each_row(&embeddings, |endpoint, probe, vector| {
+            if !kept(endpoint) {
+                return Ok(());
+            }
+            bytes.clear();
+            bytes.extend(vector.iter().flat_map(|x| x.to_le_bytes()));
+            spill.push(Payload::Vector, endpoint, probe, &bytes).map_err(io(&scratch))
+        })?;
+    }
     let mut texts = OkTexts::open(&responses, 4096)?;
     while let Some(chunk) = texts.next_chunk()? {
-        for t in chunk.into_iter().filter(|t| kept(&t.endpoint)) {
+        let chunk: Vec<_> = chunk.into_iter().filter(|t| kept(&t.endpoint)).collect();
+        if recompute {
+            let vectors = crate::embed::lexical_vectors(&chunk.iter().map(|t| t.text.as_str()).collect::<Vec<_>>());
+            for (t, vector) in chunk.iter().zip(vectors) {
+                bytes.clear();
+                bytes.extend(vector.iter().flat_map(|x| x.to_le_bytes()));
+                spill.push(Payload::Vector, &t.endpoint, &t.probe_id, &bytes).map_err(io(&scratch))?;
+            }
+        }
+        for t in chunk {
             spill.push(Payload::Text, &t.endpoint, &t.probe_id, t.text.as_bytes()).map_err(io(&scratch))?;
         }
     }

@@ -29,6 +29,7 @@ use super::probe::{ProbeMeasures, ProbeModels};
 use super::relatedness;
 use super::style::StyleProbe;
 use super::vendi::{Order, kernel_matrix_eigenvalues, vendi_from_eigenvalues};
+use crate::config::PairCategories;
 use crate::vocab::metric;
 use crate::vocab::{FamilyLevel, Scope};
 
@@ -211,19 +212,22 @@ fn overall(metric: &str, value: f64, ci: Option<(f64, f64)>, n: usize, n_models:
     RunMetric { scope: Scope::Overall, metric: metric.into(), value, ci, n, n_models }
 }
 
-/// The run's aggregates from its probe records (in any order).
+/// The run's aggregates from its probe records (in any order), the per-category pairs included.
 pub fn aggregate(records: &[ProbeRecord]) -> RunAggregates {
-    aggregate_with(records, &style_tests(records))
+    aggregate_with(records, &style_tests(records), PairCategories::Always)
 }
 
 /// [`aggregate`] with the style signal computed beforehand ([`style_tests`]), so the records
 /// need not keep their per-probe styles (a model with a style always has features, so the
-/// records name the same models with or without them).
-pub fn aggregate_with(records: &[ProbeRecord], style: &StyleTests) -> RunAggregates {
+/// records name the same models with or without them). The pairs of each category are measured
+/// only where `pair_categories` keeps them for the run's number of models (no measure reads
+/// them: they are only written).
+pub fn aggregate_with(records: &[ProbeRecord], style: &StyleTests, pair_categories: PairCategories) -> RunAggregates {
     let mut records: Vec<&ProbeRecord> = records.iter().collect();
     records.sort_by(|a, b| a.probe.cmp(&b.probe));
     let run = RunModels::of(&records);
     let (m, p) = (run.len(), records.len());
+    let category_pairs = pair_categories.keep(m);
     let mut out = RunAggregates::default();
 
     let mut scopes: Vec<(Scope, Option<String>, Vec<usize>)> = vec![(Scope::Overall, None, (0..p).collect())];
@@ -233,6 +237,9 @@ pub fn aggregate_with(records: &[ProbeRecord], style: &StyleTests) -> RunAggrega
     }
     for (scope, category, members) in &scopes {
         out.metrics.extend(scope_metrics(scope, &records, members, &run));
+        if category.is_some() && !category_pairs {
+            continue;
+        }
         let z_style = style.0.get(category).map(Vec::as_slice);
         out.pairs.extend(scope_pairs(&records, members, &run, z_style).into_iter().map(|p| (category.clone(), p)));
     }
@@ -668,9 +675,16 @@ mod tests {
         // The stage's way (styles measured first, then let go of) gives the same aggregates.
         let style = style_tests(&records);
         records.iter_mut().for_each(|r| r.style = None);
-        let lean = aggregate_with(&records, &style);
+        let lean = aggregate_with(&records, &style, PairCategories::Always);
         assert_eq!(lean.pairs, agg.pairs);
         assert_eq!(lean.families, agg.families);
+        // Without the per-category pairs, the overall pairs, the families and every metric are
+        // the same: nothing is measured from the category pairs.
+        let overall = aggregate_with(&records, &style, PairCategories::Never);
+        assert!(agg.pairs.iter().any(|(c, _)| c.is_some()));
+        let want: Vec<_> = agg.pairs.iter().filter(|(c, _)| c.is_none()).cloned().collect();
+        assert_eq!(overall.pairs, want);
+        assert_eq!((overall.families, overall.metrics), (lean.families, lean.metrics));
         assert!(aggregate(&records).pairs.iter().all(|(_, p)| p.calibrated.unwrap().z_style.is_none()));
     }
 
