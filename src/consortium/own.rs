@@ -43,7 +43,7 @@ pub fn describe(
     instruments: &Instruments,
     cache: &mut EmbeddingCache,
 ) -> Result<Vec<PathBuf>, EmbedError> {
-    let (embedded, embeddings) = embed_stored(output, run, instruments, cache)?;
+    let (embedded, embeddings) = super::spot::embed_stored(output, run, instruments, cache)?;
     let features = crate::features::stage::write_features(output, run, &instruments.lexicon, &instruments.refusal)?;
     tracing::info!(
         run_id = %run.id,
@@ -53,19 +53,6 @@ pub fn describe(
         "embedded and described the member's answers"
     );
     Ok(vec![embeddings, features.path])
-}
-
-/// The embed stage with its `embeddings` written whatever `[output] lexical_embeddings` says:
-/// a member's vectors are published to be checked, and a slice is concatenated into the union.
-pub(crate) fn embed_stored(
-    output: &Output,
-    run: &RunRef,
-    instruments: &Instruments,
-    cache: &mut EmbeddingCache,
-) -> Result<(EmbedStats, PathBuf), EmbedError> {
-    let embedded = embed::embed_run(output, run, &instruments.embedder, cache, &Default::default())?;
-    let path = embedded.path.clone().expect("an embed stage told to store its vectors writes their file");
-    Ok((embedded, path))
 }
 
 /// The member's fault, when reading what it published fails.
@@ -153,7 +140,7 @@ fn computed(
     cache: &mut EmbeddingCache,
     note: String,
 ) -> Result<Slice, Fault> {
-    let (embedded, embeddings) = embed_stored(scratch, run, instruments, cache)?;
+    let (embedded, embeddings) = super::spot::embed_stored(scratch, run, instruments, cache)?;
     let features = crate::features::stage::write_features(scratch, run, &instruments.lexicon, &instruments.refusal)?;
     Ok(Slice {
         embeddings,

@@ -90,7 +90,7 @@ pub fn check(
     let responses = table::path::<ResponsesTable>(scratch, run);
     table::write::<ResponsesTable>(&sampled, run, &sampled_answers(&responses, &picked)?)?;
     table::write::<ProbesTable>(&sampled, run, probes)?;
-    super::own::embed_stored(&sampled, run, instruments, cache)?;
+    embed_stored(&sampled, run, instruments, cache)?;
     crate::features::stage::write_features(&sampled, run, &instruments.lexicon, &instruments.refusal)?;
     let ours_vectors = table::read::<EmbeddingsTable>(&sampled, run)?;
     let ours_features = table::read::<FeaturesTable>(&sampled, run)?;
@@ -168,6 +168,19 @@ fn picked_rows<T: Table>(path: &Path, picked: &[usize]) -> Result<Vec<T::Row>, S
         }
     }
     Ok(out)
+}
+
+/// The embed stage with its `embeddings` written whatever `[output] lexical_embeddings` says:
+/// a member's vectors are published to be checked, and a slice is concatenated into the union.
+pub(crate) fn embed_stored(
+    output: &Output,
+    run: &RunRef,
+    instruments: &Instruments,
+    cache: &mut EmbeddingCache,
+) -> Result<(crate::embed::EmbedStats, std::path::PathBuf), EmbedError> {
+    let embedded = crate::embed::embed_run(output, run, &instruments.embedder, cache, &Default::default())?;
+    let path = embedded.path.clone().expect("an embed stage told to store its vectors writes their file");
+    Ok((embedded, path))
 }
 
 #[cfg(test)]
