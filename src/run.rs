@@ -99,6 +99,7 @@ pub async fn run(plan: Plan, opts: &RunOptions, progress: &mut dyn Progress) -> 
         .await
         .map_err(io(format!("writing the journal {}", journal_path.display())))?;
     drop(journal);
+    tracing::info!(run_id = %state.run_id, sent = summary.sent, ok = summary.ok, failed = summary.failed, "collected the responses");
 
     // A member's collect-only night analyses nothing (or embeds and describes its answers
     // only): its tables are per run, or of its embedder.

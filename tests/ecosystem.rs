@@ -115,7 +115,6 @@ fn the_demo_writes_every_table_the_report_and_the_truth_and_reruns_cleanly() {
         "responses",
         "probes",
         "features",
-        "embeddings",
         "probe_metrics",
         "pair_similarity",
         "run_metrics",
@@ -130,6 +129,8 @@ fn the_demo_writes_every_table_the_report_and_the_truth_and_reruns_cleanly() {
         assert_eq!(files, 2, "{table}: two nights, the earlier demo cleared: {:?}", files_under(&out_dir.join(table)));
     }
     assert!(out_dir.join("html/latest.html").exists());
+    // The demo recomputes its lexical vectors where they are read ([output] lexical_embeddings).
+    assert!(!out_dir.join("embeddings").exists(), "{:?}", files_under(&out_dir.join("embeddings")));
     let truth: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("scenario-truth.json")).unwrap()).unwrap();
     assert_eq!(truth["models"].as_array().unwrap().len(), 12);

@@ -53,10 +53,15 @@ pub fn scenario_suite(meta: &crate::sim::scenario::Meta) -> Suite {
 const PROVIDERS: &[&str] = &["openai", "anthropic", "gemini"];
 
 /// The demo's configuration for one night, as TOML, pointing at a simulator at `addr`. Each
-/// night samples with its own seeds (sampling noise moves, the instrument does not).
+/// night samples with its own seeds (sampling noise moves, the instrument does not). Its
+/// limits are the local simulator's (16 requests at once a model), not advice for a real
+/// API: with the example configuration's 4, the injected 429s' waits made collection most of
+/// the demo's time. Its lexical vectors are recomputed where read rather than stored (the same
+/// bits; writing 45 MB of them a night was a sixth of its CPU): BENCHMARKS.md, "The demo's
+/// time".
 pub fn demo_config_toml(addr: SocketAddr, output: &Path, scenario: &Scenario, night: u32) -> String {
     let mut toml = format!(
-        "[run]\nsuite = \"probes/core\"\nsamples = 2\noutput = {:?}\nmax_concurrency = 32\n\n[sampling]\ntemperature = 0.8\nmax_tokens = 300\nseed = {}\n\n[limits]\nmax_concurrency = 4\ntimeout_s = 10\nmax_retries = 4\n",
+        "[run]\nsuite = \"probes/core\"\nsamples = 2\noutput = {:?}\nmax_concurrency = 64\n\n[sampling]\ntemperature = 0.8\nmax_tokens = 300\nseed = {}\n\n[limits]\nmax_concurrency = 16\ntimeout_s = 10\nmax_retries = 4\n\n[output]\nlexical_embeddings = \"recomputed\"\n",
         output.display().to_string(),
         scenario.meta.seed.wrapping_add(u64::from(night) * 1000)
     );
@@ -176,7 +181,7 @@ pub async fn run_scenario(
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         SimConfig {
             faults: "429=0.02,500=0.01".parse()?,
-            retry_after_s: 0.2,
+            retry_after_s: 0.05,
             latency: Duration::from_millis(2),
             scenario: Some(std::sync::Arc::clone(&scenario)),
             ..Default::default()
