@@ -4,7 +4,8 @@
 # on a free port of 127.0.0.1, sets $url and $work (a temporary folder removed on exit with the
 # simulator).
 
-start_simulator() {
+# Sets $bin: $HIVEWATCH_BIN, or the release binary built here.
+hivewatch_binary() {
     if [ -n "${HIVEWATCH_BIN:-}" ]; then
         bin=$HIVEWATCH_BIN
     else
@@ -12,6 +13,10 @@ start_simulator() {
         cargo build --release --quiet
         bin="$CARGO_TARGET_DIR/release/hivewatch"
     fi
+}
+
+start_simulator() {
+    hivewatch_binary
     work=$(mktemp -d)
     "$bin" -q simulate serve --port 0 > "$work/sim.out" &
     sim_pid=$!

@@ -36,13 +36,8 @@ latency=${LATENCY_MS:-300}
 concurrency=${CONCURRENCY:-128}
 limit=${TIMEOUT_S:-1800}
 
-if [ -n "${HIVEWATCH_BIN:-}" ]; then
-    bin=$HIVEWATCH_BIN
-else
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hivewatch-target}"
-    cargo build --release --quiet
-    bin="$CARGO_TARGET_DIR/release/hivewatch"
-fi
+. benches/common.sh
+hivewatch_binary
 work=$(mktemp -d)
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
@@ -89,8 +84,9 @@ make_configs() { # $1 folder, $2 endpoints in all
             done
         } > "$dir/$m.toml"
     done
-    printf '[run]\nsuite = "core"\noutput = "%s"\nstate_dir = "state-coordinator"\n%b\n%b\n[consortium]\nmembers = [%s]\nsecrets_env = { %s }\n%b' \
-        "$out" "${OUTPUT_EXTRA:-}" "$embed_toml" "$(printf '"%s", ' "${members[@]}" | sed 's/, $//')" "$secrets" "$member_embed" \
+    # `embed = "member"` is each member's setting; the coordinator uses what they publish.
+    printf '[run]\nsuite = "core"\noutput = "%s"\nstate_dir = "state-coordinator"\n%b\n%b\n[consortium]\nmembers = [%s]\nsecrets_env = { %s }\n' \
+        "$out" "${OUTPUT_EXTRA:-}" "$embed_toml" "$(printf '"%s", ' "${members[@]}" | sed 's/, $//')" "$secrets" \
         > "$dir/coordinator.toml"
 }
 
