@@ -409,7 +409,11 @@ patterns = ['\bas an ai\b']
         let _ = language(&accents);
         // An answer that opens with a table of figures: its first 256 bytes say nothing, the
         // first 1,024 do.
-        let figures = format!("{}{}", "| 12 | 34.5 | 6 |\n".repeat(16), "Le renard brun rapide saute par-dessus le chien paresseux. ".repeat(6));
+        let figures = format!(
+            "{}{}",
+            "| 12 | 34.5 | 6 |\n".repeat(16),
+            "Le renard brun rapide saute par-dessus le chien paresseux. ".repeat(6)
+        );
         assert_eq!(language(&figures[..LANGUAGE_PREFIX]), "und");
         assert_eq!(language(&figures), "fra");
     }
