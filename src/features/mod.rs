@@ -295,8 +295,9 @@ fn is_heading(line: &str) -> bool {
 }
 
 /// Bytes of an answer its language is read from first: the language shows in the first
-/// sentences (about 40 words), and the detector's cost grows with the text (on whole answers
-/// it was a fifth of the demo's CPU, on 1,024 bytes still 15%: BENCHMARKS.md).
+/// sentences (about 40 words). The detector's cost is mostly fixed a call (a lookup per trigram
+/// of every profile of the script's languages) and grows with the text beyond that (on whole
+/// answers it was a fifth of the demo's CPU, on 1,024 bytes 15%: BENCHMARKS.md).
 pub const LANGUAGE_PREFIX: usize = 256;
 
 /// Bytes read when the first [`LANGUAGE_PREFIX`] bytes leave the detector unsure. On the
