@@ -297,10 +297,13 @@ async fn analyze_held(
     tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
 
     let (instruments, _) = session.kit_mut().expect("the coordinator's session derives");
-    let prepared = tokio::task::block_in_place(|| own::write_union(&output, &run, &slices, instruments))?;
+    let prepared = match slices.is_empty() {
+        true => None,
+        false => Some(tokio::task::block_in_place(|| own::write_union(&output, &run, &slices, instruments))?),
+    };
     std::fs::remove_dir_all(slices::slices_dir(&output, &run)).ok();
     let guard = members_guard(&members, date, &cfg.path);
-    let (derived, history) = session.derive_prepared(row, guard, true, Some(prepared)).await?;
+    let (derived, history) = session.derive_prepared(row, guard, true, prepared).await?;
     if lease.lost() {
         return Err(lease.lost_error().into());
     }

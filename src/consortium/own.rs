@@ -82,6 +82,9 @@ pub struct Kit<'a> {
     pub seed: u64,
 }
 
+/// A member's note when it published no embeddings of its own.
+pub(super) const NOT_OWN: &str = "embedded and described by the coordinator (the member published no embeddings)";
+
 /// Builds `part`'s slice under `scratch` (its own folder): its union responses and `probes`,
 /// then its `embeddings` and `features`, taken from the member or computed (see the module).
 pub fn slice(scratch: &Output, run: &RunRef, part: &MemberPart, probes: &[Probe], kit: Kit) -> Result<Slice, Fault> {
@@ -91,7 +94,7 @@ pub fn slice(scratch: &Output, run: &RunRef, part: &MemberPart, probes: &[Probe]
     let Kit { instruments, cache, seed } = kit;
     let tag = &run.tag;
     let refused = match &part.own {
-        None => Some("embedded and described by the coordinator (the member published no embeddings)".to_owned()),
+        None => Some(NOT_OWN.to_owned()),
         Some(own) if own.embedder_id != tag.id => Some(format!(
             "re-embedded and described by the coordinator: the member embedded with {}, not the consortium's {}",
             own.embedder_id, tag.id

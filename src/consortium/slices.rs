@@ -73,6 +73,15 @@ pub(super) fn member_slices(
     parts: Parts,
     suite: &Suite,
 ) -> Result<(Parts, Vec<own::Slice>), EmbedError> {
+    // No member embedded its own answers: the tail embeds and describes the union as on any
+    // night; slices would only write the same rows twice.
+    if parts.iter().all(|(part, _)| part.own.is_none()) {
+        for member in members.iter_mut().filter(|m| parts.iter().any(|(p, _)| p.member == m.member)) {
+            member.embedded_by = Some("coordinator".to_owned());
+            member.note = Some(own::NOT_OWN.to_owned());
+        }
+        return Ok((parts, Vec::new()));
+    }
     let output = session.output().clone();
     // What a night stopped half-way left behind.
     std::fs::remove_dir_all(slices_dir(&output, run)).ok();
