@@ -94,8 +94,9 @@ pub fn check(
     crate::features::stage::write_features(&sampled, run, &instruments.lexicon, &instruments.refusal)?;
     let ours_vectors = table::read::<EmbeddingsTable>(&sampled, run)?;
     let ours_features = table::read::<FeaturesTable>(&sampled, run)?;
-    let theirs_vectors = picked_rows::<EmbeddingsTable>(&table::path::<EmbeddingsTable>(scratch, run), &picked)?;
-    let theirs_features = picked_rows::<FeaturesTable>(&table::path::<FeaturesTable>(scratch, run), &picked)?;
+    let theirs_vectors =
+        picked_rows::<EmbeddingsTable>(&table::path::<EmbeddingsTable>(scratch, run), &picked, |_| true)?;
+    let theirs_features = picked_rows::<FeaturesTable>(&table::path::<FeaturesTable>(scratch, run), &picked, |_| true)?;
     let bad_vectors: Vec<(&EmbeddingRow, f32)> = (theirs_vectors.iter().zip(&ours_vectors))
         .filter(|(t, o)| !vectors_agree(&t.embedding, &o.embedding))
         .map(|(t, o)| (t, crate::embed::cosine(&t.embedding, &o.embedding)))
@@ -135,32 +136,22 @@ pub fn check(
 
 /// The `responses` rows of the picked ok answers (indices among the ok answers, in order).
 fn sampled_answers(responses: &Path, picked: &[usize]) -> Result<Vec<<ResponsesTable as Table>::Row>, StoreError> {
-    let wanted: BTreeSet<usize> = picked.iter().copied().collect();
-    let mut out = Vec::with_capacity(picked.len());
-    let mut ok_index = 0usize;
-    for batch in crate::store::batch_reader(responses, 4096)? {
-        let batch = batch.map_err(|source| StoreError::Arrow { table: ResponsesTable::DECL.name, source })?;
-        for row in ResponsesTable::from_arrow(&Columns::new(&batch, responses))? {
-            if row.record.status != Status::Ok || row.record.text.is_none() {
-                continue;
-            }
-            if wanted.contains(&ok_index) {
-                out.push(row);
-            }
-            ok_index += 1;
-        }
-    }
-    Ok(out)
+    picked_rows::<ResponsesTable>(responses, picked, |row| row.record.status == Status::Ok && row.record.text.is_some())
 }
 
-/// The picked rows (by index, in order) of a per-answer table's file.
-fn picked_rows<T: Table>(path: &Path, picked: &[usize]) -> Result<Vec<T::Row>, StoreError> {
+/// The picked rows (by index among the rows `counted` keeps, in order) of a per-answer table's
+/// file.
+fn picked_rows<T: Table>(
+    path: &Path,
+    picked: &[usize],
+    counted: impl Fn(&T::Row) -> bool,
+) -> Result<Vec<T::Row>, StoreError> {
     let wanted: BTreeSet<usize> = picked.iter().copied().collect();
     let mut out = Vec::with_capacity(picked.len());
     let mut index = 0usize;
     for batch in crate::store::batch_reader(path, 4096)? {
         let batch = batch.map_err(|source| StoreError::Arrow { table: T::DECL.name, source })?;
-        for row in T::from_arrow(&Columns::new(&batch, path))? {
+        for row in T::from_arrow(&Columns::new(&batch, path))?.into_iter().filter(|row| counted(row)) {
             if wanted.contains(&index) {
                 out.push(row);
             }
