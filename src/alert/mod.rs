@@ -164,13 +164,16 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig, pair
         let message = "the suite, the sampling or the embedder changed: a new baseline starts tonight".into();
         out.push(night_alert(Severity::Info, rule::INSTRUMENT_CHANGE, "", 0.0, 0.0, message));
     }
+    // The phrase series stands apart from its own background, as the similarity series does.
+    let phrases = Background::of_pairs(rows, metric::PHRASE_UPTAKE);
     let spread_fell = rows
         .iter()
         .find(|r| r.scope.is_overall() && r.metric == metric::spread(metric::REFUSAL_RATE))
         .and_then(|r| r.delta)
         .is_some_and(|d| d < 0.0);
     for row in rows.iter_mut() {
-        for (rule, Fired { severity, threshold, message }) in fired_rules(row, config, spread_fell, pairs) {
+        let background = if row.metric == metric::PHRASE_UPTAKE { phrases } else { pairs };
+        for (rule, Fired { severity, threshold, message }) in fired_rules(row, config, spread_fell, background) {
             row.status = row.status.max(match severity {
                 Severity::Critical => Status::Alert,
                 Severity::Warning => Status::Watch,
@@ -405,7 +408,12 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
 fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Background>) -> Option<Fired> {
     let (mk, delta, base) = (row.mann_kendall?, row.delta?, row.baseline?);
     let Scope::Pair(a, b) = &row.scope else { return None };
-    if row.metric != rule.metric || row.trend_n < rule.min_runs {
+    let (warn, critical) = match row.metric.as_str() {
+        metric::PHRASE_UPTAKE if rule.phrase_uptake => (rule.phrase_warn_delta, rule.phrase_critical_delta),
+        m if m == rule.metric => (rule.warn_delta, rule.critical_delta),
+        _ => return None,
+    };
+    if row.trend_n < rule.min_runs {
         return None;
     }
     if mk.p >= rule.p || mk.slope <= 0.0 || !beyond_interval(row, base) {
@@ -416,14 +424,20 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
             "their calibrated similarity (how much closer they are than the probes and their closeness to everyone predict)"
         }
         metric::EXCESS_SIMILARITY => "their similarity less the night's mean pair similarity",
+        metric::PHRASE_UPTAKE => "the share of their distinctive phrases they both use (phrase uptake)",
         _ => "their similarity",
     };
-    let (doing, reading) = if row.value > 0.0 {
+    let (doing, reading) = if row.metric == metric::PHRASE_UPTAKE {
+        (
+            "take up each other's own wording apart from the rest",
+            "cultural transmission: one model taking up another's stock phrases",
+        )
+    } else if row.value > 0.0 {
         ("are converging apart from the rest", "a suspected lineage or sequential influence")
     } else {
         ("are drawing together faster than the rest", "still less alike than the background: not a lineage")
     };
-    let (severity, threshold) = level(delta, rule.warn_delta, rule.critical_delta)?;
+    let (severity, threshold) = level(delta, warn, critical)?;
     if let Some(z) = pairs.map(|p| p.z(delta)).filter(|z| *z < background::APART_Z) {
         return fired(
             (Severity::Info, threshold),

@@ -182,6 +182,11 @@ pub struct PairRule {
     /// Rise of the series over its baseline, in cosine units.
     pub warn_delta: f64,
     pub critical_delta: f64,
+    /// Also watch each pair's `phrase_uptake` (one model taking up another's own wording:
+    /// cultural transmission), with the same trend test and background, at these rises.
+    pub phrase_uptake: bool,
+    pub phrase_warn_delta: f64,
+    pub phrase_critical_delta: f64,
 }
 
 impl Default for PairRule {
@@ -193,6 +198,9 @@ impl Default for PairRule {
             min_runs: 8,
             warn_delta: 0.03,
             critical_delta: 0.06,
+            phrase_uptake: true,
+            phrase_warn_delta: 0.05,
+            phrase_critical_delta: 0.10,
         }
     }
 }

@@ -66,6 +66,19 @@ pub struct ProbePhrases {
     pub shared: Vec<(String, usize)>,
     /// Share of word positions covered by a shared phrase.
     pub shared_share: Option<f64>,
+    /// Which models used the same distinctive phrases ([`PhraseOverlap`]).
+    pub overlap: PhraseOverlap,
+}
+
+/// The distinctive phrases of one probe: a model's word 4-grams that are not shared (fewer
+/// than half the answering models used them). Per model (in input order) how many it used,
+/// and per pair of models how many of them both used: the raw counts of `phrase_uptake`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PhraseOverlap {
+    pub models: Vec<String>,
+    pub distinctive: Vec<u32>,
+    /// (i, j, phrases both used) with i < j indexes into `models`; pairs with none left out.
+    pub common: Vec<(u32, u32, u32)>,
 }
 
 /// A probe's texts with each distinct word replaced by a number, per model: n-grams then hash
@@ -107,13 +120,15 @@ pub fn probe_phrases(models: &[(String, Vec<Vec<String>>)]) -> ProbePhrases {
     let pooled = || coded.iter().flatten().map(Vec::as_slice);
     let answering = coded.iter().filter(|t| !t.is_empty()).count();
     let mut users: FastMap<&[u32], usize> = FastMap::default();
-    for texts in &coded {
-        let mine: FastSet<&[u32]> = texts.iter().flat_map(|t| t.windows(PHRASE_WORDS)).collect();
+    let sets: Vec<FastSet<&[u32]>> =
+        coded.iter().map(|texts| texts.iter().flat_map(|t| t.windows(PHRASE_WORDS)).collect()).collect();
+    for mine in &sets {
         for g in mine {
             *users.entry(g).or_default() += 1;
         }
     }
     let needed = answering.div_ceil(2).max(2);
+    let overlap = overlap(models, &sets, &users, needed);
     let shared: FastMap<&[u32], usize> = users.into_iter().filter(|&(_, n)| n >= needed).collect();
     let mut covered = 0usize;
     if !shared.is_empty() {
@@ -136,7 +151,89 @@ pub fn probe_phrases(models: &[(String, Vec<Vec<String>>)]) -> ProbePhrases {
         distinct_2: distinct_n(pooled(), 2),
         shared,
         shared_share: (positions > 0).then(|| covered as f64 / positions as f64),
+        overlap,
     }
+}
+
+/// The distinctive phrases each model used and those each pair used both (see [`PhraseOverlap`]).
+fn overlap(
+    models: &[(String, Vec<Vec<String>>)],
+    sets: &[FastSet<&[u32]>],
+    users: &FastMap<&[u32], usize>,
+    needed: usize,
+) -> PhraseOverlap {
+    let mut distinctive = vec![0u32; sets.len()];
+    let mut by_phrase: FastMap<&[u32], Vec<u32>> = FastMap::default();
+    for (i, mine) in sets.iter().enumerate() {
+        for &g in mine {
+            let n = users[&g];
+            if n < needed {
+                distinctive[i] += 1;
+                if n >= 2 {
+                    by_phrase.entry(g).or_default().push(i as u32);
+                }
+            }
+        }
+    }
+    let mut common: FastMap<(u32, u32), u32> = FastMap::default();
+    for who in by_phrase.values() {
+        for (k, &i) in who.iter().enumerate() {
+            for &j in &who[k + 1..] {
+                *common.entry((i.min(j), i.max(j))).or_default() += 1;
+            }
+        }
+    }
+    let mut common: Vec<(u32, u32, u32)> = common.into_iter().map(|((i, j), n)| (i, j, n)).collect();
+    common.sort_unstable();
+    PhraseOverlap { models: models.iter().map(|(m, _)| m.clone()).collect(), distinctive, common }
+}
+
+/// `phrase_uptake` of each pair of `names` over a run's probes: the Dice overlap of the two
+/// models' distinctive phrases, pooled over the probes both answered,
+/// 2 x (phrases both used) / (distinctive phrases of one + of the other). 0 for two models that
+/// never reuse each other's own wording, up to 1; a model taking up another's stock phrases
+/// raises it for that pair, while phrases most models use (an ecosystem-wide move) are not
+/// distinctive and leave it be. Returns (i, j, value, probes) for i < j indexes into `names`.
+pub fn phrase_uptake<'a>(
+    names: &[String],
+    probes: impl IntoIterator<Item = &'a PhraseOverlap>,
+) -> Vec<(usize, usize, f64, usize)> {
+    let m = names.len();
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    // Per pair (i < j, row-major over the upper triangle): phrases both used, denominators, probes.
+    let at = |i: usize, j: usize| i * m + j;
+    let mut sums = vec![(0u64, 0u64, 0usize); m * m];
+    for probe in probes {
+        let global: Vec<Option<usize>> = probe.models.iter().map(|n| index.get(n.as_str()).copied()).collect();
+        let present: Vec<(usize, u32)> = global
+            .iter()
+            .zip(&probe.distinctive)
+            .filter_map(|(g, &d)| Some((((*g)?), d)))
+            .filter(|&(_, d)| d > 0)
+            .collect();
+        for (k, &(i, di)) in present.iter().enumerate() {
+            for &(j, dj) in &present[k + 1..] {
+                let s = &mut sums[at(i.min(j), i.max(j))];
+                s.1 += u64::from(di) + u64::from(dj);
+                s.2 += 1;
+            }
+        }
+        for &(i, j, n) in &probe.common {
+            if let (Some(a), Some(b)) = (global[i as usize], global[j as usize]) {
+                sums[at(a.min(b), a.max(b))].0 += u64::from(n);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for i in 0..m {
+        for j in i + 1..m {
+            let (both, total, n) = sums[at(i, j)];
+            if total > 0 {
+                out.push((i, j, 2.0 * both as f64 / total as f64, n));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -171,5 +268,45 @@ mod tests {
         // One model alone shares nothing, however often it repeats itself.
         let alone = probe_phrases(&[m("a", &["i hope this helps", "i hope this helps"])]);
         assert!(alone.shared.is_empty());
+    }
+
+    #[test]
+    fn a_model_taking_up_anothers_own_phrases_raises_that_pairs_uptake_only() {
+        let m = |name: &str, texts: &[&str]| (name.to_owned(), texts.iter().map(|t| words(t)).collect::<Vec<_>>());
+        // Everyone says "the answer is simple" (shared: not distinctive); a coins "let's delve into
+        // it now", b takes it up, the others keep to their own words.
+        let models = vec![
+            m("a", &["the answer is simple let's delve into it now"]),
+            m("b", &["the answer is simple let's delve into it now"]),
+            m("c", &["the answer is simple quite another phrase here too"]),
+            m("d", &["the answer is simple yet more words of mine"]),
+            m("e", &["the answer is simple so says model e today"]),
+            m("f", &["the answer is simple and f agrees with that"]),
+        ];
+        let lex = probe_phrases(&models);
+        // Each text: 9 words -> 6 4-grams; "the answer is simple" is shared (6 of 6), the other 5
+        // are the model's own (a phrase two of six models use is not shared: half are needed).
+        assert_eq!(lex.overlap.distinctive, vec![5; 6]);
+        assert_eq!(lex.overlap.common, vec![(0, 1, 5)]);
+        let names: Vec<String> = ["a", "b", "c", "d", "e", "f"].iter().map(|s| (*s).to_owned()).collect();
+        let uptake = phrase_uptake(&names, [&lex.overlap]);
+        assert_eq!(uptake.len(), 15);
+        assert_eq!(uptake[0], (0, 1, 1.0, 1), "a|b use each other's distinctive phrases");
+        assert!(uptake[1..].iter().all(|&(_, _, v, n)| v == 0.0 && n == 1), "{uptake:?}");
+    }
+
+    #[test]
+    fn uptake_pools_probes_and_skips_models_absent_from_a_probe() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| (*s).to_owned()).collect();
+        let one =
+            PhraseOverlap { models: vec!["b".into(), "a".into()], distinctive: vec![10, 10], common: vec![(0, 1, 2)] };
+        let two = PhraseOverlap {
+            models: vec!["a".into(), "b".into(), "c".into()],
+            distinctive: vec![20, 0, 10],
+            common: vec![(0, 2, 3)],
+        };
+        let uptake = phrase_uptake(&names, [&one, &two]);
+        // a|b: 2 x 2 / (10 + 10) from the first probe only (b had no distinctive phrase in the second).
+        assert_eq!(uptake, vec![(0, 1, 0.2, 1), (0, 2, 0.2, 1)]);
     }
 }
