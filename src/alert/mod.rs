@@ -416,35 +416,24 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
     if row.trend_n < rule.min_runs {
         return None;
     }
-    if mk.p >= rule.p || mk.slope <= 0.0 || !beyond_interval(row, base) {
+    // Phrase uptake steps (a phrase is taken up or not): a step beyond its own noise, no trend.
+    let phrases = row.metric == metric::PHRASE_UPTAKE;
+    let stepped = row.robust_z.is_some_and(|z| z >= background::APART_Z);
+    if (phrases && !stepped) || (!phrases && (mk.p >= rule.p || mk.slope <= 0.0)) || !beyond_interval(row, base) {
         return None;
     }
-    let series = match row.metric.as_str() {
-        metric::CALIBRATED_SIMILARITY => {
-            "their calibrated similarity (how much closer they are than the probes and their closeness to everyone predict)"
-        }
-        metric::EXCESS_SIMILARITY => "their similarity less the night's mean pair similarity",
-        metric::PHRASE_UPTAKE => "the share of their distinctive phrases they both use (phrase uptake)",
-        _ => "their similarity",
-    };
-    let (doing, reading) = if row.metric == metric::PHRASE_UPTAKE {
-        (
-            "take up each other's own wording apart from the rest",
-            "cultural transmission: one model taking up another's stock phrases",
-        )
-    } else if row.value > 0.0 {
-        ("are converging apart from the rest", "a suspected lineage or sequential influence")
-    } else {
-        ("are drawing together faster than the rest", "still less alike than the background: not a lineage")
-    };
+    let (series, doing, reading) = background::words(&row.metric, row.value);
     let (severity, threshold) = level(delta, warn, critical)?;
+    let how = match row.robust_z.filter(|_| phrases) {
+        Some(z) => format!("a step of {z:.1} robust spreads of its own"),
+        None => format!("rising (p = {:.2e})", mk.p),
+    };
     if let Some(z) = pairs.map(|p| p.z(delta)).filter(|z| *z < background::APART_Z) {
         return fired(
             (Severity::Info, threshold),
             format!(
-                "{a} and {b}: {series} is {}, up {delta:.3} on its baseline and rising (p = {:.2e}), but no more than tonight's other pairs ({z:.1} robust spreads above their median rise; {} make a pair stand apart): not paged",
+                "{a} and {b}: {series} is {}, up {delta:.3} on its baseline and {how}, but no more than tonight's other pairs ({z:.1} robust spreads above their median rise; {} make a pair stand apart): not paged",
                 fmt(row.value),
-                mk.p,
                 background::APART_Z
             ),
         );
@@ -452,9 +441,8 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
     fired(
         (severity, threshold),
         format!(
-            "{a} and {b} {doing}: {series} is {}, up {delta:.3} on its baseline and rising (p = {:.2e}); {reading}",
+            "{a} and {b} {doing}: {series} is {}, up {delta:.3} on its baseline and {how}; {reading}",
             fmt(row.value),
-            mk.p
         ),
     )
 }

@@ -70,16 +70,18 @@ pub struct ProbePhrases {
     pub overlap: PhraseOverlap,
 }
 
-/// The distinctive phrases of one probe: a model's word 4-grams that are not shared (fewer
-/// than half the answering models used them). Per model (in input order) how many it used,
-/// and per pair of models how many of them both used: the raw counts of `phrase_uptake`.
+/// The distinctive phrases of one probe: each model's word 4-grams that are not shared (fewer
+/// than half the answering models used them), as hashes of their words (the same phrase hashes
+/// alike on every probe), sorted; models in input order. The raw material of `phrase_uptake`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PhraseOverlap {
     pub models: Vec<String>,
-    pub distinctive: Vec<u32>,
-    /// (i, j, phrases both used) with i < j indexes into `models`; pairs with none left out.
-    pub common: Vec<(u32, u32, u32)>,
+    pub distinctive: Vec<Vec<u64>>,
 }
+
+/// A model's *signature* phrases: distinctive phrases it used on at least this share of the
+/// probes it answered (stock phrases, openers, closers: its own recurring wording).
+pub const SIGNATURE_RATE: f64 = 0.05;
 
 /// A probe's texts with each distinct word replaced by a number, per model: n-grams then hash
 /// a few integers instead of their words' bytes (hashing slices of words was half of the
@@ -128,7 +130,7 @@ pub fn probe_phrases(models: &[(String, Vec<Vec<String>>)]) -> ProbePhrases {
         }
     }
     let needed = answering.div_ceil(2).max(2);
-    let overlap = overlap(models, &sets, &users, needed);
+    let overlap = overlap(models, &vocabulary, &sets, &users, needed);
     let shared: FastMap<&[u32], usize> = users.into_iter().filter(|&(_, n)| n >= needed).collect();
     let mut covered = 0usize;
     if !shared.is_empty() {
@@ -155,81 +157,79 @@ pub fn probe_phrases(models: &[(String, Vec<Vec<String>>)]) -> ProbePhrases {
     }
 }
 
-/// The distinctive phrases each model used and those each pair used both (see [`PhraseOverlap`]).
+/// Each model's distinctive phrases of one probe (see [`PhraseOverlap`]).
 fn overlap(
     models: &[(String, Vec<Vec<String>>)],
+    vocabulary: &[&str],
     sets: &[FastSet<&[u32]>],
     users: &FastMap<&[u32], usize>,
     needed: usize,
 ) -> PhraseOverlap {
-    let mut distinctive = vec![0u32; sets.len()];
-    let mut by_phrase: FastMap<&[u32], Vec<u32>> = FastMap::default();
-    for (i, mine) in sets.iter().enumerate() {
-        for &g in mine {
-            let n = users[&g];
-            if n < needed {
-                distinctive[i] += 1;
-                if n >= 2 {
-                    by_phrase.entry(g).or_default().push(i as u32);
-                }
-            }
-        }
-    }
-    let mut common: FastMap<(u32, u32), u32> = FastMap::default();
-    for who in by_phrase.values() {
-        for (k, &i) in who.iter().enumerate() {
-            for &j in &who[k + 1..] {
-                *common.entry((i.min(j), i.max(j))).or_default() += 1;
-            }
-        }
-    }
-    let mut common: Vec<(u32, u32, u32)> = common.into_iter().map(|((i, j), n)| (i, j, n)).collect();
-    common.sort_unstable();
-    PhraseOverlap { models: models.iter().map(|(m, _)| m.clone()).collect(), distinctive, common }
+    use std::hash::{Hash, Hasher};
+    // A fixed hasher: the same words hash alike on every probe and every run.
+    let hash = |g: &[u32]| {
+        let mut h = std::hash::DefaultHasher::new();
+        g.iter().for_each(|&w| vocabulary[w as usize].hash(&mut h));
+        h.finish()
+    };
+    let distinctive = sets
+        .iter()
+        .map(|mine| {
+            let mut own: Vec<u64> = mine.iter().filter(|g| users[*g] < needed).map(|g| hash(g)).collect();
+            own.sort_unstable();
+            own.dedup();
+            own
+        })
+        .collect();
+    PhraseOverlap { models: models.iter().map(|(m, _)| m.clone()).collect(), distinctive }
 }
 
-/// `phrase_uptake` of each pair of `names` over a run's probes: the Dice overlap of the two
-/// models' distinctive phrases, pooled over the probes both answered,
-/// 2 x (phrases both used) / (distinctive phrases of one + of the other). 0 for two models that
-/// never reuse each other's own wording, up to 1; a model taking up another's stock phrases
-/// raises it for that pair, while phrases most models use (an ecosystem-wide move) are not
-/// distinctive and leave it be. Returns (i, j, value, probes) for i < j indexes into `names`.
+/// `phrase_uptake` of each pair of `names` over a run's probes. A model's rate of a phrase is
+/// the share of the probes it answered on which the phrase was distinctive in its answers; its
+/// signature phrases are those at [`SIGNATURE_RATE`] or more, less any phrase that is a signature
+/// of at least half the models (the ecosystem's wording, not a model's own). A pair's uptake is
+/// the weighted Jaccard of the two models' rates over the union of their signatures,
+/// sum min(rate of one, rate of the other) / sum max(...): 0 for two models that never use each
+/// other's recurring wording, 1 for the same wording at the same rates. A model taking up
+/// another's stock phrases raises it for that pair; the whole ecosystem taking up the same words
+/// does not (they stop being distinctive). Returns (i, j, value, probes) for i < j indexes into
+/// `names`, probes being the fewer of the two models' answered probes; pairs without a signature
+/// phrase left out.
 pub fn phrase_uptake<'a>(
     names: &[String],
     probes: impl IntoIterator<Item = &'a PhraseOverlap>,
 ) -> Vec<(usize, usize, f64, usize)> {
     let m = names.len();
     let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    // Per pair (i < j, row-major over the upper triangle): phrases both used, denominators, probes.
-    let at = |i: usize, j: usize| i * m + j;
-    let mut sums = vec![(0u64, 0u64, 0usize); m * m];
+    let mut counts: Vec<FastMap<u64, u32>> = vec![FastMap::default(); m];
+    let mut answered = vec![0usize; m];
     for probe in probes {
-        let global: Vec<Option<usize>> = probe.models.iter().map(|n| index.get(n.as_str()).copied()).collect();
-        let present: Vec<(usize, u32)> = global
-            .iter()
-            .zip(&probe.distinctive)
-            .filter_map(|(g, &d)| Some((((*g)?), d)))
-            .filter(|&(_, d)| d > 0)
-            .collect();
-        for (k, &(i, di)) in present.iter().enumerate() {
-            for &(j, dj) in &present[k + 1..] {
-                let s = &mut sums[at(i.min(j), i.max(j))];
-                s.1 += u64::from(di) + u64::from(dj);
-                s.2 += 1;
-            }
-        }
-        for &(i, j, n) in &probe.common {
-            if let (Some(a), Some(b)) = (global[i as usize], global[j as usize]) {
-                sums[at(a.min(b), a.max(b))].0 += u64::from(n);
-            }
+        for (name, own) in probe.models.iter().zip(&probe.distinctive) {
+            let Some(&i) = index.get(name.as_str()) else { continue };
+            answered[i] += 1;
+            own.iter().for_each(|g| *counts[i].entry(*g).or_default() += 1);
         }
     }
+    let rate = |i: usize, g: u64| counts[i].get(&g).map_or(0.0, |&k| f64::from(k) / answered[i] as f64);
+    let signatures: Vec<Vec<u64>> =
+        (0..m).map(|i| counts[i].keys().copied().filter(|&g| rate(i, g) >= SIGNATURE_RATE).collect()).collect();
+    let mut holders: FastMap<u64, usize> = FastMap::default();
+    signatures.iter().flatten().for_each(|g| *holders.entry(*g).or_default() += 1);
+    let common = m.div_ceil(2).max(2);
+    let signatures: Vec<FastSet<u64>> =
+        signatures.into_iter().map(|s| s.into_iter().filter(|g| holders[g] < common).collect()).collect();
     let mut out = Vec::new();
     for i in 0..m {
         for j in i + 1..m {
-            let (both, total, n) = sums[at(i, j)];
-            if total > 0 {
-                out.push((i, j, 2.0 * both as f64 / total as f64, n));
+            let (mut low, mut high) = (0.0, 0.0);
+            let union = signatures[i].iter().chain(signatures[j].iter().filter(|g| !signatures[i].contains(*g)));
+            for &g in union {
+                let (a, b) = (rate(i, g), rate(j, g));
+                low += a.min(b);
+                high += a.max(b);
+            }
+            if high > 0.0 {
+                out.push((i, j, low / high, answered[i].min(answered[j])));
             }
         }
     }
@@ -271,42 +271,46 @@ mod tests {
     }
 
     #[test]
-    fn a_model_taking_up_anothers_own_phrases_raises_that_pairs_uptake_only() {
+    fn a_phrase_most_models_use_is_not_distinctive() {
         let m = |name: &str, texts: &[&str]| (name.to_owned(), texts.iter().map(|t| words(t)).collect::<Vec<_>>());
-        // Everyone says "the answer is simple" (shared: not distinctive); a coins "let's delve into
-        // it now", b takes it up, the others keep to their own words.
         let models = vec![
             m("a", &["the answer is simple let's delve into it now"]),
             m("b", &["the answer is simple let's delve into it now"]),
             m("c", &["the answer is simple quite another phrase here too"]),
             m("d", &["the answer is simple yet more words of mine"]),
-            m("e", &["the answer is simple so says model e today"]),
-            m("f", &["the answer is simple and f agrees with that"]),
         ];
         let lex = probe_phrases(&models);
-        // Each text: 9 words -> 6 4-grams; "the answer is simple" is shared (6 of 6), the other 5
-        // are the model's own (a phrase two of six models use is not shared: half are needed).
-        assert_eq!(lex.overlap.distinctive, vec![5; 6]);
-        assert_eq!(lex.overlap.common, vec![(0, 1, 5)]);
-        let names: Vec<String> = ["a", "b", "c", "d", "e", "f"].iter().map(|s| (*s).to_owned()).collect();
-        let uptake = phrase_uptake(&names, [&lex.overlap]);
-        assert_eq!(uptake.len(), 15);
-        assert_eq!(uptake[0], (0, 1, 1.0, 1), "a|b use each other's distinctive phrases");
-        assert!(uptake[1..].iter().all(|&(_, _, v, n)| v == 0.0 && n == 1), "{uptake:?}");
+        // 9 words -> 6 4-grams; "the answer is simple" is shared (4 of 4); a and b's other five
+        // are used by two of four models: shared too (half are needed); c's and d's are their own.
+        assert_eq!(lex.overlap.distinctive.iter().map(Vec::len).collect::<Vec<_>>(), vec![0, 0, 5, 5]);
+        // The same words hash alike on another probe.
+        let again = probe_phrases(&[m("d", &["the answer is simple yet more words of mine"])]);
+        assert_eq!(again.overlap.distinctive[0].len(), 6);
+        assert!(lex.overlap.distinctive[3].iter().all(|g| again.overlap.distinctive[0].contains(g)));
     }
 
     #[test]
-    fn uptake_pools_probes_and_skips_models_absent_from_a_probe() {
-        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| (*s).to_owned()).collect();
-        let one =
-            PhraseOverlap { models: vec!["b".into(), "a".into()], distinctive: vec![10, 10], common: vec![(0, 1, 2)] };
-        let two = PhraseOverlap {
-            models: vec!["a".into(), "b".into(), "c".into()],
-            distinctive: vec![20, 0, 10],
-            common: vec![(0, 2, 3)],
+    fn a_model_taking_up_anothers_signature_raises_that_pairs_uptake_only() {
+        let names: Vec<String> = ["a", "b", "c", "d", "e", "f"].iter().map(|s| (*s).to_owned()).collect();
+        // Four probes. a's signature: phrase 1 on every probe; c's: 3; d's: 4; e's 5; f's 6.
+        // b uses a's phrase 1 on two probes of four (rate 0.5) and its own 2 on every probe;
+        // phrase 9 is every model's: a signature of all, so nobody's own.
+        let probe = |b_takes: bool| PhraseOverlap {
+            models: names.clone(),
+            distinctive: vec![
+                vec![1, 9],
+                if b_takes { vec![1, 2, 9] } else { vec![2, 9] },
+                vec![3, 9],
+                vec![4, 9],
+                vec![5, 9],
+                vec![6, 9],
+            ],
         };
-        let uptake = phrase_uptake(&names, [&one, &two]);
-        // a|b: 2 x 2 / (10 + 10) from the first probe only (b had no distinctive phrase in the second).
-        assert_eq!(uptake, vec![(0, 1, 0.2, 1), (0, 2, 0.2, 1)]);
+        let probes = [probe(true), probe(true), probe(false), probe(false)];
+        let uptake = phrase_uptake(&names, &probes);
+        assert_eq!(uptake.len(), 15);
+        // a|b: over {1, 2}: min 0.5 + 0 over max 1 + 1.
+        assert_eq!(uptake[0], (0, 1, 0.25, 4));
+        assert!(uptake[1..].iter().all(|&(_, _, v, n)| v == 0.0 && n == 4), "{uptake:?}");
     }
 }
