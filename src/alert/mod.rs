@@ -589,7 +589,10 @@ mod tests {
     /// Runs the trend and alert stages night after night (instrument changes where marked);
     /// returns each night's raised alerts.
     fn simulate(nights: &[(Vec<RunMetric>, bool)], coverage: f64) -> Vec<Vec<Alert>> {
-        let config = AlertConfig::default();
+        simulate_with(nights, coverage, &AlertConfig::default())
+    }
+
+    fn simulate_with(nights: &[(Vec<RunMetric>, bool)], coverage: f64, config: &AlertConfig) -> Vec<Vec<Alert>> {
         let settings = TrendSettings::default();
         let mut history: Vec<Vec<RunMetric>> = Vec::new();
         let mut carried: HashMap<(Scope, String), Carried> = HashMap::new();
@@ -602,7 +605,7 @@ mod tests {
             }
             let mut rows = compute_trends(&format!("n{i}"), metrics, &history, &carried, *change, &settings, &panel);
             let pairs = background::Background::of_pairs(&rows, &config.pair.metric);
-            out.push(evaluate(&mut rows, coverage, &config, pairs));
+            out.push(evaluate(&mut rows, coverage, config, pairs));
             carried = rows
                 .iter()
                 .map(|r| {
@@ -683,6 +686,42 @@ mod tests {
         let alerts = simulate(&nights, 0.5);
         assert_eq!(alerts[19].len(), 1);
         assert_eq!((alerts[19][0].rule.as_str(), alerts[19][0].severity), ("coverage", Severity::Critical));
+    }
+
+    #[test]
+    fn a_pair_taking_up_anothers_phrases_in_a_step_is_flagged_when_phrase_uptake_is_on() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let pairs = ["a|b", "a|c", "a|d", "b|c", "b|d", "c|d", "a|e", "b|e"];
+        let nights: Vec<(Vec<RunMetric>, bool)> = (0..26)
+            .map(|i| {
+                let mut n = night(&mut rng, 4.0);
+                for p in pairs {
+                    let step = if p == "a|b" && i >= 20 { 0.12 } else { 0.0 };
+                    let mut m = metric(
+                        &format!("pair:{p}"),
+                        "phrase_uptake",
+                        0.06 + step + rng.random_range(-0.004..0.004),
+                        0.0,
+                    );
+                    m.ci = None;
+                    n.push(m);
+                }
+                (n, false)
+            })
+            .collect();
+        let mut on = AlertConfig::default();
+        on.pair.phrase_uptake = true;
+        let alerts = simulate_with(&nights, 1.0, &on);
+        let first = alerts.iter().position(|a| a.iter().any(|x| x.rule == "pair")).expect("a pair alert");
+        assert_eq!(first, 20, "flagged the night of the step");
+        let a = alerts[first].iter().find(|x| x.rule == "pair").unwrap();
+        assert_eq!(
+            (a.scope.to_string(), a.metric.as_str(), a.severity),
+            ("pair:a|b".to_owned(), "phrase_uptake", Severity::Critical)
+        );
+        assert!(a.message.contains("take up each other's own wording"), "{}", a.message);
+        // Off by default: the series is kept, nothing is raised on it.
+        assert!(simulate(&nights, 1.0).iter().flatten().all(|x| x.metric != "phrase_uptake"));
     }
 
     #[test]
