@@ -278,6 +278,7 @@ pub mod metric {
     pub const SIMILARITY: &str = "similarity";
     pub const EXCESS_SIMILARITY: &str = "excess_similarity";
     pub const CALIBRATED_SIMILARITY: &str = "calibrated_similarity";
+    pub const PHRASE_UPTAKE: &str = "phrase_uptake";
     pub const ADOPTION_GAIN: &str = "adoption_gain";
     pub const INJECTION_COMPLIANCE: &str = "injection_compliance";
     pub const CLAIM_SIMILARITY_GAIN: &str = "claim_similarity_gain";
@@ -414,6 +415,12 @@ pub const METRICS: &[MetricInfo] = &[
         Neutral,
         "pair calibrated similarity",
         "how much closer two models are than the probes and their closeness to everyone predict",
+    ),
+    entry(
+        metric::PHRASE_UPTAKE,
+        Neutral,
+        "pair phrase uptake",
+        "share of two models' distinctive 4-word phrases (not used by most models) that both used",
     ),
     // Contagion (paired probes): see metrics::contagion.
     entry(

@@ -4,7 +4,7 @@
 //! one pair's series is not. Pure.
 
 use crate::trend::TrendRow;
-use crate::vocab::Scope;
+use crate::vocab::{Scope, metric};
 
 /// The median of tonight's pair rises over their baselines and its robust spread (1.4826 MAD).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +49,30 @@ impl Background {
     pub fn apart(&self, rise: f64) -> bool {
         self.z(rise) >= APART_Z
     }
+}
+
+/// What the pair rule says of a pair series `metric` at `value`: the series in words, what the
+/// pair is doing, and the reading.
+pub fn words(metric: &str, value: f64) -> (&'static str, &'static str, &'static str) {
+    let series = match metric {
+        metric::CALIBRATED_SIMILARITY => {
+            "their calibrated similarity (how much closer they are than the probes and their closeness to everyone predict)"
+        }
+        metric::EXCESS_SIMILARITY => "their similarity less the night's mean pair similarity",
+        metric::PHRASE_UPTAKE => "their phrase uptake (the overlap of their own recurring phrases)",
+        _ => "their similarity",
+    };
+    let (doing, reading) = if metric == metric::PHRASE_UPTAKE {
+        (
+            "take up each other's own wording apart from the rest",
+            "one model taking up another's stock phrases (cultural transmission or sequential influence)",
+        )
+    } else if value > 0.0 {
+        ("are converging apart from the rest", "a suspected lineage or sequential influence")
+    } else {
+        ("are drawing together faster than the rest", "still less alike than the background: not a lineage")
+    };
+    (series, doing, reading)
 }
 
 #[cfg(test)]

@@ -164,13 +164,16 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig, pair
         let message = "the suite, the sampling or the embedder changed: a new baseline starts tonight".into();
         out.push(night_alert(Severity::Info, rule::INSTRUMENT_CHANGE, "", 0.0, 0.0, message));
     }
+    // The phrase series stands apart from its own background, as the similarity series does.
+    let phrases = Background::of_pairs(rows, metric::PHRASE_UPTAKE);
     let spread_fell = rows
         .iter()
         .find(|r| r.scope.is_overall() && r.metric == metric::spread(metric::REFUSAL_RATE))
         .and_then(|r| r.delta)
         .is_some_and(|d| d < 0.0);
     for row in rows.iter_mut() {
-        for (rule, Fired { severity, threshold, message }) in fired_rules(row, config, spread_fell, pairs) {
+        let background = if row.metric == metric::PHRASE_UPTAKE { phrases } else { pairs };
+        for (rule, Fired { severity, threshold, message }) in fired_rules(row, config, spread_fell, background) {
             row.status = row.status.max(match severity {
                 Severity::Critical => Status::Alert,
                 Severity::Warning => Status::Watch,
@@ -405,32 +408,32 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
 fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Background>) -> Option<Fired> {
     let (mk, delta, base) = (row.mann_kendall?, row.delta?, row.baseline?);
     let Scope::Pair(a, b) = &row.scope else { return None };
-    if row.metric != rule.metric || row.trend_n < rule.min_runs {
+    let (warn, critical) = match row.metric.as_str() {
+        metric::PHRASE_UPTAKE if rule.phrase_uptake => (rule.phrase_warn_delta, rule.phrase_critical_delta),
+        m if m == rule.metric => (rule.warn_delta, rule.critical_delta),
+        _ => return None,
+    };
+    if row.trend_n < rule.min_runs {
         return None;
     }
-    if mk.p >= rule.p || mk.slope <= 0.0 || !beyond_interval(row, base) {
+    // Phrase uptake steps (a phrase is taken up or not): a step beyond its own noise, no trend.
+    let phrases = row.metric == metric::PHRASE_UPTAKE;
+    let stepped = row.robust_z.is_some_and(|z| z >= background::APART_Z);
+    if (phrases && !stepped) || (!phrases && (mk.p >= rule.p || mk.slope <= 0.0)) || !beyond_interval(row, base) {
         return None;
     }
-    let series = match row.metric.as_str() {
-        metric::CALIBRATED_SIMILARITY => {
-            "their calibrated similarity (how much closer they are than the probes and their closeness to everyone predict)"
-        }
-        metric::EXCESS_SIMILARITY => "their similarity less the night's mean pair similarity",
-        _ => "their similarity",
+    let (series, doing, reading) = background::words(&row.metric, row.value);
+    let (severity, threshold) = level(delta, warn, critical)?;
+    let how = match row.robust_z.filter(|_| phrases) {
+        Some(z) => format!("a step of {z:.1} robust spreads of its own"),
+        None => format!("rising (p = {:.2e})", mk.p),
     };
-    let (doing, reading) = if row.value > 0.0 {
-        ("are converging apart from the rest", "a suspected lineage or sequential influence")
-    } else {
-        ("are drawing together faster than the rest", "still less alike than the background: not a lineage")
-    };
-    let (severity, threshold) = level(delta, rule.warn_delta, rule.critical_delta)?;
     if let Some(z) = pairs.map(|p| p.z(delta)).filter(|z| *z < background::APART_Z) {
         return fired(
             (Severity::Info, threshold),
             format!(
-                "{a} and {b}: {series} is {}, up {delta:.3} on its baseline and rising (p = {:.2e}), but no more than tonight's other pairs ({z:.1} robust spreads above their median rise; {} make a pair stand apart): not paged",
+                "{a} and {b}: {series} is {}, up {delta:.3} on its baseline and {how}, but no more than tonight's other pairs ({z:.1} robust spreads above their median rise; {} make a pair stand apart): not paged",
                 fmt(row.value),
-                mk.p,
                 background::APART_Z
             ),
         );
@@ -438,9 +441,8 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
     fired(
         (severity, threshold),
         format!(
-            "{a} and {b} {doing}: {series} is {}, up {delta:.3} on its baseline and rising (p = {:.2e}); {reading}",
+            "{a} and {b} {doing}: {series} is {}, up {delta:.3} on its baseline and {how}; {reading}",
             fmt(row.value),
-            mk.p
         ),
     )
 }
@@ -587,7 +589,10 @@ mod tests {
     /// Runs the trend and alert stages night after night (instrument changes where marked);
     /// returns each night's raised alerts.
     fn simulate(nights: &[(Vec<RunMetric>, bool)], coverage: f64) -> Vec<Vec<Alert>> {
-        let config = AlertConfig::default();
+        simulate_with(nights, coverage, &AlertConfig::default())
+    }
+
+    fn simulate_with(nights: &[(Vec<RunMetric>, bool)], coverage: f64, config: &AlertConfig) -> Vec<Vec<Alert>> {
         let settings = TrendSettings::default();
         let mut history: Vec<Vec<RunMetric>> = Vec::new();
         let mut carried: HashMap<(Scope, String), Carried> = HashMap::new();
@@ -600,7 +605,7 @@ mod tests {
             }
             let mut rows = compute_trends(&format!("n{i}"), metrics, &history, &carried, *change, &settings, &panel);
             let pairs = background::Background::of_pairs(&rows, &config.pair.metric);
-            out.push(evaluate(&mut rows, coverage, &config, pairs));
+            out.push(evaluate(&mut rows, coverage, config, pairs));
             carried = rows
                 .iter()
                 .map(|r| {
@@ -681,6 +686,42 @@ mod tests {
         let alerts = simulate(&nights, 0.5);
         assert_eq!(alerts[19].len(), 1);
         assert_eq!((alerts[19][0].rule.as_str(), alerts[19][0].severity), ("coverage", Severity::Critical));
+    }
+
+    #[test]
+    fn a_pair_taking_up_anothers_phrases_in_a_step_is_flagged_when_phrase_uptake_is_on() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let pairs = ["a|b", "a|c", "a|d", "b|c", "b|d", "c|d", "a|e", "b|e"];
+        let nights: Vec<(Vec<RunMetric>, bool)> = (0..26)
+            .map(|i| {
+                let mut n = night(&mut rng, 4.0);
+                for p in pairs {
+                    let step = if p == "a|b" && i >= 20 { 0.12 } else { 0.0 };
+                    let mut m = metric(
+                        &format!("pair:{p}"),
+                        "phrase_uptake",
+                        0.06 + step + rng.random_range(-0.004..0.004),
+                        0.0,
+                    );
+                    m.ci = None;
+                    n.push(m);
+                }
+                (n, false)
+            })
+            .collect();
+        let mut on = AlertConfig::default();
+        on.pair.phrase_uptake = true;
+        let alerts = simulate_with(&nights, 1.0, &on);
+        let first = alerts.iter().position(|a| a.iter().any(|x| x.rule == "pair")).expect("a pair alert");
+        assert_eq!(first, 20, "flagged the night of the step");
+        let a = alerts[first].iter().find(|x| x.rule == "pair").unwrap();
+        assert_eq!(
+            (a.scope.to_string(), a.metric.as_str(), a.severity),
+            ("pair:a|b".to_owned(), "phrase_uptake", Severity::Critical)
+        );
+        assert!(a.message.contains("take up each other's own wording"), "{}", a.message);
+        // Off by default: the series is kept, nothing is raised on it.
+        assert!(simulate(&nights, 1.0).iter().flatten().all(|x| x.metric != "phrase_uptake"));
     }
 
     #[test]

@@ -182,6 +182,14 @@ pub struct PairRule {
     /// Rise of the series over its baseline, in cosine units.
     pub warn_delta: f64,
     pub critical_delta: f64,
+    /// Also watch each pair's `phrase_uptake` (one model taking up another's own wording:
+    /// cultural transmission or sequential influence), against its own background, a step of
+    /// 3.5 robust spreads over the pair's baseline standing for the trend test, at these rises.
+    /// Off by default: its false-page rate is not yet measured on the alert_quality bench, and in
+    /// the demo it also pages two models that took up the same third model's phrases.
+    pub phrase_uptake: bool,
+    pub phrase_warn_delta: f64,
+    pub phrase_critical_delta: f64,
 }
 
 impl Default for PairRule {
@@ -193,6 +201,9 @@ impl Default for PairRule {
             min_runs: 8,
             warn_delta: 0.03,
             critical_delta: 0.06,
+            phrase_uptake: false,
+            phrase_warn_delta: 0.05,
+            phrase_critical_delta: 0.10,
         }
     }
 }

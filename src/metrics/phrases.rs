@@ -66,7 +66,22 @@ pub struct ProbePhrases {
     pub shared: Vec<(String, usize)>,
     /// Share of word positions covered by a shared phrase.
     pub shared_share: Option<f64>,
+    /// Which models used the same distinctive phrases ([`PhraseOverlap`]).
+    pub overlap: PhraseOverlap,
 }
+
+/// The distinctive phrases of one probe: each model's word 4-grams that are not shared (fewer
+/// than half the answering models used them), as hashes of their words (the same phrase hashes
+/// alike on every probe), sorted; models in input order. The raw material of `phrase_uptake`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PhraseOverlap {
+    pub models: Vec<String>,
+    pub distinctive: Vec<Vec<u64>>,
+}
+
+/// A model's *signature* phrases: distinctive phrases it used on at least this share of the
+/// probes it answered (stock phrases, openers, closers: its own recurring wording).
+pub const SIGNATURE_RATE: f64 = 0.05;
 
 /// A probe's texts with each distinct word replaced by a number, per model: n-grams then hash
 /// a few integers instead of their words' bytes (hashing slices of words was half of the
@@ -107,13 +122,15 @@ pub fn probe_phrases(models: &[(String, Vec<Vec<String>>)]) -> ProbePhrases {
     let pooled = || coded.iter().flatten().map(Vec::as_slice);
     let answering = coded.iter().filter(|t| !t.is_empty()).count();
     let mut users: FastMap<&[u32], usize> = FastMap::default();
-    for texts in &coded {
-        let mine: FastSet<&[u32]> = texts.iter().flat_map(|t| t.windows(PHRASE_WORDS)).collect();
+    let sets: Vec<FastSet<&[u32]>> =
+        coded.iter().map(|texts| texts.iter().flat_map(|t| t.windows(PHRASE_WORDS)).collect()).collect();
+    for mine in &sets {
         for g in mine {
             *users.entry(g).or_default() += 1;
         }
     }
     let needed = answering.div_ceil(2).max(2);
+    let overlap = overlap(models, &vocabulary, &sets, &users, needed);
     let shared: FastMap<&[u32], usize> = users.into_iter().filter(|&(_, n)| n >= needed).collect();
     let mut covered = 0usize;
     if !shared.is_empty() {
@@ -136,7 +153,87 @@ pub fn probe_phrases(models: &[(String, Vec<Vec<String>>)]) -> ProbePhrases {
         distinct_2: distinct_n(pooled(), 2),
         shared,
         shared_share: (positions > 0).then(|| covered as f64 / positions as f64),
+        overlap,
     }
+}
+
+/// Each model's distinctive phrases of one probe (see [`PhraseOverlap`]).
+fn overlap(
+    models: &[(String, Vec<Vec<String>>)],
+    vocabulary: &[&str],
+    sets: &[FastSet<&[u32]>],
+    users: &FastMap<&[u32], usize>,
+    needed: usize,
+) -> PhraseOverlap {
+    use std::hash::{Hash, Hasher};
+    // A fixed hasher: the same words hash alike on every probe and every run.
+    let hash = |g: &[u32]| {
+        let mut h = std::hash::DefaultHasher::new();
+        g.iter().for_each(|&w| vocabulary[w as usize].hash(&mut h));
+        h.finish()
+    };
+    let distinctive = sets
+        .iter()
+        .map(|mine| {
+            let mut own: Vec<u64> = mine.iter().filter(|g| users[*g] < needed).map(|g| hash(g)).collect();
+            own.sort_unstable();
+            own.dedup();
+            own
+        })
+        .collect();
+    PhraseOverlap { models: models.iter().map(|(m, _)| m.clone()).collect(), distinctive }
+}
+
+/// `phrase_uptake` of each pair of `names` over a run's probes. A model's rate of a phrase is
+/// the share of the probes it answered on which the phrase was distinctive in its answers; its
+/// signature phrases are those at [`SIGNATURE_RATE`] or more, less any phrase that is a signature
+/// of at least half the models (the ecosystem's wording, not a model's own). A pair's uptake is
+/// the weighted Jaccard of the two models' rates over the union of their signatures,
+/// sum min(rate of one, rate of the other) / sum max(...): 0 for two models that never use each
+/// other's recurring wording, 1 for the same wording at the same rates. A model taking up
+/// another's stock phrases raises it for that pair; the whole ecosystem taking up the same words
+/// does not (they stop being distinctive). Returns (i, j, value, probes) for i < j indexes into
+/// `names`, probes being the fewer of the two models' answered probes; pairs without a signature
+/// phrase left out.
+pub fn phrase_uptake<'a>(
+    names: &[String],
+    probes: impl IntoIterator<Item = &'a PhraseOverlap>,
+) -> Vec<(usize, usize, f64, usize)> {
+    let m = names.len();
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let mut counts: Vec<FastMap<u64, u32>> = vec![FastMap::default(); m];
+    let mut answered = vec![0usize; m];
+    for probe in probes {
+        for (name, own) in probe.models.iter().zip(&probe.distinctive) {
+            let Some(&i) = index.get(name.as_str()) else { continue };
+            answered[i] += 1;
+            own.iter().for_each(|g| *counts[i].entry(*g).or_default() += 1);
+        }
+    }
+    let rate = |i: usize, g: u64| counts[i].get(&g).map_or(0.0, |&k| f64::from(k) / answered[i] as f64);
+    let signatures: Vec<Vec<u64>> =
+        (0..m).map(|i| counts[i].keys().copied().filter(|&g| rate(i, g) >= SIGNATURE_RATE).collect()).collect();
+    let mut holders: FastMap<u64, usize> = FastMap::default();
+    signatures.iter().flatten().for_each(|g| *holders.entry(*g).or_default() += 1);
+    let common = m.div_ceil(2).max(2);
+    let signatures: Vec<FastSet<u64>> =
+        signatures.into_iter().map(|s| s.into_iter().filter(|g| holders[g] < common).collect()).collect();
+    let mut out = Vec::new();
+    for i in 0..m {
+        for j in i + 1..m {
+            let (mut low, mut high) = (0.0, 0.0);
+            let union = signatures[i].iter().chain(signatures[j].iter().filter(|g| !signatures[i].contains(*g)));
+            for &g in union {
+                let (a, b) = (rate(i, g), rate(j, g));
+                low += a.min(b);
+                high += a.max(b);
+            }
+            if high > 0.0 {
+                out.push((i, j, low / high, answered[i].min(answered[j])));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -171,5 +268,49 @@ mod tests {
         // One model alone shares nothing, however often it repeats itself.
         let alone = probe_phrases(&[m("a", &["i hope this helps", "i hope this helps"])]);
         assert!(alone.shared.is_empty());
+    }
+
+    #[test]
+    fn a_phrase_most_models_use_is_not_distinctive() {
+        let m = |name: &str, texts: &[&str]| (name.to_owned(), texts.iter().map(|t| words(t)).collect::<Vec<_>>());
+        let models = vec![
+            m("a", &["the answer is simple let's delve into it now"]),
+            m("b", &["the answer is simple let's delve into it now"]),
+            m("c", &["the answer is simple quite another phrase here too"]),
+            m("d", &["the answer is simple yet more words of mine"]),
+        ];
+        let lex = probe_phrases(&models);
+        // 9 words -> 6 4-grams; "the answer is simple" is shared (4 of 4); a and b's other five
+        // are used by two of four models: shared too (half are needed); c's and d's are their own.
+        assert_eq!(lex.overlap.distinctive.iter().map(Vec::len).collect::<Vec<_>>(), vec![0, 0, 5, 5]);
+        // The same words hash alike on another probe.
+        let again = probe_phrases(&[m("d", &["the answer is simple yet more words of mine"])]);
+        assert_eq!(again.overlap.distinctive[0].len(), 6);
+        assert!(lex.overlap.distinctive[3].iter().all(|g| again.overlap.distinctive[0].contains(g)));
+    }
+
+    #[test]
+    fn a_model_taking_up_anothers_signature_raises_that_pairs_uptake_only() {
+        let names: Vec<String> = ["a", "b", "c", "d", "e", "f"].iter().map(|s| (*s).to_owned()).collect();
+        // Four probes. a's signature: phrase 1 on every probe; c's: 3; d's: 4; e's 5; f's 6.
+        // b uses a's phrase 1 on two probes of four (rate 0.5) and its own 2 on every probe;
+        // phrase 9 is every model's: a signature of all, so nobody's own.
+        let probe = |b_takes: bool| PhraseOverlap {
+            models: names.clone(),
+            distinctive: vec![
+                vec![1, 9],
+                if b_takes { vec![1, 2, 9] } else { vec![2, 9] },
+                vec![3, 9],
+                vec![4, 9],
+                vec![5, 9],
+                vec![6, 9],
+            ],
+        };
+        let probes = [probe(true), probe(true), probe(false), probe(false)];
+        let uptake = phrase_uptake(&names, &probes);
+        assert_eq!(uptake.len(), 15);
+        // a|b: over {1, 2}: min 0.5 + 0 over max 1 + 1.
+        assert_eq!(uptake[0], (0, 1, 0.25, 4));
+        assert!(uptake[1..].iter().all(|&(_, _, v, n)| v == 0.0 && n == 4), "{uptake:?}");
     }
 }

@@ -281,6 +281,15 @@ pub fn aggregate_with(records: &[ProbeRecord], style: &StyleTests, pair_categori
     }
     out.metrics.extend(per_model);
     out.metrics.extend(pair_series(&overall_pairs));
+    let uptake = super::phrases::phrase_uptake(&run.names, records.iter().map(|r| &r.phrases.overlap));
+    out.metrics.extend(uptake.into_iter().map(|(i, j, value, n)| RunMetric {
+        scope: Scope::pair(&run.names[i], &run.names[j]),
+        metric: metric::PHRASE_UPTAKE.into(),
+        value,
+        ci: None,
+        n,
+        n_models: 2,
+    }));
     out.metrics.extend(out.families.iter().filter(|f| f.level == FamilyLevel::Close).map(|f| RunMetric {
         scope: Scope::Model(f.model.clone()),
         metric: metric::FAMILY_SIZE.into(),
