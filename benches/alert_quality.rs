@@ -49,6 +49,7 @@ use hivewatch::config::alerts::{CONVERGENCE_GROUP, rule_info_of};
 use hivewatch::demo::{NightResult, prepare_output, run_scenario};
 use hivewatch::lineage::Verdict;
 use hivewatch::sim::scenario::Scenario;
+use hivewatch::vocab::metric;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -119,10 +120,8 @@ fn ecosystem_page(r: &NightResult) -> bool {
     })
 }
 
-/// Each night's largest rise of a pair's `calibrated_similarity` that passes everything the pair
-/// rule asks but the level (Mann-Kendall p < 0.01 rising over at least 8 runs, the baseline
-/// under tonight's interval): what any `warn_delta` would page, read off one run.
-fn pair_rise_per_night(out: &std::path::Path) -> Vec<f64> {
+/// The night's `trends` files, oldest first.
+fn trend_files(out: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(out.join("trends"))
         .expect("a trends folder")
         .flat_map(|d| std::fs::read_dir(d.expect("a partition").path()).expect("a partition"))
@@ -130,8 +129,15 @@ fn pair_rise_per_night(out: &std::path::Path) -> Vec<f64> {
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .collect();
     files.sort();
-    let rule = hivewatch::alert::AlertConfig::default().pair;
     files
+}
+
+/// Each night's largest rise of a pair's `calibrated_similarity` that passes everything the pair
+/// rule asks but the level (Mann-Kendall p < 0.01 rising over at least 8 runs, the baseline
+/// under tonight's interval): what any `warn_delta` would page, read off one run.
+fn pair_rise_per_night(out: &std::path::Path) -> Vec<f64> {
+    let rule = hivewatch::alert::AlertConfig::default().pair;
+    trend_files(out)
         .iter()
         .map(|f| {
             hivewatch::store::table::read_file::<hivewatch::trend::table::TrendsTable>(f)
@@ -151,6 +157,26 @@ fn pair_rise_per_night(out: &std::path::Path) -> Vec<f64> {
         .collect()
 }
 
+/// Each night's largest step of a pair's `phrase_uptake` that passes everything the pair rule
+/// asks of that series but the level (at least 8 runs, a step of `APART_Z` robust spreads over
+/// its baseline): what any `phrase_warn_delta` would page, read off one run.
+fn phrase_step_per_night(out: &std::path::Path) -> Vec<f64> {
+    let rule = hivewatch::alert::AlertConfig::default().pair;
+    trend_files(out)
+        .iter()
+        .map(|f| {
+            hivewatch::store::table::read_file::<hivewatch::trend::table::TrendsTable>(f)
+                .expect("a trends file")
+                .iter()
+                .filter(|t| t.scope.to_string().starts_with("pair:") && t.metric == metric::PHRASE_UPTAKE)
+                .filter(|t| t.trend_n >= rule.min_runs)
+                .filter(|t| t.robust_z.is_some_and(|z| z >= hivewatch::alert::background::APART_Z))
+                .filter_map(|t| t.delta)
+                .fold(0.0, f64::max)
+        })
+        .collect()
+}
+
 /// The false-alarm rate of every rule at its shipped levels: pages (incidents opened,
 /// escalated or no longer explained) on stable ecosystems, and the average run length between
 /// them (ARL0, in nights); with the pair series' largest nightly rises, so the pair rule's
@@ -158,15 +184,20 @@ fn pair_rise_per_night(out: &std::path::Path) -> Vec<f64> {
 fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     println!("## False pages on stable ecosystems ({seeds} seeds x {nights} nights)\n");
     let mut pages: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    let (mut total_nights, mut rises) = (0usize, Vec::new());
+    let (mut total_nights, mut rises, mut steps) = (0usize, Vec::new(), Vec::new());
     let mut rows = Vec::new();
     for seed in 0..seeds {
         let (results, dir) = run_keeping(rt, scenario("stable", 100 + seed, nights, ""));
         rises.extend(pair_rise_per_night(&dir.path().join("out")));
+        steps.extend(phrase_step_per_night(&dir.path().join("out")));
         let mut seed_pages = 0;
         for r in &results {
             for i in r.pages() {
                 *pages.entry(i.rule.clone()).or_default() += 1;
+                // The pair rule watches two series: each one's false pages said apart.
+                if i.rule == hivewatch::alert::rule::PAIR {
+                    *pages.entry(format!("pair on {}", i.metric)).or_default() += 1;
+                }
                 seed_pages += 1;
             }
         }
@@ -178,7 +209,8 @@ fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     println!("| rule | false pages | ARL0 (nights between false pages) |\n|---|---|---|");
     // The ecosystem-wide rules page as one `convergence` incident; the rest by their own name.
     let names = RULES.iter().filter(|r| r.scope != RuleScope::Night && r.scope != RuleScope::Ecosystem).map(|r| r.name);
-    for name in std::iter::once(CONVERGENCE_GROUP).chain(names) {
+    let pair_series = [metric::CALIBRATED_SIMILARITY, metric::PHRASE_UPTAKE].map(|m| format!("pair on {m}"));
+    for name in std::iter::once(CONVERGENCE_GROUP).chain(names).chain(pair_series.iter().map(String::as_str)) {
         let n = pages.get(name).copied().unwrap_or(0);
         let arl =
             if n == 0 { format!("more than {total_nights}") } else { format!("{:.0}", total_nights as f64 / n as f64) };
@@ -194,6 +226,17 @@ fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     }
     let top: Vec<String> = rises.iter().take(8).map(|r| format!("{r:.4}")).collect();
     println!("\nThe largest nightly rises: {}\n", top.join(", "));
+    steps.sort_by(|a, b| b.total_cmp(a));
+    println!(
+        "Pair rule on `phrase_uptake`: nights whose largest qualifying step (robust z >= {}) reaches a level, of {total_nights}:\n",
+        hivewatch::alert::background::APART_Z
+    );
+    println!("| phrase_warn_delta | nights |\n|---|---|");
+    for level in [0.01, 0.02, 0.03, 0.05, 0.1] {
+        println!("| {level} | {} |", steps.iter().filter(|r| **r >= level).count());
+    }
+    let top: Vec<String> = steps.iter().take(8).map(|r| format!("{r:.4}")).collect();
+    println!("\nThe largest nightly steps: {}\n", top.join(", "));
 }
 
 /// Detection delay of sudden drops of stated sizes: k of 8 models collapse onto another on

@@ -241,11 +241,11 @@ fn judge(
     let judged = guard.is_none() && info.coverage >= rules.min_coverage && !trends.iter().any(|t| t.instrument_change);
     // How far tonight's pair series moved together: what a pair must stand apart from, and what
     // an ecosystem-wide move explains.
-    let background = alert::background::Background::of_pairs(&trends, &rules.pair.metric);
+    let background = alert::background::Backgrounds::of_pairs(&trends);
     let mut alerts = match guard {
         Some(guard) => vec![guard],
         None => {
-            let mut alerts = alert::evaluate(&mut trends, info.coverage, rules, background);
+            let mut alerts = alert::evaluate(&mut trends, info.coverage, rules, &background);
             alerts.extend(panel_change.as_ref().map(alert::panel_change));
             alerts.extend(alert::undeclared(lineage, declares_any, info.coverage, info.is_imported(), rules));
             alerts.extend(alert::identity(identity, identity_before, (info.coverage, info.is_imported()), rules));
@@ -256,7 +256,8 @@ fn judge(
     let previous = crate::alert::incident_table::previous(output, info, &run.tag)?;
     let tonight = (info.run_date, info.run_id.as_str());
     let acks = &rules.acknowledge;
-    let incidents = alert::incident::track(&previous, &mut alerts, tonight, judged, &rules.incidents, acks, background);
+    let incidents =
+        alert::incident::track(&previous, &mut alerts, tonight, judged, &rules.incidents, acks, &background);
     let trends_path = table::write::<TrendsTable>(output, run, &trends)?;
     let alerts_path = table::write::<AlertsTable>(output, run, &alerts)?;
     let incidents_path = table::write::<IncidentsTable>(output, run, &incidents)?;

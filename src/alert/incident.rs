@@ -23,7 +23,7 @@
 
 use chrono::NaiveDate;
 
-use super::background::Background;
+use super::background::Backgrounds;
 use super::{Alert, RuleScope, Severity, rule};
 use crate::config::alerts::rule_info_of;
 pub use crate::config::alerts::{Acknowledgement, IncidentRules};
@@ -191,7 +191,7 @@ pub fn track(
     judged: bool,
     rules: &IncidentRules,
     acks: &[Acknowledgement],
-    pairs: Option<Background>,
+    pairs: &Backgrounds,
 ) -> Vec<Incident> {
     let mut out: Vec<Incident> = previous.iter().filter(|i| i.is_open()).cloned().collect();
     let was_silenced: std::collections::HashSet<String> =
@@ -275,13 +275,7 @@ pub fn track(
 /// (a lineage, which may itself be what lowered the ecosystem's diversity), or that starts
 /// later, is its own news. Held back for as long as the ecosystem incident stays open; their
 /// alerts marked.
-fn inhibit(
-    out: &mut [Incident],
-    alerts: &mut [Alert],
-    tonight: NaiveDate,
-    explain_nights: u32,
-    pairs: Option<Background>,
-) {
+fn inhibit(out: &mut [Incident], alerts: &mut [Alert], tonight: NaiveDate, explain_nights: u32, pairs: &Backgrounds) {
     let open_eco: Vec<(String, NaiveDate, NaiveDate)> = out
         .iter()
         .filter(|i| i.is_open() && i.rule == CONVERGENCE)
@@ -296,7 +290,7 @@ fn inhibit(
         |id: &str| alerts.iter().find(|a| a.incident.as_deref() == Some(id)).and_then(|a| Some(a.value - a.baseline?));
     for i in out.iter_mut().filter(|i| i.rule == rule::PAIR) {
         let still = i.inhibited_by.as_ref().filter(|by| open_eco.iter().any(|(id, _, _)| id == *by)).cloned();
-        let with_the_crowd = match (pairs, rise_of(&i.id)) {
+        let with_the_crowd = match (pairs.of(&i.metric), rise_of(&i.id)) {
             (Some(b), Some(rise)) => !b.apart(rise),
             _ => true,
         };
@@ -335,6 +329,7 @@ pub fn still_open(incidents: &[Incident]) -> Vec<&Incident> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::background::Background;
 
     fn day(n: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 1, n).unwrap()
@@ -362,7 +357,8 @@ mod tests {
         let mut out = Vec::new();
         for (n, mut tonight) in alerts.into_iter().enumerate() {
             let d = day(n as u32 + 1);
-            let incidents = track(&previous, &mut tonight, (d, &format!("r{n}")), true, &rules, acks, None);
+            let incidents =
+                track(&previous, &mut tonight, (d, &format!("r{n}")), true, &rules, acks, &Backgrounds::default());
             previous = incidents.clone();
             out.push(incidents);
         }
@@ -425,10 +421,10 @@ mod tests {
     fn a_night_that_judges_nothing_freezes_incidents() {
         let rules = IncidentRules::default();
         let mut a = vec![alert(rule::DROP, Scope::Overall, Severity::Warning)];
-        let first = track(&[], &mut a, (day(1), "r1"), true, &rules, &[], None);
+        let first = track(&[], &mut a, (day(1), "r1"), true, &rules, &[], &Backgrounds::default());
         let mut prev = first;
         for n in 2..8 {
-            prev = track(&prev, &mut [], (day(n), "r"), false, &rules, &[], None);
+            prev = track(&prev, &mut [], (day(n), "r"), false, &rules, &[], &Backgrounds::default());
             assert_eq!(prev[0].event, Event::Frozen);
             assert!(prev[0].is_open());
         }
@@ -466,12 +462,15 @@ mod tests {
             baseline: Some(0.1),
             ..alert(rule::PAIR, Scope::pair("a", "b"), Severity::Warning)
         };
-        let crowd = Background::of(&[0.0, 0.01, -0.01, 0.02, 0.005, 0.015, -0.005, 0.01]).unwrap();
+        let crowd = Backgrounds::one(
+            &pair(0.0).metric,
+            Background::of(&[0.0, 0.01, -0.01, 0.02, 0.005, 0.015, -0.005, 0.01]).unwrap(),
+        );
         let mut with = vec![eco.clone(), pair(0.02)];
-        let held = track(&[], &mut with, (day(1), "r1"), true, &rules, &[], Some(crowd));
+        let held = track(&[], &mut with, (day(1), "r1"), true, &rules, &[], &crowd);
         assert!(held.iter().find(|i| i.rule == rule::PAIR).unwrap().inhibited_by.is_some(), "moved with the crowd");
         let mut beyond = vec![eco, pair(0.15)];
-        let news = track(&[], &mut beyond, (day(1), "r1"), true, &rules, &[], Some(crowd));
+        let news = track(&[], &mut beyond, (day(1), "r1"), true, &rules, &[], &crowd);
         assert!(news.iter().find(|i| i.rule == rule::PAIR).unwrap().pages(), "a lineage is its own news");
         assert_eq!(Background::of(&[0.1; 4]), None, "too few pairs for a background");
     }

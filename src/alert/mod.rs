@@ -20,7 +20,7 @@ pub mod table;
 
 use crate::trend::{PanelChange, TrendRow};
 use crate::vocab::{Direction, Scope, Status, label};
-use background::Background;
+use background::Backgrounds;
 
 pub use crate::config::alerts::{
     AlertConfig, ConcentrationRule, ContagionRule, DropRule, FloorRule, IdentityRule, PairRule, RefusalRule, ShiftRule,
@@ -142,8 +142,8 @@ pub fn panel_change(change: &PanelChange) -> Alert {
 
 /// Evaluates the rules on tonight's trend rows and sets each row's status (alert for a critical
 /// alert on it, watch for a warning). `pairs`: how far tonight's pair series moved together
-/// ([`background::Background::of_pairs`] of these rows), what a pair must stand apart from.
-pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig, pairs: Option<Background>) -> Vec<Alert> {
+/// ([`Backgrounds::of_pairs`] of these rows, one per pair series), what a pair must stand apart from.
+pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig, pairs: &Backgrounds) -> Vec<Alert> {
     if coverage < config.min_coverage {
         let message = format!(
             "only {:.1}% of requests succeeded (the guard is {:.1}%): diversity is not judged tonight",
@@ -164,15 +164,14 @@ pub fn evaluate(rows: &mut [TrendRow], coverage: f64, config: &AlertConfig, pair
         let message = "the suite, the sampling or the embedder changed: a new baseline starts tonight".into();
         out.push(night_alert(Severity::Info, rule::INSTRUMENT_CHANGE, "", 0.0, 0.0, message));
     }
-    // The phrase series stands apart from its own background, as the similarity series does.
-    let phrases = Background::of_pairs(rows, metric::PHRASE_UPTAKE);
     let spread_fell = rows
         .iter()
         .find(|r| r.scope.is_overall() && r.metric == metric::spread(metric::REFUSAL_RATE))
         .and_then(|r| r.delta)
         .is_some_and(|d| d < 0.0);
     for row in rows.iter_mut() {
-        let background = if row.metric == metric::PHRASE_UPTAKE { phrases } else { pairs };
+        // Each pair series stands apart from its own background: tonight's pairs on that series.
+        let background = pairs.of(&row.metric);
         for (rule, Fired { severity, threshold, message }) in fired_rules(row, config, spread_fell, background) {
             row.status = row.status.max(match severity {
                 Severity::Critical => Status::Alert,
@@ -416,16 +415,20 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
     if row.trend_n < rule.min_runs {
         return None;
     }
-    // Phrase uptake steps (a phrase is taken up or not): a step beyond its own noise, no trend.
+    // Phrase uptake steps (a phrase is taken up or not): a step beyond its own noise, no trend,
+    // held two comparable nights in a row (Prometheus's `for`): on stable nights one pair in a
+    // few hundred jumps for one night (a recurring phrase is few answers on a small suite), and
+    // a second such night in a row is rare (BENCHMARKS.md, `phrase_uptake`).
     let phrases = row.metric == metric::PHRASE_UPTAKE;
-    let stepped = row.robust_z.is_some_and(|z| z >= background::APART_Z);
+    let step = |z: Option<f64>| z.is_some_and(|z| z >= background::APART_Z);
+    let stepped = step(row.robust_z) && step(row.previous_robust_z);
     if (phrases && !stepped) || (!phrases && (mk.p >= rule.p || mk.slope <= 0.0)) || !beyond_interval(row, base) {
         return None;
     }
     let (series, doing, reading) = background::words(&row.metric, row.value);
     let (severity, threshold) = level(delta, warn, critical)?;
     let how = match row.robust_z.filter(|_| phrases) {
-        Some(z) => format!("a step of {z:.1} robust spreads of its own"),
+        Some(z) => format!("a step of {z:.1} robust spreads of its own, held a second night"),
         None => format!("rising (p = {:.2e})", mk.p),
     };
     if let Some(z) = pairs.map(|p| p.z(delta)).filter(|z| *z < background::APART_Z) {
@@ -604,8 +607,8 @@ mod tests {
                 carried.clear();
             }
             let mut rows = compute_trends(&format!("n{i}"), metrics, &history, &carried, *change, &settings, &panel);
-            let pairs = background::Background::of_pairs(&rows, &config.pair.metric);
-            out.push(evaluate(&mut rows, coverage, config, pairs));
+            let pairs = background::Backgrounds::of_pairs(&rows);
+            out.push(evaluate(&mut rows, coverage, config, &pairs));
             carried = rows
                 .iter()
                 .map(|r| {
@@ -614,6 +617,7 @@ mod tests {
                         cusum_high: r.cusum_high,
                         segment_start: r.segment_start.clone(),
                         panel_id: Some(r.panel_id.clone()),
+                        robust_z: r.robust_z,
                     };
                     ((r.scope.clone(), r.metric.clone()), state)
                 })
@@ -689,14 +693,15 @@ mod tests {
     }
 
     #[test]
-    fn a_pair_taking_up_anothers_phrases_in_a_step_is_flagged_when_phrase_uptake_is_on() {
+    fn a_pair_taking_up_anothers_phrases_is_flagged_when_the_step_holds_a_second_night() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let pairs = ["a|b", "a|c", "a|d", "b|c", "b|d", "c|d", "a|e", "b|e"];
         let nights: Vec<(Vec<RunMetric>, bool)> = (0..26)
             .map(|i| {
                 let mut n = night(&mut rng, 4.0);
                 for p in pairs {
-                    let step = if p == "a|b" && i >= 20 { 0.12 } else { 0.0 };
+                    // a|b takes up phrases from night 20 on; c|d jumps on night 14 alone.
+                    let step = if (p == "a|b" && i >= 20) || (p == "c|d" && i == 14) { 0.12 } else { 0.0 };
                     let mut m = metric(
                         &format!("pair:{p}"),
                         "phrase_uptake",
@@ -709,19 +714,20 @@ mod tests {
                 (n, false)
             })
             .collect();
-        let mut on = AlertConfig::default();
-        on.pair.phrase_uptake = true;
-        let alerts = simulate_with(&nights, 1.0, &on);
+        let alerts = simulate(&nights, 1.0);
         let first = alerts.iter().position(|a| a.iter().any(|x| x.rule == "pair")).expect("a pair alert");
-        assert_eq!(first, 20, "flagged the night of the step");
+        assert_eq!(first, 21, "flagged on the step's second night; a one-night jump is not flagged");
+        assert!(alerts.iter().flatten().filter(|x| x.rule == "pair").all(|x| x.scope == Scope::pair("a", "b")));
         let a = alerts[first].iter().find(|x| x.rule == "pair").unwrap();
         assert_eq!(
             (a.scope.to_string(), a.metric.as_str(), a.severity),
             ("pair:a|b".to_owned(), "phrase_uptake", Severity::Critical)
         );
-        assert!(a.message.contains("take up each other's own wording"), "{}", a.message);
-        // Off by default: the series is kept, nothing is raised on it.
-        assert!(simulate(&nights, 1.0).iter().flatten().all(|x| x.metric != "phrase_uptake"));
+        assert!(a.message.contains("have come to share recurring phrases of their own"), "{}", a.message);
+        // Turned off: the series is kept, nothing is raised on it.
+        let mut off = AlertConfig::default();
+        off.pair.phrase_uptake = false;
+        assert!(simulate_with(&nights, 1.0, &off).iter().flatten().all(|x| x.metric != "phrase_uptake"));
     }
 
     #[test]

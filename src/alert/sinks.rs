@@ -302,7 +302,15 @@ mod tests {
     /// One night of incidents from these alerts, after `previous`.
     fn night(previous: &[Incident], alerts: &mut [Alert], day: u32) -> Vec<Incident> {
         let date = chrono::NaiveDate::from_ymd_opt(2026, 1, day).unwrap();
-        incident::track(previous, alerts, (date, &format!("r{day}")), true, &Default::default(), &[], None)
+        incident::track(
+            previous,
+            alerts,
+            (date, &format!("r{day}")),
+            true,
+            &Default::default(),
+            &[],
+            &Default::default(),
+        )
     }
 
     #[test]

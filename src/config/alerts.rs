@@ -182,11 +182,10 @@ pub struct PairRule {
     /// Rise of the series over its baseline, in cosine units.
     pub warn_delta: f64,
     pub critical_delta: f64,
-    /// Also watch each pair's `phrase_uptake` (one model taking up another's own wording:
+    /// Also watch each pair's `phrase_uptake` (two models coming to share wording of their own:
     /// cultural transmission or sequential influence), against its own background, a step of
-    /// 3.5 robust spreads over the pair's baseline standing for the trend test, at these rises.
-    /// Off by default: its false-page rate is not yet measured on the alert_quality bench, and in
-    /// the demo it also pages two models that took up the same third model's phrases.
+    /// 3.5 robust spreads over the pair's baseline held two nights in a row standing for the
+    /// trend test, at these rises (false-page rate: BENCHMARKS.md, `phrase_uptake`).
     pub phrase_uptake: bool,
     pub phrase_warn_delta: f64,
     pub phrase_critical_delta: f64,
@@ -201,7 +200,7 @@ impl Default for PairRule {
             min_runs: 8,
             warn_delta: 0.03,
             critical_delta: 0.06,
-            phrase_uptake: false,
+            phrase_uptake: true,
             phrase_warn_delta: 0.05,
             phrase_critical_delta: 0.10,
         }

@@ -117,7 +117,22 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
                 });
                 mates.map(|m| Scope::pair(model, &m.name)).collect()
             }
-            Event::Transmission { from, to, .. } => to.iter().map(|t| Scope::pair(from, t)).collect(),
+            // The takers are drawn toward `from`'s part, so toward each other; a voice part
+            // (openers, refusals, stock phrases, closers) is also every voice-mate's of `from`:
+            // its family speaks the same phrases, and no measure can tell which of them lent them.
+            Event::Transmission { from, to, part, .. } => {
+                let voice = |name: &str| scenario.models.iter().find(|m| m.name == name).and_then(|m| m.voice);
+                let voiced = ["openers", "refusals", "stock", "closers"].contains(&part.as_str());
+                let lenders = scenario.models.iter().filter(|m| {
+                    m.name == *from
+                        || (voiced && voice(from).is_some() && m.voice == voice(from) && !to.contains(&m.name))
+                });
+                let mut pairs: Vec<Scope> = lenders.flat_map(|m| to.iter().map(|t| Scope::pair(&m.name, t))).collect();
+                for (i, a) in to.iter().enumerate() {
+                    pairs.extend(to[i + 1..].iter().map(|b| Scope::pair(a, b)));
+                }
+                pairs
+            }
             // A swapped endpoint answers as the model swapped in: the two are a pair now.
             Event::Swap { model, to, .. } => vec![Scope::pair(model, to)],
             Event::Narrowing { .. } | Event::Susceptibility { .. } => Vec::new(),
@@ -339,8 +354,15 @@ mod tests {
         let mut previous = Vec::new();
         for r in &mut results {
             let tonight = (r.date, r.run_id.as_str());
-            r.incidents =
-                crate::alert::incident::track(&previous, &mut r.alerts, tonight, true, &Default::default(), &[], None);
+            r.incidents = crate::alert::incident::track(
+                &previous,
+                &mut r.alerts,
+                tonight,
+                true,
+                &Default::default(),
+                &[],
+                &Default::default(),
+            );
             previous = r.incidents.clone();
         }
         results
@@ -380,7 +402,12 @@ mod tests {
         assert_eq!(card.flagged_in_truth().len(), 1);
         let text = card.to_string();
         assert!(text.contains("caught on night 13 (1 night after it began): warning drop effective_models"), "{text}");
-        assert!(text.contains("missed: no pair alert on acme-large|borealis-pro, acme-large|delta-chat"), "{text}");
+        assert!(
+            text.contains(
+                "missed: no pair alert on acme-large|borealis-pro, acme-large|delta-chat, acme-mini|borealis-pro"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("pair pages on 1 pair(s) the scenario did not draw together: acme-large|acme-mini"),
             "{text}"
@@ -401,5 +428,23 @@ mod tests {
         assert!(matches!(card.events[1].outcome, Outcome::Caught { .. }));
         let card = scorecard(&s, &results[..12]);
         assert_eq!(card.events[1].outcome, Outcome::NotYet { last_night: 12 });
+    }
+
+    #[test]
+    fn a_transmitted_phrase_bank_draws_the_takers_together_and_toward_the_lenders_family() {
+        let s = Scenario::demo();
+        // acme-large's stock spreads to borealis-pro and delta-chat on nights 20-26; acme-mini
+        // and acme-instruct speak the same stock (one voice).
+        let mut results: Vec<NightResult> = (1..=30).map(|n| night(n, Vec::new())).collect();
+        results[22].alerts.push(alert("pair", Scope::pair("borealis-pro", "delta-chat"), "phrase_uptake"));
+        results[23].alerts.push(alert("pair", Scope::pair("acme-mini", "delta-chat"), "phrase_uptake"));
+        results[24].alerts.push(alert("pair", Scope::pair("acme-mini", "cirrus-flash"), "phrase_uptake"));
+        let card = scorecard(&s, &with_incidents(results));
+        let transmission = card.events.iter().find(|e| e.start == 20).unwrap();
+        assert!(matches!(transmission.outcome, Outcome::Caught { night: 23, .. }), "{:?}", transmission.outcome);
+        assert_eq!(transmission.pairs.len(), 7, "3 lenders x 2 takers, and the takers: {:?}", transmission.pairs);
+        // A pair the event does not draw together is still a false pair.
+        assert_eq!(card.flagged_pairs.len(), 3);
+        assert_eq!(card.flagged_in_truth().len(), 2);
     }
 }

@@ -80,6 +80,8 @@ pub struct Carried {
     /// The panel that run's value was measured on (None in files written before panels were
     /// recorded): a CUSUM restarts when tonight's judged panel differs.
     pub panel_id: Option<String>,
+    /// That run's robust z: a step that must hold two nights looks it up.
+    pub robust_z: Option<f64>,
 }
 
 /// A set of models (endpoint names) that values are measured on.
@@ -183,6 +185,9 @@ pub struct TrendRow {
     pub delta: Option<f64>,
     pub pct_change: Option<f64>,
     pub robust_z: Option<f64>,
+    /// The previous comparable run's robust z of this series (on its own baseline), when that
+    /// run was on the same panel; not stored (the previous run's row has it).
+    pub previous_robust_z: Option<f64>,
     pub mann_kendall: Option<MannKendall>,
     /// Values in the Mann-Kendall window.
     pub trend_n: usize,
@@ -257,6 +262,7 @@ pub fn compute_trends(
                 delta,
                 pct_change,
                 robust_z: robust_z(m.value, baseline_values),
+                previous_robust_z: previous.filter(same_panel).and_then(|c| c.robust_z),
                 mann_kendall: mann_kendall(&window),
                 trend_n: window.len(),
                 cusum_low,
@@ -325,6 +331,7 @@ mod tests {
                 cusum_high: 0.0,
                 segment_start: "s".into(),
                 panel_id: panel_id.map(str::to_owned),
+                robust_z: None,
             };
             HashMap::from([((Scope::Overall, "model_vendi_ratio".to_owned()), c)])
         };

@@ -69,6 +69,7 @@ pub fn read_carried(output: &Output, run: &RunRef) -> Result<HashMap<(Scope, Str
                 cusum_high: r.cusum_high,
                 segment_start: r.segment_start,
                 panel_id: Some(r.panel_id).filter(|id| !id.is_empty()),
+                robust_z: r.robust_z,
             };
             ((r.scope, r.metric), carried)
         })
@@ -150,6 +151,7 @@ fn rows_where(c: &Columns, keep: &dyn Fn(&str, &str) -> bool) -> Result<Vec<Tren
             delta: opt(delta, i),
             pct_change: opt(pct, i),
             robust_z: opt(z, i),
+            previous_robust_z: None,
             mann_kendall,
             trend_n: trend_n.value(i) as usize,
             cusum_low: low.value(i),

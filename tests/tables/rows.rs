@@ -343,6 +343,8 @@ pub fn trends() -> Vec<TrendRow> {
         delta: Some(0.08),
         pct_change: Some(400.0),
         robust_z: Some(8.0),
+        // Not stored: the previous run's row holds it.
+        previous_robust_z: None,
         mann_kendall: Some(mann_kendall),
         trend_n: 14,
         cusum_low: 0.0,
