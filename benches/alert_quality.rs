@@ -15,6 +15,11 @@
 //!
 //! Eight models in six families, 40 probes of the core suite, 2 samples, lexical embedder.
 //!
+//!     cargo bench --bench alert_quality -- demo [SEEDS]
+//!
+//! runs the demo's scenario (`hivewatch demo`: 12 models, 30 nights, its four events) under
+//! SEEDS seeds from its own: each event's first page, the pages' precision and the pair pages'.
+//!
 //!     cargo bench --bench alert_quality -- delays
 //!
 //! runs only the two detection delays (the drop and the converging pair).
@@ -132,49 +137,58 @@ fn trend_files(out: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Each night's largest rise over its baseline of a pair series `metric` among the rows that
+/// `passes` (given the row and the same pair's robust z on the previous night).
+fn largest_per_night(
+    out: &std::path::Path,
+    metric: &str,
+    passes: impl Fn(&hivewatch::trend::TrendRow, Option<f64>) -> bool,
+) -> Vec<f64> {
+    let mut previous: std::collections::HashMap<String, Option<f64>> = std::collections::HashMap::new();
+    trend_files(out)
+        .iter()
+        .map(|f| {
+            let rows = hivewatch::store::table::read_file::<hivewatch::trend::table::TrendsTable>(f)
+                .expect("a trends file")
+                .into_iter()
+                .filter(|t| matches!(t.scope, hivewatch::vocab::Scope::Pair(..)) && t.metric == metric);
+            let mut largest = 0.0_f64;
+            for t in rows {
+                let before = previous.insert(t.scope.to_string(), t.robust_z).flatten();
+                if passes(&t, before) {
+                    largest = largest.max(t.delta.unwrap_or(0.0));
+                }
+            }
+            largest
+        })
+        .collect()
+}
+
 /// Each night's largest rise of a pair's `calibrated_similarity` that passes everything the pair
 /// rule asks but the level (Mann-Kendall p < 0.01 rising over at least 8 runs, the baseline
 /// under tonight's interval): what any `warn_delta` would page, read off one run.
 fn pair_rise_per_night(out: &std::path::Path) -> Vec<f64> {
     let rule = hivewatch::alert::AlertConfig::default().pair;
-    trend_files(out)
-        .iter()
-        .map(|f| {
-            hivewatch::store::table::read_file::<hivewatch::trend::table::TrendsTable>(f)
-                .expect("a trends file")
-                .iter()
-                .filter(|t| t.scope.to_string().starts_with("pair:") && t.metric == rule.metric)
-                .filter(|t| t.trend_n >= rule.min_runs)
-                .filter(|t| t.mann_kendall.is_some_and(|mk| mk.p < rule.p && mk.slope > 0.0))
-                .filter(|t| match (t.ci, t.baseline) {
-                    (Some((lo, _)), Some(b)) => lo > b,
-                    (None, Some(_)) => true,
-                    _ => false,
-                })
-                .filter_map(|t| t.delta)
-                .fold(0.0, f64::max)
-        })
-        .collect()
+    largest_per_night(out, &rule.metric, |t, _| {
+        t.trend_n >= rule.min_runs
+            && t.mann_kendall.is_some_and(|mk| mk.p < rule.p && mk.slope > 0.0)
+            && match (t.ci, t.baseline) {
+                (Some((lo, _)), Some(b)) => lo > b,
+                (None, Some(_)) => true,
+                _ => false,
+            }
+    })
 }
 
 /// Each night's largest step of a pair's `phrase_uptake` that passes everything the pair rule
 /// asks of that series but the level (at least 8 runs, a step of `APART_Z` robust spreads over
-/// its baseline): what any `phrase_warn_delta` would page, read off one run.
+/// its baseline tonight and on the night before): what any `phrase_warn_delta` would page.
 fn phrase_step_per_night(out: &std::path::Path) -> Vec<f64> {
     let rule = hivewatch::alert::AlertConfig::default().pair;
-    trend_files(out)
-        .iter()
-        .map(|f| {
-            hivewatch::store::table::read_file::<hivewatch::trend::table::TrendsTable>(f)
-                .expect("a trends file")
-                .iter()
-                .filter(|t| t.scope.to_string().starts_with("pair:") && t.metric == metric::PHRASE_UPTAKE)
-                .filter(|t| t.trend_n >= rule.min_runs)
-                .filter(|t| t.robust_z.is_some_and(|z| z >= hivewatch::alert::background::APART_Z))
-                .filter_map(|t| t.delta)
-                .fold(0.0, f64::max)
-        })
-        .collect()
+    let step = |z: Option<f64>| z.is_some_and(|z| z >= hivewatch::alert::background::APART_Z);
+    largest_per_night(out, metric::PHRASE_UPTAKE, |t, before| {
+        t.trend_n >= rule.min_runs && step(t.robust_z) && step(before)
+    })
 }
 
 /// The false-alarm rate of every rule at its shipped levels: pages (incidents opened,
@@ -228,7 +242,7 @@ fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     println!("\nThe largest nightly rises: {}\n", top.join(", "));
     steps.sort_by(|a, b| b.total_cmp(a));
     println!(
-        "Pair rule on `phrase_uptake`: nights whose largest qualifying step (robust z >= {}) reaches a level, of {total_nights}:\n",
+        "Pair rule on `phrase_uptake`: nights whose largest qualifying step (robust z >= {} that night and the night before) reaches a level, of {total_nights}:\n",
         hivewatch::alert::background::APART_Z
     );
     println!("| phrase_warn_delta | nights |\n|---|---|");
@@ -498,6 +512,50 @@ fn identity_null(_rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     }
 }
 
+/// The demo's scenario under other seeds (its sampling, not its story): each event's outcome,
+/// the pages and their precision, the pair pages and theirs, against issue 25's goals.
+fn demo_seeds(rt: &tokio::runtime::Runtime, seeds: u64, _nights: u32) {
+    use hivewatch::demo::{Outcome, scorecard};
+    println!("## The demo's scenario over {seeds} seeds\n");
+    let demo = Scenario::demo();
+    let events: Vec<String> = demo.truth()["events"]
+        .as_array()
+        .map(|e| e.iter().map(|e| e["what"].as_str().unwrap_or_default().to_owned()).collect())
+        .unwrap_or_default();
+    println!("Events as the scenario lists them: {}\n", events.join("; "));
+    println!(
+        "| seed | events (first page's night, in night order) | caught | pages | precision | pair pages | pair precision |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for k in 0..seeds {
+        let mut s = Scenario::demo();
+        s.meta.seed += k;
+        let card = scorecard(&s, &run(rt, s.clone()));
+        let outcome = |o: &Outcome| match o {
+            Outcome::Caught { night, .. } => format!("{night}"),
+            Outcome::Late { night, .. } => format!("late {night}"),
+            Outcome::Missed => "missed".to_owned(),
+            Outcome::NotYet { .. } | Outcome::NotReached => "-".to_owned(),
+        };
+        let caught = card.events.iter().filter(|e| matches!(e.outcome, Outcome::Caught { .. })).count();
+        let ratio = |a: usize, b: usize| if b == 0 { "-".to_owned() } else { format!("{:.2}", a as f64 / b as f64) };
+        println!(
+            "| {} | {} | {caught} of {} | {} | {} | {} | {} |",
+            s.meta.seed,
+            card.events
+                .iter()
+                .map(|e| format!("{}-{}: {}", e.start, e.end, outcome(&e.outcome)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            card.events.len(),
+            card.pages,
+            ratio(card.explained, card.pages),
+            card.flagged_pairs.len(),
+            ratio(card.flagged_in_truth().len(), card.flagged_pairs.len()),
+        );
+    }
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     // A named sweep of one rule's null: `undeclared` or `contagion` [SEEDS] [NIGHTS].
@@ -506,6 +564,7 @@ fn main() {
         Some("undeclared") => Some(undeclared_null),
         Some("contagion") => Some(contagion_null),
         Some("identity") => Some(identity_null),
+        Some("demo") => Some(demo_seeds),
         _ => None,
     };
     if let Some(sweep) = sweep {
