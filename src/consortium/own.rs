@@ -374,7 +374,6 @@ impl Concat<'_> {
         if let Some(segments) = computed {
             segments.finish()?;
         }
-        drop(write);
         Ok((path, writer.finish()?))
     }
 }
@@ -395,7 +394,11 @@ impl Segments {
     fn next(&mut self) -> Result<Option<arrow_array::RecordBatch>, StoreError> {
         match self.pending.take() {
             Some(batch) => Ok(Some(batch)),
-            None => self.reader.next().transpose().map_err(|e| StoreError::Parquet { path: self.path.clone(), source: e.into() }),
+            None => self
+                .reader
+                .next()
+                .transpose()
+                .map_err(|e| StoreError::Parquet { path: self.path.clone(), source: e.into() }),
         }
     }
 
