@@ -17,6 +17,9 @@
 #      whole window it reads); then the night after that with the coordinator's state kept, as
 #      a nightly coordinator runs it (only what changed since last night is pulled).
 #
+# PROFILE=dir: each `analyze` under benches/stage_profile.py, its stages' wall, CPU and peak
+# memory in dir/<night>.json and its log (info level, timestamped) in dir/<night>.log.
+#
 # Members run one after another here (on their own machines they run at once); the simulator
 # and moto share the machine's cores with hivewatch.
 set -euo pipefail
@@ -79,7 +82,13 @@ night() { # $1 label, $2 folder, $3 date
     for m in "${members[@]}"; do
         timed "$1 $m" "$bin" -q run --collect-only --config "$2/$m.toml" --run-date "$3"
     done
-    timed "$1 analyze" "$bin" -q analyze --config "$2/coordinator.toml" --date "$3"
+    if [ -n "${PROFILE:-}" ]; then
+        mkdir -p "$PROFILE"
+        timed "$1 analyze" python3 benches/stage_profile.py "$PROFILE/${1// /_}.json" -- \
+            "$bin" analyze --config "$2/coordinator.toml" --date "$3"
+    else
+        timed "$1 analyze" "$bin" -q analyze --config "$2/coordinator.toml" --date "$3"
+    fi
 }
 
 echo "== $((3 * per)) endpoints in 3 members x $(ls probes/core/*.toml | wc -l) suite files x $samples samples"

@@ -8,6 +8,8 @@
 #   MODE=coordinator|member   who embeds: the coordinator everything (default), or each member
 #                             its own answers (`[consortium] embed = "member"`, issue 28 item 1;
 #                             a binary without that key refuses the configuration)
+#   EMBEDDING_MEMBERS=K       in member mode, only the first K members embed their own (a
+#                             mixed night: the coordinator embeds the others'); default all
 #   EMBEDDER=lexical|minilm   (minilm reads the model folder from $HIVEWATCH_MINILM_DIR)
 #   SAMPLES=2  MEMBERS=5  SIMULATORS=3  LATENCY_MS=300  CONCURRENCY=128 (a member's in flight)
 #   OUTPUT_EXTRA='...'        TOML added after every configuration's [run] section, e.g.
@@ -57,8 +59,8 @@ case $embedder in
     minilm) embed_toml="[embed]\nembedder = \"minilm\"\nmodel_dir = \"${HIVEWATCH_MINILM_DIR:?set HIVEWATCH_MINILM_DIR to the MiniLM folder}\"\n" ;;
     *) echo "EMBEDDER is lexical or minilm" >&2; exit 2 ;;
 esac
-member_embed=""
-[ "$mode" = member ] && member_embed='embed = "member"\n'
+embedding_members=0
+[ "$mode" = member ] && embedding_members=${EMBEDDING_MEMBERS:-$n_members}
 members=()
 for m in $(seq "$n_members"); do members+=("lab-$m"); done
 export HIVEWATCH_BENCH_SECRET=bench-secret-0123456789abcdef
@@ -68,6 +70,8 @@ make_configs() { # $1 folder, $2 endpoints in all
     mkdir -p "$dir"
     for k in "${!members[@]}"; do
         m=${members[$k]}
+        member_embed=""
+        [ "$k" -lt "$embedding_members" ] && member_embed='embed = "member"\n'
         secrets+="${secrets:+, }$m = \"HIVEWATCH_BENCH_SECRET\""
         {
             printf '[run]\nsuite = "core"\nsamples = %s\noutput = "%s"\nstate_dir = "state-%s"\nmax_concurrency = %s\n%b\n' \
@@ -95,7 +99,7 @@ summary="$work/summary.tsv"
 for n in "${sizes[@]}"; do
     dir="$work/n$n"
     make_configs "$dir" "$n"
-    echo "== $n endpoints, $n_members members, core suite x $samples samples ($((n * 200 * samples)) requests), $embedder, embedding by the $mode; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "== $n endpoints, $n_members members, core suite x $samples samples ($((n * 200 * samples)) requests), $embedder, embedding by the $mode ($embedding_members of $n_members members embed); load: $(cut -d' ' -f1-3 /proc/loadavg)"
     start=$(date +%s.%N)
     mpids=()
     for m in "${members[@]}"; do

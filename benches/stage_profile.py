@@ -21,6 +21,8 @@ import time
 # (the substring of the log line that ends a stage, the stage's name), in the tail's order.
 MARKS = [
     ("wrote the union of the members' responses", "union"),
+    # An object-store output: what the night reads of earlier runs, listed and pulled.
+    ("pulled what the night reads of earlier runs", "history"),
     ("embedded the responses", "embed"),
     ("extracted behavioural features", "features"),
     ("read what the identity answers claim", "identity"),

@@ -1062,10 +1062,11 @@ fn embedding_members(root: &Path, sim: &TestSim, members: &[(&str, &str)]) -> (P
 const EMBED_MEMBER: &str = "embed = \"member\"";
 
 /// Issue 28, item 1: two members embed and describe their own answers, one leaves it to the
-/// coordinator, and one embeds with another embedder (the simulator's remote one): the
-/// coordinator uses the two, embeds the other two itself, says so per member, and the union's
-/// `embeddings` and `features` are bit for bit what the coordinator computes over the whole
-/// union (`hivewatch analyze` of the stored night, which embeds everything itself).
+/// coordinator, and one embeds with another embedder (the simulator's remote one), the two
+/// kinds interleaved in the union's order: the coordinator uses the two, embeds the other two
+/// itself (in one pass), says so per member, and the union's `embeddings` and `features` are
+/// bit for bit what the coordinator computes over the whole union (`hivewatch analyze` of the
+/// stored night, which embeds everything itself).
 #[test]
 fn members_that_embed_give_the_union_the_coordinator_would_compute() {
     let root = tempfile::tempdir().unwrap();
@@ -1074,40 +1075,41 @@ fn members_that_embed_give_the_union_the_coordinator_would_compute() {
         "{EMBED_MEMBER}\n[embed]\nembedder = \"remote\"\nbase_url = \"{}\"\nmodel = \"sim-embed\"\nbatch_size = 5\nconcurrency = 3",
         sim.openai_url()
     );
-    let members = [("lab-a", EMBED_MEMBER), ("lab-b", EMBED_MEMBER), ("lab-c", ""), ("lab-d", remote.as_str())];
+    let members = [("lab-a", ""), ("lab-b", EMBED_MEMBER), ("lab-c", remote.as_str()), ("lab-d", EMBED_MEMBER)];
     let (out, coordinator) = embedding_members(root.path(), &sim, &members);
     // A member that embeds publishes its embeddings and features beside its responses, signed.
-    let a_dir = out.join("members/member=lab-a");
-    let a_embeddings = night_file(&a_dir, "embeddings");
-    assert!(a_embeddings.file_name().unwrap().to_str().unwrap().contains(".lexical-"), "{a_embeddings:?}");
-    night_file(&a_dir, "features");
-    let manifests = a_dir.join(format!("manifests/run_date={DATE}"));
+    let b_dir = out.join("members/member=lab-b");
+    let b_embeddings = night_file(&b_dir, "embeddings");
+    assert!(b_embeddings.file_name().unwrap().to_str().unwrap().contains(".lexical-"), "{b_embeddings:?}");
+    night_file(&b_dir, "features");
+    let manifests = b_dir.join(format!("manifests/run_date={DATE}"));
     let manifest =
         std::fs::read_to_string(std::fs::read_dir(manifests).unwrap().next().unwrap().unwrap().path()).unwrap();
     assert!(manifest.contains("embeddings/run_date=") && manifest.contains("features/run_date="), "{manifest}");
-    assert!(!out.join("members/member=lab-c/embeddings").exists(), "lab-c leaves embedding to the coordinator");
+    assert!(!out.join("members/member=lab-a/embeddings").exists(), "lab-a leaves embedding to the coordinator");
 
     let o = hw(&["analyze", "--config", coordinator.to_str().unwrap(), "--date", DATE], &[]);
     let log = text(&o);
     assert!(matches!(o.status.code(), Some(0 | 1)), "{log}");
     assert!(log.contains("4 of 4 members"), "{log}");
     let said = |member: &str| log.lines().find(|l| l.trim_start().starts_with(member)).unwrap_or_default().to_owned();
-    assert!(said("lab-a").contains("embedded and described by the member"), "{log}");
-    assert!(said("lab-a").contains("spot check: 20 of 24 rows"), "{log}");
-    assert!(said("lab-c").contains("by the coordinator"), "{log}");
-    assert!(said("lab-d").contains("re-embedded and described by the coordinator"), "{log}");
-    assert!(said("lab-d").contains("embedded with remote:"), "{log}");
+    assert!(said("lab-b").contains("embedded and described by the member"), "{log}");
+    assert!(said("lab-b").contains("spot check: 20 of 24 rows"), "{log}");
+    assert!(said("lab-d").contains("spot check: 20 of 24 rows"), "{log}");
+    assert!(said("lab-a").contains("by the coordinator"), "{log}");
+    assert!(said("lab-c").contains("re-embedded and described by the coordinator"), "{log}");
+    assert!(said("lab-c").contains("embedded with remote:"), "{log}");
     let by = duckdb(
         &out,
         "SELECT member, status, embedded_by, note FROM read_parquet('{out}/member_runs/*/*.parquet') ORDER BY 1",
     );
     let column = |i: usize| by.iter().map(|r| r[i].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>();
     assert_eq!(column(1), ["published"; 4], "{by:?}");
-    assert_eq!(column(2), ["member", "member", "coordinator", "coordinator"], "{by:?}");
-    assert!(column(3)[3].contains("not the consortium's lexical"), "{by:?}");
+    assert_eq!(column(2), ["coordinator", "member", "coordinator", "member"], "{by:?}");
+    assert!(column(3)[2].contains("not the consortium's lexical"), "{by:?}");
     let page = std::fs::read_to_string(out.join("html/latest.html")).unwrap();
     let took_part = page.split("<h2>Who took part</h2>").nth(1).expect("a section on the members");
-    let row = took_part.split("<tr>").find(|r| r.contains("<b>lab-d</b>")).unwrap();
+    let row = took_part.split("<tr>").find(|r| r.contains("<b>lab-c</b>")).unwrap();
     assert!(row.contains("re-embedded and described by the coordinator"), "{row}");
 
     // The union's tables, row for row and in order, against the coordinator embedding the
@@ -1159,17 +1161,19 @@ fn alter_vectors(member_dir: &Path, member: &str, alter: impl Fn(&mut Vec<f32>))
 
 /// Issue 28, item 1: a member's vectors are its word, not proof. A member that publishes
 /// altered vectors under the right embedder id, signed, is caught by the spot check and left
-/// out with the reason and the `members` alert; the honest member that embeds is analysed.
+/// out with the reason and the `members` alert; the honest member that embeds, and the one
+/// that leaves embedding to the coordinator, are analysed.
 #[test]
 fn a_member_publishing_altered_vectors_is_caught_by_the_spot_check() {
     let root = tempfile::tempdir().unwrap();
     let sim = TestSim::start(SimConfig::default());
-    let (out, coordinator) = embedding_members(root.path(), &sim, &[("lab-a", EMBED_MEMBER), ("lab-b", EMBED_MEMBER)]);
+    let members = [("lab-a", EMBED_MEMBER), ("lab-b", EMBED_MEMBER), ("lab-c", "")];
+    let (out, coordinator) = embedding_members(root.path(), &sim, &members);
     alter_vectors(&out.join("members/member=lab-a"), "lab-a", |v| v.rotate_left(1));
     let o = hw(&["analyze", "--config", coordinator.to_str().unwrap(), "--date", DATE], &[]);
     let log = text(&o);
     assert_eq!(o.status.code(), Some(1), "a member left out is a critical alert: {log}");
-    assert!(log.contains("1 of 2 members"), "{log}");
+    assert!(log.contains("2 of 3 members"), "{log}");
     let status = duckdb(
         &out,
         "SELECT member, status, coalesce(note, '') FROM read_parquet('{out}/member_runs/*/*.parquet') ORDER BY 1",
@@ -1177,13 +1181,19 @@ fn a_member_publishing_altered_vectors_is_caught_by_the_spot_check() {
     assert_eq!(status[0][1], "excluded", "{status:?}");
     let note = status[0][2].as_str().unwrap();
     assert!(note.contains("spot check") && note.contains("vectors differ"), "{note}");
-    assert_eq!(status[1][1], "published", "{status:?}");
+    assert_eq!((&status[1][1], &status[2][1]), (&Value::from("published"), &Value::from("published")), "{status:?}");
     let alerts = duckdb(&out, "SELECT rule, message FROM read_parquet('{out}/alerts/*/*.parquet')");
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0][0], "members");
     assert!(alerts[0][1].as_str().unwrap().contains("lab-a (left out: the spot check"), "{alerts:?}");
     let rows = duckdb(&out, "SELECT count(*), count(DISTINCT member) FROM read_parquet('{out}/responses/*/*.parquet')");
-    assert_eq!(rows[0], vec![Value::from(24), Value::from(1)]);
+    assert_eq!(rows[0], vec![Value::from(48), Value::from(2)]);
+    let vectors = duckdb(
+        &out,
+        "SELECT split_part(endpoint, '/', 1), count(*) FROM read_parquet('{out}/embeddings/*/*.parquet') GROUP BY 1 ORDER BY 1",
+    );
+    let per_member = |m: &str| vec![Value::from(m), Value::from(24)];
+    assert_eq!(vectors, [per_member("lab-b"), per_member("lab-c")], "the honest member's and the coordinator's rows");
     let vectors =
         duckdb(&out, "SELECT count(*) FROM read_parquet('{out}/embeddings/*/*.parquet') WHERE endpoint LIKE 'lab-a/%'");
     assert_eq!(vectors[0][0], 0, "none of the left-out member's rows are in the night");

@@ -187,6 +187,9 @@ fn output_options_leave_out_the_bulk_and_keep_what_is_read() {
     let config = write_config(dir, &suite, 3, header, &eps);
     let out = hivewatch(&["run", "--config", config.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!said.contains("embedded"), "nothing is embedded at the embed stage: {said}");
+    assert!(said.contains("vectors not stored ([output] lexical_embeddings = \"recomputed\")"), "{said}");
     let reports = dir.join("reports");
     let embeddings = reports.join("embeddings");
     assert!(!embeddings.exists() || files_under(&embeddings).is_empty(), "no embeddings written");

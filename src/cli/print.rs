@@ -29,10 +29,18 @@ fn say_counts(night: &Night) {
     }
 }
 
-/// What a night's embedding cost: the cache's share (0 new: all repeated answers).
+/// What a night's embedding cost: the cache's share (0 new: all repeated answers); or, for a
+/// lexical night whose vectors are not stored, that nothing was embedded here.
 fn say_embedded(night: &Night) {
-    if let Some(d) = &night.derived {
-        say!("embedded {} responses with {} ({})", d.embedded.rows, d.embedded.embedder_id, cache_share(&d.embedded));
+    let Some(d) = &night.derived else { return };
+    let e = &d.embedded;
+    match e.path {
+        Some(_) => say!("embedded {} responses with {} ({})", e.rows, e.embedder_id, cache_share(e)),
+        None => say!(
+            "{} responses for {}: vectors not stored ([output] lexical_embeddings = \"recomputed\"), computed again where read",
+            e.rows,
+            e.embedder_id
+        ),
     }
 }
 

@@ -281,7 +281,7 @@ async fn analyze_held(
     let tag = session.tag().expect("the coordinator's session derives");
     let run = RunRef::new(date, union_run_id(date), tag);
     let (mut members, parts) = gather_members(cfg, remote, session, suite, &published, &run).await?;
-    let (parts, slices) = slices::member_slices(session, &run, &mut members, parts, suite)?;
+    let (parts, pieces) = slices::member_slices(session, &run, &mut members, parts, suite)?;
     if parts.is_empty() {
         return Err(nothing_published(cfg, remote, date, &members));
     }
@@ -297,9 +297,11 @@ async fn analyze_held(
     tracing::info!(run_id = %run_id, members = parts.len(), rows = union_rows, "wrote the union of the members' responses");
 
     let (instruments, _) = session.kit_mut().expect("the coordinator's session derives");
-    let prepared = match slices.is_empty() {
-        true => None,
-        false => Some(tokio::task::block_in_place(|| own::write_union(&output, &run, &slices, instruments))?),
+    let prepared = match &pieces {
+        None => None,
+        Some(p) => Some(tokio::task::block_in_place(|| {
+            own::write_union(&output, &run, &p.pieces, p.computed.as_ref(), instruments)
+        })?),
     };
     std::fs::remove_dir_all(slices::slices_dir(&output, &run)).ok();
     let guard = members_guard(&members, date, &cfg.path);

@@ -5,15 +5,16 @@
 //!   same functions the tail calls, with the consortium's `[embed]`), and publishes `embeddings`
 //!   and `features` beside its `responses`, signed in its manifest, its `runs` row (naming its
 //!   embedder) still last.
-//! - The **coordinator** ([`slice`]) turns each member's part of the union into a *slice*: the
-//!   member's union rows written alone in a scratch folder (as the union writes them), with
-//!   their `embeddings` and `features`. These are the member's when its embedder id and feature
-//!   versions are the coordinator's, its rows line up with its responses (endpoint, probe,
-//!   sample and the text's SHA-256, in order), and the spot check agrees ([`super::spot`]); the
-//!   coordinator's own, by the same stage code on the slice, when the member published none, or
-//!   with another embedder or other feature versions. A member whose rows do not line up, or
-//!   whose spot check disagrees, is left out of the night. [`write_union`] then writes the
-//!   union's tables as the slices in the union's order: the rows, values and order the
+//! - The **coordinator** turns each member whose own files it can use ([`usable`]: its
+//!   embedder id is the coordinator's) into a *slice* ([`slice`]): the member's union rows
+//!   written alone in a scratch folder (as the union writes them), with their `embeddings` and
+//!   `features`, checked to line up with its responses (endpoint, probe, sample and the text's
+//!   SHA-256, in order) and spot-checked ([`super::spot`]); features of other versions are
+//!   extracted again. A member whose rows do not line up, or whose spot check disagrees, is left
+//!   out of the night. Every other member's answers (none published, another embedder) the
+//!   coordinator embeds and describes itself, all of them in one pass ([`compute`]: the tail's
+//!   stages over their union). [`write_union`] then writes the union's tables as the pieces in
+//!   the union's order, streaming, a batch at a time: the rows, values and order the
 //!   coordinator would have computed over the whole union.
 
 use std::collections::VecDeque;
@@ -60,16 +61,13 @@ fn theirs(what: &'static str) -> impl Fn(StoreError) -> Fault {
     move |e| Fault::Member(format!("its {what} cannot be read: {e}"))
 }
 
-/// One member's part of the union's `embeddings` and `features`.
+/// A member's own part of the union's `embeddings` and `features`, checked and relabelled.
 #[derive(Debug, Clone)]
 pub struct Slice {
     pub embeddings: PathBuf,
     pub features: PathBuf,
-    /// Rows (ok answers) and how many of them the coordinator embedded.
+    /// Rows (ok answers).
     pub rows: u64,
-    pub newly_embedded: u64,
-    /// Who embedded it: `member` or `coordinator` (the `member_runs` column).
-    pub embedded_by: &'static str,
     /// What the coordinator did with the member's files, in words (`member_runs.note`).
     pub note: String,
 }
@@ -85,36 +83,44 @@ pub struct Kit<'a> {
 /// A member's note when it published no embeddings of its own.
 pub(super) const NOT_OWN: &str = "embedded and described by the coordinator (the member published no embeddings)";
 
-/// Builds `part`'s slice under `scratch` (its own folder): its union responses and `probes`,
-/// then its `embeddings` and `features`, taken from the member or computed (see the module).
-pub fn slice(scratch: &Output, run: &RunRef, part: &MemberPart, probes: &[Probe], kit: Kit) -> Result<Slice, Fault> {
+/// The member's own embeddings file when the coordinator can use it (the consortium's embedder
+/// id); `Err`: why the coordinator embeds and describes the member's answers itself (the note).
+pub fn usable(part: &MemberPart, embedder_id: &str) -> Result<PathBuf, String> {
+    match &part.own {
+        None => Err(NOT_OWN.to_owned()),
+        Some(own) if own.embedder_id != embedder_id => Err(format!(
+            "re-embedded and described by the coordinator: the member embedded with {}, not the consortium's {embedder_id}",
+            own.embedder_id
+        )),
+        Some(own) => own.embeddings.clone().ok_or_else(|| {
+            format!(
+                "embedded and described by the coordinator: the member names embedder {} but published no embeddings file",
+                own.embedder_id
+            )
+        }),
+    }
+}
+
+/// Builds the slice of `part`, whose own `embeddings` are usable ([`usable`]), under `scratch`
+/// (its own folder): its union responses and `probes`, its rows checked and relabelled, its
+/// `features` taken (or extracted again when of other versions), then the spot check.
+pub fn slice(
+    scratch: &Output,
+    run: &RunRef,
+    (part, embeddings): (&MemberPart, &Path),
+    probes: &[Probe],
+    kit: Kit,
+) -> Result<Slice, Fault> {
     let responses = table::path::<crate::collect::responses::ResponsesTable>(scratch, run);
     union::write(scratch, run, std::slice::from_ref(part))?;
     table::write::<ProbesTable>(scratch, run, probes)?;
     let Kit { instruments, cache, seed } = kit;
-    let tag = &run.tag;
-    let refused = match &part.own {
-        None => Some(NOT_OWN.to_owned()),
-        Some(own) if own.embedder_id != tag.id => Some(format!(
-            "re-embedded and described by the coordinator: the member embedded with {}, not the consortium's {}",
-            own.embedder_id, tag.id
-        )),
-        Some(own) if own.embeddings.is_none() => Some(format!(
-            "embedded and described by the coordinator: the member names embedder {} but published no embeddings file",
-            own.embedder_id
-        )),
-        Some(_) => None,
-    };
-    let (Some(own), None) = (&part.own, &refused) else {
-        return computed(scratch, run, instruments, cache, refused.unwrap_or_default());
-    };
-    let embeddings = own.embeddings.as_ref().expect("checked above");
     let embeddings_out = table::path::<EmbeddingsTable>(scratch, run);
     let rows = take_embeddings(embeddings, &responses, &embeddings_out, run, &part.member)?;
-    let versions = Versions::of(instruments, &tag.id);
+    let versions = Versions::of(instruments, &run.tag.id);
     let features_out = table::path::<FeaturesTable>(scratch, run);
     let mut note = "embedded and described by the member".to_owned();
-    let taken = match &own.features {
+    let taken = match part.own.as_ref().and_then(|own| own.features.as_ref()) {
         Some(f) => take_features(f, &responses, &features_out, run, (&part.member, &versions))?,
         None => Err("it published no features".to_owned()),
     };
@@ -125,34 +131,41 @@ pub fn slice(scratch: &Output, run: &RunRef, part: &MemberPart, probes: &[Probe]
     }
     let checked = super::spot::check(scratch, run, probes, (instruments, cache), (seed, rows))?;
     note.push_str(&format!(" (spot check: {checked} of {rows} rows embedded again, all agree)"));
-    Ok(Slice {
-        embeddings: embeddings_out,
-        features: features_out,
-        rows,
-        newly_embedded: 0,
-        embedded_by: "member",
-        note,
-    })
+    Ok(Slice { embeddings: embeddings_out, features: features_out, rows, note })
 }
 
-/// The slice embedded and described by the coordinator itself: the tail's stages, on the slice.
-fn computed(
+/// The answers of every member whose own files the coordinator cannot use, embedded and
+/// described by the coordinator in one pass (the tail's stages over their union, in the
+/// union's order), as the tail does when no member embeds.
+#[derive(Debug, Clone)]
+pub struct Computed {
+    pub embeddings: PathBuf,
+    pub features: PathBuf,
+    pub rows: u64,
+    pub newly_embedded: u64,
+}
+
+/// Embeds and describes `parts` (in the union's order) under `scratch` in one pass.
+pub fn compute(
     scratch: &Output,
     run: &RunRef,
-    instruments: &Instruments,
-    cache: &mut EmbeddingCache,
-    note: String,
-) -> Result<Slice, Fault> {
+    parts: &[MemberPart],
+    probes: &[Probe],
+    (instruments, cache): (&Instruments, &mut EmbeddingCache),
+) -> Result<Computed, EmbedError> {
+    union::write(scratch, run, parts)?;
+    table::write::<ProbesTable>(scratch, run, probes)?;
     let (embedded, embeddings) = super::spot::embed_stored(scratch, run, instruments, cache)?;
     let features = crate::features::stage::write_features(scratch, run, &instruments.lexicon, &instruments.refusal)?;
-    Ok(Slice {
-        embeddings,
-        features: features.path,
-        rows: embedded.rows,
-        newly_embedded: embedded.newly_embedded,
-        embedded_by: "coordinator",
-        note,
-    })
+    Ok(Computed { embeddings, features: features.path, rows: embedded.rows, newly_embedded: embedded.newly_embedded })
+}
+
+/// A member's place in the union's `embeddings` and `features`: its own slice, or its rows of
+/// what the coordinator computed ([`Computed`]).
+#[derive(Debug, Clone)]
+pub enum Piece {
+    Own(Slice),
+    Coordinator { member: String },
 }
 
 /// The feature versions the coordinator writes with its instruments.
@@ -288,23 +301,26 @@ fn take_features(
     Ok(Ok(writer.finish()?))
 }
 
-/// Writes the union's `embeddings`, `claim_embeddings` and `features` from the slices (in the
+/// Writes the union's `embeddings`, `claim_embeddings` and `features` from the pieces (in the
 /// union's order), and says what the tail's embed and features stages would have.
 pub fn write_union(
     output: &Output,
     run: &RunRef,
-    slices: &[Slice],
+    pieces: &[Piece],
+    computed: Option<&Computed>,
     instruments: &Instruments,
 ) -> Result<Prepared, EmbedError> {
-    let embeddings = concat::<EmbeddingsTable>(output, run, slices.iter().map(|s| &s.embeddings))?;
-    let features = concat::<FeaturesTable>(output, run, slices.iter().map(|s| &s.features))?;
+    let embeddings = Concat { pieces, own: |s| &s.embeddings, computed: computed.map(|c| c.embeddings.as_path()) }
+        .write::<EmbeddingsTable>(output, run, EMBEDDING_BATCH)?;
+    let features = Concat { pieces, own: |s| &s.features, computed: computed.map(|c| c.features.as_path()) }
+        .write::<FeaturesTable>(output, run, 4096)?;
     embed::claims::embed_claims(output, run, &instruments.embedder)?;
     let embedder = &instruments.embedder;
     Ok(Prepared {
         embedded: EmbedStats {
             embedder_id: embedder.id().to_owned(),
             rows: embeddings.1,
-            newly_embedded: slices.iter().map(|s| s.newly_embedded).sum(),
+            newly_embedded: computed.map_or(0, |c| c.newly_embedded),
             cached: embedder.is_cached(),
             path: Some(embeddings.0),
         },
@@ -316,20 +332,109 @@ pub fn write_union(
     })
 }
 
-/// The run's table `T` as the files' rows, one after the other.
-fn concat<'a, T: Table>(
-    output: &Output,
-    run: &RunRef,
-    files: impl Iterator<Item = &'a PathBuf>,
-) -> Result<(PathBuf, u64), StoreError> {
-    let mut writer = table::writer::<T>(output, run)?;
-    let path = writer.path().to_owned();
-    for file in files {
-        for batch in crate::store::batch_reader(file, 4096)? {
-            let batch = batch.map_err(|source| StoreError::Arrow { table: T::DECL.name, source })?;
-            let rows = T::from_arrow(&Columns::new(&batch, file))?;
-            writer.write(&table::batch::<T>(run, &rows)?)?;
+/// Rows of `embeddings` read at a time when concatenating (a lexical vector is 8 KiB).
+const EMBEDDING_BATCH: usize = 1024;
+
+/// One table's pieces: each member's own file, or its rows of the computed file.
+struct Concat<'a> {
+    pieces: &'a [Piece],
+    own: fn(&Slice) -> &Path,
+    computed: Option<&'a Path>,
+}
+
+impl Concat<'_> {
+    /// The run's table `T` as the pieces' rows, one after the other, a batch in memory at a
+    /// time (copied as read: every file has the table's columns, written by this process).
+    fn write<T: Table>(&self, output: &Output, run: &RunRef, batch_size: usize) -> Result<(PathBuf, u64), StoreError> {
+        let schema = table::schema::<T>();
+        let mut writer = table::writer::<T>(output, run)?;
+        let path = writer.path().to_owned();
+        let arrow = |source| StoreError::Arrow { table: T::DECL.name, source };
+        let mut write = |batch: &arrow_array::RecordBatch| {
+            let batch = arrow_array::RecordBatch::try_new(std::sync::Arc::clone(&schema), batch.columns().to_vec());
+            writer.write(&batch.map_err(arrow)?)
+        };
+        let mut computed = match self.computed {
+            Some(file) => Some(Segments::open(file, batch_size)?),
+            None => None,
+        };
+        for piece in self.pieces {
+            match piece {
+                Piece::Own(slice) => {
+                    for batch in crate::store::batch_reader((self.own)(slice), batch_size)? {
+                        write(&batch.map_err(arrow)?)?;
+                    }
+                }
+                Piece::Coordinator { member } => {
+                    let segments = computed.as_mut().expect("a member the coordinator embedded has computed rows");
+                    segments.take(member, &mut write)?;
+                }
+            }
+        }
+        if let Some(segments) = computed {
+            segments.finish()?;
+        }
+        Ok((path, writer.finish()?))
+    }
+}
+
+/// The computed file read in the union's order, one member's rows after another (a member's
+/// rows are those of its endpoints, `<member>/<endpoint>`).
+struct Segments {
+    path: PathBuf,
+    reader: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    pending: Option<arrow_array::RecordBatch>,
+}
+
+impl Segments {
+    fn open(path: &Path, batch_size: usize) -> Result<Segments, StoreError> {
+        Ok(Segments { path: path.to_owned(), reader: crate::store::batch_reader(path, batch_size)?, pending: None })
+    }
+
+    fn next(&mut self) -> Result<Option<arrow_array::RecordBatch>, StoreError> {
+        match self.pending.take() {
+            Some(batch) => Ok(Some(batch)),
+            None => self
+                .reader
+                .next()
+                .transpose()
+                .map_err(|e| StoreError::Parquet { path: self.path.clone(), source: e.into() }),
         }
     }
-    Ok((path, writer.finish()?))
+
+    /// Hands `member`'s rows to `write`, in batches as read.
+    fn take(
+        &mut self,
+        member: &str,
+        write: &mut impl FnMut(&arrow_array::RecordBatch) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let prefix = endpoint_name(member, "");
+        while let Some(batch) = self.next()? {
+            let endpoints = Columns::new(&batch, &self.path).strings("endpoint")?;
+            let n = (0..batch.num_rows()).take_while(|&i| endpoints.value(i).starts_with(&prefix)).count();
+            if n > 0 {
+                write(&batch.slice(0, n))?;
+            }
+            if n < batch.num_rows() {
+                self.pending = Some(batch.slice(n, batch.num_rows() - n));
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every row was taken.
+    fn finish(mut self) -> Result<(), StoreError> {
+        match self.next()? {
+            None => Ok(()),
+            Some(batch) => Err(StoreError::Column {
+                path: self.path.clone(),
+                column: "endpoint".into(),
+                problem: format!(
+                    "holds rows of {} after the members the coordinator embedded",
+                    Columns::new(&batch, &self.path).strings("endpoint")?.value(0)
+                ),
+            }),
+        }
+    }
 }

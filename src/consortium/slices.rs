@@ -62,42 +62,60 @@ pub(super) fn slices_dir(output: &Output, run: &RunRef) -> PathBuf {
     output.state_dir().join("union-slices").join(&run.id)
 }
 
-/// Each member's slice of the union's `embeddings` and `features` ([`own::slice`]), said per
-/// member in its `member_runs` row and the log; a member whose own files do not hold up (rows
-/// that do not follow its responses, a spot check that disagrees) is left out here, its row
-/// turned `excluded` with the reason.
+/// What the union's `embeddings` and `features` are made of: each member's piece, in the
+/// union's order, and the coordinator's one pass over the members it embedded.
+pub(super) struct Pieces {
+    pub pieces: Vec<own::Piece>,
+    pub computed: Option<own::Computed>,
+}
+
+/// Each member's part of the union's `embeddings` and `features`: its own slice when its files
+/// are usable ([`own::slice`]), else the coordinator's, all such members embedded and described
+/// in one pass ([`own::compute`]); said per member in its `member_runs` row and the log. A
+/// member whose own files do not hold up (rows that do not follow its responses, a spot check
+/// that disagrees) is left out here, its row turned `excluded` with the reason. `None`: no
+/// member's own files are used, so the tail embeds and describes the union as on any night
+/// (pieces would only write the same rows twice).
 pub(super) fn member_slices(
     session: &mut Session,
     run: &RunRef,
     members: &mut [MemberRun],
     parts: Parts,
     suite: &Suite,
-) -> Result<(Parts, Vec<own::Slice>), EmbedError> {
-    // No member embedded its own answers: the tail embeds and describes the union as on any
-    // night; slices would only write the same rows twice.
-    if parts.iter().all(|(part, _)| part.own.is_none()) {
-        for member in members.iter_mut().filter(|m| parts.iter().any(|(p, _)| p.member == m.member)) {
-            member.embedded_by = Some("coordinator".to_owned());
-            member.note = Some(own::NOT_OWN.to_owned());
-        }
-        return Ok((parts, Vec::new()));
+) -> Result<(Parts, Option<Pieces>), EmbedError> {
+    let usable: Vec<Result<PathBuf, String>> = parts.iter().map(|(p, _)| own::usable(p, &run.tag.id)).collect();
+    for ((part, _), note) in parts.iter().zip(&usable).filter_map(|(p, u)| u.as_ref().err().map(|n| (p, n))) {
+        tracing::info!(member = %part.member, "{note}");
+        let entry = members.iter_mut().find(|m| m.member == part.member).expect("a published member has its row");
+        entry.embedded_by = Some("coordinator".to_owned());
+        entry.note = Some(note.clone());
+    }
+    if usable.iter().all(Result::is_err) {
+        return Ok((parts, None));
     }
     let output = session.output().clone();
     // What a night stopped half-way left behind.
     std::fs::remove_dir_all(slices_dir(&output, run)).ok();
     let (instruments, cache) = session.kit_mut().expect("the coordinator's session derives");
-    let (mut kept, mut slices) = (Vec::new(), Vec::new());
-    for (part, row) in parts {
+    let (mut kept, mut pieces, mut theirs) = (Vec::new(), Vec::new(), Vec::new());
+    for ((part, row), usable) in parts.into_iter().zip(usable) {
+        let Ok(embeddings) = usable else {
+            pieces.push(own::Piece::Coordinator { member: part.member.clone() });
+            theirs.push(part.clone());
+            kept.push((part, row));
+            continue;
+        };
         let scratch = Output::with_state(slices_dir(&output, run).join(&part.member), output.state_dir());
         let kit = own::Kit { instruments, cache: &mut *cache, seed: spot::seed(run.date, &part.member) };
-        let result = tokio::task::block_in_place(|| own::slice(&scratch, run, &part, &suite.probes, kit));
+        let result =
+            tokio::task::block_in_place(|| own::slice(&scratch, run, (&part, &embeddings), &suite.probes, kit));
         let entry = members.iter_mut().find(|m| m.member == part.member).expect("a published member has its row");
         match result {
             Ok(slice) => {
                 tracing::info!(member = %part.member, rows = slice.rows, "{}", slice.note);
-                entry.embedded_by = Some(slice.embedded_by.to_owned());
+                entry.embedded_by = Some("member".to_owned());
                 entry.note = Some(slice.note.clone());
-                slices.push(slice);
+                pieces.push(own::Piece::Own(slice));
                 kept.push((part, row));
             }
             Err(Fault::Member(why)) => {
@@ -114,5 +132,25 @@ pub(super) fn member_slices(
             Err(Fault::Ours(e)) => return Err(e),
         }
     }
-    Ok((kept, slices))
+    // Every member whose own files were to be used is left out: the tail embeds the rest.
+    if !pieces.iter().any(|p| matches!(p, own::Piece::Own(_))) {
+        return Ok((kept, None));
+    }
+    let computed = match theirs.is_empty() {
+        true => None,
+        // Not a member's name: those have no '.'.
+        false => {
+            let scratch = Output::with_state(slices_dir(&output, run).join("coordinator.computed"), output.state_dir());
+            let computed = tokio::task::block_in_place(|| {
+                own::compute(&scratch, run, &theirs, &suite.probes, (instruments, &mut *cache))
+            })?;
+            tracing::info!(
+                members = theirs.len(),
+                rows = computed.rows,
+                "embedded and described the other members' answers in one pass"
+            );
+            Some(computed)
+        }
+    };
+    Ok((kept, Some(Pieces { pieces, computed })))
 }
