@@ -32,16 +32,6 @@ impl Background {
         (spread > 0.0).then_some(Background { median, spread })
     }
 
-    /// Of tonight's trend rows of the pair series `metric`.
-    pub fn of_pairs(rows: &[TrendRow], metric: &str) -> Option<Background> {
-        let rises: Vec<f64> = rows
-            .iter()
-            .filter(|t| matches!(t.scope, Scope::Pair(..)) && t.metric == metric)
-            .filter_map(|t| t.delta)
-            .collect();
-        Background::of(&rises)
-    }
-
     /// How many robust spreads a rise stands above tonight's median pair rise.
     pub fn z(&self, rise: f64) -> f64 {
         (rise - self.median) / self.spread
@@ -55,25 +45,46 @@ impl Background {
 
 /// Tonight's background of each pair series (`calibrated_similarity`, `phrase_uptake`, ...): a
 /// pair's rise on one series is judged against the other pairs' rises on the same series.
+/// Also the spread of the pairs' baselines on each series: which pairs were already alike.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Backgrounds(HashMap<String, Background>);
+pub struct Backgrounds {
+    rises: HashMap<String, Background>,
+    baselines: HashMap<String, Background>,
+}
 
 impl Backgrounds {
     /// Of tonight's trend rows: one background per pair series among them.
     pub fn of_pairs(rows: &[TrendRow]) -> Backgrounds {
         let series: HashSet<&str> =
             rows.iter().filter(|t| matches!(t.scope, Scope::Pair(..))).map(|t| t.metric.as_str()).collect();
-        Backgrounds(series.into_iter().filter_map(|m| Some((m.to_owned(), Background::of_pairs(rows, m)?))).collect())
+        let of = |field: fn(&TrendRow) -> Option<f64>| -> HashMap<String, Background> {
+            let of_series = |m: &str| {
+                let values: Vec<f64> = rows
+                    .iter()
+                    .filter(|t| matches!(t.scope, Scope::Pair(..)) && t.metric == m)
+                    .filter_map(field)
+                    .collect();
+                Background::of(&values)
+            };
+            series.iter().filter_map(|m| Some(((*m).to_owned(), of_series(m)?))).collect()
+        };
+        Backgrounds { rises: of(|t| t.delta), baselines: of(|t| t.baseline) }
     }
 
     /// One series' background alone.
     pub fn one(metric: &str, background: Background) -> Backgrounds {
-        Backgrounds(HashMap::from([(metric.to_owned(), background)]))
+        Backgrounds { rises: HashMap::from([(metric.to_owned(), background)]), baselines: HashMap::new() }
     }
 
     /// The background of the pair series `metric` (None with too few pairs, or none moving).
     pub fn of(&self, metric: &str) -> Option<Background> {
-        self.0.get(metric).copied()
+        self.rises.get(metric).copied()
+    }
+
+    /// Whether a pair whose baseline on `metric` is `baseline` was already alike apart from the
+    /// rest: [`APART_Z`] robust spreads above tonight's median pair baseline.
+    pub fn related(&self, metric: &str, baseline: f64) -> bool {
+        self.baselines.get(metric).is_some_and(|b| b.apart(baseline))
     }
 }
 

@@ -32,10 +32,14 @@ use crate::vocab::Scope;
 /// The incident of the ecosystem-wide rules: one per scope, whichever of them holds.
 pub const CONVERGENCE: &str = crate::config::alerts::CONVERGENCE_GROUP;
 
-/// The incident key of an alert: (rule or group, scope, metric or "" for a group).
+/// The incident key of an alert: (rule or group, scope, metric or "" for a group). The pair
+/// rule's series (calibrated similarity, phrase uptake) of one pair are one incident: one pair
+/// drawing together, paged once.
 fn key_of(a: &Alert) -> (String, Scope, String) {
     if is_ecosystem(&a.rule) {
         (CONVERGENCE.to_owned(), a.scope.clone(), String::new())
+    } else if a.rule == rule::PAIR {
+        (a.rule.clone(), a.scope.clone(), String::new())
     } else {
         (a.rule.clone(), a.scope.clone(), a.metric.clone())
     }
@@ -159,7 +163,7 @@ fn acknowledges(ack: &Acknowledgement, i: &Incident, tonight: NaiveDate) -> bool
     tonight <= ack.until
         && ack.rule == i.rule
         && ack.scope == i.scope.to_string()
-        && ack.metric.as_deref().is_none_or(|m| m == i.metric)
+        && ack.metric.as_deref().is_none_or(|m| m == i.metric || i.metric.is_empty())
 }
 
 /// An acknowledgement in words: "until DATE by WHO: REASON".
@@ -286,16 +290,22 @@ fn inhibit(out: &mut [Incident], alerts: &mut [Alert], tonight: NaiveDate, expla
         .filter(|(_, _, changed)| (tonight - *changed).num_days() < i64::from(explain_nights))
         .min_by_key(|(id, opened, _)| (*opened, id.clone()))
         .map(|(id, _, _)| id.clone());
-    let rise_of =
-        |id: &str| alerts.iter().find(|a| a.incident.as_deref() == Some(id)).and_then(|a| Some(a.value - a.baseline?));
+    // Tonight's first (most severe) alert of an incident: its series, baseline and rise.
+    let first_of = |id: &str| alerts.iter().find(|a| a.incident.as_deref() == Some(id));
     for i in out.iter_mut().filter(|i| i.rule == rule::PAIR) {
         let still = i.inhibited_by.as_ref().filter(|by| open_eco.iter().any(|(id, _, _)| id == *by)).cloned();
-        let with_the_crowd = match (pairs.of(&i.metric), rise_of(&i.id)) {
-            (Some(b), Some(rise)) => !b.apart(rise),
-            _ => true,
-        };
+        let explained = first_of(&i.id).and_then(|a| Some((a.metric.as_str(), a.baseline?, a.value))).is_none_or(
+            |(metric, baseline, value)| {
+                let with_the_crowd = pairs.of(metric).is_none_or(|b| !b.apart(value - baseline));
+                // Phrase uptake is a ratio over the two models' own wording: when a narrowing
+                // thins every model's wording, relatives' shared phrases weigh more and their
+                // uptake rises with no phrase taken up. A pair already sharing wording apart
+                // from the rest (a family) rising during a fresh narrowing is its doing.
+                with_the_crowd || (metric == crate::vocab::metric::PHRASE_UPTAKE && pairs.related(metric, baseline))
+            },
+        );
         i.inhibited_by = match i.event {
-            Event::Opened => fresh.clone().filter(|_| with_the_crowd),
+            Event::Opened => fresh.clone().filter(|_| explained),
             _ => still,
         };
     }

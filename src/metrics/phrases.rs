@@ -83,6 +83,12 @@ pub struct PhraseOverlap {
 /// probes it answered (stock phrases, openers, closers: its own recurring wording).
 pub const SIGNATURE_RATE: f64 = 0.05;
 
+/// ... and on at least this many probes: a rate read off fewer recurrences is mostly chance (its
+/// relative standard error, 1/sqrt(k) for k recurrences, is above 45%), and on a small suite
+/// such phrases came and went night by night, moving a pair's uptake by steps as large as a
+/// phrase taken up (`benches/alert_quality`: 40 probes, one pair in a few hundred a night).
+pub const SIGNATURE_MIN_PROBES: u32 = 5;
+
 /// A probe's texts with each distinct word replaced by a number, per model: n-grams then hash
 /// a few integers instead of their words' bytes (hashing slices of words was half of the
 /// measure stage's CPU on real answers, BENCHMARKS.md).
@@ -211,8 +217,9 @@ pub fn phrase_uptake<'a>(
         }
     }
     let rate = |i: usize, g: u64| counts[i].get(&g).map_or(0.0, |&k| f64::from(k) / answered[i] as f64);
+    let recurring = |i: usize, g: u64| rate(i, g) >= SIGNATURE_RATE && counts[i][&g] >= SIGNATURE_MIN_PROBES;
     let signatures: Vec<Vec<u64>> =
-        (0..m).map(|i| counts[i].keys().copied().filter(|&g| rate(i, g) >= SIGNATURE_RATE).collect()).collect();
+        (0..m).map(|i| counts[i].keys().copied().filter(|&g| recurring(i, g)).collect()).collect();
     let mut holders: FastMap<u64, usize> = FastMap::default();
     signatures.iter().flatten().for_each(|g| *holders.entry(*g).or_default() += 1);
     let common = m.div_ceil(2).max(2);
@@ -292,8 +299,8 @@ mod tests {
     #[test]
     fn a_model_taking_up_anothers_signature_raises_that_pairs_uptake_only() {
         let names: Vec<String> = ["a", "b", "c", "d", "e", "f"].iter().map(|s| (*s).to_owned()).collect();
-        // Four probes. a's signature: phrase 1 on every probe; c's: 3; d's: 4; e's 5; f's 6.
-        // b uses a's phrase 1 on two probes of four (rate 0.5) and its own 2 on every probe;
+        // Ten probes. a's signature: phrase 1 on every probe; c's: 3; d's: 4; e's 5; f's 6.
+        // b uses a's phrase 1 on five probes of ten (rate 0.5) and its own 2 on every probe;
         // phrase 9 is every model's: a signature of all, so nobody's own.
         let probe = |b_takes: bool| PhraseOverlap {
             models: names.clone(),
@@ -306,11 +313,13 @@ mod tests {
                 vec![6, 9],
             ],
         };
-        let probes = [probe(true), probe(true), probe(false), probe(false)];
+        let probes: Vec<PhraseOverlap> = (0..10).map(|k| probe(k % 2 == 0)).collect();
         let uptake = phrase_uptake(&names, &probes);
         assert_eq!(uptake.len(), 15);
         // a|b: over {1, 2}: min 0.5 + 0 over max 1 + 1.
-        assert_eq!(uptake[0], (0, 1, 0.25, 4));
-        assert!(uptake[1..].iter().all(|&(_, _, v, n)| v == 0.0 && n == 4), "{uptake:?}");
+        assert_eq!(uptake[0], (0, 1, 0.25, 10));
+        assert!(uptake[1..].iter().all(|&(_, _, v, n)| v == 0.0 && n == 10), "{uptake:?}");
+        // On four probes nothing recurs on the SIGNATURE_MIN_PROBES it takes to be a signature.
+        assert!(phrase_uptake(&names, &probes[..4]).is_empty());
     }
 }
