@@ -208,9 +208,12 @@ fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
         for r in &results {
             for i in r.pages() {
                 *pages.entry(i.rule.clone()).or_default() += 1;
-                // The pair rule watches two series: each one's false pages said apart.
+                // The pair rule watches two series, one incident a pair: each series' false
+                // pages said apart, by the incident's most severe alert tonight.
                 if i.rule == hivewatch::alert::rule::PAIR {
-                    *pages.entry(format!("pair on {}", i.metric)).or_default() += 1;
+                    let series =
+                        r.alerts.iter().find(|a| a.incident.as_deref() == Some(&i.id)).map(|a| a.metric.clone());
+                    *pages.entry(format!("pair on {}", series.unwrap_or_default())).or_default() += 1;
                 }
                 seed_pages += 1;
             }

@@ -701,7 +701,7 @@ mod tests {
                 let mut n = night(&mut rng, 4.0);
                 for p in pairs {
                     // a|b takes up phrases from night 20 on; c|d jumps on night 14 alone.
-                    let step = if (p == "a|b" && i >= 20) || (p == "c|d" && i == 14) { 0.12 } else { 0.0 };
+                    let step = if (p == "a|b" && i >= 20) || (p == "c|d" && i == 14) { 0.2 } else { 0.0 };
                     let mut m = metric(
                         &format!("pair:{p}"),
                         "phrase_uptake",

@@ -201,8 +201,8 @@ impl Default for PairRule {
             warn_delta: 0.03,
             critical_delta: 0.06,
             phrase_uptake: true,
-            phrase_warn_delta: 0.05,
-            phrase_critical_delta: 0.10,
+            phrase_warn_delta: 0.09,
+            phrase_critical_delta: 0.15,
         }
     }
 }
