@@ -412,17 +412,13 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
         m if m == rule.metric => (rule.warn_delta, rule.critical_delta),
         _ => return None,
     };
-    if row.trend_n < rule.min_runs {
-        return None;
-    }
     // Phrase uptake steps (a phrase is taken up or not): a step beyond its own noise, no trend,
-    // held two comparable nights in a row (Prometheus's `for`): on stable nights one pair in a
-    // few hundred jumps for one night (a recurring phrase is few answers on a small suite), and
-    // a second such night in a row is rare (BENCHMARKS.md, `phrase_uptake`).
+    // held two comparable nights in a row (Prometheus's `for`; one night's jump is chance).
     let phrases = row.metric == metric::PHRASE_UPTAKE;
     let step = |z: Option<f64>| z.is_some_and(|z| z >= background::APART_Z);
     let stepped = step(row.robust_z) && step(row.previous_robust_z);
-    if (phrases && !stepped) || (!phrases && (mk.p >= rule.p || mk.slope <= 0.0)) || !beyond_interval(row, base) {
+    let trended = mk.p < rule.p && mk.slope > 0.0;
+    if row.trend_n < rule.min_runs || !(if phrases { stepped } else { trended }) || !beyond_interval(row, base) {
         return None;
     }
     let (series, doing, reading) = background::words(&row.metric, row.value);
