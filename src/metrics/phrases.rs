@@ -223,14 +223,21 @@ pub fn phrase_uptake<'a>(
     let mut holders: FastMap<u64, usize> = FastMap::default();
     signatures.iter().flatten().for_each(|g| *holders.entry(*g).or_default() += 1);
     let common = m.div_ceil(2).max(2);
-    let signatures: Vec<FastSet<u64>> =
-        signatures.into_iter().map(|s| s.into_iter().filter(|g| holders[g] < common).collect()).collect();
+    // Sorted, so that every sum below runs in one order (the maps' order is per process: the
+    // same run measured twice must give the same bits).
+    let signatures: Vec<Vec<u64>> = signatures
+        .into_iter()
+        .map(|s| {
+            let mut own: Vec<u64> = s.into_iter().filter(|g| holders[g] < common).collect();
+            own.sort_unstable();
+            own
+        })
+        .collect();
     let mut out = Vec::new();
     for i in 0..m {
         for j in i + 1..m {
             let (mut low, mut high) = (0.0, 0.0);
-            let union = signatures[i].iter().chain(signatures[j].iter().filter(|g| !signatures[i].contains(*g)));
-            for &g in union {
+            for g in sorted_union(&signatures[i], &signatures[j]) {
                 let (a, b) = (rate(i, g), rate(j, g));
                 low += a.min(b);
                 high += a.max(b);
@@ -241,6 +248,24 @@ pub fn phrase_uptake<'a>(
         }
     }
     out
+}
+
+/// The union of two sorted, deduplicated lists, in order.
+fn sorted_union<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = u64> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        let (x, y) = (a.get(i).copied(), b.get(j).copied());
+        let next = match (x, y) {
+            (None, None) => return None,
+            (Some(x), Some(y)) if x == y => x,
+            (Some(x), Some(y)) => x.min(y),
+            (Some(x), None) => x,
+            (None, Some(y)) => y,
+        };
+        i += usize::from(x == Some(next));
+        j += usize::from(y == Some(next));
+        Some(next)
+    })
 }
 
 #[cfg(test)]
@@ -275,6 +300,14 @@ mod tests {
         // One model alone shares nothing, however often it repeats itself.
         let alone = probe_phrases(&[m("a", &["i hope this helps", "i hope this helps"])]);
         assert!(alone.shared.is_empty());
+    }
+
+    #[test]
+    fn the_union_of_two_sorted_lists_is_sorted_and_whole() {
+        let u: Vec<u64> = sorted_union(&[1, 4, 6, 9], &[2, 4, 9, 11]).collect();
+        assert_eq!(u, [1, 2, 4, 6, 9, 11]);
+        assert_eq!(sorted_union(&[], &[3]).collect::<Vec<_>>(), [3]);
+        assert_eq!(sorted_union(&[], &[]).count(), 0);
     }
 
     #[test]
