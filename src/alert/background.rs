@@ -3,7 +3,7 @@
 //! pair shares (an ecosystem-wide move) or that is no larger than the night-to-night noise of
 //! one pair's series is not. Pure.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::trend::TrendRow;
 use crate::vocab::{Scope, metric};
@@ -55,20 +55,18 @@ pub struct Backgrounds {
 impl Backgrounds {
     /// Of tonight's trend rows: one background per pair series among them.
     pub fn of_pairs(rows: &[TrendRow]) -> Backgrounds {
-        let series: HashSet<&str> =
-            rows.iter().filter(|t| matches!(t.scope, Scope::Pair(..))).map(|t| t.metric.as_str()).collect();
-        let of = |field: fn(&TrendRow) -> Option<f64>| -> HashMap<String, Background> {
-            let of_series = |m: &str| {
-                let values: Vec<f64> = rows
-                    .iter()
-                    .filter(|t| matches!(t.scope, Scope::Pair(..)) && t.metric == m)
-                    .filter_map(field)
-                    .collect();
-                Background::of(&values)
-            };
-            series.iter().filter_map(|m| Some(((*m).to_owned(), of_series(m)?))).collect()
-        };
-        Backgrounds { rises: of(|t| t.delta), baselines: of(|t| t.baseline) }
+        let mut series: HashMap<&str, (Vec<f64>, Vec<f64>)> = HashMap::new();
+        for t in rows.iter().filter(|t| matches!(t.scope, Scope::Pair(..))) {
+            let (rises, baselines) = series.entry(t.metric.as_str()).or_default();
+            rises.extend(t.delta);
+            baselines.extend(t.baseline);
+        }
+        let mut out = Backgrounds::default();
+        for (metric, (rises, baselines)) in series {
+            out.rises.extend(Background::of(&rises).map(|b| (metric.to_owned(), b)));
+            out.baselines.extend(Background::of(&baselines).map(|b| (metric.to_owned(), b)));
+        }
+        out
     }
 
     /// One series' background alone.

@@ -122,7 +122,7 @@ pub fn scorecard(scenario: &Scenario, results: &[NightResult]) -> Scorecard {
             // its family speaks the same phrases, and no measure can tell which of them lent them.
             Event::Transmission { from, to, part, .. } => {
                 let voice = |name: &str| scenario.models.iter().find(|m| m.name == name).and_then(|m| m.voice);
-                let voiced = ["openers", "refusals", "stock", "closers"].contains(&part.as_str());
+                let voiced = crate::sim::scenario::part(part).is_some_and(crate::sim::models::Part::carries_voice);
                 let lenders = scenario.models.iter().filter(|m| {
                     m.name == *from
                         || (voiced && voice(from).is_some() && m.voice == voice(from) && !to.contains(&m.name))

@@ -272,6 +272,11 @@ fn sorted_union<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = u64> + '
 mod tests {
     use super::*;
 
+    /// One model's answers to a probe, as words.
+    fn model(name: &str, texts: &[&str]) -> (String, Vec<Vec<String>>) {
+        (name.to_owned(), texts.iter().map(|t| words(t)).collect())
+    }
+
     #[test]
     fn words_keep_inner_apostrophes() {
         assert_eq!(words("It\u{2019}s  NOT 'quoted', ok? 42x"), vec!["it's", "not", "quoted", "ok", "42x"]);
@@ -287,18 +292,17 @@ mod tests {
 
     #[test]
     fn a_phrase_most_models_use_is_shared_and_covers_their_text() {
-        let m = |name: &str, texts: &[&str]| (name.to_owned(), texts.iter().map(|t| words(t)).collect::<Vec<_>>());
         let models = vec![
-            m("a", &["I hope this helps you today"]),
-            m("b", &["Sure thing, I hope this helps"]),
-            m("c", &["Completely different words here entirely"]),
+            model("a", &["I hope this helps you today"]),
+            model("b", &["Sure thing, I hope this helps"]),
+            model("c", &["Completely different words here entirely"]),
         ];
         let lex = probe_phrases(&models);
         assert_eq!(lex.shared, vec![("i hope this helps".to_owned(), 2)]);
         // 4 + 4 covered of 6 + 6 + 5 positions.
         assert!((lex.shared_share.unwrap() - 8.0 / 17.0).abs() < 1e-12);
         // One model alone shares nothing, however often it repeats itself.
-        let alone = probe_phrases(&[m("a", &["i hope this helps", "i hope this helps"])]);
+        let alone = probe_phrases(&[model("a", &["i hope this helps", "i hope this helps"])]);
         assert!(alone.shared.is_empty());
     }
 
@@ -312,19 +316,18 @@ mod tests {
 
     #[test]
     fn a_phrase_most_models_use_is_not_distinctive() {
-        let m = |name: &str, texts: &[&str]| (name.to_owned(), texts.iter().map(|t| words(t)).collect::<Vec<_>>());
         let models = vec![
-            m("a", &["the answer is simple let's delve into it now"]),
-            m("b", &["the answer is simple let's delve into it now"]),
-            m("c", &["the answer is simple quite another phrase here too"]),
-            m("d", &["the answer is simple yet more words of mine"]),
+            model("a", &["the answer is simple let's delve into it now"]),
+            model("b", &["the answer is simple let's delve into it now"]),
+            model("c", &["the answer is simple quite another phrase here too"]),
+            model("d", &["the answer is simple yet more words of mine"]),
         ];
         let lex = probe_phrases(&models);
         // 9 words -> 6 4-grams; "the answer is simple" is shared (4 of 4); a and b's other five
         // are used by two of four models: shared too (half are needed); c's and d's are their own.
         assert_eq!(lex.overlap.distinctive.iter().map(Vec::len).collect::<Vec<_>>(), vec![0, 0, 5, 5]);
         // The same words hash alike on another probe.
-        let again = probe_phrases(&[m("d", &["the answer is simple yet more words of mine"])]);
+        let again = probe_phrases(&[model("d", &["the answer is simple yet more words of mine"])]);
         assert_eq!(again.overlap.distinctive[0].len(), 6);
         assert!(lex.overlap.distinctive[3].iter().all(|g| again.overlap.distinctive[0].contains(g)));
     }

@@ -85,6 +85,14 @@ pub enum Part {
     Identity,
 }
 
+impl Part {
+    /// Whether blending this part draws a model toward the other's phrase banks (openers,
+    /// refusals, stock phrases, closers), which the other's voice-mates speak too ([`Profile::blend`]).
+    pub fn carries_voice(self) -> bool {
+        matches!(self, Part::All | Part::Openers | Part::Refusals | Part::Stock | Part::Tone | Part::Closers)
+    }
+}
+
 fn lerp(a: f64, b: f64, t: f64) -> f64 {
     a + (b - a) * t
 }

@@ -129,7 +129,8 @@ pub struct Scenario {
     base: HashMap<String, Profile>,
 }
 
-fn part(name: &str) -> Option<Part> {
+/// The part of a model's behaviour a `transmission` event's `part` names.
+pub fn part(name: &str) -> Option<Part> {
     Some(match name {
         "openers" => Part::Openers,
         "refusals" => Part::Refusals,
