@@ -20,6 +20,12 @@
 //! runs the demo's scenario (`hivewatch demo`: 12 models, 30 nights, its four events) under
 //! SEEDS seeds from its own: each event's first page, the pages' precision and the pair pages'.
 //!
+//!     cargo bench --bench alert_quality -- suite [SEEDS] [NIGHTS]
+//!
+//! runs the false-page sweep on twelve models in six families of two asking the whole core
+//! suite (205 probes): the phrase level is stated at 40 probes and scaled with the suite's size
+//! (`phrase_level_scale`), so it is checked on a null of another size.
+//!
 //!     cargo bench --bench alert_quality -- delays
 //!
 //! runs only the two detection delays (the drop and the converging pair).
@@ -62,17 +68,36 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MODELS: &[(&str, usize)] =
     &[("a-1", 0), ("a-2", 0), ("b-1", 1), ("c-1", 2), ("d-1", 3), ("e-1", 4), ("f-1", 5), ("g-1", 1)];
 
+/// Twelve models in six families of two, each family its own voice.
+const TWELVE: &[(&str, usize)] = &[
+    ("a-1", 0),
+    ("a-2", 0),
+    ("b-1", 1),
+    ("b-2", 1),
+    ("c-1", 2),
+    ("c-2", 2),
+    ("d-1", 3),
+    ("d-2", 3),
+    ("e-1", 4),
+    ("e-2", 4),
+    ("f-1", 5),
+    ("f-2", 5),
+];
+
 fn scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
     scenario_of(MODELS, name, seed, nights, events)
 }
 
 fn scenario_of(models: &[(&str, usize)], name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
-    scenario_with(models, "", name, seed, nights, events)
+    scenario_with(models, FORTY_PROBES, name, seed, nights, events)
 }
 
-/// `extra` goes into `[scenario]` (e.g. `contagion = 42`).
+/// The sweeps' suite: 40 probes of the core suite.
+const FORTY_PROBES: &str = "probes = 40\n";
+
+/// `extra` goes into `[scenario]` (e.g. `probes = 40`; without `probes`, the whole core suite).
 fn scenario_with(models: &[(&str, usize)], extra: &str, name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
-    let mut text = format!("[scenario]\nname = \"{name}\"\nseed = {seed}\nnights = {nights}\nprobes = 40\n{extra}");
+    let mut text = format!("[scenario]\nname = \"{name}\"\nseed = {seed}\nnights = {nights}\n{extra}");
     for (m, v) in models {
         text.push_str(&format!("[[models]]\nname = \"{m}\"\nvoice = {v}\n"));
     }
@@ -138,11 +163,13 @@ fn trend_files(out: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// Each night's largest rise over its baseline of a pair series `metric` among the rows that
-/// `passes` (given the row and the same pair's robust z on the previous night).
+/// `passes` (given the row and the same pair's robust z on the previous night), divided by
+/// `scale` of the row (the factor its level is multiplied by).
 fn largest_per_night(
     out: &std::path::Path,
     metric: &str,
     passes: impl Fn(&hivewatch::trend::TrendRow, Option<f64>) -> bool,
+    scale: impl Fn(&hivewatch::trend::TrendRow) -> f64,
 ) -> Vec<f64> {
     let mut previous: std::collections::HashMap<String, Option<f64>> = std::collections::HashMap::new();
     trend_files(out)
@@ -156,7 +183,7 @@ fn largest_per_night(
             for t in rows {
                 let before = previous.insert(t.scope.to_string(), t.robust_z).flatten();
                 if passes(&t, before) {
-                    largest = largest.max(t.delta.unwrap_or(0.0));
+                    largest = largest.max(t.delta.unwrap_or(0.0) / scale(&t));
                 }
             }
             largest
@@ -169,26 +196,35 @@ fn largest_per_night(
 /// under tonight's interval): what any `warn_delta` would page, read off one run.
 fn pair_rise_per_night(out: &std::path::Path) -> Vec<f64> {
     let rule = hivewatch::alert::AlertConfig::default().pair;
-    largest_per_night(out, &rule.metric, |t, _| {
-        t.trend_n >= rule.min_runs
-            && t.mann_kendall.is_some_and(|mk| mk.p < rule.p && mk.slope > 0.0)
-            && match (t.ci, t.baseline) {
-                (Some((lo, _)), Some(b)) => lo > b,
-                (None, Some(_)) => true,
-                _ => false,
-            }
-    })
+    largest_per_night(
+        out,
+        &rule.metric,
+        |t, _| {
+            t.trend_n >= rule.min_runs
+                && t.mann_kendall.is_some_and(|mk| mk.p < rule.p && mk.slope > 0.0)
+                && match (t.ci, t.baseline) {
+                    (Some((lo, _)), Some(b)) => lo > b,
+                    (None, Some(_)) => true,
+                    _ => false,
+                }
+        },
+        |_| 1.0,
+    )
 }
 
 /// Each night's largest step of a pair's `phrase_uptake` that passes everything the pair rule
 /// asks of that series but the level (at least 8 runs, a step of `APART_Z` robust spreads over
-/// its baseline tonight and on the night before): what any `phrase_warn_delta` would page.
+/// its baseline tonight and on the night before): what any `phrase_warn_delta` would page, in
+/// its units (the step over the pair's `phrase_level_scale`: as if measured on 40 probes).
 fn phrase_step_per_night(out: &std::path::Path) -> Vec<f64> {
     let rule = hivewatch::alert::AlertConfig::default().pair;
     let step = |z: Option<f64>| z.is_some_and(|z| z >= hivewatch::alert::background::APART_Z);
-    largest_per_night(out, metric::PHRASE_UPTAKE, |t, before| {
-        t.trend_n >= rule.min_runs && step(t.robust_z) && step(before)
-    })
+    largest_per_night(
+        out,
+        metric::PHRASE_UPTAKE,
+        |t, before| t.trend_n >= rule.min_runs && step(t.robust_z) && step(before),
+        |t| hivewatch::config::alerts::phrase_level_scale(t.n),
+    )
 }
 
 /// The false-alarm rate of every rule at its shipped levels: pages (incidents opened,
@@ -197,11 +233,25 @@ fn phrase_step_per_night(out: &std::path::Path) -> Vec<f64> {
 /// level can be read off the null.
 fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     println!("## False pages on stable ecosystems ({seeds} seeds x {nights} nights)\n");
+    false_pages_of(rt, seeds, |seed| scenario("stable", 100 + seed, nights, ""));
+}
+
+/// [`false_pages`] on the undeclared sweep's twelve models asking the whole core suite (205
+/// probes, five times the other sweeps'): the phrase level's scaling with the suite's size
+/// checked on a null of another size.
+fn false_pages_whole_suite(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
+    println!(
+        "## False pages on stable ecosystems, 12 models, the whole core suite ({seeds} seeds x {nights} nights)\n"
+    );
+    false_pages_of(rt, seeds, |seed| scenario_with(TWELVE, "", "stable-suite", 500 + seed, nights, ""));
+}
+
+fn false_pages_of(rt: &tokio::runtime::Runtime, seeds: u64, scenario: impl Fn(u64) -> Scenario) {
     let mut pages: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     let (mut total_nights, mut rises, mut steps) = (0usize, Vec::new(), Vec::new());
     let mut rows = Vec::new();
     for seed in 0..seeds {
-        let (results, dir) = run_keeping(rt, scenario("stable", 100 + seed, nights, ""));
+        let (results, dir) = run_keeping(rt, scenario(seed));
         rises.extend(pair_rise_per_night(&dir.path().join("out")));
         steps.extend(phrase_step_per_night(&dir.path().join("out")));
         let mut seed_pages = 0;
@@ -245,11 +295,11 @@ fn false_pages(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
     println!("\nThe largest nightly rises: {}\n", top.join(", "));
     steps.sort_by(|a, b| b.total_cmp(a));
     println!(
-        "Pair rule on `phrase_uptake`: nights whose largest qualifying step (robust z >= {} that night and the night before) reaches a level, of {total_nights}:\n",
+        "Pair rule on `phrase_uptake`: nights whose largest qualifying step (robust z >= {} that night and the night before), in the level's units (the step over the pair's `phrase_level_scale`), reaches a level, of {total_nights}:\n",
         hivewatch::alert::background::APART_Z
     );
     println!("| phrase_warn_delta | nights |\n|---|---|");
-    for level in [0.01, 0.02, 0.03, 0.05, 0.1] {
+    for level in [0.02, 0.03, 0.05, 0.07, 0.09, 0.15] {
         println!("| {level} | {} |", steps.iter().filter(|r| **r >= level).count());
     }
     let top: Vec<String> = steps.iter().take(8).map(|r| format!("{r:.4}")).collect();
@@ -327,20 +377,6 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 
 /// The `undeclared` rule on stable, truthfully declared ecosystems of twelve models.
 fn undeclared_null(rt: &tokio::runtime::Runtime, seeds: u64, nights: u32) {
-    const TWELVE: &[(&str, usize)] = &[
-        ("a-1", 0),
-        ("a-2", 0),
-        ("b-1", 1),
-        ("b-2", 1),
-        ("c-1", 2),
-        ("c-2", 2),
-        ("d-1", 3),
-        ("d-2", 3),
-        ("e-1", 4),
-        ("e-2", 4),
-        ("f-1", 5),
-        ("f-2", 5),
-    ];
     println!(
         "## The undeclared rule on stable ecosystems ({seeds} seeds x {nights} nights, 12 models declared truthfully)\n"
     );
@@ -410,7 +446,7 @@ fn largest_rise(results: &[NightResult], metric: &str) -> Vec<f64> {
 }
 
 fn contagion_scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
-    scenario_with(MODELS, "contagion = 42\n", name, seed, nights, events)
+    scenario_with(MODELS, "probes = 40\ncontagion = 42\n", name, seed, nights, events)
 }
 
 /// The `contagion` rule on stable ecosystems, then on one model turning susceptible.
@@ -568,6 +604,7 @@ fn main() {
         Some("contagion") => Some(contagion_null),
         Some("identity") => Some(identity_null),
         Some("demo") => Some(demo_seeds),
+        Some("suite") => Some(false_pages_whole_suite),
         _ => None,
     };
     if let Some(sweep) = sweep {

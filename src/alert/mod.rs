@@ -408,7 +408,7 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
     let (mk, delta, base) = (row.mann_kendall?, row.delta?, row.baseline?);
     let Scope::Pair(a, b) = &row.scope else { return None };
     let (warn, critical) = match row.metric.as_str() {
-        metric::PHRASE_UPTAKE if rule.phrase_uptake => (rule.phrase_warn_delta, rule.phrase_critical_delta),
+        metric::PHRASE_UPTAKE if rule.phrase_uptake => rule.phrase_levels(row.n),
         m if m == rule.metric => (rule.warn_delta, rule.critical_delta),
         _ => return None,
     };
@@ -688,28 +688,30 @@ mod tests {
         assert_eq!((alerts[19][0].rule.as_str(), alerts[19][0].severity), ("coverage", Severity::Critical));
     }
 
-    #[test]
-    fn a_pair_taking_up_anothers_phrases_is_flagged_when_the_step_holds_a_second_night() {
+    /// 26 nights of eight pairs' `phrase_uptake` around 0.06, each pair measured on `probes`
+    /// probes, plus `step(pair, night)`.
+    fn phrase_nights(probes: usize, step: impl Fn(&str, u32) -> f64) -> Vec<(Vec<RunMetric>, bool)> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let pairs = ["a|b", "a|c", "a|d", "b|c", "b|d", "c|d", "a|e", "b|e"];
-        let nights: Vec<(Vec<RunMetric>, bool)> = (0..26)
+        (0..26)
             .map(|i| {
                 let mut n = night(&mut rng, 4.0);
                 for p in pairs {
-                    // a|b takes up phrases from night 20 on; c|d jumps on night 14 alone.
-                    let step = if (p == "a|b" && i >= 20) || (p == "c|d" && i == 14) { 0.2 } else { 0.0 };
-                    let mut m = metric(
-                        &format!("pair:{p}"),
-                        "phrase_uptake",
-                        0.06 + step + rng.random_range(-0.004..0.004),
-                        0.0,
-                    );
-                    m.ci = None;
+                    let value = 0.06 + step(p, i) + rng.random_range(-0.004..0.004);
+                    let mut m = metric(&format!("pair:{p}"), "phrase_uptake", value, 0.0);
+                    (m.ci, m.n) = (None, probes);
                     n.push(m);
                 }
                 (n, false)
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_pair_taking_up_anothers_phrases_is_flagged_when_the_step_holds_a_second_night() {
+        // a|b takes up phrases from night 20 on; c|d jumps on night 14 alone.
+        let nights =
+            phrase_nights(200, |p, i| if (p == "a|b" && i >= 20) || (p == "c|d" && i == 14) { 0.2 } else { 0.0 });
         let alerts = simulate(&nights, 1.0);
         let first = alerts.iter().position(|a| a.iter().any(|x| x.rule == "pair")).expect("a pair alert");
         assert_eq!(first, 21, "flagged on the step's second night; a one-night jump is not flagged");
@@ -724,6 +726,18 @@ mod tests {
         let mut off = AlertConfig::default();
         off.pair.phrase_uptake = false;
         assert!(simulate_with(&nights, 1.0, &off).iter().flatten().all(|x| x.metric != "phrase_uptake"));
+    }
+
+    #[test]
+    fn the_phrase_level_scales_with_the_probes_the_pair_answered() {
+        // One held step of 0.06: over the level on 200 probes (0.09 x sqrt(40/200) = 0.040),
+        // under it on 40 (0.09), where the same step is within the null's noise.
+        for (probes, paged) in [(200, true), (40, false)] {
+            let nights = phrase_nights(probes, |p, i| if p == "a|b" && i >= 20 { 0.06 } else { 0.0 });
+            let alerts = simulate(&nights, 1.0);
+            let flagged = alerts.iter().flatten().filter(|x| x.rule == "pair" && x.severity != Severity::Info);
+            assert_eq!(flagged.clone().count() > 0, paged, "{probes} probes: {:?}", flagged.collect::<Vec<_>>());
+        }
     }
 
     #[test]

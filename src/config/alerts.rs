@@ -187,8 +187,24 @@ pub struct PairRule {
     /// 3.5 robust spreads over the pair's baseline held two nights in a row standing for the
     /// trend test, at these rises (false-page rate: BENCHMARKS.md, `phrase_uptake`).
     pub phrase_uptake: bool,
+    /// The rise that pages a pair that answered [`PHRASE_LEVEL_PROBES`] probes; on another
+    /// suite size it is scaled by [`phrase_level_scale`].
     pub phrase_warn_delta: f64,
     pub phrase_critical_delta: f64,
+}
+
+/// The suite size the phrase levels are stated at: where they were read off the null
+/// (`benches/alert_quality`: 40 probes of the core suite).
+pub const PHRASE_LEVEL_PROBES: usize = 40;
+
+/// What the phrase levels are multiplied by for a pair that answered `probes` probes:
+/// sqrt(PHRASE_LEVEL_PROBES / probes). The uptake is a ratio of rates (shares of the probes), so
+/// its sampling noise falls as 1/sqrt(probes): a level read off a 40-probe null would never let
+/// a 200-probe suite page what it measures five times as finely. Measured on the stable demo
+/// ecosystem (BENCHMARKS.md): its night-to-night steps at 217 probes were 0.39-0.49 of those at
+/// 40, median to largest, against sqrt(40/217) = 0.43.
+pub fn phrase_level_scale(probes: usize) -> f64 {
+    (PHRASE_LEVEL_PROBES as f64 / probes.max(1) as f64).sqrt()
 }
 
 impl Default for PairRule {
@@ -204,6 +220,14 @@ impl Default for PairRule {
             phrase_warn_delta: 0.09,
             phrase_critical_delta: 0.15,
         }
+    }
+}
+
+impl PairRule {
+    /// `phrase_uptake`'s (warn, critical) levels for a pair that answered `probes` probes.
+    pub fn phrase_levels(&self, probes: usize) -> (f64, f64) {
+        let scale = phrase_level_scale(probes);
+        (self.phrase_warn_delta * scale, self.phrase_critical_delta * scale)
     }
 }
 
@@ -457,6 +481,19 @@ mod tests {
     use super::*;
 
     /// The README's rule table and `[alerts]` key table list exactly the registry's rules.
+    #[test]
+    fn phrase_levels_are_stated_at_40_probes_and_fall_as_one_over_sqrt_probes() {
+        let rule = PairRule::default();
+        assert_eq!(rule.phrase_levels(PHRASE_LEVEL_PROBES), (rule.phrase_warn_delta, rule.phrase_critical_delta));
+        let (warn, critical) = rule.phrase_levels(160);
+        assert!(
+            (warn - rule.phrase_warn_delta / 2.0).abs() < 1e-12
+                && (critical - rule.phrase_critical_delta / 2.0).abs() < 1e-12
+        );
+        // A pair that answered nothing has no finer level than one probe's.
+        assert!(rule.phrase_levels(0).0.is_finite());
+    }
+
     #[test]
     fn the_readme_lists_every_rule_and_no_other() {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
