@@ -125,6 +125,11 @@ fn a_pair_holding_for_nights_is_paged_once_each_way_and_an_acknowledged_one_not_
         html.contains("acknowledged until 2099-01-01 by lab-a: e-1 is tuned on b-1&#39;s answers"),
         "the report says who decided what"
     );
+    // A night the pair's incident stayed open without holding, its row says so.
+    let quiet = cd.iter().find(|r| r[2] == "quiet").expect("a quiet night before it closed");
+    let quiet_page = page_of_night(quiet[0].as_i64().unwrap());
+    let cd_row = quiet_page.split("<tr>").find(|r| r.contains("<code>pair:c-1|d-1</code>")).expect("its row");
+    assert!(cd_row.contains("(quiet tonight)"), "{cd_row}");
     let incidents_at = html.find("<h2>Incidents</h2>").expect("an incidents section");
     assert!(incidents_at < html.find("<h2>Diversity over time</h2>").unwrap(), "incidents lead the page");
     assert!(incidents_at < html.find("<h2>Alerts tonight</h2>").unwrap(), "the nightly rows come after");

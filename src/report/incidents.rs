@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::data::ReportData;
 use super::esc;
 use crate::alert::Severity;
-use crate::alert::incident::Incident;
+use crate::alert::incident::{Event, Incident};
 
 /// The episodes section.
 pub fn section(page: &mut String, data: &ReportData) {
@@ -60,10 +60,15 @@ fn row(page: &mut String, data: &ReportData, i: &Incident) {
         (true, None, Some(ack)) => format!("<span class=\"info\">acknowledged {}</span>", esc(ack)),
         (true, None, None) => format!("<span class=\"{0}\">{0}</span>", i.severity.as_str()),
     };
-    // Tonight's news beside the state (a resolution is the state itself).
+    // Tonight's news beside the state (a resolution is the state itself); an open incident that
+    // did not hold tonight says so, or its last severity reads as tonight's.
     let tonight = data.incidents.iter().any(|t| t.id == i.id && t.event == i.event);
-    let news =
-        if tonight && i.pages() && i.is_open() { format!(" <b>{}</b>", i.event.as_str()) } else { String::new() };
+    let news = match i.event {
+        _ if !tonight || !i.is_open() => String::new(),
+        Event::Quiet => " <span class=\"info\">(quiet tonight)</span>".to_owned(),
+        _ if i.pages() => format!(" <b>{}</b>", i.event.as_str()),
+        _ => String::new(),
+    };
     let about = if i.metric.is_empty() { i.scope.to_string() } else { format!("{} {}", i.scope, i.metric) };
     let _ = writeln!(
         page,
