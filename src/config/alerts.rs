@@ -201,9 +201,9 @@ pub const PHRASE_LEVEL_PROBES: usize = 40;
 /// sqrt(PHRASE_LEVEL_PROBES / probes). The uptake is a ratio of rates (shares of the probes), so
 /// its sampling noise falls as 1/sqrt(probes): a level read off a 40-probe null would hold a
 /// 200-probe suite, which measures a pair 2.2 times as finely, to the small suite's noise (the
-/// demo's transmission was missed so: it rose 0.05-0.09 at 217 probes). Measured on the stable demo
-/// ecosystem (BENCHMARKS.md): its night-to-night steps at 217 probes were 0.39-0.49 of those at
-/// 40, median to largest, against sqrt(40/217) = 0.43.
+/// demo's transmission was missed so: it rose 0.05-0.09 at 217 probes). Measured on the stable
+/// demo ecosystem (BENCHMARKS.md): its night-to-night steps at 217 probes were 0.39-0.49 of
+/// those at 40, median to largest, against sqrt(40/217) = 0.43.
 pub fn phrase_level_scale(probes: usize) -> f64 {
     (PHRASE_LEVEL_PROBES as f64 / probes.max(1) as f64).sqrt()
 }
