@@ -405,10 +405,10 @@ fn shift_rule(rule: &ShiftRule, row: &TrendRow) -> Option<Fired> {
 /// beyond tonight's interval, and apart from tonight's other pairs (`pairs`: a rise every pair
 /// shares, or no larger than one pair's night-to-night noise, is recorded as info, not paged).
 fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Background>) -> Option<Fired> {
-    let (mk, delta, base) = (row.mann_kendall?, row.delta?, row.baseline?);
+    let (mk, delta, base, n) = (row.mann_kendall?, row.delta?, row.baseline?, row.n);
     let Scope::Pair(a, b) = &row.scope else { return None };
     let (warn, critical) = match row.metric.as_str() {
-        metric::PHRASE_UPTAKE if rule.phrase_uptake => rule.phrase_levels(row.n),
+        metric::PHRASE_UPTAKE if rule.phrase_uptake => rule.phrase_levels(n),
         m if m == rule.metric => (rule.warn_delta, rule.critical_delta),
         _ => return None,
     };
@@ -424,7 +424,7 @@ fn pair_rule(rule: &PairRule, row: &TrendRow, pairs: Option<background::Backgrou
     let (series, doing, reading) = background::words(&row.metric, row.value);
     let (severity, threshold) = level(delta, warn, critical)?;
     let how = match row.robust_z.filter(|_| phrases) {
-        Some(z) => format!("a step of {z:.1} robust spreads of its own, held a second night"),
+        Some(z) => format!("a step of {z:.1} robust spreads, held 2 nights (level {threshold:.3} on {n} probes)"),
         None => format!("rising (p = {:.2e})", mk.p),
     };
     if let Some(z) = pairs.map(|p| p.z(delta)).filter(|z| *z < background::APART_Z) {
@@ -737,6 +737,9 @@ mod tests {
             let alerts = simulate(&nights, 1.0);
             let flagged = alerts.iter().flatten().filter(|x| x.rule == "pair" && x.severity != Severity::Info);
             assert_eq!(flagged.clone().count() > 0, paged, "{probes} probes: {:?}", flagged.collect::<Vec<_>>());
+            if let Some(a) = alerts.iter().flatten().find(|x| x.rule == "pair" && x.severity != Severity::Info) {
+                assert!(a.message.contains("(level 0.040 on 200 probes)"), "the page states its level: {}", a.message);
+            }
         }
     }
 
