@@ -446,7 +446,7 @@ fn largest_rise(results: &[NightResult], metric: &str) -> Vec<f64> {
 }
 
 fn contagion_scenario(name: &str, seed: u64, nights: u32, events: &str) -> Scenario {
-    scenario_with(MODELS, "probes = 40\ncontagion = 42\n", name, seed, nights, events)
+    scenario_with(MODELS, &format!("{FORTY_PROBES}contagion = 42\n"), name, seed, nights, events)
 }
 
 /// The `contagion` rule on stable ecosystems, then on one model turning susceptible.
